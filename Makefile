@@ -1,0 +1,40 @@
+# Everything starts from nothing: each target creates .venv and installs zsk into it when needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# PyTorch comes from the machine's local wheel files; pin it so pip never fetches a newer build.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.zsk-installed
+DEMO_DATA ?= data/shapes
+
+.PHONY: setup test lint demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	OMP_NUM_THREADS=2 $(BIN)/pytest -q
+	PYTHON=$(BIN)/python bash examples/zsk-plugin-example/ci.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+demo: setup
+	test -f $(DEMO_DATA)/classes.txt || $(BIN)/zsk data synth $(DEMO_DATA)
+	$(BIN)/zsk build examples/shapes.yaml --force
+	$(BIN)/zsk train
+	$(BIN)/zsk eval
+	$(BIN)/zsk report
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs build dist *.egg-info

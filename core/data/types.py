@@ -1,0 +1,62 @@
+"""The in-memory description of a zero-shot data set: classes, attributes, split, image lists."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image file and the index of its class in :attr:`ZslData.classes`."""
+
+    path: Path
+    label: int
+
+
+@dataclass
+class ZslData:
+    """Everything a run needs to know about its data except the pixels.
+
+    ``attributes`` holds one row per class (in ``classes`` order), already scaled as the data
+    set's params ask. ``train`` holds seen-class training images; ``test_seen`` the held-out
+    seen-class images (for generalised ZSL); ``test_unseen`` every unseen-class image.
+    """
+
+    root: Path
+    classes: list[str]
+    predicates: list[str]
+    attributes: torch.Tensor
+    seen: list[int]
+    unseen: list[int]
+    train: list[Sample]
+    test_seen: list[Sample]
+    test_unseen: list[Sample]
+    skipped: list[Path] = field(default_factory=list)
+
+    @property
+    def num_attributes(self) -> int:
+        return int(self.attributes.shape[1])
+
+    @property
+    def num_seen_classes(self) -> int:
+        return len(self.seen)
+
+    def seen_index(self) -> dict[int, int]:
+        """Global class index -> index among the seen classes (the classifier's output)."""
+        return {c: i for i, c in enumerate(self.seen)}
+
+    def class_index(self, name: str) -> int:
+        return self.classes.index(name)
+
+    def fingerprint(self) -> str:
+        """A digest of class names, attribute matrix and split: what a run must not change."""
+        digest = hashlib.sha256()
+        digest.update("\n".join(self.classes).encode())
+        digest.update("\n".join(self.predicates).encode())
+        digest.update(self.attributes.detach().to(torch.float32).contiguous().numpy().tobytes())
+        digest.update(repr((self.seen, self.unseen)).encode())
+        return digest.hexdigest()[:16]

@@ -1,0 +1,264 @@
+"""The base class of every component kind, and the step context that losses read from.
+
+These classes are the plugin API (version :data:`zsk.registry.PLUGIN_API_VERSION`). The composer
+builds every network from them and names no concrete component; a plugin subclasses one, sets
+``name``, a nested ``Params`` model and a docstring, and registers it.
+
+Construction conventions (all keyword-free, positional, in this order):
+
+=================  ==============================================================
+kind               constructor
+=================  ==============================================================
+generator          ``(params, dims, feature_shape)``; ``feature_shape`` is the shape
+                   (without batch) of the reconstruction-feature head's output, or
+                   ``None`` when the spec has no such head
+trunk              ``(params, dims)``
+head               ``(params, dims, in_shape)``; ``in_shape`` is the trunk's (C, H, W)
+semantic_encoder   ``(params, dims)``
+loss               ``(params, dims)``
+normalizer         ``(params,)``
+attention          ``(params, channels)``
+dataset            ``(params,)``
+=================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+
+import torch
+from torch import nn
+
+from zsk.registry import Component, UserError
+
+if TYPE_CHECKING:
+    from zsk.core.data.types import ZslData
+
+Phase = Literal["discriminator", "generator"]
+Source = Literal["real", "fake"]
+
+
+@dataclass(frozen=True)
+class Dims:
+    """Sizes every network is built with: read from the data set and the spec, never typed twice."""
+
+    image_size: int
+    num_attributes: int
+    num_seen_classes: int
+    embedding_dim: int = 256
+    noise_dim: int = 128
+    channels: int = 3
+
+
+class Normalizer(Component):
+    """Base of normalisers.
+
+    A *weight* normaliser wraps a layer (``wrap``), e.g. spectral normalisation of a conv kernel;
+    a *feature* normaliser makes a normalisation layer for a number of channels (``feature``),
+    e.g. batch or instance norm. ``roles`` says which of the two a normaliser can play; a block
+    that takes a normaliser asks for the role it needs, and a normaliser asked for a role it
+    cannot play is a user error.
+    """
+
+    kind = "normalizer"
+    roles: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, params: Component.Params):
+        self.params = params
+
+    def wrap(self, layer: nn.Module) -> nn.Module:
+        """Return ``layer`` with its weight normalised (weight role)."""
+        raise UserError(
+            f"normalizer '{self.name}' cannot normalise weights; it is a feature normaliser",
+            hint="use it as a feature normaliser, or choose 'spectral' or 'none' for weights",
+        )
+
+    def feature(self, num_features: int) -> nn.Module:
+        """Return a layer normalising ``num_features``-channel feature maps (feature role)."""
+        raise UserError(
+            f"normalizer '{self.name}' cannot normalise features; it is a weight normaliser",
+            hint="use it as a weight normaliser, or choose 'batch', 'instance' or 'none'",
+        )
+
+
+class Attention(Component, nn.Module):
+    """Base of attention blocks: ``forward(x)`` returns a tensor of the same shape as ``x``."""
+
+    kind = "attention"
+
+    def __init__(self, params: Component.Params, channels: int):
+        nn.Module.__init__(self)
+        self.params = params
+        self.channels = channels
+
+
+class Generator(Component, nn.Module):
+    """Base of generators: images from target attributes (and a source image, and/or noise).
+
+    ``translates_images`` is True when ``forward`` needs a source image to translate (the report's
+    encoder-decoder) and False when it draws from noise (the notebook's decoder). Either way
+    ``decode_features`` maps the discriminator's reconstruction features back to an image, the
+    report's reconstruction path ``G(D_enc(x))``.
+    """
+
+    kind = "generator"
+    translates_images: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        params: Component.Params,
+        dims: Dims,
+        feature_shape: tuple[int, ...] | None,
+    ):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+        self.feature_shape = feature_shape
+
+    def forward(
+        self,
+        attributes: torch.Tensor,
+        images: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Images in [-1, 1], shape (B, channels, image_size, image_size)."""
+        raise NotImplementedError
+
+    def decode_features(self, features: torch.Tensor) -> torch.Tensor:
+        """An image reconstructed from reconstruction-feature head output."""
+        raise NotImplementedError
+
+
+class Trunk(Component, nn.Module):
+    """Base of discriminator trunks: ``forward(images)`` returns features (B, C, H, W)."""
+
+    kind = "trunk"
+
+    def __init__(self, params: Component.Params, dims: Dims):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+
+    def describe(self) -> str:
+        """How the trunk reaches its output size, for wiring errors ("with 5 stride-2 blocks")."""
+        return ""
+
+
+class Head(Component, nn.Module):
+    """Base of discriminator heads. ``role`` says what the head's output means.
+
+    Standard roles (:data:`zsk.registry.ROLES`): ``real_fake`` (a score per image or patch),
+    ``attribute`` (B, num_attributes), ``embedding`` (B, embedding_dim), and
+    ``reconstruction_feature`` (whatever the generator decodes from).
+    """
+
+    kind = "head"
+    role: ClassVar[str] = ""
+
+    def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+        self.in_shape = in_shape
+
+    @classmethod
+    def input_problem(cls, params: Component.Params, in_shape: tuple[int, int, int]) -> str | None:
+        """Why trunk features of ``in_shape`` (C, H, W) cannot feed this head, or None if they can.
+
+        Phrase it as a need, e.g. ``"needs at least 4×4 features"``; the composer adds where.
+        """
+        return None
+
+
+class EmbeddingHead(Head):
+    """An embedding head may carry a classifier over the seen classes on top of φ(x)."""
+
+    role = "embedding"
+
+    def class_logits(self, embedding: torch.Tensor) -> torch.Tensor | None:
+        """Seen-class logits from φ(x), or None when this head has no classifier."""
+        return None
+
+
+class SemanticEncoder(Component, nn.Module):
+    """Base of semantic encoders ψ: attributes (B, num_attributes) to (B, embedding_dim)."""
+
+    kind = "semantic_encoder"
+
+    def __init__(self, params: Component.Params, dims: Dims):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+
+
+class StepContext(Protocol):
+    """What a loss can ask for during one training step. Every quantity is computed on first
+    request and cached, so a step computes only what its terms need, each once.
+
+    Attribute names: ``"own"`` — the real images' class attributes t_i; ``"other"`` — another
+    seen class's attributes t_j per sample; ``"target"`` — the attributes each fake was made for.
+    Sources: ``"real"`` images or ``"fake"`` images (the latter detached from G in the
+    discriminator phase). Images fed to the discriminator carry the spec's instance noise.
+    """
+
+    phase: Phase
+
+    def real(self) -> torch.Tensor: ...
+    def fake(self) -> torch.Tensor: ...
+    def head(self, role: str, source: Source) -> torch.Tensor: ...
+    def class_logits(self, source: Source) -> torch.Tensor: ...
+    def semantic(self, which: str) -> torch.Tensor: ...
+    def attributes(self, which: str) -> torch.Tensor: ...
+    def labels(self, which: str) -> torch.Tensor:
+        """Seen-class indices (0 .. num_seen_classes-1) for ``"own"`` or ``"target"``."""
+        ...
+
+    def reconstruction(self) -> torch.Tensor:
+        """G(D_enc(x)) for the real images."""
+        ...
+
+    def real_fake_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample targets (B,) for real and for fake scores, after label smoothing and
+        flipping as the spec asks (plain 1 and 0 when it asks for neither)."""
+        ...
+
+    def cosine_targets(self) -> tuple[float, float]:
+        """Targets for cos(φ, ψ(own)) and cos(φ, ψ(other)): (1, 0), swapped on a flipped batch."""
+        ...
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        """The real/fake head's score of arbitrary images (e.g. a gradient penalty's mixes)."""
+        ...
+
+
+class Loss(Component, nn.Module):
+    """Base of loss terms. ``forward(step)`` returns a scalar for ``step.phase``.
+
+    ``phases`` lists the objectives the term may appear in; ``requires`` lists the head roles it
+    reads, so the composer can refuse a spec whose discriminator lacks them before training.
+    """
+
+    kind = "loss"
+    phases: ClassVar[frozenset[str]] = frozenset({"discriminator", "generator"})
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, params: Component.Params, dims: Dims):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+
+    def forward(self, step: StepContext) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Dataset(Component):
+    """Base of data sets: ``load()`` reads class index, attributes and split (not the pixels)."""
+
+    kind = "dataset"
+
+    def __init__(self, params: Component.Params):
+        self.params = params
+
+    def load(self) -> ZslData:
+        raise NotImplementedError

@@ -1,0 +1,53 @@
+"""The hooks a zsk plugin may implement.
+
+Every hook here is documented in CONTRIBUTING.md and exercised by a test; ``tests/registry``
+fails when one is not. Implement a hook with the :data:`hookimpl` marker::
+
+    from zsk.registry import hookimpl
+
+    @hookimpl
+    def zsk_register_components(register):
+        register(MyLoss)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT = "zsk"
+ENTRY_POINT_GROUP = "zsk"
+
+#: The version of the plugin interface: hooks, component base classes and the step context.
+#: A plugin declares the range it supports with a module attribute, e.g.
+#: ``zsk_plugin_api = ">=1.0,<2"``; a plugin outside its range is reported, not loaded.
+PLUGIN_API_VERSION = "1.0"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def zsk_register_components(register: Callable[..., Any]) -> None:
+    """Register this plugin's components.
+
+    Called once per process, the first time the component registry is needed (``zsk plugins``,
+    ``zsk build``, ``zsk train`` and anything that reads a spec).
+
+    :param register: call ``register(ComponentClass)`` for each component; the kind comes from
+        the class's base class. ``register(ComponentClass, override=True)`` replaces a component
+        of the same kind and name on purpose (without it, a duplicate is an error).
+    """
+
+
+@hookspec
+def zsk_register_commands(cli: Any) -> None:
+    """Add commands to the ``zsk`` command line.
+
+    Called once when the ``zsk`` command starts, before arguments are parsed.
+
+    :param cli: the top-level :class:`click.Group`; call ``cli.add_command(...)`` or decorate
+        functions with ``@cli.command()``.
+    """

@@ -1,0 +1,237 @@
+"""One plugin manager for the process: built-ins and installed packages arrive by the same road.
+
+Built-in plugins are the modules listed in :data:`DEFAULT_PLUGINS`. Installed distributions
+publish an entry point in the group ``zsk``; the environment variable ``ZSK_LOAD_PLUGINS``
+(comma-separated distribution names; set but empty means none) limits which of those load.
+A plugin that fails to import, to register, or that supports another plugin API version is
+recorded as a :class:`PluginFailure` and never stops the rest from working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as metadata
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from zsk.registry import hookspecs
+from zsk.registry.components import Component, ComponentRegistry
+from zsk.registry.errors import UserError
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "zsk.plugins.builtin.normalizers",
+    "zsk.plugins.builtin.attention",
+    "zsk.plugins.builtin.generators",
+    "zsk.plugins.builtin.trunks",
+    "zsk.plugins.builtin.heads",
+    "zsk.plugins.builtin.semantic_encoders",
+    "zsk.plugins.builtin.losses",
+    "zsk.plugins.builtin.datasets",
+)
+
+LOAD_PLUGINS_ENV = "ZSK_LOAD_PLUGINS"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin (or one of its components) that could not be loaded, and why."""
+
+    plugin: str
+    error: str
+    distribution: str = ""
+    component: str = ""
+    details: str = field(default="", compare=False)
+
+    def as_dict(self) -> dict[str, str]:
+        row = {"plugin": self.plugin, "error": self.error, "distribution": self.distribution}
+        if self.component:
+            row["component"] = self.component
+        return row
+
+
+@dataclass
+class _State:
+    pm: pluggy.PluginManager
+    failures: list[PluginFailure]
+    provenance: dict[str, tuple[str, str]]  # plugin name -> (distribution, version)
+    registry: ComponentRegistry | None = None
+
+
+_state: _State | None = None
+
+
+def zsk_version() -> str:
+    try:
+        return metadata.version("zsk")
+    except metadata.PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+def _allowed_distributions() -> set[str] | None:
+    raw = os.environ.get(LOAD_PLUGINS_ENV)
+    if raw is None:
+        return None
+    return {name.strip().lower() for name in raw.split(",") if name.strip()}
+
+
+def _api_mismatch(plugin: Any) -> str | None:
+    wanted = getattr(plugin, "zsk_plugin_api", None)
+    if wanted is None:
+        return None
+    try:
+        supported = SpecifierSet(str(wanted))
+    except InvalidSpecifier:
+        return f"declares zsk_plugin_api = {wanted!r}, which is not a version range like '>=1,<2'"
+    if hookspecs.PLUGIN_API_VERSION in supported:
+        return None
+    return (
+        f"supports zsk plugin API {wanted} but this zsk provides plugin API "
+        f"{hookspecs.PLUGIN_API_VERSION}"
+    )
+
+
+def _new_state() -> _State:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    state = _State(pm=pm, failures=[], provenance={})
+    version = zsk_version()
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        pm.register(module, name=module_name)
+        state.provenance[module_name] = ("zsk", version)
+    _load_entry_points(state)
+    pm.check_pending()
+    return state
+
+
+def _load_entry_points(state: _State) -> None:
+    allowed = _allowed_distributions()
+    for entry_point in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        dist_name = dist.name if dist is not None else "(unknown)"
+        dist_version = dist.version if dist is not None else ""
+        if allowed is not None and dist_name.lower() not in allowed:
+            continue
+        plugin_name = entry_point.name
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # a broken third-party package must not stop zsk
+            state.failures.append(
+                PluginFailure(
+                    plugin_name,
+                    f"import failed: {type(exc).__name__}: {exc}",
+                    dist_name,
+                    details=traceback.format_exc(),
+                )
+            )
+            continue
+        mismatch = _api_mismatch(plugin)
+        if mismatch:
+            state.failures.append(PluginFailure(plugin_name, mismatch, dist_name))
+            continue
+        try:
+            state.pm.register(plugin, name=plugin_name)
+            state.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            state.pm.unregister(plugin)
+            state.failures.append(
+                PluginFailure(plugin_name, f"invalid hook implementation: {exc}", dist_name)
+            )
+            continue
+        state.provenance[plugin_name] = (dist_name, dist_version)
+
+
+def _state_now() -> _State:
+    global _state
+    if _state is None:
+        _state = _new_state()
+    return _state
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process's plugin manager, with built-ins and allowed entry points registered."""
+    return _state_now().pm
+
+
+def _build_registry(state: _State) -> ComponentRegistry:
+    registry = ComponentRegistry()
+    registry.plugin_failures = state.failures  # the same list: failures found while building too
+    for impl in state.pm.hook.zsk_register_components.get_hookimpls():
+        plugin_name = impl.plugin_name
+        distribution, version = state.provenance.get(plugin_name, ("(local)", ""))
+
+        def register(
+            cls: type[Component],
+            override: bool = False,
+            *,
+            _plugin: str = plugin_name,
+            _dist: str = distribution,
+            _version: str = version,
+        ) -> None:
+            try:
+                registry.add(
+                    cls, plugin=_plugin, distribution=_dist, version=_version, override=override
+                )
+            except UserError as exc:
+                label = f"{getattr(cls, 'kind', '?')} '{getattr(cls, 'name', cls)}'"
+                state.failures.append(PluginFailure(_plugin, exc.render(), _dist, label))
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:  # isolate the failing plugin, keep the rest
+            registry.remove_plugin(plugin_name)
+            state.failures.append(
+                PluginFailure(
+                    plugin_name,
+                    f"zsk_register_components raised {type(exc).__name__}: {exc}",
+                    distribution,
+                    details=traceback.format_exc(),
+                )
+            )
+    return registry
+
+
+def get_registry() -> ComponentRegistry:
+    """The component registry, built from every plugin's ``zsk_register_components`` once."""
+    state = _state_now()
+    if state.registry is None:
+        state.registry = _build_registry(state)
+    return state.registry
+
+
+def failures() -> list[PluginFailure]:
+    """Plugins (or components) that failed to load, with the reason."""
+    get_registry()
+    return list(_state_now().failures)
+
+
+def register_plugin(
+    plugin: Any, name: str, distribution: str = "(local)", version: str = ""
+) -> None:
+    """Register a plugin object in this process (tests, notebooks) and rebuild the registry."""
+    state = _state_now()
+    state.pm.register(plugin, name=name)
+    state.pm.check_pending()
+    state.provenance[name] = (distribution, version)
+    state.registry = None
+
+
+def unregister_plugin(name: str) -> None:
+    state = _state_now()
+    plugin = state.pm.get_plugin(name)
+    if plugin is not None:
+        state.pm.unregister(plugin)
+    state.provenance.pop(name, None)
+    state.failures = [f for f in state.failures if f.plugin != name]
+    state.registry = None
+
+
+def reset() -> None:
+    """Forget the plugin manager and registry; the next use loads everything anew."""
+    global _state
+    _state = None
