@@ -2,15 +2,24 @@
 
 Every component is a ``{type: NAME, params: {...}}`` reference whose params are validated by that
 component's own ``Params`` model when the spec is validated with the registry in the validation
-context (see :mod:`zsk.core.refs`). Sizes the data determines (attributes, seen classes) are
-optional here; when given they must agree with the data set.
+context (see :mod:`zsk.core.refs`). Sizes the data determines (attributes, seen classes,
+channels) are optional here; when given they must agree with the data set.
+
+Checks that need more than one part of the spec at once (a head's role against its key, a loss's
+phases and required heads against the objective and the discriminator) are
+:func:`reference_problems`; the spec loader and the composer both run them. Problems are located
+by their path in the spec (:class:`Problem`) and raised together as a :class:`SpecError`, which
+the spec loader turns into ``file:line:col  dotted.path  message`` lines.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from zsk.core.refs import (
     DatasetRef,
@@ -20,15 +29,69 @@ from zsk.core.refs import (
     SemanticEncoderRef,
     TrunkRef,
 )
+from zsk.registry import ComponentRegistry, RegistryError, UserError
+from zsk.registry.components import Component
+
+PathPart = str | int
+SpecPath = tuple[PathPart, ...]
+
+
+def dotted(path: Sequence[PathPart]) -> str:
+    """``("objective", "generator", 0, "type")`` -> ``"objective.generator.0.type"``.
+
+    A key with a dot, whitespace or nothing in it is shown quoted, e.g. ``train.['a b']``.
+    """
+    parts = [str(part) if _PLAIN_KEY.fullmatch(str(part)) else f"[{str(part)!r}]" for part in path]
+    return ".".join(parts) or "(spec)"
+
+
+_PLAIN_KEY = re.compile(r"[^\s.]+")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec, at a path inside it."""
+
+    path: SpecPath
+    message: str
+    hint: str | None = None
+
+
+class SpecError(UserError):
+    """Problems of a spec, each at its path; ``origin`` maps a path to ``file:line:col``."""
+
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        origin: Callable[[SpecPath], str] | None = None,
+    ):
+        self.problems = list(problems)
+        self.origin = origin
+        super().__init__(self.render())
+
+    def located(self, origin: Callable[[SpecPath], str]) -> SpecError:
+        """The same problems, each prefixed with where it is in a file."""
+        return SpecError(self.problems, origin)
+
+    def render(self) -> str:
+        lines = []
+        for problem in self.problems:
+            where = f"{self.origin(problem.path)}  " if self.origin else ""
+            lines.append(f"{where}{dotted(problem.path)}  {problem.message}")
+            if problem.hint:
+                lines.append(f"  {problem.hint}")
+        return "\n".join(lines)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ModelSpec(_Strict):
     image_size: int = Field(64, ge=8, le=1024, description="side of the square images, pixels")
-    channels: int = Field(3, ge=1, le=4, description="image channels")
+    channels: int | None = Field(
+        None, ge=1, le=4, description="optional; read from the data set (an error if they disagree)"
+    )
     embedding_dim: int = Field(256, ge=2, description="size of the shared embedding space")
     noise_dim: int = Field(128, ge=0, description="size of the generator's noise input")
     num_attributes: int | None = Field(
@@ -39,14 +102,18 @@ class ModelSpec(_Strict):
     )
     generator: GeneratorRef = Field(description="the generator G")
     trunk: TrunkRef = Field(description="the discriminator's shared body")
-    heads: dict[str, HeadRef] = Field(description="discriminator heads by role")
+    heads: dict[str, HeadRef] = Field(
+        min_length=1, description="discriminator heads by role (the key is the head's role)"
+    )
     semantic_encoder: SemanticEncoderRef = Field(description="ψ: attributes to the embedding space")
 
 
 class Term(LossRef):
     """One weighted term of an objective: a loss component and its weight."""
 
-    weight: float = Field(1.0, description="multiplier of this term in its objective")
+    weight: float = Field(
+        1.0, allow_inf_nan=False, description="multiplier of this term in its objective"
+    )
     label: str | None = Field(None, description="name in logs; defaults to the loss type")
 
     @property
@@ -55,14 +122,22 @@ class Term(LossRef):
 
 
 class ObjectiveSpec(_Strict):
-    discriminator: list[Term] = Field(description="terms of D's loss (D and ψ step on it)")
-    generator: list[Term] = Field(description="terms of G's loss")
+    discriminator: list[Term] = Field(
+        min_length=1, description="terms of D's loss (D and ψ step on it)"
+    )
+    generator: list[Term] = Field(min_length=1, description="terms of G's loss")
 
 
 class OptimizerSpec(_Strict):
     lr: float = Field(2e-4, gt=0, description="Adam learning rate")
     betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas")
     weight_decay: float = Field(0.0, ge=0, description="decoupled weight decay (AdamW when > 0)")
+
+    @model_validator(mode="after")
+    def _betas_in_range(self) -> OptimizerSpec:
+        if not all(0.0 <= beta < 1.0 for beta in self.betas):
+            raise ValueError(f"Adam betas must lie in [0, 1); got {list(self.betas)}")
+        return self
 
 
 class OptimizersSpec(_Strict):
@@ -80,9 +155,21 @@ class ScheduleSpec(_Strict):
     unit: Literal["steps", "epochs"] = "epochs"
 
 
+def _ordered_range(bounds: tuple[float, float], what: str) -> tuple[float, float]:
+    if bounds[0] > bounds[1]:
+        raise ValueError(f"{what} range must be [low, high] with low <= high; got {list(bounds)}")
+    return bounds
+
+
 class LabelSmoothingSpec(_Strict):
     real: tuple[float, float] = Field((0.7, 1.25), description="uniform range of real targets")
     fake: tuple[float, float] = Field((0.0, 0.25), description="uniform range of fake targets")
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> LabelSmoothingSpec:
+        _ordered_range(self.real, "real")
+        _ordered_range(self.fake, "fake")
+        return self
 
 
 class LabelFlipSpec(_Strict):
@@ -118,7 +205,7 @@ class TrainSpec(_Strict):
     compile: bool = False
     ema: EmaSpec | None = None
     grad_clip: float | None = Field(None, gt=0, description="clip gradient norms to this")
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="seeds the initial weights and the training run")
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     sample_every: int = Field(500, ge=1)
@@ -134,8 +221,160 @@ class TrainSpec(_Strict):
 
 
 class Spec(_Strict):
-    name: str = Field(description="the run's name; `zsk build` writes runs/<name>/")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        max_length=100,
+        description="the run's name (letters, digits, . _ -); `zsk build` writes runs/<name>/; "
+        "defaults to the spec file's name without .yaml",
+    )
     data: DatasetRef
     model: ModelSpec
     objective: ObjectiveSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
+
+
+PHASES: tuple[str, ...] = ("discriminator", "generator")
+
+
+def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]:
+    """What the spec's parts say about each other that no single part can check.
+
+    Each head's key must be its role; each loss must be allowed in the objective it is in and
+    find the head roles it reads; term names must be unique within an objective.
+    """
+    problems: list[Problem] = []
+
+    def lookup(kind: str, name: str, path: SpecPath) -> type[Component] | None:
+        try:
+            return registry.component(kind, name)
+        except RegistryError as exc:
+            problems.append(Problem(path, exc.message, exc.hint))
+            return None
+
+    heads = spec.model.heads
+    for key, ref in heads.items():
+        head = lookup("head", ref.type, ("model", "heads", key, "type"))
+        role = getattr(head, "role", key)
+        if role != key:
+            problems.append(
+                Problem(
+                    ("model", "heads", key, "type"),
+                    f"head '{ref.type}' plays the role '{role}', so it must sit under "
+                    f"model.heads.{role}, not model.heads.{key}",
+                    hint=f"rename the key to '{role}', or choose a head whose role is '{key}' "
+                    f"(`zsk plugins --kind head`)",
+                )
+            )
+    for phase in PHASES:
+        seen_names: dict[str, int] = {}
+        for index, term in enumerate(getattr(spec.objective, phase)):
+            loss = lookup("loss", term.type, ("objective", phase, index, "type"))
+            if loss is None:
+                continue
+            allowed = sorted(getattr(loss, "phases", PHASES))
+            if phase not in allowed:
+                problems.append(
+                    Problem(
+                        ("objective", phase, index, "type"),
+                        f"loss '{term.type}' is not a {phase} term; it belongs in "
+                        f"{' or '.join('objective.' + p for p in allowed)}",
+                    )
+                )
+            missing = sorted(set(getattr(loss, "requires", ())) - set(heads))
+            if missing:
+                have = ", ".join(sorted(heads)) or "none"
+                problems.append(
+                    Problem(
+                        ("objective", phase, index, "type"),
+                        f"loss '{term.type}' reads the {', '.join(missing)} head(s), but "
+                        f"model.heads has no {' or '.join(repr(m) for m in missing)} "
+                        f"(it has: {have})",
+                        hint=f"add model.heads.{missing[0]}, or drop this term",
+                    )
+                )
+            name = term.display_name
+            if name in seen_names:
+                problems.append(
+                    Problem(
+                        ("objective", phase, index),
+                        f"two terms named '{name}' in objective.{phase} (terms "
+                        f"{seen_names[name]} and {index})",
+                        hint="give one of them a distinct `label:`",
+                    )
+                )
+            seen_names.setdefault(name, index)
+    return problems
+
+
+#: Definitions in the spec's JSON schema that stand for "a component of this kind".
+_REF_DEFINITIONS: dict[str, str] = {
+    "DatasetRef": "dataset",
+    "GeneratorRef": "generator",
+    "TrunkRef": "trunk",
+    "HeadRef": "head",
+    "SemanticEncoderRef": "semantic_encoder",
+    "Term": "loss",
+    "LossRef": "loss",
+    "NormalizerRef": "normalizer",
+    "AttentionRef": "attention",
+}
+
+
+def _component_models(registry: ComponentRegistry, kind: str, *, term: bool) -> list[type]:
+    """One model per registered component: ``type`` fixed to its name, its own ``params``."""
+    models = []
+    for entry in registry.list(kind):
+        fields: dict[str, Any] = {
+            "type": (Literal[entry.name], Field(description=entry.description)),  # type: ignore[valid-type]
+            "params": (entry.cls.Params, Field(default_factory=entry.cls.Params)),
+        }
+        if term:
+            for name in ("weight", "label"):
+                fields[name] = (Term.model_fields[name].annotation, Term.model_fields[name])
+        title = "".join(part.title() for part in f"{kind}_{entry.name}".split("_"))
+        title += "Term" if term else "Ref"
+        models.append(
+            create_model(
+                title,
+                __config__=ConfigDict(extra="forbid", title=f"{kind} '{entry.name}'"),
+                __doc__=entry.description,
+                **fields,
+            )
+        )
+    return models
+
+
+def json_schema(registry: ComponentRegistry) -> dict[str, Any]:
+    """The JSON Schema of a spec, every component reference a union by ``type`` of the
+    registered components' params, so editors autocomplete and check specs.
+
+    ``name`` is optional here: the loader names a spec after its file.
+    """
+    unions: dict[str, Any] = {}
+    for definition, kind in _REF_DEFINITIONS.items():
+        models = _component_models(registry, kind, term=definition == "Term")
+        if len(models) > 1:
+            unions[definition] = Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
+        elif models:
+            unions[definition] = models[0]
+    bundle = create_model(
+        "ZskSchemaBundle",
+        spec=(Spec, ...),
+        **{definition: (union, ...) for definition, union in unions.items()},
+    )
+    schema = bundle.model_json_schema(ref_template="#/$defs/{model}")
+    definitions = schema["$defs"]
+    for definition in unions:
+        if definition in definitions:
+            union = dict(schema["properties"][definition])
+            union.pop("title", None)
+            union["description"] = f"a {_REF_DEFINITIONS[definition]}, chosen by `type`"
+            definitions[definition] = union
+    root = definitions.pop("Spec")
+    root["required"] = [name for name in root.get("required", []) if name != "name"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **root,
+        "title": "zsk spec",
+        "$defs": definitions,
+    }

@@ -134,6 +134,10 @@ def _load_entry_points(state: _State) -> None:
         if mismatch:
             state.failures.append(PluginFailure(plugin_name, mismatch, dist_name))
             continue
+        clash = _name_clash(state, plugin_name, plugin)
+        if clash:
+            state.failures.append(PluginFailure(plugin_name, clash, dist_name))
+            continue
         try:
             state.pm.register(plugin, name=plugin_name)
             state.pm.check_pending()
@@ -144,6 +148,20 @@ def _load_entry_points(state: _State) -> None:
             )
             continue
         state.provenance[plugin_name] = (dist_name, dist_version)
+
+
+def _name_clash(state: _State, plugin_name: str, plugin: Any) -> str | None:
+    """Why this entry point cannot join (its name or object is taken), or None."""
+    if state.pm.has_plugin(plugin_name):
+        owner = state.provenance.get(plugin_name, ("(unknown)", ""))[0]
+        return (
+            f"entry point name '{plugin_name}' is already used by {owner}; "
+            "rename the entry point (the module name is a good choice)"
+        )
+    if state.pm.is_registered(plugin):
+        other = state.pm.get_name(plugin)
+        return f"its module is already loaded as plugin '{other}'; keep one entry point for it"
+    return None
 
 
 def _state_now() -> _State:

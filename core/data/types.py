@@ -45,6 +45,11 @@ class ZslData:
     def num_seen_classes(self) -> int:
         return len(self.seen)
 
+    @property
+    def channels(self) -> int:
+        """Image channels: 3, as every image is decoded to RGB (:mod:`zsk.core.data.images`)."""
+        return 3
+
     def seen_index(self) -> dict[int, int]:
         """Global class index -> index among the seen classes (the classifier's output)."""
         return {c: i for i, c in enumerate(self.seen)}

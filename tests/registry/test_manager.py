@@ -140,3 +140,14 @@ def test_misspelled_hook_implementation_is_rejected(installed, fresh_manager, en
     fresh_manager.get_registry()
     (failure,) = fresh_manager.failures()
     assert failure.plugin == "typo" and "invalid hook implementation" in failure.error
+
+
+def test_two_entry_points_with_one_name_do_not_crash_zsk(installed, fresh_manager, entry_point):
+    installed(
+        entry_point("shared", _plugin(Relativistic), "zsk-first"),
+        entry_point("shared", _plugin(), "zsk-second"),
+    )
+    assert fresh_manager.get_registry().get("loss", "ra_test").distribution == "zsk-first"
+    (failure,) = fresh_manager.failures()
+    assert failure.distribution == "zsk-second"
+    assert "entry point name 'shared' is already used by zsk-first" in failure.error

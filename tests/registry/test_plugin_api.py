@@ -21,8 +21,17 @@ from pydantic import ValidationError
 
 from zsk.core.cli.main import cli
 from zsk.core.refs import LossRef
-from zsk.registry import PLUGIN_API_VERSION, RegistryError, get_registry, hookspecs, manager
+from zsk.core.specfile import load_spec
+from zsk.registry import (
+    PLUGIN_API_VERSION,
+    RegistryError,
+    UserError,
+    get_registry,
+    hookspecs,
+    manager,
+)
 
+REPO = Path(__file__).resolve().parents[2]
 DIST = "fake-zsk-plugin"
 VERSION = "1.2.3"
 _module_numbers = itertools.count()
@@ -180,3 +189,18 @@ def test_load_plugins_env_set_but_empty_loads_no_third_party_plugin(install_fake
     manager.reset()
     assert "fake_loss" not in get_registry().names("loss")
     assert manager.failures() == []
+
+
+def test_a_spec_file_naming_it_fails_at_its_line_with_the_reason(install_fake, tmp_path):
+    install_fake(">=2,<3")
+    shapes = (REPO / "examples" / "shapes.yaml").read_text()
+    assert "{type: lsgan}" in shapes
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(shapes.replace("{type: lsgan}", "{type: fake_loss}"))
+    with pytest.raises(UserError) as error:
+        load_spec(spec)
+    line = 1 + shapes[: shapes.index("{type: lsgan}")].count("\n")
+    text = error.value.render()
+    assert f"spec.yaml:{line}:" in text
+    assert "unknown loss 'fake_loss'." in text
+    assert f"plugin 'fake' ({DIST}) failed to load: supports zsk plugin API >=2,<3" in text

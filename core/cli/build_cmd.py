@@ -1,0 +1,171 @@
+"""``zsk build``: a spec to a checked, reproducible run directory; ``zsk schema``: the spec's
+JSON Schema for editors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from zsk.core.composer import Build, DryRun, measure
+from zsk.core.spec import PHASES
+
+#: Adam keeps two moments per parameter; with the gradient that is three more copies.
+_TRAINING_COPIES = 3
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a value by its dotted path; VALUE is YAML. Repeatable.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory (default: runs/<spec name>).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild a run that has checkpoints; the old run is moved to <dir>.old-<time>.",
+)
+def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool) -> None:
+    """Validate SPEC, build and shape-check every network, write the run directory.
+
+    Writes spec.lock.yaml (the resolved spec, versions, provenance, data fingerprint) and
+    init.safetensors (the seeded initial weights), and records the run for `zsk train`.
+
+    \b
+    Examples:
+      zsk build examples/shapes.yaml
+      zsk build examples/shapes.yaml --set model.trunk.params.channels=[32,64,128] \\
+          --set train.batch_size=32 --out runs/small
+      zsk build examples/paper-awa2.yaml --set data.params.root=data/shapes
+    """
+    from zsk.core.run import build_run
+
+    console = Console(highlight=False)
+
+    def moved(old: Path, new: Path) -> None:
+        console.print(f"moved the previous run {old} aside to {new}")
+
+    run_dir, result = build_run(spec, overrides, out, force, on_moved_aside=moved)
+    cost = measure(result, result.spec.train.batch_size)
+    for table in summary_tables(result, cost):
+        console.print(table)
+    for line in totals(result, cost):
+        console.print(line)
+    console.print(f"wrote {run_dir}/  (next: zsk train {run_dir})")
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file instead of printing it.",
+)
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of a spec, with every registered component's params.
+
+    Point an editor at it for completion and checks, e.g. with the YAML language server:
+    a first line `# yaml-language-server: $schema=zsk-spec.schema.json` in the spec.
+
+    \b
+    Example:
+      zsk schema --out zsk-spec.schema.json
+    """
+    from zsk.core.spec import json_schema
+    from zsk.registry import get_registry
+
+    text = json.dumps(json_schema(get_registry()), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+def _parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _shape(shapes: dict[str, tuple[int, ...]], key: str) -> str:
+    if key not in shapes:
+        return ""
+    return "×".join(["B", *(str(n) for n in shapes[key])])
+
+
+def summary_tables(build: Build, cost: DryRun) -> list[Table]:
+    """The modules (component, plugin, parameters, output shape) and the objective's terms."""
+    spec, gan, data = build.spec, build.gan, build.data
+    modules = Table(
+        title=f"build '{spec.name}': data '{spec.data.type}' at {data.root}, "
+        f"{len(data.classes)} classes ({len(data.seen)} seen), {data.num_attributes} "
+        f"attributes, {len(data.train)} training images"
+    )
+    for column in ("module", "component", "plugin", "parameters", "output"):
+        modules.add_column(column, justify="right" if column == "parameters" else "left")
+    for path, module in (
+        ("model.generator", gan.generator),
+        ("model.trunk", gan.discriminator.trunk),
+        *((f"model.heads.{role}", head) for role, head in gan.discriminator.heads.items()),
+        ("model.semantic_encoder", gan.semantic_encoder),
+    ):
+        origin = build.provenance[path]
+        modules.add_row(
+            path.removeprefix("model."),
+            origin["type"],
+            origin["plugin"],
+            f"{_parameters(module):,}",
+            _shape(cost.shapes, path),
+        )
+    terms = Table(title="objective")
+    for column in ("objective", "term", "plugin", "weight"):
+        terms.add_column(column, justify="right" if column == "weight" else "left")
+    for phase in PHASES:
+        for index, term in enumerate(getattr(build.objective, phase)):
+            origin = build.provenance[f"objective.{phase}.{index}"]
+            shown = term.name if term.name == origin["type"] else f"{term.name} ({origin['type']})"
+            terms.add_row(phase, shown, origin["plugin"], f"{term.weight:g}")
+    return [modules, terms]
+
+
+def totals(build: Build, cost: DryRun) -> list[str]:
+    """Parameter counts, FLOPs and memory per training step (estimates from the dry runs)."""
+    gan = build.gan
+    counts = {
+        "G": _parameters(gan.generator),
+        "D": _parameters(gan.discriminator),
+        "ψ": _parameters(gan.semantic_encoder),
+    }
+    weights = sum(p.numel() * p.element_size() for p in gan.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in gan.buffers())
+    training = weights * _TRAINING_COPIES
+    activations = cost.saved_bytes or 0
+    total = weights + buffers + training + activations
+    parts = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+    return [
+        f"parameters: {sum(counts.values()):,} ({parts})",
+        f"≈ {_flops(cost.flops or 0)} per training step (forward and backward of G, D and ψ "
+        f"at batch {cost.batch}, fp32)",
+        f"≈ {_mib(total)} memory: weights {_mib(weights + buffers)}, gradients and Adam state "
+        f"{_mib(training)}, activations {_mib(activations)} at batch {cost.batch}",
+    ]
+
+
+def _flops(flops: int) -> str:
+    for unit, scale in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if flops >= scale:
+            return f"{flops / scale:.1f} {unit}"
+    return f"{flops} FLOP"
+
+
+def _mib(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB"

@@ -1,0 +1,209 @@
+"""``zsk data``: write the embedded data set, check a data set, crop it, prepare the fast path."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from zsk.core.data.source import FORMATS
+from zsk.registry import UserError
+
+_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Reader: awa2 (classes.txt) or image_folder (attributes.csv); auto picks by file.",
+)
+_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@click.group()
+def data() -> None:
+    """Data sets: the embedded default, checks, the report's crop, the fast path.
+
+    \b
+    Examples:
+      zsk data synth data/shapes
+      zsk data check data/shapes
+      zsk data prepare data/shapes --size 32
+      zsk data crop data/AwA2 data/AwA2-cropped --weights maskrcnn.pth
+    """
+
+
+@data.command()
+@click.argument("out", type=_DIR)
+@click.option("--classes", default=30, show_default=True, help="Number of classes.")
+@click.option("--unseen", default=8, show_default=True, help="How many of them are unseen.")
+@click.option("--images-per-class", default=48, show_default=True, help="Images per class.")
+@click.option("--seed", default=0, show_default=True, help="Same seed, same data set.")
+@click.option("--min-size", default=40, show_default=True, help="Smallest image side, px.")
+@click.option("--max-size", default=72, show_default=True, help="Largest image side, px.")
+@click.option("--force", is_flag=True, help="Replace a data set already in OUT.")
+def synth(
+    out: Path,
+    classes: int,
+    unseen: int,
+    images_per_class: int,
+    seed: int,
+    min_size: int,
+    max_size: int,
+    force: bool,
+) -> None:
+    """Write the embedded default data set (drawn shapes) to OUT in the AwA2 layout."""
+    from zsk.core.data.synth import synthesize
+
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise UserError(
+                "folder is not empty", where=str(out), hint="choose another folder or add --force"
+            )
+        if not (out / "synth.json").is_file():
+            raise UserError(
+                "--force replaces only a data set written by `zsk data synth`",
+                where=str(out),
+                hint="this folder has no synth.json; choose another folder",
+            )
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    summary = synthesize(
+        out,
+        classes=classes,
+        unseen=unseen,
+        images_per_class=images_per_class,
+        seed=seed,
+        min_size=min_size,
+        max_size=max_size,
+    )
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"wrote {len(summary.classes)} classes ({len(summary.seen)} seen, "
+        f"{len(summary.unseen)} unseen), {summary.predicates} predicates and {summary.images} "
+        f"images to {out} in {seconds:.1f} s"
+    )
+    override = "" if out == Path("data/shapes") else f" --set data.params.root={out}"
+    click.echo(f"next: zsk build examples/shapes.yaml{override}")
+
+
+@data.command()
+@click.argument("directory", type=_DIR)
+@_FORMAT
+@click.option("--decode/--no-decode", default=True, show_default=True, help="Decode every image.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(directory: Path, fmt: str, decode: bool, as_json: bool) -> None:
+    """Read DIRECTORY as training would; report what is there; exit 2 on a structural fault."""
+    from zsk.core.data.check import check as run_check
+
+    report = run_check(directory, fmt, decode=decode, progress=sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _print_report(report)
+    if report.faults:
+        raise UserError(
+            f"{len(report.faults)} structural fault(s): " + "; ".join(report.faults),
+            where=str(directory),
+        )
+
+
+def _print_report(report) -> None:
+    d = report.as_dict()
+    console = Console(highlight=False)
+    low, high = d["attributes_range"]
+    console.print(f"[bold]{d['root']}[/bold] ({d['format']} layout)")
+    console.print(
+        f"  classes {d['classes']}: {len(d['seen'])} seen, {len(d['unseen'])} unseen, "
+        f"{len(d['unused'])} in neither split; split disjoint, every listed class known"
+    )
+    rows, cols = d["attributes_shape"]
+    console.print(f"  attribute matrix {rows}×{cols}, values {low:.3g} … {high:.3g}")
+    images = d["images"]
+    console.print(
+        f"  images: {images['train']} train, {images['test_seen']} test seen, "
+        f"{images['test_unseen']} test unseen"
+    )
+    table = Table("class", "split", "images")
+    seen = set(d["seen"])
+    for name, count in d["images_per_class"].items():
+        table.add_row(name, "seen" if name in seen else "unseen", str(count))
+    console.print(table)
+    if report.undecodable:
+        shown = ", ".join(d["undecodable"][:5])
+        console.print(f"  [yellow]{len(report.undecodable)} undecodable file(s)[/yellow]: {shown}")
+    elif report.decoded:
+        console.print("  every image decodes")
+
+
+@data.command()
+@click.argument("src", type=_DIR)
+@_FORMAT
+@click.option("--size", default=128, show_default=True, help="Side of the stored squares, px.")
+@click.option("--workers", type=int, default=None, help="Decoding threads [all cores].")
+def prepare(src: Path, fmt: str, size: int, workers: int | None) -> None:
+    """Decode and resize every image once into SRC/.zsk-prepared/ for fast training."""
+    from zsk.core.data.prepared import prepare as run_prepare
+    from zsk.core.data.source import load_folder
+
+    if not 8 <= size <= 1024:
+        raise UserError(f"--size must be between 8 and 1024, got {size}")
+    _, data_set = load_folder(src, fmt)
+    started = time.perf_counter()
+    result = run_prepare(data_set, size, workers=workers, progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"prepared {result.images} images at {size}×{size} in {seconds:.1f} s -> {result.array}"
+        + (f" ({len(result.skipped)} undecodable skipped)" if result.skipped else "")
+    )
+
+
+@data.command()
+@click.argument("src", type=_DIR)
+@click.argument("out", type=_DIR)
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Mask R-CNN ResNet-50 FPN COCO weights (.pth or .safetensors) [torch hub cache].",
+)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--margin", default=0.1, show_default=True, help="Margin around the animal.")
+@click.option("--min-score", default=0.5, show_default=True, help="Detection confidence.")
+@click.option("--min-size", default=800, show_default=True, help="Detector's input side, px.")
+@click.option("--batch-size", default=4, show_default=True, help="Images per detector call.")
+def crop(
+    src: Path,
+    out: Path,
+    weights: Path | None,
+    device: str,
+    margin: float,
+    min_score: float,
+    min_size: int,
+    batch_size: int,
+) -> None:
+    """Crop every image of SRC to its main animal (Mask R-CNN) and write the data set to OUT."""
+    from zsk.core.data.crop import build_detector, crop_dataset, find_weights
+
+    if not src.is_dir():
+        raise UserError("source folder not found", where=str(src))
+    model = build_detector(find_weights(weights), min_size=min_size)
+    result = crop_dataset(
+        src,
+        out,
+        model,
+        device=device,
+        margin=margin,
+        min_score=min_score,
+        batch_size=batch_size,
+        progress=sys.stderr.isatty(),
+    )
+    click.echo(
+        f"cropped {result.written} images to {out} ({result.centred} centre-cropped: no "
+        f"confident detection; {len(result.skipped)} undecodable skipped)"
+    )

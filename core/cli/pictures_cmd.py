@@ -1,0 +1,162 @@
+"""``zsk generate`` and ``zsk translate``: pictures from a trained run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import torch
+
+from zsk.core.evaluate.pictures import (
+    attribute_rows,
+    generate_images,
+    read_image,
+    refuse_non_translating,
+    save_grid,
+    translate_image,
+)
+from zsk.core.evaluate.trained import load_trained
+from zsk.core.run import load_run, resolve_run_dir
+from zsk.core.train.device import DEVICE_CHOICES, resolve_device
+from zsk.registry import UserError
+
+PICTURES_DIR = "pictures"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "picture"
+
+
+def _device_option(function):
+    return click.option(
+        "--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES)
+    )(function)
+
+
+@click.command()
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--class",
+    "class_names",
+    multiple=True,
+    metavar="NAME",
+    help="A class to draw, seen or unseen (repeat for several).",
+)
+@click.option(
+    "--attributes",
+    "edits",
+    metavar="PRED=V,...",
+    help="Predicate values: edits of each --class row, or of zeros without --class.",
+)
+@click.option(
+    "--n",
+    "per_row",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Images per class.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PNG to write (default RUN_DIR/pictures/generate-....png).",
+)
+@_device_option
+def generate(
+    run_dir: Path | None,
+    class_names: tuple[str, ...],
+    edits: str | None,
+    per_row: int,
+    seed: int,
+    out: Path | None,
+    device: str,
+) -> None:
+    """Imagine images of classes, seen or unseen, or of an edited attribute vector.
+
+    One row per class, --n images per row.
+
+    \b
+    Examples:
+      zsk generate --class zebra --class "polar bear"
+      zsk generate --class horse --attributes stripes=1 --out striped-horse.png
+      zsk generate --attributes black=1,white=1,stripes=1 --n 8
+    """
+    trained = load_trained(resolve_run_dir(run_dir))
+    data = trained.build.data
+    rows, captions = attribute_rows(data, list(class_names), edits)
+    images = generate_images(trained.build.gan, data, rows, per_row, seed, resolve_device(device))
+    out = out or trained.run_dir / PICTURES_DIR / f"generate-{_slug('-'.join(captions))}.png"
+    save_grid(images, per_row, out, captions)
+    click.echo(f"rows: {', '.join(captions)}")
+    click.echo(f"wrote {out}")
+
+
+@click.command()
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="[RUN_DIR] IMAGE", type=click.Path(path_type=Path)
+)
+@click.option("--to", "target", metavar="CLASS", help="The class to translate the image to.")
+@click.option(
+    "--attributes",
+    "edits",
+    metavar="PRED=V,...",
+    help="Predicate values: edits of the --to class's row, or of zeros without --to.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PNG to write (default RUN_DIR/pictures/translate-....png).",
+)
+@_device_option
+def translate(
+    paths: tuple[Path, ...],
+    target: str | None,
+    edits: str | None,
+    seed: int,
+    out: Path | None,
+    device: str,
+) -> None:
+    """Translate an image towards a class or attributes: source, reconstruction, translation.
+
+    Only a translating generator (encoder_decoder) can do this. The reconstruction is
+    G(D_enc(x)), shown when the discriminator has a reconstruction_feature head.
+
+    \b
+    Examples:
+      zsk translate photo.jpg --to zebra
+      zsk translate runs/awa2 horse.jpg --to horse --attributes stripes=1 --out striped.png
+    """
+    if len(paths) > 2:
+        raise click.UsageError("give at most a run directory and one image")
+    run_dir, image = (None, paths[0]) if len(paths) == 1 else paths
+    run_dir = resolve_run_dir(run_dir)
+    build = load_run(run_dir)
+    refuse_non_translating(build.gan)  # a property of the spec: say so before asking to train
+    trained = load_trained(run_dir, build)
+    gan = trained.build.gan
+    if target is None and edits is None:
+        raise UserError("say what to translate to", hint="use --to CLASS and/or --attributes")
+    data = trained.build.data
+    rows, captions = attribute_rows(data, [target] if target else [], edits, where="--to")
+    source = read_image(image, gan.dims.image_size)
+    reconstruction, translation = translate_image(
+        gan, source, rows[0], seed, resolve_device(device)
+    )
+    panels = [source] + ([reconstruction] if reconstruction is not None else []) + [translation]
+    out = (
+        out
+        or trained.run_dir
+        / PICTURES_DIR
+        / f"translate-{_slug(image.stem)}-to-{_slug(captions[0])}.png"
+    )
+    save_grid(torch.cat(panels), len(panels), out)
+    shown = (
+        "source | reconstruction | translation"
+        if reconstruction is not None
+        else ("source | translation (no reconstruction_feature head, so no reconstruction)")
+    )
+    click.echo(f"{shown} -> {captions[0]}")
+    click.echo(f"wrote {out}")

@@ -1,0 +1,50 @@
+"""``zsk report``: RUN_DIR/report.md with loss curves, imagined images and the evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from zsk.core.evaluate.evaluator import EvalOptions
+from zsk.core.evaluate.report import write_report
+from zsk.core.evaluate.trained import load_trained
+from zsk.core.run import resolve_run_dir
+from zsk.core.train.device import DEVICE_CHOICES, resolve_device
+
+
+@click.command()
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--images-per-class",
+    default=EvalOptions.images_per_class,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="For an evaluation that has to be run: images imagined per unseen class.",
+)
+@click.option(
+    "--probe-steps",
+    default=EvalOptions.probe_steps,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="For an evaluation that has to be run: attribute probe training steps.",
+)
+@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
+def report(run_dir: Path | None, images_per_class: int, probe_steps: int, device: str) -> None:
+    """Write RUN_DIR/report.md: loss curves, imagined images per class, the evaluation table.
+
+    The evaluation is read from RUN_DIR/eval.json when it is up to date, else run first.
+
+    \b
+    Examples:
+      zsk report
+      zsk report runs/shapes
+    """
+    trained = load_trained(resolve_run_dir(run_dir))
+    console = Console(stderr=True)
+    options = EvalOptions(images_per_class=images_per_class, probe_steps=probe_steps)
+    path = write_report(
+        trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")
+    )
+    click.echo(f"wrote {path}")

@@ -1,0 +1,116 @@
+"""``zsk train``: train a built run, on CUDA when present, resumable, on one or more processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from zsk.core.train.device import DEVICE_CHOICES
+
+
+def _launch(nproc: int, arguments: list[str]) -> None:
+    """Start ``nproc`` replicas with torch's launcher (torchrun) and exit with its status."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "zsk.core.cli.train_cmd",
+        *arguments,
+    ]
+    sys.exit(subprocess.call(command))
+
+
+@click.command()
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--steps", type=click.IntRange(min=1), help="Train until step N in total.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Train for E passes over the images.")
+@click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA when present, else the CPU.",
+)
+@click.option("--resume", is_flag=True, help="Continue from the run's newest checkpoint.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Data-parallel processes on this machine (launched through torchrun).",
+)
+def train(
+    run_dir: Path | None,
+    steps: int | None,
+    epochs: int | None,
+    device: str,
+    resume: bool,
+    nproc: int,
+) -> None:
+    """Train a built run (the last `zsk build` when RUN_DIR is left out).
+
+    Checkpoints go to RUN_DIR/checkpoints, metrics to RUN_DIR/metrics.jsonl, sample grids to
+    RUN_DIR/samples (latest.png is the newest). Ctrl-C or SIGTERM finishes the current step and
+    writes a checkpoint; continue with --resume. --steps counts from the run's start, so a
+    resumed run with --steps N stops at step N.
+
+    \b
+    Examples:
+      zsk train
+      zsk train runs/shapes --steps 2000 --device cpu
+      zsk train runs/shapes --resume
+      zsk train runs/shapes --nproc 2
+      torchrun --nproc-per-node 2 -m zsk.core.cli.train_cmd runs/shapes
+    """
+    if steps is not None and epochs is not None:
+        raise click.UsageError("give --steps or --epochs, not both")
+    if nproc > 1:
+        arguments = [str(run_dir)] if run_dir is not None else []
+        arguments += [f"--device={device}"]
+        arguments += [f"--steps={steps}"] if steps else []
+        arguments += [f"--epochs={epochs}"] if epochs else []
+        arguments += ["--resume"] if resume else []
+        _launch(nproc, arguments)
+    from zsk.core.run import load_run, resolve_run_dir
+    from zsk.core.train.distributed import from_environment, shutdown
+    from zsk.core.train.loop import Trainer
+    from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
+
+    run_dir = resolve_run_dir(run_dir)
+    build = load_run(run_dir)
+    layout = from_environment()
+    try:
+        trainer = Trainer(
+            build, run_dir, steps=steps, epochs=epochs, device=device, resume=resume, layout=layout
+        )
+        with stop_on_signals() as stop:
+            result = trainer.run(stop)
+    except TrainingInterrupted as exc:
+        if layout.is_main:
+            click.echo(f"{exc}; continue with: zsk train {run_dir} --resume", err=True)
+        sys.exit(exc.exit_code)
+    finally:
+        shutdown(layout)
+    if layout.is_main:
+        click.echo(
+            f"trained {run_dir} to step {result.step}"
+            + (
+                f" ({result.skipped_steps} steps skipped: non-finite loss)"
+                if result.skipped_steps
+                else ""
+            )
+        )
+        click.echo(f"checkpoint: {result.checkpoint}")
+        click.echo(f"samples:    {run_dir / 'samples' / 'latest.png'}")
+
+
+if __name__ == "__main__":  # each process torchrun starts for `zsk train --nproc N`
+    from zsk.core.cli.main import cli
+
+    cli(["train", *sys.argv[1:]], prog_name="zsk")

@@ -1,0 +1,141 @@
+"""The fast path: every image decoded and resized once, stored as uint8 in a memory-mappable file.
+
+``zsk data prepare DIR --size S`` writes, under ``DIR/.zsk-prepared/``:
+
+- ``images-S.npy``: a NumPy ``.npy`` array (N, 3, S, S) uint8 — plain bytes behind a header,
+  read with ``allow_pickle=False`` and memory-mapped, so training reads batches at memory speed;
+- ``images-S.json``: for each row the file's path relative to DIR, its class name, size and
+  modification time, and which rows could not be decoded.
+
+Rows are grouped by split (train, then test_seen, then test_unseen, as the reader's default
+options split them), so a split read with those options is one contiguous, zero-copy slice.
+A prepared file is used only while every file it describes is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zsk.core.data.images import decode_into
+from zsk.core.data.progress import progress_bar, report_skipped
+from zsk.core.data.types import Sample, ZslData
+
+PREPARED_DIR = ".zsk-prepared"
+FORMAT = "zsk-prepared"
+VERSION = 1
+
+
+def prepared_files(root: Path, size: int) -> tuple[Path, Path]:
+    folder = root / PREPARED_DIR
+    return folder / f"images-{size}.npy", folder / f"images-{size}.json"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    array: Path
+    images: int
+    skipped: list[Path]
+
+
+def prepare(
+    data: ZslData, size: int, *, workers: int | None = None, progress: bool = False
+) -> PrepareResult:
+    """Decode every image of ``data`` at ``size`` × ``size`` into the prepared file."""
+    samples = data.train + data.test_seen + data.test_unseen
+    array_path, index_path = prepared_files(data.root, size)
+    array_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = array_path.with_suffix(".partial.npy")
+    images = np.lib.format.open_memmap(
+        partial, mode="w+", dtype=np.uint8, shape=(len(samples), 3, size, size)
+    )
+    paths = [s.path for s in samples]
+    with progress_bar(len(paths), f"preparing {size}×{size}", progress) as advance:
+        failed = decode_into(paths, size, images, workers=workers, on_done=advance)
+    images.flush()
+    del images
+    index = {
+        "format": FORMAT,
+        "version": VERSION,
+        "size": size,
+        "files": [
+            [str(s.path.relative_to(data.root)), data.classes[s.label], *_stamp(s.path)]
+            for s in samples
+        ],
+        "skipped": failed,
+    }
+    index_partial = index_path.with_suffix(".partial.json")
+    index_partial.write_text(json.dumps(index))
+    os.replace(partial, array_path)
+    os.replace(index_partial, index_path)
+    skipped = [paths[i] for i in failed]
+    report_skipped(skipped, len(paths), "images")
+    return PrepareResult(array_path, len(samples) - len(failed), skipped)
+
+
+class Prepared:
+    """An opened prepared file: the memory-mapped array and its row per relative path."""
+
+    def __init__(self, root: Path, array: np.ndarray, index: dict):
+        self.root = root
+        self.array = array
+        self.files = index["files"]
+        self.skipped = set(index["skipped"])
+        self.row_of = {entry[0]: row for row, entry in enumerate(self.files)}
+
+    def rows_for(self, samples: list[Sample], classes: list[str]) -> np.ndarray | None:
+        """Row per sample (-1 where the image was undecodable), or None when the file does not
+        describe these samples as they are now (a file missing, changed, or of another class)."""
+        rows = np.empty(len(samples), dtype=np.int64)
+        for i, sample in enumerate(samples):
+            try:
+                relative = str(sample.path.relative_to(self.root))
+            except ValueError:
+                return None
+            row = self.row_of.get(relative)
+            if row is None:
+                return None
+            _, class_name, size, mtime = self.files[row]
+            if class_name != classes[sample.label] or _stamp(sample.path) != (size, mtime):
+                return None
+            rows[i] = -1 if row in self.skipped else row
+        return rows
+
+
+#: Opened prepared files by path and both files' sizes and mtimes: one mapping per version.
+_opened: dict[tuple, Prepared | None] = {}
+
+
+def open_prepared(root: Path, size: int) -> Prepared | None:
+    """The prepared file of ``root`` at ``size``, memory-mapped, or None when there is none.
+
+    A file is mapped once per process (and again after ``zsk data prepare`` rewrites it), so
+    every split read from it shares one mapping.
+    """
+    array_path, index_path = prepared_files(root, size)
+    if not (array_path.is_file() and index_path.is_file()):
+        return None
+    key = (str(array_path.resolve()), *_stamp(array_path), *_stamp(index_path))
+    if key not in _opened:
+        _opened[key] = _open(root, array_path, index_path, size)
+    return _opened[key]
+
+
+def _open(root: Path, array_path: Path, index_path: Path, size: int) -> Prepared | None:
+    index = json.loads(index_path.read_text())
+    if index.get("format") != FORMAT or index.get("version") != VERSION:
+        return None
+    # copy-on-write: a writable mapping (torch warns on read-only arrays) that never writes back
+    array = np.load(array_path, mmap_mode="c", allow_pickle=False)
+    if array.shape != (len(index["files"]), 3, size, size) or array.dtype != np.uint8:
+        return None
+    return Prepared(root, array, index)

@@ -1,0 +1,101 @@
+"""Are the imagined images right? An independent judge of their attributes.
+
+A small CNN is trained here, from scratch, on real seen-class training images only, to predict
+each image's binarised class attributes. It then judges the images G imagined for the unseen
+classes against their target attributes: the mean over predicates of the share of images whose
+predicate it reads as the target says. The discriminator's own attribute head is not used: it
+was trained against G and would be judging its own game.
+
+For scale, the same judge is also scored on real test images: on seen classes (what it learnt)
+and on unseen classes (how far its reading carries to classes it never saw, the ceiling that
+imagined unseen images can reasonably reach).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zsk.core.data.loader import to_unit_range
+from zsk.core.evaluate.inference import LabelledImages, batched
+
+LEARNING_RATE = 1e-3
+BATCH = 64
+
+
+def binarize(attributes: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """Class attributes (C, A) as booleans, and the rule used.
+
+    Binary data (only 0 and 1) is cut at 0.5; continuous data at each predicate's mean over
+    all classes (a predicate is "on" for a class when its value is above the average class).
+    """
+    values = attributes.to(torch.float64)
+    if bool(((values == 0) | (values == 1)).all()):
+        return values > 0.5, "binary attributes, threshold 0.5"
+    return values > values.mean(dim=0, keepdim=True), "per-predicate mean over classes"
+
+
+class AttributeProbe(nn.Module):
+    """Four stride-2 conv blocks (GroupNorm, ReLU), global average pooling, a linear layer."""
+
+    def __init__(self, num_attributes: int, channels: int = 3, width: int = 32):
+        super().__init__()
+        widths = [width, width * 2, width * 4, width * 4]
+        layers: list[nn.Module] = []
+        previous = channels
+        for out in widths:
+            layers += [
+                nn.Conv2d(previous, out, 3, stride=2, padding=1),
+                nn.GroupNorm(8, out),
+                nn.ReLU(),
+            ]
+            previous = out
+        self.features = nn.Sequential(*layers)
+        self.out = nn.Linear(previous, num_attributes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(images).mean(dim=(2, 3)))
+
+
+def train_probe(
+    train: LabelledImages,
+    binary: torch.Tensor,
+    steps: int,
+    device: torch.device,
+    seed: int,
+) -> AttributeProbe:
+    """Fit the probe to the binarised attributes of each training image's class."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probe = AttributeProbe(binary.shape[1], channels=train.images.shape[1]).to(device)
+    targets = binary.to(torch.float32)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=LEARNING_RATE)
+    probe.train()
+    for _ in range(steps):
+        picks = torch.randint(0, len(train), (min(BATCH, len(train)),), generator=generator)
+        images = to_unit_range(train.images[picks].to(device))
+        flip = torch.rand(len(picks), generator=generator) < 0.5
+        images[flip.to(device)] = images[flip.to(device)].flip(-1)
+        loss = F.binary_cross_entropy_with_logits(
+            probe(images), targets[train.labels[picks]].to(device)
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    probe.eval()
+    return probe
+
+
+def attribute_accuracy(
+    probe: AttributeProbe,
+    judged: LabelledImages,
+    binary: torch.Tensor,
+    device: torch.device,
+    batch_size: int,
+) -> float:
+    """Mean over predicates of the share of ``judged`` images read as their class's target."""
+    predicted = batched(probe, judged.images, device, batch_size) > 0
+    per_predicate = (predicted == binary[judged.labels]).to(torch.float64).mean(dim=0)
+    return float(per_predicate.mean())

@@ -1,0 +1,125 @@
+"""``zsk eval`` as a function: every zero-shot number of a trained run, written to eval.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from zsk.core.data.loader import load_split_images
+from zsk.core.evaluate.attribute_probe import attribute_accuracy, binarize, train_probe
+from zsk.core.evaluate.embedding import evaluate_embedding
+from zsk.core.evaluate.fid import image_distances, load_inception
+from zsk.core.evaluate.generative import evaluate_generative
+from zsk.core.evaluate.inference import LabelledImages
+from zsk.core.evaluate.trained import TrainedRun
+from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.registry import UserError
+
+EVAL_FILE = "eval.json"
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """Knobs of an evaluation; the defaults suit AwA2 at 128 pixels on a GPU."""
+
+    images_per_class: int = 64
+    probe_steps: int = 300
+    batch_size: int = 128
+    seed: int = 0
+    inception_weights: Path | None = None
+
+
+def _load(trained: TrainedRun, split: str) -> LabelledImages:
+    images, labels = load_split_images(
+        trained.build.data, split, trained.build.dims.image_size, progress=True
+    )
+    return LabelledImages(images, labels)
+
+
+def _check_splits(train: LabelledImages, seen: LabelledImages, unseen: LabelledImages) -> None:
+    for name, part in (("train", train), ("test_seen", seen), ("test_unseen", unseen)):
+        if len(part) == 0:
+            raise UserError(
+                f"the data set has no readable {name} images, which the evaluation needs",
+                hint="check the data directory with `zsk data check DIR`",
+            )
+
+
+def evaluate(
+    trained: TrainedRun,
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, object]:
+    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, FID."""
+    if options.inception_weights is not None:
+        load_inception(options.inception_weights)  # refuse a bad file before the long part
+    data = trained.build.data
+    gan = trained.build.gan.to(device).eval()
+    torch.manual_seed(options.seed)
+    train, test_seen, test_unseen = (
+        _load(trained, s) for s in ("train", "test_seen", "test_unseen")
+    )
+    _check_splits(train, test_seen, test_unseen)
+    test = test_seen + test_unseen
+    split = pseudo_unseen_split(train.labels, data.seen, len(data.unseen), options.seed)
+    batch = options.batch_size
+
+    log("embedding zero-shot accuracy")
+    embedding = evaluate_embedding(gan, data, train, test, split, device, batch)
+    log(f"imagining {options.images_per_class} images per class and fitting classifiers")
+    generative = evaluate_generative(
+        gan, data, train, test, split, options.images_per_class, device, batch, options.seed
+    )
+    log(f"training the attribute probe ({options.probe_steps} steps)")
+    binary, rule = binarize(data.attributes)
+    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
+    imagined = generative.imagined
+    distances = image_distances(
+        options.inception_weights, test_unseen.images, imagined.images, device, batch
+    )
+    return {
+        "run": str(trained.run_dir),
+        "checkpoint": trained.checkpoint.name,
+        "step": trained.step,
+        "zsl_top1": embedding["zsl_top1"],
+        "gzsl": embedding["gzsl"],
+        "generative": generative.metrics,
+        "generated_attribute_accuracy": attribute_accuracy(probe, imagined, binary, device, batch),
+        "attribute_probe": {
+            "real_test_seen": attribute_accuracy(probe, test_seen, binary, device, batch),
+            "real_test_unseen": attribute_accuracy(probe, test_unseen, binary, device, batch),
+            "threshold": rule,
+            "steps": options.probe_steps,
+        },
+        **distances,
+        "validation": split.as_dict(),
+        "images": {
+            "train": len(train),
+            "test_seen": len(test_seen),
+            "test_unseen": len(test_unseen),
+        },
+        "seed": options.seed,
+    }
+
+
+def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
+    """Write ``RUN_DIR/eval.json`` atomically."""
+    path = Path(run_dir) / EVAL_FILE
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def read_eval(run_dir: Path) -> dict[str, object] | None:
+    """``RUN_DIR/eval.json``, or None when absent or unreadable."""
+    try:
+        return json.loads((Path(run_dir) / EVAL_FILE).read_text())
+    except (OSError, ValueError):
+        return None

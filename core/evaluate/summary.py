@@ -1,0 +1,58 @@
+"""The evaluation as rows of (method, metric, value): one source for the terminal and report.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _number(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.4g}"
+
+
+def _gzsl_rows(method: str, gzsl: dict[str, Any]) -> list[tuple[str, str, str]]:
+    calibration = gzsl["calibration"]
+    return [
+        (method, "GZSL u (unseen)", _percent(gzsl["u"])),
+        (method, "GZSL s (seen)", _percent(gzsl["s"])),
+        (method, "GZSL H", _percent(gzsl["h"])),
+        (method, "calibration γ (chosen on validation)", _number(calibration["gamma"])),
+        (method, "AUSUC", _number(gzsl["ausuc"])),
+        (method, "GZSL H without calibration", _percent(gzsl["uncalibrated"]["h"])),
+    ]
+
+
+def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Rows (method, metric, formatted value) of an eval.json object."""
+    generative = result["generative"]
+    probe = result["attribute_probe"]
+    rows = [("embedding", "ZSL top-1 (per class)", _percent(result["zsl_top1"]))]
+    rows += _gzsl_rows("embedding", result["gzsl"])
+    rows.append(("generative", "ZSL top-1 (per class)", _percent(generative["zsl_top1"])))
+    rows += _gzsl_rows("generative", generative["gzsl"])
+    rows += [
+        ("imagined images", "attribute accuracy", _percent(result["generated_attribute_accuracy"])),
+        (
+            "imagined images",
+            "probe on real unseen (reference)",
+            _percent(probe["real_test_unseen"]),
+        ),
+        ("imagined images", "probe on real seen (reference)", _percent(probe["real_test_seen"])),
+    ]
+    if result.get("fid") is None:
+        reason = result.get("fid_unavailable", "unavailable")
+        rows.append(("imagined images", "FID / KID", f"unavailable: {reason}"))
+    else:
+        rows.append(("imagined images", "FID", _number(result["fid"])))
+        rows.append(("imagined images", "KID", _number(result["kid"])))
+    return rows
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """The summary rows as a Markdown table."""
+    lines = ["| method | metric | value |", "| --- | --- | --- |"]
+    lines += [f"| {m} | {k} | {v} |" for m, k, v in summary_rows(result)]
+    return "\n".join(lines)

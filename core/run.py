@@ -1,0 +1,240 @@
+"""Run directories: what ``zsk build`` writes and what ``zsk train`` and ``zsk eval`` read.
+
+A run directory holds ``spec.lock.yaml`` (the fully resolved spec plus a ``lock:`` section with
+the zsk and torch versions, each component's plugin, distribution and version, and the data
+set's fingerprint) and ``init.safetensors`` (the seeded initial weights). Both are written
+deterministically, so the same spec and seed give byte-identical files. ``runs/.latest`` (under
+the current directory) names the latest build, for commands given no run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from zsk.core.composer import Build, compose, load_data
+from zsk.core.model import Objective
+from zsk.core.spec import PHASES, SpecError
+from zsk.core.specfile import SpecDocument, load_spec_document
+from zsk.registry import UserError
+from zsk.registry.manager import zsk_version
+
+RUNS = Path("runs")
+LATEST = RUNS / ".latest"
+LOCK_FILE = "spec.lock.yaml"
+INIT_FILE = "init.safetensors"
+CHECKPOINTS = "checkpoints"
+
+T = TypeVar("T")
+
+
+def build_run(
+    spec_path: Path,
+    overrides: Sequence[str] = (),
+    out: Path | None = None,
+    force: bool = False,
+    *,
+    on_moved_aside: Callable[[Path, Path], None] | None = None,
+) -> tuple[Path, Build]:
+    """Validate, build and check ``spec_path``; write its run directory and record it as latest.
+
+    Refuses a run directory that holds training checkpoints unless ``force``, which moves the
+    old run aside to ``<dir>.old-<timestamp>`` (nothing is deleted) and tells
+    ``on_moved_aside(old, new)``.
+    """
+    document = load_spec_document(Path(spec_path), overrides)
+    spec = document.spec
+    run_dir = Path(out) if out is not None else RUNS / spec.name
+    _refuse_trained(run_dir, force)
+    data = _located(document, lambda: load_data(spec))
+    build = _located(document, lambda: compose(spec, data))
+    if _has_checkpoints(run_dir):
+        moved = _move_aside(run_dir)
+        if on_moved_aside is not None:
+            on_moved_aside(run_dir, moved)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_section(build, source=str(spec_path), overrides=overrides)
+    _write_atomic(run_dir / LOCK_FILE, lock_text(build, lock).encode())
+    save_initial_weights(build, run_dir / INIT_FILE)
+    _record_latest(run_dir)
+    return run_dir, build
+
+
+def resolve_run_dir(run_dir: Path | None) -> Path:
+    """``run_dir`` checked to be a run directory; None means the latest build (runs/.latest)."""
+    if run_dir is None:
+        if not LATEST.is_file():
+            raise UserError(
+                f"no build recorded in {LATEST} (relative to {Path.cwd()})",
+                hint="build one first: zsk build examples/shapes.yaml, or name a run directory",
+            )
+        run_dir = Path(LATEST.read_text(encoding="utf-8").strip())
+        if not (run_dir / LOCK_FILE).is_file():
+            raise UserError(
+                f"the latest build, {run_dir} (from {LATEST}), is gone",
+                hint="build again with zsk build SPEC, or name a run directory",
+            )
+        return run_dir
+    run_dir = Path(run_dir)
+    if not (run_dir / LOCK_FILE).is_file():
+        raise UserError(
+            f"{run_dir} is not a run directory: it has no {LOCK_FILE}",
+            hint="give a directory written by zsk build (e.g. runs/shapes)",
+        )
+    return run_dir
+
+
+def load_run(run_dir: Path) -> Build:
+    """The build of ``run_dir``: its lock file's spec, its data, its initial weights."""
+    run_dir = resolve_run_dir(run_dir)
+    document = load_spec_document(run_dir / LOCK_FILE)
+    spec = document.spec
+    data = _located(document, lambda: load_data(spec))
+    built_with = (document.lock or {}).get("data_fingerprint")
+    if built_with is not None and data.fingerprint() != built_with:
+        raise UserError(
+            f"the data set at {data.root} changed since {run_dir} was built (class names, "
+            f"attributes or split: fingerprint {data.fingerprint()}, built with {built_with})",
+            hint="restore the data set as it was, or build a new run with zsk build SPEC",
+        )
+    build = _located(document, lambda: compose(spec, data))
+    load_initial_weights(build, run_dir / INIT_FILE)
+    return build
+
+
+def lock_section(
+    build: Build, *, source: str = "", overrides: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What the build resolved beyond the spec: versions, provenance, data fingerprint."""
+    return {
+        "spec_file": source,
+        "overrides": list(overrides),
+        "zsk_version": zsk_version(),
+        "torch_version": str(torch.__version__),
+        "data_fingerprint": build.data.fingerprint(),
+        "dims": {name: getattr(build.dims, name) for name in build.dims.__dataclass_fields__},
+        "components": build.provenance,
+    }
+
+
+def lock_text(build: Build, lock: dict[str, Any]) -> str:
+    """The lock file: the fully resolved spec (every default filled) and its ``lock:`` section."""
+    header = (
+        "# Written by `zsk build`: the fully resolved spec and what it was built with.\n"
+        "# It is a spec too: `zsk build THIS_FILE` rebuilds the same run.\n"
+    )
+    body = {**build.spec.model_dump(mode="json"), "lock": lock}
+    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _state(build: Build) -> dict[str, torch.Tensor]:
+    """The build's tensors by stable name: the GAN's state and any loss term's state."""
+    state = dict(build.gan.state_dict())
+    for phase in PHASES:
+        for index, term in enumerate(getattr(build.objective, phase)):
+            for name, value in term.loss.state_dict().items():
+                state[f"objective.{phase}.{index}.{name}"] = value
+    return state
+
+
+def save_initial_weights(build: Build, path: Path) -> None:
+    """``init.safetensors``: every tensor copied out (no shared storage), one metadata entry
+    (safetensors writes several in no fixed order), so the bytes depend on the weights only."""
+    tensors = {
+        name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
+    }
+    metadata = {"zsk": json.dumps({"spec": build.spec.name, "format": "zsk-init-1"})}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def load_initial_weights(build: Build, path: Path) -> None:
+    """Load ``init.safetensors`` into ``build``; a file that does not fit is a user error."""
+    try:
+        tensors = load_file(str(path))
+    except (FileNotFoundError, SafetensorError, OSError) as exc:
+        raise UserError(
+            f"cannot read the initial weights {path}: {exc}",
+            hint="rebuild the run: zsk build SPEC --out RUN_DIR",
+        ) from None
+    expected = _state(build)
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in expected if k in tensors and tensors[k].shape != expected[k].shape)
+    if missing or unexpected or wrong:
+        first = (missing or unexpected or wrong)[0]
+        raise UserError(
+            f"{path} does not fit the networks its lock file builds ({len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(wrong)} of another shape; e.g. {first})",
+            hint="a component changed since the build; rebuild with zsk build SPEC",
+        )
+    build.gan.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("objective.")})
+    _load_loss_states(build.objective, tensors)
+
+
+def _load_loss_states(objective: Objective, tensors: dict[str, torch.Tensor]) -> None:
+    for phase in PHASES:
+        for index, term in enumerate(getattr(objective, phase)):
+            prefix = f"objective.{phase}.{index}."
+            own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if own:
+                term.loss.load_state_dict(own)
+
+
+def _located(document: SpecDocument, action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except SpecError as exc:
+        raise exc.located(document.locate) from exc
+
+
+def _has_checkpoints(run_dir: Path) -> bool:
+    folder = run_dir / CHECKPOINTS
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def _refuse_trained(run_dir: Path, force: bool) -> None:
+    if _has_checkpoints(run_dir) and not force:
+        raise UserError(
+            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINTS})",
+            hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
+            "afresh, or --out DIR to build elsewhere",
+        )
+
+
+def _move_aside(run_dir: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
+    suffix = 1
+    while target.exists():
+        target = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{suffix}")
+        suffix += 1
+    run_dir.rename(target)
+    return target
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+
+
+def _record_latest(run_dir: Path) -> None:
+    """Write ``runs/.latest``: the run directory, relative to here when it is below here."""
+    resolved = run_dir.resolve()
+    try:
+        shown = resolved.relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = resolved
+    RUNS.mkdir(parents=True, exist_ok=True)
+    _write_atomic(LATEST, f"{shown}\n".encode())

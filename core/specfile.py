@@ -1,0 +1,380 @@
+"""Reading a spec file: YAML with line/column marks, ``--set`` overrides, located errors.
+
+Every problem is reported as ``file:line:col  dotted.path  message`` (a value given with
+``--set`` is located as ``--set path=value`` instead), with a did-you-mean where a key or a
+component name is close to a known one. The YAML is read with PyYAML's safe loader only.
+
+A spec without ``name`` is named after its file (``examples/shapes.yaml`` -> ``shapes``).
+A lock file written by ``zsk build`` (``*.lock.yaml``) is a spec too: its ``lock:`` section (what
+the build resolved) is set aside in :attr:`SpecDocument.lock`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from zsk.core.refs import ComponentRef
+from zsk.core.spec import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
+from zsk.registry import ComponentRegistry, RegistryError, UserError, get_registry
+
+LOCK_KEY = "lock"
+LOCK_SUFFIX = ".lock.yaml"
+
+
+@dataclass
+class SpecDocument:
+    """A validated spec and where each of its parts came from."""
+
+    spec: Spec
+    source: str
+    marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
+    overridden: dict[SpecPath, str] = field(default_factory=dict)
+    lock: dict[str, Any] | None = None
+
+    def locate(self, path: SpecPath, *, key: bool = False) -> str:
+        """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
+        return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
+
+
+@dataclass
+class _Locator:
+    source: str
+    marks: dict[SpecPath, tuple[int, int]]
+    key_marks: dict[SpecPath, tuple[int, int]]
+    overridden: dict[SpecPath, str]
+
+    def __call__(self, path: SpecPath, *, key: bool = False) -> str:
+        path = _canonical(path)
+        if key and path in self.key_marks:
+            line, col = self.key_marks[path]
+            return f"{self.source}:{line}:{col}"
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            if prefix in self.overridden:
+                return f"--set {self.overridden[prefix]}"
+            if prefix in self.marks:
+                line, col = self.marks[prefix]
+                return f"{self.source}:{line}:{col}"
+        return f"{self.source}:1:1"
+
+
+def _canonical(path: Sequence[Any]) -> SpecPath:
+    return tuple(part if isinstance(part, int) else str(part) for part in path)
+
+
+def load_spec(path: Path, overrides: Sequence[str] = ()) -> Spec:
+    """The spec in ``path`` with ``--set`` overrides applied, validated against the registry."""
+    return load_spec_document(path, overrides).spec
+
+
+def load_spec_document(
+    path: Path, overrides: Sequence[str] = (), *, registry: ComponentRegistry | None = None
+) -> SpecDocument:
+    """Like :func:`load_spec`, keeping the marks to locate later problems (the composer's)."""
+    path = Path(path)
+    source = str(path)
+    text = _read(path)
+    node, data = _parse(text, source)
+    marks: dict[SpecPath, tuple[int, int]] = {}
+    key_marks: dict[SpecPath, tuple[int, int]] = {}
+    duplicates: list[Problem] = []
+    if node is not None:
+        _walk(node, (), marks, key_marks, duplicates, set())
+    locator = _Locator(source, marks, key_marks, {})
+    if duplicates:
+        raise SpecError(duplicates, lambda path: locator(path, key=True))
+    if not isinstance(data, dict):
+        raise UserError(
+            "a spec is a YAML mapping with the keys name, data, model, objective and train",
+            where=f"{source}:1:1  (spec)",
+            hint="start from examples/shapes.yaml",
+        )
+    lock = data.pop(LOCK_KEY, None) if source.endswith(LOCK_SUFFIX) else None
+    data.setdefault("name", path.name.removesuffix(".yaml").removesuffix(".yml"))
+    for override in overrides:
+        set_path, text_value = apply_override(data, override)
+        locator.overridden[set_path] = f"{dotted(set_path)}={text_value}"
+    registry = registry or get_registry()
+    spec = _validate(data, registry, locator)
+    problems = reference_problems(spec, registry)
+    if problems:
+        raise SpecError(problems).located(locator)
+    return SpecDocument(
+        spec,
+        source,
+        marks,
+        key_marks,
+        dict(locator.overridden),
+        lock if isinstance(lock, dict) else None,
+    )
+
+
+def _validate(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
+    """The spec with every default filled, nested component references' params included.
+
+    Defaults made by a default factory (e.g. a trunk's default ``weight_norm`` reference) are
+    not validated against the registry, so their params stay empty; validating the dump again
+    fills them, one level of nesting per pass, until nothing changes.
+    """
+    for _ in range(_MAX_NESTING):
+        try:
+            spec = Spec.model_validate(data, context={"registry": registry})
+        except ValidationError as exc:
+            problems = _Translator(data, registry).problems(exc.errors(), ())
+            raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
+        resolved = spec.model_dump(mode="json")
+        if resolved == data:
+            break
+        data = resolved
+    return spec
+
+
+#: Passes of :func:`_validate`: deeper nesting of component references than this is unheard of.
+_MAX_NESTING = 8
+
+
+@dataclass
+class _MarkedOrigin:
+    """Locates unknown keys at the key itself, everything else at its value."""
+
+    locator: _Locator
+    problems: list[Problem]
+
+    def __call__(self, path: SpecPath) -> str:
+        key = any(p.path == path and p.message.startswith("unknown key") for p in self.problems)
+        return self.locator(path, key=key)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(
+            f"no spec file '{path}'", hint="give the path of a spec, e.g. examples/shapes.yaml"
+        ) from None
+    except IsADirectoryError:
+        raise UserError(f"'{path}' is a directory, not a spec file") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"'{path}' is not UTF-8 text ({exc.reason})", where=str(path)) from None
+    except OSError as exc:
+        raise UserError(f"cannot read '{path}': {exc.strerror}") from None
+
+
+def _parse(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise UserError(f"YAML syntax: {problem}", where=f"{where}  (yaml)") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"YAML: {exc}", where=f"{source}  (yaml)") from None
+    except RecursionError:
+        raise UserError("YAML nested too deeply", where=f"{source}  (yaml)") from None
+    return node, data
+
+
+def _walk(
+    node: yaml.Node,
+    path: SpecPath,
+    marks: dict[SpecPath, tuple[int, int]],
+    key_marks: dict[SpecPath, tuple[int, int]],
+    duplicates: list[Problem],
+    visited: set[int],
+) -> None:
+    """Record the mark of every value by its path; report duplicate keys.
+
+    A node reached again through an alias is marked but not descended into, so anchors cannot
+    make this loop or blow up.
+    """
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if id(node) in visited:
+        return
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, str(key_node.value))
+            if child in key_marks:
+                line = key_marks[child][0]
+                duplicates.append(
+                    Problem(child, f"duplicate key {key_node.value!r} (first given on line {line})")
+                )
+            key_marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _walk(value_node, child, marks, key_marks, duplicates, visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), marks, key_marks, duplicates, visited)
+
+
+def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
+    """Apply one ``dotted.path=value`` to ``data`` in place (value parsed as YAML)."""
+    where = f"--set {override}"
+    name, sep, text = override.partition("=")
+    parts = name.strip().split(".")
+    if not sep or not all(parts):
+        raise UserError(
+            "an override is dotted.path=value", where=where, hint="e.g. --set train.batch_size=32"
+        )
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"the value is not valid YAML: {problem}", where=where) from None
+    container: Any = data
+    path: list[str | int] = []
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        if isinstance(container, list):
+            if not part.lstrip("-").isdigit() or not -len(container) <= int(part) < len(container):
+                raise UserError(
+                    f"{dotted(path) or 'the spec'} is a list of {len(container)}; "
+                    f"'{part}' is not an index of it",
+                    where=where,
+                )
+            key: str | int = int(part) % len(container)
+        elif isinstance(container, dict):
+            key = part
+            if not last and not isinstance(container.get(key), (dict, list)):
+                if key in container and container[key] is not None:
+                    raise UserError(
+                        f"{dotted((*path, key))} is {container[key]!r}, not a mapping",
+                        where=where,
+                    )
+                container[key] = {}
+        else:
+            raise UserError(f"{dotted(path)} is {container!r}, not a mapping", where=where)
+        path.append(key)
+        if last:
+            container[key] = value
+        else:
+            container = container[key]
+    return tuple(path), text
+
+
+class _Translator:
+    """Turns pydantic's errors into located :class:`Problem` s in the spec's own terms."""
+
+    def __init__(self, data: Any, registry: ComponentRegistry):
+        self.data = data
+        self.registry = registry
+
+    def problems(self, errors: list[Any], prefix: SpecPath) -> list[Problem]:
+        out: list[Problem] = []
+        for error in errors:
+            out.extend(self._one(error, prefix))
+        return out
+
+    def _one(self, error: Any, prefix: SpecPath) -> list[Problem]:
+        path = (*prefix, *_canonical(error["loc"]))
+        kind = error["type"]
+        if kind == "unknown_component":
+            return [Problem((*path[:-1], "type"), error["msg"])]
+        if kind == "component_params":
+            inner = self._revalidate(path[:-1])
+            sub_loc = _canonical(error.get("ctx", {}).get("sub_loc", ()))
+            return inner or [Problem((*path, *sub_loc), error["msg"])]
+        if kind == "extra_forbidden":
+            return [self._unknown_key(path)]
+        if kind == "missing":
+            return [Problem(path, f"required key {path[-1]!r} is missing")]
+        message = error["msg"].removeprefix("Value error, ")
+        if "input" in error and not isinstance(error["input"], (dict, list)):
+            shown = repr(error["input"])
+            message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+        return [Problem(path, message)]
+
+    def _unknown_key(self, path: SpecPath) -> Problem:
+        name = str(path[-1])
+        known = _fields_at(Spec, path[:-1], self.data, self.registry)
+        message = f"unknown key {name!r}."
+        hint = None
+        if known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            if close:
+                message += f" Did you mean '{close[0]}'?"
+            hint = f"keys here: {', '.join(known)}"
+        return Problem(path, message, hint)
+
+    def _revalidate(self, ref_path: SpecPath) -> list[Problem]:
+        """Re-run a component's params validation to report each of its errors precisely."""
+        ref_model = _model_at(Spec, ref_path, self.data, self.registry)
+        ref = _value_at(self.data, ref_path)
+        if not (_is_model(ref_model) and issubclass(ref_model, ComponentRef)):
+            return []
+        if not isinstance(ref, dict) or not isinstance(ref.get("params", {}), dict):
+            return []
+        try:
+            cls = self.registry.component(ref_model.kind, str(ref.get("type")))
+            cls.Params.model_validate(ref.get("params", {}), context={"registry": self.registry})
+        except RegistryError:
+            return []
+        except ValidationError as exc:
+            return self.problems(exc.errors(), (*ref_path, "params"))
+        return []
+
+
+def _value_at(data: Any, path: SpecPath) -> Any:
+    for part in path:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not (in_dict or in_list):
+            return None
+        data = data[part]
+    return data
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _model_at(model: Any, path: SpecPath, data: Any, registry: ComponentRegistry) -> Any:
+    """The annotation found at ``path`` below ``model`` (component params by their ``type``)."""
+    annotation = model
+    walked: SpecPath = ()
+    for part in path:
+        annotation = _strip_optional(annotation)
+        origin = typing.get_origin(annotation)
+        if origin in (dict, list, tuple):
+            args = typing.get_args(annotation)
+            annotation = args[-1] if origin is dict else (args[0] if args else Any)
+        elif _is_model(annotation):
+            if issubclass(annotation, ComponentRef) and part == "params":
+                ref = _value_at(data, walked)
+                try:
+                    annotation = registry.component(annotation.kind, str(ref.get("type")))
+                    annotation = annotation.Params
+                except (RegistryError, AttributeError):
+                    return None
+            elif part in annotation.model_fields:
+                annotation = annotation.model_fields[part].annotation
+            else:
+                return None
+        else:
+            return None
+        walked = (*walked, part)
+    return _strip_optional(annotation)
+
+
+def _fields_at(model: Any, path: SpecPath, data: Any, registry: ComponentRegistry) -> list[str]:
+    found = _model_at(model, path, data, registry)
+    return list(found.model_fields) if _is_model(found) else []

@@ -1,0 +1,290 @@
+"""The component contract: what every registered component must do, checked at tiny sizes on CPU.
+
+``check_component(cls)`` builds a component with its default params (or the given ones), runs it
+forward and backward, and checks output shapes, dtypes and finite values, that every trainable
+parameter receives a gradient, and that its state dict round-trips through safetensors into a
+fresh instance that computes the same outputs. Plugin authors run the very checks zsk runs::
+
+    from zsk.testing import check_component, iter_components
+
+    @pytest.mark.parametrize("entry", iter_components(kinds=["loss"]), ids=lambda e: e.name)
+    def test_contract(entry):
+        check_component(entry.cls)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from zsk.core.interfaces import Dims
+from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
+from zsk.testing.toy_step import check_loss
+
+#: The sizes components are checked at unless a test gives others.
+TINY_DIMS = Dims(
+    image_size=32, num_attributes=8, num_seen_classes=4, embedding_dim=16, noise_dim=8, channels=3
+)
+BATCH = 2
+#: Trunk features a head is checked on, and the reconstruction features a generator decodes.
+HEAD_IN_SHAPE = (16, 4, 4)
+FEATURE_SHAPE = (8, 4, 4)
+
+
+def iter_components(
+    registry: ComponentRegistry | None = None, kinds: Iterable[str] | None = None
+) -> Iterator[ComponentEntry]:
+    """Every registered component (of the given kinds), sorted by kind and name."""
+    registry = registry or get_registry()
+    wanted = set(kinds) if kinds is not None else None
+    for entry in registry.list():
+        if wanted is None or entry.kind in wanted:
+            yield entry
+
+
+def check_component(
+    cls: type[Component],
+    *,
+    params: dict[str, Any] | None = None,
+    dims: Dims | None = None,
+    in_shape: tuple[int, int, int] = HEAD_IN_SHAPE,
+) -> None:
+    """Check ``cls`` against the contract of its kind; raise AssertionError saying what failed.
+
+    ``params`` are the component's params as a spec would give them (defaults when None);
+    a dataset needs them (at least its root). ``dims`` defaults to :data:`TINY_DIMS`;
+    ``in_shape`` is the (C, H, W) of the trunk features a head is checked on.
+    """
+    label = f"{cls.kind} '{cls.name}'"
+    if cls.kind == "loss":
+        check_loss(cls, params, dims)
+        return
+    if cls.kind == "dataset":
+        _check_dataset(cls, params, label)
+        return
+    checks: dict[str, Callable[..., None]] = {
+        "normalizer": _check_normalizer,
+        "attention": _check_attention,
+        "generator": _check_generator,
+        "trunk": _check_trunk,
+        "head": lambda *args: _check_head(*args, in_shape),
+        "semantic_encoder": _check_semantic_encoder,
+    }
+    if cls.kind not in checks:
+        raise AssertionError(f"{label}: no contract for kind {cls.kind!r}")
+    resolved = cls.Params.model_validate(params or {}, context={"registry": get_registry()})
+    checks[cls.kind](cls, resolved, dims or TINY_DIMS, label)
+
+
+def _check_network(
+    label: str,
+    build: Callable[[], nn.Module],
+    run: Callable[[nn.Module], torch.Tensor | tuple[torch.Tensor, ...]],
+    check_outputs: Callable[[tuple[torch.Tensor, ...]], None],
+) -> None:
+    """Forward, output checks, backward with gradients everywhere, safetensors round trip."""
+    torch.manual_seed(0)
+    module = build()
+    module.train()
+    outputs = _as_tuple(run(module))
+    for index, out in enumerate(outputs):
+        assert out.dtype == torch.float32, f"{label}: output {index} has dtype {out.dtype}"
+        assert torch.isfinite(out).all(), f"{label}: output {index} has non-finite values"
+    check_outputs(outputs)
+    trainable = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if trainable:
+        loss = sum(out.square().mean() for out in outputs)
+        loss.backward()
+        missing = [name for name, p in trainable if p.grad is None]
+        assert not missing, f"{label}: no gradient reaches {', '.join(missing)}"
+        bad = [name for name, p in trainable if not torch.isfinite(p.grad).all()]
+        assert not bad, f"{label}: non-finite gradients in {', '.join(bad)}"
+    _check_round_trip(label, module, build, run)
+
+
+def _check_round_trip(
+    label: str,
+    module: nn.Module,
+    build: Callable[[], nn.Module],
+    run: Callable[[nn.Module], Any],
+) -> None:
+    state = module.state_dict()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "weights.safetensors"
+        try:
+            save_file(state, str(path))
+        except (RuntimeError, ValueError) as exc:
+            raise AssertionError(
+                f"{label}: state dict does not save as safetensors: {exc}"
+            ) from None
+        loaded = load_file(str(path))
+    torch.manual_seed(1)
+    fresh = build()
+    fresh.load_state_dict(loaded, strict=True)
+    module.eval()
+    fresh.eval()
+    with torch.no_grad():
+        torch.manual_seed(2)
+        before = _as_tuple(run(module))
+        torch.manual_seed(2)
+        after = _as_tuple(run(fresh))
+    for index, (a, b) in enumerate(zip(before, after, strict=True)):
+        assert torch.allclose(a, b, atol=1e-5), (
+            f"{label}: output {index} differs after a safetensors round trip of the state dict"
+        )
+
+
+def _as_tuple(out: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _expect_shape(label: str, what: str, out: torch.Tensor, shape: tuple[int, ...]) -> None:
+    assert tuple(out.shape) == shape, f"{label}: {what} has shape {tuple(out.shape)}, not {shape}"
+
+
+def _images(dims: Dims) -> torch.Tensor:
+    return torch.rand(BATCH, dims.channels, dims.image_size, dims.image_size) * 2 - 1
+
+
+def _check_normalizer(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
+    normalizer = cls(params)
+    roles = getattr(cls, "roles", frozenset())
+    assert roles, f"{label}: declares no roles (weight and/or feature)"
+    x = torch.randn(BATCH, 16, 8, 8)  # 16 channels: divisible by any usual number of groups
+    if "weight" in roles:
+
+        def wrapped() -> nn.Module:
+            return normalizer.wrap(nn.Conv2d(16, 6, 3, padding=1))
+
+        _check_network(
+            label,
+            wrapped,
+            lambda m: m(x),
+            lambda out: _expect_shape(label, "the wrapped conv's output", out[0], (BATCH, 6, 8, 8)),
+        )
+    if "feature" in roles:
+        _check_network(
+            label,
+            lambda: normalizer.feature(16),
+            lambda m: m(x),
+            lambda out: _expect_shape(label, "the feature layer's output", out[0], x.shape),
+        )
+
+
+def _check_attention(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
+    x = torch.randn(BATCH, 16, 4, 4)
+    _check_network(
+        label,
+        lambda: cls(params, 16),
+        lambda m: m(x),
+        lambda out: _expect_shape(label, "output", out[0], tuple(x.shape)),
+    )
+
+
+def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
+    attributes = torch.rand(BATCH, dims.num_attributes)
+    images = _images(dims)
+    noise = torch.randn(BATCH, dims.noise_dim)
+    features = torch.randn(BATCH, *FEATURE_SHAPE)
+    image_shape = (BATCH, dims.channels, dims.image_size, dims.image_size)
+
+    def run(g: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        source = images if cls.translates_images else None
+        return g(attributes, images=source, noise=noise), g.decode_features(features)
+
+    def check(out: tuple[torch.Tensor, ...]) -> None:
+        for what, image in zip(("forward", "decode_features"), out, strict=True):
+            _expect_shape(label, f"{what} output", image, image_shape)
+            assert image.abs().max() <= 1, f"{label}: {what} output leaves [-1, 1]"
+
+    _check_network(label, lambda: cls(params, dims, FEATURE_SHAPE), run, check)
+
+
+def _check_trunk(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
+    images = _images(dims)
+
+    def check(out: tuple[torch.Tensor, ...]) -> None:
+        assert out[0].dim() == 4 and out[0].shape[0] == BATCH, (
+            f"{label}: output has shape {tuple(out[0].shape)}, not (B, C, H, W)"
+        )
+
+    _check_network(label, lambda: cls(params, dims), lambda m: m(images), check)
+
+
+def _check_head(
+    cls: type[Component], params: Any, dims: Dims, label: str, in_shape: tuple[int, int, int]
+) -> None:
+    problem = cls.input_problem(params, in_shape)
+    assert problem is None, f"{label}: refuses {in_shape} features: {problem}"
+    features = torch.randn(BATCH, *in_shape)
+    role = cls.role
+
+    def run(head: nn.Module) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        out = head(features)
+        if role == "embedding":
+            logits = head.class_logits(out)
+            return out if logits is None else (out, logits)
+        return out
+
+    def check(out: tuple[torch.Tensor, ...]) -> None:
+        first = out[0]
+        if role == "real_fake":
+            per_image = tuple(first.shape) == (BATCH,)
+            per_patch = first.dim() == 4 and tuple(first.shape[:2]) == (BATCH, 1)
+            assert per_image or per_patch, (
+                f"{label}: scores have shape {tuple(first.shape)}, not (B,) or (B, 1, h, w)"
+            )
+        elif role == "attribute":
+            _expect_shape(label, "output", first, (BATCH, dims.num_attributes))
+        elif role == "embedding":
+            _expect_shape(label, "φ(x)", first, (BATCH, dims.embedding_dim))
+            if len(out) > 1:
+                _expect_shape(label, "class logits", out[1], (BATCH, dims.num_seen_classes))
+        else:
+            assert first.shape[0] == BATCH, f"{label}: output's first dimension is not the batch"
+
+    _check_network(label, lambda: cls(params, dims, in_shape), run, check)
+
+
+def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
+    attributes = torch.rand(BATCH, dims.num_attributes)
+    _check_network(
+        label,
+        lambda: cls(params, dims),
+        lambda m: m(attributes),
+        lambda out: _expect_shape(label, "output", out[0], (BATCH, dims.embedding_dim)),
+    )
+
+
+def _check_dataset(cls: type[Component], params: dict[str, Any] | None, label: str) -> None:
+    assert params is not None, f"{label}: pass params (at least the data set's root) to check it"
+    dataset = cls(cls.Params.model_validate(params, context={"registry": get_registry()}))
+    data = dataset.load()
+    num_classes = len(data.classes)
+    assert data.attributes.dim() == 2, (
+        f"{label}: attributes have shape {tuple(data.attributes.shape)}, not (classes, attributes)"
+    )
+    assert data.attributes.shape[0] == num_classes, (
+        f"{label}: {data.attributes.shape[0]} attribute rows for {num_classes} classes"
+    )
+    assert len(data.predicates) == data.attributes.shape[1], (
+        f"{label}: {len(data.predicates)} predicates for {data.attributes.shape[1]} attributes"
+    )
+    seen, unseen = set(data.seen), set(data.unseen)
+    assert not seen & unseen, f"{label}: classes both seen and unseen: {sorted(seen & unseen)}"
+    assert seen | unseen == set(range(num_classes)), (
+        f"{label}: seen and unseen classes do not cover all {num_classes} classes"
+    )
+    for split, samples, allowed in (
+        ("train", data.train, seen),
+        ("test_seen", data.test_seen, seen),
+        ("test_unseen", data.test_unseen, unseen),
+    ):
+        wrong = [s for s in samples if s.label not in allowed]
+        assert not wrong, f"{label}: {split} has images of the wrong classes, e.g. {wrong[0]}"

@@ -1,0 +1,119 @@
+"""What a user sees while training: a rich progress bar on a terminal, plain lines otherwise,
+``RUN_DIR/metrics.jsonl``, and TensorBoard event files when tensorboard is installed."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def _tensorboard_writer(run_dir: Path) -> Any:
+    """A SummaryWriter in RUN_DIR/tensorboard, or None when tensorboard is not installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def short_losses(record: dict[str, Any], limit: int = 6) -> str:
+    """``d/lsgan=0.241 g/lsgan=0.9`` for the loss terms of a metrics record."""
+    terms = [(k, v) for k, v in record.items() if k.startswith(("d/", "g/"))][:limit]
+    return " ".join(f"{k}={v:.4g}" for k, v in terms)
+
+
+class Reporter:
+    """Progress display and metric files of rank 0 (other ranks pass ``enabled=False``)."""
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, enabled: bool = True):
+        self.run_dir = Path(run_dir)
+        self.total_steps = total_steps
+        self.enabled = enabled
+        self.console = Console(stderr=True)
+        self.interactive = enabled and self.console.is_terminal
+        self._progress: Progress | None = None
+        self._task = None
+        self._start_step = start_step
+        self._writer = None
+
+    def __enter__(self) -> Reporter:
+        if not self.enabled:
+            return self
+        self._writer = _tensorboard_writer(self.run_dir)
+        if self.interactive:
+            self._progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("epoch {task.fields[epoch]}  {task.fields[speed]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[losses]}"),
+                console=self.console,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                "train",
+                total=self.total_steps,
+                completed=self._start_step,
+                epoch=0,
+                speed="",
+                losses="",
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self._writer is not None:
+            self._writer.close()
+
+    def advance(self, step: int, epoch: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=step, epoch=epoch)
+
+    def record(self, record: dict[str, Any]) -> None:
+        """Append one metrics record (``step``, ``epoch``, numbers) and show it."""
+        if not self.enabled:
+            return
+        record = {"time": round(time.time(), 3), **record}
+        with open(self.run_dir / METRICS_FILE, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self._writer is not None:
+            for key, value in record.items():
+                if key not in ("time", "step", "epoch") and isinstance(value, (int, float)):
+                    self._writer.add_scalar(key, value, record["step"])
+        speed = f"{record.get('images_per_s', 0):.1f} img/s"
+        if self._progress is not None:
+            self._progress.update(self._task, speed=speed, losses=short_losses(record))
+        else:
+            print(
+                f"step {record['step']}/{self.total_steps}  epoch {record['epoch']}  {speed}  "
+                f"{short_losses(record, limit=12)}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def say(self, text: str) -> None:
+        """A line for the user (above the bar on a terminal)."""
+        if not self.enabled:
+            return
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,228 @@
+"""One training step as data: the batch a step draws, and the lazy context the loss terms read.
+
+:class:`PhaseContext` implements :class:`zsk.core.interfaces.StepContext`. Every quantity is
+computed on first request and cached, so a phase computes only what its terms ask for, each
+once. The fakes are shared by the discriminator phase (which sees them detached) and the
+generator phase that follows on the same batch, so G runs forward once per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from zsk.core.interfaces import EmbeddingHead, Phase, Source
+from zsk.core.model import GAN, WeightedTerm
+from zsk.core.spec import LabelSmoothingSpec
+from zsk.registry import UserError
+
+ATTRIBUTE_SETS = ("own", "other", "target")
+
+
+@dataclass
+class Batch:
+    """The real images of one step and everything drawn for them."""
+
+    real: torch.Tensor
+    own: torch.Tensor  # seen-class indices of the real images
+    other: torch.Tensor  # another seen class per image
+    target: torch.Tensor  # the class each fake is made for
+    noise: torch.Tensor | None
+    class_attributes: torch.Tensor  # (num_seen, num_attributes)
+
+
+def draw_batch(
+    real: torch.Tensor,
+    own: torch.Tensor,
+    class_attributes: torch.Tensor,
+    *,
+    negative_fraction: float,
+    noise_dim: int,
+) -> Batch:
+    """Other classes, targets (own with probability 1 − negative_fraction: positive samples;
+    else the other class: negative samples) and generator noise, all drawn on the device."""
+    num_classes = class_attributes.shape[0]
+    offset = torch.randint(1, max(num_classes, 2), own.shape, device=own.device)
+    other = (own + offset) % num_classes
+    negative = torch.rand(own.shape, device=own.device) < negative_fraction
+    target = torch.where(negative, other, own)
+    noise = None
+    if noise_dim > 0:
+        noise = torch.randn(own.shape[0], noise_dim, device=real.device)
+    return Batch(real, own, other, target, noise, class_attributes)
+
+
+@dataclass
+class Regularisers:
+    """The tricks that keep D from getting too smart, at this step's levels."""
+
+    smoothing: LabelSmoothingSpec | None = None
+    flip_real_fake: float = 0.0
+    flip_cosine: float = 0.0
+    noise_std: float = 0.0
+
+
+class FakeImages:
+    """The generator's images for one batch, made once and shared by both phases.
+
+    ``keep_graph`` is True when a generator phase will use them (they carry G's graph);
+    otherwise they are made without one, which saves memory on extra critic steps.
+    """
+
+    def __init__(self, gan: GAN, batch: Batch, keep_graph: bool):
+        self._gan, self._batch, self._keep_graph = gan, batch, keep_graph
+        self._images: torch.Tensor | None = None
+
+    def get(self) -> torch.Tensor:
+        if self._images is None:
+            batch, generator = self._batch, self._gan.generator
+            attributes = batch.class_attributes[batch.target]
+            with torch.set_grad_enabled(self._keep_graph and torch.is_grad_enabled()):
+                source = batch.real if generator.translates_images else None
+                self._images = generator(attributes, images=source, noise=batch.noise)
+        return self._images
+
+
+@dataclass
+class PhaseContext:
+    """What the loss terms of one phase read; see :class:`zsk.core.interfaces.StepContext`."""
+
+    phase: Phase
+    gan: GAN
+    batch: Batch
+    fakes: FakeImages
+    regularisers: Regularisers = field(default_factory=Regularisers)
+    current_term: str = ""
+    _cache: dict[tuple, object] = field(default_factory=dict)
+
+    def _cached(self, key: tuple, compute: Callable[[], object]):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # images ---------------------------------------------------------------------------------
+    def real(self) -> torch.Tensor:
+        return self.batch.real
+
+    def fake(self) -> torch.Tensor:
+        images = self.fakes.get()
+        return images.detach() if self.phase == "discriminator" else images
+
+    def _noisy(self, images: torch.Tensor) -> torch.Tensor:
+        std = self.regularisers.noise_std
+        return images + std * torch.randn_like(images) if std > 0 else images
+
+    def _features(self, source: Source) -> torch.Tensor:
+        if source not in ("real", "fake"):
+            raise UserError(
+                f"loss '{self.current_term}' asked for source '{source}'",
+                hint="sources are 'real' and 'fake'",
+            )
+        images = self.real() if source == "real" else self.fake()
+        return self._cached(
+            ("trunk", source), lambda: self.gan.discriminator.trunk(self._noisy(images))
+        )
+
+    # discriminator outputs ------------------------------------------------------------------
+    def _head_module(self, role: str):
+        heads = self.gan.discriminator.heads
+        if role not in heads:
+            raise UserError(
+                f"objective term '{self.current_term}' needs a '{role}' head, but model.heads "
+                f"has only: {', '.join(heads) or '(none)'}",
+                hint=f"add model.heads.{role} to the spec, or remove the term from the objective",
+            )
+        return heads[role]
+
+    def head(self, role: str, source: Source) -> torch.Tensor:
+        module = self._head_module(role)
+        return self._cached(("head", role, source), lambda: module(self._features(source)))
+
+    def class_logits(self, source: Source) -> torch.Tensor:
+        module = self._head_module("embedding")
+        logits = None
+        if isinstance(module, EmbeddingHead):
+            logits = self._cached(
+                ("logits", source), lambda: module.class_logits(self.head("embedding", source))
+            )
+        if logits is None:
+            raise UserError(
+                f"objective term '{self.current_term}' needs seen-class logits, but the embedding "
+                f"head '{getattr(module, 'name', type(module).__name__)}' has no classifier",
+                hint="give the embedding head a classifier, or set the term's softmax weight to 0",
+            )
+        return logits
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.gan.discriminator.trunk(self._noisy(images))
+        return self._head_module("real_fake")(features)
+
+    def reconstruction(self) -> torch.Tensor:
+        module = self._head_module("reconstruction_feature")
+        return self._cached(
+            ("reconstruction",),
+            lambda: self.gan.generator.decode_features(module(self._features("real"))),
+        )
+
+    # attributes and their embeddings --------------------------------------------------------
+    def labels(self, which: str) -> torch.Tensor:
+        if which not in ATTRIBUTE_SETS:
+            raise UserError(
+                f"loss '{self.current_term}' asked for labels '{which}'",
+                hint=f"choose one of {', '.join(ATTRIBUTE_SETS)}",
+            )
+        return getattr(self.batch, which)
+
+    def attributes(self, which: str) -> torch.Tensor:
+        return self.batch.class_attributes[self.labels(which)]
+
+    def semantic(self, which: str) -> torch.Tensor:
+        attributes = self.attributes(which)
+        return self._cached(("semantic", which), lambda: self.gan.semantic_encoder(attributes))
+
+    # targets --------------------------------------------------------------------------------
+    def real_fake_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._cached(("rf_targets",), self._draw_real_fake_targets)
+
+    def _draw_real_fake_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        size, device = self.batch.own.shape[0], self.batch.real.device
+        smoothing = self.regularisers.smoothing
+        if smoothing is None:
+            real, fake = torch.ones(size, device=device), torch.zeros(size, device=device)
+        else:
+            real = torch.empty(size, device=device).uniform_(*smoothing.real)
+            fake = torch.empty(size, device=device).uniform_(*smoothing.fake)
+        if _coin(self.regularisers.flip_real_fake):
+            real, fake = fake, real
+        return real, fake
+
+    def cosine_targets(self) -> tuple[float, float]:
+        return self._cached(
+            ("cos_targets",),
+            lambda: (0.0, 1.0) if _coin(self.regularisers.flip_cosine) else (1.0, 0.0),
+        )
+
+
+def _coin(probability: float) -> bool:
+    """A per-batch decision drawn on the CPU generator (no device synchronisation)."""
+    return probability > 0 and float(torch.rand(())) < probability
+
+
+@dataclass
+class PhaseResult:
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor]
+
+
+def evaluate_terms(ctx: PhaseContext, terms: list[WeightedTerm]) -> PhaseResult:
+    """The weighted sum of the phase's terms, and each term's unweighted value (fp32)."""
+    values: dict[str, torch.Tensor] = {}
+    total = torch.zeros((), device=ctx.batch.real.device)
+    for term in terms:
+        ctx.current_term = term.name
+        value = term.loss(ctx).float()
+        values[term.name] = value
+        total = total + term.weight * value
+    return PhaseResult(total, values)

@@ -1,0 +1,45 @@
+"""How zsk finds the example plugin: its plugin API range and, once installed, its entry point."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from zsk.registry import PLUGIN_API_VERSION, get_registry, manager
+
+import zsk_plugin_example
+from zsk_plugin_example.losses import RelativisticAverageLSGAN
+from zsk_plugin_example.normalizers import PixelNorm
+
+DISTRIBUTION = "zsk-plugin-example"
+
+
+def test_declared_plugin_api_range_includes_the_installed_zsk():
+    assert PLUGIN_API_VERSION in SpecifierSet(zsk_plugin_example.zsk_plugin_api)
+
+
+def test_installed_entry_point_registers_both_components(monkeypatch):
+    try:
+        version = metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        pytest.skip(f"{DISTRIBUTION} is not installed; `pip install -e .` tests its entry point")
+    monkeypatch.delenv(manager.LOAD_PLUGINS_ENV, raising=False)
+    manager.reset()
+    try:
+        failed = [f.as_dict() for f in manager.failures() if f.distribution == DISTRIBUTION]
+        assert failed == []
+        registry = get_registry()
+        for kind, name, cls in (
+            ("loss", "ralsgan", RelativisticAverageLSGAN),
+            ("normalizer", "pixel", PixelNorm),
+        ):
+            entry = registry.get(kind, name)
+            assert entry.cls is cls
+            assert (entry.plugin, entry.distribution, entry.version) == (
+                "zsk_plugin_example",
+                DISTRIBUTION,
+                version,
+            )
+    finally:
+        manager.reset()

@@ -1,0 +1,131 @@
+"""Building blocks shared by the built-in networks: conv blocks, MLPs and their common params.
+
+A block is ``conv → feature norm → activation → dropout → attention`` as an ``nn.Sequential``
+with named parts (``conv``, ``norm``, ``act``, ``drop``, ``attn``), so checkpoints have stable,
+readable keys. :class:`BlockStyle` holds everything a network's params say about its blocks.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+from torch import nn
+
+from zsk.core.interfaces import Normalizer
+from zsk.core.refs import AttentionRef, NormalizerRef
+from zsk.registry import UserError
+
+Activation = Literal["leaky_relu", "relu"]
+
+
+def weight_norm_field(default: str = "spectral") -> Any:
+    return Field(
+        default_factory=lambda: NormalizerRef(type=default),
+        description="normaliser of every conv kernel (weight role), e.g. spectral or none",
+    )
+
+
+def feature_norm_field(default: str) -> Any:
+    return Field(
+        default_factory=lambda: NormalizerRef(type=default),
+        description="normaliser of feature maps after each conv (feature role), e.g. batch",
+    )
+
+
+def attention_field() -> Any:
+    return Field(
+        default_factory=lambda: AttentionRef(type="sagan"),
+        description="the attention block placed after the blocks listed in attention_at",
+    )
+
+
+def attention_at_field(default: list[int], where: str = "blocks") -> Any:
+    return Field(
+        default_factory=lambda: list(default),
+        description=f"indices of the {where} followed by attention (negative: from the end)",
+    )
+
+
+def make_activation(kind: Activation, negative_slope: float) -> nn.Module:
+    if kind == "relu":
+        return nn.ReLU()
+    return nn.LeakyReLU(negative_slope)
+
+
+def resolve_indices(indices: list[int], count: int, where: str) -> frozenset[int]:
+    """Block indices (negative ones counted from the end) as a set of indices in 0..count-1."""
+    resolved = set()
+    for index in indices:
+        position = index + count if index < 0 else index
+        if not 0 <= position < count:
+            raise UserError(
+                f"{where}: block index {index} is out of range; there are {count} blocks",
+                hint=f"use indices from 0 to {count - 1} (or -{count} to -1 from the end)",
+            )
+        resolved.add(position)
+    return frozenset(resolved)
+
+
+@dataclass(frozen=True)
+class BlockStyle:
+    """How a network's conv blocks are built, read from its params."""
+
+    weight_norm: Normalizer
+    feature_norm: Normalizer
+    activation: Activation
+    negative_slope: float
+    dropout: float
+    dropout_from: int
+    attention: AttentionRef
+    attention_at: frozenset[int]
+
+    @classmethod
+    def from_params(cls, params: Any, attention_at: frozenset[int]) -> BlockStyle:
+        return cls(
+            weight_norm=params.weight_norm.build(),
+            feature_norm=params.feature_norm.build(),
+            activation=params.activation,
+            negative_slope=params.negative_slope,
+            dropout=params.dropout,
+            dropout_from=params.dropout_from,
+            attention=params.attention,
+            attention_at=attention_at,
+        )
+
+    def block(
+        self, index: int, conv: nn.Module, out_channels: int, *, normalize: bool = True
+    ) -> nn.Sequential:
+        """Block number ``index`` of its stack around ``conv`` (which outputs ``out_channels``)."""
+        parts: OrderedDict[str, nn.Module] = OrderedDict(conv=self.weight_norm.wrap(conv))
+        if normalize:
+            parts["norm"] = self.feature_norm.feature(out_channels)
+        parts["act"] = make_activation(self.activation, self.negative_slope)
+        if self.dropout > 0 and index >= self.dropout_from:
+            parts["drop"] = nn.Dropout(self.dropout)
+        if index in self.attention_at:
+            parts["attn"] = self.attention.build(out_channels)
+        return nn.Sequential(parts)
+
+
+def mlp(
+    in_features: int,
+    hidden: list[int],
+    out_features: int,
+    *,
+    negative_slope: float,
+    dropout: float,
+) -> nn.Sequential:
+    """Linear layers through ``hidden`` widths, each hidden one followed by LeakyReLU and dropout;
+    the last layer is linear."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.LeakyReLU(negative_slope)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = size
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)

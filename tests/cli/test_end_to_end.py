@@ -1,0 +1,107 @@
+"""The main job end to end, as a user drives it: synth, build, train, eval, generate, translate,
+report — through click's test runner, at tiny sizes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from zsk.core.cli.main import cli
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+TINY = [
+    "model.image_size=16",
+    "model.embedding_dim=8",
+    "model.trunk.params.channels=[8,16]",
+    "model.generator.params.base_channels=8",
+    "model.generator.params.max_channels=16",
+    "model.heads.reconstruction_feature.params.channels=8",
+    "model.semantic_encoder.params.hidden=[16]",
+    "train.batch_size=8",
+    "train.log_every=1",
+    "train.sample_every=3",
+    "train.checkpoint_every=3",
+]
+
+
+def zsk(*args: str):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+@pytest.mark.slow
+def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    spec = tmp_path / "shapes.yaml"
+    spec.write_text(EXAMPLE.read_text())
+    zsk(
+        "data",
+        "synth",
+        "data/shapes",
+        "--images-per-class",
+        "4",
+        "--min-size",
+        "16",
+        "--max-size",
+        "24",
+    )
+    overrides = [part for item in TINY for part in ("--set", item)]
+    zsk("build", spec, *overrides, "--out", "runs/tiny")
+    zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
+    run_dir = tmp_path / "runs" / "tiny"
+
+    result = zsk(
+        "eval", "--json", "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu"
+    )
+    printed = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
+    assert printed == json.loads((run_dir / "eval.json").read_text())
+    assert printed["step"] == 3
+    for value in (
+        printed["zsl_top1"],
+        printed["gzsl"]["u"],
+        printed["gzsl"]["s"],
+        printed["gzsl"]["h"],
+        printed["gzsl"]["ausuc"],
+        printed["generative"]["zsl_top1"],
+        printed["generative"]["gzsl"]["u"],
+        printed["generative"]["gzsl"]["s"],
+        printed["generative"]["gzsl"]["h"],
+        printed["generated_attribute_accuracy"],
+    ):
+        assert _fraction(value)
+    assert isinstance(printed["gzsl"]["calibration"]["gamma"], float)
+    assert printed["fid"] is None and "inception" in printed["fid_unavailable"]
+
+    classes = (tmp_path / "data/shapes/classes.txt").read_text().split()[1::2]
+    unseen = (tmp_path / "data/shapes/testclasses.txt").read_text().split()
+    predicates = (tmp_path / "data/shapes/predicates.txt").read_text().split()[1::2]
+    grid = tmp_path / "grid.png"
+    zsk("generate", "--class", unseen[0], "--class", classes[0], "--n", "3", "--out", grid)
+    with Image.open(grid) as image:
+        assert image.height == 2 + 2 * 18  # two rows of 16-pixel images with 2-pixel gaps
+    zsk("generate", run_dir, "--attributes", f"{predicates[0]}=1", "--n", "2", "--out", "edit.png")
+    assert (tmp_path / "edit.png").is_file()
+
+    source = next((tmp_path / "data/shapes/JPEGImages").rglob("*.jpg"))
+    out = tmp_path / "translation.png"
+    result = zsk("translate", source, "--to", unseen[0], "--out", out)
+    assert "source | reconstruction | translation" in result.output
+    with Image.open(out) as image:
+        assert image.size[1] == 2 + 18 and image.size[0] == 2 + 3 * 18
+
+    zsk("report", "--device", "cpu")
+    report = (run_dir / "report.md").read_text()
+    assert "![loss terms](report/losses.png)" in report
+    assert "| embedding | ZSL top-1 (per class) |" in report
+    for picture in ("losses.png", "samples-seen.png", "samples-unseen.png"):
+        assert (run_dir / "report" / picture).stat().st_size > 0

@@ -1,0 +1,167 @@
+"""`zsk generate`, `zsk translate`, `zsk eval` and `zsk report` on a user's mistakes: exit 2 and a
+message that says what is wrong and what to do, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from zsk.core.cli.main import cli
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+TINY = [
+    "model.image_size=16",
+    "model.embedding_dim=8",
+    "model.trunk.params.channels=[8,16]",
+    "model.generator.params.base_channels=8",
+    "model.generator.params.max_channels=16",
+    "model.heads.reconstruction_feature.params.channels=8",
+    "train.batch_size=8",
+]
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def ok(*args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def refused(*args, says: list[str]):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for text in says:
+        assert text in result.output, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A tiny data set, a trained translating run and an untrained noise-drawing one."""
+    root = tmp_path_factory.mktemp("pictures")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        spec = root / "shapes.yaml"
+        spec.write_text(EXAMPLE.read_text())
+        ok(
+            "data",
+            "synth",
+            "data/shapes",
+            "--images-per-class",
+            "4",
+            "--min-size",
+            "16",
+            "--max-size",
+            "24",
+        )
+        sets = [part for item in TINY for part in ("--set", item)]
+        ok("build", spec, *sets, "--out", root / "translator")
+        ok("train", root / "translator", "--steps", "1", "--device", "cpu")
+        noise = ["--set", "model.generator.type=noise_decoder"]
+        ok("build", spec, *sets, *noise, "--out", root / "noise")
+    image = root / "photo.png"
+    Image.new("RGB", (30, 20), (200, 30, 30)).save(image)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _in_world(world, monkeypatch):
+    """The spec names its data relative to the working directory, as a user's would."""
+    monkeypatch.chdir(world)
+
+
+def test_a_run_without_checkpoints_is_refused(world):
+    for command in (["eval"], ["report"], ["generate", "--class", "x"]):
+        refused(
+            *command,
+            world / "noise",
+            says=["has no checkpoint yet", f"zsk train {world / 'noise'}"],
+        )
+
+
+def test_unknown_class_names_get_a_did_you_mean(world):
+    run = world / "translator"
+    refused(
+        "generate",
+        run,
+        "--class",
+        "blue_solid_circle_on_drak",
+        says=[
+            "unknown class 'blue_solid_circle_on_drak'",
+            "Did you mean 'blue_solid_circle_on_dark'",
+        ],
+    )
+    refused(
+        "translate",
+        run,
+        world / "photo.png",
+        "--to",
+        "blue solid circle",
+        says=["--to", "unknown class 'blue solid circle'. Did you mean"],
+    )
+
+
+def test_unknown_predicates_are_refused(world):
+    refused(
+        "generate",
+        world / "translator",
+        "--attributes",
+        "circle=1,stripy=1",
+        says=["--attributes", "unknown predicate 'stripy'", "Did you mean 'striped'"],
+    )
+
+
+def test_an_unreadable_image_is_refused(world):
+    broken = world / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    refused(
+        "translate",
+        world / "translator",
+        broken,
+        "--to",
+        "blue_solid_circle_on_dark",
+        says=["cannot read", "broken.jpg as an image"],
+    )
+
+
+def test_a_noise_drawing_generator_cannot_translate(world):
+    refused(
+        "translate",
+        world / "noise",
+        world / "photo.png",
+        "--to",
+        "blue_solid_circle_on_dark",
+        says=["generator 'noise_decoder'", "cannot translate an image", "zsk generate"],
+    )
+
+
+def test_class_names_may_be_written_with_spaces(world, tmp_path):
+    out = tmp_path / "circle.png"
+    result = ok(
+        "generate", world / "translator", "--class", "Blue Solid Circle On Dark", "--out", out
+    )
+    assert "rows: blue_solid_circle_on_dark" in result.output
+    assert out.stat().st_size > 0
+
+
+def test_translation_without_a_target_is_refused(world):
+    refused("translate", world / "translator", world / "photo.png", says=["--to CLASS"])
+
+
+def test_bad_inception_weights_are_refused_before_evaluating(world):
+    junk = world / "junk.safetensors"
+    junk.write_bytes(b"junk")
+    refused(
+        "eval",
+        world / "translator",
+        "--inception-weights",
+        junk,
+        says=["--inception-weights", "cannot read safetensors weights"],
+    )

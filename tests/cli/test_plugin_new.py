@@ -1,0 +1,179 @@
+"""``zsk plugin new``: each supported kind scaffolds a package whose own tests pass as written.
+
+The scaffold's test suite runs in-process (pytester), from its own folder and pyproject, as
+``pytest`` would run it there; only the test of the installed entry point skips, since nothing
+is pip-installed here (``examples/zsk-plugin-example/ci.sh`` covers the install path). The
+plugin module is then registered in this process to check it reaches ``zsk plugins``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from zsk.core.cli.main import cli
+from zsk.core.cli.plugin_new_cmd import SCAFFOLD_KINDS, Scaffold, write_scaffold
+from zsk.core.interfaces import Loss
+from zsk.registry import hookimpl, manager
+from zsk.testing import check_component  # noqa: F401  (imported once, for the scaffolds' runs)
+from zsk.testing.toy_step import ToyStep  # noqa: F401
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO / "core" / "scaffold_templates"
+
+
+@pytest.fixture
+def fresh_registry():
+    manager.reset()
+    yield
+    manager.reset()
+
+
+def _new(*args: str):
+    return CliRunner().invoke(cli, ["plugin", "new", *args])
+
+
+def _import_plugin(folder: Path, module: str):
+    sys.path.insert(0, str(folder / "src"))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.remove(str(folder / "src"))
+
+
+@pytest.mark.parametrize("kind", sorted(SCAFFOLD_KINDS))
+def test_scaffold_passes_its_own_tests_and_registers(
+    kind, tmp_path, pytester, fresh_registry, monkeypatch
+):
+    folder = tmp_path / "pkg"
+    dist = f"zsk-demo-{kind.replace('_', '-')}"
+    result = _new(dist, "--kind", kind, "--dir", str(folder))
+    assert result.exit_code == 0, result.output
+    scaffold = Scaffold.named(dist, kind)
+    assert f"{kind.replace('_', ' ')} '{scaffold.component}'" in result.output
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted(
+        scaffold.files()
+    )
+
+    manager.get_registry()  # import zsk's plugins out here: pytester forgets modules it imported
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # the scaffold needs no plugins
+    run = pytester.runpytest_inprocess(str(folder), "-p", "no:cacheprovider")
+    outcomes = run.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, run.stdout.str()
+    assert outcomes["passed"] >= 4
+    assert outcomes["skipped"] == 1  # the installed entry point: not installed here
+
+    module = _import_plugin(folder, scaffold.module)
+    try:
+        manager.register_plugin(module, name=scaffold.module, distribution=dist, version="0.1.0")
+        listing = CliRunner().invoke(cli, ["plugins", "--json", "--kind", kind])
+        rows = [row for row in json.loads(listing.output) if row["name"] == scaffold.component]
+        assert [(r["plugin"], r["distribution"], r["version"]) for r in rows] == [
+            (scaffold.module, dist, "0.1.0")
+        ]
+        assert rows[0]["description"]
+    finally:
+        manager.unregister_plugin(scaffold.module)
+        for name in [m for m in sys.modules if m.split(".")[0] == scaffold.module]:
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("kind", sorted(SCAFFOLD_KINDS))
+def test_readme_shows_a_spec_snippet_naming_the_component(kind, tmp_path):
+    scaffold = write_scaffold("zsk-snippet", kind, tmp_path / "pkg")
+    readme = (tmp_path / "pkg" / "README.md").read_text()
+    [snippet] = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+
+    def types(node):
+        if isinstance(node, dict):
+            yield from ([node["type"]] if "type" in node else [])
+            for value in node.values():
+                yield from types(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from types(value)
+
+    assert scaffold.component in set(types(yaml.safe_load(snippet)))
+    assert "$" not in readme.replace("```bash", "")  # every placeholder was filled
+
+
+def test_names_derive_from_the_distribution_name():
+    scaffold = Scaffold.named("zsk-Focal.loss", "loss")
+    assert (scaffold.module, scaffold.component, scaffold.class_name) == (
+        "zsk_focal_loss",
+        "focal_loss",
+        "FocalLoss",
+    )
+    assert Scaffold.named("zsk-pixel", "normalizer").class_name == "PixelNorm"
+
+
+def test_a_non_empty_folder_is_refused_and_left_alone(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = _new("zsk-demo", "--dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"{tmp_path}: exists and is not an empty folder" in result.output
+    assert "choose another place with --dir" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_an_existing_empty_folder_is_used(tmp_path):
+    assert _new("zsk-demo", "--dir", str(tmp_path)).exit_code == 0
+    assert (tmp_path / "src" / "zsk_demo" / "loss.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("my plugin", "'my plugin' is not a valid package name"),
+        ("9lives", "gives the module name '9lives', which Python cannot import"),
+    ],
+)
+def test_unusable_names_are_refused(name, message, tmp_path):
+    result = _new(name, "--dir", str(tmp_path / "pkg"))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "pkg").exists()
+
+
+class Taken(Loss):
+    """A loss already registered under the name a scaffold would take."""
+
+    name = "taken"
+
+
+class TakenPlugin:
+    @hookimpl
+    def zsk_register_components(self, register):
+        register(Taken)
+
+
+def test_a_name_already_registered_for_the_kind_is_refused(tmp_path, fresh_registry):
+    manager.register_plugin(TakenPlugin(), name="taken-plugin", distribution="zsk-taken")
+    result = _new("zsk-taken", "--kind", "loss", "--dir", str(tmp_path / "pkg"))
+    assert result.exit_code == 2
+    assert "a loss named 'taken' already exists (plugin 'taken-plugin', zsk-taken)" in result.output
+    assert not (tmp_path / "pkg").exists()
+    assert _new("zsk-taken", "--kind", "head", "--dir", str(tmp_path / "head")).exit_code == 0
+
+
+def test_every_template_is_used_and_shipped_as_package_data():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    used = {"kinds/" + kind + "/usage.md.tmpl" for kind in SCAFFOLD_KINDS}
+    for kind in SCAFFOLD_KINDS:
+        used |= set(Scaffold.named("zsk-x", kind).files().values())
+    on_disk = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.tmpl")}
+    assert on_disk == used
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["zsk.core"]
+    for relative in on_disk:
+        path = PurePosixPath("scaffold_templates", relative)
+        assert any(path.match(glob) for glob in globs), f"{path} is not package data"

@@ -1,0 +1,106 @@
+"""Loss curves drawn with Pillow, and the evaluation summary table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from zsk.core.evaluate.plot import (
+    COLUMNS,
+    PANEL,
+    moving_average,
+    plot_series,
+    read_metrics,
+    split_losses,
+)
+from zsk.core.evaluate.summary import markdown_table, summary_rows
+
+
+def test_read_metrics_keeps_numbers_per_key_and_skips_bad_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines = [
+        json.dumps({"step": 1, "d/total": 2.0, "g/total": 1.5, "phase": "x"}),
+        "not json",
+        json.dumps({"d/total": 9.0}),  # no step
+        json.dumps({"step": 2, "d/total": 1.0, "g/total": float("nan"), "flag": True}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    series = read_metrics(path)
+    assert series == {"d/total": [(1.0, 2.0), (2.0, 1.0)], "g/total": [(1.0, 1.5)]}
+    assert read_metrics(tmp_path / "absent.jsonl") == {}
+
+
+def test_moving_average_is_a_trailing_mean():
+    assert moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert moving_average([4.0], 3) == [4.0]
+
+
+def test_plot_series_draws_one_panel_per_series(tmp_path):
+    series = {f"loss{i}": [(s, 1.0 / (s + 1) + i) for s in range(30)] for i in range(4)}
+    series["single"] = [(5.0, 2.0)]
+    path = plot_series(series, tmp_path / "report" / "losses.png")
+    with Image.open(path) as image:
+        # five panels in rows of COLUMNS
+        assert image.size == (COLUMNS * PANEL[0], 2 * PANEL[1])
+        pixels = image.convert("RGB")
+        colours = {
+            pixels.getpixel((x, y))
+            for x in range(0, image.width, 3)
+            for y in range(0, image.height, 3)
+        }
+    assert len(colours) > 3  # axes, raw and smoothed lines were drawn on white
+
+
+def test_plot_series_refuses_nothing(tmp_path):
+    with pytest.raises(ValueError, match="nothing"):
+        plot_series({}, tmp_path / "x.png")
+
+
+def _result(fid=None):
+    gzsl = {
+        "u": 0.5,
+        "s": 0.25,
+        "h": 1 / 3,
+        "calibration": {"gamma": 0.125, "val_u": 0.4, "val_s": 0.6, "val_h": 0.48},
+        "ausuc": 0.3,
+        "uncalibrated": {"u": 0.1, "s": 0.9, "h": 0.18},
+    }
+    result = {
+        "zsl_top1": 0.75,
+        "gzsl": gzsl,
+        "generative": {"zsl_top1": 0.6, "gzsl": gzsl},
+        "generated_attribute_accuracy": 0.8,
+        "attribute_probe": {"real_test_seen": 0.95, "real_test_unseen": 0.85},
+        "fid": fid,
+        "kid": None if fid is None else 0.01,
+    }
+    if fid is None:
+        result["fid_unavailable"] = "no Inception weights given"
+    return result
+
+
+def test_summary_rows_format_fractions_as_percentages():
+    rows = summary_rows(_result())
+    assert ("embedding", "ZSL top-1 (per class)", "75.0%") in rows
+    assert ("embedding", "GZSL H", "33.3%") in rows
+    assert ("generative", "ZSL top-1 (per class)", "60.0%") in rows
+    assert ("embedding", "calibration γ (chosen on validation)", "0.125") in rows
+    assert ("imagined images", "FID / KID", "unavailable: no Inception weights given") in rows
+    assert ("imagined images", "FID", "12.5") in summary_rows(_result(fid=12.5))
+
+
+def test_markdown_table_has_a_header_and_one_line_per_row():
+    table = markdown_table(_result()).splitlines()
+    assert table[0] == "| method | metric | value |"
+    assert len(table) == 2 + len(summary_rows(_result()))
+
+
+def test_split_losses_separates_terms_from_other_signals():
+    point = [(1.0, 1.0)]
+    series = {"d/lsgan": point, "g/l1": point, "grad_norm/d": point, "lr_g": point}
+    series |= {"time": point, "epoch": point}
+    losses, others = split_losses(series)
+    assert sorted(losses) == ["d/lsgan", "g/l1"]
+    assert sorted(others) == ["grad_norm/d", "lr_g"]

@@ -1,0 +1,153 @@
+"""Validation split, calibration on validation only, and the embedding and generative routes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zsk.core.evaluate.classifier import fit_softmax
+from zsk.core.evaluate.embedding import evaluate_embedding
+from zsk.core.evaluate.generative import evaluate_generative
+from zsk.core.evaluate.gzsl import calibrated_gzsl, restrict, zsl_top1
+from zsk.core.evaluate.inference import LabelledImages, cosine_scores
+from zsk.core.evaluate.metrics import choose_calibration
+from zsk.core.evaluate.validation import pseudo_unseen_split
+
+CPU = torch.device("cpu")
+
+
+def test_pseudo_unseen_split_holds_out_classes_and_images():
+    labels = torch.arange(10).repeat_interleave(7)  # 10 seen classes, 7 images each
+    split = pseudo_unseen_split(labels, list(range(10)), num_unseen=3, seed=1)
+    # the data set's unseen share 3/13 of 10 seen classes -> 2 pseudo-unseen classes
+    assert len(split.pseudo_unseen) == round(10 * 3 / 13) == 2
+    assert sorted(split.pseudo_seen + split.pseudo_unseen) == list(range(10))
+    assert set(labels[split.val_unseen].tolist()) == set(split.pseudo_unseen)
+    assert len(split.val_unseen) == 2 * 7
+    # every pseudo-seen image is either fitted on or held out, never both
+    assert set(split.fit.tolist()).isdisjoint(split.val_seen.tolist())
+    assert sorted(split.fit.tolist() + split.val_seen.tolist()) == sorted(
+        torch.nonzero(torch.isin(labels, torch.tensor(split.pseudo_seen))).squeeze(1).tolist()
+    )
+    # round(7 * 0.2) = 1 held-out image per pseudo-seen class
+    assert (
+        torch.bincount(labels[split.val_seen], minlength=10)[split.pseudo_seen].tolist() == [1] * 8
+    )
+    again = pseudo_unseen_split(labels, list(range(10)), num_unseen=3, seed=1)
+    assert again.pseudo_unseen == split.pseudo_unseen and torch.equal(again.fit, split.fit)
+
+
+def test_pseudo_unseen_split_keeps_a_class_on_each_side():
+    labels = torch.tensor([0, 0, 1, 1])
+    split = pseudo_unseen_split(labels, [0, 1], num_unseen=50)
+    assert len(split.pseudo_unseen) == 1 and len(split.pseudo_seen) == 1
+
+
+def _scores(n: int, classes: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, classes, generator=torch.Generator().manual_seed(seed))
+
+
+def test_calibration_is_chosen_on_validation_scores_only():
+    seen, unseen = [0, 1, 2], [3, 4]
+    val_labels = torch.tensor([0, 0, 1, 1, 2, 2])  # class 2 plays unseen on validation
+    val_scores = _scores(6, 5, 0)
+    test_labels = torch.tensor([0, 1, 2, 3, 4, 3, 4, 0])
+    first = calibrated_gzsl(
+        val_scores, val_labels, [0, 1], [2], _scores(8, 5, 1), test_labels, seen, unseen
+    )
+    second = calibrated_gzsl(
+        val_scores, val_labels, [0, 1], [2], _scores(8, 5, 2) * 10, test_labels, seen, unseen
+    )
+    assert first["calibration"] == second["calibration"]
+    narrow, positions = restrict(val_scores, val_labels, [0, 1, 2])
+    expected = choose_calibration(narrow, positions, torch.tensor([True, True, False]))
+    assert first["calibration"]["gamma"] == expected.gamma
+    # but the validation scores do move it
+    shifted = val_scores.clone()
+    shifted[:, :2] += 5.0
+    third = calibrated_gzsl(
+        shifted, val_labels, [0, 1], [2], _scores(8, 5, 1), test_labels, seen, unseen
+    )
+    assert third["calibration"]["gamma"] == pytest.approx(first["calibration"]["gamma"] + 5.0)
+
+
+def test_restrict_maps_labels_to_candidate_positions():
+    scores = torch.arange(10.0).reshape(2, 5)
+    narrow, positions = restrict(scores, torch.tensor([4, 1]), [1, 4])
+    assert narrow.tolist() == [[1.0, 4.0], [6.0, 9.0]]
+    assert positions.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="candidate"):
+        restrict(scores, torch.tensor([0]), [1, 4])
+
+
+def test_zsl_top1_predicts_among_unseen_only():
+    # the seen column 0 scores highest everywhere, but ZSL never considers it
+    scores = torch.tensor([[9.0, 1.0, 0.0], [9.0, 0.0, 1.0], [9.0, 1.0, 0.0]])
+    labels = torch.tensor([1, 2, 2])
+    assert zsl_top1(scores, labels, [1, 2]) == pytest.approx((1.0 + 0.5) / 2)
+
+
+def test_cosine_scores_use_the_l2_norm():
+    a = torch.tensor([[3.0, 4.0]])
+    b = torch.tensor([[6.0, 8.0], [4.0, -3.0], [-1.0, 0.0]])
+    assert cosine_scores(a, b)[0].tolist() == pytest.approx([1.0, 0.0, -0.6])
+
+
+def test_embedding_route_on_a_toy_world(toy, toy_sets):
+    train, test = toy_sets
+    data = toy.data()
+    split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
+    result = evaluate_embedding(toy.gan(), data, train, test, split, CPU, batch_size=16)
+    assert result["zsl_top1"] == pytest.approx(1.0)
+    assert result["gzsl"]["h"] == pytest.approx(1.0)
+
+    # unseen test images that look like seen class 0: ZSL falls, the calibration does not move
+    generator = torch.Generator().manual_seed(5)
+    fooled = test.labels.clone()
+    is_unseen = torch.isin(test.labels, torch.tensor(toy.unseen))
+    images = test.images.clone()
+    images[is_unseen] = toy.class_images(
+        torch.zeros(int(is_unseen.sum()), dtype=torch.long), generator
+    )
+    other = evaluate_embedding(
+        toy.gan(), data, train, LabelledImages(images, fooled), split, CPU, batch_size=16
+    )
+    assert other["zsl_top1"] < 1.0
+    assert other["gzsl"]["calibration"] == result["gzsl"]["calibration"]
+
+
+@pytest.mark.parametrize("translating", [False, True])
+def test_generative_route_on_a_toy_world(toy, toy_sets, translating):
+    train, test = toy_sets
+    data = toy.data()
+    split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
+    result = evaluate_generative(
+        toy.gan(translating), data, train, test, split, 8, CPU, batch_size=16, seed=0
+    )
+    assert result.imagined.labels.tolist() == [4] * 8 + [5] * 8
+    assert result.imagined.images.shape == (16, 3, 16, 16)
+    assert result.imagined.images.dtype == torch.uint8
+    metrics = result.metrics
+    assert metrics["zsl_top1"] == pytest.approx(1.0)
+    assert metrics["gzsl"]["u"] > 0.5 and metrics["gzsl"]["s"] > 0.5
+    for value in (metrics["gzsl"]["u"], metrics["gzsl"]["s"], metrics["gzsl"]["ausuc"]):
+        assert 0.0 <= value <= 1.0
+
+
+def test_softmax_classifier_fits_separable_features_and_masks_other_classes():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.tensor([2, 5, 7]).repeat_interleave(20)
+    centres = {
+        2: torch.tensor([4.0, 0.0]),
+        5: torch.tensor([0.0, 4.0]),
+        7: torch.tensor([-4.0, -4.0]),
+    }
+    features = torch.stack([centres[int(c)] for c in labels]) + torch.randn(
+        60, 2, generator=generator
+    )
+    classifier = fit_softmax(features, labels, [2, 5, 7], CPU, seed=0)
+    scores = classifier.scores(features, num_classes=9)
+    assert scores.shape == (60, 9)
+    assert bool(torch.isinf(scores[:, [0, 1, 3, 4, 6, 8]]).all())
+    assert torch.exp(scores[:, [2, 5, 7]]).sum(1).tolist() == pytest.approx([1.0] * 60, abs=1e-5)
+    assert (scores.argmax(1) == labels).float().mean() > 0.95

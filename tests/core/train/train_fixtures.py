@@ -1,0 +1,349 @@
+"""Tiny networks, losses and a tiny on-disk data set for the trainer's tests (16 px, 4-8 channels).
+
+Registered as the plugin ``train-test`` by :func:`register`; also used by subprocess tests, which
+import this file by path before starting the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import Field
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from zsk.core.composer import compose
+from zsk.core.data.types import Sample, ZslData
+from zsk.core.interfaces import (
+    Dataset,
+    EmbeddingHead,
+    Generator,
+    Head,
+    Loss,
+    SemanticEncoder,
+    Trunk,
+)
+from zsk.core.spec import Spec
+from zsk.registry import hookimpl
+from zsk.registry.manager import register_plugin, unregister_plugin
+
+PLUGIN = "train-test"
+SIZE = 16
+CLASSES = ["red", "green", "blue", "white", "black"]
+SEEN, UNSEEN = [0, 1, 2], [3, 4]
+
+
+class TinyTranslator(Generator):
+    """Translates images towards target attributes (a two-layer conv net with batch norm)."""
+
+    name = "tiny_translator"
+    translates_images = True
+
+    def __init__(self, params, dims, feature_shape):
+        super().__init__(params, dims, feature_shape)
+        self.body = nn.Sequential(
+            nn.Conv2d(3 + dims.num_attributes, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Conv2d(8, 3, 3, padding=1),
+            nn.Tanh(),
+        )
+        self.decoder = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(4, 3, 3, padding=1))
+
+    def forward(self, attributes, images=None, noise=None):
+        size = images.shape[-1]
+        planes = attributes[:, :, None, None].expand(-1, -1, size, size)
+        return self.body(torch.cat([images, planes.to(images.dtype)], dim=1))
+
+    def decode_features(self, features):
+        return torch.tanh(self.decoder(features))
+
+
+class TinyNoiseGenerator(Generator):
+    """Draws images from noise and attributes (a linear layer to a 16x16 image)."""
+
+    name = "tiny_noise"
+
+    def __init__(self, params, dims, feature_shape):
+        super().__init__(params, dims, feature_shape)
+        self.linear = nn.Linear(dims.noise_dim + dims.num_attributes, 3 * dims.image_size**2)
+
+    def forward(self, attributes, images=None, noise=None):
+        code = torch.cat([noise, attributes], dim=1)
+        side = self.dims.image_size
+        return torch.tanh(self.linear(code)).view(-1, 3, side, side)
+
+    def decode_features(self, features):
+        return torch.zeros(features.shape[0], 3, self.dims.image_size, self.dims.image_size)
+
+
+class TinyTrunk(Trunk):
+    """One spectral-normalised stride-2 conv: 16 px to 8x8x4 features."""
+
+    name = "tiny_trunk"
+
+    def __init__(self, params, dims):
+        super().__init__(params, dims)
+        self.conv = spectral_norm(nn.Conv2d(3, 4, 4, stride=2, padding=1))
+
+    def forward(self, images):
+        return nn.functional.leaky_relu(self.conv(images), 0.2)
+
+
+class TinyRealFake(Head):
+    """A score per image."""
+
+    name = "tiny_real_fake"
+    role = "real_fake"
+
+    def __init__(self, params, dims, in_shape):
+        super().__init__(params, dims, in_shape)
+        self.linear = nn.Linear(int(np.prod(in_shape)), 1)
+
+    def forward(self, features):
+        return self.linear(features.flatten(1)).squeeze(1)
+
+
+class TinyEmbedding(EmbeddingHead):
+    """An embedding and a seen-class classifier on it."""
+
+    name = "tiny_embedding"
+
+    def __init__(self, params, dims, in_shape):
+        super().__init__(params, dims, in_shape)
+        self.linear = nn.Linear(int(np.prod(in_shape)), dims.embedding_dim)
+        self.classifier = nn.Linear(dims.embedding_dim, dims.num_seen_classes)
+
+    def forward(self, features):
+        return self.linear(features.flatten(1))
+
+    def class_logits(self, embedding):
+        return self.classifier(embedding)
+
+
+class TinyReconstruction(Head):
+    """The trunk's features, as they are, for the generator to decode."""
+
+    name = "tiny_reconstruction"
+    role = "reconstruction_feature"
+
+    def forward(self, features):
+        return features
+
+
+class TinySemantic(SemanticEncoder):
+    """A linear map from attributes to the embedding space."""
+
+    name = "tiny_semantic"
+
+    def __init__(self, params, dims):
+        super().__init__(params, dims)
+        self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
+
+    def forward(self, attributes):
+        return self.linear(attributes)
+
+
+class TinyLSGAN(Loss):
+    """Least squares on real/fake scores, with the step's (smoothed, flipped) targets."""
+
+    name = "tiny_lsgan"
+    requires: ClassVar[frozenset[str]] = frozenset({"real_fake"})
+
+    def forward(self, step):
+        fake = step.head("real_fake", "fake")
+        if step.phase == "generator":
+            return ((1 - fake) ** 2).mean()
+        real_target, fake_target = step.real_fake_targets()
+        real = step.head("real_fake", "real")
+        return ((real_target - real) ** 2).mean() + ((fake_target - fake) ** 2).mean()
+
+
+class TinyCosine(Loss):
+    """Cosine of image and attribute embeddings, plus the classifier's cross-entropy."""
+
+    name = "tiny_cosine"
+    requires: ClassVar[frozenset[str]] = frozenset({"embedding"})
+
+    def forward(self, step):
+        if step.phase == "generator":
+            cos = nn.functional.cosine_similarity(
+                step.head("embedding", "fake"), step.semantic("target")
+            )
+            return ((1 - cos) ** 2).mean()
+        own, other = step.cosine_targets()
+        embedding = step.head("embedding", "real")
+        cos_own = nn.functional.cosine_similarity(embedding, step.semantic("own"))
+        cos_other = nn.functional.cosine_similarity(embedding, step.semantic("other"))
+        ce = nn.functional.cross_entropy(step.class_logits("real"), step.labels("own"))
+        return ((own - cos_own) ** 2).mean() + ((other - cos_other) ** 2).mean() + ce
+
+
+class TinyReconstructionLoss(Loss):
+    """L1 between real images and G(D_enc(x))."""
+
+    name = "tiny_rec"
+    phases: ClassVar[frozenset[str]] = frozenset({"generator"})
+    requires: ClassVar[frozenset[str]] = frozenset({"reconstruction_feature"})
+
+    def forward(self, step):
+        return (step.reconstruction() - step.real()).abs().mean()
+
+
+class NanAfter(Loss):
+    """Zero for ``after`` calls, then NaN for ``count`` calls, then zero again."""
+
+    name = "nan_after"
+
+    class Params(Loss.Params):
+        after: int = Field(0, description="calls that return a finite value")
+        count: int = Field(10**9, description="calls that return NaN")
+
+    def __init__(self, params, dims):
+        super().__init__(params, dims)
+        self.calls = 0
+
+    def forward(self, step):
+        self.calls += 1
+        value = step.head("real_fake", "fake").mean() * 0.0
+        bad = self.params.after < self.calls <= self.params.after + self.params.count
+        return value + (float("nan") if bad else 0.0)
+
+
+class TinyData(Dataset):
+    """Five flat-coloured classes of 16-px images, written under ``root`` when missing."""
+
+    name = "tiny_data"
+
+    class Params(Dataset.Params):
+        root: str = Field("data/tiny", description="folder of the images")
+
+    def load(self):
+        return make_data(Path(self.params.root))
+
+
+COMPONENTS = [
+    TinyData,
+    TinyTranslator,
+    TinyNoiseGenerator,
+    TinyTrunk,
+    TinyRealFake,
+    TinyEmbedding,
+    TinyReconstruction,
+    TinySemantic,
+    TinyLSGAN,
+    TinyCosine,
+    TinyReconstructionLoss,
+    NanAfter,
+]
+
+
+class _Plugin:
+    @staticmethod
+    @hookimpl
+    def zsk_register_components(register):
+        for cls in COMPONENTS:
+            register(cls)
+
+
+def register() -> None:
+    register_plugin(_Plugin(), name=PLUGIN)
+
+
+def unregister() -> None:
+    unregister_plugin(PLUGIN)
+
+
+def make_data(root: Path, per_class: int = 6) -> ZslData:
+    """Five flat-coloured classes of 16-px PNGs with a little noise; three seen, two unseen."""
+    rng = np.random.default_rng(0)
+    colours = np.array([[220, 30, 30], [30, 200, 40], [40, 50, 210], [240, 240, 240], [15, 15, 15]])
+    attributes = torch.tensor(colours / 255.0, dtype=torch.float32)
+    samples: dict[int, list[Sample]] = {}
+    for label, name in enumerate(CLASSES):
+        folder = root / "JPEGImages" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            pixels = colours[label] + rng.integers(-20, 20, size=(SIZE, SIZE, 3))
+            path = folder / f"{name}_{index}.png"
+            if not path.exists():
+                Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
+            samples.setdefault(label, []).append(Sample(path, label))
+    return ZslData(
+        root=root,
+        classes=list(CLASSES),
+        predicates=["r", "g", "b"],
+        attributes=attributes,
+        seen=list(SEEN),
+        unseen=list(UNSEEN),
+        train=[s for c in SEEN for s in samples[c]],
+        test_seen=[],
+        test_unseen=[s for c in UNSEEN for s in samples[c]],
+    )
+
+
+def spec_dict(root: Path, generator: str = "tiny_translator", **train) -> dict:
+    heads = {"real_fake": {"type": "tiny_real_fake"}, "embedding": {"type": "tiny_embedding"}}
+    generator_terms = [{"type": "tiny_lsgan"}, {"type": "tiny_cosine", "weight": 0.5}]
+    if generator == "tiny_translator":
+        heads["reconstruction_feature"] = {"type": "tiny_reconstruction"}
+        generator_terms.append({"type": "tiny_rec"})
+    settings = {
+        "batch_size": 4,
+        "steps": 4,
+        "log_every": 2,
+        "checkpoint_every": 2,
+        "sample_every": 2,
+        "precision": "fp32",
+        "seed": 3,
+    }
+    settings.update(train)
+    return {
+        "name": "tiny",
+        "data": {"type": "tiny_data", "params": {"root": str(root)}},
+        "model": {
+            "image_size": SIZE,
+            "embedding_dim": 6,
+            "noise_dim": 4,
+            "generator": {"type": generator},
+            "trunk": {"type": "tiny_trunk"},
+            "heads": heads,
+            "semantic_encoder": {"type": "tiny_semantic"},
+        },
+        "objective": {
+            "discriminator": [{"type": "tiny_lsgan"}, {"type": "tiny_cosine"}],
+            "generator": generator_terms,
+        },
+        "train": settings,
+    }
+
+
+def make_build(data: ZslData, spec: dict):
+    return compose(Spec.model_validate(spec), data)
+
+
+def write_run(folder: Path, data_root: Path, generator: str = "tiny_translator", **train) -> Path:
+    """A run directory built by ``zsk build``'s machinery from a tiny spec file."""
+    import yaml
+
+    from zsk.core.run import build_run
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_path = folder / "tiny.yaml"
+    spec_path.write_text(yaml.safe_dump(spec_dict(data_root, generator, **train)))
+    run_dir, _ = build_run(spec_path, out=folder / "run")
+    return run_dir
+
+
+if __name__ == "__main__":  # `python train_fixtures.py train RUN ...`: the CLI with these parts
+    import sys
+
+    from zsk.core.cli.main import cli
+
+    register()
+    cli(sys.argv[1:], prog_name="zsk")

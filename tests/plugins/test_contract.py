@@ -1,0 +1,155 @@
+"""Every registered component meets its kind's contract (``zsk.testing``); the contract bites."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from pydantic import Field
+from torch import nn
+
+from zsk.core.data.types import Sample, ZslData
+from zsk.core.interfaces import Dataset, Dims, SemanticEncoder
+from zsk.registry import Component, get_registry
+from zsk.testing import check_component, iter_components
+
+CHECKED_KINDS = (
+    "normalizer",
+    "attention",
+    "generator",
+    "trunk",
+    "head",
+    "semantic_encoder",
+    "loss",
+)
+
+#: Components whose defaults do not fit the tiny check: the smallest params or dims that do.
+PARAMS = {("trunk", "timm"): {"architecture": "test_resnet"}}
+DIMS = {
+    ("semantic_encoder", "identity"): Dims(
+        image_size=32, num_attributes=8, num_seen_classes=4, embedding_dim=8
+    )
+}
+
+
+@pytest.mark.parametrize(
+    "entry", list(iter_components(kinds=CHECKED_KINDS)), ids=lambda e: f"{e.kind}:{e.name}"
+)
+def test_component_meets_the_contract(entry):
+    key = (entry.kind, entry.name)
+    check_component(entry.cls, params=PARAMS.get(key), dims=DIMS.get(key))
+
+
+def test_every_network_kind_has_builtin_components():
+    kinds = {entry.kind for entry in iter_components(kinds=CHECKED_KINDS)}
+    assert kinds == set(CHECKED_KINDS)
+    assert all(e.kind == "head" for e in iter_components(kinds=["head"]))
+
+
+@pytest.mark.parametrize("entry", list(iter_components()), ids=lambda e: f"{e.kind}:{e.name}")
+def test_component_is_described_and_its_params_documented(entry):
+    assert entry.description and not entry.description.endswith(("(being written)", "TODO"))
+    for field_name, field in entry.cls.Params.model_fields.items():
+        assert field.description, f"{entry.kind} '{entry.name}': param {field_name} undocumented"
+        assert not field.is_required(), f"{entry.kind} '{entry.name}': {field_name} has no default"
+
+
+class _Encoder(SemanticEncoder):
+    """A deliberately faulty semantic encoder."""
+
+    name = "faulty"
+
+    class Params(Component.Params):
+        fault: str = Field("none", description="which contract to break")
+
+    def __init__(self, params, dims):
+        super().__init__(params, dims)
+        self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
+        self.unused = nn.Linear(2, 2)
+        self.register_buffer("offset", torch.randn(dims.embedding_dim), persistent=False)
+
+    def forward(self, attributes):
+        out = self.linear(attributes)
+        if self.params.fault != "grad":
+            out = out + (self.unused.weight.sum() + self.unused.bias.sum()) * 0
+        if self.params.fault == "shape":
+            return out[:, :-1]
+        if self.params.fault == "state":
+            return out + self.offset
+        if self.params.fault == "nan":
+            return out / 0 * 0
+        return out
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("none", None),
+        ("shape", r"output has shape \(2, 15\), not \(2, 16\)"),
+        ("nan", "output 0 has non-finite values"),
+        ("grad", "no gradient reaches unused.weight, unused.bias"),
+        ("state", "differs after a safetensors round trip"),
+    ],
+)
+def test_contract_reports_what_a_component_gets_wrong(fault, message):
+    if message is None:
+        check_component(_Encoder, params={"fault": fault})
+        return
+    with pytest.raises(AssertionError, match=message):
+        check_component(_Encoder, params={"fault": fault})
+
+
+def _zsl_data(root: Path, seen: list[int], unseen: list[int], rows: int = 4) -> ZslData:
+    return ZslData(
+        root=root,
+        classes=["a", "b", "c", "d"],
+        predicates=["p", "q"],
+        attributes=torch.rand(rows, 2),
+        seen=seen,
+        unseen=unseen,
+        train=[Sample(root / "a.jpg", 0)],
+        test_seen=[Sample(root / "b.jpg", 1)],
+        test_unseen=[Sample(root / "c.jpg", 2)],
+    )
+
+
+class _Data(Dataset):
+    """A data set made up in memory."""
+
+    name = "made_up"
+
+    class Params(Component.Params):
+        root: str = Field("", description="where it lives")
+        fault: str = Field("none", description="which consistency rule to break")
+
+    def load(self):
+        root = Path(self.params.root)
+        if self.params.fault == "overlap":
+            return _zsl_data(root, [0, 1, 2], [2, 3])
+        if self.params.fault == "rows":
+            return _zsl_data(root, [0, 1], [2, 3], rows=3)
+        return _zsl_data(root, [0, 1], [2, 3])
+
+
+def test_dataset_contract_checks_the_loaded_split(tmp_path):
+    check_component(_Data, params={"root": str(tmp_path)})
+    with pytest.raises(AssertionError, match=r"classes both seen and unseen: \[2\]"):
+        check_component(_Data, params={"root": str(tmp_path), "fault": "overlap"})
+    with pytest.raises(AssertionError, match="3 attribute rows for 4 classes"):
+        check_component(_Data, params={"root": str(tmp_path), "fault": "rows"})
+    with pytest.raises(AssertionError, match="pass params"):
+        check_component(_Data)
+
+
+def test_head_contract_uses_the_given_trunk_features():
+    head = get_registry().component("head", "real_fake")
+    params = {"kernel_size": 4, "padding": 0}
+    check_component(head, params=params, in_shape=(8, 5, 5))
+    with pytest.raises(AssertionError, match=r"refuses \(8, 2, 2\) features: needs at least 4×4"):
+        check_component(head, params=params, in_shape=(8, 2, 2))
+
+
+def test_iter_components_filters_by_kind():
+    registry = get_registry()
+    heads = list(iter_components(registry, kinds=["head"]))
+    assert [e.name for e in heads] == registry.names("head")
+    assert len(list(iter_components(registry))) == len(registry)
