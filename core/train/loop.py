@@ -279,7 +279,6 @@ class Trainer:
                 if stop is not None and checkpointing.stop_agreed(stop, self.layout):
                     path = self.save()
                     name = stop.signal.name if stop.signal is not None else "another process"
-                    reporter.say(f"stopped by {name} at step {self.step}; checkpoint: {path}")
                     raise TrainingInterrupted(name, path, stop.exit_code or 143)
             self._check_replicas(reporter)
         return TrainResult(self.step, last_checkpoint, self.skipped)

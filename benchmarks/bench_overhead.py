@@ -1,0 +1,269 @@
+"""What zsk's modularity costs: its training step against a hand-written flat PyTorch step.
+
+    python benchmarks/bench_overhead.py            # full run (a few minutes on one core)
+    python benchmarks/bench_overhead.py --quick    # tiny networks, a few seconds (test suite)
+
+For each size — the embedded default (examples/shapes.yaml: 32 px, batch 64) and the paper's
+configuration (examples/paper-awa2.yaml: 128 px, batch 4) — one process builds the run as
+``zsk train`` does (``Trainer``) and a :class:`flat_loop.FlatLoop` on the *same* networks, then:
+
+1. checks that both compute the same losses: from the same weights, random state and batches,
+   every term of the first steps must agree (a fair comparison does the same arithmetic);
+2. times ``Trainer.train_step`` (the function ``zsk train``'s loop calls) and the flat step,
+   interleaved pair by pair with alternating order, after warm-up; the ratio of each pair
+   (zsk / flat) cancels the drift of a shared machine, and the median ratio is reported, on
+   CPU time (one thread) and on wall time. Goal: at most 1.03;
+3. profiles one zsk step (cProfile) and reports the Python self time spent in
+   ``zsk.core.train`` (the step context, term loop, updater), which bounds what the
+   orchestration itself costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from common import (
+    PAPER_SPEC,
+    ROOT,
+    SHAPES_SPEC,
+    machine_line,
+    make_trainer,
+    median,
+    one_thread,
+    synth_data,
+    table,
+    timed,
+)
+from flat_loop import D_TERMS, G_TERMS, FlatLoop, flat_settings
+
+from zsk.core.data.loader import BatchStream
+
+GOAL = 1.03
+
+#: name -> (spec, overrides, pairs, warm-up steps)
+FULL = {
+    "shapes.yaml (32 px, batch 64)": (SHAPES_SPEC, [], 15, 2),
+    "paper-awa2.yaml (128 px, batch 4)": (PAPER_SPEC, ["train.batch_size=4"], 4, 1),
+}
+QUICK = {
+    "shapes.yaml, tiny (16 px, batch 4)": (
+        SHAPES_SPEC,
+        [
+            "model.image_size=16",
+            "model.embedding_dim=16",
+            "model.noise_dim=8",
+            "model.generator.params.base_channels=8",
+            "model.generator.params.max_channels=16",
+            "model.trunk.params.channels=[8, 16]",
+            "model.heads.reconstruction_feature.params.channels=8",
+            "model.semantic_encoder.params.hidden=[16]",
+            "train.batch_size=4",
+        ],
+        3,
+        1,
+    ),
+    "paper-awa2.yaml, tiny (32 px, batch 4)": (
+        PAPER_SPEC,
+        [
+            "model.image_size=32",
+            "model.embedding_dim=16",
+            "model.noise_dim=8",
+            "model.generator.params.base_channels=8",
+            "model.generator.params.max_channels=16",
+            "model.trunk.params.channels=[8, 16, 32]",
+            "model.trunk.params.dropout_from=1",
+            "model.heads.reconstruction_feature.params.channels=8",
+            "model.semantic_encoder.params.hidden=[16]",
+            "train.batch_size=4",
+        ],
+        3,
+        1,
+    ),
+}
+
+
+@dataclass
+class Agreement:
+    """Each loss term of the first steps, as zsk and the flat loop computed it."""
+
+    names: list[str]
+    zsk: list[float]
+    flat: list[float]
+
+    @property
+    def max_difference(self) -> float:
+        return max(abs(a - b) for a, b in zip(self.zsk, self.flat))
+
+
+@dataclass
+class Comparison:
+    name: str
+    agreement: Agreement
+    zsk: list = field(default_factory=list)  # Timing per pair
+    flat: list = field(default_factory=list)
+    train_self_ms: float = 0.0
+    top_functions: list[tuple[str, float]] = field(default_factory=list)
+
+    def ratio(self, kind: str) -> float:
+        return median([getattr(a, kind) / getattr(b, kind) for a, b in zip(self.zsk, self.flat)])
+
+    def overhead_ms(self) -> float:
+        return 1000 * median([a.cpu - b.cpu for a, b in zip(self.zsk, self.flat)])
+
+
+def endless(stream: BatchStream) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    while True:
+        yield from stream
+
+
+def twin_stream(trainer) -> BatchStream:
+    """A stream that yields the batches the trainer's stream yields, in the same order."""
+    own = trainer.stream
+    twin = BatchStream(own.images, own.labels, own.batch_size, seed=own.seed)
+    twin.load_state_dict(own.state_dict())
+    return twin
+
+
+def check_agreement(trainer, steps: int) -> Agreement:
+    """Run ``steps`` zsk steps, then rewind weights, random state and data and run as many flat
+    steps; return every loss term of both. Leaves the networks as the flat steps left them."""
+    gan, objective = trainer.gan, trainer.build.objective
+    initial = {key: value.clone() for key, value in gan.state_dict().items()}
+    rng, twin = torch.get_rng_state(), twin_stream(trainer)
+    captured: list[torch.Tensor] = []
+    modules = {id(t.loss): t.loss for t in objective.discriminator + objective.generator}
+    hooks = [
+        module.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+        for module in modules.values()
+    ]
+    try:
+        for _ in range(steps):
+            trainer.train_step()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    gan.load_state_dict(initial)
+    torch.set_rng_state(rng)
+    flat = FlatLoop(gan, trainer.class_attributes, flat_settings(trainer.build))
+    batches = endless(twin)
+    flat_values: list[torch.Tensor] = []
+    for _ in range(steps):
+        flat_values += flat.step(*next(batches))
+    names = [
+        f"step {s + 1} {phase} {name}"
+        for s in range(steps)
+        for phase, terms in (("D", D_TERMS), ("G", G_TERMS))
+        for name in terms
+    ]
+    return Agreement(names, [float(v) for v in captured], [float(v) for v in flat_values])
+
+
+def profile_step(trainer, top: int = 3) -> tuple[float, list[tuple[str, float]]]:
+    """Self time (ms, cProfile) of ``zsk/core/train`` functions in one zsk step, and the top ones."""
+    profiler = cProfile.Profile()
+    profiler.runcall(trainer.train_step)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    train_dir = str(ROOT / "core" / "train")
+    own = [
+        (f"{Path(file).name}:{func}", tottime * 1000)
+        for (file, _line, func), (_cc, _nc, tottime, _ct, _callers) in stats.items()
+        if file.startswith(train_dir)
+    ]
+    own.sort(key=lambda item: -item[1])
+    return sum(ms for _, ms in own), own[:top]
+
+
+def compare(name: str, spec: Path, overrides: list[str], pairs: int, warmup: int, work: Path):
+    data = synth_data(work.parent / "data", images_per_class=4)
+    trainer = make_trainer(spec, data, work / "run", overrides)
+    agreement = check_agreement(trainer, steps=2)
+    flat = FlatLoop(trainer.gan, trainer.class_attributes, flat_settings(trainer.build))
+    batches = endless(twin_stream(trainer))
+
+    def flat_step():
+        flat.step(*next(batches))
+
+    result = Comparison(name, agreement)
+    for _ in range(warmup):
+        trainer.train_step()
+        flat_step()
+    for index in range(pairs):
+        if index % 2 == 0:
+            result.zsk.append(timed(trainer.train_step))
+            result.flat.append(timed(flat_step))
+        else:
+            result.flat.append(timed(flat_step))
+            result.zsk.append(timed(trainer.train_step))
+    result.train_self_ms, result.top_functions = profile_step(trainer)
+    return result
+
+
+def report(results: list[Comparison]) -> str:
+    rows = []
+    for r in results:
+        ratio = r.ratio("cpu")
+        verdict = "meets goal" if ratio <= GOAL else f"misses by {100 * (ratio - GOAL):.1f} pts"
+        rows.append(
+            [
+                r.name,
+                len(r.zsk),
+                f"{median([t.cpu for t in r.zsk]):.3f}",
+                f"{median([t.cpu for t in r.flat]):.3f}",
+                f"{ratio:.3f}",
+                f"{r.ratio('wall'):.3f}",
+                f"{r.overhead_ms():+.1f}",
+                f"{r.train_self_ms:.1f}",
+                verdict,
+            ]
+        )
+    headers = [
+        "configuration",
+        "pairs",
+        "zsk step, CPU s",
+        "flat step, CPU s",
+        "ratio (CPU)",
+        "ratio (wall)",
+        "zsk − flat, ms",
+        "zsk.core.train self, ms",
+        f"goal ≤ {GOAL}",
+    ]
+    lines = [table(headers, rows), ""]
+    for r in results:
+        tops = ", ".join(f"{fn} {ms:.1f} ms" for fn, ms in r.top_functions)
+        lines.append(
+            f"{r.name}: same losses — {len(r.agreement.names)} terms over 2 steps, largest "
+            f"difference {r.agreement.max_difference:.2e}; top zsk.core.train self time: {tops}"
+        )
+    return "\n".join(lines)
+
+
+def run(quick: bool, work: Path) -> list[Comparison]:
+    one_thread()
+    configs = QUICK if quick else FULL
+    return [
+        compare(name, *config, work=work / str(i))
+        for i, (name, config) in enumerate(configs.items())
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny networks, for the test suite")
+    args = parser.parse_args(argv)
+    print(machine_line())
+    with tempfile.TemporaryDirectory() as scratch:
+        results = run(args.quick, Path(scratch))
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""What the benchmarks share: the machine's name, synthetic data, a built trainer, tables.
+
+Every benchmark runs on one thread (``torch.set_num_threads(1)``): the machine is shared, and
+one thread makes a step's CPU time a stable measure of its work even when other processes
+compete for the cores (wall time is reported beside it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from zsk.core.composer import compose, load_data
+from zsk.core.data.synth import synthesize
+from zsk.core.specfile import load_spec
+from zsk.core.train.loop import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES_SPEC = ROOT / "examples" / "shapes.yaml"
+PAPER_SPEC = ROOT / "examples" / "paper-awa2.yaml"
+
+
+def cpu_model() -> str:
+    """``lscpu``'s model name (``/proc/cpuinfo`` when lscpu is missing)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in text.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_line() -> str:
+    return (
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"Python {platform.python_version()}, {torch.get_num_threads()} thread(s) per benchmark"
+    )
+
+
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def synth_data(root: Path, images_per_class: int) -> Path:
+    """The synthetic shapes data set in ``root`` (written once; small images, decoded fast)."""
+    if not (root / "classes.txt").is_file():
+        synthesize(root, images_per_class=images_per_class, min_size=24, max_size=48)
+    return root
+
+
+def make_trainer(spec_path: Path, data_root: Path, run_dir: Path, overrides: Sequence[str]):
+    """A ``Trainer`` (the loop behind ``zsk train``) for ``spec_path`` on ``data_root``."""
+    spec = load_spec(spec_path, [f"data.params.root={data_root}", *overrides])
+    build = compose(spec, load_data(spec))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return Trainer(build, run_dir, steps=10**9, device="cpu")
+
+
+@dataclass
+class Timing:
+    wall: float
+    cpu: float
+
+
+def timed(action: Callable[[], object]) -> Timing:
+    """Wall and CPU seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (numbers already formatted as strings)."""
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
