@@ -11,19 +11,22 @@ by itself; the paper's trunk (6 stride-2 layers, 128 px → 2×2) only fits 128 
 Each point runs in a fresh process (forked after the networks are built, so building is paid
 once per image size): it builds the trainer, counts the FLOPs of one training step (the
 warm-up, ``torch.utils.flop_counter``), then times full steps (``Trainer.train_step``: D and G
-updates) on one thread and reports the median. Memory is the process's resident set, read from
-``/proc/self/status`` (tracemalloc does not see torch's allocations): ``ready`` is VmRSS with
-networks and data loaded; ``+ state`` is what the warm-up step added for good (Adam's two
-moments per weight, lazily loaded code); ``peak`` is VmHWM over the timed steps, after
-resetting it through ``/proc/self/clear_refs`` (where that is not allowed: ``getrusage``'s
-maxrss of the whole process); ``step memory`` = peak − (ready + state): gradients and the
-activations autograd keeps for the backward pass, which is what grows with batch and pixels.
+updates) on one thread and reports the median.
+
+Memory is the process's resident set, read from ``/proc/self/status`` (tracemalloc does not
+see torch's allocations): ``ready`` is VmRSS with networks and data loaded, before any
+step; ``peak`` is VmHWM over all of the point's steps, after resetting it at ``ready`` through
+``/proc/self/clear_refs`` (where that is not allowed: ``getrusage``'s maxrss of the process);
+``step memory`` = peak − ready: Adam's two moments per weight, the gradients and the
+activations autograd keeps for the backward pass. The first two are fixed; the activations
+grow with batch and pixels, and the fit per image size separates the two.
 GFLOP/s is set against a one-thread fp32 matrix multiply measured on the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -83,19 +86,12 @@ class Point:
     wall_s: float
     gflop: float
     ready_mib: float
-    steady_mib: float
     peak_mib: float
     memory_method: str
 
     @property
-    def state_mib(self) -> float:
-        """What the first step added for good: Adam's moments (and lazily loaded code)."""
-        return self.steady_mib - self.ready_mib
-
-    @property
     def step_mib(self) -> float:
-        """What a step needs on top, for a while: gradients and saved activations."""
-        return self.peak_mib - self.steady_mib
+        return self.peak_mib - self.ready_mib
 
 
 def status_kib(field: str) -> int:
@@ -149,11 +145,10 @@ def measure_point(build, batch: int, run_dir: Path, min_steps: int, max_steps: i
     build.spec.train.batch_size = batch
     trainer = Trainer(build, run_dir, steps=10**9, device="cpu")
     ready = status_kib("VmRSS")
+    method = reset_peak()
     counter = FlopCounterMode(display=False)
     with counter:
         trainer.train_step()
-    steady = status_kib("VmRSS")
-    method = reset_peak()
     times = []
     while len(times) < max_steps and (len(times) < min_steps or sum(t.cpu for t in times) < budget):
         times.append(timed(trainer.train_step))
@@ -166,7 +161,6 @@ def measure_point(build, batch: int, run_dir: Path, min_steps: int, max_steps: i
             wall_s=median([t.wall for t in times]),
             gflop=counter.get_total_flops() / 1e9,
             ready_mib=ready / 1024,
-            steady_mib=steady / 1024,
             peak_mib=peak_kib(method) / 1024,
             memory_method=method,
         )
@@ -188,6 +182,8 @@ def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
 def run(sizes: list[int], batches: list[int], quick: bool, work: Path) -> tuple[list[Point], float]:
     one_thread()
     data = synth_data(work / "data", images_per_class=4)
+    #: timed steps: at least, at most, and more only while their CPU seconds stay below
+    steps = (2, 3, 0.5) if quick else (2, 5, 10.0)
     points = []
     for size in sizes:
         extra = TINY + TINY_TRUNKS[size] if quick else TRUNKS[size]
@@ -196,8 +192,7 @@ def run(sizes: list[int], batches: list[int], quick: bool, work: Path) -> tuple[
         build = compose(spec, load_data(spec))
         for batch in batches:
             run_dir = work / f"run-{size}-{batch}"
-            steps = (2, 3, 0.5) if quick else (2, 5, 10.0)
-            result = in_child(lambda b=batch, r=run_dir: measure_point(build, b, r, *steps))
+            result = in_child(lambda b=batch, r=run_dir, n=build: measure_point(n, b, r, *steps))
             points.append(Point(**result))
     return points, matmul_gflops(256 if quick else 1024)
 
@@ -207,9 +202,9 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     var = sum((x - mx) ** 2 for x in xs)
-    c = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+    c = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
     a = my - c * mx
-    worst = max(abs(a + c * x - y) / abs(y) for x, y in zip(xs, ys) if y)
+    worst = max(abs(a + c * x - y) / abs(y) for x, y in zip(xs, ys, strict=True) if y)
     return a, c, worst
 
 
@@ -222,11 +217,10 @@ def report(points: list[Point], peak_gflops: float) -> str:
             f"{p.cpu_s:.2f}",
             f"{p.wall_s:.2f}",
             f"{1000 * p.cpu_s / p.batch:.0f}",
-            f"{p.gflop:.1f}",
-            f"{p.gflop / p.cpu_s:.1f}",
+            f"{p.gflop:.3g}",
+            f"{p.gflop / p.cpu_s:.3g}",
             f"{p.gflop / p.cpu_s / peak_gflops:.0%}",
             f"{p.ready_mib:.0f}",
-            f"{p.state_mib:.0f}",
             f"{p.peak_mib:.0f}",
             f"{p.step_mib:.0f}",
         ]
@@ -243,14 +237,14 @@ def report(points: list[Point], peak_gflops: float) -> str:
         "GFLOP/s",
         "of matmul",
         "ready MiB",
-        "+ state MiB",
         "peak MiB",
         "step memory MiB",
     ]
     lines = [table(headers, rows), ""]
     methods = sorted({p.memory_method for p in points})
     lines.append(
-        f"one-thread fp32 matmul: {peak_gflops:.1f} GFLOP/s; peak memory read as {', '.join(methods)}"
+        f"one-thread fp32 matmul: {peak_gflops:.1f} GFLOP/s; peak memory read as "
+        + ", ".join(methods)
     )
     sizes = sorted({p.size for p in points})
     for size in sizes:
@@ -264,7 +258,7 @@ def report(points: list[Point], peak_gflops: float) -> str:
             f"{size} px: time ≈ {a:.2f} s + {1000 * c:.0f} ms × batch (worst residual "
             f"{worst:.0%}); step memory ≈ {ma:.0f} MiB + {mc:.0f} MiB × batch (worst {mworst:.0%})"
         )
-    for small, large in zip(sizes, sizes[1:]):
+    for small, large in itertools.pairwise(sizes):
         pairs = [
             (p, q)
             for p in points

@@ -166,7 +166,7 @@ class FlatLoop:
         d_cos_fake = (cosine(phi_fake, self.psi(t_target)) ** 2).mean()
         d_attr = torch.linalg.vector_norm(heads["attribute"](h_real) - self.attrs[y], dim=-1)
         d_terms = [d_adv, d_cos_real, d_cos_fake, d_attr.mean()]
-        d_loss = sum(w * v for w, v in zip(s.d_weights, d_terms))
+        d_loss = sum(w * v for w, v in zip(s.d_weights, d_terms, strict=True))
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -181,7 +181,7 @@ class FlatLoop:
         rebuilt = self.G.decode_features(heads["reconstruction_feature"](self.trunk(self.noisy(x))))
         g_rec = (rebuilt - x).abs().mean()
         g_terms = [g_adv, g_cos, g_attr, g_rec]
-        g_loss = sum(w * v for w, v in zip(s.g_weights, g_terms))
+        g_loss = sum(w * v for w, v in zip(s.g_weights, g_terms, strict=True))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

@@ -24,6 +24,7 @@ dataset            ``(params,)``
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
@@ -93,7 +94,7 @@ class Attention(Component, nn.Module):
         self.channels = channels
 
 
-class Generator(Component, nn.Module):
+class Generator(Component, nn.Module, abc.ABC):
     """Base of generators: images from target attributes (and a source image, and/or noise).
 
     ``translates_images`` is True when ``forward`` needs a source image to translate (the report's
@@ -116,6 +117,7 @@ class Generator(Component, nn.Module):
         self.dims = dims
         self.feature_shape = feature_shape
 
+    @abc.abstractmethod
     def forward(
         self,
         attributes: torch.Tensor,
@@ -123,11 +125,10 @@ class Generator(Component, nn.Module):
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Images in [-1, 1], shape (B, channels, image_size, image_size)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def decode_features(self, features: torch.Tensor) -> torch.Tensor:
         """An image reconstructed from reconstruction-feature head output."""
-        raise NotImplementedError
 
 
 class Trunk(Component, nn.Module):
@@ -232,7 +233,7 @@ class StepContext(Protocol):
         ...
 
 
-class Loss(Component, nn.Module):
+class Loss(Component, nn.Module, abc.ABC):
     """Base of loss terms. ``forward(step)`` returns a scalar for ``step.phase``.
 
     ``phases`` lists the objectives the term may appear in; ``requires`` lists the head roles it
@@ -248,11 +249,12 @@ class Loss(Component, nn.Module):
         self.params = params
         self.dims = dims
 
+    @abc.abstractmethod
     def forward(self, step: StepContext) -> torch.Tensor:
-        raise NotImplementedError
+        """This term's scalar value for ``step.phase``."""
 
 
-class Dataset(Component):
+class Dataset(Component, abc.ABC):
     """Base of data sets: ``load()`` reads class index, attributes and split (not the pixels)."""
 
     kind = "dataset"
@@ -260,5 +262,6 @@ class Dataset(Component):
     def __init__(self, params: Component.Params):
         self.params = params
 
+    @abc.abstractmethod
     def load(self) -> ZslData:
-        raise NotImplementedError
+        """The data set's classes, attributes, split and image lists."""

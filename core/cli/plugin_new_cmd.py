@@ -153,7 +153,13 @@ def write_scaffold(name: str, kind: str, folder: Path) -> Scaffold:
 
 @click.group()
 def plugin() -> None:
-    """Write zsk plugins."""
+    """Write zsk plugins.
+
+    \b
+    Example:
+      zsk plugin new zsk-focal --kind loss
+      cd zsk-focal && pip install -e . && pytest
+    """
 
 
 @plugin.command()

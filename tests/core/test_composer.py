@@ -156,6 +156,9 @@ class TinyAdversarial(Loss):
     name = "tiny_adv"
     requires = frozenset({"real_fake"})
 
+    def forward(self, step):
+        return step.head("real_fake", "fake").mean()
+
 
 class TinyGeneratorOnly(Loss):
     """A generator-only term reading the embedding."""
@@ -163,6 +166,9 @@ class TinyGeneratorOnly(Loss):
     name = "tiny_gen_only"
     phases = frozenset({"generator"})
     requires = frozenset({"embedding"})
+
+    def forward(self, step):
+        return step.head("embedding", "fake").square().mean()
 
 
 COMPONENTS = (

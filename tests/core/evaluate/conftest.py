@@ -52,6 +52,11 @@ class ToyGenerator(Generator):
         jitter = 0.05 * torch.randn(len(attributes), 3, SIZE, SIZE, device=attributes.device)
         return (level[:, :, None, None] + jitter).clamp(-1, 1)
 
+    def decode_features(self, features):
+        """The toy trunk's features are mean colours: paint them back as an image."""
+        colours = features.mean(dim=(2, 3))[:, :3] + self.bias
+        return colours[:, :, None, None].expand(-1, -1, SIZE, SIZE).clamp(-1, 1)
+
 
 class ToyTranslator(ToyGenerator):
     """Like ToyGenerator but needs a source image (and keeps its texture)."""
