@@ -21,6 +21,12 @@ step; ``peak`` is VmHWM over all of the point's steps, after resetting it at ``r
 activations autograd keeps for the backward pass. The first two are fixed; the activations
 grow with batch and pixels, and the fit per image size separates the two.
 GFLOP/s is set against a one-thread fp32 matrix multiply measured on the same machine.
+
+CPU time counts user and kernel time; ``of which kernel`` and ``page faults`` (minor faults per
+step) show how much of a step goes to the kernel mapping and zero-filling fresh pages: glibc
+returns large freed blocks to the kernel, so every step faults its activations in again. The
+largest size's middle batch is measured once more with freed memory kept for reuse
+(``malloc: kept``, :func:`common.keep_freed_memory`) to show what that costs.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from pathlib import Path
 import torch
 from common import (
     PAPER_SPEC,
+    keep_freed_memory,
     machine_line,
     median,
     one_thread,
@@ -84,6 +91,9 @@ class Point:
     steps: int
     cpu_s: float
     wall_s: float
+    system_s: float
+    page_faults: float
+    kept_memory: bool
     gflop: float
     ready_mib: float
     peak_mib: float
@@ -140,17 +150,31 @@ def in_child(work: Callable[[], dict]) -> dict:
     return payload["result"]
 
 
-def measure_point(build, batch: int, run_dir: Path, min_steps: int, max_steps: int, budget: float):
-    """Runs in the child: a trainer at ``batch``, a counted warm-up step, then timed steps."""
+@dataclass
+class PointRequest:
+    batch: int
+    kept_memory: bool  # glibc keeps freed memory (see common.keep_freed_memory)
+    run_dir: Path
+    min_steps: int
+    max_steps: int
+    budget: float  # more than min_steps only while their CPU seconds stay below this
+
+
+def measure_point(build, request: PointRequest) -> dict:
+    """Runs in the child: a trainer at the batch, a counted warm-up step, then timed steps."""
+    batch = request.batch
+    kept = request.kept_memory and keep_freed_memory()
     build.spec.train.batch_size = batch
-    trainer = Trainer(build, run_dir, steps=10**9, device="cpu")
+    trainer = Trainer(build, request.run_dir, steps=10**9, device="cpu")
     ready = status_kib("VmRSS")
     method = reset_peak()
     counter = FlopCounterMode(display=False)
     with counter:
         trainer.train_step()
     times = []
-    while len(times) < max_steps and (len(times) < min_steps or sum(t.cpu for t in times) < budget):
+    while len(times) < request.max_steps and (
+        len(times) < request.min_steps or sum(t.cpu for t in times) < request.budget
+    ):
         times.append(timed(trainer.train_step))
     return asdict(
         Point(
@@ -159,6 +183,9 @@ def measure_point(build, batch: int, run_dir: Path, min_steps: int, max_steps: i
             steps=len(times),
             cpu_s=median([t.cpu for t in times]),
             wall_s=median([t.wall for t in times]),
+            system_s=median([t.system for t in times]),
+            page_faults=median([t.page_faults for t in times]),
+            kept_memory=kept,
             gflop=counter.get_total_flops() / 1e9,
             ready_mib=ready / 1024,
             peak_mib=peak_kib(method) / 1024,
@@ -182,7 +209,6 @@ def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
 def run(sizes: list[int], batches: list[int], quick: bool, work: Path) -> tuple[list[Point], float]:
     one_thread()
     data = synth_data(work / "data", images_per_class=4)
-    #: timed steps: at least, at most, and more only while their CPU seconds stay below
     steps = (2, 3, 0.5) if quick else (2, 5, 10.0)
     points = []
     for size in sizes:
@@ -190,9 +216,12 @@ def run(sizes: list[int], batches: list[int], quick: bool, work: Path) -> tuple[
         overrides = [f"data.params.root={data}", f"model.image_size={size}", *extra]
         spec = load_spec(PAPER_SPEC, overrides)
         build = compose(spec, load_data(spec))
-        for batch in batches:
-            run_dir = work / f"run-{size}-{batch}"
-            result = in_child(lambda b=batch, r=run_dir, n=build: measure_point(n, b, r, *steps))
+        requests = [PointRequest(b, False, work / f"run-{size}-{b}", *steps) for b in batches]
+        if size == max(sizes):  # the same point once more, with freed memory kept for reuse
+            middle = batches[len(batches) // 2]
+            requests.append(PointRequest(middle, True, work / f"run-{size}-kept", *steps))
+        for request in requests:
+            result = in_child(lambda q=request, n=build: measure_point(n, q))
             points.append(Point(**result))
     return points, matmul_gflops(256 if quick else 1024)
 
@@ -213,8 +242,11 @@ def report(points: list[Point], peak_gflops: float) -> str:
         [
             p.size,
             p.batch,
+            "kept" if p.kept_memory else "default",
             p.steps,
             f"{p.cpu_s:.2f}",
+            f"{p.system_s:.2f}",
+            f"{p.page_faults / 1000:.0f}k",
             f"{p.wall_s:.2f}",
             f"{1000 * p.cpu_s / p.batch:.0f}",
             f"{p.gflop:.3g}",
@@ -229,8 +261,11 @@ def report(points: list[Point], peak_gflops: float) -> str:
     headers = [
         "px",
         "batch",
+        "malloc",
         "steps",
         "step CPU s",
+        "of which kernel s",
+        "page faults",
         "step wall s",
         "CPU ms/image",
         "GFLOP/step",
@@ -246,6 +281,15 @@ def report(points: list[Point], peak_gflops: float) -> str:
         f"one-thread fp32 matmul: {peak_gflops:.1f} GFLOP/s; peak memory read as "
         + ", ".join(methods)
     )
+    kept = [p for p in points if p.kept_memory]
+    points = [p for p in points if not p.kept_memory]
+    for k in kept:
+        (d,) = [p for p in points if (p.size, p.batch) == (k.size, k.batch)]
+        lines.append(
+            f"{k.size} px, batch {k.batch}, freed memory kept for reuse: step CPU time "
+            f"×{k.cpu_s / d.cpu_s:.2f}, page faults {d.page_faults / 1000:.0f}k → "
+            f"{k.page_faults / 1000:.0f}k, peak memory {k.peak_mib - d.peak_mib:+.0f} MiB"
+        )
     sizes = sorted({p.size for p in points})
     for size in sizes:
         row = [p for p in points if p.size == size]

@@ -125,7 +125,9 @@ class ObjectiveSpec(_Strict):
     discriminator: list[Term] = Field(
         min_length=1, description="terms of D's loss (D and ψ step on it)"
     )
-    generator: list[Term] = Field(min_length=1, description="terms of G's loss")
+    generator: list[Term] = Field(
+        description="terms of G's loss; empty trains no generator (a discriminative baseline)"
+    )
 
 
 class OptimizerSpec(_Strict):

@@ -210,15 +210,16 @@ class Trainer:
             outcome = self._phase("discriminator", batch, fakes, self.update_d)
             if not outcome.applied:
                 bad.append(("discriminator", outcome.bad_terms))
-        self._set_frozen(True)
-        try:
-            outcome = self._phase("generator", batch, fakes, self.update_g)
-        finally:
-            self._set_frozen(False)
-        if not outcome.applied:
-            bad.append(("generator", outcome.bad_terms))
-        elif self.ema is not None:
-            self.ema.update(self.gan.generator)
+        if self.build.objective.generator:  # empty: a discriminative baseline, G stays put
+            self._set_frozen(True)
+            try:
+                outcome = self._phase("generator", batch, fakes, self.update_g)
+            finally:
+                self._set_frozen(False)
+            if not outcome.applied:
+                bad.append(("generator", outcome.bad_terms))
+            elif self.ema is not None:
+                self.ema.update(self.gan.generator)
         self.step += 1
         self.noise_std *= self.spec.instance_noise.decay
         self._count_nonfinite(bad)

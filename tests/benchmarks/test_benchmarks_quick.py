@@ -74,15 +74,24 @@ def test_scaling_quick_prints_its_table(capsys):
     assert bench_scaling.main(["--quick", "--sizes", "16", "--batches", "2", "4"]) == 0
     out = capsys.readouterr().out
     rows = table_rows(out)
-    assert [(row[0], row[1]) for row in rows] == [("16", "2"), ("16", "4")]
-    small, large = rows
-    flops_small, flops_large = float(small[6]), float(large[6])
+    # the grid, then its largest size's middle batch again with freed memory kept
+    assert [tuple(row[:3]) for row in rows] == [
+        ("16", "2", "default"),
+        ("16", "4", "default"),
+        ("16", "4", "kept"),
+    ]
+    small, large, kept = rows
+    flops_small, flops_large = float(small[9]), float(large[9])
     # FLOPs are a + c·batch with a, c ≥ 0: doubling the batch at most doubles them
     assert 0 < flops_small < flops_large <= 2 * flops_small * 1.01  # 3 printed digits
+    assert kept[9] == large[9]  # the allocator changes no arithmetic
     for row in rows:
-        ready, peak = float(row[9]), float(row[10])
-        assert peak >= ready > 0 and float(row[11]) == pytest.approx(peak - ready, abs=1)
+        cpu, kernel = float(row[4]), float(row[5])
+        ready, peak = float(row[12]), float(row[13])
+        assert 0 <= kernel <= cpu + 0.01 and peak >= ready > 0
+        assert float(row[14]) == pytest.approx(peak - ready, abs=1)
     assert "16 px: time ≈" in out and "one-thread fp32 matmul" in out
+    assert "16 px, batch 4, freed memory kept for reuse: step CPU time ×" in out
 
 
 def test_linear_fit_recovers_a_line_and_measures_departure():
