@@ -54,7 +54,7 @@ from common import (
     table,
     timed,
 )
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from zsk.core.composer import compose, load_data
 from zsk.core.specfile import load_spec
@@ -81,6 +81,21 @@ TINY = [
 TINY_TRUNKS = {
     16: ["model.trunk.params.channels=[8, 16]"],
     32: ["model.trunk.params.channels=[8, 16, 32]"],
+}
+
+
+def _attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query, key, value)
+
+
+def _attention_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+#: torch's FLOP counter knows the CUDA attention kernels but not the CPU's fused one
+CPU_ATTENTION_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _attention_flops,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _attention_backward_flops,
 }
 
 
@@ -168,7 +183,7 @@ def measure_point(build, request: PointRequest) -> dict:
     trainer = Trainer(build, request.run_dir, steps=10**9, device="cpu")
     ready = status_kib("VmRSS")
     method = reset_peak()
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS)
     with counter:
         trainer.train_step()
     times = []
