@@ -60,8 +60,8 @@ GOAL = 1.03
 
 #: name -> (spec, overrides, timed pairs, warm-up steps beyond the two checked ones)
 FULL = {
-    "shapes.yaml (32 px, batch 64)": (SHAPES_SPEC, [], 15, 1),
-    "paper-awa2.yaml (128 px, batch 4)": (PAPER_SPEC, ["train.batch_size=4"], 4, 0),
+    "shapes.yaml (32 px, batch 64)": (SHAPES_SPEC, [], 30, 1),
+    "paper-awa2.yaml (128 px, batch 4)": (PAPER_SPEC, ["train.batch_size=4"], 8, 0),
 }
 QUICK = {
     "shapes.yaml, tiny (16 px, batch 4)": (
