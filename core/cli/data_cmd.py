@@ -41,9 +41,9 @@ def data() -> None:
 
 @data.command()
 @click.argument("out", type=_DIR)
-@click.option("--classes", default=30, show_default=True, help="Number of classes.")
+@click.option("--classes", default=48, show_default=True, help="Number of classes.")
 @click.option("--unseen", default=8, show_default=True, help="How many of them are unseen.")
-@click.option("--images-per-class", default=48, show_default=True, help="Images per class.")
+@click.option("--images-per-class", default=60, show_default=True, help="Images per class.")
 @click.option("--seed", default=0, show_default=True, help="Same seed, same data set.")
 @click.option("--min-size", default=40, show_default=True, help="Smallest image side, px.")
 @click.option("--max-size", default=72, show_default=True, help="Largest image side, px.")

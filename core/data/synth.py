@@ -198,9 +198,9 @@ def _write_index(path: Path, names: list[str]) -> None:
 def synthesize(
     out: Path,
     *,
-    classes: int = 30,
+    classes: int = 48,
     unseen: int = 8,
-    images_per_class: int = 48,
+    images_per_class: int = 60,
     seed: int = 0,
     min_size: int = 40,
     max_size: int = 72,
