@@ -17,9 +17,10 @@ configuration (examples/paper-awa2.yaml: 128 px, batch 4) — one process builds
    spent in ``zsk.core.train`` (step context, term loop, updater, loop): what the
    orchestration itself costs, besides the arithmetic both loops share.
 
-Unless ``--system-malloc`` is given, glibc is told to keep freed memory for reuse
-(:func:`common.keep_freed_memory`): with its default, every step of the 128-px configuration
-faults in about a million fresh pages (over a third of the step's CPU time, in the kernel), and
+glibc is told to keep freed memory for reuse (``zsk.core.train.allocator.keep_freed_memory``,
+which ``zsk train`` itself does on the CPU): with glibc's default, every step of the 128-px
+configuration faults in about a million fresh pages (over a third of the step CPU time, in the
+kernel), and
 the kernel's varying speed at that made single-step times scatter by ±15%. Both loops run under
 the same setting, so the ratio stays fair; it only becomes readable.
 
@@ -43,7 +44,6 @@ from common import (
     PAPER_SPEC,
     ROOT,
     SHAPES_SPEC,
-    keep_freed_memory,
     machine_line,
     make_trainer,
     median,
@@ -55,6 +55,7 @@ from common import (
 from flat_loop import D_TERMS, G_TERMS, FlatLoop, FlatSettings, flat_settings
 
 from zsk.core.data.loader import BatchStream
+from zsk.core.train.allocator import keep_freed_memory
 
 GOAL = 1.03
 
@@ -74,7 +75,6 @@ QUICK = {
             "model.generator.params.max_channels=16",
             "model.trunk.params.channels=[8, 16]",
             "model.heads.reconstruction_feature.params.channels=8",
-            "model.semantic_encoder.params.hidden=[16]",
             "train.batch_size=4",
         ],
         3,
@@ -284,16 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny networks, for the test suite")
     parser.add_argument("--pairs", type=int, default=None, help="timed pairs per configuration")
     parser.add_argument("--only", default="", help="configurations whose name contains this")
-    parser.add_argument(
-        "--system-malloc",
-        action="store_true",
-        help="keep glibc's default of unmapping large freed blocks (noisier: page faults)",
-    )
     args = parser.parse_args(argv)
     print(machine_line())
-    if not args.system_malloc:
-        kept = keep_freed_memory()
-        print("allocator: freed memory kept for reuse" if kept else "allocator: system default")
+    kept = keep_freed_memory()  # as zsk train does on the CPU; process-wide, so both loops share it
+    print("allocator: freed memory kept for reuse" if kept else "allocator: system default")
     with tempfile.TemporaryDirectory() as scratch:
         results = run(args.quick, Path(scratch), args.pairs, args.only)
     print(report(results, args.quick))

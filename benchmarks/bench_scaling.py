@@ -26,7 +26,7 @@ CPU time counts user and kernel time; ``of which kernel`` and ``page faults`` (m
 step) show how much of a step goes to the kernel mapping and zero-filling fresh pages: glibc
 returns large freed blocks to the kernel, so every step faults its activations in again. The
 largest size's middle batch is measured once more with freed memory kept for reuse
-(``malloc: kept``, :func:`common.keep_freed_memory`) to show what that costs.
+(``malloc: kept``, :func:`zsk.core.train.allocator.keep_freed_memory`) to show what that costs.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from pathlib import Path
 import torch
 from common import (
     PAPER_SPEC,
-    keep_freed_memory,
     machine_line,
     median,
     one_thread,
@@ -58,6 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from zsk.core.composer import compose, load_data
 from zsk.core.specfile import load_spec
+from zsk.core.train.allocator import keep_freed_memory
 from zsk.core.train.loop import Trainer
 
 #: per image size: the trunk the paper's 128-px trunk becomes (first layers dropped)
@@ -168,7 +168,7 @@ def in_child(work: Callable[[], dict]) -> dict:
 @dataclass
 class PointRequest:
     batch: int
-    kept_memory: bool  # glibc keeps freed memory (see common.keep_freed_memory)
+    kept_memory: bool  # glibc keeps freed memory (see zsk.core.train.allocator.keep_freed_memory)
     run_dir: Path
     min_steps: int
     max_steps: int

@@ -82,7 +82,6 @@ tiny=(
     --set "model.generator.params.max_channels=16"
     --set "model.trunk.params.channels=[8,16]"
     --set "model.heads.reconstruction_feature.params.channels=8"
-    --set "model.semantic_encoder.params.hidden=[8]"
     --set train.batch_size=4
     --set train.log_every=1
 )

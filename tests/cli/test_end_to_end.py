@@ -20,7 +20,6 @@ TINY = [
     "model.generator.params.base_channels=8",
     "model.generator.params.max_channels=16",
     "model.heads.reconstruction_feature.params.channels=8",
-    "model.semantic_encoder.params.hidden=[16]",
     "train.batch_size=8",
     "train.log_every=1",
     "train.sample_every=3",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zsk.testing import check_component
-from zsk.testing.toy_step import ToyStep
+from zsk.testing import ToyStep, check_component
 
 from zsk_plugin_example.losses import RelativisticAverageLSGAN
 
