@@ -39,7 +39,11 @@ class ComponentRef(BaseModel):
     kind: ClassVar[str] = ""
 
     type: str = Field(description="the registered name of the component")
-    params: dict[str, Any] = Field(default_factory=dict, description="the component's parameters")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        validate_default=True,  # an omitted params block is checked (and the type looked up) too
+        description="the component's parameters",
+    )
 
     @field_validator("params", mode="after")
     @classmethod

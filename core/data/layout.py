@@ -22,6 +22,16 @@ AWA2_INDEX = "classes.txt"
 IMAGE_FOLDER_ATTRIBUTES = "attributes.csv"
 
 
+def require_folder(root: Path) -> None:
+    """A data set's root must exist; say how to make one when it does not."""
+    if not root.is_dir():
+        raise UserError(
+            f"data set folder '{root}' does not exist",
+            hint=f"write the built-in synthetic set there with `zsk data synth {root}`, or point "
+            "data.params.root at your data (docs/own-data.md)",
+        )
+
+
 def _lines(path: Path, what: str) -> list[tuple[int, str]]:
     """Non-blank lines of ``path`` with their 1-based numbers."""
     if not path.is_file():

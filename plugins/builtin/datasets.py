@@ -13,6 +13,7 @@ from zsk.core.data.layout import (
     read_class_list,
     read_index,
     read_matrix,
+    require_folder,
     resolve,
 )
 from zsk.core.data.split import assemble, scale_attributes
@@ -63,6 +64,7 @@ class Awa2(Dataset):
     def load(self) -> ZslData:
         p = self.params
         root = Path(p.root).expanduser()
+        require_folder(root)
         index = root / "classes.txt"
         classes = read_index(index, "class index")
         predicates = read_index(root / "predicates.txt", "predicate index")
@@ -115,6 +117,7 @@ class ImageFolder(Dataset):
     def load(self) -> ZslData:
         p = self.params
         root = Path(p.root).expanduser()
+        require_folder(root)
         classes, predicates, matrix = read_attribute_csv(resolve(root, p.attributes))
         images = resolve(root, p.images)
         seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)

@@ -222,3 +222,13 @@ def test_apply_override_creates_missing_mappings():
     data = {"train": None}
     assert apply_override(data, "train.ema.decay=0.99") == (("train", "ema", "decay"), "0.99")
     assert data == {"train": {"ema": {"decay": 0.99}}}
+
+
+def test_unknown_type_without_params_is_found_even_beside_other_problems(tmp_path):
+    text = MINIMAL.replace(
+        "generator: {type: encoder_decoder}", "generator: {type: encoder_decodr}"
+    )
+    message = error_of(tmp_path, text.replace("train:\n  batch_size: 16\n", "train: {bogus: 1}\n"))
+    assert "spec.yaml:4:21  model.generator.type  unknown generator 'encoder_decodr'." in message
+    assert "Did you mean 'encoder_decoder'?" in message
+    assert "train.bogus" in message

@@ -156,3 +156,11 @@ def test_image_folder_csv_row_of_wrong_length(tmp_path):
     (root / "attributes.csv").write_text("class,a,b\nx,1,2\ny,1\n")
     with pytest.raises(UserError, match=r"attributes.csv:3.*1 values; the header names 2"):
         ImageFolder(ImageFolder.Params(root=str(root))).load()
+
+
+def test_a_missing_data_folder_says_how_to_make_one(tmp_path):
+    missing = tmp_path / "shapes"
+    with pytest.raises(UserError) as error:
+        Awa2(Awa2.Params(root=str(missing))).load()
+    assert f"data set folder '{missing}' does not exist" in error.value.render()
+    assert f"zsk data synth {missing}" in error.value.render()
