@@ -10,7 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from zsk.core.composer import Build, DryRun, measure
+from zsk.core.composer import Build
+from zsk.core.dry_run import DryRun, measure
 from zsk.core.spec import PHASES
 
 #: Adam keeps two moments per parameter; with the gradient that is three more copies.

@@ -12,8 +12,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from zsk.core.composer import compose, measure
+from zsk.core.composer import compose
 from zsk.core.data.types import ZslData
+from zsk.core.dry_run import measure
 from zsk.core.interfaces import EmbeddingHead, Generator, Head, Loss, SemanticEncoder, Trunk
 from zsk.core.spec import Spec, SpecError
 from zsk.registry import Component, UserError, get_registry, hookimpl
