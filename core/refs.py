@@ -27,9 +27,26 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 def validate_params(
     registry: ComponentRegistry, kind: str, name: str, params: dict[str, Any]
 ) -> Component.Params:
-    """``params`` validated by the ``Params`` model of the component ``kind``/``name``."""
+    """``params`` validated by the ``Params`` model of the component ``kind``/``name``.
+
+    A reference made by a default factory inside ``Params`` (e.g. a trunk's default
+    ``weight_norm``) is built without the registry, so its params stay empty; validating the
+    dump again fills them, one level of nesting per pass, until nothing changes.
+    """
     cls = registry.component(kind, name)
-    return cls.Params.model_validate(params, context={"registry": registry})
+    context = {"registry": registry}
+    validated = cls.Params.model_validate(params, context=context)
+    for _ in range(_MAX_NESTING):
+        dumped = validated.model_dump(mode="json")
+        again = cls.Params.model_validate(dumped, context=context)
+        if again.model_dump(mode="json") == dumped:
+            return again
+        validated = again
+    return validated
+
+
+#: Deepest nesting of component references inside params that defaults are filled for.
+_MAX_NESTING = 8
 
 
 class ComponentRef(BaseModel):

@@ -120,27 +120,12 @@ def load_spec_document(
 
 
 def _validate(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
-    """The spec with every default filled, nested component references' params included.
-
-    Defaults made by a default factory (e.g. a trunk's default ``weight_norm`` reference) are
-    not validated against the registry, so their params stay empty; validating the dump again
-    fills them, one level of nesting per pass, until nothing changes.
-    """
-    for _ in range(_MAX_NESTING):
-        try:
-            spec = Spec.model_validate(data, context={"registry": registry})
-        except ValidationError as exc:
-            problems = _Translator(data, registry).problems(exc.errors(), ())
-            raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
-        resolved = spec.model_dump(mode="json")
-        if resolved == data:
-            break
-        data = resolved
-    return spec
-
-
-#: Passes of :func:`_validate`: deeper nesting of component references than this is unheard of.
-_MAX_NESTING = 8
+    """The spec with every default filled (nested references' params too: :mod:`zsk.core.refs`)."""
+    try:
+        return Spec.model_validate(data, context={"registry": registry})
+    except ValidationError as exc:
+        problems = _Translator(data, registry).problems(exc.errors(), ())
+        raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
 
 
 @dataclass
