@@ -20,6 +20,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
+from zsk.core.data.holdout import apply_holdout
 from zsk.core.data.types import ZslData
 from zsk.core.dry_run import (
     DRY_BATCH,
@@ -78,13 +79,21 @@ def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslDa
     """The spec's data set, read (classes, attributes, split; no pixels).
 
     A data set's own error (a missing folder or file) is placed at the ``data.params`` entry
-    it names, e.g. ``data.params.root``, so it can be located in the spec file.
+    it names, e.g. ``data.params.root``, so it can be located in the spec file. A spec with a
+    ``holdout`` section gets the validation run's data (:mod:`zsk.core.data.holdout`).
     """
     try:
-        return spec.data.build(registry=registry or get_registry()).load()
+        data = spec.data.build(registry=registry or get_registry()).load()
     except UserError as exc:
         text = f"{exc.where}: {exc.message}" if exc.where else exc.message
         raise SpecError([Problem(_data_param_named(spec, text), text, exc.hint)]) from exc
+    if spec.holdout is None:
+        return data
+    holdout = spec.holdout
+    try:
+        return apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
+    except UserError as exc:
+        raise SpecError([Problem(("holdout", "classes"), exc.message, exc.hint)]) from exc
 
 
 def _data_param_named(spec: Spec, text: str) -> SpecPath:

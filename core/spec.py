@@ -222,6 +222,26 @@ class TrainSpec(_Strict):
         return self
 
 
+class HoldoutSpec(_Strict):
+    """Make the run a *validation run*: seen classes and images it never trains on.
+
+    The held-out classes play the unseen classes and the held-out images of the other seen
+    classes play the seen test images, so ``zsk eval --calibrate-with`` can choose a calibration
+    constant for another run of the same spec where the field's protocol says to: on classes
+    the networks never saw, without touching a test image.
+    """
+
+    classes: int | list[str] | None = Field(
+        None,
+        description="seen classes held out: a count drawn with the seed, or their names; "
+        "default: the data set's own unseen share of the seen classes (AwA2: 8 of 40)",
+    )
+    images: float = Field(
+        0.2, gt=0, lt=1, description="share of each remaining seen class's training images held out"
+    )
+    seed: int = Field(0, ge=0, description="draws the held-out classes and images")
+
+
 class Spec(_Strict):
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
@@ -233,6 +253,9 @@ class Spec(_Strict):
     model: ModelSpec
     objective: ObjectiveSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
+    holdout: HoldoutSpec | None = Field(
+        None, description="leave seen classes out of training (a validation run, see HoldoutSpec)"
+    )
 
 
 PHASES: tuple[str, ...] = ("discriminator", "generator")

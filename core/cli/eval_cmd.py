@@ -50,6 +50,12 @@ def print_table(result: dict[str, object], console: Console) -> None:
 @click.option(
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
+@click.option(
+    "--calibrate-with",
+    "calibration_run",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
+)
 @click.option("--seed", default=EvalOptions.seed, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
 def eval_command(
@@ -59,6 +65,7 @@ def eval_command(
     images_per_class: int,
     probe_steps: int,
     batch_size: int,
+    calibration_run: Path | None,
     seed: int,
     device: str,
 ) -> None:
@@ -66,13 +73,16 @@ def eval_command(
 
     Embedding ZSL classifies unseen-class test images by the nearest class embedding; generative
     ZSL trains a classifier on real seen and imagined unseen images. GZSL's calibration constant
-    is chosen on a validation split of the seen classes' training images, never on test images.
-    Writes RUN_DIR/eval.json (RUN_DIR defaults to the last build).
+    is chosen on validation images, never on test images: with --calibrate-with, on a validation
+    run that never trained on some seen classes (the field's protocol); else on pseudo-unseen
+    classes of the run's own training images. Writes RUN_DIR/eval.json (RUN_DIR defaults to the
+    last build).
 
     \b
     Examples:
       zsk eval
       zsk eval runs/shapes --json
+      zsk eval runs/shapes --calibrate-with runs/shapes-validation
       zsk eval --inception-weights inception_v3.safetensors
     """
     trained = load_trained(resolve_run_dir(run_dir))
@@ -83,6 +93,7 @@ def eval_command(
         batch_size=batch_size,
         seed=seed,
         inception_weights=inception_weights,
+        calibration_run=resolve_run_dir(calibration_run) if calibration_run else None,
     )
     result = evaluate(
         trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")

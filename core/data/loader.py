@@ -16,7 +16,7 @@ import torch
 from zsk.core.data.images import decode_into
 from zsk.core.data.prepared import open_prepared
 from zsk.core.data.progress import progress_bar, report_skipped
-from zsk.core.data.types import ZslData
+from zsk.core.data.types import Sample, ZslData
 from zsk.registry import UserError
 
 logger = logging.getLogger("zsk.data")
@@ -34,7 +34,13 @@ def load_split_images(
     contiguous in it. Otherwise decodes in parallel. Undecodable files are left out, counted
     in one summary line, and added to ``data.skipped``.
     """
-    samples = getattr(data, split)
+    return load_images(data, getattr(data, split), image_size, split, progress=progress)
+
+
+def load_images(
+    data: ZslData, samples: list[Sample], image_size: int, name: str, *, progress: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`load_split_images` for any list of the data set's samples, called ``name``."""
     labels = np.asarray([s.label for s in samples], dtype=np.int64)
     prepared = open_prepared(data.root, image_size)
     rows = prepared.rows_for(samples, data.classes) if prepared is not None else None
@@ -46,12 +52,12 @@ def load_split_images(
         failed = np.flatnonzero(~keep).tolist()
     else:
         images = np.zeros((len(samples), 3, image_size, image_size), dtype=np.uint8)
-        with progress_bar(len(samples), f"decoding {split}", progress) as advance:
+        with progress_bar(len(samples), f"decoding {name}", progress) as advance:
             failed = decode_into([s.path for s in samples], image_size, images, on_done=advance)
         if failed:
             images = np.delete(images, failed, axis=0)
     skipped = [samples[i].path for i in failed]
-    report_skipped(skipped, len(samples), f"{split} images")
+    report_skipped(skipped, len(samples), f"{name} images")
     data.skipped.extend(p for p in skipped if p not in data.skipped)
     labels = np.delete(labels, failed)
     return torch.from_numpy(images), torch.from_numpy(labels)

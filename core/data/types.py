@@ -17,13 +17,28 @@ class Sample:
     label: int
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """What a validation run left out of training (:mod:`zsk.core.data.holdout`).
+
+    ``classes`` are the seen classes it held out (global indices); ``unseen_images`` their
+    training images, and ``seen_images`` the held-out training images of the classes it trained.
+    """
+
+    classes: list[int]
+    seen_images: list[Sample]
+    unseen_images: list[Sample]
+
+
 @dataclass
 class ZslData:
     """Everything a run needs to know about its data except the pixels.
 
     ``attributes`` holds one row per class (in ``classes`` order), already scaled as the data
     set's params ask. ``train`` holds seen-class training images; ``test_seen`` the held-out
-    seen-class images (for generalised ZSL); ``test_unseen`` every unseen-class image.
+    seen-class images (for generalised ZSL); ``test_unseen`` every unseen-class image. A
+    validation run's data (spec section ``holdout``) has fewer seen classes and training images,
+    and ``holdout`` says which.
     """
 
     root: Path
@@ -36,6 +51,7 @@ class ZslData:
     test_seen: list[Sample]
     test_unseen: list[Sample]
     skipped: list[Path] = field(default_factory=list)
+    holdout: Holdout | None = None
 
     @property
     def num_attributes(self) -> int:

@@ -2,51 +2,75 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from zsk.core.data.types import ZslData
-from zsk.core.evaluate.gzsl import calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.inference import (
     LabelledImages,
     cosine_scores,
     embed_attributes,
     embed_images,
 )
-from zsk.core.evaluate.validation import ValidationSplit
+from zsk.core.evaluate.metrics import Calibration
 from zsk.core.model import GAN
+
+
+@dataclass(frozen=True)
+class CalibrationImages:
+    """Validation images on which a calibration constant is chosen, and where they come from.
+
+    ``seen`` are classes the judged networks were trained on, ``unseen`` classes they never
+    saw (or, failing a validation run, classes that play them); ``source`` says which in words.
+    """
+
+    images: LabelledImages
+    seen: list[int]
+    unseen: list[int]
+    source: str
+
+
+def class_scores(
+    gan: GAN, data: ZslData, images: torch.Tensor, device: torch.device, batch_size: int
+) -> torch.Tensor:
+    """(N, C) cosine of each image's embedding with every class's embedding."""
+    class_embeddings = embed_attributes(gan, data.attributes, device)
+    return cosine_scores(embed_images(gan, images, device, batch_size), class_embeddings)
+
+
+def embedding_calibration(
+    gan: GAN,
+    data: ZslData,
+    validation: CalibrationImages,
+    device: torch.device,
+    batch_size: int,
+) -> Calibration:
+    """The constant with the best validation H for ``gan`` (the run that trained on
+    ``validation.seen``, which is a validation run when one is given)."""
+    scores = class_scores(gan, data, validation.images.images, device, batch_size)
+    return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
 
 
 def evaluate_embedding(
     gan: GAN,
     data: ZslData,
-    train: LabelledImages,
     test: LabelledImages,
-    split: ValidationSplit,
+    calibration: Calibration,
+    source: str,
     device: torch.device,
     batch_size: int,
 ) -> dict[str, object]:
-    """ZSL top-1 over the unseen classes and calibrated GZSL over all classes.
+    """ZSL top-1 over the unseen classes, and GZSL over all classes with ``calibration``.
 
-    ``test`` holds the test_seen and test_unseen images; the calibration constant is chosen on
-    ``train``'s validation part (see :mod:`zsk.core.evaluate.validation`).
+    ``test`` holds the test_seen and test_unseen images; ``calibration`` was chosen on
+    validation images before (:func:`embedding_calibration`), and ``source`` names them.
     """
-    class_embeddings = embed_attributes(gan, data.attributes, device)
-    test_scores = cosine_scores(
-        embed_images(gan, test.images, device, batch_size), class_embeddings
-    )
-    val = train.subset(split.val)
-    val_scores = cosine_scores(embed_images(gan, val.images, device, batch_size), class_embeddings)
+    test_scores = class_scores(gan, data, test.images, device, batch_size)
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    gzsl = calibrated_gzsl(
-        val_scores,
-        val.labels,
-        split.pseudo_seen,
-        split.pseudo_unseen,
-        test_scores,
-        test.labels,
-        data.seen,
-        data.unseen,
-    )
+    gzsl = calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen)
+    gzsl["calibration"]["source"] = source
     return {
         "zsl_top1": zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         "gzsl": gzsl,

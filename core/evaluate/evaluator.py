@@ -12,11 +12,12 @@ import torch
 
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import attribute_accuracy, binarize, train_probe
+from zsk.core.evaluate.calibration import check_validation_run, choose_embedding_calibration
 from zsk.core.evaluate.embedding import evaluate_embedding
 from zsk.core.evaluate.fid import image_distances, load_inception
 from zsk.core.evaluate.generative import evaluate_generative
 from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.evaluate.trained import TrainedRun
+from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.registry import UserError
 
@@ -32,6 +33,7 @@ class EvalOptions:
     batch_size: int = 128
     seed: int = 0
     inception_weights: Path | None = None
+    calibration_run: Path | None = None
 
 
 def _load(trained: TrainedRun, split: str) -> LabelledImages:
@@ -59,6 +61,10 @@ def evaluate(
     """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, FID."""
     if options.inception_weights is not None:
         load_inception(options.inception_weights)  # refuse a bad file before the long part
+    validation_run = None
+    if options.calibration_run is not None:  # refuse a bad run before the long part
+        validation_run = load_trained(options.calibration_run)
+        check_validation_run(trained.build.data, validation_run)
     data = trained.build.data
     gan = trained.build.gan.to(device).eval()
     torch.manual_seed(options.seed)
@@ -71,7 +77,10 @@ def evaluate(
     batch = options.batch_size
 
     log("embedding zero-shot accuracy")
-    embedding = evaluate_embedding(gan, data, train, test, split, device, batch)
+    calibration, source = choose_embedding_calibration(
+        trained, train, split, validation_run, device, batch, log
+    )
+    embedding = evaluate_embedding(gan, data, test, calibration, source, device, batch)
     log(f"imagining {options.images_per_class} images per class and fitting classifiers")
     generative = evaluate_generative(
         gan, data, train, test, split, options.images_per_class, device, batch, options.seed
@@ -98,7 +107,10 @@ def evaluate(
             "steps": options.probe_steps,
         },
         **distances,
-        "validation": split.as_dict(),
+        "validation": {
+            "pseudo_unseen_classes": split.held_out,
+            "validation_images": {"seen": len(split.val_seen), "unseen": len(split.val_unseen)},
+        },
         "images": {
             "train": len(train),
             "test_seen": len(test_seen),

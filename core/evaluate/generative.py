@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import torch
 
+from zsk.core.data.holdout import ClassSplit
 from zsk.core.data.types import ZslData
 from zsk.core.evaluate.classifier import fit_softmax
-from zsk.core.evaluate.gzsl import calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.inference import LabelledImages, imagine_classes, pooled_features
-from zsk.core.evaluate.validation import ValidationSplit
 from zsk.core.model import GAN
 
 
@@ -35,7 +35,7 @@ def evaluate_generative(
     data: ZslData,
     train: LabelledImages,
     test: LabelledImages,
-    split: ValidationSplit,
+    split: ClassSplit,
     per_class: int,
     device: torch.device,
     batch_size: int,
@@ -52,12 +52,12 @@ def evaluate_generative(
     train_features = features(train.images)
     fit = train.subset(split.fit)
     val_imagined = imagine_classes(
-        gan, attributes, split.pseudo_unseen, per_class, device, batch_size, fit.images, generator
+        gan, attributes, split.held_out, per_class, device, batch_size, fit.images, generator
     )
     val_classifier = fit_softmax(
         torch.cat([train_features[split.fit], features(val_imagined.images)]),
         torch.cat([fit.labels, val_imagined.labels]),
-        sorted(split.pseudo_seen + split.pseudo_unseen),
+        sorted(split.trained + split.held_out),
         device,
         seed,
     )
@@ -75,16 +75,9 @@ def evaluate_generative(
     )
     test_scores = classifier.scores(features(test.images), num_classes)
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    gzsl = calibrated_gzsl(
-        val_scores,
-        train.labels[split.val],
-        split.pseudo_seen,
-        split.pseudo_unseen,
-        test_scores,
-        test.labels,
-        data.seen,
-        data.unseen,
-    )
+    calibration = calibrate(val_scores, train.labels[split.val], split.trained, split.held_out)
+    gzsl = calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen)
+    gzsl["calibration"]["source"] = "validation classifier fitted without the pseudo-unseen classes"
     metrics = {
         "zsl_top1": zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         "gzsl": gzsl,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from zsk.core.evaluate.metrics import (
+    Calibration,
     ausuc,
     choose_calibration,
     gzsl_accuracy,
@@ -37,27 +38,31 @@ def zsl_top1(scores: torch.Tensor, labels: torch.Tensor, unseen: list[int]) -> f
     return per_class_accuracy(narrowed.argmax(dim=1), positions)
 
 
-def calibrated_gzsl(
+def calibrate(
     val_scores: torch.Tensor,
     val_labels: torch.Tensor,
     val_seen: list[int],
     val_unseen: list[int],
+) -> Calibration:
+    """The constant that maximises H on validation scores among ``val_seen + val_unseen``."""
+    val_classes = sorted(val_seen + val_unseen)
+    val_narrow, val_positions = restrict(val_scores, val_labels, val_classes)
+    val_mask = torch.tensor([c in set(val_seen) for c in val_classes])
+    return choose_calibration(val_narrow, val_positions, val_mask)
+
+
+def calibrated_gzsl(
+    calibration: Calibration,
     test_scores: torch.Tensor,
     test_labels: torch.Tensor,
     seen: list[int],
     unseen: list[int],
 ) -> dict[str, object]:
-    """GZSL u, s, H on the test scores with the calibration constant chosen on validation.
+    """GZSL u, s, H on the test scores with a constant chosen beforehand on validation data.
 
-    The constant is the one that maximises H among ``val_seen + val_unseen`` on the validation
-    scores; the test scores only receive it. AUSUC summarises the test curve over every
+    The test scores only receive the constant. AUSUC summarises the test curve over every
     constant, so it chooses nothing. ``uncalibrated`` gives u, s, H at constant 0.
     """
-    val_classes = sorted(val_seen + val_unseen)
-    val_narrow, val_positions = restrict(val_scores, val_labels, val_classes)
-    val_mask = torch.tensor([c in set(val_seen) for c in val_classes])
-    calibration = choose_calibration(val_narrow, val_positions, val_mask)
-
     classes = sorted(seen + unseen)
     narrow, positions = restrict(test_scores, test_labels, classes)
     mask = torch.tensor([c in set(seen) for c in classes])

@@ -104,19 +104,15 @@ def write_report(
         log("eval.json is missing or older than the checkpoint: evaluating")
         result = evaluate(trained, options, device, log)
         write_eval(run_dir, result)
-    pseudo_unseen = ", ".join(
-        data.classes[c] for c in result["validation"]["pseudo_unseen_classes"]
-    )
     lines += [
         "",
         f"## Evaluation (step {result['step']})",
         "",
         markdown_table(result),
         "",
-        "Accuracies are per-class averages. GZSL's calibration constant was chosen on a "
-        "validation split of the seen classes' training images "
-        f"(pseudo-unseen classes: {pseudo_unseen}), "
-        "never on test images. Full numbers: `eval.json`.",
+        "Accuracies are per-class averages. GZSL's calibration constants were chosen on "
+        "validation images, never on test images (the rows above name where). "
+        "Full numbers: `eval.json`.",
         "",
     ]
     path = run_dir / REPORT_FILE

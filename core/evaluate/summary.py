@@ -20,6 +20,7 @@ def _gzsl_rows(method: str, gzsl: dict[str, Any]) -> list[tuple[str, str, str]]:
         (method, "GZSL s (seen)", _percent(gzsl["s"])),
         (method, "GZSL H", _percent(gzsl["h"])),
         (method, "calibration γ (chosen on validation)", _number(calibration["gamma"])),
+        (method, "calibration chosen on", str(calibration.get("source", "—"))),
         (method, "AUSUC", _number(gzsl["ausuc"])),
         (method, "GZSL H without calibration", _percent(gzsl["uncalibrated"]["h"])),
     ]

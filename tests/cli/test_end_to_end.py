@@ -55,12 +55,24 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch)
         "24",
     )
     overrides = [part for item in TINY for part in ("--set", item)]
+    # the validation run that chooses the GZSL calibration: 3 of the seen classes held out
+    zsk("build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val")
+    zsk("train", "runs/tiny-val", "--steps", "3", "--device", "cpu")
     zsk("build", spec, *overrides, "--out", "runs/tiny")
     zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
     run_dir = tmp_path / "runs" / "tiny"
 
     result = zsk(
-        "eval", "--json", "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu"
+        "eval",
+        "--json",
+        "--calibrate-with",
+        "runs/tiny-val",
+        "--images-per-class",
+        "4",
+        "--probe-steps",
+        "5",
+        "--device",
+        "cpu",
     )
     printed = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
     assert printed == json.loads((run_dir / "eval.json").read_text())
@@ -79,7 +91,12 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch)
     ):
         assert _fraction(value)
     assert isinstance(printed["gzsl"]["calibration"]["gamma"], float)
+    assert "runs/tiny-val (3 held-out classes)" in printed["gzsl"]["calibration"]["source"]
     assert printed["fid"] is None and "inception" in printed["fid_unavailable"]
+
+    refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])
+    assert refused.exit_code == 2
+    assert "is not a validation run: its spec has no holdout section" in refused.output
 
     classes = (tmp_path / "data/shapes/classes.txt").read_text().split()[1::2]
     unseen = (tmp_path / "data/shapes/testclasses.txt").read_text().split()

@@ -6,11 +6,15 @@ import pytest
 import torch
 
 from zsk.core.evaluate.classifier import fit_softmax
-from zsk.core.evaluate.embedding import evaluate_embedding
+from zsk.core.evaluate.embedding import (
+    CalibrationImages,
+    embedding_calibration,
+    evaluate_embedding,
+)
 from zsk.core.evaluate.generative import evaluate_generative
-from zsk.core.evaluate.gzsl import calibrated_gzsl, restrict, zsl_top1
+from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, restrict, zsl_top1
 from zsk.core.evaluate.inference import LabelledImages, cosine_scores
-from zsk.core.evaluate.metrics import choose_calibration
+from zsk.core.evaluate.metrics import choose_calibration, gzsl_accuracy
 from zsk.core.evaluate.validation import pseudo_unseen_split
 
 CPU = torch.device("cpu")
@@ -20,27 +24,25 @@ def test_pseudo_unseen_split_holds_out_classes_and_images():
     labels = torch.arange(10).repeat_interleave(7)  # 10 seen classes, 7 images each
     split = pseudo_unseen_split(labels, list(range(10)), num_unseen=3, seed=1)
     # the data set's unseen share 3/13 of 10 seen classes -> 2 pseudo-unseen classes
-    assert len(split.pseudo_unseen) == round(10 * 3 / 13) == 2
-    assert sorted(split.pseudo_seen + split.pseudo_unseen) == list(range(10))
-    assert set(labels[split.val_unseen].tolist()) == set(split.pseudo_unseen)
+    assert len(split.held_out) == round(10 * 3 / 13) == 2
+    assert sorted(split.trained + split.held_out) == list(range(10))
+    assert set(labels[split.val_unseen].tolist()) == set(split.held_out)
     assert len(split.val_unseen) == 2 * 7
     # every pseudo-seen image is either fitted on or held out, never both
     assert set(split.fit.tolist()).isdisjoint(split.val_seen.tolist())
     assert sorted(split.fit.tolist() + split.val_seen.tolist()) == sorted(
-        torch.nonzero(torch.isin(labels, torch.tensor(split.pseudo_seen))).squeeze(1).tolist()
+        torch.nonzero(torch.isin(labels, torch.tensor(split.trained))).squeeze(1).tolist()
     )
     # round(7 * 0.2) = 1 held-out image per pseudo-seen class
-    assert (
-        torch.bincount(labels[split.val_seen], minlength=10)[split.pseudo_seen].tolist() == [1] * 8
-    )
+    assert torch.bincount(labels[split.val_seen], minlength=10)[split.trained].tolist() == [1] * 8
     again = pseudo_unseen_split(labels, list(range(10)), num_unseen=3, seed=1)
-    assert again.pseudo_unseen == split.pseudo_unseen and torch.equal(again.fit, split.fit)
+    assert again.held_out == split.held_out and torch.equal(again.fit, split.fit)
 
 
 def test_pseudo_unseen_split_keeps_a_class_on_each_side():
     labels = torch.tensor([0, 0, 1, 1])
     split = pseudo_unseen_split(labels, [0, 1], num_unseen=50)
-    assert len(split.pseudo_unseen) == 1 and len(split.pseudo_seen) == 1
+    assert len(split.held_out) == 1 and len(split.trained) == 1
 
 
 def _scores(n: int, classes: int, seed: int) -> torch.Tensor:
@@ -52,23 +54,22 @@ def test_calibration_is_chosen_on_validation_scores_only():
     val_labels = torch.tensor([0, 0, 1, 1, 2, 2])  # class 2 plays unseen on validation
     val_scores = _scores(6, 5, 0)
     test_labels = torch.tensor([0, 1, 2, 3, 4, 3, 4, 0])
-    first = calibrated_gzsl(
-        val_scores, val_labels, [0, 1], [2], _scores(8, 5, 1), test_labels, seen, unseen
-    )
-    second = calibrated_gzsl(
-        val_scores, val_labels, [0, 1], [2], _scores(8, 5, 2) * 10, test_labels, seen, unseen
-    )
-    assert first["calibration"] == second["calibration"]
+    calibration = calibrate(val_scores, val_labels, [0, 1], [2])
     narrow, positions = restrict(val_scores, val_labels, [0, 1, 2])
     expected = choose_calibration(narrow, positions, torch.tensor([True, True, False]))
-    assert first["calibration"]["gamma"] == expected.gamma
-    # but the validation scores do move it
+    assert calibration == expected
+    # the validation scores move it; the test scores only receive it
     shifted = val_scores.clone()
     shifted[:, :2] += 5.0
-    third = calibrated_gzsl(
-        shifted, val_labels, [0, 1], [2], _scores(8, 5, 1), test_labels, seen, unseen
+    assert calibrate(shifted, val_labels, [0, 1], [2]).gamma == pytest.approx(
+        calibration.gamma + 5.0
     )
-    assert third["calibration"]["gamma"] == pytest.approx(first["calibration"]["gamma"] + 5.0)
+    test_scores = _scores(8, 5, 1)
+    result = calibrated_gzsl(calibration, test_scores, test_labels, seen, unseen)
+    assert result["calibration"] == calibration.as_dict()
+    mask = torch.tensor([True, True, True, False, False])
+    by_hand = gzsl_accuracy(test_scores, test_labels, mask, calibration.gamma)
+    assert (result["u"], result["s"], result["h"]) == (by_hand.u, by_hand.s, by_hand.h)
 
 
 def test_restrict_maps_labels_to_candidate_positions():
@@ -97,23 +98,23 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
     train, test = toy_sets
     data = toy.data()
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
-    result = evaluate_embedding(toy.gan(), data, train, test, split, CPU, batch_size=16)
+    validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
+    calibration = embedding_calibration(toy.gan(), data, validation, CPU, batch_size=16)
+    result = evaluate_embedding(toy.gan(), data, test, calibration, "toy", CPU, batch_size=16)
     assert result["zsl_top1"] == pytest.approx(1.0)
     assert result["gzsl"]["h"] == pytest.approx(1.0)
+    assert result["gzsl"]["calibration"] == {**calibration.as_dict(), "source": "toy"}
 
-    # unseen test images that look like seen class 0: ZSL falls, the calibration does not move
+    # unseen test images that look like seen class 0: ZSL falls
     generator = torch.Generator().manual_seed(5)
-    fooled = test.labels.clone()
     is_unseen = torch.isin(test.labels, torch.tensor(toy.unseen))
     images = test.images.clone()
     images[is_unseen] = toy.class_images(
         torch.zeros(int(is_unseen.sum()), dtype=torch.long), generator
     )
-    other = evaluate_embedding(
-        toy.gan(), data, train, LabelledImages(images, fooled), split, CPU, batch_size=16
-    )
+    fooled = LabelledImages(images, test.labels)
+    other = evaluate_embedding(toy.gan(), data, fooled, calibration, "toy", CPU, batch_size=16)
     assert other["zsl_top1"] < 1.0
-    assert other["gzsl"]["calibration"] == result["gzsl"]["calibration"]
 
 
 @pytest.mark.parametrize("translating", [False, True])
