@@ -103,13 +103,23 @@ def _shape(shapes: dict[str, tuple[int, ...]], key: str) -> str:
     return "×".join(["B", *(str(n) for n in shapes[key])])
 
 
+def _holdout_note(data) -> str:
+    holdout = data.holdout
+    if holdout is None:
+        return ""
+    return (
+        f"; a validation run: {len(holdout.classes)} seen classes and "
+        f"{len(holdout.seen_images)} images of the others held out"
+    )
+
+
 def summary_tables(build: Build, cost: DryRun) -> list[Table]:
     """The modules (component, plugin, parameters, output shape) and the objective's terms."""
     spec, gan, data = build.spec, build.gan, build.data
     modules = Table(
         title=f"build '{spec.name}': data '{spec.data.type}' at {data.root}, "
         f"{len(data.classes)} classes ({len(data.seen)} seen), {data.num_attributes} "
-        f"attributes, {len(data.train)} training images"
+        f"attributes, {len(data.train)} training images" + _holdout_note(data)
     )
     for column in ("module", "component", "plugin", "parameters", "output"):
         modules.add_column(column, justify="right" if column == "parameters" else "left")

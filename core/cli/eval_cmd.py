@@ -16,6 +16,14 @@ from zsk.core.run import resolve_run_dir
 from zsk.core.train.device import DEVICE_CHOICES, resolve_device
 
 
+calibrate_with_option = click.option(
+    "--calibrate-with",
+    "calibration_run",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
+)
+
+
 def print_table(result: dict[str, object], console: Console) -> None:
     table = Table(title=f"zero-shot evaluation — {result['run']} at step {result['step']}")
     for column in ("method", "metric", "value"):
@@ -50,12 +58,7 @@ def print_table(result: dict[str, object], console: Console) -> None:
 @click.option(
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
-@click.option(
-    "--calibrate-with",
-    "calibration_run",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
-)
+@calibrate_with_option
 @click.option("--seed", default=EvalOptions.seed, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
 def eval_command(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from zsk.core.cli.eval_cmd import calibrate_with_option
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.report import write_report
 from zsk.core.evaluate.trained import load_trained
@@ -30,8 +31,15 @@ from zsk.core.train.device import DEVICE_CHOICES, resolve_device
     type=click.IntRange(min=1),
     help="For an evaluation that has to be run: attribute probe training steps.",
 )
+@calibrate_with_option
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
-def report(run_dir: Path | None, images_per_class: int, probe_steps: int, device: str) -> None:
+def report(
+    run_dir: Path | None,
+    images_per_class: int,
+    probe_steps: int,
+    calibration_run: Path | None,
+    device: str,
+) -> None:
     """Write RUN_DIR/report.md: loss curves, imagined images per class, the evaluation table.
 
     The evaluation is read from RUN_DIR/eval.json when it is up to date, else run first.
@@ -40,10 +48,15 @@ def report(run_dir: Path | None, images_per_class: int, probe_steps: int, device
     Examples:
       zsk report
       zsk report runs/shapes
+      zsk report runs/shapes --calibrate-with runs/shapes-validation
     """
     trained = load_trained(resolve_run_dir(run_dir))
     console = Console(stderr=True)
-    options = EvalOptions(images_per_class=images_per_class, probe_steps=probe_steps)
+    options = EvalOptions(
+        images_per_class=images_per_class,
+        probe_steps=probe_steps,
+        calibration_run=resolve_run_dir(calibration_run) if calibration_run else None,
+    )
     path = write_report(
         trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")
     )

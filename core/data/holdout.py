@@ -116,6 +116,12 @@ def apply_holdout(
             )
     labels = torch.tensor([s.label for s in data.train], dtype=torch.long)
     split = split_seen_classes(labels, data.seen, held, image_share, seed)
+    if len(split.val_seen) == 0:
+        raise UserError(
+            f"holdout.images={image_share} holds out no training image of the trained classes: "
+            "each has only one",
+            hint="a validation run needs seen-class images to calibrate on; add images",
+        )
     keep_test = set(split.trained)
     return replace(
         data,

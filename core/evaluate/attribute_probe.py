@@ -9,6 +9,12 @@ was trained against G and would be judging its own game.
 For scale, the same judge is also scored on real test images: on seen classes (what it learnt)
 and on unseen classes (how far its reading carries to classes it never saw, the ceiling that
 imagined unseen images can reasonably reach).
+
+The judge's recipe (1000 steps, flips, Gaussian pixel noise of std 0.2) was chosen on training
+images only: judges fitted without a few seen classes were scored on those classes' images,
+which measures what matters here, reading attributes of combinations never seen. On the shapes
+data set that score rose from 0.786 (300 steps, flips only) to 0.825; random shifts added
+nothing measurable (BENCHMARKS.md §5).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from zsk.core.evaluate.inference import LabelledImages, batched
 
 LEARNING_RATE = 1e-3
 BATCH = 64
+#: std of the Gaussian noise added to the judge's training images (in the [-1, 1] pixel range)
+PIXEL_NOISE = 0.2
 
 
 def binarize(attributes: torch.Tensor) -> tuple[torch.Tensor, str]:
@@ -78,6 +86,8 @@ def train_probe(
         images = to_unit_range(train.images[picks].to(device))
         flip = torch.rand(len(picks), generator=generator) < 0.5
         images[flip.to(device)] = images[flip.to(device)].flip(-1)
+        noise = torch.randn(images.shape, generator=generator).to(device)
+        images = images + PIXEL_NOISE * noise
         loss = F.binary_cross_entropy_with_logits(
             probe(images), targets[train.labels[picks]].to(device)
         )

@@ -29,7 +29,7 @@ class EvalOptions:
     """Knobs of an evaluation; the defaults suit AwA2 at 128 pixels on a GPU."""
 
     images_per_class: int = 64
-    probe_steps: int = 300
+    probe_steps: int = 1000
     batch_size: int = 128
     seed: int = 0
     inception_weights: Path | None = None

@@ -56,7 +56,11 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch)
     )
     overrides = [part for item in TINY for part in ("--set", item)]
     # the validation run that chooses the GZSL calibration: 3 of the seen classes held out
-    zsk("build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val")
+    built = zsk("build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val")
+    assert "(37 seen)" in built.output  # 40 seen classes, 3 held out
+    assert "a validation run: 3 seen classes and 37 images of the others held out" in " ".join(
+        built.output.split()
+    )
     zsk("train", "runs/tiny-val", "--steps", "3", "--device", "cpu")
     zsk("build", spec, *overrides, "--out", "runs/tiny")
     zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
