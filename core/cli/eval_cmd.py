@@ -15,7 +15,6 @@ from zsk.core.evaluate.trained import load_trained
 from zsk.core.run import resolve_run_dir
 from zsk.core.train.device import DEVICE_CHOICES, resolve_device
 
-
 calibrate_with_option = click.option(
     "--calibrate-with",
     "calibration_run",
