@@ -6,6 +6,7 @@
 1. overhead: zsk's training step against a hand-written flat loop (bench_overhead.py);
 2. scaling: time and memory per step against batch and image size (bench_scaling.py);
 3. data: JPEG decoding and prepared batches, images/s (bench_data.py, the data layer's);
+   layout: channels_last against contiguous on the CPU (bench_layout.py);
 4. GPU: benchmarks/gpu.sh when CUDA is present, otherwise a note how to run it;
 5. time to quality: from a finished ``make demo`` run (runs/shapes) when one is there.
 """
@@ -28,6 +29,7 @@ BENCHMARKS = [
     ("overhead", [sys.executable, str(HERE / "bench_overhead.py")]),
     ("scaling", [sys.executable, str(HERE / "bench_scaling.py")]),
     ("data", [sys.executable, str(HERE / "bench_data.py")]),
+    ("layout", [sys.executable, str(HERE / "bench_layout.py")]),
 ]
 DEMO_RUN = ROOT / "runs" / "shapes"
 

@@ -91,7 +91,7 @@ class Trainer:
     # setup ----------------------------------------------------------------------------------
     def _prepare_networks(self) -> None:
         gan = self.build.gan.to(self.device).train()
-        if self.spec.channels_last:  # faster convolutions on CUDA and with oneDNN on the CPU
+        if self.device.type == "cuda" and self.spec.channels_last:
             gan.to(memory_format=torch.channels_last)
         broadcast_state(gan, self.layout)
         self.gan = gan
@@ -168,7 +168,7 @@ class Trainer:
         images, labels = self._next_batch()
         if self.spec.hflip:
             images = random_hflip(images)
-        if self.spec.channels_last:
+        if self.device.type == "cuda" and self.spec.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return draw_batch(
             images,

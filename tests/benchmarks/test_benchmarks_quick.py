@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+import bench_layout
 import bench_overhead
 import bench_scaling
 import pytest
@@ -68,6 +69,14 @@ def test_overhead_quick_prints_its_table(capsys):
         assert zsk > 0 and flat > 0 and 0 < low <= ratio <= high
     differences = re.findall(r"largest difference ([0-9.e+-]+)", out)
     assert len(differences) == 2 and all(float(d) < 1e-5 for d in differences)
+
+
+def test_layout_quick_prints_its_table(capsys):
+    assert bench_layout.main(["--quick"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert len(rows) == 1 and rows[0][0] == "1"
+    contiguous, channels_last, ratio = map(float, rows[0][1:])
+    assert contiguous > 0 and channels_last > 0 and ratio > 0
 
 
 def test_scaling_quick_prints_its_table(capsys):
