@@ -100,9 +100,10 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch)
 
     # a validation run evaluated on its own calibrates on its own held-out images
     own = zsk("eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2")
-    assert "runs/tiny-val (3 held-out classes)" in json.loads(own.stdout)["gzsl"]["calibration"][
-        "source"
-    ]
+    assert (
+        "runs/tiny-val (3 held-out classes)"
+        in json.loads(own.stdout)["gzsl"]["calibration"]["source"]
+    )
     refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])
     assert refused.exit_code == 2
     assert "is not a validation run: its spec has no holdout section" in refused.output
