@@ -64,10 +64,20 @@ def _widths(params: _GeneratorParams, depth: int) -> list[int]:
 
 
 class _Decoder(nn.Module):
-    """First block at the bottleneck, ``depth - 1`` stride-2 up blocks, then the image layer."""
+    """First block at the bottleneck, ``depth - 1`` stride-2 up blocks, then the image layer.
+
+    With ``condition_channels`` > 0 every up block also receives a condition vector (the target
+    attributes), tiled over its input: the decoder can use them at every scale, not only where
+    the bottleneck joined them.
+    """
 
     def __init__(
-        self, first_conv: nn.Module, widths: list[int], out_channels: int, style: BlockStyle
+        self,
+        first_conv: nn.Module,
+        widths: list[int],
+        out_channels: int,
+        style: BlockStyle,
+        condition_channels: int = 0,
     ):
         super().__init__()
         depth = len(widths)
@@ -75,14 +85,23 @@ class _Decoder(nn.Module):
         blocks = [style.block(0, first_conv, top)]
         for index in range(1, depth):
             wide, narrow = widths[depth - index], widths[depth - index - 1]
-            up = nn.ConvTranspose2d(wide, narrow, 4, stride=2, padding=1)
+            up = nn.ConvTranspose2d(wide + condition_channels, narrow, 4, stride=2, padding=1)
             blocks.append(style.block(index, up, narrow))
         self.blocks = nn.Sequential(*blocks)
+        self.condition_channels = condition_channels
         to_image = nn.ConvTranspose2d(widths[0], out_channels, 4, stride=2, padding=1)
         self.to_image = style.weight_norm.wrap(to_image)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.to_image(self.blocks(x)))
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.condition_channels:
+            return torch.tanh(self.to_image(self.blocks(x)))
+        if condition is None or condition.shape[1] != self.condition_channels:
+            raise ValueError(f"this decoder needs a condition of {self.condition_channels} values")
+        x = self.blocks[0](x)
+        for block in self.blocks[1:]:
+            tiled = condition[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = block(torch.cat([x, tiled.to(x.dtype)], dim=1))
+        return torch.tanh(self.to_image(x))
 
 
 def _no_feature_head(name: str) -> UserError:
@@ -98,8 +117,8 @@ class EncoderDecoder(Generator):
 
     SN-conv encoder blocks (4×4, stride 2; no feature norm on the first) take the image down to
     ``bottleneck_size``; the target attributes (and, with ``noise``, ``dims.noise_dim`` Gaussian
-    channels) are tiled over the bottleneck and concatenated; the decoder restores an image of
-    the input's size. ``decode_features`` pools the reconstruction features to the bottleneck
+    channels) are tiled over the bottleneck and concatenated (with ``condition_every_block``,
+    also at every up block); the decoder restores an image of the input's size. ``decode_features`` pools the reconstruction features to the bottleneck
     and maps them by a learned 1×1 conv to the decoder's input.
     """
 
@@ -113,6 +132,11 @@ class EncoderDecoder(Generator):
         )
         noise: bool = Field(False, description="also concatenate noise_dim noise channels")
         encoder_attention_at: list[int] = attention_at_field([], "encoder blocks")
+        condition_every_block: bool = Field(
+            False,
+            description="also join the target attributes to every decoder block's input, "
+            "not only at the bottleneck",
+        )
 
     def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
         super().__init__(params, dims, feature_shape)
@@ -135,7 +159,8 @@ class EncoderDecoder(Generator):
         self.noise_channels = dims.noise_dim if params.noise else 0
         self.decoder_in = widths[-1] + dims.num_attributes + self.noise_channels
         fuse = nn.Conv2d(self.decoder_in, widths[-1], 3, padding=1)
-        self.decoder = _Decoder(fuse, widths, dims.channels, decoder_style)
+        condition_channels = dims.num_attributes if params.condition_every_block else 0
+        self.decoder = _Decoder(fuse, widths, dims.channels, decoder_style, condition_channels)
         if feature_shape is not None:
             maps = feature_shape[0] if len(feature_shape) == 3 else math.prod(feature_shape)
             self.feature_projection = nn.Conv2d(maps, self.decoder_in, 1)
@@ -155,7 +180,7 @@ class EncoderDecoder(Generator):
                 noise = torch.randn(code.shape[0], self.noise_channels, device=code.device)
             condition = torch.cat([condition, noise.to(code.dtype)], dim=1)
         tiled = condition[:, :, None, None].expand(-1, -1, *code.shape[2:])
-        return self.decoder(torch.cat([code, tiled], dim=1))
+        return self.decoder(torch.cat([code, tiled], dim=1), attributes.to(code.dtype))
 
     def decode_features(self, features: torch.Tensor) -> torch.Tensor:
         if self.feature_shape is None:
@@ -164,7 +189,9 @@ class EncoderDecoder(Generator):
             features = features.reshape(features.shape[0], -1, 1, 1)
         size = self.params.bottleneck_size
         pooled = F.adaptive_avg_pool2d(features, (size, size))
-        return self.decoder(self.feature_projection(pooled))
+        # the report's reconstruction path has no target attributes: the up blocks get zeros
+        blank = pooled.new_zeros(len(pooled), self.decoder.condition_channels)
+        return self.decoder(self.feature_projection(pooled), blank)
 
 
 class NoiseDecoder(Generator):
