@@ -118,8 +118,9 @@ class EncoderDecoder(Generator):
     SN-conv encoder blocks (4×4, stride 2; no feature norm on the first) take the image down to
     ``bottleneck_size``; the target attributes (and, with ``noise``, ``dims.noise_dim`` Gaussian
     channels) are tiled over the bottleneck and concatenated (with ``condition_every_block``,
-    also at every up block); the decoder restores an image of the input's size. ``decode_features`` pools the reconstruction features to the bottleneck
-    and maps them by a learned 1×1 conv to the decoder's input.
+    also at every up block); the decoder restores an image of the input's size.
+    ``decode_features`` pools the reconstruction features to the bottleneck and maps them by a
+    learned 1×1 conv to the decoder's input.
     """
 
     name = "encoder_decoder"
