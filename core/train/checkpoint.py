@@ -20,9 +20,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+from torch import nn
 
 from zsk.core.model import GAN
-from zsk.core.spec import Spec
 from zsk.registry import UserError
 
 FORMAT = "zsk-checkpoint/1"
@@ -31,10 +31,19 @@ WEIGHTS_SUFFIX = ".safetensors"
 SIDECAR_SUFFIX = ".json"
 
 
-def model_fingerprint(spec: Spec, data_fingerprint: str) -> str:
-    """What a checkpoint's weights must match: the model part of the spec and the data set."""
-    model = json.dumps(spec.model.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(f"{model}\n{data_fingerprint}".encode()).hexdigest()[:16]
+def model_fingerprint(model: nn.Module, data_fingerprint: str) -> str:
+    """What a checkpoint's weights must match: every tensor's name, shape and dtype, and the
+    data set.
+
+    Built from the networks rather than the spec's text, so a newer zsk that adds a parameter
+    with a behaviour-preserving default still loads the checkpoints of older runs, while any
+    change to the architecture or the data is refused.
+    """
+    layout = "\n".join(
+        f"{name}:{tuple(tensor.shape)}:{tensor.dtype}"
+        for name, tensor in sorted(model.state_dict().items())
+    )
+    return hashlib.sha256(f"{layout}\n{data_fingerprint}".encode()).hexdigest()[:16]
 
 
 def checkpoint_stem(run_dir: Path, step: int) -> Path:
@@ -178,7 +187,7 @@ def load_generator_and_discriminator(build: Any, path: Path, use_ema: bool = Tru
             raise UserError(f"run {path} has no checkpoint yet", hint=f"train it: zsk train {path}")
         path = latest
     tensors, meta = read_checkpoint(path)
-    check_matches(meta, model_fingerprint(build.spec, build.data.fingerprint()), path)
+    check_matches(meta, model_fingerprint(build.gan, build.data.fingerprint()), path)
     gan = build.gan
     load_module_state(gan, prefixed(tensors, "gan"), str(path))
     ema = prefixed(tensors, "ema")

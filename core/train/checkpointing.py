@@ -47,7 +47,7 @@ def latest(run_dir: Path) -> Path | None:
 
 
 def fingerprint_of(trainer: Trainer) -> str:
-    return model_fingerprint(trainer.build.spec, trainer.build.data.fingerprint())
+    return model_fingerprint(trainer.build.gan, trainer.build.data.fingerprint())
 
 
 def _losses(trainer: Trainer) -> list[tuple[str, Any]]:

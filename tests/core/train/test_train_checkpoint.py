@@ -91,7 +91,7 @@ def test_optimizer_state_survives_the_split_into_tensors_and_json():
 
 def test_evaluator_loads_trained_weights_and_refuses_another_model(tiny_data, tmp_path):
     build = make_build(tiny_data, spec_dict(tiny_data.root))
-    fingerprint = model_fingerprint(build.spec, tiny_data.fingerprint())
+    fingerprint = model_fingerprint(build.gan, tiny_data.fingerprint())
     state = {
         f"gan.{k}": v + 1 if v.is_floating_point() else v for k, v in build.gan.state_dict().items()
     }
@@ -110,8 +110,9 @@ def test_evaluator_loads_trained_weights_and_refuses_another_model(tiny_data, tm
     assert torch.equal(gan.state_dict()[trunk_key[4:]], state[trunk_key])
     gan = load_generator_and_discriminator(fresh, tmp_path, use_ema=True)
     assert all((p == 0).all() for p in gan.generator.parameters())
-    other = make_build(tiny_data, dict(spec_dict(tiny_data.root), name="other"))
-    other.spec.model.embedding_dim = 5
+    wider = spec_dict(tiny_data.root)
+    wider["model"] = dict(wider["model"], embedding_dim=5)
+    other = make_build(tiny_data, dict(wider, name="other"))
     with pytest.raises(UserError, match="another model"):
         load_generator_and_discriminator(other, tmp_path)
     with pytest.raises(UserError, match="no checkpoint"):
