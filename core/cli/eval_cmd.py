@@ -19,6 +19,7 @@ calibrate_with_option = click.option(
     "--calibrate-with",
     "calibration_run",
     type=click.Path(path_type=Path, file_okay=False),
+    callback=lambda ctx, param, value: resolve_run_dir(value) if value else None,
     help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
 )
 
@@ -95,7 +96,7 @@ def eval_command(
         batch_size=batch_size,
         seed=seed,
         inception_weights=inception_weights,
-        calibration_run=resolve_run_dir(calibration_run) if calibration_run else None,
+        calibration_run=calibration_run,
     )
     result = evaluate(
         trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")

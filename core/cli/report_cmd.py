@@ -55,7 +55,7 @@ def report(
     options = EvalOptions(
         images_per_class=images_per_class,
         probe_steps=probe_steps,
-        calibration_run=resolve_run_dir(calibration_run) if calibration_run else None,
+        calibration_run=calibration_run,
     )
     path = write_report(
         trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")

@@ -55,11 +55,9 @@ def split_seen_classes(
         raise ValueError("holding out classes needs at least two seen classes")
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(seen), generator=generator).tolist()
-    if isinstance(held_out, int):
-        held = sorted(seen[i] for i in order[:held_out])
-    else:
-        held = sorted(held_out)
-    trained = [c for c in sorted(seen) if c not in set(held)]
+    held = sorted(seen[i] for i in order[:held_out]) if isinstance(held_out, int) else held_out
+    held = sorted(set(held))
+    trained = sorted(set(seen) - set(held))
     fit, val_seen = [], []
     for cls in trained:
         members = torch.nonzero(train_labels == cls).squeeze(1)

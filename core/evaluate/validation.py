@@ -35,7 +35,5 @@ def pseudo_unseen_split(
     seed: int = 0,
 ) -> ClassSplit:
     """Split the training images of the ``seen`` classes into fit / validation sets (see module)."""
-    if len(seen) < 2:
-        raise ValueError("a validation split needs at least two seen classes")
     count = unseen_share_count(len(seen), num_unseen)
     return split_seen_classes(train_labels, seen, count, SEEN_HOLDOUT, seed)
