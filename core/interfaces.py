@@ -101,10 +101,18 @@ class Generator(Component, nn.Module, abc.ABC):
     encoder-decoder) and False when it draws from noise (the notebook's decoder). Either way
     ``decode_features`` maps the discriminator's reconstruction features back to an image, the
     report's reconstruction path ``G(D_enc(x))``.
+
+    ``imagines_without_source`` is True when ``forward`` also makes images from attributes (and
+    noise) alone; evaluation and sample grids then imagine without source images, so what G
+    shows for a class is not borrowed from the picture it started from.
     """
 
     kind = "generator"
     translates_images: ClassVar[bool] = False
+
+    @property
+    def imagines_without_source(self) -> bool:
+        return not self.translates_images
 
     def __init__(
         self,

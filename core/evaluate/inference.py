@@ -115,10 +115,10 @@ def imagine(
 ) -> torch.Tensor:
     """Images G makes for each row of ``attributes`` (uint8, on the CPU).
 
-    A translating generator translates ``sources`` (uint8, one per row) towards the rows; a
-    generator that draws from noise ignores them.
+    A generator that needs a source translates ``sources`` (uint8, one per row) towards the
+    rows; one that imagines without a source is given none.
     """
-    translates = gan.generator.translates_images
+    translates = not gan.generator.imagines_without_source
     if translates and (sources is None or len(sources) != len(attributes)):
         raise ValueError("a translating generator needs one source image per attribute row")
     outputs = []
@@ -143,12 +143,12 @@ def imagine_classes(
 ) -> LabelledImages:
     """``per_class`` imagined images of each of ``classes``, labelled with the class.
 
-    For a translating generator the source images are drawn at random from ``source_pool``
-    (real images of classes other than ``classes``).
+    For a generator that needs a source the source images are drawn at random from
+    ``source_pool`` (real images of classes other than ``classes``).
     """
     labels = torch.tensor(classes, dtype=torch.long).repeat_interleave(per_class)
     sources = None
-    if gan.generator.translates_images:
+    if not gan.generator.imagines_without_source:
         if source_pool is None or len(source_pool) == 0:
             raise ValueError("a translating generator needs source images to translate")
         picks = torch.randint(0, len(source_pool), (len(labels),), generator=generator)

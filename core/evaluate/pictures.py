@@ -113,14 +113,14 @@ def generate_images(
 ) -> torch.Tensor:
     """``per_row`` images of each attribute row, uint8 (rows × per_row, 3, S, S), row-major.
 
-    A translating generator translates the same ``per_row`` random training images for every
-    row, so a column shows one source image across the rows.
+    A generator that needs a source translates the same ``per_row`` random training images for
+    every row, so a column shows one source image across the rows.
     """
     gan.to(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     sources = None
-    if gan.generator.translates_images:
+    if not gan.generator.imagines_without_source:
         sources = source_images(data, per_row, gan.dims.image_size, generator).repeat(
             len(rows), 1, 1, 1
         )

@@ -194,12 +194,16 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
     features = torch.randn(BATCH, *FEATURE_SHAPE)
     image_shape = (BATCH, dims.channels, dims.image_size, dims.image_size)
 
-    def run(g: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    def run(g: nn.Module) -> tuple[torch.Tensor, ...]:
         source = images if cls.translates_images else None
-        return g(attributes, images=source, noise=noise), g.decode_features(features)
+        outputs = [g(attributes, images=source, noise=noise), g.decode_features(features)]
+        if cls.translates_images and g.imagines_without_source:
+            outputs.append(g(attributes, images=None, noise=noise))
+        return tuple(outputs)
 
     def check(out: tuple[torch.Tensor, ...]) -> None:
-        for what, image in zip(("forward", "decode_features"), out, strict=True):
+        names = ("forward", "decode_features", "forward without a source image")
+        for what, image in zip(names, out, strict=False):
             _expect_shape(label, f"{what} output", image, image_shape)
             assert image.abs().max() <= 1, f"{label}: {what} output leaves [-1, 1]"
 

@@ -40,7 +40,7 @@ class SampleGrid:
     ):
         self.classes = grid_classes(data)
         self.attributes = data.attributes[self.classes].float()
-        self.translates = generator.translates_images
+        self.translates = not generator.imagines_without_source
         cpu = torch.Generator().manual_seed(seed)
         self.noise = torch.randn(ROWS, noise_dim, generator=cpu) if noise_dim > 0 else None
         self.sources = None

@@ -12,7 +12,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from zsk.core.interfaces import Dims, Generator
@@ -138,6 +138,22 @@ class EncoderDecoder(Generator):
             description="also join the target attributes to every decoder block's input, "
             "not only at the bottleneck",
         )
+        source_dropout: float = Field(
+            0.0,
+            ge=0,
+            lt=1,
+            description="share of training fakes made without their source image, from a code "
+            "imagined from the target attributes and noise; above 0, G also imagines without one",
+        )
+
+        @model_validator(mode="after")
+        def _source_free_images_need_noise(self):
+            if self.source_dropout > 0 and not self.noise:
+                raise ValueError(
+                    "source_dropout needs noise: true, or every image G makes without a "
+                    "source for one class would be the same"
+                )
+            return self
 
     def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
         super().__init__(params, dims, feature_shape)
@@ -158,6 +174,12 @@ class EncoderDecoder(Generator):
             width = out
         self.encoder = nn.Sequential(*encoder)
         self.noise_channels = dims.noise_dim if params.noise else 0
+        if params.source_dropout > 0:
+            # stands in for the encoder without a source: like noise_decoder's first layer, a
+            # position-specific projection, so the imagined code has a spatial layout
+            self.imagination = nn.ConvTranspose2d(
+                dims.num_attributes + self.noise_channels, widths[-1], params.bottleneck_size
+            )
         self.decoder_in = widths[-1] + dims.num_attributes + self.noise_channels
         fuse = nn.Conv2d(self.decoder_in, widths[-1], 3, padding=1)
         condition_channels = dims.num_attributes if params.condition_every_block else 0
@@ -172,16 +194,37 @@ class EncoderDecoder(Generator):
         images: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if images is None:
-            raise ValueError(f"generator '{self.name}' translates images: pass `images`")
-        code = self.encoder(images)
-        condition = attributes.to(code.dtype)
+        condition = attributes.to(torch.get_default_dtype())
         if self.noise_channels:
             if noise is None:
-                noise = torch.randn(code.shape[0], self.noise_channels, device=code.device)
-            condition = torch.cat([condition, noise.to(code.dtype)], dim=1)
+                noise = torch.randn(len(attributes), self.noise_channels, device=attributes.device)
+            condition = torch.cat([condition, noise.to(condition.dtype)], dim=1)
+        code = self._source_code(condition, images)
+        condition = condition.to(code.dtype)
         tiled = condition[:, :, None, None].expand(-1, -1, *code.shape[2:])
         return self.decoder(torch.cat([code, tiled], dim=1), attributes.to(code.dtype))
+
+    @property
+    def imagines_without_source(self) -> bool:
+        return self.params.source_dropout > 0
+
+    def _source_code(self, condition: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
+        """The encoded source image; or, without one, the code imagined from ``condition``
+        (target attributes and noise) — also for ``source_dropout`` of the fakes in training."""
+        if images is None:
+            if not self.imagines_without_source:
+                raise ValueError(f"generator '{self.name}' translates images: pass `images`")
+            return self._imagined_code(condition)
+        code = self.encoder(images)
+        if self.training and self.params.source_dropout > 0:
+            dropped = torch.rand(len(code), device=code.device) < self.params.source_dropout
+            imagined = self._imagined_code(condition).to(code.dtype)
+            code = torch.where(dropped[:, None, None, None], imagined, code)
+        return code
+
+    def _imagined_code(self, condition: torch.Tensor) -> torch.Tensor:
+        projected = self.imagination(condition[:, :, None, None])
+        return F.leaky_relu(projected, self.params.negative_slope)
 
     def decode_features(self, features: torch.Tensor) -> torch.Tensor:
         if self.feature_shape is None:

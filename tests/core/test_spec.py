@@ -121,6 +121,14 @@ def test_override_errors_are_located_at_the_override(tmp_path):
     assert "model.image_size is 32, not a mapping" in message
 
 
+def test_a_component_params_rule_is_reported_at_its_params(tmp_path):
+    message = error_of(tmp_path, MINIMAL, ["model.generator.params={source_dropout: 0.5}"])
+    assert message.startswith(
+        "--set model.generator.params={source_dropout: 0.5}  model.generator.params  "
+        "source_dropout needs noise: true"
+    )
+
+
 def test_unknown_component_type_says_did_you_mean_at_its_line(tmp_path):
     text = MINIMAL.replace("type: encoder_decoder", "type: encoder_decodr")
     message = error_of(tmp_path, text)

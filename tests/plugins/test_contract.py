@@ -9,6 +9,7 @@ from torch import nn
 
 from zsk.core.data.types import Sample, ZslData
 from zsk.core.interfaces import Dataset, Dims, SemanticEncoder
+from zsk.plugins.builtin.generators import EncoderDecoder
 from zsk.registry import Component, get_registry
 from zsk.testing import check_component, iter_components
 
@@ -153,3 +154,22 @@ def test_iter_components_filters_by_kind():
     heads = list(iter_components(registry, kinds=["head"]))
     assert [e.name for e in heads] == registry.names("head")
     assert len(list(iter_components(registry))) == len(registry)
+
+
+class _ClaimsNoSource(EncoderDecoder):
+    """Says it imagines without a source image, but still needs one."""
+
+    name = "claims_no_source"
+    imagines_without_source = True
+
+    def forward(self, attributes, images=None, noise=None):
+        if images is None:
+            raise ValueError("claims_no_source needs `images` after all")
+        return super().forward(attributes, images, noise)
+
+
+def test_contract_checks_a_translator_without_a_source_when_it_says_it_can():
+    small = {"base_channels": 4, "max_channels": 8, "attention_at": [], "noise": True}
+    check_component(EncoderDecoder, params={**small, "source_dropout": 0.5})
+    with pytest.raises(ValueError, match="needs `images` after all"):
+        check_component(_ClaimsNoSource, params=small)

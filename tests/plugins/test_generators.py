@@ -103,6 +103,38 @@ def test_condition_every_block_feeds_the_attributes_to_each_up_block():
     assert all(p.grad is not None for p in trained.decoder.parameters() if p.requires_grad)
 
 
+def test_source_dropout_imagines_the_code_of_some_training_fakes_and_of_sourceless_ones():
+    torch.manual_seed(0)
+    dims = _dims(32)
+    plain = EncoderDecoder(EncoderDecoder.Params(**SMALL, noise=True, attention_at=[]), dims, None)
+    assert not plain.imagines_without_source
+    with pytest.raises(ValueError, match="pass `images`"):
+        plain(torch.rand(2, dims.num_attributes))
+    params = EncoderDecoder.Params(**SMALL, noise=True, source_dropout=0.5, attention_at=[])
+    generator = EncoderDecoder(params, dims, None)
+    assert generator.imagines_without_source and generator.translates_images
+    attributes, noise = torch.rand(400, dims.num_attributes), torch.randn(400, dims.noise_dim)
+    images = torch.rand(400, 3, 32, 32) * 2 - 1
+    generator.eval()  # deterministic layers, so only the choice of code differs between calls
+    with torch.no_grad():
+        translated = generator(attributes, images=images, noise=noise)
+        imagined = generator(attributes, noise=noise)
+        generator.training = True  # source dropout's switch; the layers stay in eval mode
+        mixed = generator(attributes, images=images, noise=noise)
+    as_imagined = (mixed - imagined).flatten(1).abs().amax(1) < 1e-5
+    as_translated = (mixed - translated).flatten(1).abs().amax(1) < 1e-5
+    assert bool((as_imagined ^ as_translated).all())  # each fake is one or the other
+    assert 0.4 < as_imagined.float().mean().item() < 0.6  # about source_dropout of them
+    generator.eval()
+    with torch.no_grad():  # no dropout at evaluation: a given source is always used
+        assert torch.equal(generator(attributes, images=images, noise=noise), translated)
+
+
+def test_source_dropout_needs_noise():
+    with pytest.raises(ValueError, match="source_dropout needs noise: true"):
+        EncoderDecoder.Params(source_dropout=0.5)
+
+
 def test_noise_decoder_draws_noise_and_applies_the_learned_scale_and_shift():
     torch.manual_seed(0)
     dims = _dims(32)

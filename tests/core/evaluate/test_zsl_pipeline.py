@@ -13,9 +13,11 @@ from zsk.core.evaluate.embedding import (
 )
 from zsk.core.evaluate.generative import evaluate_generative
 from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, restrict, zsl_top1
-from zsk.core.evaluate.inference import LabelledImages, cosine_scores
+from zsk.core.evaluate.inference import LabelledImages, cosine_scores, imagine_classes
 from zsk.core.evaluate.metrics import choose_calibration, gzsl_accuracy
 from zsk.core.evaluate.validation import pseudo_unseen_split
+
+from .conftest import ToyGenerator, ToyTranslator
 
 CPU = torch.device("cpu")
 
@@ -152,3 +154,31 @@ def test_softmax_classifier_fits_separable_features_and_masks_other_classes():
     assert bool(torch.isinf(scores[:, [0, 1, 3, 4, 6, 8]]).all())
     assert torch.exp(scores[:, [2, 5, 7]]).sum(1).tolist() == pytest.approx([1.0] * 60, abs=1e-5)
     assert (scores.argmax(1) == labels).float().mean() > 0.95
+
+
+class _RecordingTranslator(ToyTranslator):
+    """Translates a source when given one, imagines without; records which it was asked."""
+
+    imagines_without_source = True
+
+    def __init__(self, dims):
+        super().__init__(dims)
+        self.given_sources: list[bool] = []
+
+    def forward(self, attributes, images=None, noise=None):
+        self.given_sources.append(images is not None)
+        return ToyGenerator.forward(self, attributes)
+
+
+def test_imagination_uses_no_source_when_the_generator_needs_none(toy):
+    attributes = toy.data().attributes.float()
+    generator = torch.Generator().manual_seed(0)
+    gan = toy.gan(translating=True)
+    with pytest.raises(ValueError, match="needs source images"):
+        imagine_classes(gan, attributes, toy.unseen, 2, CPU, 16, None, generator)
+    # a translating generator that can also imagine from attributes alone is given no source,
+    # so what it shows for a class is not borrowed from a real image
+    gan.generator = _RecordingTranslator(gan.dims)
+    imagined = imagine_classes(gan, attributes, toy.unseen, 2, CPU, 16, None, generator)
+    assert imagined.labels.tolist() == [4, 4, 5, 5]
+    assert gan.generator.given_sources == [False]
