@@ -194,11 +194,11 @@ class EncoderDecoder(Generator):
         images: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        condition = attributes.to(torch.get_default_dtype())
+        condition = attributes
         if self.noise_channels:
             if noise is None:
                 noise = torch.randn(len(attributes), self.noise_channels, device=attributes.device)
-            condition = torch.cat([condition, noise.to(condition.dtype)], dim=1)
+            condition = torch.cat([attributes, noise.to(attributes.dtype)], dim=1)
         code = self._source_code(condition, images)
         condition = condition.to(code.dtype)
         tiled = condition[:, :, None, None].expand(-1, -1, *code.shape[2:])
