@@ -59,15 +59,23 @@ from zsk.core.train.allocator import keep_freed_memory
 
 GOAL = 1.03
 
+#: The flat loop writes out the report's objective; examples/shapes.yaml leaves L_D_fake out
+#: (docs/method.md), so its runs here put the term back.
+REPORT_OBJECTIVE = (
+    "objective.discriminator=[{type: lsgan}, {type: cosine_real, params: {lambda_other: 0.5, "
+    "lambda_softmax: 0.1}}, {type: cosine_fake}, {type: attribute}]"
+)
+
 #: name -> (spec, overrides, timed pairs, warm-up steps beyond the two checked ones)
 FULL = {
-    "shapes.yaml (32 px, batch 64)": (SHAPES_SPEC, [], 30, 1),
+    "shapes.yaml (32 px, batch 64)": (SHAPES_SPEC, [REPORT_OBJECTIVE], 30, 1),
     "paper-awa2.yaml (128 px, batch 4)": (PAPER_SPEC, ["train.batch_size=4"], 8, 0),
 }
 QUICK = {
     "shapes.yaml, tiny (16 px, batch 4)": (
         SHAPES_SPEC,
         [
+            REPORT_OBJECTIVE,
             "model.image_size=16",
             "model.embedding_dim=16",
             "model.noise_dim=8",

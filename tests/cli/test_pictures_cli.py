@@ -64,8 +64,9 @@ def world(tmp_path_factory):
         sets = [part for item in TINY for part in ("--set", item)]
         ok("build", spec, *sets, "--out", root / "translator")
         ok("train", root / "translator", "--steps", "1", "--device", "cpu")
-        noise = ["--set", "model.generator.type=noise_decoder"]
-        ok("build", spec, *sets, *noise, "--out", root / "noise")
+        # the whole generator entry: shapes.yaml's translator params are not noise_decoder's
+        noise = "{type: noise_decoder, params: {base_channels: 8, max_channels: 16}}"
+        ok("build", spec, *sets, "--set", f"model.generator={noise}", "--out", root / "noise")
     image = root / "photo.png"
     Image.new("RGB", (30, 20), (200, 30, 30)).save(image)
     return root
