@@ -118,7 +118,10 @@ class EncoderDecoder(Generator):
     SN-conv encoder blocks (4×4, stride 2; no feature norm on the first) take the image down to
     ``bottleneck_size``; the target attributes (and, with ``noise``, ``dims.noise_dim`` Gaussian
     channels) are tiled over the bottleneck and concatenated (with ``condition_every_block``,
-    also at every up block); the decoder restores an image of the input's size.
+    also at every up block); the decoder restores an image of the input's size. With
+    ``source_dropout`` a transposed conv also projects the attributes and noise to a bottleneck
+    code: it replaces that share of the encoded sources in training, and stands in for the
+    source when none is given, so the same network translates and imagines.
     ``decode_features`` pools the reconstruction features to the bottleneck and maps them by a
     learned 1×1 conv to the decoder's input.
     """
