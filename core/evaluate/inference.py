@@ -118,14 +118,14 @@ def imagine(
     A generator that needs a source translates ``sources`` (uint8, one per row) towards the
     rows; one that imagines without a source is given none.
     """
-    translates = not gan.generator.imagines_without_source
-    if translates and (sources is None or len(sources) != len(attributes)):
+    needs_source = not gan.generator.imagines_without_source
+    if needs_source and (sources is None or len(sources) != len(attributes)):
         raise ValueError("a translating generator needs one source image per attribute row")
     outputs = []
     for start in range(0, len(attributes), batch_size):
         rows = attributes[start : start + batch_size].to(device, torch.float32)
         images = None
-        if translates:
+        if needs_source:
             images = to_unit_range(sources[start : start + batch_size].to(device))
         outputs.append(to_uint8(gan.generator(rows, images=images)))
     return torch.cat(outputs)

@@ -76,6 +76,8 @@ class Trainer:
             keep_freed_memory()  # reuse freed pages: −11 to −26% step time at 128 px
         initialise(self.layout, self.device)
         self.precision = resolve_precision(self.spec.precision, self.device)
+        # channels_last is slower on the CPU (BENCHMARKS.md §2), so it applies on CUDA only
+        self.channels_last = self.device.type == "cuda" and self.spec.channels_last
         self.resume = resume
         seed_everything(self.spec.seed + 7919 * self.layout.rank)
         self._prepare_networks()
@@ -91,7 +93,7 @@ class Trainer:
     # setup ----------------------------------------------------------------------------------
     def _prepare_networks(self) -> None:
         gan = self.build.gan.to(self.device).train()
-        if self.device.type == "cuda" and self.spec.channels_last:
+        if self.channels_last:
             gan.to(memory_format=torch.channels_last)
         broadcast_state(gan, self.layout)
         self.gan = gan
@@ -168,7 +170,7 @@ class Trainer:
         images, labels = self._next_batch()
         if self.spec.hflip:
             images = random_hflip(images)
-        if self.device.type == "cuda" and self.spec.channels_last:
+        if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return draw_batch(
             images,

@@ -1,9 +1,9 @@
 """Sample grids during training: fixed inputs, seen and unseen classes, so progress is visible.
 
 Columns are classes: up to four seen classes, then up to four unseen ones, which the generator
-never saw images of. For a generator that draws from noise, each row is one fixed noise vector.
-For a generator that translates images, each row is one fixed training image (first column)
-translated towards each class's attributes.
+never saw images of. For a generator that imagines without a source, each row is one fixed
+noise vector. For one that needs a source image, each row is one fixed training image (first
+column) translated towards each class's attributes.
 """
 
 from __future__ import annotations
@@ -40,11 +40,10 @@ class SampleGrid:
     ):
         self.classes = grid_classes(data)
         self.attributes = data.attributes[self.classes].float()
-        self.translates = not generator.imagines_without_source
         cpu = torch.Generator().manual_seed(seed)
         self.noise = torch.randn(ROWS, noise_dim, generator=cpu) if noise_dim > 0 else None
         self.sources = None
-        if self.translates:
+        if not generator.imagines_without_source:
             picks = torch.randperm(train_images.shape[0], generator=cpu)[:ROWS]
             self.sources = train_images[picks].float() / 127.5 - 1.0
 
