@@ -2,9 +2,9 @@
 
 No registry, no step context, no loss objects: the networks are called directly and every loss
 is written inline — LSGAN, the cosine terms with the seen-class softmax, the attribute terms and
-the L1 reconstruction — with the same Adam optimisers, label smoothing and flipping, instance
-noise and horizontal flips as the spec asks for. It is what a researcher would write by hand
-for this one objective, and the yardstick for what zsk's modularity costs.
+the L1 reconstruction — with the same fused Adam optimisers, label smoothing and flipping,
+instance noise and horizontal flips as the spec asks for. It is what a researcher would write
+by hand for this one objective, and the yardstick for what zsk's modularity costs.
 
 Random numbers are drawn in the order zsk's step draws them (flip coins, other classes,
 negative samples, noise; then the generator, D on fakes, D on reals, targets, ψ, ...), so for
@@ -115,9 +115,13 @@ class FlatLoop:
         self.noise_std = settings.noise_std
         d_params = [*gan.discriminator.parameters(), *gan.semantic_encoder.parameters()]
         self.d_frozen = [gan.discriminator, gan.semantic_encoder]
-        self.opt_d = torch.optim.Adam(d_params, lr=settings.lr_d, betas=settings.betas_d)
+        # torch's fused Adam, as zsk uses: the per-tensor loop rounds differently (the two
+        # loops' losses then part after the first update) and costs more (BENCHMARKS.md §1)
+        self.opt_d = torch.optim.Adam(
+            d_params, lr=settings.lr_d, betas=settings.betas_d, fused=True
+        )
         self.opt_g = torch.optim.Adam(
-            gan.generator.parameters(), lr=settings.lr_g, betas=settings.betas_g
+            gan.generator.parameters(), lr=settings.lr_g, betas=settings.betas_g, fused=True
         )
 
     def noisy(self, x: torch.Tensor) -> torch.Tensor:
