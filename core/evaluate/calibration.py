@@ -1,11 +1,14 @@
-"""Where embedding GZSL's calibration constant is chosen: a validation run, else the run itself.
+"""Where GZSL's calibration constants are chosen: a validation run, else the run itself.
 
-In order of preference:
+Both routes (embedding and generative) choose their constant on the same source, in order of
+preference:
 
 1. ``zsk eval --calibrate-with VAL_RUN``: a validation run of the same task (spec section
    ``holdout``) never trained on some seen classes. Its networks score its held-out classes'
    images (unseen) and its held-out images of the classes it trained on (seen); the constant
-   with the best H there is applied to the evaluated run. This is the field's protocol.
+   with the best H there is applied to the evaluated run. For the generative route its
+   generator imagines the held-out classes, as the evaluated run's imagines the unseen ones.
+   This is the field's protocol.
 2. The evaluated run is itself a validation run: its own held-out images.
 3. Neither: the run's own training images with pseudo-unseen classes it *was* trained on
    (:mod:`zsk.core.evaluate.validation`), which underestimates the bias; the source says so.
@@ -14,15 +17,15 @@ In order of preference:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from zsk.core.data.holdout import ClassSplit
-from zsk.core.data.loader import load_images
+from zsk.core.data.loader import load_images, load_split_images
 from zsk.core.data.types import ZslData
-from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration
+from zsk.core.evaluate.embedding import CalibrationImages
 from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.evaluate.metrics import Calibration
 from zsk.core.evaluate.trained import TrainedRun
 from zsk.registry import UserError
 
@@ -70,28 +73,37 @@ def check_validation_run(data: ZslData, validation_run: TrainedRun) -> None:
         )
 
 
-def choose_embedding_calibration(
+@dataclass(frozen=True)
+class CalibrationSource:
+    """The networks whose bias a constant measures, and the images it is chosen on.
+
+    ``judge`` was trained on ``images.seen`` and not on ``images.unseen`` (unless the source
+    is the familiar split); ``fit`` holds real training images of ``images.seen``, on which
+    the generative route's validation classifier is fitted beside images ``judge`` imagines.
+    """
+
+    judge: TrainedRun
+    images: CalibrationImages
+    fit: LabelledImages
+
+
+def calibration_source(
     trained: TrainedRun,
     train: LabelledImages,
     split: ClassSplit,
     validation_run: TrainedRun | None,
-    device: torch.device,
-    batch_size: int,
     log: Callable[[str], None] = lambda message: None,
-) -> tuple[Calibration, str]:
-    """The constant for ``trained``'s embedding GZSL and its source (see module).
+) -> CalibrationSource:
+    """Where ``trained``'s constants are chosen (see module); ``train`` are its training images.
 
     ``validation_run`` must have passed :func:`check_validation_run`.
     """
-    data = trained.build.data
     if validation_run is not None:
         log(f"choosing the calibration on validation run {validation_run.run_dir}")
-        judge, images = validation_run, holdout_images(validation_run)
-    elif data.holdout is not None:
-        judge, images = trained, holdout_images(trained)
-    else:
-        judge = trained
-        images = CalibrationImages(train.subset(split.val), split.trained, split.held_out, FAMILIAR)
-    gan = judge.build.gan.to(device).eval()
-    calibration = embedding_calibration(gan, judge.build.data, images, device, batch_size)
-    return calibration, images.source
+        data, size = validation_run.build.data, validation_run.build.dims.image_size
+        fit = LabelledImages(*load_split_images(data, "train", size, progress=True))
+        return CalibrationSource(validation_run, holdout_images(validation_run), fit)
+    if trained.build.data.holdout is not None:
+        return CalibrationSource(trained, holdout_images(trained), train)
+    familiar = CalibrationImages(train.subset(split.val), split.trained, split.held_out, FAMILIAR)
+    return CalibrationSource(trained, familiar, train.subset(split.fit))

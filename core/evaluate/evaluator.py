@@ -12,10 +12,14 @@ import torch
 
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import attribute_accuracy, binarize, train_probe
-from zsk.core.evaluate.calibration import check_validation_run, choose_embedding_calibration
-from zsk.core.evaluate.embedding import evaluate_embedding
+from zsk.core.evaluate.calibration import calibration_source, check_validation_run
+from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.fid import image_distances, load_inception
-from zsk.core.evaluate.generative import evaluate_generative
+from zsk.core.evaluate.generative import (
+    Imagining,
+    evaluate_generative,
+    generative_calibration,
+)
 from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
@@ -76,15 +80,17 @@ def evaluate(
     split = pseudo_unseen_split(train.labels, data.seen, len(data.unseen), options.seed)
     batch = options.batch_size
 
+    source = calibration_source(trained, train, split, validation_run, log)
+    judge = source.judge.build.gan.to(device).eval()
+    judge_data, where = source.judge.build.data, source.images.source
+
     log("embedding zero-shot accuracy")
-    calibration, source = choose_embedding_calibration(
-        trained, train, split, validation_run, device, batch, log
-    )
-    embedding = evaluate_embedding(gan, data, test, calibration, source, device, batch)
+    calibration = embedding_calibration(judge, judge_data, source.images, device, batch)
+    embedding = evaluate_embedding(gan, data, test, calibration, where, device, batch)
     log(f"imagining {options.images_per_class} images per class and fitting classifiers")
-    generative = evaluate_generative(
-        gan, data, train, test, split, options.images_per_class, device, batch, options.seed
-    )
+    how = Imagining(options.images_per_class, device, batch, options.seed)
+    calibration = generative_calibration(judge, judge_data, source.fit, source.images, how)
+    generative = evaluate_generative(gan, data, train, test, calibration, where, how)
     log(f"training the attribute probe ({options.probe_steps} steps)")
     binary, rule = binarize(data.attributes)
     probe = train_probe(train, binary, options.probe_steps, device, options.seed)

@@ -4,9 +4,10 @@ G makes ``per_class`` images of every unseen class from its attributes (a transl
 translates random real seen-class training images towards them); a softmax classifier on the
 discriminator trunk's pooled features of real seen images plus those imagined images then
 predicts among all classes. ZSL top-1 reads the same classifier's scores among the unseen
-classes only. The calibration constant comes from a validation classifier fitted one level
-down, on pseudo-seen real images plus images imagined for the pseudo-unseen classes (see
-:mod:`zsk.core.evaluate.validation`).
+classes only. The calibration constant comes from a validation classifier made the same way
+one level down (:func:`generative_calibration`): by a validation run's networks for its
+held-out classes where one is given, else by the run's own for pseudo-unseen classes
+(:mod:`zsk.core.evaluate.calibration`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 
 import torch
 
-from zsk.core.data.holdout import ClassSplit
 from zsk.core.data.types import ZslData
-from zsk.core.evaluate.classifier import fit_softmax
+from zsk.core.evaluate.classifier import SoftmaxClassifier, fit_softmax
+from zsk.core.evaluate.embedding import CalibrationImages
 from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.inference import LabelledImages, imagine_classes, pooled_features
+from zsk.core.evaluate.metrics import Calibration
 from zsk.core.model import GAN
 
 
@@ -30,57 +32,90 @@ class GenerativeResult:
     """The images imagined for the unseen classes (judged later for attributes and FID)."""
 
 
+@dataclass(frozen=True)
+class Imagining:
+    """How many images to imagine per class, where, and from which seed."""
+
+    per_class: int
+    device: torch.device
+    batch_size: int
+    seed: int
+
+
+def _classifier_with_imagined(
+    gan: GAN,
+    attributes: torch.Tensor,
+    real: LabelledImages,
+    real_classes: list[int],
+    imagine_for: list[int],
+    how: Imagining,
+) -> tuple[SoftmaxClassifier, LabelledImages]:
+    """A softmax classifier over ``real_classes`` and ``imagine_for``, fitted on trunk features
+    of ``real`` and of images ``gan`` imagines for ``imagine_for`` (translating ``real``)."""
+    generator = torch.Generator().manual_seed(how.seed)
+    imagined = imagine_classes(
+        gan,
+        attributes,
+        imagine_for,
+        how.per_class,
+        how.device,
+        how.batch_size,
+        real.images,
+        generator,
+    )
+    both = real + imagined
+    features = pooled_features(gan, both.images, how.device, how.batch_size)
+    classes = sorted(real_classes + imagine_for)
+    return fit_softmax(features, both.labels, classes, how.device, how.seed), imagined
+
+
+def _scores(
+    gan: GAN,
+    classifier: SoftmaxClassifier,
+    images: LabelledImages,
+    num_classes: int,
+    how: Imagining,
+) -> torch.Tensor:
+    features = pooled_features(gan, images.images, how.device, how.batch_size)
+    return classifier.scores(features, num_classes)
+
+
+def generative_calibration(
+    gan: GAN, data: ZslData, fit: LabelledImages, validation: CalibrationImages, how: Imagining
+) -> Calibration:
+    """The constant with the best validation H for a classifier that ``gan`` (trained on
+    ``validation.seen``) makes as the final one is made: fitted on ``fit`` (real images of
+    ``validation.seen``) plus images imagined for ``validation.unseen``."""
+    attributes = data.attributes.to(torch.float32)
+    classifier, _ = _classifier_with_imagined(
+        gan, attributes, fit, validation.seen, validation.unseen, how
+    )
+    scores = _scores(gan, classifier, validation.images, len(data.classes), how)
+    return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+
+
 def evaluate_generative(
     gan: GAN,
     data: ZslData,
     train: LabelledImages,
     test: LabelledImages,
-    split: ClassSplit,
-    per_class: int,
-    device: torch.device,
-    batch_size: int,
-    seed: int,
+    calibration: Calibration,
+    source: str,
+    how: Imagining,
 ) -> GenerativeResult:
-    """Generative ZSL top-1 and calibrated GZSL u, s, H (see module)."""
-    generator = torch.Generator().manual_seed(seed)
+    """Generative ZSL top-1 and GZSL u, s, H with ``calibration`` (chosen beforehand by
+    :func:`generative_calibration` on the validation images ``source`` names)."""
     attributes = data.attributes.to(torch.float32)
-    num_classes = len(data.classes)
-
-    def features(images: torch.Tensor) -> torch.Tensor:
-        return pooled_features(gan, images, device, batch_size)
-
-    train_features = features(train.images)
-    fit = train.subset(split.fit)
-    val_imagined = imagine_classes(
-        gan, attributes, split.held_out, per_class, device, batch_size, fit.images, generator
+    classifier, imagined = _classifier_with_imagined(
+        gan, attributes, train, data.seen, data.unseen, how
     )
-    val_classifier = fit_softmax(
-        torch.cat([train_features[split.fit], features(val_imagined.images)]),
-        torch.cat([fit.labels, val_imagined.labels]),
-        sorted(split.trained + split.held_out),
-        device,
-        seed,
-    )
-    val_scores = val_classifier.scores(train_features[split.val], num_classes)
-
-    imagined = imagine_classes(
-        gan, attributes, data.unseen, per_class, device, batch_size, train.images, generator
-    )
-    classifier = fit_softmax(
-        torch.cat([train_features, features(imagined.images)]),
-        torch.cat([train.labels, imagined.labels]),
-        sorted(data.seen + data.unseen),
-        device,
-        seed,
-    )
-    test_scores = classifier.scores(features(test.images), num_classes)
+    test_scores = _scores(gan, classifier, test, len(data.classes), how)
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    calibration = calibrate(val_scores, train.labels[split.val], split.trained, split.held_out)
     gzsl = calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen)
-    gzsl["calibration"]["source"] = "validation classifier fitted without the pseudo-unseen classes"
+    gzsl["calibration"]["source"] = source
     metrics = {
         "zsl_top1": zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         "gzsl": gzsl,
-        "images_per_class": per_class,
+        "images_per_class": how.per_class,
     }
     return GenerativeResult(metrics, imagined)

@@ -96,6 +96,9 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch)
         assert _fraction(value)
     assert isinstance(printed["gzsl"]["calibration"]["gamma"], float)
     assert "runs/tiny-val (3 held-out classes)" in printed["gzsl"]["calibration"]["source"]
+    # the generative route chooses its constant on the same validation run
+    generative_source = printed["generative"]["gzsl"]["calibration"]["source"]
+    assert generative_source == printed["gzsl"]["calibration"]["source"]
     assert printed["fid"] is None and "inception" in printed["fid_unavailable"]
 
     # a validation run evaluated on its own calibrates on its own held-out images

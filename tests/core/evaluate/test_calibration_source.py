@@ -7,14 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.evaluate.calibration import (
-    FAMILIAR,
-    check_validation_run,
-    choose_embedding_calibration,
-)
-from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration
+from zsk.core.evaluate.calibration import FAMILIAR, calibration_source, check_validation_run
 from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.registry import UserError
 
@@ -55,13 +51,11 @@ def test_without_a_validation_run_the_familiar_split_is_used_and_named(toy, toy_
     train, _ = toy_sets
     trained = _run(toy.data(), toy.gan(), name="runs/main")
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
-    calibration, source = choose_embedding_calibration(trained, train, split, None, CPU, 16)
-    assert source == FAMILIAR
-    expected = embedding_calibration(
-        toy.gan(),
-        toy.data(),
-        CalibrationImages(train.subset(split.val), split.trained, split.held_out, "x"),
-        CPU,
-        16,
-    )
-    assert calibration == expected
+    source = calibration_source(trained, train, split, None)
+    assert source.judge is trained
+    assert source.images.source == FAMILIAR
+    assert (source.images.seen, source.images.unseen) == (split.trained, split.held_out)
+    assert torch.equal(source.images.images.labels, train.labels[split.val])
+    # the generative validation classifier is fitted on the pseudo-seen images not held out
+    assert torch.equal(source.fit.images, train.images[split.fit])
+    assert set(source.fit.labels.tolist()) == set(split.trained)

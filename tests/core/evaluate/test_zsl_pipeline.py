@@ -11,7 +11,7 @@ from zsk.core.evaluate.embedding import (
     embedding_calibration,
     evaluate_embedding,
 )
-from zsk.core.evaluate.generative import evaluate_generative
+from zsk.core.evaluate.generative import Imagining, evaluate_generative, generative_calibration
 from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, restrict, zsl_top1
 from zsk.core.evaluate.inference import LabelledImages, cosine_scores, imagine_classes
 from zsk.core.evaluate.metrics import choose_calibration, gzsl_accuracy
@@ -122,15 +122,17 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
 @pytest.mark.parametrize("translating", [False, True])
 def test_generative_route_on_a_toy_world(toy, toy_sets, translating):
     train, test = toy_sets
-    data = toy.data()
+    data, gan = toy.data(), toy.gan(translating)
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
-    result = evaluate_generative(
-        toy.gan(translating), data, train, test, split, 8, CPU, batch_size=16, seed=0
-    )
+    validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
+    how = Imagining(per_class=8, device=CPU, batch_size=16, seed=0)
+    calibration = generative_calibration(gan, data, train.subset(split.fit), validation, how)
+    result = evaluate_generative(gan, data, train, test, calibration, "toy", how)
     assert result.imagined.labels.tolist() == [4] * 8 + [5] * 8
     assert result.imagined.images.shape == (16, 3, 16, 16)
     assert result.imagined.images.dtype == torch.uint8
     metrics = result.metrics
+    assert metrics["gzsl"]["calibration"] == {**calibration.as_dict(), "source": "toy"}
     assert metrics["zsl_top1"] == pytest.approx(1.0)
     assert metrics["gzsl"]["u"] > 0.5 and metrics["gzsl"]["s"] > 0.5
     for value in (metrics["gzsl"]["u"], metrics["gzsl"]["s"], metrics["gzsl"]["ausuc"]):
@@ -182,3 +184,30 @@ def test_imagination_uses_no_source_when_the_generator_needs_none(toy):
     imagined = imagine_classes(gan, attributes, toy.unseen, 2, CPU, 16, None, generator)
     assert imagined.labels.tolist() == [4, 4, 5, 5]
     assert gan.generator.given_sources == [False]
+
+
+class _RecordingGenerator(ToyGenerator):
+    """Records the attribute rows it is asked to draw."""
+
+    def __init__(self, dims):
+        super().__init__(dims)
+        self.asked: list[torch.Tensor] = []
+
+    def forward(self, attributes, images=None, noise=None):
+        self.asked.append(attributes.clone())
+        return super().forward(attributes)
+
+
+def test_generative_constant_is_chosen_by_the_judge_imagining_its_held_out_classes(toy, toy_sets):
+    train, _ = toy_sets
+    data, judge = toy.data(), toy.gan()
+    judge.generator = _RecordingGenerator(judge.dims)
+    held_out = [3]  # the judge plays a run that never trained on class 3
+    fit = train.subset(train.labels != 3)
+    validation = CalibrationImages(train, [0, 1, 2], held_out, "toy")
+    how = Imagining(per_class=5, device=CPU, batch_size=16, seed=0)
+    calibration = generative_calibration(judge, data, fit, validation, how)
+    asked = torch.cat(judge.generator.asked)
+    assert torch.equal(asked, data.attributes[held_out].repeat(5, 1))
+    # colours separate the classes, so the validation classifier is right on both sides
+    assert calibration.h == pytest.approx(1.0)
