@@ -44,7 +44,7 @@ class Imagining:
 
 def _classifier_with_imagined(
     gan: GAN,
-    attributes: torch.Tensor,
+    data: ZslData,
     real: LabelledImages,
     real_classes: list[int],
     imagine_for: list[int],
@@ -52,32 +52,24 @@ def _classifier_with_imagined(
 ) -> tuple[SoftmaxClassifier, LabelledImages]:
     """A softmax classifier over ``real_classes`` and ``imagine_for``, fitted on trunk features
     of ``real`` and of images ``gan`` imagines for ``imagine_for`` (translating ``real``)."""
-    generator = torch.Generator().manual_seed(how.seed)
     imagined = imagine_classes(
         gan,
-        attributes,
+        data.attributes.to(torch.float32),
         imagine_for,
         how.per_class,
         how.device,
         how.batch_size,
         real.images,
-        generator,
+        torch.Generator().manual_seed(how.seed),
     )
-    both = real + imagined
-    features = pooled_features(gan, both.images, how.device, how.batch_size)
+    features = torch.cat([_features(gan, real, how), _features(gan, imagined, how)])
+    labels = torch.cat([real.labels, imagined.labels])
     classes = sorted(real_classes + imagine_for)
-    return fit_softmax(features, both.labels, classes, how.device, how.seed), imagined
+    return fit_softmax(features, labels, classes, how.device, how.seed), imagined
 
 
-def _scores(
-    gan: GAN,
-    classifier: SoftmaxClassifier,
-    images: LabelledImages,
-    num_classes: int,
-    how: Imagining,
-) -> torch.Tensor:
-    features = pooled_features(gan, images.images, how.device, how.batch_size)
-    return classifier.scores(features, num_classes)
+def _features(gan: GAN, images: LabelledImages, how: Imagining) -> torch.Tensor:
+    return pooled_features(gan, images.images, how.device, how.batch_size)
 
 
 def generative_calibration(
@@ -86,11 +78,10 @@ def generative_calibration(
     """The constant with the best validation H for a classifier that ``gan`` (trained on
     ``validation.seen``) makes as the final one is made: fitted on ``fit`` (real images of
     ``validation.seen``) plus images imagined for ``validation.unseen``."""
-    attributes = data.attributes.to(torch.float32)
     classifier, _ = _classifier_with_imagined(
-        gan, attributes, fit, validation.seen, validation.unseen, how
+        gan, data, fit, validation.seen, validation.unseen, how
     )
-    scores = _scores(gan, classifier, validation.images, len(data.classes), how)
+    scores = classifier.scores(_features(gan, validation.images, how), len(data.classes))
     return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
 
 
@@ -105,11 +96,8 @@ def evaluate_generative(
 ) -> GenerativeResult:
     """Generative ZSL top-1 and GZSL u, s, H with ``calibration`` (chosen beforehand by
     :func:`generative_calibration` on the validation images ``source`` names)."""
-    attributes = data.attributes.to(torch.float32)
-    classifier, imagined = _classifier_with_imagined(
-        gan, attributes, train, data.seen, data.unseen, how
-    )
-    test_scores = _scores(gan, classifier, test, len(data.classes), how)
+    classifier, imagined = _classifier_with_imagined(gan, data, train, data.seen, data.unseen, how)
+    test_scores = classifier.scores(_features(gan, test, how), len(data.classes))
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
     gzsl = calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen)
     gzsl["calibration"]["source"] = source
