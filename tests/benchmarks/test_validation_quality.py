@@ -1,0 +1,75 @@
+"""The validation-quality script reads a validation run, and only from validation data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import validation_quality
+from click.testing import CliRunner
+
+from zsk.core.cli.main import cli
+
+TINY = [
+    "model.image_size=16",
+    "model.embedding_dim=8",
+    "model.trunk.params.channels=[8,16]",
+    "model.generator.params.base_channels=8",
+    "model.generator.params.max_channels=16",
+    "model.heads.reconstruction_feature.params.channels=8",
+    "train.batch_size=8",
+    "train.checkpoint_every=2",
+]
+
+
+def zsk(*args) -> None:
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny trained validation run (3 held-out classes) and a tiny trained ordinary run."""
+    root = tmp_path_factory.mktemp("validation")
+    data = root / "data"
+    zsk("data", "synth", data, "--images-per-class", "4", "--min-size", "16", "--max-size", "16")
+    spec = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+    common = [f"data.params.root={data}", *TINY]
+    sets = [part for item in common for part in ("--set", item)]
+    zsk("build", spec, *sets, "--set", "holdout.classes=3", "--out", root / "val")
+    zsk("train", root / "val", "--steps", "2", "--device", "cpu")
+    zsk("build", spec, *sets, "--out", root / "plain")
+    zsk("train", root / "plain", "--steps", "2", "--device", "cpu")
+    return root / "val", root / "plain"
+
+
+def test_prints_one_row_of_fractions_per_validation_run(runs, capsys):
+    validation, _ = runs
+    args = [str(validation), "--per-class", "2", "--probe-steps", "3"]
+    assert validation_quality.main(args) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(f"| {validation} |")]
+    assert len(rows) == 1
+    values = [float(v) for v in re.findall(r"\| ([0-9.]+) ", rows[0] + " ")]
+    assert len(values) == 4 and all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_the_background_column_is_a_share_of_two_predicates_per_image(runs):
+    validation, _ = runs
+    quality = validation_quality.measure(validation, per_class=2, probe_steps=3)
+    # 3 held-out classes × 2 images × 2 background predicates: a multiple of 1/12
+    assert quality.imagined_background * 12 == pytest.approx(
+        round(quality.imagined_background * 12)
+    )
+
+
+def test_a_run_without_holdout_is_refused(runs, capsys):
+    _, plain = runs
+    assert validation_quality.main([str(plain), "--probe-steps", "1"]) == 2
+    assert "is not a validation run" in capsys.readouterr().err
+
+
+def test_table_formats_a_missing_background_as_a_dash():
+    rows = [("r", validation_quality.ValidationQuality(0.5, None, 0.25, 0.125))]
+    assert validation_quality.table(rows).splitlines()[-1] == "| r | 0.500 | — | 0.250 | 0.125 |"
