@@ -11,17 +11,6 @@ from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
 
-TINY = [
-    "model.image_size=16",
-    "model.embedding_dim=8",
-    "model.trunk.params.channels=[8,16]",
-    "model.generator.params.base_channels=8",
-    "model.generator.params.max_channels=16",
-    "model.heads.reconstruction_feature.params.channels=8",
-    "train.batch_size=8",
-    "train.checkpoint_every=2",
-]
-
 
 def zsk(*args) -> None:
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
@@ -29,13 +18,13 @@ def zsk(*args) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, tiny_shapes):
     """A tiny trained validation run (3 held-out classes) and a tiny trained ordinary run."""
     root = tmp_path_factory.mktemp("validation")
     data = root / "data"
     zsk("data", "synth", data, "--images-per-class", "4", "--min-size", "16", "--max-size", "16")
     spec = Path(__file__).parents[2] / "examples" / "shapes.yaml"
-    common = [f"data.params.root={data}", *TINY]
+    common = [f"data.params.root={data}", *tiny_shapes, "train.checkpoint_every=2"]
     sets = [part for item in common for part in ("--set", item)]
     zsk("build", spec, *sets, "--set", "holdout.classes=3", "--out", root / "val")
     zsk("train", root / "val", "--steps", "2", "--device", "cpu")

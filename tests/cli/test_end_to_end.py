@@ -13,18 +13,8 @@ from PIL import Image
 from zsk.core.cli.main import cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
-TINY = [
-    "model.image_size=16",
-    "model.embedding_dim=8",
-    "model.trunk.params.channels=[8,16]",
-    "model.generator.params.base_channels=8",
-    "model.generator.params.max_channels=16",
-    "model.heads.reconstruction_feature.params.channels=8",
-    "train.batch_size=8",
-    "train.log_every=1",
-    "train.sample_every=3",
-    "train.checkpoint_every=3",
-]
+#: beside the tiny sizes (tests/conftest.py): log, sample and checkpoint within 3 steps
+EVERY_STEP = ["train.log_every=1", "train.sample_every=3", "train.checkpoint_every=3"]
 
 
 def zsk(*args: str):
@@ -38,7 +28,7 @@ def _fraction(value) -> bool:
 
 
 @pytest.mark.slow
-def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch):
+def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch, tiny_shapes):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec = tmp_path / "shapes.yaml"
@@ -54,7 +44,7 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch)
         "--max-size",
         "24",
     )
-    overrides = [part for item in TINY for part in ("--set", item)]
+    overrides = [part for item in (*tiny_shapes, *EVERY_STEP) for part in ("--set", item)]
     # the validation run that chooses the GZSL calibration: 3 of the seen classes held out
     built = zsk("build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val")
     assert "(37 seen)" in built.output  # 40 seen classes, 3 held out

@@ -12,15 +12,6 @@ from PIL import Image
 from zsk.core.cli.main import cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
-TINY = [
-    "model.image_size=16",
-    "model.embedding_dim=8",
-    "model.trunk.params.channels=[8,16]",
-    "model.generator.params.base_channels=8",
-    "model.generator.params.max_channels=16",
-    "model.heads.reconstruction_feature.params.channels=8",
-    "train.batch_size=8",
-]
 
 
 def invoke(*args):
@@ -43,7 +34,7 @@ def refused(*args, says: list[str]):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, tiny_shapes):
     """A tiny data set, a trained translating run and an untrained noise-drawing one."""
     root = tmp_path_factory.mktemp("pictures")
     with pytest.MonkeyPatch.context() as patch:
@@ -61,7 +52,7 @@ def world(tmp_path_factory):
             "--max-size",
             "24",
         )
-        sets = [part for item in TINY for part in ("--set", item)]
+        sets = [part for item in tiny_shapes for part in ("--set", item)]
         ok("build", spec, *sets, "--out", root / "translator")
         ok("train", root / "translator", "--steps", "1", "--device", "cpu")
         # the whole generator entry: shapes.yaml's translator params are not noise_decoder's
