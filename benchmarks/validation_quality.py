@@ -25,11 +25,11 @@ import torch
 from common import machine_line
 
 from zsk.core.data.loader import load_split_images
-from zsk.core.evaluate.attribute_probe import binarize, train_probe
+from zsk.core.evaluate.attribute_probe import binarize, predicate_accuracy, train_probe
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.embedding import class_scores, embedding_calibration
 from zsk.core.evaluate.gzsl import zsl_top1
-from zsk.core.evaluate.inference import LabelledImages, batched, imagine_classes
+from zsk.core.evaluate.inference import LabelledImages, imagine_classes
 from zsk.core.evaluate.trained import load_trained
 from zsk.registry import UserError
 
@@ -56,7 +56,7 @@ def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: i
             hint="build one with zsk build SPEC --set 'holdout={}' --out DIR",
         )
     torch.manual_seed(seed)
-    gan = run.build.gan.eval()
+    gan = run.build.gan  # in eval mode: load_trained leaves it so
     train = LabelledImages(*load_split_images(data, "train", size))
     binary, _ = binarize(data.attributes)
     judge = train_probe(train, binary, probe_steps, CPU, seed)
@@ -71,7 +71,7 @@ def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: i
         train.images,
         torch.Generator().manual_seed(seed),
     )
-    right = ((batched(judge, imagined.images, CPU, BATCH) > 0) == binary[imagined.labels]).float()
+    per_predicate = predicate_accuracy(judge, imagined, binary, CPU, BATCH)
     background = [data.predicates.index(p) for p in BACKGROUND if p in data.predicates]
 
     validation = holdout_images(run)
@@ -79,8 +79,8 @@ def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: i
     is_held = torch.isin(validation.images.labels, torch.tensor(held))
     scores = class_scores(gan, data, validation.images.images[is_held], CPU, BATCH)
     return ValidationQuality(
-        imagined=float(right.mean()),
-        imagined_background=float(right[:, background].mean()) if background else None,
+        imagined=float(per_predicate.mean()),
+        imagined_background=float(per_predicate[background].mean()) if background else None,
         held_out_zsl=zsl_top1(scores, validation.images.labels[is_held], held),
         validation_h=calibration.h,
     )

@@ -98,6 +98,18 @@ def train_probe(
     return probe
 
 
+def predicate_accuracy(
+    probe: AttributeProbe,
+    judged: LabelledImages,
+    binary: torch.Tensor,
+    device: torch.device,
+    batch_size: int,
+) -> torch.Tensor:
+    """Per predicate, the share of ``judged`` images read as their class's target says."""
+    predicted = batched(probe, judged.images, device, batch_size) > 0
+    return (predicted == binary[judged.labels]).to(torch.float64).mean(dim=0)
+
+
 def attribute_accuracy(
     probe: AttributeProbe,
     judged: LabelledImages,
@@ -105,7 +117,5 @@ def attribute_accuracy(
     device: torch.device,
     batch_size: int,
 ) -> float:
-    """Mean over predicates of the share of ``judged`` images read as their class's target."""
-    predicted = batched(probe, judged.images, device, batch_size) > 0
-    per_predicate = (predicted == binary[judged.labels]).to(torch.float64).mean(dim=0)
-    return float(per_predicate.mean())
+    """Mean over predicates of :func:`predicate_accuracy`."""
+    return float(predicate_accuracy(probe, judged, binary, device, batch_size).mean())

@@ -10,6 +10,7 @@ from zsk.core.evaluate.attribute_probe import (
     AttributeProbe,
     attribute_accuracy,
     binarize,
+    predicate_accuracy,
     train_probe,
 )
 from zsk.core.evaluate.inference import LabelledImages
@@ -48,6 +49,8 @@ def test_attribute_accuracy_is_the_mean_over_predicates(toy):
     expected = (1 + 1 + 1 + 0.5 + 0.5 + 1) / 6
     accuracy = attribute_accuracy(ColourReader(), judged, binary, CPU, batch_size=5)
     assert accuracy == pytest.approx(expected)
+    per_predicate = predicate_accuracy(ColourReader(), judged, binary, CPU, batch_size=5)
+    assert per_predicate.tolist() == pytest.approx([1, 1, 1, 0.5, 0.5, 1])
 
 
 def test_probe_learns_the_seen_classes_attributes(toy, toy_sets):
