@@ -44,12 +44,13 @@ def build_run(
     force: bool = False,
     *,
     on_moved_aside: Callable[[Path, Path], None] | None = None,
+    record_latest: bool = True,
 ) -> tuple[Path, Build]:
     """Validate, build and check ``spec_path``; write its run directory and record it as latest.
 
     Refuses a run directory that holds training checkpoints unless ``force``, which moves the
     old run aside to ``<dir>.old-<timestamp>`` (nothing is deleted) and tells
-    ``on_moved_aside(old, new)``.
+    ``on_moved_aside(old, new)``. ``record_latest=False`` leaves ``runs/.latest`` alone.
     """
     document = load_spec_document(Path(spec_path), overrides)
     spec = document.spec
@@ -65,7 +66,8 @@ def build_run(
     lock = lock_section(build, source=str(spec_path), overrides=overrides)
     _write_atomic(run_dir / LOCK_FILE, lock_text(build, lock).encode())
     save_initial_weights(build, run_dir / INIT_FILE)
-    _record_latest(run_dir)
+    if record_latest:
+        _record_latest(run_dir)
     return run_dir, build
 
 

@@ -256,6 +256,11 @@ class Spec(_Strict):
     holdout: HoldoutSpec | None = Field(
         None, description="leave seen classes out of training (a validation run, see HoldoutSpec)"
     )
+    validation_run: HoldoutSpec | None = Field(
+        None,
+        description="build and train a validation run (this spec with these holdout settings) "
+        "in RUN_DIR/validation beside the run; zsk eval chooses GZSL's calibration on it",
+    )
 
 
 PHASES: tuple[str, ...] = ("discriminator", "generator")

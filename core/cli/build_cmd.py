@@ -51,6 +51,7 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
       zsk build examples/paper-awa2.yaml --set data.params.root=data/shapes
     """
     from zsk.core.run import build_run
+    from zsk.core.validation_run import build_validation_run
 
     console = Console(highlight=False)
 
@@ -58,11 +59,17 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
         console.print(f"moved the previous run {old} aside to {new}")
 
     run_dir, result = build_run(spec, overrides, out, force, on_moved_aside=moved)
+    validation = build_validation_run(spec, overrides, run_dir, result.spec, force)
     cost = measure(result, result.spec.train.batch_size)
     for table in summary_tables(result, cost):
         console.print(table)
     for line in totals(result, cost):
         console.print(line)
+    if validation is not None:
+        console.print(
+            f"wrote its validation run {validation}/ (GZSL's calibration is chosen there; "
+            f"zsk train trains it first)"
+        )
     console.print(f"wrote {run_dir}/  (next: zsk train {run_dir})")
 
 

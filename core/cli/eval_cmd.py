@@ -76,10 +76,11 @@ def eval_command(
 
     Embedding ZSL classifies unseen-class test images by the nearest class embedding; generative
     ZSL trains a classifier on real seen and imagined unseen images. GZSL's calibration constant
-    is chosen on validation images, never on test images: with --calibrate-with, on a validation
-    run that never trained on some seen classes (the field's protocol); else on pseudo-unseen
-    classes of the run's own training images. Writes RUN_DIR/eval.json (RUN_DIR defaults to the
-    last build).
+    is chosen on validation images, never on test images: on a validation run that never
+    trained on some seen classes (the field's protocol): --calibrate-with, else RUN_DIR/validation
+    when the spec's validation_run section built one; failing both, on pseudo-unseen classes of
+    the run's own training images, which the table marks as self-calibrated. Writes
+    RUN_DIR/eval.json (RUN_DIR defaults to the last build).
 
     \b
     Examples:

@@ -19,6 +19,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "plugins": "plugins_cmd:plugins",
     "plugin": "plugin_new_cmd:plugin",
     "data": "data_cmd:data",
+    "init": "init_cmd:init",
     "build": "build_cmd:build",
     "schema": "build_cmd:schema",
     "train": "train_cmd:train",

@@ -26,6 +26,26 @@ def _launch(nproc: int, arguments: list[str]) -> None:
     sys.exit(subprocess.call(command))
 
 
+def _train_validation_run(run_dir: Path, device: str, layout) -> None:
+    """Train the run's validation run (spec section ``validation_run``) to its spec's length
+    first, continuing it when interrupted before; a finished one is left as it is."""
+    from zsk.core.run import load_run
+    from zsk.core.train.checkpoint import find_latest
+    from zsk.core.train.loop import Trainer
+    from zsk.core.train.signals import stop_on_signals
+
+    latest = find_latest(run_dir)
+    trainer = Trainer(
+        load_run(run_dir), run_dir, device=device, resume=latest is not None, layout=layout
+    )
+    if latest is not None and int(latest.stem.rsplit("-", 1)[-1]) >= trainer.total_steps:
+        return
+    with stop_on_signals() as stop:
+        result = trainer.run(stop)
+    if layout.is_main:
+        click.echo(f"trained the validation run {run_dir} to step {result.step}")
+
+
 @click.command()
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--steps", type=click.IntRange(min=1), help="Train until step N in total.")
@@ -55,9 +75,11 @@ def train(
 ) -> None:
     """Train a built run (the last `zsk build` when RUN_DIR is left out).
 
-    Checkpoints go to RUN_DIR/checkpoints, metrics to RUN_DIR/metrics.jsonl, sample grids to
-    RUN_DIR/samples (latest.png is the newest). Ctrl-C or SIGTERM finishes the current step and
-    writes a checkpoint; continue with --resume. --steps counts from the run's start, so a
+    A run whose spec has a validation_run section trains RUN_DIR/validation first (to its
+    spec's length; --steps and --epochs apply to the run itself). Checkpoints go to
+    RUN_DIR/checkpoints, metrics to RUN_DIR/metrics.jsonl, sample grids to RUN_DIR/samples
+    (latest.png is the newest). Ctrl-C or SIGTERM finishes the current step and writes a
+    checkpoint; continue with --resume. --steps counts from the run's start, so a
     resumed run with --steps N stops at step N.
 
     \b
@@ -81,11 +103,15 @@ def train(
     from zsk.core.train.distributed import from_environment, shutdown
     from zsk.core.train.loop import Trainer
     from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
+    from zsk.core.validation_run import companion
 
     run_dir = resolve_run_dir(run_dir)
-    build = load_run(run_dir)
     layout = from_environment()
     try:
+        validation = companion(run_dir)
+        if validation is not None:
+            _train_validation_run(validation, device, layout)
+        build = load_run(run_dir)
         trainer = Trainer(
             build, run_dir, steps=steps, epochs=epochs, device=device, resume=resume, layout=layout
         )

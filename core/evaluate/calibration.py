@@ -30,7 +30,8 @@ from zsk.core.evaluate.trained import TrainedRun
 from zsk.registry import UserError
 
 FAMILIAR = (
-    "pseudo-unseen classes the run was trained on (underestimates the bias: train a validation run)"
+    "pseudo-unseen classes the run was trained on (self-calibrated: underestimates the bias; "
+    "add a validation_run section to the spec)"
 )
 
 

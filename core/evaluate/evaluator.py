@@ -11,7 +11,12 @@ from pathlib import Path
 import torch
 
 from zsk.core.data.loader import load_split_images
-from zsk.core.evaluate.attribute_probe import attribute_accuracy, binarize, train_probe
+from zsk.core.evaluate.attribute_probe import (
+    attribute_accuracy,
+    binarize,
+    predicate_accuracy,
+    train_probe,
+)
 from zsk.core.evaluate.calibration import calibration_source, check_validation_run
 from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.fid import image_distances, load_inception
@@ -23,6 +28,7 @@ from zsk.core.evaluate.generative import (
 from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.core.validation_run import trained_companion
 from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"
@@ -37,6 +43,7 @@ class EvalOptions:
     batch_size: int = 128
     seed: int = 0
     inception_weights: Path | None = None
+    #: the validation run that chooses GZSL's constants; None: RUN_DIR/validation when built
     calibration_run: Path | None = None
 
 
@@ -66,8 +73,9 @@ def evaluate(
     if options.inception_weights is not None:
         load_inception(options.inception_weights)  # refuse a bad file before the long part
     validation_run = None
-    if options.calibration_run is not None:  # refuse a bad run before the long part
-        validation_run = load_trained(options.calibration_run)
+    calibration_run = options.calibration_run or trained_companion(trained.run_dir)
+    if calibration_run is not None:  # refuse a bad run before the long part
+        validation_run = load_trained(calibration_run)
         check_validation_run(trained.build.data, validation_run)
     data = trained.build.data
     gan = trained.build.gan.to(device).eval()
@@ -95,6 +103,16 @@ def evaluate(
     binary, rule = binarize(data.attributes)
     probe = train_probe(train, binary, options.probe_steps, device, options.seed)
     imagined = generative.imagined
+    per_predicate = {
+        name: dict(
+            zip(
+                data.predicates,
+                predicate_accuracy(probe, images, binary, device, batch).tolist(),
+                strict=True,
+            )
+        )
+        for name, images in (("imagined_unseen", imagined), ("real_test_unseen", test_unseen))
+    }
     distances = image_distances(
         options.inception_weights, test_unseen.images, imagined.images, device, batch
     )
@@ -111,6 +129,7 @@ def evaluate(
             "real_test_unseen": attribute_accuracy(probe, test_unseen, binary, device, batch),
             "threshold": rule,
             "steps": options.probe_steps,
+            "per_predicate": per_predicate,
         },
         **distances,
         "validation": {

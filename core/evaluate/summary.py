@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zsk.core.evaluate.calibration import FAMILIAR
+
 
 def _percent(value: Any) -> str:
     return "—" if value is None else f"{100 * float(value):.1f}%"
@@ -15,10 +17,13 @@ def _number(value: Any) -> str:
 
 def _gzsl_rows(method: str, gzsl: dict[str, Any]) -> list[tuple[str, str, str]]:
     calibration = gzsl["calibration"]
+    h = "GZSL H"
+    if calibration.get("source") == FAMILIAR:
+        h += " — SELF-CALIBRATED on classes the run trained on, not a GZSL result"
     return [
         (method, "GZSL u (unseen)", _percent(gzsl["u"])),
         (method, "GZSL s (seen)", _percent(gzsl["s"])),
-        (method, "GZSL H", _percent(gzsl["h"])),
+        (method, h, _percent(gzsl["h"])),
         (method, "calibration γ (chosen on validation)", _number(calibration["gamma"])),
         (method, "calibration chosen on", str(calibration.get("source", "—"))),
         (method, "AUSUC", _number(gzsl["ausuc"])),

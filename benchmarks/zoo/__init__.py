@@ -1,0 +1,1 @@
+"""The evaluation zoo: data sets zsk was never tuned on, baselines, and the benchmark driver."""

@@ -1,0 +1,154 @@
+"""``zsk init``'s recommended starting spec, sized to a data set and a compute budget.
+
+What the data decides: the reader (AwA2 layout or image folders) and its attribute scale, the
+image size (the smallest the generator supports that is at least the training images' median
+side, capped by ``max_image_size``), and the training length. Only training images are read:
+no test image influences the spec. The length comes from the budget:
+the FLOPs of one training step (counted on the built networks) at a nominal rate, split
+between the run and the validation run that chooses GZSL's calibration (``validation_run``).
+Counting FLOPs, not timing steps, keeps the spec the same on every machine.
+
+Everything else is the same for every data set: small networks and the objective of
+examples/shapes.yaml, chosen on validation runs (BENCHMARKS.md §6 says which and why).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from PIL import Image
+
+from zsk.core.composer import compose, load_data
+from zsk.core.data.layout import detect_format
+from zsk.core.dry_run import measure
+from zsk.core.spec import Spec
+from zsk.core.specfile import load_spec
+from zsk.registry import UserError
+
+#: Image sizes the built-in generator draws (its depth follows the size).
+IMAGE_SIZES = (32, 64, 128)
+#: Training FLOPs per CPU second of one core, measured on the small networks below
+#: (2-core AMD EPYC KVM VM, torch 2.14.1, one thread; BENCHMARKS.md §6).
+FLOPS_PER_SECOND = 20e9
+BATCH = 32
+#: Training images a validation run keeps, as a share of the run's (held-out classes and the
+#: fifth of the other classes' images leave); used to split the budget.
+_VALIDATION_SHARE = 0.6
+
+
+def median_side(paths: list[Path], sample: int = 64) -> int:
+    """The median of min(width, height) over up to ``sample`` of ``paths`` (spread evenly)."""
+    step = max(1, len(paths) // sample)
+    sides = []
+    for path in paths[::step][:sample]:
+        try:
+            with Image.open(path) as image:
+                sides.append(min(image.size))
+        except OSError:
+            continue
+    if not sides:
+        raise UserError("no readable training image found", hint="zsk data check DIR")
+    return int(statistics.median(sides))
+
+
+def image_size_for(side: int, max_image_size: int) -> int:
+    fitting = [s for s in IMAGE_SIZES if s <= max_image_size] or [IMAGE_SIZES[0]]
+    return next((s for s in fitting if s >= side), fitting[-1])
+
+
+def _data_section(root: Path) -> dict[str, Any]:
+    kind = detect_format(root)
+    if kind == "awa2":
+        return {"type": "awa2", "params": {"root": str(root)}}
+    with (root / "attributes.csv").open() as handle:
+        handle.readline()
+        values = [float(v) for line in handle for v in line.strip().split(",")[1:] if v]
+    divide_by = 100.0 if values and max(values) > 1 else 1.0
+    return {"type": "image_folder", "params": {"root": str(root), "divide_by": divide_by}}
+
+
+def recommended_spec(
+    root: Path, name: str, image_size: int, gan: bool, epochs: int, seed: int = 0
+) -> dict[str, Any]:
+    """The spec as a plain dict (see module); ``gan=False`` gives the same networks and
+    schedule trained without the GAN (the comparison every claim needs)."""
+    discriminator: list[dict[str, Any]] = [
+        {"type": "cosine_real", "params": {"lambda_other": 0.5, "lambda_softmax": 0.1}}
+    ]
+    generator: list[dict[str, Any]] = []
+    if gan:
+        discriminator = [{"type": "lsgan"}, *discriminator, {"type": "attribute"}]
+        generator = [
+            {"type": "lsgan"},
+            {"type": "cosine_generator"},
+            {"type": "attribute"},
+            {"type": "l1_reconstruction", "weight": 10.0},
+        ]
+    generator_params = {"base_channels": 16, "max_channels": 64, "bottleneck_size": 4}
+    if gan:
+        generator_params |= {"noise": True, "source_dropout": 0.75}
+    return {
+        "name": name,
+        "data": _data_section(root),
+        "model": {
+            "image_size": image_size,
+            "embedding_dim": 64,
+            "noise_dim": 32,
+            "generator": {"type": "encoder_decoder", "params": generator_params},
+            "trunk": {"type": "sn_conv", "params": {"channels": [32, 64, 128]}},
+            "heads": {
+                "real_fake": {"type": "real_fake"},
+                "attribute": {"type": "attribute"},
+                "embedding": {"type": "embedding", "params": {"classifier": True}},
+                "reconstruction_feature": {
+                    "type": "reconstruction_feature",
+                    "params": {"channels": 32},
+                },
+            },
+            "semantic_encoder": {"type": "linear"},
+        },
+        "objective": {"discriminator": discriminator, "generator": generator},
+        "train": {
+            "batch_size": BATCH,
+            "epochs": epochs,
+            "optimizers": {
+                "generator": {"lr": 2.0e-4, "betas": [0.5, 0.999]},
+                "discriminator": {"lr": 2.0e-4, "betas": [0.5, 0.999]},
+            },
+            "instance_noise": {"std": 0.1, "decay": 0.999},
+            "seed": seed,
+            "log_every": 25,
+            "checkpoint_every": 1000,
+            "sample_every": 500,
+        },
+        "validation_run": {},
+    }
+
+
+def _loaded(spec: dict[str, Any]) -> Spec:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return load_spec(path)
+
+
+def training_images(spec: dict[str, Any]) -> list[Path]:
+    """The training images of ``spec``'s data set (never a test image)."""
+    return [sample.path for sample in load_data(_loaded(spec)).train]
+
+
+def step_flops(spec: dict[str, Any]) -> int:
+    """FLOPs of one training step of ``spec``, counted on its built networks."""
+    loaded = _loaded(spec)
+    return measure(compose(loaded, load_data(loaded)), BATCH).flops or 1
+
+
+def epochs_for(flops: int, images: int, cpu_seconds: float) -> int:
+    """Passes over the training images that ``cpu_seconds`` buys for the run and its
+    validation run together, at least 1."""
+    steps = cpu_seconds * FLOPS_PER_SECOND / flops / (1 + _VALIDATION_SHARE)
+    return max(1, round(steps * BATCH / max(images, 1)))
