@@ -38,7 +38,7 @@ ZSK = [str(Path(sys.executable).parent / "zsk")]
 METHODS = ("gan", "nogan", "baseline")
 #: Judging imagined images: probe steps and images per class, lighter than zsk eval's defaults
 #: so the whole zoo fits the machine (the probe's accuracy on real unseen images is the yardstick).
-EVAL_ARGS = ["--probe-steps", "500", "--images-per-class", "32"]
+EVAL_ARGS = ["--probe-steps", "400", "--images-per-class", "24"]
 
 
 def _children_cpu() -> float:
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="*", choices=sorted(SETS), default=list(SETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--cpu-minutes", type=float, default=0.75)
+    parser.add_argument("--cpu-minutes", type=float, default=0.6)
     args = parser.parse_args(argv)
     results = args.out / "results"
     results.mkdir(parents=True, exist_ok=True)

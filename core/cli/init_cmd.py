@@ -83,5 +83,6 @@ def init(
         "run and its validation run.\n# Build, train and evaluate: zsk build THIS_FILE && "
         "zsk train && zsk eval\n"
     )
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + yaml.safe_dump(spec, sort_keys=False, width=100))
     click.echo(f"wrote {out}: {size} px, {epochs} epochs" + (" (no GAN)" if no_gan else ""))

@@ -32,6 +32,7 @@ from zsk.core.validation_run import trained_companion
 from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"
+NO_GENERATOR = "the spec trains no generator (empty generator objective)"
 
 
 @dataclass(frozen=True)
@@ -95,26 +96,13 @@ def evaluate(
     log("embedding zero-shot accuracy")
     calibration = embedding_calibration(judge, judge_data, source.images, device, batch)
     embedding = evaluate_embedding(gan, data, test, calibration, where, device, batch)
-    log(f"imagining {options.images_per_class} images per class and fitting classifiers")
-    how = Imagining(options.images_per_class, device, batch, options.seed)
-    calibration = generative_calibration(judge, judge_data, source.fit, source.images, how)
-    generative = evaluate_generative(gan, data, train, test, calibration, where, how)
-    log(f"training the attribute probe ({options.probe_steps} steps)")
-    binary, rule = binarize(data.attributes)
-    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
-    imagined = generative.imagined
-    per_predicate = {
-        name: dict(
-            zip(
-                data.predicates,
-                predicate_accuracy(probe, images, binary, device, batch).tolist(),
-                strict=True,
-            )
+    imagined = (
+        _imagined_images(
+            trained, judge, source, train, test_seen, test_unseen, options, device, log
         )
-        for name, images in (("imagined_unseen", imagined), ("real_test_unseen", test_unseen))
-    }
-    distances = image_distances(
-        options.inception_weights, test_unseen.images, imagined.images, device, batch
+        if trained.build.objective.generator
+        else {"generative": None, "generated_attribute_accuracy": None, "attribute_probe": None}
+        | {"fid": None, "kid": None, "fid_unavailable": NO_GENERATOR}
     )
     return {
         "run": str(trained.run_dir),
@@ -122,16 +110,7 @@ def evaluate(
         "step": trained.step,
         "zsl_top1": embedding["zsl_top1"],
         "gzsl": embedding["gzsl"],
-        "generative": generative.metrics,
-        "generated_attribute_accuracy": attribute_accuracy(probe, imagined, binary, device, batch),
-        "attribute_probe": {
-            "real_test_seen": attribute_accuracy(probe, test_seen, binary, device, batch),
-            "real_test_unseen": attribute_accuracy(probe, test_unseen, binary, device, batch),
-            "threshold": rule,
-            "steps": options.probe_steps,
-            "per_predicate": per_predicate,
-        },
-        **distances,
+        **imagined,
         "validation": {
             "pseudo_unseen_classes": split.held_out,
             "validation_images": {"seen": len(split.val_seen), "unseen": len(split.val_unseen)},
@@ -142,6 +121,54 @@ def evaluate(
             "test_unseen": len(test_unseen),
         },
         "seed": options.seed,
+    }
+
+
+def _imagined_images(
+    trained: TrainedRun,
+    judge,
+    source,
+    train: LabelledImages,
+    test_seen: LabelledImages,
+    test_unseen: LabelledImages,
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> dict[str, object]:
+    """Generative ZSL/GZSL, the imagined images' attribute accuracy (per predicate too), FID."""
+    data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
+    log(f"imagining {options.images_per_class} images per class and fitting classifiers")
+    how = Imagining(options.images_per_class, device, batch, options.seed)
+    judge_data, where = source.judge.build.data, source.images.source
+    calibration = generative_calibration(judge, judge_data, source.fit, source.images, how)
+    generative = evaluate_generative(
+        gan, data, train, test_seen + test_unseen, calibration, where, how
+    )
+    log(f"training the attribute probe ({options.probe_steps} steps)")
+    binary, rule = binarize(data.attributes)
+    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
+    imagined = generative.imagined
+
+    def per_predicate(images: LabelledImages) -> dict[str, float]:
+        accuracy = predicate_accuracy(probe, images, binary, device, batch).tolist()
+        return dict(zip(data.predicates, accuracy, strict=True))
+
+    return {
+        "generative": generative.metrics,
+        "generated_attribute_accuracy": attribute_accuracy(probe, imagined, binary, device, batch),
+        "attribute_probe": {
+            "real_test_seen": attribute_accuracy(probe, test_seen, binary, device, batch),
+            "real_test_unseen": attribute_accuracy(probe, test_unseen, binary, device, batch),
+            "threshold": rule,
+            "steps": options.probe_steps,
+            "per_predicate": {
+                "imagined_unseen": per_predicate(imagined),
+                "real_test_unseen": per_predicate(test_unseen),
+            },
+        },
+        **image_distances(
+            options.inception_weights, test_unseen.images, imagined.images, device, batch
+        ),
     }
 
 

@@ -33,10 +33,12 @@ def _gzsl_rows(method: str, gzsl: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Rows (method, metric, formatted value) of an eval.json object."""
-    generative = result["generative"]
-    probe = result["attribute_probe"]
     rows = [("embedding", "ZSL top-1 (per class)", _percent(result["zsl_top1"]))]
     rows += _gzsl_rows("embedding", result["gzsl"])
+    generative = result["generative"]
+    if generative is None:  # a run without a trained generator
+        return [*rows, ("generative", "—", str(result.get("fid_unavailable", "—")))]
+    probe = result["attribute_probe"]
     rows.append(("generative", "ZSL top-1 (per class)", _percent(generative["zsl_top1"])))
     rows += _gzsl_rows("generative", generative["gzsl"])
     rows += [

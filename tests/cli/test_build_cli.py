@@ -22,6 +22,8 @@ SMALL = (
     "model.generator.params={base_channels: 4, max_channels: 8}",
     "--set",
     "model.heads.reconstruction_feature.params.channels=4",
+    "--set",
+    "validation_run=null",
 )
 
 
