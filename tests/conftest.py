@@ -8,7 +8,8 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_shapes() -> tuple[str, ...]:
     """``--set`` overrides that shrink examples/shapes.yaml to 16-pixel images and a few
-    channels, so a test builds and trains it in seconds (without the validation run its spec asks for)."""
+    channels, so a test builds and trains it in seconds (without the validation run that the
+    spec asks for)."""
     return (
         "model.image_size=16",
         "model.embedding_dim=8",
