@@ -37,6 +37,7 @@ def variants(spec: dict) -> dict[str, dict]:
     cosine_fake = {"type": "cosine_fake"}
     return {
         "no GAN": {"discriminator": _without(d, "lsgan", "attribute"), "generator": []},
+        "no GAN, attribute head kept": {"discriminator": _without(d, "lsgan"), "generator": []},
         "default": {"discriminator": d, "generator": g},
         "no attribute terms": {
             "discriminator": _without(d, "attribute"),
