@@ -1,6 +1,6 @@
 """The zoo benchmark: every set × training seed × method, resumable, one JSON per run.
 
-    python benchmarks/zoo/run.py OUT_DIR [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.75]
+    python benchmarks/zoo/run.py OUT_DIR [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.4]
     python benchmarks/zoo/table.py OUT_DIR          # the Markdown table of BENCHMARKS.md §6
 
 Methods, each on the same data and split:
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="*", choices=sorted(SETS), default=list(SETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--cpu-minutes", type=float, default=0.6)
+    parser.add_argument("--cpu-minutes", type=float, default=0.4)
     args = parser.parse_args(argv)
     results = args.out / "results"
     results.mkdir(parents=True, exist_ok=True)
