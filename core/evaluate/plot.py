@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from zsk.core.files import writing
+
 PANEL = (360, 220)
 MARGIN = (58, 28, 14, 30)  # left, top, right, bottom
 COLUMNS = 3
@@ -118,6 +120,6 @@ def plot_series(series: dict[str, list[tuple[float, float]]], path: Path) -> Pat
     for index, name in enumerate(names):
         panel = _panel(name, sorted(series[name]), font)
         canvas.paste(panel, ((index % COLUMNS) * PANEL[0], (index // COLUMNS) * PANEL[1]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    with writing(path) as temporary:
+        canvas.save(temporary)
     return path
