@@ -263,9 +263,16 @@ class Loss(Component, nn.Module, abc.ABC):
 
 
 class Dataset(Component, abc.ABC):
-    """Base of data sets: ``load()`` reads class index, attributes and split (not the pixels)."""
+    """Base of data sets: ``load()`` reads class index, attributes and split (not the pixels).
+
+    A data set is also a *data format* of the ``zsk data`` commands (check, prepare, ...) when
+    its ``Params`` has a ``root``: ``--format NAME`` reads a folder with it, and ``--format auto``
+    picks the data set all of whose ``marker_files`` (paths relative to the folder) exist.
+    """
 
     kind = "dataset"
+    #: Files whose presence at a folder's root identifies this format, e.g. ``("classes.txt",)``.
+    marker_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Component.Params):
         self.params = params

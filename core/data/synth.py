@@ -52,6 +52,9 @@ PREDICATES = (
     + list(DERIVED)
 )
 
+#: The embedded default data set: classes drawn, of which unseen.
+DEFAULT_CLASSES = 48
+DEFAULT_UNSEEN = 8
 _MAX_ROTATION = 25.0  # degrees; beyond ~45 a square would read as a diamond
 
 
@@ -109,7 +112,8 @@ def choose_classes(count: int, unseen: int, rng: np.random.Generator) -> tuple[l
     if any(n < 2 for group in shown for n in group.values()):
         raise UserError(
             f"{count - unseen} seen classes cannot show every attribute value twice",
-            hint="use more classes or fewer unseen ones (e.g. the defaults: 30 classes, 8 unseen)",
+            hint="use more classes or fewer unseen ones (e.g. the defaults: "
+            f"{DEFAULT_CLASSES} classes, {DEFAULT_UNSEEN} unseen)",
         )
     return seen, available[:unseen]
 
@@ -204,8 +208,8 @@ def _write(path: Path, text: str) -> None:
 def synthesize(
     out: Path,
     *,
-    classes: int = 48,
-    unseen: int = 8,
+    classes: int = DEFAULT_CLASSES,
+    unseen: int = DEFAULT_UNSEEN,
     images_per_class: int = 60,
     seed: int = 0,
     min_size: int = 40,
