@@ -10,7 +10,6 @@ the current directory) names the latest build, for commands given no run directo
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from zsk.core.composer import Build, compose, load_data
+from zsk.core.files import explained, make_folder, write_file, writing
 from zsk.core.model import Objective
 from zsk.core.spec import PHASES, SpecError
 from zsk.core.specfile import SpecDocument, load_spec_document
@@ -61,9 +61,9 @@ def build_run(
         moved = _move_aside(run_dir)
         if on_moved_aside is not None:
             on_moved_aside(run_dir, moved)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     lock = lock_section(build, source=str(spec_path), overrides=overrides)
-    _write_atomic(run_dir / LOCK_FILE, lock_text(build, lock).encode())
+    write_file(run_dir / LOCK_FILE, lock_text(build, lock))
     save_initial_weights(build, run_dir / INIT_FILE)
     _record_latest(run_dir)
     return run_dir, build
@@ -153,9 +153,8 @@ def save_initial_weights(build: Build, path: Path) -> None:
         name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
     }
     metadata = {"zsk": json.dumps({"spec": build.spec.name, "format": "zsk-init-1"})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with writing(path) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
 
 
 def load_initial_weights(build: Build, path: Path) -> None:
@@ -219,14 +218,9 @@ def _move_aside(run_dir: Path) -> Path:
     while target.exists():
         target = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{suffix}")
         suffix += 1
-    run_dir.rename(target)
+    with explained(run_dir, "moving the old run aside"):
+        run_dir.rename(target)
     return target
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
 
 
 def _record_latest(run_dir: Path) -> None:
@@ -236,5 +230,4 @@ def _record_latest(run_dir: Path) -> None:
         shown = resolved.relative_to(Path.cwd().resolve())
     except ValueError:
         shown = resolved
-    RUNS.mkdir(parents=True, exist_ok=True)
-    _write_atomic(LATEST, f"{shown}\n".encode())
+    write_file(LATEST, f"{shown}\n")

@@ -17,6 +17,7 @@ from string import Template
 import click
 from packaging.version import InvalidVersion, Version
 
+from zsk.core.files import write_file
 from zsk.registry import DISTRIBUTION, PLUGIN_API_VERSION, UserError, get_registry
 from zsk.registry.manager import zsk_version
 
@@ -145,9 +146,7 @@ def write_scaffold(name: str, kind: str, folder: Path) -> Scaffold:
         )
     _refuse_taken_name(scaffold)
     for relative, text in render(scaffold).items():
-        path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_file(folder / relative, text)
     return scaffold
 
 

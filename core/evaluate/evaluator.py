@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from zsk.core.evaluate.generative import (
 from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.core.files import write_file
 from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"
@@ -129,10 +129,7 @@ def evaluate(
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
     """Write ``RUN_DIR/eval.json`` atomically."""
     path = Path(run_dir) / EVAL_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temporary, path)
-    return path
+    return write_file(path, json.dumps(result, indent=2) + "\n")
 
 
 def read_eval(run_dir: Path) -> dict[str, object] | None:

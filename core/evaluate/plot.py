@@ -17,6 +17,8 @@ matplotlib.use("Agg")  # files only: never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
+from zsk.core.files import writing  # noqa: E402
+
 COLUMNS = 3
 PANEL_INCHES = (4.0, 2.6)
 DPI = 100
@@ -110,8 +112,8 @@ def plot_series(series: Series, path: Path) -> Path:
             else:
                 axes.set_visible(False)
         figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png")
+        with writing(path) as temporary:
+            figure.savefig(temporary, format="png")
     finally:
         plt.close(figure)
     return path

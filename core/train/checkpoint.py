@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
+from zsk.core.files import make_folder, write_file
 from zsk.core.model import GAN
 from zsk.registry import UserError
 
@@ -50,32 +50,23 @@ def checkpoint_stem(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step-{step:09d}"
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def write_checkpoint(
     run_dir: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int
 ) -> Path:
     """Write a checkpoint atomically, drop all but the newest ``keep``; return the weights path."""
     stem = checkpoint_stem(run_dir, step)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(stem.parent)
     cpu = {name: t.detach().to("cpu", copy=True).contiguous() for name, t in tensors.items()}
     payload = save_tensors(cpu, metadata={"format": FORMAT})
     weights = stem.with_suffix(WEIGHTS_SUFFIX)
-    _write_atomically(weights, payload)
+    write_file(weights, payload)
     sidecar = dict(meta, format=FORMAT, step=step)
     sidecar["weights"] = {
         "file": weights.name,
         "size": len(payload),
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    _write_atomically(stem.with_suffix(SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
+    write_file(stem.with_suffix(SIDECAR_SUFFIX), json.dumps(sidecar, indent=1).encode())
     for old in list_checkpoints(run_dir)[:-keep]:
         old.with_suffix(SIDECAR_SUFFIX).unlink(missing_ok=True)
         old.unlink(missing_ok=True)
