@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.generators",
     "zsk.plugins.builtin.trunks",
     "zsk.plugins.builtin.heads",
+    "zsk.plugins.builtin.conditional_heads",
     "zsk.plugins.builtin.semantic_encoders",
     "zsk.plugins.builtin.losses",
     "zsk.plugins.builtin.datasets",
