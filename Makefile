@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip uninstall -q -y zsk 2>/dev/null || true  # zsk's distribution name before zsk-toolkit
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 

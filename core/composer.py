@@ -51,6 +51,10 @@ class Build:
     dry_run: DryRun | None = field(default=None, repr=False)
 
 
+#: Roles whose heads evaluation, generation and reconstruction call without a condition.
+UNCONDITIONED_ROLES = frozenset({"attribute", "embedding", "reconstruction_feature"})
+
+
 def compose(spec: Spec, data: ZslData, *, registry: ComponentRegistry | None = None) -> Build:
     """Build and check the networks and objectives of ``spec`` for ``data``.
 
@@ -220,6 +224,15 @@ def _build_heads(
                     "head kernel",
                 )
             )
+        if cls.condition and role in UNCONDITIONED_ROLES:
+            problems.append(
+                Problem(
+                    ("model", "heads", role, "type"),
+                    f"head '{ref.type}' is conditional (takes {', '.join(sorted(cls.condition))}), "
+                    f"but evaluation and generation call the {role} head without a condition",
+                    hint="put a conditional head under model.heads.real_fake or a role of your own",
+                )
+            )
     if problems:
         raise SpecError(problems)
     return {
@@ -242,6 +255,19 @@ def _build_terms(
             f"building loss '{term.type}'",
             lambda term=term: term.build(dims, registry=registry),
         )
+        trainable = [name for name, p in loss.named_parameters() if p.requires_grad]
+        if trainable:
+            raise SpecError(
+                [
+                    Problem(
+                        ("objective", phase, index, "type"),
+                        f"loss '{term.type}' has trainable parameters ({', '.join(trainable)}), "
+                        "which no optimiser steps: zsk optimises the networks, not the losses",
+                        hint="keep learned parts in a head (the discriminator's optimiser steps "
+                        "it, and a head may add its own loss term), or freeze them as buffers",
+                    )
+                ]
+            )
         terms.append(WeightedTerm(term.display_name, loss, term.weight))
     return terms
 

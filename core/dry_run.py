@@ -16,7 +16,7 @@ from torch import nn
 from torch.autograd.graph import saved_tensors_hooks
 
 from zsk.core.data.types import ZslData
-from zsk.core.interfaces import Dims, EmbeddingHead
+from zsk.core.interfaces import Condition, Dims, EmbeddingHead, Head
 from zsk.core.model import GAN
 from zsk.core.spec import Problem, Spec, SpecError, SpecPath, dotted
 from zsk.registry import UserError
@@ -70,8 +70,8 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
     dims, model = gan.dims, spec.model
     generator = torch.Generator().manual_seed(spec.train.seed)
     real = probe_images(dims, batch, spec.train.seed)
-    rows = torch.tensor([data.seen[i % len(data.seen)] for i in range(batch)])
-    attributes = data.attributes[rows].to(torch.float32)
+    labels = torch.arange(batch) % len(data.seen)
+    attributes = data.attributes[torch.tensor(data.seen)[labels]].to(torch.float32)
     noise = torch.randn(batch, dims.noise_dim, generator=generator) if dims.noise_dim else None
     image_shape = (dims.channels, dims.image_size, dims.image_size)
     shapes: dict[str, tuple[int, ...]] = {}
@@ -98,10 +98,14 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
         features = at_path(("model", "trunk"), f"trunk '{model.trunk.type}'", lambda: D.trunk(both))
         shapes["model.trunk"] = tuple(features.shape[1:])
         outputs = [fake, features]
+        judged = (torch.cat([attributes, attributes]), torch.cat([labels, labels]))
         for role, head in D.heads.items():
-            out = _run_head(spec, role, head, features, 2 * batch, dims)
+            condition = _condition(spec, role, head, *judged, gan)
+            out = _run_head(spec, role, head, features, condition, 2 * batch, dims)
             shapes[f"model.heads.{role}"] = tuple(out.shape[1:])
             outputs.append(out)
+            if condition is not None:
+                outputs.extend(_auxiliary(spec, role, head, features, condition))
             if isinstance(head, EmbeddingHead):
                 outputs.extend(_class_logits(spec, role, head, out, dims))
             if role == "reconstruction_feature":
@@ -135,11 +139,50 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
     return DryRun(batch, shapes)
 
 
+def _condition(
+    spec: Spec, role: str, head: Head, attributes: torch.Tensor, labels: torch.Tensor, gan: GAN
+) -> Condition | None:
+    """What a conditional head is told in the dry pass: the probe batch's classes."""
+    if not head.condition:
+        return None
+    semantic = None
+    if "semantic" in head.condition:
+        path = ("model", "semantic_encoder")
+        name = f"semantic encoder '{spec.model.semantic_encoder.type}' for heads.{role}"
+        semantic = at_path(path, name, lambda: gan.semantic_encoder(attributes))
+    return Condition(attributes, labels, semantic)
+
+
+def _auxiliary(
+    spec: Spec, role: str, head: Head, features: torch.Tensor, condition: Condition
+) -> list[torch.Tensor]:
+    """The head's own loss term on the dry batch, checked to be a finite scalar."""
+    path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}' auxiliary_loss"
+    value = at_path(
+        path, name, lambda: head.auxiliary_loss(features, condition, "discriminator", "real")
+    )
+    if value is None:
+        return []
+    if not isinstance(value, torch.Tensor) or value.dim() != 0:
+        raise SpecError([Problem(path, f"{name} returned {shape_text(value)}, not a scalar")])
+    return [value]
+
+
 def _run_head(
-    spec: Spec, role: str, head: nn.Module, features: torch.Tensor, batch: int, dims: Dims
+    spec: Spec,
+    role: str,
+    head: Head,
+    features: torch.Tensor,
+    condition: Condition | None,
+    batch: int,
+    dims: Dims,
 ) -> torch.Tensor:
     path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}'"
-    out = at_path(path, f"{name} on trunk features {shape_text(features)}", lambda: head(features))
+    out = at_path(
+        path,
+        f"{name} on trunk features {shape_text(features)}",
+        lambda: head.judge(features, condition),
+    )
     expected = {"attribute": (dims.num_attributes,), "embedding": (dims.embedding_dim,)}
     if role in expected:
         what = "model.embedding_dim" if role == "embedding" else "the data's attributes"

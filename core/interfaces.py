@@ -25,6 +25,9 @@ dataset            ``(params,)``
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
@@ -50,6 +53,48 @@ class Dims:
     embedding_dim: int = 256
     noise_dim: int = 128
     channels: int = 3
+
+
+_SECOND_ORDER = contextvars.ContextVar("zsk_second_order", default=False)
+
+
+@contextlib.contextmanager
+def second_order() -> Iterator[None]:
+    """Within this block, networks must build graphs that can be differentiated twice.
+
+    A gradient penalty differentiates the critic's gradient with respect to its input again
+    (``create_graph=True``). Fused kernels such as the CPU's flash attention have no double
+    backward, so a component that uses one asks :func:`second_order_needed` and takes a plain,
+    differentiable path inside this block. ``step.score`` opens it for every penalty.
+    """
+    token = _SECOND_ORDER.set(True)
+    try:
+        yield
+    finally:
+        _SECOND_ORDER.reset(token)
+
+
+def second_order_needed() -> bool:
+    """Whether the forward pass running now must be differentiable twice (:func:`second_order`)."""
+    return _SECOND_ORDER.get()
+
+
+#: What a conditional head may take besides the trunk's features (``Head.condition``).
+CONDITION_PARTS: frozenset[str] = frozenset({"attributes", "labels", "semantic"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """The class each judged image is of (real images) or was made for (fakes).
+
+    ``attributes`` (B, num_attributes) and ``labels`` (B,) seen-class indices are always set;
+    ``semantic`` is ψ(attributes) (B, embedding_dim), set only for a head that asks for it (it
+    costs a pass through the semantic encoder, which then trains with the discriminator).
+    """
+
+    attributes: torch.Tensor
+    labels: torch.Tensor
+    semantic: torch.Tensor | None = None
 
 
 class Normalizer(Component):
@@ -114,6 +159,11 @@ class Generator(Component, nn.Module, abc.ABC):
     def imagines_without_source(self) -> bool:
         return not self.translates_images
 
+    @property
+    def takes_noise(self) -> bool:
+        """Whether ``forward``'s images depend on ``noise`` (the contract checks that they do)."""
+        return not self.translates_images
+
     def __init__(
         self,
         params: Component.Params,
@@ -160,10 +210,18 @@ class Head(Component, nn.Module):
     Standard roles (:data:`zsk.registry.ROLES`): ``real_fake`` (a score per image or patch),
     ``attribute`` (B, num_attributes), ``embedding`` (B, embedding_dim), and
     ``reconstruction_feature`` (whatever the generator decodes from).
+
+    A *conditional* head lists in ``condition`` what it takes besides the features (a subset of
+    :data:`CONDITION_PARTS`); it is called ``forward(features, condition)`` with a
+    :class:`Condition` for the judged images: their own class for real images, the class each
+    fake was made for. Projection discriminators read the condition in ``forward``; a head may
+    also add its own loss term through ``auxiliary_loss`` (AC-GAN's classifier, ContraGAN's 2C
+    loss), which each phase adds for every source its loss terms judged with this head.
     """
 
     kind = "head"
     role: ClassVar[str] = ""
+    condition: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
         nn.Module.__init__(self)
@@ -177,6 +235,19 @@ class Head(Component, nn.Module):
 
         Phrase it as a need, e.g. ``"needs at least 4×4 features"``; the composer adds where.
         """
+        return None
+
+    def judge(self, features: torch.Tensor, condition: Condition | None) -> torch.Tensor:
+        """The head's output: ``forward(features, condition)`` for a conditional head, else
+        ``forward(features)``."""
+        return self(features, condition) if self.condition else self(features)
+
+    def auxiliary_loss(
+        self, features: torch.Tensor, condition: Condition, phase: Phase, source: Source
+    ) -> torch.Tensor | None:
+        """A conditional head's own loss term for ``phase`` on the ``source`` images whose trunk
+        ``features`` it judged, or None (the default: no term). The step adds it to the phase's
+        objective as ``heads.<role>.auxiliary`` with weight 1 (put a weight in ``Params``)."""
         return None
 
 
@@ -208,7 +279,11 @@ class StepContext(Protocol):
     Attribute names: ``"own"`` — the real images' class attributes t_i; ``"other"`` — another
     seen class's attributes t_j per sample; ``"target"`` — the attributes each fake was made for.
     Sources: ``"real"`` images or ``"fake"`` images (the latter detached from G in the
-    discriminator phase). Images fed to the discriminator carry the spec's instance noise.
+    discriminator phase). ``real()`` and ``fake()`` are the images without noise; what the
+    discriminator sees — ``head``, ``class_logits``, ``reconstruction`` and ``score`` — carries
+    the spec's instance noise (``train.instance_noise``: Gaussian, drawn once per source and
+    step for the heads, afresh for each ``score`` call). A
+    conditional head is told each real image's own class and each fake's target class.
     """
 
     phase: Phase
@@ -236,8 +311,13 @@ class StepContext(Protocol):
         """Targets for cos(φ, ψ(own)) and cos(φ, ψ(other)): (1, 0), swapped on a flipped batch."""
         ...
 
-    def score(self, images: torch.Tensor) -> torch.Tensor:
-        """The real/fake head's score of arbitrary images (e.g. a gradient penalty's mixes)."""
+    def score(
+        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+    ) -> torch.Tensor:
+        """The ``role`` head's score of arbitrary images (a gradient penalty's), through the real
+        trunk with the step's instance noise; a conditional head is told the ``which`` classes
+        (``"own"``, ``"other"`` or ``"target"``). Runs inside :func:`second_order`, so the
+        score can be differentiated twice."""
         ...
 
 
@@ -263,9 +343,16 @@ class Loss(Component, nn.Module, abc.ABC):
 
 
 class Dataset(Component, abc.ABC):
-    """Base of data sets: ``load()`` reads class index, attributes and split (not the pixels)."""
+    """Base of data sets: ``load()`` reads class index, attributes and split (not the pixels).
+
+    A data set is also a *data format* of the ``zsk data`` commands (check, prepare, ...) when
+    its ``Params`` has a ``root``: ``--format NAME`` reads a folder with it, and ``--format auto``
+    picks the data set all of whose ``marker_files`` (paths relative to the folder) exist.
+    """
 
     kind = "dataset"
+    #: Files whose presence at a folder's root identifies this format, e.g. ``("classes.txt",)``.
+    marker_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Component.Params):
         self.params = params

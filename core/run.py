@@ -10,7 +10,6 @@ the current directory) names the latest build, for commands given no run directo
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,9 +21,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from zsk.core.composer import Build, compose, load_data
+from zsk.core.files import explained, make_folder, write_file, writing
 from zsk.core.model import Objective
-from zsk.core.spec import PHASES, SpecError
+from zsk.core.spec import SpecError
 from zsk.core.specfile import SpecDocument, load_spec_document
+from zsk.core.train.checkpoint import CHECKPOINT_DIR
+from zsk.core.train.state import prefixed
 from zsk.registry import UserError
 from zsk.registry.manager import zsk_version
 
@@ -32,7 +34,6 @@ RUNS = Path("runs")
 LATEST = RUNS / ".latest"
 LOCK_FILE = "spec.lock.yaml"
 INIT_FILE = "init.safetensors"
-CHECKPOINTS = "checkpoints"
 
 T = TypeVar("T")
 
@@ -62,9 +63,9 @@ def build_run(
         moved = _move_aside(run_dir)
         if on_moved_aside is not None:
             on_moved_aside(run_dir, moved)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     lock = lock_section(build, source=str(spec_path), overrides=overrides)
-    _write_atomic(run_dir / LOCK_FILE, lock_text(build, lock).encode())
+    write_file(run_dir / LOCK_FILE, lock_text(build, lock))
     save_initial_weights(build, run_dir / INIT_FILE)
     if record_latest:
         _record_latest(run_dir)
@@ -141,10 +142,8 @@ def lock_text(build: Build, lock: dict[str, Any]) -> str:
 def _state(build: Build) -> dict[str, torch.Tensor]:
     """The build's tensors by stable name: the GAN's state and any loss term's state."""
     state = dict(build.gan.state_dict())
-    for phase in PHASES:
-        for index, term in enumerate(getattr(build.objective, phase)):
-            for name, value in term.loss.state_dict().items():
-                state[f"objective.{phase}.{index}.{name}"] = value
+    for prefix, loss in build.objective.named_losses():
+        state.update({f"{prefix}.{name}": value for name, value in loss.state_dict().items()})
     return state
 
 
@@ -155,9 +154,8 @@ def save_initial_weights(build: Build, path: Path) -> None:
         name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
     }
     metadata = {"zsk": json.dumps({"spec": build.spec.name, "format": "zsk-init-1"})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with writing(path) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
 
 
 def load_initial_weights(build: Build, path: Path) -> None:
@@ -185,12 +183,10 @@ def load_initial_weights(build: Build, path: Path) -> None:
 
 
 def _load_loss_states(objective: Objective, tensors: dict[str, torch.Tensor]) -> None:
-    for phase in PHASES:
-        for index, term in enumerate(getattr(objective, phase)):
-            prefix = f"objective.{phase}.{index}."
-            own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            if own:
-                term.loss.load_state_dict(own)
+    for prefix, loss in objective.named_losses():
+        own = prefixed(tensors, prefix)
+        if own:
+            loss.load_state_dict(own)
 
 
 def _located(document: SpecDocument, action: Callable[[], T]) -> T:
@@ -201,14 +197,14 @@ def _located(document: SpecDocument, action: Callable[[], T]) -> T:
 
 
 def _has_checkpoints(run_dir: Path) -> bool:
-    folder = run_dir / CHECKPOINTS
+    folder = run_dir / CHECKPOINT_DIR
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
 def _refuse_trained(run_dir: Path, force: bool) -> None:
     if _has_checkpoints(run_dir) and not force:
         raise UserError(
-            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINTS})",
+            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINT_DIR})",
             hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
             "afresh, or --out DIR to build elsewhere",
         )
@@ -221,14 +217,9 @@ def _move_aside(run_dir: Path) -> Path:
     while target.exists():
         target = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{suffix}")
         suffix += 1
-    run_dir.rename(target)
+    with explained(run_dir, "moving the old run aside"):
+        run_dir.rename(target)
     return target
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
 
 
 def _record_latest(run_dir: Path) -> None:
@@ -238,5 +229,4 @@ def _record_latest(run_dir: Path) -> None:
         shown = resolved.relative_to(Path.cwd().resolve())
     except ValueError:
         shown = resolved
-    RUNS.mkdir(parents=True, exist_ok=True)
-    _write_atomic(LATEST, f"{shown}\n".encode())
+    write_file(LATEST, f"{shown}\n")

@@ -15,6 +15,7 @@ from zsk.registry.errors import RegistryError, UserError
 from zsk.registry.hookspecs import PLUGIN_API_VERSION, hookimpl
 from zsk.registry.manager import (
     DEFAULT_PLUGINS,
+    DISTRIBUTION,
     PluginFailure,
     get_plugin_manager,
     get_registry,
@@ -23,6 +24,7 @@ from zsk.registry.manager import (
 
 __all__ = [
     "DEFAULT_PLUGINS",
+    "DISTRIBUTION",
     "KINDS",
     "PLUGIN_API_VERSION",
     "ROLES",

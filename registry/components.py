@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -95,17 +96,23 @@ class ComponentEntry:
         """Each parameter with its type, default and description, for ``zsk plugins --params``."""
         rows = []
         for field_name, field in self.cls.Params.model_fields.items():
-            annotation = field.annotation
-            type_name = getattr(annotation, "__name__", None) or str(annotation)
             rows.append(
                 {
                     "name": field_name,
-                    "type": type_name.replace("typing.", ""),
+                    "type": type_text(field.annotation),
                     "default": field.get_default(call_default_factory=True),
                     "description": field.description or "",
                 }
             )
         return rows
+
+
+def type_text(annotation: Any) -> str:
+    """A parameter's type as a spec writer reads it: ``int``, ``Literal['a', 'b']``,
+    ``list[int]``, ``str | None`` (a generic's arguments are kept, e.g. Literal's values)."""
+    if typing.get_origin(annotation) is None and isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def validate_component_class(cls: Any) -> None:
@@ -145,6 +152,8 @@ class ComponentRegistry:
         #: Plugins that failed to load (objects with ``plugin``, ``distribution``, ``error`` and
         #: ``component``); a lookup that misses names them, since the component may be theirs.
         self.plugin_failures: list[Any] = []
+        #: Installed plugins left out by ZSK_LOAD_PLUGINS, as ``(plugin, distribution)``.
+        self.filtered_out: list[tuple[str, str]] = []
 
     def add(
         self,
@@ -190,10 +199,11 @@ class ComponentRegistry:
         raise RegistryError(message, hint=hint)
 
     def _failure_notes(self, kind: str, name: str) -> str:
-        """Lines naming failed plugins that may have provided ``kind`` ``name``.
+        """Lines naming failed or filtered-out plugins that may have provided ``kind`` ``name``.
 
         A plugin that failed as a whole (import, plugin API range, a raising hook) may have been
         the one providing it; a failed single registration is named only when it is this one.
+        A plugin that ``ZSK_LOAD_PLUGINS`` left out was never imported, so it is always named.
         """
         label = f"{kind} '{name}'"
         notes = ""
@@ -206,6 +216,11 @@ class ComponentRegistry:
                 continue
             first_line = failure.error.splitlines()[0] if failure.error else ""
             notes += f"\n  plugin '{failure.plugin}' ({failure.distribution}) {what}: {first_line}"
+        for plugin, distribution in self.filtered_out:
+            notes += (
+                f"\n  plugin '{plugin}' of the installed {distribution} is not loaded: "
+                f"ZSK_LOAD_PLUGINS does not list {distribution} (add it there, or unset it)"
+            )
         return notes
 
     def component(self, kind: str, name: str) -> type[Component]:

@@ -29,12 +29,17 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.generators",
     "zsk.plugins.builtin.trunks",
     "zsk.plugins.builtin.heads",
+    "zsk.plugins.builtin.conditional_heads",
     "zsk.plugins.builtin.semantic_encoders",
     "zsk.plugins.builtin.losses",
     "zsk.plugins.builtin.datasets",
 )
 
 LOAD_PLUGINS_ENV = "ZSK_LOAD_PLUGINS"
+
+#: zsk's distribution name on the package index (``zsk`` there is an unrelated project); the
+#: import package and the command stay ``zsk``.
+DISTRIBUTION = "zsk-toolkit"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class PluginFailure:
 class _State:
     pm: pluggy.PluginManager
     failures: list[PluginFailure]
+    filtered_out: list[tuple[str, str]]  # (plugin, distribution) left out by ZSK_LOAD_PLUGINS
     provenance: dict[str, tuple[str, str]]  # plugin name -> (distribution, version)
     registry: ComponentRegistry | None = None
 
@@ -67,7 +73,7 @@ _state: _State | None = None
 
 def zsk_version() -> str:
     try:
-        return metadata.version("zsk")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:  # running from a source tree without installing
         return "0+unknown"
 
@@ -98,12 +104,12 @@ def _api_mismatch(plugin: Any) -> str | None:
 def _new_state() -> _State:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    state = _State(pm=pm, failures=[], provenance={})
+    state = _State(pm=pm, failures=[], filtered_out=[], provenance={})
     version = zsk_version()
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
         pm.register(module, name=module_name)
-        state.provenance[module_name] = ("zsk", version)
+        state.provenance[module_name] = (DISTRIBUTION, version)
     _load_entry_points(state)
     pm.check_pending()
     return state
@@ -116,6 +122,7 @@ def _load_entry_points(state: _State) -> None:
         dist_name = dist.name if dist is not None else "(unknown)"
         dist_version = dist.version if dist is not None else ""
         if allowed is not None and dist_name.lower() not in allowed:
+            state.filtered_out.append((entry_point.name, dist_name))
             continue
         plugin_name = entry_point.name
         try:
@@ -179,6 +186,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 def _build_registry(state: _State) -> ComponentRegistry:
     registry = ComponentRegistry()
     registry.plugin_failures = state.failures  # the same list: failures found while building too
+    registry.filtered_out = state.filtered_out
     for impl in state.pm.hook.zsk_register_components.get_hookimpls():
         plugin_name = impl.plugin_name
         distribution, version = state.provenance.get(plugin_name, ("(local)", ""))

@@ -89,6 +89,7 @@ def schema(out: Path | None) -> None:
     Example:
       zsk schema --out zsk-spec.schema.json
     """
+    from zsk.core.files import write_file
     from zsk.core.spec import json_schema
     from zsk.registry import get_registry
 
@@ -96,7 +97,7 @@ def schema(out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_file(out, text)
         click.echo(f"wrote {out}")
 
 

@@ -12,16 +12,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from zsk.core.data.source import FORMATS
+from zsk.core.data.source import AUTO
+from zsk.core.data.synth import DEFAULT_CLASSES, DEFAULT_UNSEEN
 from zsk.registry import UserError
 
 _FORMAT = click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
-    default="auto",
+    default=AUTO,
     show_default=True,
-    help="Reader: awa2 (classes.txt) or image_folder (attributes.csv); auto picks by file.",
+    metavar="NAME",
+    help="Data set that reads the folder: any registered one with a root parameter (awa2, "
+    "image_folder, a plugin's; `zsk plugins --kind dataset`); auto picks by its marker files.",
 )
 _DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -41,8 +43,10 @@ def data() -> None:
 
 @data.command()
 @click.argument("out", type=_DIR)
-@click.option("--classes", default=48, show_default=True, help="Number of classes.")
-@click.option("--unseen", default=8, show_default=True, help="How many of them are unseen.")
+@click.option("--classes", default=DEFAULT_CLASSES, show_default=True, help="Number of classes.")
+@click.option(
+    "--unseen", default=DEFAULT_UNSEEN, show_default=True, help="How many of them are unseen."
+)
 @click.option("--images-per-class", default=60, show_default=True, help="Images per class.")
 @click.option("--seed", default=0, show_default=True, help="Same seed, same data set.")
 @click.option("--min-size", default=40, show_default=True, help="Smallest image side, px.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
+from zsk.core.files import write_file
 from zsk.registry import UserError
 
 
@@ -84,5 +85,5 @@ def init(
         "zsk train && zsk eval\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(header + yaml.safe_dump(spec, sort_keys=False, width=100))
+    write_file(out, header + yaml.safe_dump(spec, sort_keys=False, width=100))
     click.echo(f"wrote {out}: {size} px, {epochs} epochs" + (" (no GAN)" if no_gan else ""))

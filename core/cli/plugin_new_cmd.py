@@ -17,7 +17,8 @@ from string import Template
 import click
 from packaging.version import InvalidVersion, Version
 
-from zsk.registry import PLUGIN_API_VERSION, UserError, get_registry
+from zsk.core.files import write_file
+from zsk.registry import DISTRIBUTION, PLUGIN_API_VERSION, UserError, get_registry
 from zsk.registry.manager import zsk_version
 
 #: Kinds a scaffold can be made for -> (base class in zsk.core.interfaces, class-name suffix).
@@ -100,14 +101,14 @@ def plugin_api_range() -> str:
 
 
 def _zsk_requirement() -> str:
-    """``zsk>=X.Y`` for the running zsk, or plain ``zsk`` when running from a bare checkout."""
+    """``zsk-toolkit>=X.Y`` for the running zsk, or no version when run from a bare checkout."""
     try:
         version = Version(zsk_version())
     except InvalidVersion:
-        return "zsk"
+        return DISTRIBUTION
     if version.local is not None:
-        return "zsk"
-    return f"zsk>={version.major}.{version.minor}"
+        return DISTRIBUTION
+    return f"{DISTRIBUTION}>={version.major}.{version.minor}"
 
 
 def _template(relative: str) -> Template:
@@ -145,9 +146,7 @@ def write_scaffold(name: str, kind: str, folder: Path) -> Scaffold:
         )
     _refuse_taken_name(scaffold)
     for relative, text in render(scaffold).items():
-        path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_file(folder / relative, text)
     return scaffold
 
 

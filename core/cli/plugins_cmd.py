@@ -7,6 +7,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from zsk.registry import KINDS, RegistryError, get_registry
@@ -28,11 +29,12 @@ def _print_params(name: str, kind: str | None) -> None:
         )
     console = Console()
     for entry in matches:
-        table = Table(title=f"{entry.kind} '{entry.name}' — {entry.description}")
+        table = Table(title=escape(f"{entry.kind} '{entry.name}' — {entry.description}"))
         for column in ("parameter", "type", "default", "description"):
             table.add_column(column)
         for row in entry.params_rows():
-            table.add_row(row["name"], row["type"], repr(row["default"]), row["description"])
+            cells = (row["name"], row["type"], repr(row["default"]), row["description"])
+            table.add_row(*(escape(cell) for cell in cells))
         console.print(table)
 
 
@@ -69,13 +71,14 @@ def plugins(
         table.add_column(column, overflow="fold")
     for e in entries:
         kind_label = f"{e.kind} ({e.role})" if e.role else e.kind
-        table.add_row(kind_label, e.name, e.plugin, e.distribution, e.version, e.description)
+        cells = (kind_label, e.name, e.plugin, e.distribution, e.version, e.description)
+        table.add_row(*(escape(cell) for cell in cells))
     console = Console()
     console.print(table)
     for failure in broken:
         what = f" {failure.component}" if failure.component else ""
         console.print(
-            f"[red]failed:[/red] plugin '{failure.plugin}'{what} ({failure.distribution}): "
-            f"{failure.error}",
+            "[red]failed:[/red] "
+            + escape(f"plugin '{failure.plugin}'{what} ({failure.distribution}): {failure.error}"),
             highlight=False,
         )

@@ -26,6 +26,7 @@ from torchvision.transforms.functional import pil_to_tensor
 from zsk.core.data.images import is_image_file, open_rgb
 from zsk.core.data.prepared import PREPARED_DIR
 from zsk.core.data.progress import progress_bar, report_skipped
+from zsk.core.files import writing
 from zsk.registry import UserError
 
 WEIGHTS_URL = "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth"
@@ -154,9 +155,8 @@ def crop_dataset(
     images = [p for p in files if is_image_file(p)]
     for path in files:
         if not is_image_file(path):
-            target = out / path.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+            with writing(out / path.relative_to(src), durable=False) as temporary:
+                shutil.copy2(path, temporary)
     model = model.to(device)
     skipped: list[Path] = []
     written = centred = 0
@@ -173,11 +173,10 @@ def crop_dataset(
                 best = main_object(detections, min_score)
                 centred += best is None
                 box = crop_box(image.width, image.height, best.box if best else None, margin)
-                target = out / path.relative_to(src)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 fmt = Image.registered_extensions()[path.suffix.lower()]
                 options = {"quality": 95} if fmt == "JPEG" else {}
-                image.crop(box).save(target, format=fmt, **options)
+                with writing(out / path.relative_to(src), durable=False) as temporary:
+                    image.crop(box).save(temporary, format=fmt, **options)
                 written += 1
             for _ in batch:
                 advance()

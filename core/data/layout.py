@@ -11,15 +11,10 @@ from __future__ import annotations
 import csv
 import difflib
 from pathlib import Path
-from typing import Literal
-
 import numpy as np
 
 from zsk.core.data.images import is_image_file
 from zsk.registry import UserError
-
-AWA2_INDEX = "classes.txt"
-IMAGE_FOLDER_ATTRIBUTES = "attributes.csv"
 
 
 def require_folder(root: Path) -> None:
@@ -167,22 +162,6 @@ def class_images(folder: Path, class_name: str, listed_at: str) -> list[Path]:
             hint="every class in the split needs a folder of its images",
         )
     return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
-
-
-def detect_format(root: Path) -> Literal["awa2", "image_folder"]:
-    """Which reader a folder needs: the AwA2 layout or a user's image folders with a CSV."""
-    if (root / AWA2_INDEX).is_file():
-        return "awa2"
-    if (root / IMAGE_FOLDER_ATTRIBUTES).is_file():
-        return "image_folder"
-    if not root.is_dir():
-        raise UserError("data set folder not found", where=str(root))
-    raise UserError(
-        f"not a data set: neither {AWA2_INDEX} (AwA2 layout) nor {IMAGE_FOLDER_ATTRIBUTES} "
-        "(image folders) is here",
-        where=str(root),
-        hint="create one with `zsk data synth DIR`, or see docs/own-data.md",
-    )
 
 
 def resolve(root: Path, name: str) -> Path:

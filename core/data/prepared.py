@@ -15,7 +15,6 @@ A prepared file is used only while every file it describes is unchanged.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar, report_skipped
 from zsk.core.data.types import Sample, ZslData
+from zsk.core.files import writing, write_file
 
 PREPARED_DIR = ".zsk-prepared"
 FORMAT = "zsk-prepared"
@@ -53,16 +53,15 @@ def prepare(
     """Decode every image of ``data`` at ``size`` × ``size`` into the prepared file."""
     samples = data.train + data.test_seen + data.test_unseen
     array_path, index_path = prepared_files(data.root, size)
-    array_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = array_path.with_suffix(".partial.npy")
-    images = np.lib.format.open_memmap(
-        partial, mode="w+", dtype=np.uint8, shape=(len(samples), 3, size, size)
-    )
     paths = [s.path for s in samples]
-    with progress_bar(len(paths), f"preparing {size}×{size}", progress) as advance:
-        failed = decode_into(paths, size, images, workers=workers, on_done=advance)
-    images.flush()
-    del images
+    with writing(array_path) as partial:
+        images = np.lib.format.open_memmap(
+            partial, mode="w+", dtype=np.uint8, shape=(len(samples), 3, size, size)
+        )
+        with progress_bar(len(paths), f"preparing {size}×{size}", progress) as advance:
+            failed = decode_into(paths, size, images, workers=workers, on_done=advance)
+        images.flush()
+        del images
     index = {
         "format": FORMAT,
         "version": VERSION,
@@ -73,10 +72,7 @@ def prepare(
         ],
         "skipped": failed,
     }
-    index_partial = index_path.with_suffix(".partial.json")
-    index_partial.write_text(json.dumps(index))
-    os.replace(partial, array_path)
-    os.replace(index_partial, index_path)
+    write_file(index_path, json.dumps(index))
     skipped = [paths[i] for i in failed]
     report_skipped(skipped, len(paths), "images")
     return PrepareResult(array_path, len(samples) - len(failed), skipped)

@@ -1,22 +1,77 @@
-"""Reading a data set folder for the ``zsk data`` commands, through the registered readers."""
+"""Reading a data set folder for the ``zsk data`` commands, through the registered data sets.
+
+Every registered data set whose ``Params`` has a ``root`` is a format these commands read
+(:class:`zsk.core.interfaces.Dataset`); ``auto`` picks the one whose ``marker_files`` are in
+the folder. Nothing here names a concrete format, so a plugin's data set is checked and
+prepared exactly like a built-in one.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from zsk.core.data.layout import detect_format
 from zsk.core.data.types import ZslData
-from zsk.registry import get_registry
+from zsk.registry import ComponentRegistry, UserError, get_registry
 
-FORMATS = ("auto", "awa2", "image_folder")
+AUTO = "auto"
 
 
-def load_folder(root: Path, fmt: str = "auto") -> tuple[str, ZslData]:
-    """``(format, data)`` for the folder ``root`` read with its reader's default options.
+def folder_formats(registry: ComponentRegistry | None = None) -> dict[str, type]:
+    """Data sets that read a folder (their ``Params`` has ``root``), by name."""
+    registry = registry or get_registry()
+    return {
+        entry.name: entry.cls
+        for entry in registry.list("dataset")
+        if "root" in entry.cls.Params.model_fields
+    }
 
-    ``fmt="auto"`` picks ``awa2`` when ``classes.txt`` is present, ``image_folder`` when
-    ``attributes.csv`` is.
-    """
-    name = detect_format(root) if fmt == "auto" else fmt
-    cls = get_registry().component("dataset", name)
+
+def _describe(formats: dict[str, type]) -> str:
+    return ", ".join(
+        f"{name} ({', '.join(cls.marker_files) or 'no marker files: name it with --format'})"
+        for name, cls in formats.items()
+    )
+
+
+def detect_format(root: Path, registry: ComponentRegistry | None = None) -> str:
+    """The one format whose marker files are all in ``root``."""
+    formats = folder_formats(registry)
+    if not root.is_dir():
+        raise UserError(
+            "data set folder not found",
+            where=str(root),
+            hint=f"write the built-in synthetic set there with `zsk data synth {root}`",
+        )
+    matches = [
+        name
+        for name, cls in formats.items()
+        if cls.marker_files and all((root / marker).exists() for marker in cls.marker_files)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UserError(
+            f"the folder looks like several formats: {', '.join(matches)}",
+            where=str(root),
+            hint="choose one with --format NAME",
+        )
+    raise UserError(
+        "not a data set of any known format",
+        where=str(root),
+        hint=f"formats and the files that mark them: {_describe(formats)}; create one with "
+        "`zsk data synth DIR`, or see docs/own-data.md",
+    )
+
+
+def load_folder(root: Path, fmt: str = AUTO) -> tuple[str, ZslData]:
+    """``(format, data)`` for the folder ``root`` read with its data set's default options."""
+    formats = folder_formats()
+    name = detect_format(root) if fmt == AUTO else fmt
+    if name not in formats:
+        get_registry().get("dataset", name)  # an unknown name: did-you-mean and the list
+        raise UserError(
+            f"data set '{name}' has no 'root' parameter, so it cannot read a folder",
+            hint=f"formats that read a folder: {', '.join(formats)}",
+        )
+    cls = formats[name]
     return name, cls(cls.Params(root=str(root))).load()

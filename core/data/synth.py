@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from zsk.core.files import make_folder, write_file, writing
 from zsk.registry import UserError
 
 SHAPES = ("circle", "square", "triangle", "cross", "star")
@@ -51,6 +52,9 @@ PREDICATES = (
     + list(DERIVED)
 )
 
+#: The embedded default data set: classes drawn, of which unseen.
+DEFAULT_CLASSES = 48
+DEFAULT_UNSEEN = 8
 _MAX_ROTATION = 25.0  # degrees; beyond ~45 a square would read as a diamond
 
 
@@ -108,7 +112,8 @@ def choose_classes(count: int, unseen: int, rng: np.random.Generator) -> tuple[l
     if any(n < 2 for group in shown for n in group.values()):
         raise UserError(
             f"{count - unseen} seen classes cannot show every attribute value twice",
-            hint="use more classes or fewer unseen ones (e.g. the defaults: 30 classes, 8 unseen)",
+            hint="use more classes or fewer unseen ones (e.g. the defaults: "
+            f"{DEFAULT_CLASSES} classes, {DEFAULT_UNSEEN} unseen)",
         )
     return seen, available[:unseen]
 
@@ -192,14 +197,19 @@ def render(cls: SynthClass, rng: np.random.Generator, min_size: int, max_size: i
 
 
 def _write_index(path: Path, names: list[str]) -> None:
-    path.write_text("".join(f"{i}\t{n}\n" for i, n in enumerate(names, 1)))
+    _write(path, "".join(f"{i}\t{n}\n" for i, n in enumerate(names, 1)))
+
+
+def _write(path: Path, text: str) -> None:
+    """A generated data set is cheap to write again, so its files skip the flush to disk."""
+    write_file(path, text, durable=False)
 
 
 def synthesize(
     out: Path,
     *,
-    classes: int = 48,
-    unseen: int = 8,
+    classes: int = DEFAULT_CLASSES,
+    unseen: int = DEFAULT_UNSEEN,
     images_per_class: int = 60,
     seed: int = 0,
     min_size: int = 40,
@@ -216,19 +226,15 @@ def synthesize(
     names = [c.name for c in ordered]
     matrix = np.stack([class_attributes(c, rng) for c in ordered])
 
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     _write_index(out / "classes.txt", names)
     _write_index(out / "predicates.txt", PREDICATES)
     rows = [" ".join(f"{v:.2f}" for v in row) for row in matrix]
-    (out / "predicate-matrix-continuous.txt").write_text("\n".join(rows) + "\n")
+    _write(out / "predicate-matrix-continuous.txt", "\n".join(rows) + "\n")
     binary = [" ".join(str(int(v >= 50)) for v in row) for row in matrix]
-    (out / "predicate-matrix-binary.txt").write_text("\n".join(binary) + "\n")
-    (out / "trainclasses.txt").write_text(
-        "".join(f"{c.name}\n" for c in sorted(seen, key=lambda c: c.name))
-    )
-    (out / "testclasses.txt").write_text(
-        "".join(f"{c.name}\n" for c in sorted(held, key=lambda c: c.name))
-    )
+    _write(out / "predicate-matrix-binary.txt", "\n".join(binary) + "\n")
+    _write(out / "trainclasses.txt", "".join(f"{c.name}\n" for c in sorted(seen, key=lambda c: c.name)))
+    _write(out / "testclasses.txt", "".join(f"{c.name}\n" for c in sorted(held, key=lambda c: c.name)))
     settings = {
         "generator": "zsk data synth",
         "seed": seed,
@@ -238,15 +244,15 @@ def synthesize(
         "min_size": min_size,
         "max_size": max_size,
     }
-    (out / "synth.json").write_text(json.dumps(settings, indent=2) + "\n")
+    _write(out / "synth.json", json.dumps(settings, indent=2) + "\n")
 
     for label, cls in enumerate(ordered):
         folder = out / "JPEGImages" / cls.name
-        folder.mkdir(parents=True, exist_ok=True)
         image_rng = np.random.default_rng([seed, label])
         for i in range(images_per_class):
             image = render(cls, image_rng, min_size, max_size)
-            image.save(folder / f"{cls.name}_{10001 + i}.jpg", quality=92)
+            with writing(folder / f"{cls.name}_{10001 + i}.jpg", durable=False) as temporary:
+                image.save(temporary, quality=92)
     return SynthSummary(
         root=out,
         classes=names,

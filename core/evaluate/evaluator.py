@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from zsk.core.evaluate.generative import (
 from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.core.files import write_file
 from zsk.core.validation_run import trained_companion
 from zsk.registry import UserError
 
@@ -175,10 +175,7 @@ def _imagined_images(
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
     """Write ``RUN_DIR/eval.json`` atomically."""
     path = Path(run_dir) / EVAL_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temporary, path)
-    return path
+    return write_file(path, json.dumps(result, indent=2) + "\n")
 
 
 def read_eval(run_dir: Path) -> dict[str, object] | None:

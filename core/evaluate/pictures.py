@@ -17,6 +17,7 @@ from zsk.core.data.images import decode
 from zsk.core.data.loader import to_unit_range
 from zsk.core.data.types import ZslData
 from zsk.core.evaluate.inference import DEFAULT_BATCH, head, imagine, to_uint8
+from zsk.core.files import image_format, writing
 from zsk.core.model import GAN
 from zsk.registry import UserError
 
@@ -149,8 +150,9 @@ def save_grid(
             y = 2 + index * row_height + row_height // 2 - 6
             draw.text((4, y), caption, fill="black", font=font)
         picture = canvas
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
+    image_format(path)
+    with writing(path) as temporary:
+        picture.save(temporary)
     return path
 
 

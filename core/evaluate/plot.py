@@ -1,8 +1,8 @@
-"""Loss curves drawn with Pillow: one small panel per logged quantity.
+"""Training curves for the report: one matplotlib panel per logged quantity.
 
-Pillow is already a dependency; matplotlib would be a heavy one for a handful of line charts, so
-zsk draws them itself. Each panel has its own y range (the terms' scales differ by orders of
-magnitude), the raw values in a light colour and a moving average over them in a dark one.
+Each panel has its own y axis, because the terms' scales differ by orders of magnitude; a panel
+whose values are all positive and span more than two decades uses a log scale. Every panel shows
+the raw values in a light colour and a trailing moving average over them in a dark one.
 """
 
 from __future__ import annotations
@@ -11,21 +11,29 @@ import json
 import math
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+import matplotlib
 
-PANEL = (360, 220)
-MARGIN = (58, 28, 14, 30)  # left, top, right, bottom
+matplotlib.use("Agg")  # files only: never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+
+from zsk.core.files import writing  # noqa: E402
+
 COLUMNS = 3
-RAW = (170, 190, 225)
-SMOOTH = (25, 65, 160)
-AXIS = (90, 90, 90)
+PANEL_INCHES = (4.0, 2.6)
+DPI = 100
+RAW = "#aabee1"
+SMOOTH = "#194190"
+LOG_SCALE_SPAN = 100.0
 LOSS_PREFIXES = ("d", "g")
 NOT_PLOTTED = frozenset({"time", "epoch"})
 
+Series = dict[str, list[tuple[float, float]]]
 
-def read_metrics(path: Path) -> dict[str, list[tuple[float, float]]]:
+
+def read_metrics(path: Path) -> Series:
     """Series (step, value) per numeric key of a metrics.jsonl file; bad lines are skipped."""
-    series: dict[str, list[tuple[float, float]]] = {}
+    series: Series = {}
     if not path.is_file():
         return series
     for line in path.read_text().splitlines():
@@ -42,9 +50,7 @@ def read_metrics(path: Path) -> dict[str, list[tuple[float, float]]]:
     return series
 
 
-def split_losses(
-    series: dict[str, list[tuple[float, float]]],
-) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
+def split_losses(series: Series) -> tuple[Series, Series]:
     """(loss terms, other training signals): the trainer logs terms as ``d/NAME`` and
     ``g/NAME``; clock time and the epoch counter are neither and are dropped."""
     losses = {k: v for k, v in series.items() if k.split("/", 1)[0] in LOSS_PREFIXES}
@@ -63,61 +69,51 @@ def moving_average(values: list[float], window: int) -> list[float]:
     return out
 
 
-def _label(value: float) -> str:
-    return f"{value:.3g}"
+def wants_log_scale(values: list[float]) -> bool:
+    """True when every value is positive and they span more than two decades."""
+    low = min(values)
+    return low > 0 and max(values) / low > LOG_SCALE_SPAN
 
 
-def _panel(name: str, points: list[tuple[float, float]], font) -> Image.Image:
-    width, height = PANEL
-    left, top, right, bottom = MARGIN
-    image = Image.new("RGB", PANEL, "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((left, 8), name, fill="black", font=font)
+def _draw_panel(axes, name: str, points: list[tuple[float, float]]) -> None:
     steps = [p[0] for p in points]
     values = [p[1] for p in points]
-    x0, x1 = min(steps), max(steps)
-    y0, y1 = min(values), max(values)
-    if x1 == x0:
-        x1 = x0 + 1
-    if y1 == y0:
-        y0, y1 = y0 - 0.5, y1 + 0.5
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def xy(step: float, value: float) -> tuple[float, float]:
-        return (
-            left + (step - x0) / (x1 - x0) * plot_w,
-            top + (1 - (value - y0) / (y1 - y0)) * plot_h,
-        )
-
-    draw.rectangle([left, top, left + plot_w, top + plot_h], outline=AXIS)
-    draw.text((4, top - 4), _label(y1), fill=AXIS, font=font)
-    draw.text((4, top + plot_h - 8), _label(y0), fill=AXIS, font=font)
-    draw.text((left, top + plot_h + 6), _label(x0), fill=AXIS, font=font)
-    end = _label(max(steps))
-    draw.text((left + plot_w - 6 * len(end), top + plot_h + 6), f"{end}", fill=AXIS, font=font)
     window = max(1, len(values) // 20)
-    for series, colour in ((values, RAW), (moving_average(values, window), SMOOTH)):
-        line = [xy(s, v) for s, v in zip(steps, series, strict=True)]
-        if len(line) == 1:
-            x, y = line[0]
-            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
-        else:
-            draw.line(line, fill=colour, width=1 if colour == RAW else 2)
-    return image
+    axes.plot(steps, values, color=RAW, linewidth=0.8, marker="o" if len(values) == 1 else None)
+    axes.plot(steps, moving_average(values, window), color=SMOOTH, linewidth=1.6)
+    log_scale = wants_log_scale(values)
+    if log_scale:
+        axes.set_yscale("log")
+    axes.set_title(name, fontsize=9)
+    axes.set_xlabel("step", fontsize=8)
+    axes.set_ylabel("value (log scale)" if log_scale else "value", fontsize=8)
+    axes.tick_params(labelsize=7)
+    axes.grid(True, alpha=0.3)
 
 
-def plot_series(series: dict[str, list[tuple[float, float]]], path: Path) -> Path:
+def plot_series(series: Series, path: Path) -> Path:
     """Draw every series as a panel in a grid of ``COLUMNS`` columns and save a PNG."""
     if not series:
         raise ValueError("nothing to plot")
-    font = ImageFont.load_default()
     names = sorted(series)
     rows = math.ceil(len(names) / COLUMNS)
     columns = min(COLUMNS, len(names))
-    canvas = Image.new("RGB", (columns * PANEL[0], rows * PANEL[1]), "white")
-    for index, name in enumerate(names):
-        panel = _panel(name, sorted(series[name]), font)
-        canvas.paste(panel, ((index % COLUMNS) * PANEL[0], (index // COLUMNS) * PANEL[1]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    figure, grid = plt.subplots(
+        rows,
+        columns,
+        figsize=(columns * PANEL_INCHES[0], rows * PANEL_INCHES[1]),
+        dpi=DPI,
+        squeeze=False,
+    )
+    try:
+        for index, axes in enumerate(grid.flat):
+            if index < len(names):
+                _draw_panel(axes, names[index], sorted(series[names[index]]))
+            else:
+                axes.set_visible(False)
+        figure.tight_layout()
+        with writing(path) as temporary:
+            figure.savefig(temporary, format="png")
+    finally:
+        plt.close(figure)
     return path

@@ -23,8 +23,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from zsk.core.interfaces import Dims
+from zsk.core.interfaces import CONDITION_PARTS, Condition, Dims
 from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
+from zsk.testing.batch_checks import (
+    Draw,
+    Inputs,
+    Run,
+    check_batch_of_one,
+    check_reads_input,
+    check_samples_independent,
+)
 from zsk.testing.toy_step import check_loss
 
 #: The sizes components are checked at unless a test gives others.
@@ -32,6 +40,8 @@ TINY_DIMS = Dims(
     image_size=32, num_attributes=8, num_seen_classes=4, embedding_dim=16, noise_dim=8, channels=3
 )
 BATCH = 2
+#: The (phase, source) pairs a conditional head's auxiliary loss is checked for.
+JUDGED = (("discriminator", "real"), ("discriminator", "fake"), ("generator", "fake"))
 #: Trunk features a head is checked on, and the reconstruction features a generator decodes.
 HEAD_IN_SHAPE = (16, 4, 4)
 FEATURE_SHAPE = (8, 4, 4)
@@ -85,14 +95,17 @@ def check_component(
 def _check_network(
     label: str,
     build: Callable[[], nn.Module],
-    run: Callable[[nn.Module], torch.Tensor | tuple[torch.Tensor, ...]],
+    draw: Draw,
+    run: Run,
     check_outputs: Callable[[tuple[torch.Tensor, ...]], None],
-) -> None:
-    """Forward, output checks, backward with gradients everywhere, safetensors round trip."""
+) -> nn.Module:
+    """Forward, output checks, backward with gradients everywhere, a batch of one, samples kept
+    apart, safetensors round trip. ``draw(batch, seed)`` gives the inputs ``run`` takes."""
     torch.manual_seed(0)
     module = build()
     module.train()
-    outputs = _as_tuple(run(module))
+    inputs = draw(BATCH, 0)
+    outputs = run(module, inputs)
     for index, out in enumerate(outputs):
         assert out.dtype == torch.float32, f"{label}: output {index} has dtype {out.dtype}"
         assert torch.isfinite(out).all(), f"{label}: output {index} has non-finite values"
@@ -105,7 +118,10 @@ def _check_network(
         assert not missing, f"{label}: no gradient reaches {', '.join(missing)}"
         bad = [name for name, p in trainable if not torch.isfinite(p.grad).all()]
         assert not bad, f"{label}: non-finite gradients in {', '.join(bad)}"
-    _check_round_trip(label, module, build, run)
+    check_batch_of_one(label, module, draw, run)
+    check_samples_independent(label, module, draw, run)
+    _check_round_trip(label, module, build, lambda m: run(m, inputs))
+    return module
 
 
 def _check_round_trip(
@@ -131,70 +147,88 @@ def _check_round_trip(
     fresh.eval()
     with torch.no_grad():
         torch.manual_seed(2)
-        before = _as_tuple(run(module))
+        before = run(module)
         torch.manual_seed(2)
-        after = _as_tuple(run(fresh))
+        after = run(fresh)
     for index, (a, b) in enumerate(zip(before, after, strict=True)):
         assert torch.allclose(a, b, atol=1e-5), (
             f"{label}: output {index} differs after a safetensors round trip of the state dict"
         )
 
 
-def _as_tuple(out: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    return out if isinstance(out, tuple) else (out,)
-
-
 def _expect_shape(label: str, what: str, out: torch.Tensor, shape: tuple[int, ...]) -> None:
     assert tuple(out.shape) == shape, f"{label}: {what} has shape {tuple(out.shape)}, not {shape}"
 
 
-def _images(dims: Dims) -> torch.Tensor:
-    return torch.rand(BATCH, dims.channels, dims.image_size, dims.image_size) * 2 - 1
+def _randn(*shape: int, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _rand(*shape: int, seed: int) -> torch.Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _images(dims: Dims, batch: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, dims.channels, dims.image_size, dims.image_size)
+    return torch.rand(shape, generator=generator) * 2 - 1
+
+
+def _one_input(make: Callable[[int, int], torch.Tensor]) -> Draw:
+    return lambda batch, seed: (make(batch, seed),)
 
 
 def _check_normalizer(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
     normalizer = cls(params)
     roles = getattr(cls, "roles", frozenset())
     assert roles, f"{label}: declares no roles (weight and/or feature)"
-    x = torch.randn(BATCH, 16, 8, 8)  # 16 channels: divisible by any usual number of groups
+    # 16 channels: divisible by any usual number of groups
+    draw = _one_input(lambda batch, seed: _randn(batch, 16, 8, 8, seed=seed))
+    run: Run = lambda m, inputs: (m(inputs[0]),)  # noqa: E731
     if "weight" in roles:
-
-        def wrapped() -> nn.Module:
-            return normalizer.wrap(nn.Conv2d(16, 6, 3, padding=1))
-
         _check_network(
             label,
-            wrapped,
-            lambda m: m(x),
+            lambda: normalizer.wrap(nn.Conv2d(16, 6, 3, padding=1)),
+            draw,
+            run,
             lambda out: _expect_shape(label, "the wrapped conv's output", out[0], (BATCH, 6, 8, 8)),
         )
     if "feature" in roles:
         _check_network(
             label,
             lambda: normalizer.feature(16),
-            lambda m: m(x),
-            lambda out: _expect_shape(label, "the feature layer's output", out[0], x.shape),
+            draw,
+            run,
+            lambda out: _expect_shape(
+                label, "the feature layer's output", out[0], (BATCH, 16, 8, 8)
+            ),
         )
 
 
 def _check_attention(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
-    x = torch.randn(BATCH, 16, 4, 4)
     _check_network(
         label,
         lambda: cls(params, 16),
-        lambda m: m(x),
-        lambda out: _expect_shape(label, "output", out[0], tuple(x.shape)),
+        _one_input(lambda batch, seed: _randn(batch, 16, 4, 4, seed=seed)),
+        lambda m, inputs: (m(inputs[0]),),
+        lambda out: _expect_shape(label, "output", out[0], (BATCH, 16, 4, 4)),
     )
 
 
 def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
-    attributes = torch.rand(BATCH, dims.num_attributes)
-    images = _images(dims)
-    noise = torch.randn(BATCH, dims.noise_dim)
-    features = torch.randn(BATCH, *FEATURE_SHAPE)
     image_shape = (BATCH, dims.channels, dims.image_size, dims.image_size)
 
-    def run(g: nn.Module) -> tuple[torch.Tensor, ...]:
+    def draw(batch: int, seed: int) -> Inputs:
+        generator = torch.Generator().manual_seed(seed)
+        return (
+            torch.rand(batch, dims.num_attributes, generator=generator),
+            _images(dims, batch, seed + 100),
+            torch.randn(batch, dims.noise_dim, generator=generator),
+            torch.randn(batch, *FEATURE_SHAPE, generator=generator),
+        )
+
+    def run(g: nn.Module, inputs: Inputs) -> tuple[torch.Tensor, ...]:
+        attributes, images, noise, features = inputs
         source = images if cls.translates_images else None
         outputs = [g(attributes, images=source, noise=noise), g.decode_features(features)]
         if cls.translates_images and g.imagines_without_source:
@@ -207,18 +241,25 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
             _expect_shape(label, f"{what} output", image, image_shape)
             assert image.abs().max() <= 1, f"{label}: {what} output leaves [-1, 1]"
 
-    _check_network(label, lambda: cls(params, dims, FEATURE_SHAPE), run, check)
+    generator = _check_network(label, lambda: cls(params, dims, FEATURE_SHAPE), draw, run, check)
+    check_reads_input(label, generator, draw, run, 0, "attributes")
+    if generator.takes_noise:
+        check_reads_input(label, generator, draw, run, 2, "noise")
 
 
 def _check_trunk(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
-    images = _images(dims)
-
     def check(out: tuple[torch.Tensor, ...]) -> None:
         assert out[0].dim() == 4 and out[0].shape[0] == BATCH, (
             f"{label}: output has shape {tuple(out[0].shape)}, not (B, C, H, W)"
         )
 
-    _check_network(label, lambda: cls(params, dims), lambda m: m(images), check)
+    _check_network(
+        label,
+        lambda: cls(params, dims),
+        _one_input(lambda batch, seed: _images(dims, batch, seed)),
+        lambda m, inputs: (m(inputs[0]),),
+        check,
+    )
 
 
 def _check_head(
@@ -226,15 +267,37 @@ def _check_head(
 ) -> None:
     problem = cls.input_problem(params, in_shape)
     assert problem is None, f"{label}: refuses {in_shape} features: {problem}"
-    features = torch.randn(BATCH, *in_shape)
+    unknown = set(cls.condition) - CONDITION_PARTS
+    assert not unknown, (
+        f"{label}: condition names {sorted(unknown)}; parts: {sorted(CONDITION_PARTS)}"
+    )
     role = cls.role
 
-    def run(head: nn.Module) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        out = head(features)
-        if role == "embedding":
-            logits = head.class_logits(out)
-            return out if logits is None else (out, logits)
-        return out
+    def draw(batch: int, seed: int) -> Inputs:
+        generator = torch.Generator().manual_seed(seed)
+        return (
+            torch.randn(batch, *in_shape, generator=generator),
+            torch.rand(batch, dims.num_attributes, generator=generator),
+            torch.randint(dims.num_seen_classes, (batch,), generator=generator),
+            torch.randn(batch, dims.embedding_dim, generator=generator),
+        )
+
+    def run(head: nn.Module, inputs: Inputs) -> tuple[torch.Tensor, ...]:
+        features, attributes, labels, semantic = inputs
+        if not cls.condition:
+            out = head(features)
+            if role == "embedding":
+                logits = head.class_logits(out)
+                return (out,) if logits is None else (out, logits)
+            return (out,)
+        condition = Condition(attributes, labels, semantic if "semantic" in cls.condition else None)
+        outputs = [head.judge(features, condition)]
+        for phase, source in JUDGED:
+            extra = head.auxiliary_loss(features, condition, phase, source)
+            if extra is not None:
+                assert extra.dim() == 0, f"{label}: auxiliary_loss is not a scalar"
+                outputs.append(extra)
+        return tuple(outputs)
 
     def check(out: tuple[torch.Tensor, ...]) -> None:
         first = out[0]
@@ -246,22 +309,22 @@ def _check_head(
             )
         elif role == "attribute":
             _expect_shape(label, "output", first, (BATCH, dims.num_attributes))
-        elif role == "embedding":
+        elif role == "embedding" and not cls.condition:
             _expect_shape(label, "φ(x)", first, (BATCH, dims.embedding_dim))
             if len(out) > 1:
                 _expect_shape(label, "class logits", out[1], (BATCH, dims.num_seen_classes))
         else:
             assert first.shape[0] == BATCH, f"{label}: output's first dimension is not the batch"
 
-    _check_network(label, lambda: cls(params, dims, in_shape), run, check)
+    _check_network(label, lambda: cls(params, dims, in_shape), draw, run, check)
 
 
 def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
-    attributes = torch.rand(BATCH, dims.num_attributes)
     _check_network(
         label,
         lambda: cls(params, dims),
-        lambda m: m(attributes),
+        _one_input(lambda batch, seed: _rand(batch, dims.num_attributes, seed=seed)),
+        lambda m, inputs: (m(inputs[0]),),
         lambda out: _expect_shape(label, "output", out[0], (BATCH, dims.embedding_dim)),
     )
 

@@ -172,8 +172,11 @@ class ToyStep:
     def cosine_targets(self) -> tuple[float, float]:
         return self._cosine_targets
 
-    def score(self, images: torch.Tensor) -> torch.Tensor:
-        self.roles_read.add("real_fake")
+    def score(
+        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+    ) -> torch.Tensor:
+        _choose("score", which, SEMANTIC_NAMES)
+        self.roles_read.add(role)
         return self._score(images)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -219,9 +222,11 @@ def check_loss(
 
     For each phase in ``cls.phases``, with per-image and with patch-shaped real/fake scores:
     the loss (built with ``params``, default ones when None) returns a finite 0-dim tensor
-    on a :class:`ToyStep`; gradient reaches at least one tensor it read; it reads only head
-    roles it lists in ``requires``, and ToyStep provides every role it requires (a plugin's
-    own roles via ``extra_heads``, role: shape without batch).
+    on a :class:`ToyStep`; gradient reaches at least one tensor it read; a loss that scores
+    images with ``step.score`` (a gradient penalty) passes gradient to the critic's weights (so
+    it was computed with ``create_graph=True``); it reads only head roles it lists in
+    ``requires``, and ToyStep provides every role it requires (a plugin's own roles via
+    ``extra_heads``, role: shape without batch).
     """
     label = f"loss '{cls.name}' ({cls.__module__}.{cls.__qualname__})"
     assert cls.phases and cls.phases <= PHASES, (
@@ -256,3 +261,17 @@ def check_loss(
             assert reached, f"{where}: no gradient reaches what it read ({', '.join(names)})"
             for name, grad in reached.items():
                 assert torch.isfinite(grad).all(), f"{where}: gradient on {name} is not finite"
+            if "score weight" in step.read:
+                critic = reached.get("score weight")
+                assert critic is not None and critic.abs().sum() > 0, (
+                    f"{where}: no gradient reaches the critic's weights through step.score; a "
+                    "gradient penalty must keep the graph of its input gradient "
+                    "(torch.autograd.grad(..., create_graph=True))"
+                )
+    for phase in sorted(cls.phases):
+        step = ToyStep(phase, dims=dims, batch_size=1, extra_heads=extra_heads)
+        value = loss(step)
+        assert torch.isfinite(value).all(), (
+            f"{label}, {phase} phase: loss is {value.item()} at batch size 1 (a statistic over the "
+            "batch, such as a standard deviation, is undefined for one sample)"
+        )

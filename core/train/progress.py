@@ -19,6 +19,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from zsk.core.files import append_line
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -92,8 +94,7 @@ class Reporter:
         if not self.enabled:
             return
         record = {"time": round(time.time(), 3), **record}
-        with open(self.run_dir / METRICS_FILE, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_line(self.run_dir / METRICS_FILE, json.dumps(record))
         if self._writer is not None:
             for key, value in record.items():
                 if key not in ("time", "step", "epoch") and isinstance(value, (int, float)):

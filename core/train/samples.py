@@ -8,13 +8,13 @@ column) translated towards each class's attributes.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
 from torchvision.utils import save_image
 
 from zsk.core.data.types import ZslData
+from zsk.core.files import write_file, writing
 from zsk.core.interfaces import Generator
 
 SAMPLES_DIR = "samples"
@@ -77,8 +77,8 @@ class SampleGrid:
         images = self.render(generator, device)
         columns = len(self.classes) + (1 if self.sources is not None else 0)
         folder = Path(run_dir) / SAMPLES_DIR
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{step:09d}.png"
-        save_image(images.cpu(), path, nrow=columns, normalize=True, value_range=(-1, 1))
-        shutil.copyfile(path, folder / "latest.png")
+        with writing(path) as temporary:
+            save_image(images.cpu(), temporary, nrow=columns, normalize=True, value_range=(-1, 1))
+        write_file(folder / "latest.png", path.read_bytes())
         return path

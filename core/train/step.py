@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from zsk.core.interfaces import EmbeddingHead, Phase, Source
+from zsk.core.interfaces import Condition, EmbeddingHead, Head, Phase, Source, second_order
 from zsk.core.model import GAN, WeightedTerm
 from zsk.core.spec import LabelSmoothingSpec
 from zsk.registry import UserError
 
 ATTRIBUTE_SETS = ("own", "other", "target")
+#: Whose class a conditional head is told for each source: real images their own, fakes theirs.
+CONDITION_OF_SOURCE = {"real": "own", "fake": "target"}
 
 
 @dataclass
@@ -95,6 +97,8 @@ class PhaseContext:
     fakes: FakeImages
     regularisers: Regularisers = field(default_factory=Regularisers)
     current_term: str = ""
+    #: Trunk features of each (role, source) a loss term judged with a head, for its auxiliary.
+    judged: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
     _cache: dict[tuple, object] = field(default_factory=dict)
 
     def _cached(self, key: tuple, compute: Callable[[], object]):
@@ -136,9 +140,22 @@ class PhaseContext:
             )
         return heads[role]
 
+    def _condition(self, head: Head, which: str) -> Condition | None:
+        """What a conditional ``head`` is told about images of the ``which`` classes."""
+        if not head.condition:
+            return None
+        semantic = self.semantic(which) if "semantic" in head.condition else None
+        return Condition(self.attributes(which), self.labels(which), semantic)
+
     def head(self, role: str, source: Source) -> torch.Tensor:
         module = self._head_module(role)
-        return self._cached(("head", role, source), lambda: module(self._features(source)))
+
+        def judge() -> torch.Tensor:
+            features = self._features(source)
+            self.judged.setdefault((role, source), features)
+            return module.judge(features, self._condition(module, CONDITION_OF_SOURCE[source]))
+
+        return self._cached(("head", role, source), judge)
 
     def class_logits(self, source: Source) -> torch.Tensor:
         module = self._head_module("embedding")
@@ -155,9 +172,25 @@ class PhaseContext:
             )
         return logits
 
-    def score(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.gan.discriminator.trunk(self._noisy(images))
-        return self._head_module("real_fake")(features)
+    def score(
+        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+    ) -> torch.Tensor:
+        module = self._head_module(role)
+        with second_order():
+            features = self.gan.discriminator.trunk(self._noisy(images))
+            return module.judge(features, self._condition(module, which))
+
+    def auxiliary_losses(self) -> dict[str, torch.Tensor]:
+        """Each judging head's own term (:meth:`Head.auxiliary_loss`), summed over sources."""
+        terms: dict[str, torch.Tensor] = {}
+        for (role, source), features in self.judged.items():
+            module = self._head_module(role)
+            condition = self._condition(module, CONDITION_OF_SOURCE[source])
+            value = module.auxiliary_loss(features, condition, self.phase, source)
+            if value is not None:
+                name = f"heads.{role}.auxiliary"
+                terms[name] = terms[name] + value if name in terms else value
+        return terms
 
     def reconstruction(self) -> torch.Tensor:
         module = self._head_module("reconstruction_feature")
@@ -225,4 +258,7 @@ def evaluate_terms(ctx: PhaseContext, terms: list[WeightedTerm]) -> PhaseResult:
         value = term.loss(ctx).float()
         values[term.name] = value
         total = total + term.weight * value
+    for name, value in ctx.auxiliary_losses().items():
+        values[name] = value.float()
+        total = total + value.float()
     return PhaseResult(total, values)

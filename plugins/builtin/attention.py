@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from zsk.core.interfaces import Attention
+from zsk.core.interfaces import Attention, second_order_needed
 from zsk.core.refs import NormalizerRef
 from zsk.plugins.builtin.blocks import weight_norm_field
 from zsk.registry import Component, hookimpl
@@ -23,7 +23,9 @@ class SelfAttention(Attention):
     acted; here the sum is returned. Computed with ``scaled_dot_product_attention`` (scale 1),
     which picks a memory-efficient kernel where one exists; on the CPU, f and g are zero-padded
     to h's width so that the fused kernel applies: no 4096×4096 score matrices at 128 px, which
-    cut a training step's activation memory per image by ~80% there (BENCHMARKS.md).
+    cut a training step's activation memory per image by ~80% there (BENCHMARKS.md). Fused
+    kernels have no double backward, so inside :func:`zsk.core.interfaces.second_order` (a
+    gradient penalty's pass) the scores are computed as plain ``softmax(qᵀk)·v`` instead.
     """
 
     name = "sagan"
@@ -48,15 +50,26 @@ class SelfAttention(Attention):
             return maps.flatten(2).transpose(1, 2).unsqueeze(1)
 
         keys, queries, values = positions(self.f(x)), positions(self.g(x)), positions(self.h(x))
-        if x.device.type == "cpu":
-            # The CPU's fused kernel (no N×N score matrix) needs one width for queries, keys
-            # and values, and contiguous rows; zero-padding f and g leaves every f·g unchanged.
-            pad = channels - keys.shape[-1]
-            keys, queries = F.pad(keys, (0, pad)), F.pad(queries, (0, pad))
-            values = values.contiguous()
-        attended = F.scaled_dot_product_attention(queries, keys, values, scale=1.0)
+        if second_order_needed():
+            weights = torch.softmax(queries @ keys.transpose(-1, -2), dim=-1)
+            attended = weights @ values
+        else:
+            attended = self._fused(queries, keys, values, x.device.type == "cpu")
         out = attended.squeeze(1).transpose(1, 2).reshape(batch, channels, height, width)
         return x + self.gamma * out
+
+    @staticmethod
+    def _fused(
+        queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, on_cpu: bool
+    ) -> torch.Tensor:
+        """``scaled_dot_product_attention`` with scale 1, in a form the fused kernel takes."""
+        if on_cpu:
+            # The CPU's fused kernel (no N×N score matrix) needs one width for queries, keys
+            # and values, and contiguous rows; zero-padding f and g leaves every f·g unchanged.
+            pad = values.shape[-1] - keys.shape[-1]
+            keys, queries = F.pad(keys, (0, pad)), F.pad(queries, (0, pad))
+            values = values.contiguous()
+        return F.scaled_dot_product_attention(queries, keys, values, scale=1.0)
 
 
 @hookimpl

@@ -39,6 +39,7 @@ class Awa2(Dataset):
     """Animals with Attributes 2 in its official layout (also what `zsk data synth` writes)."""
 
     name = "awa2"
+    marker_files = ("classes.txt",)
 
     class Params(Dataset.Params):
         root: str = Field("data/shapes", description="folder holding classes.txt")
@@ -96,6 +97,7 @@ class ImageFolder(Dataset):
     """Your own images: one folder per class, a CSV of class attributes, seen/unseen lists."""
 
     name = "image_folder"
+    marker_files = ("attributes.csv",)
 
     class Params(Dataset.Params):
         root: str = Field("data/own", description="the data set's folder")

@@ -211,6 +211,10 @@ class EncoderDecoder(Generator):
     def imagines_without_source(self) -> bool:
         return self.params.source_dropout > 0
 
+    @property
+    def takes_noise(self) -> bool:
+        return self.noise_channels > 0
+
     def _source_code(self, condition: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
         """The encoded source image; or, without one, the code imagined from ``condition``
         (target attributes and noise) — also for ``source_dropout`` of the fakes in training."""

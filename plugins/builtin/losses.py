@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from zsk.core.interfaces import Loss, StepContext
+from zsk.plugins.builtin.penalties import R1, R2, interpolation_penalty
 from zsk.registry import hookimpl
 
 DISCRIMINATOR_ONLY = frozenset({"discriminator"})
@@ -107,8 +108,9 @@ class WGANGP(Loss):
     """Wasserstein loss with gradient penalty (Gulrajani et al. 2017). Ignores label smoothing.
 
     D: ``mean(D(x̂)) − mean(D(x)) + λ·mean((‖∇ D(mix)‖₂ − 1)²)`` where each ``mix`` is a random
-    point on the segment between a real and a fake image; G: ``−mean(D(x̂))``. The penalty
-    treats samples independently, so the discriminator should not use batch normalisation.
+    point on the segment between a real and a fake image (a conditional head is told the real
+    image's class); G: ``−mean(D(x̂))``. The penalty treats samples independently, so the
+    discriminator should not use batch normalisation.
     """
 
     name = "wgan_gp"
@@ -122,19 +124,7 @@ class WGANGP(Loss):
         if step.phase == "generator":
             return -fake.mean()
         real = step.head("real_fake", "real")
-        return fake.mean() - real.mean() + self.params.lambda_gp * self.gradient_penalty(step)
-
-    @staticmethod
-    def gradient_penalty(step: StepContext) -> torch.Tensor:
-        """``mean((‖∇ D(mix)‖₂ − 1)²)`` over random real/fake interpolations."""
-        real, fake = step.real().detach(), step.fake().detach()
-        shape = (real.shape[0], *([1] * (real.dim() - 1)))
-        alpha = torch.rand(shape, device=real.device, dtype=real.dtype)
-        mix = (alpha * real + (1.0 - alpha) * fake).requires_grad_(True)
-        scores = step.score(mix).reshape(real.shape[0], -1).mean(dim=1)
-        (gradient,) = torch.autograd.grad(scores.sum(), mix, create_graph=True)
-        norms = torch.linalg.vector_norm(gradient.flatten(1), dim=1)
-        return ((norms - 1.0) ** 2).mean()
+        return fake.mean() - real.mean() + self.params.lambda_gp * interpolation_penalty(step)
 
 
 class CosineReal(Loss):
@@ -268,6 +258,8 @@ BUILTIN_LOSSES: tuple[type[Loss], ...] = (
     Hinge,
     NonSaturating,
     WGANGP,
+    R1,
+    R2,
     CosineReal,
     CosineFake,
     CosineGenerator,

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from zsk.core.cli.main import cli
 from zsk.core.run import LATEST, load_run, resolve_run_dir
 from zsk.core.specfile import load_spec
-from zsk.registry import UserError
+from zsk.registry import DISTRIBUTION, UserError
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 #: Narrower networks than the example's, to keep the test quick; the wiring is the same.
@@ -72,7 +72,7 @@ def test_lock_file_is_the_resolved_spec_and_load_run_restores_the_build(project)
     locked = load_spec(run / "spec.lock.yaml")
     assert locked == load_spec(EXAMPLES / "shapes.yaml", SMALL[1::2])
     build = load_run(run)
-    assert build.provenance["model.generator"]["distribution"] == "zsk"
+    assert build.provenance["model.generator"]["distribution"] == DISTRIBUTION
     from safetensors.torch import load_file
 
     saved = load_file(str(run / "init.safetensors"))

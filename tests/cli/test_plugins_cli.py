@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Literal
 
 import pytest
 from click.testing import CliRunner
+from pydantic import Field
 
 from zsk.core.cli.main import BUILTIN_COMMANDS, cli
-from zsk.registry import KINDS, Component, hookimpl
+from zsk.registry import DISTRIBUTION, KINDS, Component, hookimpl
 from zsk.registry import manager as plugin_manager
 
 
@@ -42,7 +44,9 @@ def test_json_lists_every_kind_from_the_zsk_distribution():
     assert {row["kind"] for row in rows} == set(KINDS)
     for row in rows:
         assert {"kind", "name", "plugin", "distribution", "version", "description"} <= set(row)
-        assert row["distribution"] == "zsk" and row["version"] == plugin_manager.zsk_version()
+        assert (
+            row["distribution"] == DISTRIBUTION and row["version"] == plugin_manager.zsk_version()
+        )
         assert row["description"]
 
 
@@ -98,6 +102,29 @@ def test_params_lists_types_defaults_and_descriptions():
     result = run("plugins", "--params", "scaled_test")
     assert result.exit_code == 0
     assert "scale" in result.output and "float" in result.output and "2.5" in result.output
+
+
+def test_params_show_literal_values_and_tables_keep_bracketed_text():
+    class Choosy(Component):
+        """A loss whose description has [bracketed] text, e.g. [bold]."""
+
+        kind = "loss"
+        name = "choosy_test"
+
+        class Params(Component.Params):
+            mode: Literal["mean", "sum"] = Field("mean", description="reduce by [mean] or [sum]")
+
+    @hookimpl
+    def zsk_register_components(register):
+        register(Choosy)
+
+    plugin_manager.register_plugin(
+        SimpleNamespace(zsk_register_components=zsk_register_components), name="choosy"
+    )
+    params = run("plugins", "--params", "choosy_test")
+    assert "Literal['mean', 'sum']" in params.output and "[mean] or [sum]" in params.output
+    listing = run("plugins", "--kind", "loss", "--filter", "choosy*", env={"COLUMNS": "300"})
+    assert "A loss whose description has [bracketed] text, e.g. [bold]." in listing.output
 
 
 def test_unknown_params_name_is_a_clear_error_with_exit_code_2():

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from zsk.core.interfaces import second_order
 from zsk.plugins.builtin.attention import SelfAttention
 
 
@@ -62,3 +63,30 @@ def test_sagan_spectral_normalises_its_convs_by_default():
     module = SelfAttention(SelfAttention.Params(), 16)
     for conv in (module.f, module.g, module.h):
         assert hasattr(conv, "parametrizations") and "weight" in conv.parametrizations
+
+
+def _input_gradient_penalty(module: SelfAttention, x: torch.Tensor) -> torch.Tensor:
+    x = x.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(module(x).square().sum(), x, create_graph=True)
+    return gradient.square().sum()
+
+
+def test_sagan_second_order_path_matches_the_formula_and_differentiates_twice():
+    torch.manual_seed(0)
+    module = _attention(16)
+    with torch.no_grad():
+        module.gamma.fill_(0.7)
+    x = torch.randn(2, 16, 4, 4)
+    with second_order():
+        torch.testing.assert_close(module(x), _reference(module, x), atol=1e-5, rtol=1e-5)
+        _input_gradient_penalty(module, x).backward()
+    assert all(conv.weight.grad.abs().sum() > 0 for conv in (module.f, module.g, module.h))
+
+
+def test_the_fused_cpu_kernel_has_no_double_backward_which_is_why_penalties_avoid_it():
+    torch.manual_seed(0)
+    module = _attention(16)
+    with torch.no_grad():
+        module.gamma.fill_(0.7)
+    with pytest.raises(RuntimeError, match="not implemented"):
+        _input_gradient_penalty(module, torch.randn(2, 16, 4, 4)).backward()

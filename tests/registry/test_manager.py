@@ -8,7 +8,7 @@ import pluggy
 import pytest
 from pydantic import BaseModel
 
-from zsk.registry import KINDS, Component, RegistryError, hookimpl
+from zsk.registry import DISTRIBUTION, KINDS, Component, RegistryError, hookimpl
 
 
 class Relativistic(Component):
@@ -30,7 +30,7 @@ def _plugin(*classes):
 def test_builtins_register_every_kind_under_the_zsk_distribution(fresh_manager):
     entries = fresh_manager.get_registry().list()
     assert {e.kind for e in entries} == set(KINDS)
-    assert all(e.distribution == "zsk" for e in entries)
+    assert all(e.distribution == DISTRIBUTION for e in entries)
     assert all(e.version == fresh_manager.zsk_version() for e in entries)
     assert {e.plugin for e in entries} <= set(fresh_manager.DEFAULT_PLUGINS)
 
@@ -61,7 +61,7 @@ def test_broken_entry_point_is_shown_as_failed_and_the_rest_works(
     )
     registry = fresh_manager.get_registry()
     assert registry.get("loss", "ra_test").distribution == "zsk-fine"
-    assert registry.get("loss", "lsgan").distribution == "zsk"
+    assert registry.get("loss", "lsgan").distribution == DISTRIBUTION
     (failure,) = fresh_manager.failures()
     assert failure.plugin == "broken" and failure.distribution == "zsk-broken"
     assert "import failed: ImportError: No module named 'torch_extra'" in failure.error
@@ -107,7 +107,7 @@ def test_duplicate_of_a_builtin_is_reported_not_fatal(installed, fresh_manager, 
 
     installed(entry_point("dup", _plugin(Lsgan), "zsk-dup"))
     registry = fresh_manager.get_registry()
-    assert registry.get("loss", "lsgan").distribution == "zsk"
+    assert registry.get("loss", "lsgan").distribution == DISTRIBUTION
     (failure,) = fresh_manager.failures()
     assert "duplicate loss 'lsgan'" in failure.error and "zsk-dup" in failure.error
 
@@ -124,6 +124,19 @@ def test_allow_list_limits_which_distributions_load(
     monkeypatch.setenv("ZSK_LOAD_PLUGINS", "other, ZSK-FAKE")
     fresh_manager.reset()
     assert fresh_manager.get_registry().get("loss", "ra_test")
+
+
+def test_an_unknown_name_names_the_plugin_that_the_allow_list_left_out(
+    installed, fresh_manager, monkeypatch, entry_point
+):
+    monkeypatch.setenv("ZSK_LOAD_PLUGINS", "zsk-other")
+    installed(entry_point("fake", _plugin(Relativistic), "zsk-fake"))
+    with pytest.raises(RegistryError) as caught:
+        fresh_manager.get_registry().get("loss", "ra_test")
+    assert (
+        "plugin 'fake' of the installed zsk-fake is not loaded: ZSK_LOAD_PLUGINS does not list "
+        "zsk-fake (add it there, or unset it)" in caught.value.message
+    )
 
 
 def test_misspelled_hook_implementation_is_rejected(installed, fresh_manager, entry_point):

@@ -4,7 +4,9 @@ import hashlib
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from zsk.core.cli.main import cli
 from zsk.core.data.synth import GROUPS, PREDICATES, choose_classes, synthesize
 from zsk.plugins.builtin.datasets import Awa2
 from zsk.registry import UserError
@@ -57,7 +59,10 @@ def test_image_sizes_vary_within_bounds(tmp_path):
 
 
 def test_impossible_requests_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="cannot show every attribute value"):
+    with pytest.raises(UserError, match="cannot show every attribute value") as caught:
         synthesize(tmp_path, classes=8, unseen=2)
+    assert "the defaults: 48 classes, 8 unseen" in caught.value.hint
+    help_text = CliRunner().invoke(cli, ["data", "synth", "--help"]).output
+    assert "[default: 48]" in help_text and "[default: 8]" in help_text
     with pytest.raises(UserError, match="--unseen"):
         synthesize(tmp_path, classes=14, unseen=14)

@@ -1,4 +1,4 @@
-"""Loss curves drawn with Pillow, and the evaluation summary table."""
+"""Loss curves drawn with matplotlib, and the evaluation summary table."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from PIL import Image
 
 from zsk.core.evaluate.plot import (
     COLUMNS,
-    PANEL,
+    DPI,
+    PANEL_INCHES,
     moving_average,
     plot_series,
     read_metrics,
     split_losses,
+    wants_log_scale,
 )
 from zsk.core.evaluate.summary import markdown_table, summary_rows
 
@@ -43,7 +45,8 @@ def test_plot_series_draws_one_panel_per_series(tmp_path):
     path = plot_series(series, tmp_path / "report" / "losses.png")
     with Image.open(path) as image:
         # five panels in rows of COLUMNS
-        assert image.size == (COLUMNS * PANEL[0], 2 * PANEL[1])
+        width, height = (round(inches * DPI) for inches in PANEL_INCHES)
+        assert image.size == (COLUMNS * width, 2 * height)
         pixels = image.convert("RGB")
         colours = {
             pixels.getpixel((x, y))
@@ -51,6 +54,13 @@ def test_plot_series_draws_one_panel_per_series(tmp_path):
             for y in range(0, image.height, 3)
         }
     assert len(colours) > 3  # axes, raw and smoothed lines were drawn on white
+
+
+def test_log_scale_only_for_positive_values_spanning_two_decades():
+    assert wants_log_scale([0.01, 0.5, 2.0])  # 200x
+    assert not wants_log_scale([0.1, 5.0])  # 50x
+    assert not wants_log_scale([-1.0, 0.001, 10.0])  # not all positive
+    assert not wants_log_scale([0.0, 10.0])
 
 
 def test_plot_series_refuses_nothing(tmp_path):
