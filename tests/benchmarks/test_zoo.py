@@ -68,9 +68,9 @@ def test_baseline_metrics_match_hand_computed_ones():
 def _record(method, seed, zsl, h, source="validation run runs/x/validation (2 held-out classes)"):
     if method == "baseline":
         return {"set": "digits", "method": method, "seed": seed, "train_cpu_seconds": 10.0,
-                "baseline": {"zsl_top1": zsl, "gzsl": {"h": h}}}  # fmt: skip
+                "baseline": {"zsl_top1": zsl, "gzsl": {"h": h}, "validation_h": h / 2}}  # fmt: skip
     predicates = {"real_test_unseen": {"loop": 0.9}, "imagined_unseen": {"loop": 0.8}}
-    found = {"zsl_top1": zsl, "gzsl": {"h": h, "calibration": {"source": source}},
+    found = {"zsl_top1": zsl, "gzsl": {"h": h, "calibration": {"source": source, "val_h": h / 2}},
              "generative": {"zsl_top1": 0.3}, "generated_attribute_accuracy": 0.7,
              "attribute_probe": {"real_test_unseen": 0.8, "per_predicate": predicates}}  # fmt: skip
     return {"set": "digits", "method": method, "seed": seed, "train_cpu_seconds": 10.0,
@@ -93,6 +93,7 @@ def test_table_shows_mean_and_spread_and_says_where_the_default_loses(tmp_path):
     assert "| digits | hand-written | 0.300 ± 0.100 | 0.200 ± 0.100 | — | — | 10 | — |" in text
     assert "| digits | wins | loses to same networks, no GAN |" in text
     assert "| digits | -0.100 | loop (-0.10) |" in text
+    assert "| digits | 0.200 ± 0.000 | 0.250 ± 0.000 | 0.100 ± 0.050 |" in text  # validation H
     bad = _record("gan", 0, 0.5, 0.5, source="pseudo-unseen classes the run was trained on")
     (results / "digits-gan-s0.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError, match="not calibrated on validation"):
