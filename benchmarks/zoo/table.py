@@ -112,7 +112,26 @@ def render(out: Path) -> str:
     for name in SETS:
         if (name, "gan") in runs:
             lines.append(f"| {name} | {verdict(runs, name, 'zsl')} | {verdict(runs, name, 'h')} |")
-    return "\n".join(lines) + "\n\n" + shortfalls(runs) + "\n"
+    return "\n".join(lines) + "\n\n" + shortfalls(runs) + "\n\n" + validation(runs) + "\n"
+
+
+def validation(runs: dict) -> str:
+    """Validation H of each method's validation model/run: validation data only."""
+    lines = ["| set | " + " | ".join(METHODS.values()) + " |", "|---|---|---|---|"]
+    for name in SETS:
+        cells = []
+        for method in METHODS:
+            found = runs.get((name, method), [])
+            cells.append(cell([_validation_h(r) for r in found]))
+        if any(c != "—" for c in cells):
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _validation_h(record: dict) -> float:
+    if record["method"] == "baseline":
+        return record["baseline"]["validation_h"]
+    return record["eval"]["gzsl"]["calibration"]["val_h"]
 
 
 def shortfalls(runs: dict) -> str:

@@ -63,3 +63,38 @@ def test_baseline_metrics_match_hand_computed_ones():
     assert (u, s) == (1.0, 0.0) and h == 0.0
     u, s, h = gzsl(scores, torch.tensor([0, 1, 2, 2]), [0, 1], 0.0)
     assert (u, s) == (0.5, 1.0) and h == pytest.approx(2 * 0.5 / 1.5)
+
+
+def _record(method, seed, zsl, h, source="validation run runs/x/validation (2 held-out classes)"):
+    if method == "baseline":
+        return {"set": "digits", "method": method, "seed": seed, "train_cpu_seconds": 10.0,
+                "baseline": {"zsl_top1": zsl, "gzsl": {"h": h}, "validation_h": h / 2}}  # fmt: skip
+    predicates = {"real_test_unseen": {"loop": 0.9}, "imagined_unseen": {"loop": 0.8}}
+    found = {"zsl_top1": zsl, "gzsl": {"h": h, "calibration": {"source": source, "val_h": h / 2}},
+             "generative": {"zsl_top1": 0.3}, "generated_attribute_accuracy": 0.7,
+             "attribute_probe": {"real_test_unseen": 0.8, "per_predicate": predicates}}  # fmt: skip
+    return {"set": "digits", "method": method, "seed": seed, "train_cpu_seconds": 10.0,
+            "eval_cpu_seconds": 5.0, "eval": found}  # fmt: skip
+
+
+def test_table_shows_mean_and_spread_and_says_where_the_default_loses(tmp_path):
+    from zoo.table import render
+
+    results = tmp_path / "results"
+    results.mkdir()
+    scores = {"gan": ([0.5, 0.6, 0.7], [0.4, 0.4, 0.4]), "nogan": ([0.5, 0.5, 0.5], [0.5] * 3)}
+    scores["baseline"] = ([0.2, 0.3, 0.4], [0.1, 0.2, 0.3])
+    for method, (zsl, h) in scores.items():
+        for seed in range(3):
+            record = _record(method, seed, zsl[seed], h[seed])
+            (results / f"digits-{method}-s{seed}.json").write_text(json.dumps(record))
+    text = render(tmp_path)
+    assert "| digits | zsk default (GAN) | 0.600 ± 0.100 | 0.400 ± 0.000 | 0.300 ± 0.000 |" in text
+    assert "| digits | hand-written | 0.300 ± 0.100 | 0.200 ± 0.100 | — | — | 10 | — |" in text
+    assert "| digits | wins | loses to same networks, no GAN |" in text
+    assert "| digits | -0.100 | loop (-0.10) |" in text
+    assert "| digits | 0.200 ± 0.000 | 0.250 ± 0.000 | 0.100 ± 0.050 |" in text  # validation H
+    bad = _record("gan", 0, 0.5, 0.5, source="pseudo-unseen classes the run was trained on")
+    (results / "digits-gan-s0.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="not calibrated on validation"):
+        render(tmp_path)
