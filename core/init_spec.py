@@ -23,7 +23,7 @@ import yaml
 from PIL import Image
 
 from zsk.core.composer import compose, load_data
-from zsk.core.data.layout import detect_format
+from zsk.core.data.source import folder_formats, load_folder
 from zsk.core.dry_run import measure
 from zsk.core.spec import Spec
 from zsk.core.specfile import load_spec
@@ -61,14 +61,13 @@ def image_size_for(side: int, max_image_size: int) -> int:
 
 
 def _data_section(root: Path) -> dict[str, Any]:
-    kind = detect_format(root)
-    if kind == "awa2":
-        return {"type": "awa2", "params": {"root": str(root)}}
-    with (root / "attributes.csv").open() as handle:
-        handle.readline()
-        values = [float(v) for line in handle for v in line.strip().split(",")[1:] if v]
-    divide_by = 100.0 if values and max(values) > 1 else 1.0
-    return {"type": "image_folder", "params": {"root": str(root), "divide_by": divide_by}}
+    """The registered format that reads ``root``; attributes on a 0–100 scale divided by 100."""
+    name, data = load_folder(root)
+    params: dict[str, Any] = {"root": str(root)}
+    takes_scale = "divide_by" in folder_formats()[name].Params.model_fields
+    if takes_scale and float(data.attributes.max()) > 1:
+        params["divide_by"] = 100.0
+    return {"type": name, "params": params}
 
 
 def recommended_spec(
