@@ -50,3 +50,12 @@ class Objective:
 
     discriminator: list[WeightedTerm]
     generator: list[WeightedTerm]
+
+    def named_losses(self) -> list[tuple[str, Loss]]:
+        """Each term's loss by its stable name, ``objective.{phase}.{index}``: the prefix of its
+        tensors in ``init.safetensors`` and in checkpoints."""
+        return [
+            (f"objective.{phase}.{index}", term.loss)
+            for phase in ("discriminator", "generator")
+            for index, term in enumerate(getattr(self, phase))
+        ]

@@ -23,8 +23,10 @@ from safetensors.torch import load_file, save_file
 from zsk.core.composer import Build, compose, load_data
 from zsk.core.files import explained, make_folder, write_file, writing
 from zsk.core.model import Objective
-from zsk.core.spec import PHASES, SpecError
+from zsk.core.spec import SpecError
 from zsk.core.specfile import SpecDocument, load_spec_document
+from zsk.core.train.checkpoint import CHECKPOINT_DIR
+from zsk.core.train.state import prefixed
 from zsk.registry import UserError
 from zsk.registry.manager import zsk_version
 
@@ -32,7 +34,6 @@ RUNS = Path("runs")
 LATEST = RUNS / ".latest"
 LOCK_FILE = "spec.lock.yaml"
 INIT_FILE = "init.safetensors"
-CHECKPOINTS = "checkpoints"
 
 T = TypeVar("T")
 
@@ -139,10 +140,8 @@ def lock_text(build: Build, lock: dict[str, Any]) -> str:
 def _state(build: Build) -> dict[str, torch.Tensor]:
     """The build's tensors by stable name: the GAN's state and any loss term's state."""
     state = dict(build.gan.state_dict())
-    for phase in PHASES:
-        for index, term in enumerate(getattr(build.objective, phase)):
-            for name, value in term.loss.state_dict().items():
-                state[f"objective.{phase}.{index}.{name}"] = value
+    for prefix, loss in build.objective.named_losses():
+        state.update({f"{prefix}.{name}": value for name, value in loss.state_dict().items()})
     return state
 
 
@@ -182,12 +181,10 @@ def load_initial_weights(build: Build, path: Path) -> None:
 
 
 def _load_loss_states(objective: Objective, tensors: dict[str, torch.Tensor]) -> None:
-    for phase in PHASES:
-        for index, term in enumerate(getattr(objective, phase)):
-            prefix = f"objective.{phase}.{index}."
-            own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            if own:
-                term.loss.load_state_dict(own)
+    for prefix, loss in objective.named_losses():
+        own = prefixed(tensors, prefix)
+        if own:
+            loss.load_state_dict(own)
 
 
 def _located(document: SpecDocument, action: Callable[[], T]) -> T:
@@ -198,14 +195,14 @@ def _located(document: SpecDocument, action: Callable[[], T]) -> T:
 
 
 def _has_checkpoints(run_dir: Path) -> bool:
-    folder = run_dir / CHECKPOINTS
+    folder = run_dir / CHECKPOINT_DIR
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
 def _refuse_trained(run_dir: Path, force: bool) -> None:
     if _has_checkpoints(run_dir) and not force:
         raise UserError(
-            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINTS})",
+            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINT_DIR})",
             hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
             "afresh, or --out DIR to build elsewhere",
         )

@@ -19,11 +19,19 @@ import torch
 
 from zsk.core.data.augment import random_hflip
 from zsk.core.data.loader import BatchStream, load_split_images
-from zsk.core.train import checkpointing
 from zsk.core.train.allocator import keep_freed_memory
+from zsk.core.train.checkpoint import (
+    check_matches,
+    find_latest,
+    model_fingerprint,
+    read_checkpoint,
+    resume_point,
+    write_checkpoint,
+)
 from zsk.core.train.device import resolve_device, resolve_precision
 from zsk.core.train.distributed import (
     Distributed,
+    any_replica,
     average_batch_norm_statistics,
     broadcast_state,
     initialise,
@@ -39,7 +47,7 @@ from zsk.core.train.optim import (
 from zsk.core.train.progress import Reporter
 from zsk.core.train.samples import SampleGrid
 from zsk.core.train.signals import StopRequest, TrainingInterrupted
-from zsk.core.train.state import seed_everything
+from zsk.core.train.state import TrainState, seed_everything
 from zsk.core.train.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.core.train.update import PhaseUpdater
 from zsk.registry import UserError
@@ -56,7 +64,11 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a built run (``zsk.core.composer.Build``) in ``run_dir``."""
+    """Trains a built run (``zsk.core.composer.Build``) in ``run_dir``.
+
+    ``settings`` is the spec's train section; everything a checkpoint keeps is in ``state``
+    (:class:`~zsk.core.train.state.TrainState`).
+    """
 
     def __init__(
         self,
@@ -69,24 +81,31 @@ class Trainer:
         resume: bool = False,
         layout: Distributed | None = None,
     ):
-        self.build, self.spec, self.run_dir = build, build.spec.train, Path(run_dir)
+        self.build, self.settings, self.run_dir = build, build.spec.train, Path(run_dir)
         self.layout = layout or Distributed()
         self.device = resolve_device(device, self.layout.local_rank)
         if self.device.type == "cpu":
             keep_freed_memory()  # reuse freed pages: −11 to −26% step time at 128 px
         initialise(self.layout, self.device)
-        self.precision = resolve_precision(self.spec.precision, self.device)
+        self.precision = resolve_precision(self.settings.precision, self.device)
         # channels_last is slower on the CPU (BENCHMARKS.md §2), so it applies on CUDA only
-        self.channels_last = self.device.type == "cuda" and self.spec.channels_last
+        self.channels_last = self.device.type == "cuda" and self.settings.channels_last
         self.resume = resume
-        seed_everything(self.spec.seed + 7919 * self.layout.rank)
+        seed_everything(self.settings.seed + 7919 * self.layout.rank)
         self._prepare_networks()
         self._prepare_data()
         self._prepare_optimisers()
-        self.steps_per_epoch = len(self.stream) / self.spec.n_critic
+        self.steps_per_epoch = len(self.stream) / self.settings.n_critic
         self.total_steps = self._total_steps(steps, epochs)
-        self.step, self.skipped, self.bad_in_a_row = 0, 0, 0
-        self.noise_std = self.spec.instance_noise.std
+        self.state = TrainState(
+            self.gan,
+            self.ema,
+            self.build.objective.named_losses(),
+            {"generator": self.update_g, "discriminator": self.update_d},
+            self.stream,
+            seed=self.settings.seed,
+            rank=self.layout.rank,
+        )
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
 
@@ -100,8 +119,8 @@ class Trainer:
         objective = self.build.objective
         for term in [*objective.discriminator, *objective.generator]:
             term.loss.to(self.device)
-        self.ema = ModelEMA(gan.generator, self.spec.ema.decay) if self.spec.ema else None
-        if self.spec.compile:
+        self.ema = ModelEMA(gan.generator, self.settings.ema.decay) if self.settings.ema else None
+        if self.settings.compile:
             for module in (
                 gan.generator,
                 gan.discriminator.trunk,
@@ -124,25 +143,25 @@ class Trainer:
         self.stream = BatchStream(
             images,
             seen_labels,
-            self.spec.batch_size,
-            seed=self.spec.seed,
+            self.settings.batch_size,
+            seed=self.settings.seed,
             device=self.device,
             rank=self.layout.rank,
             world_size=self.layout.world_size,
         )
         self.class_attributes = data.attributes[data.seen].float().to(self.device)
         self.samples = SampleGrid(
-            data, self.gan.generator, images, self.build.dims.noise_dim, self.spec.seed
+            data, self.gan.generator, images, self.build.dims.noise_dim, self.settings.seed
         )
         self._batches = iter(self.stream)
 
     def _prepare_optimisers(self) -> None:
         g_params = [p for p in self.gan.generator.parameters() if p.requires_grad]
         d_params = [p for p in discriminator_parameters(self.gan) if p.requires_grad]
-        optimizers = self.spec.optimizers
+        optimizers = self.settings.optimizers
         self.opt_g = make_optimizer(g_params, optimizers.generator, self.device)
         self.opt_d = make_optimizer(d_params, optimizers.discriminator, self.device)
-        clip = self.spec.grad_clip
+        clip = self.settings.grad_clip
         self.update_g = PhaseUpdater(
             self.opt_g, g_params, self.layout, self.precision.scaler(), clip
         )
@@ -150,13 +169,27 @@ class Trainer:
             self.opt_d, d_params, self.layout, self.precision.scaler(), clip
         )
 
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def skipped(self) -> int:
+        return self.state.skipped
+
+    @property
+    def noise_std(self) -> float:
+        """The instance-noise level at this step: std · decay ** step (a schedule, not state)."""
+        noise = self.settings.instance_noise
+        return noise.std * noise.decay**self.step
+
     def _total_steps(self, steps: int | None, epochs: int | None) -> int:
         if steps is not None:
             return steps
-        epochs = epochs if epochs is not None else self.spec.epochs
+        epochs = epochs if epochs is not None else self.settings.epochs
         if epochs is not None:
             return max(1, math.ceil(epochs * self.steps_per_epoch))
-        return int(self.spec.steps)
+        return int(self.settings.steps)
 
     # one step -------------------------------------------------------------------------------
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,7 +201,7 @@ class Trainer:
 
     def _draw(self):
         images, labels = self._next_batch()
-        if self.spec.hflip:
+        if self.settings.hflip:
             images = random_hflip(images)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -176,14 +209,14 @@ class Trainer:
             images,
             labels,
             self.class_attributes,
-            negative_fraction=self.spec.negative_fraction,
+            negative_fraction=self.settings.negative_fraction,
             noise_dim=self.build.dims.noise_dim,
         )
 
     def _regularisers(self) -> Regularisers:
-        flips = self.spec.label_flip
+        flips = self.settings.label_flip
         return Regularisers(
-            self.spec.label_smoothing, flips.real_fake, flips.cosine, self.noise_std
+            self.settings.label_smoothing, flips.real_fake, flips.cosine, self.noise_std
         )
 
     def _phase(self, phase: str, batch, fakes: FakeImages, updater: PhaseUpdater):
@@ -205,13 +238,13 @@ class Trainer:
         self.gan.semantic_encoder.requires_grad_(not frozen)
 
     def train_step(self) -> None:
-        factor = lr_factor(self.spec.schedule, self.step, self.steps_per_epoch)
-        self.lr_g = set_learning_rate(self.opt_g, self.spec.optimizers.generator.lr, factor)
-        self.lr_d = set_learning_rate(self.opt_d, self.spec.optimizers.discriminator.lr, factor)
+        factor = lr_factor(self.settings.schedule, self.step, self.steps_per_epoch)
+        self.lr_g = set_learning_rate(self.opt_g, self.settings.optimizers.generator.lr, factor)
+        self.lr_d = set_learning_rate(self.opt_d, self.settings.optimizers.discriminator.lr, factor)
         bad: list[tuple[str, list[str]]] = []
-        for critic in range(self.spec.n_critic):
+        for critic in range(self.settings.n_critic):
             batch = self._draw()
-            fakes = FakeImages(self.gan, batch, keep_graph=critic == self.spec.n_critic - 1)
+            fakes = FakeImages(self.gan, batch, keep_graph=critic == self.settings.n_critic - 1)
             outcome = self._phase("discriminator", batch, fakes, self.update_d)
             if not outcome.applied:
                 bad.append(("discriminator", outcome.bad_terms))
@@ -225,25 +258,16 @@ class Trainer:
                 bad.append(("generator", outcome.bad_terms))
             elif self.ema is not None:
                 self.ema.update(self.gan.generator)
-        self.step += 1
-        self.noise_std *= self.spec.instance_noise.decay
+        self.state.step += 1
         self._count_nonfinite(bad)
 
     def _count_nonfinite(self, bad: list[tuple[str, list[str]]]) -> None:
-        if not bad:
-            self.bad_in_a_row = 0
-            return
-        self.skipped += 1
-        self.bad_in_a_row += 1
-        if self.bad_in_a_row == 1:
-            self._first_bad = (self.step, bad[0])
-        if self.bad_in_a_row >= MAX_NONFINITE_IN_A_ROW:
-            step, (phase, terms) = self._first_bad
-            latest = checkpointing.latest(self.run_dir)
-            named = f"term(s) {', '.join(repr(t) for t in terms)}" if terms else "its gradients"
+        self.state.count_nonfinite(bad)
+        if self.state.bad_in_a_row >= MAX_NONFINITE_IN_A_ROW:
+            latest = find_latest(self.run_dir)
             raise UserError(
                 f"training stopped: {MAX_NONFINITE_IN_A_ROW} steps in a row had a non-finite "
-                f"loss; the {phase} loss went bad first at step {step} through {named}",
+                f"loss; {self.state.describe_nonfinite()}",
                 hint=f"last good checkpoint: {latest or 'none yet'}; lower the learning rates, "
                 "set train.grad_clip, or check that term's inputs",
             )
@@ -254,7 +278,7 @@ class Trainer:
 
     # the loop -------------------------------------------------------------------------------
     def run(self, stop: StopRequest | None = None) -> TrainResult:
-        checkpointing.prepare(self)
+        self._resume()
         if self.step >= self.total_steps:
             raise UserError(
                 f"{self.run_dir} is already trained to step {self.step}",
@@ -272,26 +296,41 @@ class Trainer:
             while self.step < self.total_steps:
                 self.train_step()
                 reporter.advance(self.step, self.stream.epoch)
-                if self.step % self.spec.log_every == 0 or self.step == self.total_steps:
+                if self.step % self.settings.log_every == 0 or self.step == self.total_steps:
                     seconds = time.perf_counter() - window_start
                     images = (self.step - window_step) * self.images_per_step
                     self._log(reporter, images / max(seconds, 1e-9))
                     window_start, window_step = time.perf_counter(), self.step
-                if self.step % self.spec.sample_every == 0 or self.step == self.total_steps:
+                if self.step % self.settings.sample_every == 0 or self.step == self.total_steps:
                     self.write_samples()
-                periodic = self.step % self.spec.checkpoint_every == 0 and not self.bad_in_a_row
+                periodic = (
+                    self.step % self.settings.checkpoint_every == 0 and not self.state.bad_in_a_row
+                )
                 if periodic or self.step == self.total_steps:
                     last_checkpoint = self.save()
-                if stop is not None and checkpointing.stop_agreed(stop, self.layout):
+                if stop is not None and any_replica(stop.requested, self.layout):
                     path = self.save()
                     name = stop.signal.name if stop.signal is not None else "another process"
                     raise TrainingInterrupted(name, path, stop.exit_code or 143)
             self._check_replicas(reporter)
         return TrainResult(self.step, last_checkpoint, self.skipped)
 
+    def _resume(self) -> None:
+        """Continue from the newest checkpoint with ``--resume``; never overwrite one without."""
+        path = resume_point(self.run_dir, self.resume)
+        if path is None:
+            return
+        tensors, meta = read_checkpoint(path)
+        check_matches(meta, self._fingerprint(), path)
+        self.state.load_state_dict(tensors, meta, str(path))
+        self._batches = iter(self.stream)
+
+    def _fingerprint(self) -> str:
+        return model_fingerprint(self.build.gan, self.build.data.fingerprint())
+
     @property
     def images_per_step(self) -> int:
-        return self.spec.batch_size * self.spec.n_critic * self.layout.world_size
+        return self.settings.batch_size * self.settings.n_critic * self.layout.world_size
 
     def _log(self, reporter: Reporter, images_per_s: float) -> None:
         record: dict[str, float | int] = {"step": self.step, "epoch": self.stream.epoch}
@@ -314,7 +353,19 @@ class Trainer:
 
     def save(self) -> Path | None:
         average_batch_norm_statistics(self.gan, self.layout)
-        return checkpointing.save(self) if self.layout.is_main else None
+        if not self.layout.is_main:
+            return None
+        tensors, record = self.state.state_dict()
+        meta = {
+            "spec_name": self.build.spec.name,
+            "model_fingerprint": self._fingerprint(),
+            "total_steps": self.total_steps,
+            "world_size": self.layout.world_size,
+            **record,
+        }
+        return write_checkpoint(
+            self.run_dir, self.step, tensors, meta, self.settings.keep_checkpoints
+        )
 
     def _check_replicas(self, reporter: Reporter) -> None:
         if not self.layout.enabled:

@@ -1,23 +1,252 @@
-"""Training state as (tensors, JSON): optimisers, gradient scalers and random number generators.
+"""A trainer's whole state, the only thing checkpoints write and read: resuming = never stopping.
 
-Optimiser states are split into their tensors (``<prefix>.<param index>.<name>``, for the
-safetensors file) and everything else (param groups, non-tensor entries, for the JSON sidecar).
-RNG states: torch's CPU and CUDA generators as uint8 tensors, Python's ``random`` and numpy's
-global generator as JSON lists.
+:class:`TrainState` gathers what changes while training: every network (``gan.*``), the
+generator's EMA (``ema.*``), each loss term's state (``objective.{phase}.{index}.*``), both
+optimisers (``optim.{phase}.*``) and gradient scalers, the torch/CUDA/Python/numpy RNG states,
+the data stream's position and the step counters. :meth:`TrainState.state_dict` returns them as
+(tensors, JSON); :meth:`TrainState.load_state_dict` validates the JSON as a pydantic model and
+every tensor against the live networks and optimisers before changing anything it can refuse.
+What is a function of the step (the learning-rate schedule, the instance-noise level) is not
+state.
+
+In a multi-process run, rank 0's RNG states are saved; on resume the other ranks reseed from
+(seed, rank, step), so a resumed multi-process run is reproducible but draws other noise than an
+uninterrupted one would. A single-process run resumes bit for bit.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
+
+from zsk.registry import UserError
+
+if TYPE_CHECKING:
+    from zsk.core.data.loader import BatchStream
+    from zsk.core.model import GAN
+    from zsk.core.train.ema import ModelEMA
+    from zsk.core.train.update import PhaseUpdater
+
+#: the two optimised phases, in the order their optimisers are saved
+PHASES = ("generator", "discriminator")
+GAN_PREFIX, EMA_PREFIX = "gan", "ema"
 
 
+class FirstBad(BaseModel):
+    """Where the current run of non-finite steps began, for the message that stops training."""
+
+    step: NonNegativeInt
+    phase: Literal["discriminator", "generator"]
+    terms: list[str]
+
+    def describe(self) -> str:
+        named = (
+            f"term(s) {', '.join(repr(t) for t in self.terms)}" if self.terms else "its gradients"
+        )
+        return f"the {self.phase} loss went bad first at step {self.step} through {named}"
+
+
+class OptimizerRecord(BaseModel):
+    param_groups: list[dict[str, Any]]
+    plain_state: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class RngRecord(BaseModel):
+    python: tuple[int, list[int], float | None]
+    numpy: tuple[str, list[int], NonNegativeInt, int, float]
+
+
+class StreamRecord(BaseModel):
+    epoch: NonNegativeInt
+    position: NonNegativeInt
+
+
+class TrainStateRecord(BaseModel):
+    """A checkpoint's JSON part as :class:`TrainState` writes it (older keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    step: NonNegativeInt
+    stream: StreamRecord
+    skipped_steps: NonNegativeInt
+    nonfinite_in_a_row: NonNegativeInt
+    first_bad: FirstBad | None = None
+    optimizers: dict[Literal["generator", "discriminator"], OptimizerRecord]
+    scalers: dict[str, dict[str, float | int | bool] | None]
+    rng: RngRecord
+
+
+class TrainState:
+    """The mutable state of one training run, with the counters the loop advances."""
+
+    def __init__(
+        self,
+        gan: GAN,
+        ema: ModelEMA | None,
+        objective_losses: list[tuple[str, torch.nn.Module]],
+        updaters: dict[str, PhaseUpdater],
+        stream: BatchStream,
+        *,
+        seed: int,
+        rank: int = 0,
+    ):
+        self.gan, self.ema, self.losses = gan, ema, objective_losses
+        self.updaters, self.stream = updaters, stream
+        self.seed, self.rank = seed, rank
+        self.step = 0
+        self.skipped = 0
+        self.bad_in_a_row = 0
+        self.first_bad: FirstBad | None = None
+
+    def count_nonfinite(self, bad: list[tuple[str, list[str]]]) -> None:
+        """Update the counters after a step; ``bad`` lists the (phase, terms) that were not
+        finite (empty: the step was applied)."""
+        if not bad:
+            self.bad_in_a_row, self.first_bad = 0, None
+            return
+        self.skipped += 1
+        self.bad_in_a_row += 1
+        if self.bad_in_a_row == 1:
+            phase, terms = bad[0]
+            self.first_bad = FirstBad(step=self.step, phase=phase, terms=terms)
+
+    def describe_nonfinite(self) -> str:
+        """Where the current run of non-finite steps began."""
+        if self.first_bad is None:  # resumed from a checkpoint written before this was kept
+            return f"the loss went bad first before step {self.step - self.bad_in_a_row + 1}"
+        return self.first_bad.describe()
+
+    def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"{GAN_PREFIX}.{k}": v for k, v in self.gan.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"{EMA_PREFIX}.{k}": v for k, v in self.ema.state_dict().items()})
+        for prefix, loss in self.losses:
+            tensors.update({f"{prefix}.{k}": v for k, v in loss.state_dict().items()})
+        record: dict[str, Any] = {
+            "step": self.step,
+            "epoch": self.stream.epoch,
+            "stream": self.stream.state_dict(),
+            "skipped_steps": self.skipped,
+            "nonfinite_in_a_row": self.bad_in_a_row,
+            "first_bad": self.first_bad.model_dump() if self.first_bad else None,
+            "optimizers": {},
+            "scalers": {},
+        }
+        for phase in PHASES:
+            updater = self.updaters[phase]
+            own, record["optimizers"][phase] = split_optimizer_state(
+                updater.optimizer, f"optim.{phase}"
+            )
+            tensors.update(own)
+            record["scalers"][phase] = scaler_state(updater.scaler)
+        rng_tensors, record["rng"] = capture_rng()
+        tensors.update(rng_tensors)
+        return tensors, record
+
+    def load_state_dict(
+        self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], where: str
+    ) -> None:
+        """Restore from a checkpoint; a checkpoint that does not fit is a :class:`UserError`
+        naming ``where`` and the field."""
+        try:
+            record = TrainStateRecord.model_validate(meta)
+        except ValidationError as exc:
+            raise UserError(
+                f"checkpoint {where} has invalid training state: {_first_problem(exc)}",
+                hint="resume from an earlier checkpoint (delete this one), or start a new run "
+                "directory",
+            ) from None
+        for phase in PHASES:
+            check_optimizer_state(
+                self.updaters[phase].optimizer,
+                tensors,
+                record.optimizers[phase],
+                f"optim.{phase}",
+                where,
+            )
+        if "rng.torch" not in tensors or tensors["rng.torch"].dtype != torch.uint8:
+            raise UserError(f"checkpoint {where} lacks its random number generator state")
+        if record.stream.position > len(self.stream):
+            raise UserError(
+                f"checkpoint {where} places the data stream at batch {record.stream.position} "
+                f"of an epoch of {len(self.stream)}",
+                hint="resume with the data it was trained with, or start a new run directory",
+            )
+        load_module_state(self.gan, prefixed(tensors, GAN_PREFIX), where)
+        for prefix, loss in self.losses:
+            own = prefixed(tensors, prefix)
+            if own:
+                load_module_state(loss, own, f"{where} ({prefix})")
+        if self.ema is not None:
+            ema = prefixed(tensors, EMA_PREFIX)
+            self.ema.load_state_dict(ema or self.gan.generator.state_dict())
+        for phase in PHASES:
+            updater = self.updaters[phase]
+            join_optimizer_state(
+                updater.optimizer,
+                tensors,
+                record.optimizers[phase].model_dump(),
+                f"optim.{phase}",
+            )
+            saved = record.scalers.get(phase)
+            if updater.scaler is not None and saved:
+                updater.scaler.load_state_dict(saved)
+        self.stream.load_state_dict(record.stream.model_dump())
+        self.step = record.step
+        self.skipped = record.skipped_steps
+        self.bad_in_a_row = record.nonfinite_in_a_row
+        self.first_bad = record.first_bad
+        if self.rank == 0:
+            restore_rng(tensors, record.rng.model_dump())
+        else:
+            seed_everything(self.seed + 7919 * self.rank + 104729 * self.step)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    place = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{place}: {error['msg']}{more}"
+
+
+def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries under ``prefix.``, with the prefix removed."""
+    start = len(prefix) + 1
+    return {name[start:]: t for name, t in tensors.items() if name.startswith(prefix + ".")}
+
+
+def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    """``module.load_state_dict`` with a user-facing error naming what does not fit."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[:3]
+        raise UserError(
+            f"{where} does not fit this run's networks: {' '.join(first)}",
+            hint="resume with the spec it was written for, or start a new run directory",
+        ) from None
+
+
+def load_trained_weights(
+    gan: GAN, tensors: dict[str, torch.Tensor], where: str, use_ema: bool
+) -> None:
+    """A checkpoint's networks into ``gan``; with ``use_ema`` the generator gets its moving
+    average when the run kept one."""
+    load_module_state(gan, prefixed(tensors, GAN_PREFIX), where)
+    ema = prefixed(tensors, EMA_PREFIX)
+    if use_ema and ema:
+        load_module_state(gan.generator, ema, f"{where} (EMA generator)")
+
+
+# optimisers --------------------------------------------------------------------------------
 def split_optimizer_state(
     optimizer: torch.optim.Optimizer, prefix: str
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors (``<prefix>.<param index>.<name>``) for safetensors, the rest for JSON."""
     state = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     plain: dict[str, dict[str, Any]] = {}
@@ -28,6 +257,58 @@ def split_optimizer_state(
             else:
                 plain.setdefault(str(index), {})[name] = value
     return tensors, {"param_groups": state["param_groups"], "plain_state": plain}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, tuple)):
+        return "sequence"
+    return type(value).__name__
+
+
+def check_optimizer_state(
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    record: OptimizerRecord,
+    prefix: str,
+    where: str,
+) -> None:
+    """Refuse saved optimiser state that does not fit ``optimizer``: other groups, settings of
+    another type, parameters it does not have, moments of another shape."""
+    live = optimizer.state_dict()["param_groups"]
+    problem = None
+    if len(record.param_groups) != len(live):
+        problem = f"{len(record.param_groups)} parameter groups where this run has {len(live)}"
+    for saved, current in zip(record.param_groups, live, strict=False):
+        if problem:
+            break
+        if set(saved) != set(current):
+            problem = f"parameter group keys {sorted(saved)} differ from {sorted(current)}"
+        elif saved["params"] != current["params"]:
+            problem = "another set of parameters"
+        else:
+            bad = [k for k in current if _kind(saved[k]) != _kind(current[k])]
+            problem = f"setting {bad[0]!r} is {saved[bad[0]]!r}" if bad else None
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for key, value in tensors.items():
+        if problem or not key.startswith(prefix + "."):
+            continue
+        index, _, name = key[len(prefix) + 1 :].partition(".")
+        if not index.isdigit() or int(index) >= len(params):
+            problem = f"state for parameter {index!r}, which this run does not have"
+        elif value.dim() > 0 and value.shape != params[int(index)].shape:
+            problem = (
+                f"{name} of parameter {index} has shape {tuple(value.shape)}, "
+                f"the parameter {tuple(params[int(index)].shape)}"
+            )
+    if problem:
+        raise UserError(
+            f"checkpoint {where}: the {prefix} optimiser state does not fit this run: {problem}",
+            hint="resume with the spec it was written for, or start a new run directory",
+        )
 
 
 def join_optimizer_state(
@@ -48,7 +329,17 @@ def join_optimizer_state(
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
+def scaler_state(scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
+    if scaler is None:
+        return None
+    return {
+        k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in scaler.state_dict().items()
+    }
+
+
+# random number generators ------------------------------------------------------------------
 def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """torch's CPU and CUDA states as uint8 tensors; Python's and numpy's as JSON lists."""
     tensors = {"rng.torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for index, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
@@ -63,15 +354,19 @@ def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def restore_rng(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> None:
-    torch.set_rng_state(tensors["rng.torch"])
+    try:
+        torch.set_rng_state(tensors["rng.torch"])
+        version, internal, gauss = plain["python"]
+        random.setstate((version, tuple(internal), gauss))
+        kind, keys, position, has_gauss, cached = plain["numpy"]
+        keys = np.asarray(keys, dtype=np.uint32)
+        np.random.set_state((kind, keys, position, has_gauss, cached))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise UserError(f"a checkpoint's random number generator state is damaged: {exc}") from None
     cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k[9:]))
     if cuda and torch.cuda.is_available():
         states = [tensors[k] for k in cuda][: torch.cuda.device_count()]
         torch.cuda.set_rng_state_all(states)
-    version, internal, gauss = plain["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, position, has_gauss, cached = plain["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached))
 
 
 def seed_everything(seed: int) -> None:
@@ -79,11 +374,3 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
-
-
-def scaler_state(scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
-    if scaler is None:
-        return None
-    return {
-        k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in scaler.state_dict().items()
-    }

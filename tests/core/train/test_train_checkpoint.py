@@ -8,10 +8,10 @@ import pytest
 import torch
 from train_fixtures import make_build, spec_dict
 
+from zsk.core.evaluate.trained import load_generator_and_discriminator
 from zsk.core.train.checkpoint import (
     find_latest,
     list_checkpoints,
-    load_generator_and_discriminator,
     model_fingerprint,
     read_checkpoint,
     write_checkpoint,
@@ -47,9 +47,13 @@ def test_keeps_the_newest_k(tmp_path):
 
 
 def test_a_checkpoint_without_its_sidecar_is_not_complete(tmp_path):
-    """A kill after the weights are renamed but before the sidecar is: the last complete wins."""
+    """Leftovers of unfinished writes (temporary files; a sidecar whose weights a kill stopped)
+    and weights without a sidecar are not complete: the last complete checkpoint is the newest."""
     good = write_checkpoint(tmp_path, 1, _tensors(1.0), {}, keep=3)
     folder = tmp_path / "checkpoints"
+    sidecar = json.loads(good.with_suffix(".json").read_text())
+    sidecar["weights"]["file"] = "step-000000004.safetensors"
+    (folder / "step-000000004.json").write_text(json.dumps(sidecar))
     (folder / "step-000000002.safetensors").write_bytes(b"half")
     (folder / "step-000000003.safetensors.tmp").write_bytes(b"partial")
     (folder / "step-000000003.json.tmp").write_text('{"weights": {"file": "x"}}')
