@@ -13,16 +13,17 @@ from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import attribute_accuracy, binarize, train_probe
 from zsk.core.evaluate.calibration import calibration_source, check_validation_run
 from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
-from zsk.core.evaluate.fid import image_distances, load_inception
 from zsk.core.evaluate.generative import (
     Imagining,
     evaluate_generative,
     generative_calibration,
 )
 from zsk.core.evaluate.inference import LabelledImages
+from zsk.core.evaluate.metric_inputs import MetricInputs, build_metrics, compute_metrics
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.core.files import write_file
+from zsk.core.refs import MetricRef
 from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"
@@ -36,7 +37,7 @@ class EvalOptions:
     probe_steps: int = 1000
     batch_size: int = 128
     seed: int = 0
-    inception_weights: Path | None = None
+    metrics: tuple[MetricRef, ...] = ()
     calibration_run: Path | None = None
 
 
@@ -62,9 +63,9 @@ def evaluate(
     device: torch.device,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, object]:
-    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, FID."""
-    if options.inception_weights is not None:
-        load_inception(options.inception_weights)  # refuse a bad file before the long part
+    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, and
+    the metric plugins ``options.metrics`` names (under ``metrics``)."""
+    metrics = build_metrics(list(options.metrics))  # refuse a bad one before the long part
     validation_run = None
     if options.calibration_run is not None:  # refuse a bad run before the long part
         validation_run = load_trained(options.calibration_run)
@@ -95,8 +96,10 @@ def evaluate(
     binary, rule = binarize(data.attributes)
     probe = train_probe(train, binary, options.probe_steps, device, options.seed)
     imagined = generative.imagined
-    distances = image_distances(
-        options.inception_weights, test_unseen.images, imagined.images, device, batch
+    if metrics:
+        log(f"metrics: {', '.join(metrics)}")
+    inputs = MetricInputs(
+        data, train, test_seen, test_unseen, imagined, gan, device, batch, options.seed
     )
     return {
         "run": str(trained.run_dir),
@@ -112,7 +115,7 @@ def evaluate(
             "threshold": rule,
             "steps": options.probe_steps,
         },
-        **distances,
+        "metrics": compute_metrics(metrics, inputs),
         "validation": {
             "pseudo_unseen_classes": split.held_out,
             "validation_images": {"seen": len(split.val_seen), "unseen": len(split.val_unseen)},

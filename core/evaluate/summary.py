@@ -43,13 +43,13 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         ),
         ("imagined images", "probe on real seen (reference)", _percent(probe["real_test_seen"])),
     ]
-    if result.get("fid") is None:
-        reason = result.get("fid_unavailable", "unavailable")
-        rows.append(("imagined images", "FID / KID", f"unavailable: {reason}"))
-    else:
-        rows.append(("imagined images", "FID", _number(result["fid"])))
-        rows.append(("imagined images", "KID", _number(result["kid"])))
+    for metric, values in result.get("metrics", {}).items():
+        rows += [(f"metric {metric}", key, _value(value)) for key, value in values.items()]
     return rows
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else _number(value)
 
 
 def markdown_table(result: dict[str, Any]) -> str:
