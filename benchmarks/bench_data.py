@@ -31,6 +31,7 @@ from PIL import Image
 
 from zsk.core.data.images import decode
 from zsk.core.data.loader import BatchStream
+from zsk.core.files import writing
 
 
 def make_photo(path: Path, width: int, height: int) -> Path:
@@ -41,7 +42,8 @@ def make_photo(path: Path, width: int, height: int) -> Path:
         [128 + 100 * np.sin(xs / 57 + c) * np.cos(ys / 43 - c) for c in range(3)], axis=-1
     )
     pixels += rng.normal(0, 4, size=pixels.shape)
-    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=90)
+    with writing(path, durable=False) as temporary:
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(temporary, quality=90)
     return path
 
 

@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from zsk.core.composer import compose, load_data
 from zsk.core.data.synth import synthesize
+from zsk.core.files import write_file
 from zsk.core.specfile import load_spec
 from zsk.core.train.loop import Trainer
 
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         rows = run(args.quick, steps, warmup, args.device, args.work or Path(scratch))
     print_table(rows)
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+        write_file(args.json, json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return rows
 
 

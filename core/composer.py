@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from torch import nn
 
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.data.types import ZslData
+from zsk.core.data.types import ZslData, require_usable
 from zsk.core.dry_run import (
     DRY_BATCH,
     DryRun,
@@ -87,7 +87,7 @@ def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslDa
     ``holdout`` section gets the validation run's data (:mod:`zsk.core.data.holdout`).
     """
     try:
-        data = spec.data.build(registry=registry or get_registry()).load()
+        data = require_usable(spec.data.build(registry=registry or get_registry()).load())
     except UserError as exc:
         text = f"{exc.where}: {exc.message}" if exc.where else exc.message
         raise SpecError([Problem(_data_param_named(spec, text), text, exc.hint)]) from exc

@@ -19,6 +19,7 @@ loss               ``(params, dims)``
 normalizer         ``(params,)``
 attention          ``(params, channels)``
 dataset            ``(params,)``
+metric             ``(params,)``
 =================  ==============================================================
 """
 
@@ -38,6 +39,7 @@ from zsk.registry import Component, UserError
 
 if TYPE_CHECKING:
     from zsk.core.data.types import ZslData
+    from zsk.core.evaluate.metric_inputs import MetricInputs
 
 Phase = Literal["discriminator", "generator"]
 Source = Literal["real", "fake"]
@@ -360,3 +362,25 @@ class Dataset(Component, abc.ABC):
     @abc.abstractmethod
     def load(self) -> ZslData:
         """The data set's classes, attributes, split and image lists."""
+
+
+#: What a metric may return per value: a number, a count, a short text, or None (not defined).
+MetricValue = float | int | str | None
+
+
+class Metric(Component, abc.ABC):
+    """Base of evaluation metrics: ``compute(inputs)`` returns named values for ``eval.json``.
+
+    ``zsk eval --metric NAME`` computes it on a trained run (:class:`MetricInputs`: the networks,
+    the data, the real images of each split and the imagined unseen-class images), prints each
+    value and writes them to ``eval.json`` under ``metrics.NAME``.
+    """
+
+    kind = "metric"
+
+    def __init__(self, params: Component.Params):
+        self.params = params
+
+    @abc.abstractmethod
+    def compute(self, inputs: MetricInputs) -> dict[str, MetricValue]:
+        """This metric's values by name, e.g. ``{"fid": 31.2, "kid": 0.012}``."""

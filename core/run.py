@@ -21,8 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from zsk.core.composer import Build, compose, load_data
-from zsk.core.files import explained, make_folder, write_file, writing
+from zsk.core.files import explained, write_file, writing
 from zsk.core.model import Objective
+from zsk.core.runlock import run_lock
 from zsk.core.spec import SpecError
 from zsk.core.specfile import SpecDocument, load_spec_document
 from zsk.core.train.checkpoint import CHECKPOINT_DIR
@@ -60,13 +61,14 @@ def build_run(
     data = _located(document, lambda: load_data(spec))
     build = _located(document, lambda: compose(spec, data))
     if _has_checkpoints(run_dir):
-        moved = _move_aside(run_dir)
+        with run_lock(run_dir, "zsk build --force"):  # never move a run that is training
+            moved = _move_aside(run_dir)
         if on_moved_aside is not None:
             on_moved_aside(run_dir, moved)
-    make_folder(run_dir)
-    lock = lock_section(build, source=str(spec_path), overrides=overrides)
-    write_file(run_dir / LOCK_FILE, lock_text(build, lock))
-    save_initial_weights(build, run_dir / INIT_FILE)
+    with run_lock(run_dir, "zsk build"):
+        lock = lock_section(build, source=str(spec_path), overrides=overrides)
+        write_file(run_dir / LOCK_FILE, lock_text(build, lock))
+        save_initial_weights(build, run_dir / INIT_FILE)
     if record_latest:
         _record_latest(run_dir)
     return run_dir, build
@@ -80,7 +82,13 @@ def resolve_run_dir(run_dir: Path | None) -> Path:
                 f"no build recorded in {LATEST} (relative to {Path.cwd()})",
                 hint="build one first: zsk build examples/shapes.yaml, or name a run directory",
             )
-        run_dir = Path(LATEST.read_text(encoding="utf-8").strip())
+        try:
+            run_dir = Path(LATEST.read_text(encoding="utf-8").strip())
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise UserError(
+                f"{LATEST} (relative to {Path.cwd()}) is not UTF-8 text naming a run: {exc}",
+                hint="delete it and build again (zsk build SPEC), or name a run directory",
+            ) from None
         if not (run_dir / LOCK_FILE).is_file():
             raise UserError(
                 f"the latest build, {run_dir} (from {LATEST}), is gone",

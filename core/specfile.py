@@ -203,6 +203,34 @@ def _walk(
             _walk(item, (*path, index), marks, key_marks, duplicates, visited)
 
 
+#: nesting a ``--set`` value may have (a spec's deepest value is a few levels down)
+MAX_DEPTH = 32
+
+
+def _too_deep(where: str) -> UserError:
+    return UserError(
+        f"the value is nested more than {MAX_DEPTH} levels deep",
+        where=where,
+        hint="a spec value is a number, a string, or a short list or mapping",
+    )
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and mappings nest in ``value`` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, depth) for child in item)
+    return deepest
+
+
 def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
     """Apply one ``dotted.path=value`` to ``data`` in place (value parsed as YAML)."""
     where = f"--set {override}"
@@ -217,6 +245,10 @@ def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
         raise UserError(f"the value is not valid YAML: {problem}", where=where) from None
+    except RecursionError:
+        raise _too_deep(where) from None
+    if _depth(value) > MAX_DEPTH:
+        raise _too_deep(where)
     container: Any = data
     path: list[str | int] = []
     for position, part in enumerate(parts):

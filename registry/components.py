@@ -29,6 +29,7 @@ KINDS: tuple[str, ...] = (
     "normalizer",
     "attention",
     "dataset",
+    "metric",
 )
 
 #: The standard head roles. A plugin may introduce a head of a new role that its own loss consumes.

@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.semantic_encoders",
     "zsk.plugins.builtin.losses",
     "zsk.plugins.builtin.datasets",
+    "zsk.plugins.builtin.metrics",
 )
 
 LOAD_PLUGINS_ENV = "ZSK_LOAD_PLUGINS"
@@ -220,6 +221,29 @@ def _build_registry(state: _State) -> ComponentRegistry:
                 )
             )
     return registry
+
+
+def register_commands(cli: Any) -> None:
+    """Give ``cli`` every plugin's commands (``zsk_register_commands``), isolated as components
+    are: a hook that raises is listed as a failed plugin, the commands it had added are taken
+    back, and the others' commands (and ``zsk --help``) keep working."""
+    state = _state_now()
+    for impl in state.pm.hook.zsk_register_commands.get_hookimpls():
+        before = dict(cli.commands)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # isolate the failing plugin, keep the rest
+            cli.commands.clear()
+            cli.commands.update(before)
+            distribution, _ = state.provenance.get(impl.plugin_name, ("(local)", ""))
+            state.failures.append(
+                PluginFailure(
+                    impl.plugin_name,
+                    f"zsk_register_commands raised {type(exc).__name__}: {exc}",
+                    distribution,
+                    details=traceback.format_exc(),
+                )
+            )
 
 
 def get_registry() -> ComponentRegistry:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+from zsk.core.evaluate.metric_inputs import parse_metric
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.run import resolve_run_dir
@@ -37,9 +38,12 @@ def print_table(result: dict[str, object], console: Console) -> None:
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print eval.json's object on stdout only.")
 @click.option(
-    "--inception-weights",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="torchvision inception_v3 weights (.safetensors) to compute FID and KID.",
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="METRIC",
+    help="Also compute a metric plugin: its name, or {type: NAME, params: {...}} (repeatable; "
+    "`zsk plugins --kind metric`).",
 )
 @click.option(
     "--images-per-class",
@@ -64,7 +68,7 @@ def print_table(result: dict[str, object], console: Console) -> None:
 def eval_command(
     run_dir: Path | None,
     as_json: bool,
-    inception_weights: Path | None,
+    metrics: tuple[str, ...],
     images_per_class: int,
     probe_steps: int,
     batch_size: int,
@@ -87,7 +91,8 @@ def eval_command(
       zsk eval
       zsk eval runs/shapes --json
       zsk eval runs/shapes --calibrate-with runs/shapes-validation
-      zsk eval --inception-weights inception_v3.safetensors
+      zsk eval --metric fid
+      zsk eval --metric "{type: fid, params: {weights: inception.pth}}"
     """
     trained = load_trained(resolve_run_dir(run_dir))
     console = Console(stderr=True)
@@ -96,7 +101,7 @@ def eval_command(
         probe_steps=probe_steps,
         batch_size=batch_size,
         seed=seed,
-        inception_weights=inception_weights,
+        metrics=tuple(parse_metric(text) for text in metrics),
         calibration_run=calibration_run,
     )
     result = evaluate(

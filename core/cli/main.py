@@ -37,12 +37,12 @@ class ZskGroup(click.Group):
 
     def _add_plugin_commands(self) -> None:
         """Ask plugins for their commands once per plugin manager (a reset loads them anew)."""
-        from zsk.registry.manager import get_plugin_manager
+        from zsk.registry.manager import get_plugin_manager, register_commands
 
         manager = get_plugin_manager()
         if self._commands_added_by is not manager:
             self._commands_added_by = manager
-            manager.hook.zsk_register_commands(cli=self)
+            register_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()

@@ -17,6 +17,7 @@ from zsk.core.evaluate.pictures import (
     translate_image,
 )
 from zsk.core.evaluate.trained import load_trained
+from zsk.core.files import image_format
 from zsk.core.run import load_run, resolve_run_dir
 from zsk.core.train.device import DEVICE_CHOICES, resolve_device
 from zsk.registry import UserError
@@ -83,6 +84,8 @@ def generate(
       zsk generate --class horse --attributes stripes=1 --out striped-horse.png
       zsk generate --attributes black=1,white=1,stripes=1 --n 8
     """
+    if out is not None:
+        image_format(out)  # before the networks run
     trained = load_trained(resolve_run_dir(run_dir))
     data = trained.build.data
     rows, captions = attribute_rows(data, list(class_names), edits)
@@ -132,6 +135,8 @@ def translate(
     if len(paths) > 2:
         raise click.UsageError("give at most a run directory and one image")
     run_dir, image = (None, paths[0]) if len(paths) == 1 else paths
+    if out is not None:
+        image_format(out)  # before the networks run
     run_dir = resolve_run_dir(run_dir)
     build = load_run(run_dir)
     refuse_non_translating(build.gan)  # a property of the spec: say so before asking to train

@@ -1,14 +1,16 @@
 """``zsk plugin new``: scaffold a plugin package that works, and passes its tests, as written.
 
-The files come from templates shipped as package data under ``zsk/core/scaffold_templates``
-(``common/`` for every kind, ``kinds/<kind>/`` for the component, its test and its usage
-snippet), filled in with :class:`string.Template`.
+A package holds one or more components, each of a kind and with a name the author chooses
+(``--add head:projection``). The files come from templates shipped as package data under
+``zsk/core/scaffold_templates`` (``common/`` for the package, ``kinds/<template>/`` for each
+component, its test and its usage snippet), filled in with :class:`string.Template`.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,16 +23,62 @@ from zsk.core.files import write_file
 from zsk.registry import DISTRIBUTION, PLUGIN_API_VERSION, UserError, get_registry
 from zsk.registry.manager import zsk_version
 
-#: Kinds a scaffold can be made for -> (base class in zsk.core.interfaces, class-name suffix).
+#: Templates a component can be scaffolded from -> (its kind, class-name suffix).
 SCAFFOLD_KINDS: dict[str, tuple[str, str]] = {
-    "loss": ("Loss", "Loss"),
-    "normalizer": ("Normalizer", "Norm"),
-    "attention": ("Attention", "Attention"),
-    "head": ("Head", "Head"),
-    "semantic_encoder": ("SemanticEncoder", "Encoder"),
+    "loss": ("loss", "Loss"),
+    "normalizer": ("normalizer", "Norm"),
+    "attention": ("attention", "Attention"),
+    "head": ("head", "Head"),
+    "conditional_head": ("head", "Head"),
+    "semantic_encoder": ("semantic_encoder", "Encoder"),
+    "generator": ("generator", "Generator"),
+    "trunk": ("trunk", "Trunk"),
+    "dataset": ("dataset", "Data"),
+    "metric": ("metric", "Metric"),
 }
 
 _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: File names a component may not take (the package's own modules and tests).
+_RESERVED = {"registration"}
+
+
+@dataclass(frozen=True)
+class ComponentScaffold:
+    """One component of a scaffold: the template it comes from, its name and class."""
+
+    template: str
+    name: str
+    class_name: str
+
+    @property
+    def kind(self) -> str:
+        return SCAFFOLD_KINDS[self.template][0]
+
+    @property
+    def kind_words(self) -> str:
+        return self.template.replace("_", " ")
+
+    @classmethod
+    def parse(cls, text: str, default_name: str) -> ComponentScaffold:
+        """``KIND`` or ``KIND:NAME`` (NAME defaults to the name the distribution gives)."""
+        template, _, name = text.partition(":")
+        if template not in SCAFFOLD_KINDS:
+            raise UserError(
+                f"--add {text}: no template for '{template}'",
+                hint=f"kinds: {', '.join(sorted(SCAFFOLD_KINDS))}",
+            )
+        name = name or default_name
+        if not _COMPONENT_NAME.match(name) or keyword.iskeyword(name) or name in _RESERVED:
+            raise UserError(
+                f"--add {text}: '{name}' cannot name a component",
+                hint="use lower-case letters, digits and '_', starting with a letter",
+            )
+        class_name = "".join(part.title() for part in name.split("_") if part)
+        suffix = SCAFFOLD_KINDS[template][1]
+        return cls(
+            template, name, class_name if class_name.endswith(suffix) else class_name + suffix
+        )
 
 
 @dataclass(frozen=True)
@@ -39,59 +87,85 @@ class Scaffold:
 
     dist: str
     module: str
-    component: str
-    class_name: str
-    kind: str
+    components: tuple[ComponentScaffold, ...]
 
     @classmethod
-    def named(cls, dist: str, kind: str) -> Scaffold:
-        """Derive module, component and class names from a distribution name like ``zsk-focal``."""
+    def named(cls, dist: str, adds: Sequence[str] = ("loss",)) -> Scaffold:
+        """The module from a distribution name like ``zsk-focal``, and the components ``adds``
+        names as ``KIND[:NAME]`` (unnamed ones take the distribution's name less ``zsk-``)."""
         if not _DIST_NAME.match(dist):
             raise UserError(
                 f"'{dist}' is not a valid package name",
                 hint="use letters, digits and '-', e.g. zsk-focal-loss",
             )
         module = re.sub(r"[-_.]+", "_", dist).lower()
-        component = module.removeprefix("zsk_") or module
         if not module.isidentifier() or keyword.iskeyword(module) or module[0] == "_":
             raise UserError(
                 f"'{dist}' gives the module name '{module}', which Python cannot import",
                 hint="start the name with a letter, e.g. zsk-focal-loss",
             )
-        class_name = "".join(part.title() for part in component.split("_") if part)
-        suffix = SCAFFOLD_KINDS[kind][1]
-        if not class_name.endswith(suffix):
-            class_name += suffix
-        return cls(dist, module, component, class_name, kind)
-
-    @property
-    def kind_words(self) -> str:
-        return self.kind.replace("_", " ")
-
-    def substitutions(self) -> dict[str, str]:
-        return {
-            "dist": self.dist,
-            "module": self.module,
-            "component": self.component,
-            "class_name": self.class_name,
-            "kind": self.kind,
-            "kind_words": self.kind_words,
-            "base_class": SCAFFOLD_KINDS[self.kind][0],
-            "zsk_requirement": _zsk_requirement(),
-            "api_range": plugin_api_range(),
-        }
+        default_name = module.removeprefix("zsk_") or module
+        components = tuple(
+            ComponentScaffold.parse(text, default_name) for text in adds or ("loss",)
+        )
+        names = [c.name for c in components]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise UserError(
+                f"two components would be named '{repeated[0]}'",
+                hint="name each one: --add KIND:NAME",
+            )
+        return cls(dist, module, components)
 
     def files(self) -> dict[str, str]:
         """Relative path -> template path (under ``scaffold_templates``) of every file."""
-        return {
+        files = {
             "pyproject.toml": "common/pyproject.toml.tmpl",
             "README.md": "common/README.md.tmpl",
             ".gitignore": "common/gitignore.tmpl",
             f"src/{self.module}/__init__.py": "common/__init__.py.tmpl",
-            f"src/{self.module}/{self.kind}.py": f"kinds/{self.kind}/component.py.tmpl",
-            f"tests/test_{self.component}.py": f"kinds/{self.kind}/test.py.tmpl",
             "tests/test_registration.py": "common/test_registration.py.tmpl",
         }
+        for c in self.components:
+            files[f"src/{self.module}/{c.name}.py"] = f"kinds/{c.template}/component.py.tmpl"
+            files[f"tests/test_{c.name}.py"] = f"kinds/{c.template}/test.py.tmpl"
+        return files
+
+    def template_of(self, relative: str) -> dict[str, str]:
+        """The substitutions for one file: the package's, plus its component's."""
+        values = self.substitutions()
+        for c in self.components:
+            if relative in (f"src/{self.module}/{c.name}.py", f"tests/test_{c.name}.py"):
+                values |= _component_values(c)
+        return values
+
+    def substitutions(self) -> dict[str, str]:
+        listed = ", ".join(f"the {c.kind_words} '{c.name}'" for c in self.components)
+        return {
+            "dist": self.dist,
+            "module": self.module,
+            "description": f"A zsk plugin: {listed}",
+            "component_list": "\n".join(
+                f"- the {c.kind_words} `{c.name}` (class `{c.class_name}` in "
+                f"`src/{self.module}/{c.name}.py`)"
+                for c in self.components
+            ),
+            "imports": "\n".join(
+                f"from {self.module}.{c.name} import {c.class_name}" for c in self.components
+            ),
+            "all_names": ", ".join(f'"{c.class_name}"' for c in self.components),
+            "registrations": "\n".join(f"    register({c.class_name})" for c in self.components),
+            "rows": "\n".join(
+                f'    ("{c.kind}", "{c.name}", {c.class_name}),' for c in self.components
+            ),
+            "kinds": " ".join(sorted({c.kind for c in self.components})),
+            "zsk_requirement": _zsk_requirement(),
+            "api_range": plugin_api_range(),
+        }
+
+
+def _component_values(c: ComponentScaffold) -> dict[str, str]:
+    return {"component": c.name, "class_name": c.class_name, "kind": c.kind}
 
 
 def plugin_api_range() -> str:
@@ -118,33 +192,43 @@ def _template(relative: str) -> Template:
 
 def render(scaffold: Scaffold) -> dict[str, str]:
     """Every file of the scaffold: relative path -> text."""
-    values = scaffold.substitutions()
-    values["usage"] = _template(f"kinds/{scaffold.kind}/usage.md.tmpl").substitute(values)
-    return {path: _template(tpl).substitute(values) for path, tpl in scaffold.files().items()}
-
-
-def _refuse_taken_name(scaffold: Scaffold) -> None:
-    registry = get_registry()
-    if scaffold.component in registry.names(scaffold.kind):
-        entry = registry.get(scaffold.kind, scaffold.component)
-        raise UserError(
-            f"a {scaffold.kind_words} named '{scaffold.component}' already exists "
-            f"(plugin '{entry.plugin}', {entry.distribution})",
-            hint="choose another package name; see the taken names with "
-            f"`zsk plugins --kind {scaffold.kind}`",
+    usage = "\n".join(
+        f"### The {c.kind_words} `{c.name}`\n\n"
+        + _template(f"kinds/{c.template}/usage.md.tmpl").substitute(
+            scaffold.substitutions() | _component_values(c)
         )
+        for c in scaffold.components
+    )
+    return {
+        path: _template(tpl).substitute(scaffold.template_of(path) | {"usage": usage})
+        for path, tpl in scaffold.files().items()
+    }
 
 
-def write_scaffold(name: str, kind: str, folder: Path) -> Scaffold:
-    """Write a new plugin package for ``kind`` into ``folder``, which must be new or empty."""
-    scaffold = Scaffold.named(name, kind)
+def _refuse_taken_names(scaffold: Scaffold) -> None:
+    registry = get_registry()
+    for c in scaffold.components:
+        if c.name in registry.names(c.kind):
+            entry = registry.get(c.kind, c.name)
+            raise UserError(
+                f"a {c.kind.replace('_', ' ')} named '{c.name}' already exists "
+                f"(plugin '{entry.plugin}', {entry.distribution})",
+                hint=f"choose another name (--add {c.template}:NAME); see the taken names with "
+                f"`zsk plugins --kind {c.kind}`",
+            )
+
+
+def write_scaffold(name: str, adds: Sequence[str], folder: Path) -> Scaffold:
+    """Write a new plugin package with the components ``adds`` names into ``folder``, which
+    must be new or empty."""
+    scaffold = Scaffold.named(name, adds)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UserError(
             f"{folder}: exists and is not an empty folder; a scaffold is written only into a "
             "new or empty one",
             hint="choose another place with --dir, or remove that folder first",
         )
-    _refuse_taken_name(scaffold)
+    _refuse_taken_names(scaffold)
     for relative, text in render(scaffold).items():
         write_file(folder / relative, text)
     return scaffold
@@ -156,7 +240,7 @@ def plugin() -> None:
 
     \b
     Example:
-      zsk plugin new zsk-focal --kind loss
+      zsk plugin new zsk-focal --add loss
       cd zsk-focal && pip install -e . && pytest
     """
 
@@ -164,11 +248,13 @@ def plugin() -> None:
 @plugin.command()
 @click.argument("name")
 @click.option(
-    "--kind",
-    type=click.Choice(sorted(SCAFFOLD_KINDS)),
-    default="loss",
-    show_default=True,
-    help="The kind of the package's one component.",
+    "--add",
+    "adds",
+    multiple=True,
+    metavar="KIND[:NAME]",
+    help="A component of KIND named NAME (default: NAME less 'zsk-'); repeatable. Kinds: "
+    + ", ".join(sorted(SCAFFOLD_KINDS))
+    + ". [default: loss]",
 )
 @click.option(
     "--dir",
@@ -176,22 +262,25 @@ def plugin() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write the package (new or empty); default ./NAME.",
 )
-def new(name: str, kind: str, folder: Path | None) -> None:
-    """Scaffold plugin package NAME with one working component of KIND, its test and README.
+def new(name: str, adds: tuple[str, ...], folder: Path | None) -> None:
+    """Scaffold plugin package NAME with working components, their tests and a README.
 
-    NAME is the distribution name; the module and the component's name come from it
-    (zsk-focal -> module zsk_focal, component 'focal'). Kinds: loss, normalizer, attention,
-    head, semantic_encoder.
+    NAME is the distribution name (its module: zsk-focal -> zsk_focal). Each --add KIND[:NAME]
+    adds one component, e.g. --add head:projection --add metric:colour_gap.
 
     \b
     Example:
-      zsk plugin new zsk-focal --kind loss
+      zsk plugin new zsk-focal --add loss
+      zsk plugin new zsk-mine --add conditional_head:projection --add metric:colour_gap
       cd zsk-focal && pip install -e . && pytest
     """
     folder = folder if folder is not None else Path(name)
-    scaffold = write_scaffold(name, kind, folder)
+    scaffold = write_scaffold(name, adds, folder)
+    made = ", ".join(
+        f"{c.kind_words} '{c.name}' ({c.class_name} in src/{scaffold.module}/{c.name}.py)"
+        for c in scaffold.components
+    )
     click.echo(
-        f"wrote {scaffold.dist} to {folder}/: {scaffold.kind_words} '{scaffold.component}' "
-        f"(class {scaffold.class_name} in src/{scaffold.module}/{scaffold.kind}.py)\n"
+        f"wrote {scaffold.dist} to {folder}/: {made}\n"
         f"next: cd {folder} && pip install -e . && pytest"
     )

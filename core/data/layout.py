@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import math
 from pathlib import Path
 import numpy as np
 
@@ -143,25 +144,58 @@ def read_attribute_csv(path: Path) -> tuple[list[str], list[str], np.ndarray]:
         if not name or name in classes:
             raise UserError(f"class name {name!r} is empty or repeated", where=where)
         try:
-            values.append([float(v) for v in row[1:]])
+            numbers = [float(v) for v in row[1:]]
         except ValueError:
             bad = next(v for v in row[1:] if not _is_number(v))
             raise UserError(f"{bad!r} is not a number", where=where) from None
+        if not all(math.isfinite(v) for v in numbers):
+            bad = next(v for v in row[1:] if not math.isfinite(float(v)))
+            raise UserError(f"{bad.strip()!r} is not a finite number", where=where)
+        values.append(numbers)
         classes.append(name)
     if not classes:
         raise UserError("attribute table has a header but no classes", where=str(path))
     return classes, predicates, np.asarray(values, dtype=np.float64)
 
 
+#: the longest file or folder name (in bytes) common file systems allow
+NAME_MAX = 255
+
+
+def class_folder(images: Path, class_name: str, listed_at: str) -> Path:
+    """``images/class_name``, for a class name that is one folder name: never a path that
+    leads out of the data set (``..``, ``/``) and never longer than a name may be."""
+    if class_name in ("", ".", "..") or any(c in class_name for c in "/\\\0"):
+        raise UserError(
+            f"class name {class_name!r} is not a folder name (it must not be '.' or '..' or "
+            "contain / or \\), so its images cannot be found inside the data set",
+            where=listed_at,
+            hint="rename the class (and its folder of images)",
+        )
+    if len(class_name.encode("utf-8")) > NAME_MAX:
+        raise UserError(
+            f"class name '{class_name[:40]}...' is longer than {NAME_MAX} bytes, the most a "
+            "folder name may be",
+            where=listed_at,
+            hint="give the class a shorter name (and its folder of images)",
+        )
+    return images / class_name
+
+
 def class_images(folder: Path, class_name: str, listed_at: str) -> list[Path]:
-    """Image files of one class folder, sorted; a missing folder is the user's to fix."""
+    """Image files of one class folder, sorted (hidden files, such as a writer's temporary
+    ones, left out); a missing folder is the user's to fix."""
     if not folder.is_dir():
         raise UserError(
             f"class folder missing for class '{class_name}' (listed at {listed_at})",
             where=str(folder),
             hint="every class in the split needs a folder of its images",
         )
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and is_image_file(p)
+    )
 
 
 def resolve(root: Path, name: str) -> Path:

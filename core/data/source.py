@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zsk.core.data.types import ZslData
+from zsk.core.data.types import ZslData, require_usable
 from zsk.registry import ComponentRegistry, UserError, get_registry
 
 AUTO = "auto"
@@ -74,4 +74,4 @@ def load_folder(root: Path, fmt: str = AUTO) -> tuple[str, ZslData]:
             hint=f"formats that read a folder: {', '.join(formats)}",
         )
     cls = formats[name]
-    return name, cls(cls.Params(root=str(root))).load()
+    return name, require_usable(cls(cls.Params(root=str(root))).load())

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from zsk.registry import UserError
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -81,3 +83,27 @@ class ZslData:
         digest.update(self.attributes.detach().to(torch.float32).contiguous().numpy().tobytes())
         digest.update(repr((self.seen, self.unseen)).encode())
         return digest.hexdigest()[:16]
+
+
+def require_usable(data: ZslData) -> ZslData:
+    """``data``, unless no training could use it: what every data set reader must refuse
+    (its own checks name file and line; this catches what a reader let through)."""
+    finite = torch.isfinite(data.attributes)
+    if not finite.all():
+        row, column = (~finite).nonzero()[0].tolist()
+        raise UserError(
+            f"attribute '{data.predicates[column]}' of class '{data.classes[row]}' is "
+            f"{data.attributes[row, column].item()}, not a finite number",
+            where=str(data.root),
+            hint="fix that value in the data set's attribute table",
+        )
+    if len(data.seen) < 2:
+        names = ", ".join(data.classes[i] for i in data.seen) or "none"
+        plural = "" if len(data.seen) == 1 else "es"
+        raise UserError(
+            f"the data set has {len(data.seen)} seen class{plural} ({names}); a zero-shot model "
+            "learns to tell seen classes apart by their attributes and needs at least two",
+            where=str(data.root),
+            hint="list at least two classes in the seen class list",
+        )
+    return data

@@ -18,16 +18,17 @@ from zsk.core.evaluate.attribute_probe import (
 )
 from zsk.core.evaluate.calibration import calibration_source, check_validation_run
 from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
-from zsk.core.evaluate.fid import image_distances, load_inception
 from zsk.core.evaluate.generative import (
     Imagining,
     evaluate_generative,
     generative_calibration,
 )
 from zsk.core.evaluate.inference import LabelledImages
+from zsk.core.evaluate.metric_inputs import MetricInputs, build_metrics, compute_metrics
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.core.files import write_file
+from zsk.core.refs import MetricRef
 from zsk.core.validation_run import trained_companion
 from zsk.registry import UserError
 
@@ -43,7 +44,7 @@ class EvalOptions:
     probe_steps: int = 1000
     batch_size: int = 128
     seed: int = 0
-    inception_weights: Path | None = None
+    metrics: tuple[MetricRef, ...] = ()
     #: the validation run that chooses GZSL's constants; None: RUN_DIR/validation when built
     calibration_run: Path | None = None
 
@@ -70,9 +71,14 @@ def evaluate(
     device: torch.device,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, object]:
-    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, FID."""
-    if options.inception_weights is not None:
-        load_inception(options.inception_weights)  # refuse a bad file before the long part
+    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, and
+    the metric plugins ``options.metrics`` names (under ``metrics``)."""
+    metrics = build_metrics(list(options.metrics))  # refuse a bad one before the long part
+    if metrics and not trained.build.objective.generator:
+        raise UserError(
+            f"{trained.run_dir}: metrics of imagined images need a generator, and {NO_GENERATOR}",
+            hint="drop --metric for this run",
+        )
     validation_run = None
     calibration_run = options.calibration_run or trained_companion(trained.run_dir)
     if calibration_run is not None:  # refuse a bad run before the long part
@@ -98,11 +104,11 @@ def evaluate(
     embedding = evaluate_embedding(gan, data, test, calibration, where, device, batch)
     imagined = (
         _imagined_images(
-            trained, judge, source, train, test_seen, test_unseen, options, device, log
+            trained, judge, source, (train, test_seen, test_unseen), metrics, options, device, log
         )
         if trained.build.objective.generator
         else {"generative": None, "generated_attribute_accuracy": None, "attribute_probe": None}
-        | {"fid": None, "kid": None, "fid_unavailable": NO_GENERATOR}
+        | {"metrics": {}, "imagined_unavailable": NO_GENERATOR}
     )
     return {
         "run": str(trained.run_dir),
@@ -128,15 +134,16 @@ def _imagined_images(
     trained: TrainedRun,
     judge,
     source,
-    train: LabelledImages,
-    test_seen: LabelledImages,
-    test_unseen: LabelledImages,
+    splits: tuple[LabelledImages, LabelledImages, LabelledImages],
+    metrics,
     options: EvalOptions,
     device: torch.device,
     log: Callable[[str], None],
 ) -> dict[str, object]:
-    """Generative ZSL/GZSL, the imagined images' attribute accuracy (per predicate too), FID."""
+    """Generative ZSL/GZSL, the imagined images' attribute accuracy (per predicate too), and
+    the metric plugins, for a run whose spec trains a generator."""
     data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
+    train, test_seen, test_unseen = splits
     log(f"imagining {options.images_per_class} images per class and fitting classifiers")
     how = Imagining(options.images_per_class, device, batch, options.seed)
     judge_data, where = source.judge.build.data, source.images.source
@@ -153,6 +160,11 @@ def _imagined_images(
         accuracy = predicate_accuracy(probe, images, binary, device, batch).tolist()
         return dict(zip(data.predicates, accuracy, strict=True))
 
+    if metrics:
+        log(f"metrics: {', '.join(metrics)}")
+    inputs = MetricInputs(
+        data, train, test_seen, test_unseen, imagined, gan, device, batch, options.seed
+    )
     return {
         "generative": generative.metrics,
         "generated_attribute_accuracy": attribute_accuracy(probe, imagined, binary, device, batch),
@@ -166,9 +178,7 @@ def _imagined_images(
                 "real_test_unseen": per_predicate(test_unseen),
             },
         },
-        **image_distances(
-            options.inception_weights, test_unseen.images, imagined.images, device, batch
-        ),
+        "metrics": compute_metrics(metrics, inputs),
     }
 
 

@@ -37,7 +37,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows += _gzsl_rows("embedding", result["gzsl"])
     generative = result["generative"]
     if generative is None:  # a run without a trained generator
-        return [*rows, ("generative", "—", str(result.get("fid_unavailable", "—")))]
+        return [*rows, ("generative", "—", str(result.get("imagined_unavailable", "—")))]
     probe = result["attribute_probe"]
     rows.append(("generative", "ZSL top-1 (per class)", _percent(generative["zsl_top1"])))
     rows += _gzsl_rows("generative", generative["gzsl"])
@@ -50,13 +50,13 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         ),
         ("imagined images", "probe on real seen (reference)", _percent(probe["real_test_seen"])),
     ]
-    if result.get("fid") is None:
-        reason = result.get("fid_unavailable", "unavailable")
-        rows.append(("imagined images", "FID / KID", f"unavailable: {reason}"))
-    else:
-        rows.append(("imagined images", "FID", _number(result["fid"])))
-        rows.append(("imagined images", "KID", _number(result["kid"])))
+    for metric, values in result.get("metrics", {}).items():
+        rows += [(f"metric {metric}", key, _value(value)) for key, value in values.items()]
     return rows
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else _number(value)
 
 
 def markdown_table(result: dict[str, Any]) -> str:

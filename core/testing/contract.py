@@ -33,6 +33,7 @@ from zsk.testing.batch_checks import (
     check_reads_input,
     check_samples_independent,
 )
+from zsk.testing.metric_contract import check_metric
 from zsk.testing.toy_step import check_loss
 
 #: The sizes components are checked at unless a test gives others.
@@ -77,6 +78,9 @@ def check_component(
         return
     if cls.kind == "dataset":
         _check_dataset(cls, params, label)
+        return
+    if cls.kind == "metric":
+        check_metric(cls, params)
         return
     checks: dict[str, Callable[..., None]] = {
         "normalizer": _check_normalizer,

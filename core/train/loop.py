@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import torch
 
 from zsk.core.data.augment import random_hflip
 from zsk.core.data.loader import BatchStream, load_split_images
+from zsk.core.runlock import run_lock
 from zsk.core.train.allocator import keep_freed_memory
 from zsk.core.train.checkpoint import (
     check_matches,
@@ -278,6 +280,12 @@ class Trainer:
 
     # the loop -------------------------------------------------------------------------------
     def run(self, stop: StopRequest | None = None) -> TrainResult:
+        """Train to ``total_steps`` holding the run directory's lock (rank 0 holds it for all)."""
+        held = run_lock(self.run_dir, "zsk train") if self.layout.is_main else nullcontext()
+        with held:
+            return self._run(stop)
+
+    def _run(self, stop: StopRequest | None) -> TrainResult:
         self._resume()
         if self.step >= self.total_steps:
             raise UserError(

@@ -19,18 +19,37 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from zsk.core.files import append_line
+from zsk.core.files import append_line, write_file
 
 METRICS_FILE = "metrics.jsonl"
 
 
-def _tensorboard_writer(run_dir: Path) -> Any:
-    """A SummaryWriter in RUN_DIR/tensorboard, or None when tensorboard is not installed."""
+def _tensorboard_writer(run_dir: Path, start_step: int) -> Any:
+    """A SummaryWriter in RUN_DIR/tensorboard (events after ``start_step`` dropped, as a resumed
+    run writes those steps again), or None when tensorboard is not installed."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=start_step or None)
+
+
+def truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop the records after ``last_step`` and any line a kill cut short: a run resumed from
+    the checkpoint of ``last_step`` logs the later steps again, and curves must not double back."""
+    if not path.is_file():
+        return
+    kept = []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for line in lines:
+        try:
+            step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(step, int) and step <= last_step:
+            kept.append(line + "\n")
+    if len(kept) != len(lines):
+        write_file(path, "".join(kept))
 
 
 def short_losses(record: dict[str, Any], limit: int = 6) -> str:
@@ -56,7 +75,8 @@ class Reporter:
     def __enter__(self) -> Reporter:
         if not self.enabled:
             return self
-        self._writer = _tensorboard_writer(self.run_dir)
+        truncate_metrics(self.run_dir / METRICS_FILE, self._start_step)
+        self._writer = _tensorboard_writer(self.run_dir, self._start_step)
         if self.interactive:
             self._progress = Progress(
                 TextColumn("[bold]train"),

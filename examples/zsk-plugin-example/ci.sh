@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # End to end, the third-party plugin path: install the example package into an environment that
 # has zsk, run its tests, see its components in `zsk plugins` with its distribution and version,
-# build and train its spec (tiny), uninstall it and see its components gone.
+# build and train its specs (tiny): its loss and normaliser; its projection head under the
+# built-in hinge loss with R1; its critic under the built-in WGAN-GP over the default trunk with
+# attention. Then its metric in `zsk eval`'s eval.json, its data format in `zsk data check`, and
+# finally uninstall it and see its components gone.
 #
 #   examples/zsk-plugin-example/ci.sh                 # uses .venv/bin/python of the checkout
 #   PYTHON=/path/to/python examples/zsk-plugin-example/ci.sh
@@ -44,7 +47,8 @@ import sys
 
 rows = json.load(open(sys.argv[1]))
 for r in sorted(rows, key=lambda r: (r["kind"], r["name"])):
-    if r["distribution"] == sys.argv[2] or r["name"] in ("ralsgan", "pixel"):
+    names = ("ralsgan", "pixel", "attribute_projection", "linear_critic", "colour_gap", "class_table")
+    if r["distribution"] == sys.argv[2] or r["name"] in names:
         print(r["kind"], r["name"], r["distribution"], r["version"])
 EOF
 }
@@ -60,7 +64,11 @@ if grep -q "skipped" "$work/pytest.log"; then fail "a test of the installed pack
 
 step "zsk plugins lists its components with distribution $DIST and version $version"
 actual="$(rows_of_dist)"
-expected="loss ralsgan $DIST $version
+expected="dataset class_table $DIST $version
+head attribute_projection $DIST $version
+head linear_critic $DIST $version
+loss ralsgan $DIST $version
+metric colour_gap $DIST $version
 normalizer pixel $DIST $version"
 echo "$actual"
 [[ "$actual" == "$expected" ]] || fail "zsk plugins shows:
@@ -94,6 +102,57 @@ grep -q "$DIST" "$work/run/spec.lock.yaml" || fail "spec.lock.yaml does not reco
 step "zsk train --steps 3"
 zsk train "$work/run" --steps 3 --device cpu
 [[ -s "$work/run/metrics.jsonl" ]] || fail "training wrote no metrics"
+
+for spec in projection critic; do
+    step "spec-$spec.yaml: build and train 3 steps"
+    zsk build "$here/spec-$spec.yaml" --out "$work/$spec" "${tiny[@]}"
+    zsk train "$work/$spec" --steps 3 --device cpu
+    [[ -s "$work/$spec/metrics.jsonl" ]] || fail "training spec-$spec.yaml wrote no metrics"
+done
+grep -q '"d/r1"' "$work/projection/metrics.jsonl" || fail "the projection run logged no R1 term"
+grep -q '"d/wgan_gp"' "$work/critic/metrics.jsonl" || fail "the critic run logged no WGAN-GP term"
+
+step "zsk eval --metric colour_gap writes the plugin's metric to eval.json"
+zsk eval "$work/projection" --metric colour_gap --images-per-class 2 --probe-steps 2 --json \
+    >"$work/eval.json"
+"$PY" - "$work/projection/eval.json" <<'EOF'
+import json
+import sys
+
+values = json.load(open(sys.argv[1]))["metrics"]["colour_gap"]
+assert values["classes"] == 2 and values["colour_gap"] >= 0, values
+print("eval.json metrics.colour_gap:", values)
+EOF
+
+step "zsk data check reads a folder in the plugin's class_table format"
+"$PY" - "$work/data" "$work/table" <<'EOF'
+import shutil
+import sys
+from pathlib import Path
+
+source, table = Path(sys.argv[1]), Path(sys.argv[2])
+classes = [line.split()[1] for line in (source / "classes.txt").read_text().splitlines()]
+predicates = [line.split()[1] for line in (source / "predicates.txt").read_text().splitlines()]
+matrix = (source / "predicate-matrix-continuous.txt").read_text().splitlines()
+unseen = set((source / "testclasses.txt").read_text().split())
+rows = [",".join(["class", "split", *predicates])]
+for name, values in zip(classes, matrix, strict=True):
+    split = "unseen" if name in unseen else "seen"
+    rows.append(",".join([name, split, *(str(float(v) / 100) for v in values.split())]))
+table.mkdir()
+(table / "classes.csv").write_text("\n".join(rows) + "\n")
+shutil.copytree(source / "JPEGImages", table / "images")
+EOF
+zsk data check "$work/table" --json >"$work/check.json"
+"$PY" - "$work/check.json" <<'EOF'
+import json
+import sys
+
+report = json.load(open(sys.argv[1]))
+assert report["format"] == "class_table" and report["classes"] == 14, report
+assert len(report["unseen"]) == 2 and report["undecodable"] == [], report
+print("zsk data check: format", report["format"], "with", report["classes"], "classes")
+EOF
 
 step "uninstall $DIST: its components are gone"
 "$PY" -m pip uninstall -y -q "$DIST"

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from zsk.core.data.layout import (
+    class_folder,
     class_images,
     read_attribute_csv,
     read_class_list,
@@ -87,7 +88,7 @@ class Awa2(Dataset):
             unseen=read_class_list(unseen_file, classes),
             seen_file=seen_file,
             unseen_file=unseen_file,
-            images_of=lambda name, at: class_images(images / name, name, at),
+            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
             seen_test_fraction=p.seen_test_fraction,
             split_seed=p.split_seed,
         )
@@ -132,7 +133,7 @@ class ImageFolder(Dataset):
             unseen=read_class_list(unseen_file, classes),
             seen_file=seen_file,
             unseen_file=unseen_file,
-            images_of=lambda name, at: class_images(images / name, name, at),
+            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
             seen_test_fraction=p.seen_test_fraction,
             split_seed=p.split_seed,
         )

@@ -3,13 +3,18 @@ message that says what is wrong and what to do, never a traceback."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from zsk.core.cli.main import cli
+from zsk.core.interfaces import Metric
+from zsk.registry import hookimpl, manager
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
 
@@ -153,7 +158,36 @@ def test_bad_inception_weights_are_refused_before_evaluating(world):
     refused(
         "eval",
         world / "translator",
-        "--inception-weights",
-        junk,
-        says=["--inception-weights", "cannot read safetensors weights"],
+        "--metric",
+        f"{{type: fid, params: {{weights: {junk}}}}}",
+        says=[str(junk), "cannot read Inception weights"],
     )
+    refused("eval", world / "translator", "--metric", "fdi", says=["Did you mean 'fid'?"])
+
+
+class _ImagedClasses(Metric):
+    """How many unseen classes the imagined images cover (a plugin's metric)."""
+
+    name = "imagined_classes_test"
+
+    def compute(self, inputs):
+        covered = set(inputs.imagined.labels.tolist())
+        return {"classes": len(covered), "all_unseen": covered == set(inputs.data.unseen)}
+
+
+def test_a_plugin_metric_is_computed_printed_and_written_to_eval_json(world, monkeypatch):
+    @hookimpl
+    def zsk_register_components(register):
+        register(_ImagedClasses)
+
+    manager.register_plugin(SimpleNamespace(zsk_register_components=zsk_register_components), "m")
+    try:
+        run = world / "translator"
+        fast = ["--images-per-class", "2", "--probe-steps", "2"]
+        monkeypatch.setenv("COLUMNS", "200")  # the table on one line per row
+        result = ok("eval", run, "--metric", "imagined_classes_test", *fast)
+        assert re.search(r"metric imagined_classes_test\W+classes\W+8\b", result.output)
+        written = json.loads((run / "eval.json").read_text())["metrics"]
+        assert written == {"imagined_classes_test": {"classes": 8, "all_unseen": True}}
+    finally:
+        manager.unregister_plugin("m")

@@ -56,10 +56,11 @@ def test_scaffold_passes_its_own_tests_and_registers(
 ):
     folder = tmp_path / "pkg"
     dist = f"zsk-demo-{kind.replace('_', '-')}"
-    result = _new(dist, "--kind", kind, "--dir", str(folder))
+    result = _new(dist, "--add", kind, "--dir", str(folder))
     assert result.exit_code == 0, result.output
-    scaffold = Scaffold.named(dist, kind)
-    assert f"{kind.replace('_', ' ')} '{scaffold.component}'" in result.output
+    scaffold = Scaffold.named(dist, [kind])
+    [component] = scaffold.components
+    assert f"{kind.replace('_', ' ')} '{component.name}'" in result.output
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted(
         scaffold.files()
     )
@@ -69,14 +70,14 @@ def test_scaffold_passes_its_own_tests_and_registers(
     run = pytester.runpytest_inprocess(str(folder), "-p", "no:cacheprovider")
     outcomes = run.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, run.stdout.str()
-    assert outcomes["passed"] >= 4
+    assert outcomes["passed"] >= 3
     assert outcomes["skipped"] == 1  # the installed entry point: not installed here
 
     module = _import_plugin(folder, scaffold.module)
     try:
         manager.register_plugin(module, name=scaffold.module, distribution=dist, version="0.1.0")
-        listing = CliRunner().invoke(cli, ["plugins", "--json", "--kind", kind])
-        rows = [row for row in json.loads(listing.output) if row["name"] == scaffold.component]
+        listing = CliRunner().invoke(cli, ["plugins", "--json", "--kind", component.kind])
+        rows = [row for row in json.loads(listing.output) if row["name"] == component.name]
         assert [(r["plugin"], r["distribution"], r["version"]) for r in rows] == [
             (scaffold.module, dist, "0.1.0")
         ]
@@ -87,10 +88,50 @@ def test_scaffold_passes_its_own_tests_and_registers(
             del sys.modules[name]
 
 
+def test_several_components_of_chosen_names_in_one_package_pass_their_tests(
+    tmp_path, pytester, fresh_registry, monkeypatch
+):
+    folder = tmp_path / "pkg"
+    adds = ["conditional_head:my_projection", "metric:colour_gap", "dataset:zoo_table", "loss"]
+    result = _new(
+        "zsk-mixed", *[part for add in adds for part in ("--add", add)], "--dir", str(folder)
+    )
+    assert result.exit_code == 0, result.output
+    for made in ("conditional head 'my_projection'", "metric 'colour_gap'", "loss 'mixed'"):
+        assert made in result.output
+    manager.get_registry()
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    run = pytester.runpytest_inprocess(str(folder), "-p", "no:cacheprovider")
+    outcomes = run.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, run.stdout.str()
+    module = _import_plugin(folder, "zsk_mixed")
+    try:
+        manager.register_plugin(module, name="zsk_mixed", distribution="zsk-mixed")
+        registry = manager.get_registry()
+        assert registry.get("head", "my_projection").cls.condition == {"attributes"}
+        assert registry.get("metric", "colour_gap") and registry.get("dataset", "zoo_table")
+        assert registry.get("loss", "mixed").distribution == "zsk-mixed"
+    finally:
+        manager.unregister_plugin("zsk_mixed")
+        for name in [m for m in sys.modules if m.split(".")[0] == "zsk_mixed"]:
+            del sys.modules[name]
+
+
+def test_two_components_of_one_name_are_refused(tmp_path):
+    result = _new("zsk-twice", "--add", "loss", "--add", "head", "--dir", str(tmp_path / "p"))
+    assert result.exit_code == 2 and "two components would be named 'twice'" in result.output
+    result = _new("zsk-bad", "--add", "lossy", "--dir", str(tmp_path / "q"))
+    assert result.exit_code == 2 and "no template for 'lossy'" in result.output
+
+
 @pytest.mark.parametrize("kind", sorted(SCAFFOLD_KINDS))
-def test_readme_shows_a_spec_snippet_naming_the_component(kind, tmp_path):
-    scaffold = write_scaffold("zsk-snippet", kind, tmp_path / "pkg")
+def test_readme_shows_how_to_use_the_component(kind, tmp_path):
+    scaffold = write_scaffold("zsk-snippet", [kind], tmp_path / "pkg")
     readme = (tmp_path / "pkg" / "README.md").read_text()
+    [component] = scaffold.components
+    if kind == "metric":
+        assert f"zsk eval RUN --metric {component.name}" in readme
+        return
     [snippet] = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
 
     def types(node):
@@ -102,18 +143,25 @@ def test_readme_shows_a_spec_snippet_naming_the_component(kind, tmp_path):
             for value in node:
                 yield from types(value)
 
-    assert scaffold.component in set(types(yaml.safe_load(snippet)))
+    assert component.name in set(types(yaml.safe_load(snippet)))
     assert "$" not in readme.replace("```bash", "")  # every placeholder was filled
 
 
-def test_names_derive_from_the_distribution_name():
-    scaffold = Scaffold.named("zsk-Focal.loss", "loss")
-    assert (scaffold.module, scaffold.component, scaffold.class_name) == (
+def test_names_derive_from_the_distribution_name_unless_chosen():
+    scaffold = Scaffold.named("zsk-Focal.loss", ["loss"])
+    [component] = scaffold.components
+    assert (scaffold.module, component.name, component.class_name) == (
         "zsk_focal_loss",
         "focal_loss",
         "FocalLoss",
     )
-    assert Scaffold.named("zsk-pixel", "normalizer").class_name == "PixelNorm"
+    assert Scaffold.named("zsk-pixel", ["normalizer"]).components[0].class_name == "PixelNorm"
+    chosen = Scaffold.named("zsk-pixel", ["metric:colour_gap"]).components[0]
+    assert (chosen.name, chosen.class_name, chosen.kind) == (
+        "colour_gap",
+        "ColourGapMetric",
+        "metric",
+    )
 
 
 def test_a_non_empty_folder_is_refused_and_left_alone(tmp_path):
@@ -127,7 +175,7 @@ def test_a_non_empty_folder_is_refused_and_left_alone(tmp_path):
 
 def test_an_existing_empty_folder_is_used(tmp_path):
     assert _new("zsk-demo", "--dir", str(tmp_path)).exit_code == 0
-    assert (tmp_path / "src" / "zsk_demo" / "loss.py").is_file()
+    assert (tmp_path / "src" / "zsk_demo" / "demo.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -158,18 +206,18 @@ class TakenPlugin:
 
 def test_a_name_already_registered_for_the_kind_is_refused(tmp_path, fresh_registry):
     manager.register_plugin(TakenPlugin(), name="taken-plugin", distribution="zsk-taken")
-    result = _new("zsk-taken", "--kind", "loss", "--dir", str(tmp_path / "pkg"))
+    result = _new("zsk-taken", "--add", "loss", "--dir", str(tmp_path / "pkg"))
     assert result.exit_code == 2
     assert "a loss named 'taken' already exists (plugin 'taken-plugin', zsk-taken)" in result.output
     assert not (tmp_path / "pkg").exists()
-    assert _new("zsk-taken", "--kind", "head", "--dir", str(tmp_path / "head")).exit_code == 0
+    assert _new("zsk-taken", "--add", "head", "--dir", str(tmp_path / "head")).exit_code == 0
+    assert _new("zsk-taken", "--add", "loss:kept", "--dir", str(tmp_path / "kept")).exit_code == 0
 
 
 def test_every_template_is_used_and_shipped_as_package_data():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     used = {"kinds/" + kind + "/usage.md.tmpl" for kind in SCAFFOLD_KINDS}
-    for kind in SCAFFOLD_KINDS:
-        used |= set(Scaffold.named("zsk-x", kind).files().values())
+    used |= set(Scaffold.named("zsk-x", [f"{k}:c_{k}" for k in SCAFFOLD_KINDS]).files().values())
     on_disk = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.tmpl")}
     assert on_disk == used
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())

@@ -9,7 +9,10 @@ from packaging.specifiers import SpecifierSet
 from zsk.registry import PLUGIN_API_VERSION, get_registry, manager
 
 import zsk_plugin_example
+from zsk_plugin_example.datasets import ClassTable
+from zsk_plugin_example.heads import AttributeProjection, LinearCritic
 from zsk_plugin_example.losses import RelativisticAverageLSGAN
+from zsk_plugin_example.metrics import ColourGap
 from zsk_plugin_example.normalizers import PixelNorm
 
 DISTRIBUTION = "zsk-plugin-example"
@@ -19,7 +22,7 @@ def test_declared_plugin_api_range_includes_the_installed_zsk():
     assert PLUGIN_API_VERSION in SpecifierSet(zsk_plugin_example.zsk_plugin_api)
 
 
-def test_installed_entry_point_registers_both_components(monkeypatch):
+def test_installed_entry_point_registers_every_component(monkeypatch):
     try:
         version = metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -33,6 +36,10 @@ def test_installed_entry_point_registers_both_components(monkeypatch):
         for kind, name, cls in (
             ("loss", "ralsgan", RelativisticAverageLSGAN),
             ("normalizer", "pixel", PixelNorm),
+            ("head", "attribute_projection", AttributeProjection),
+            ("head", "linear_critic", LinearCritic),
+            ("metric", "colour_gap", ColourGap),
+            ("dataset", "class_table", ClassTable),
         ):
             entry = registry.get(kind, name)
             assert entry.cls is cls

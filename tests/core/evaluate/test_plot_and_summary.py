@@ -68,7 +68,7 @@ def test_plot_series_refuses_nothing(tmp_path):
         plot_series({}, tmp_path / "x.png")
 
 
-def _result(fid=None):
+def _result(metrics=None):
     gzsl = {
         "u": 0.5,
         "s": 0.25,
@@ -83,11 +83,8 @@ def _result(fid=None):
         "generative": {"zsl_top1": 0.6, "gzsl": gzsl},
         "generated_attribute_accuracy": 0.8,
         "attribute_probe": {"real_test_seen": 0.95, "real_test_unseen": 0.85},
-        "fid": fid,
-        "kid": None if fid is None else 0.01,
+        "metrics": metrics or {},
     }
-    if fid is None:
-        result["fid_unavailable"] = "no Inception weights given"
     return result
 
 
@@ -97,8 +94,11 @@ def test_summary_rows_format_fractions_as_percentages():
     assert ("embedding", "GZSL H", "33.3%") in rows
     assert ("generative", "ZSL top-1 (per class)", "60.0%") in rows
     assert ("embedding", "calibration γ (chosen on validation)", "0.125") in rows
-    assert ("imagined images", "FID / KID", "unavailable: no Inception weights given") in rows
-    assert ("imagined images", "FID", "12.5") in summary_rows(_result(fid=12.5))
+    assert not [row for row in rows if row[0].startswith("metric")]
+    metrics = {"fid": {"fid": 12.5, "kid": None, "note": "few images"}}
+    rows = summary_rows(_result(metrics))
+    assert ("metric fid", "fid", "12.5") in rows and ("metric fid", "kid", "—") in rows
+    assert ("metric fid", "note", "few images") in rows
 
 
 def test_markdown_table_has_a_header_and_one_line_per_row():

@@ -1,0 +1,83 @@
+"""What a metric plugin reads (:class:`MetricInputs`), and how ``zsk eval`` runs the metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import torch
+import yaml
+from pydantic import ValidationError
+
+from zsk.core.data.types import ZslData
+from zsk.core.evaluate.inference import LabelledImages
+from zsk.core.interfaces import Metric, MetricValue
+from zsk.core.model import GAN
+from zsk.core.refs import MetricRef
+from zsk.registry import UserError, get_registry
+
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """A trained run as a metric sees it.
+
+    Images are uint8 (N, 3, S, S) on the CPU with global class indices: the real ``train``,
+    ``test_seen`` and ``test_unseen`` images, and the images the generator ``imagined`` for the
+    unseen classes (``zsk eval --images-per-class`` per class). ``gan`` is in evaluation mode
+    on ``device``, or None where no networks are at hand (the metric contract's inputs); run
+    batches of at most ``batch_size`` and seed any randomness from ``seed``.
+    """
+
+    data: ZslData
+    train: LabelledImages
+    test_seen: LabelledImages
+    test_unseen: LabelledImages
+    imagined: LabelledImages
+    gan: GAN | None
+    device: torch.device
+    batch_size: int
+    seed: int
+
+
+def parse_metric(text: str) -> MetricRef:
+    """A ``--metric`` value: a metric's name, or ``{type: NAME, params: {...}}`` in YAML."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"--metric {text!r} is not YAML: {exc}".splitlines()[0]) from None
+    if isinstance(value, str):
+        value = {"type": value}
+    try:
+        return MetricRef.model_validate(value, context={"registry": get_registry()})
+    except ValidationError as exc:
+        message = "; ".join(error["msg"] for error in exc.errors())
+        raise UserError(
+            f"--metric {text!r}: {message}",
+            hint="give a metric's name, or {type: NAME, params: {...}} (`zsk plugins --kind "
+            "metric`)",
+        ) from None
+
+
+def check_values(name: str, values: object) -> dict[str, MetricValue]:
+    """A metric's result, refused unless it is a JSON object of finite numbers, text or null."""
+    if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
+        raise TypeError(f"metric '{name}' returned {type(values).__name__}, not a dict by name")
+    for key, value in values.items():
+        if value is not None and not isinstance(value, (int, float, str)):
+            raise TypeError(f"metric '{name}' value {key!r} is a {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TypeError(f"metric '{name}' value {key!r} is {value}; return None instead")
+    json.dumps(values)
+    return values
+
+
+def build_metrics(refs: list[MetricRef]) -> dict[str, Metric]:
+    """The metrics by name, built before the long part of an evaluation so that a bad
+    parameter (a missing weights file) is refused at once."""
+    return {ref.type: ref.build() for ref in refs}
+
+
+def compute_metrics(metrics: dict[str, Metric], inputs: MetricInputs) -> dict[str, dict]:
+    """Each metric's checked values, by the metric's name."""
+    return {name: check_values(name, metric.compute(inputs)) for name, metric in metrics.items()}
