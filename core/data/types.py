@@ -20,6 +20,14 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class FeatureSample:
+    """One row of :attr:`ZslData.features` (a feature data set's sample) and its class index."""
+
+    row: int
+    label: int
+
+
+@dataclass(frozen=True)
 class Holdout:
     """What a validation run left out of training (:mod:`zsk.core.data.holdout`).
 
@@ -28,8 +36,8 @@ class Holdout:
     """
 
     classes: list[int]
-    seen_images: list[Sample]
-    unseen_images: list[Sample]
+    seen_images: list[Sample] | list[FeatureSample]
+    unseen_images: list[Sample] | list[FeatureSample]
 
 
 @dataclass
@@ -41,6 +49,10 @@ class ZslData:
     seen-class images (for generalised ZSL); ``test_unseen`` every unseen-class image. A
     validation run's data (spec section ``holdout``) has fewer seen classes and training images,
     and ``holdout`` says which.
+
+    A feature data set (pre-extracted CNN features, as the field's benchmark files hold) sets
+    ``features`` to one float32 row per sample; its sample lists then hold :class:`FeatureSample`
+    rows into that matrix instead of image files.
     """
 
     root: Path
@@ -49,11 +61,23 @@ class ZslData:
     attributes: torch.Tensor
     seen: list[int]
     unseen: list[int]
-    train: list[Sample]
-    test_seen: list[Sample]
-    test_unseen: list[Sample]
+    train: list[Sample] | list[FeatureSample]
+    test_seen: list[Sample] | list[FeatureSample]
+    test_unseen: list[Sample] | list[FeatureSample]
     skipped: list[Path] = field(default_factory=list)
     holdout: Holdout | None = None
+    features: torch.Tensor | None = None
+
+    @property
+    def is_features(self) -> bool:
+        """Whether the samples are feature vectors (rows of ``features``) rather than images."""
+        return self.features is not None
+
+    @property
+    def feature_dim(self) -> int:
+        if self.features is None:
+            raise ValueError("an image data set has no feature dimension")
+        return int(self.features.shape[1])
 
     @property
     def num_attributes(self) -> int:
