@@ -55,6 +55,14 @@ class Dims:
     embedding_dim: int = 256
     noise_dim: int = 128
     channels: int = 3
+    #: a feature data set's vector size (0: images); its (B, feature_dim) rows go where images go
+    feature_dim: int = 0
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (feature_dim,) or (channels, image_size, image_size)."""
+        size = self.image_size
+        return (self.feature_dim,) if self.feature_dim else (self.channels, size, size)
 
 
 _SECOND_ORDER = contextvars.ContextVar("zsk_second_order", default=False)
@@ -184,7 +192,7 @@ class Generator(Component, nn.Module, abc.ABC):
         images: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1], shape (B, channels, image_size, image_size)."""
+        """Images in [-1, 1] (B, channels, image_size, image_size), or (B, feature_dim)."""
 
     @abc.abstractmethod
     def decode_features(self, features: torch.Tensor) -> torch.Tensor:
@@ -192,7 +200,7 @@ class Generator(Component, nn.Module, abc.ABC):
 
 
 class Trunk(Component, nn.Module):
-    """Base of discriminator trunks: ``forward(images)`` returns features (B, C, H, W)."""
+    """Base of discriminator trunks: ``forward(x)`` gives (B, C, H, W), (B, C, 1, 1) on vectors."""
 
     kind = "trunk"
 
@@ -342,6 +350,12 @@ class Loss(Component, nn.Module, abc.ABC):
     @abc.abstractmethod
     def forward(self, step: StepContext) -> torch.Tensor:
         """This term's scalar value for ``step.phase``."""
+
+    def prepare(self, real: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fit what the term needs from the data (f-CLSWGAN's pre-trained classifier) into
+        buffers, which checkpoints keep; called before a run's first step (not on resume) with
+        every real training sample as loaded (uint8 images or float32 feature rows:
+        :func:`zsk.core.data.loader.as_inputs`) and its seen-class index (N,). Default: nothing."""
 
 
 class Dataset(Component, abc.ABC):
