@@ -130,11 +130,17 @@ def _print_report(report) -> None:
     rows, cols = d["attributes_shape"]
     console.print(f"  attribute matrix {rows}×{cols}, values {low:.3g} … {high:.3g}")
     images = d["images"]
+    what = "images" if d["features"] is None else "features"
     console.print(
-        f"  images: {images['train']} train, {images['test_seen']} test seen, "
+        f"  {what}: {images['train']} train, {images['test_seen']} test seen, "
         f"{images['test_unseen']} test unseen"
     )
-    table = Table("class", "split", "images")
+    if d["features"] is not None:
+        features = d["features"]
+        console.print(
+            f"  feature matrix {features['count']}×{features['dim']} float32, every value finite"
+        )
+    table = Table("class", "split", what)
     seen = set(d["seen"])
     for name, count in d["images_per_class"].items():
         table.add_row(name, "seen" if name in seen else "unseen", str(count))
@@ -158,7 +164,14 @@ def prepare(src: Path, fmt: str, size: int, workers: int | None) -> None:
 
     if not 8 <= size <= 1024:
         raise UserError(f"--size must be between 8 and 1024, got {size}")
-    _, data_set = load_folder(src, fmt)
+    name, data_set = load_folder(src, fmt)
+    if data_set.is_features:
+        raise UserError(
+            f"'{name}' is a feature data set: its features are read memory-mapped as they are, "
+            "so there are no images to prepare",
+            where=str(src),
+            hint="train on it directly; `zsk data check` reports what it holds",
+        )
     started = time.perf_counter()
     result = run_prepare(data_set, size, workers=workers, progress=sys.stderr.isatty())
     seconds = time.perf_counter() - started
