@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 import torch
 from torch import nn
 
-from zsk.registry import Component, UserError
+from zsk.registry import Component, UserError, declare_kinds
 
 if TYPE_CHECKING:
     from zsk.core.data.types import ZslData
@@ -209,7 +209,7 @@ class Trunk(Component, nn.Module):
 class Head(Component, nn.Module):
     """Base of discriminator heads. ``role`` says what the head's output means.
 
-    Standard roles (:data:`zsk.registry.ROLES`): ``real_fake`` (a score per image or patch),
+    Standard roles (:data:`ROLES`): ``real_fake`` (a score per image or patch),
     ``attribute`` (B, num_attributes), ``embedding`` (B, embedding_dim), and
     ``reconstruction_feature`` (whatever the generator decodes from).
 
@@ -384,3 +384,12 @@ class Metric(Component, abc.ABC):
     @abc.abstractmethod
     def compute(self, inputs: MetricInputs) -> dict[str, MetricValue]:
         """This metric's values by name, e.g. ``{"fid": 31.2, "kid": 0.012}``."""
+
+
+#: The kinds of component, declared to the registry in listing order (``zsk plugins``).
+KINDS: tuple[str, ...] = declare_kinds(
+    Generator, Trunk, Head, SemanticEncoder, Loss, Normalizer, Attention, Dataset, Metric
+)
+
+#: The standard head roles. A plugin may introduce a head of a new role that its own loss consumes.
+ROLES: tuple[str, ...] = ("real_fake", "attribute", "embedding", "reconstruction_feature")
