@@ -10,8 +10,9 @@ A feature folder holds
 - ``features.npy``: float32 (N, D), one feature per row, a plain NumPy file read memory-mapped
   and without pickle;
 - ``samples.csv``: header ``split,class,file``, then one line per row of ``features.npy``: its
-  split (``train``, ``test_seen`` or ``test_unseen``), class name and source image (relative to
-  the source data set's folder).
+  split (``train``, ``test_seen`` or ``test_unseen``; ``skipped`` for an image that could not
+  be decoded, whose row is in no split), class name and source image (relative to the source
+  data set's folder).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ INDEX = "features.json"
 ARRAY = "features.npy"
 SAMPLES = "samples.csv"
 SPLITS = ("train", "test_seen", "test_unseen")
+#: the split of an image that could not be decoded: its row is kept (zeros) but in no split
+SKIPPED = "skipped"
 
 
 def samples_csv(rows: list[tuple[str, str, str]]) -> str:
@@ -192,6 +195,8 @@ def _read_samples(
     splits: dict[str, list[FeatureSample]] = {name: [] for name in SPLITS}
     for row, fields in enumerate(rows[1:]):
         where = f"{path}:{row + 2}"
+        if len(fields) == 3 and fields[0] == SKIPPED:
+            continue
         if len(fields) != 3 or fields[0] not in splits or fields[1] not in position:
             raise UserError(
                 f"expected 'SPLIT,CLASS,FILE' with SPLIT one of {', '.join(SPLITS)} and a class "
