@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from zsk.core.interfaces import CONDITION_PARTS, Condition, Dims
+from zsk.core.refs import typed_params
 from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
 from zsk.testing.batch_checks import (
     Draw,
@@ -92,7 +93,7 @@ def check_component(
     }
     if cls.kind not in checks:
         raise AssertionError(f"{label}: no contract for kind {cls.kind!r}")
-    resolved = cls.Params.model_validate(params or {}, context={"registry": get_registry()})
+    resolved = typed_params(cls, params)
     checks[cls.kind](cls, resolved, dims or TINY_DIMS, label)
 
 
@@ -335,7 +336,7 @@ def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label
 
 def _check_dataset(cls: type[Component], params: dict[str, Any] | None, label: str) -> None:
     assert params is not None, f"{label}: pass params (at least the data set's root) to check it"
-    dataset = cls(cls.Params.model_validate(params, context={"registry": get_registry()}))
+    dataset = cls(typed_params(cls, params))
     data = dataset.load()
     num_classes = len(data.classes)
     assert data.attributes.dim() == 2, (

@@ -20,6 +20,7 @@ import torch
 from pydantic import BaseModel
 
 from zsk.core.interfaces import Dims, Loss, Phase
+from zsk.core.refs import typed_params
 from zsk.registry import UserError
 
 PHASES: frozenset[str] = frozenset({"discriminator", "generator"})
@@ -204,11 +205,7 @@ class ToyStep:
 
 
 def _build_params(cls: type[Loss], params: Any) -> BaseModel:
-    if params is None:
-        return cls.Params()
-    if isinstance(params, cls.Params):
-        return params
-    return cls.Params.model_validate(params)
+    return typed_params(cls, params)
 
 
 def check_loss(
