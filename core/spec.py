@@ -234,7 +234,8 @@ class HoldoutSpec(_Strict):
     classes: int | list[str] | None = Field(
         None,
         description="seen classes held out: a count drawn with the seed, or their names; "
-        "default: the data set's own unseen share of the seen classes (AwA2: 8 of 40)",
+        "default: the data set's own validation classes when it has them (xlsa17: val_loc's), "
+        "else its unseen share of the seen classes (AwA2: 8 of 40)",
     )
     images: float = Field(
         0.2, gt=0, lt=1, description="share of each remaining seen class's training images held out"

@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.semantic_encoders",
     "zsk.plugins.builtin.losses",
     "zsk.plugins.builtin.datasets",
+    "zsk.plugins.builtin.feature_datasets",
     "zsk.plugins.builtin.metrics",
 )
 
