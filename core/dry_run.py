@@ -90,7 +90,7 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
     counter = FlopCounterMode(display=False) if count else contextlib.nullcontext()
     saving = saved_tensors_hooks(pack, lambda t: t) if count else contextlib.nullcontext()
     with counter, saving:
-        source = real if G.translates_images else None
+        source = real if G.source_images != "unused" else None
         fake = at_path(g_path, g_name, lambda: G(attributes, images=source, noise=noise))
         _expect(g_path, g_name, fake, image_shape, "the images of model.image_size and channels")
         shapes["model.generator"] = tuple(fake.shape[1:])

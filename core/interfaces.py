@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from zsk.core.evaluate.metric_inputs import MetricInputs
 
 Phase = Literal["discriminator", "generator"]
+#: How a generator's ``forward`` uses a source image (:attr:`Generator.source_images`).
+SourceImages = Literal["unused", "required", "optional"]
 Source = Literal["real", "fake"]
 
 
@@ -144,27 +146,23 @@ class Attention(Component, nn.Module):
 class Generator(Component, nn.Module, abc.ABC):
     """Base of generators: images from target attributes (and a source image, and/or noise).
 
-    ``translates_images`` is True when ``forward`` needs a source image to translate (the report's
-    encoder-decoder) and False when it draws from noise (the notebook's decoder). Either way
+    ``source_images`` says how ``forward`` uses a source image: ``"unused"`` — it draws from
+    attributes and noise (the notebook's decoder); ``"required"`` — it translates a source image
+    (the report's encoder-decoder); ``"optional"`` — it translates one and can also imagine from
+    attributes (and noise) alone. Training gives it real images as sources unless ``"unused"``;
+    evaluation and sample grids imagine without a source unless ``"required"``, so what G shows
+    for a class is not borrowed from the picture it started from. Either way
     ``decode_features`` maps the discriminator's reconstruction features back to an image, the
     report's reconstruction path ``G(D_enc(x))``.
-
-    ``imagines_without_source`` is True when ``forward`` also makes images from attributes (and
-    noise) alone; evaluation and sample grids then imagine without source images, so what G
-    shows for a class is not borrowed from the picture it started from.
     """
 
     kind = "generator"
-    translates_images: ClassVar[bool] = False
-
-    @property
-    def imagines_without_source(self) -> bool:
-        return not self.translates_images
+    source_images: SourceImages = "unused"
 
     @property
     def takes_noise(self) -> bool:
         """Whether ``forward``'s images depend on ``noise`` (the contract checks that they do)."""
-        return not self.translates_images
+        return self.source_images == "unused"
 
     def __init__(
         self,

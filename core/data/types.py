@@ -96,13 +96,6 @@ class ZslData:
         """Image channels: 3, as every image is decoded to RGB (:mod:`zsk.core.data.images`)."""
         return 3
 
-    def seen_index(self) -> dict[int, int]:
-        """Global class index -> index among the seen classes (the classifier's output)."""
-        return {c: i for i, c in enumerate(self.seen)}
-
-    def class_index(self, name: str) -> int:
-        return self.classes.index(name)
-
     def fingerprint(self) -> str:
         """A digest of class names, attribute matrix and split: what a run must not change."""
         digest = hashlib.sha256()

@@ -19,9 +19,8 @@ import torch
 from zsk.core.data.types import ZslData
 from zsk.core.evaluate.classifier import SoftmaxClassifier, fit_softmax
 from zsk.core.evaluate.embedding import CalibrationImages
-from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.inference import LabelledImages, imagine_classes, pooled_features
-from zsk.core.evaluate.metrics import Calibration
+from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.model import GAN
 
 

@@ -118,7 +118,7 @@ def imagine(
     A generator that needs a source translates ``sources`` (uint8, one per row) towards the
     rows; one that imagines without a source is given none.
     """
-    needs_source = not gan.generator.imagines_without_source
+    needs_source = gan.generator.source_images == "required"
     if needs_source and (sources is None or len(sources) != len(attributes)):
         raise ValueError("a translating generator needs one source image per attribute row")
     outputs = []
@@ -148,7 +148,7 @@ def imagine_classes(
     """
     labels = torch.tensor(classes, dtype=torch.long).repeat_interleave(per_class)
     sources = None
-    if not gan.generator.imagines_without_source:
+    if gan.generator.source_images == "required":
         if source_pool is None or len(source_pool) == 0:
             raise ValueError("a translating generator needs source images to translate")
         picks = torch.randint(0, len(source_pool), (len(labels),), generator=generator)

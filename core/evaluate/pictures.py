@@ -121,7 +121,7 @@ def generate_images(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     sources = None
-    if not gan.generator.imagines_without_source:
+    if gan.generator.source_images == "required":
         sources = source_images(data, per_row, gan.dims.image_size, generator).repeat(
             len(rows), 1, 1, 1
         )
@@ -171,7 +171,7 @@ def read_image(path: Path, size: int) -> torch.Tensor:
 
 
 def refuse_non_translating(gan: GAN) -> None:
-    if not gan.generator.translates_images:
+    if gan.generator.source_images == "unused":
         raise UserError(
             f"this run's generator '{gan.generator.name}' draws images from noise and attributes; "
             "it cannot translate an image",

@@ -234,9 +234,9 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
 
     def run(g: nn.Module, inputs: Inputs) -> tuple[torch.Tensor, ...]:
         attributes, images, noise, features = inputs
-        source = images if cls.translates_images else None
+        source = images if g.source_images != "unused" else None
         outputs = [g(attributes, images=source, noise=noise), g.decode_features(features)]
-        if cls.translates_images and g.imagines_without_source:
+        if g.source_images == "optional":
             outputs.append(g(attributes, images=None, noise=noise))
         return tuple(outputs)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from zsk.core.data.layout import (
+from zsk.core.data.readers import (
     class_folder,
     class_images,
     read_attribute_csv,

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from zsk.core.cli.main import cli
-from zsk.core.data.layout import class_images
+from zsk.core.data.readers import class_images
 from zsk.core.data.split import assemble
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset

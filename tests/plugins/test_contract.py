@@ -162,7 +162,7 @@ class _ClaimsNoSource(EncoderDecoder):
     """Says it imagines without a source image, but still needs one."""
 
     name = "claims_no_source"
-    imagines_without_source = True
+    source_images = "optional"
 
     def forward(self, attributes, images=None, noise=None):
         if images is None:
