@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import Field
 
 from zsk.core.data.benchmarks import existing, read_cub, read_sun
-from zsk.core.data.layout import require_folder, resolve
 from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
+from zsk.core.data.readers import require_folder, resolve
 from zsk.core.data.split import scale_attributes
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
 from zsk.core.data.readers import (
     class_folder,
     class_images,
@@ -16,7 +17,6 @@ from zsk.core.data.readers import (
     require_folder,
     resolve,
 )
-from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
 from zsk.core.data.split import scale_attributes
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset
