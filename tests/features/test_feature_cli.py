@@ -56,7 +56,8 @@ def test_build_train_eval_report_a_feature_run(tmp_path, monkeypatch):
     (tmp_path / "features.yaml").write_text(yaml.safe_dump(spec))
     ok("build", "features.yaml", "--out", "runs/f")
     assert (tmp_path / "runs" / "f" / "validation" / "spec.lock.yaml").is_file()
-    ok("train", "runs/f", "--device", "cpu")
+    trained = ok("train", "runs/f", "--device", "cpu")
+    assert "samples:" not in trained.output  # no picture grids of a feature run
     choices = ["--images-per-class", "5", "--images-per-class", "20", "--classifier-epochs", "3"]
     result = ok("eval", "runs/f", *choices, "--probe-steps", "20", "--device", "cpu", "--json")
     evaluation = json.loads(result.output[result.output.index("{") :])
