@@ -25,6 +25,26 @@ calibrate_with_option = click.option(
 )
 
 
+def images_per_class_option(text: str):
+    return click.option(
+        "--images-per-class",
+        default=EvalOptions.images_per_class,
+        show_default=True,
+        type=click.IntRange(min=2),
+        help=text,
+    )
+
+
+def probe_steps_option(text: str):
+    return click.option(
+        "--probe-steps",
+        default=EvalOptions.probe_steps,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help=text,
+    )
+
+
 def print_table(result: dict[str, object], console: Console) -> None:
     table = Table(title=f"zero-shot evaluation — {result['run']} at step {result['step']}")
     for column in ("method", "metric", "value"):
@@ -45,20 +65,8 @@ def print_table(result: dict[str, object], console: Console) -> None:
     help="Also compute a metric plugin: its name, or {type: NAME, params: {...}} (repeatable; "
     "`zsk plugins --kind metric`).",
 )
-@click.option(
-    "--images-per-class",
-    default=EvalOptions.images_per_class,
-    show_default=True,
-    type=click.IntRange(min=2),
-    help="Images imagined per unseen class for generative ZSL.",
-)
-@click.option(
-    "--probe-steps",
-    default=EvalOptions.probe_steps,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Training steps of the attribute probe.",
-)
+@images_per_class_option("Images imagined per unseen class for generative ZSL.")
+@probe_steps_option("Training steps of the attribute probe.")
 @click.option(
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import torch
 from pydantic import Field
 
 from zsk.core.data.readers import (
@@ -36,7 +37,32 @@ _ROWS = Field(
 )
 
 
-class Awa2(Dataset):
+class _ClassFolders(Dataset):
+    """Images in one folder per class, split by seen and unseen class lists; its ``Params`` has
+    ``images``, ``seen_classes``, ``unseen_classes``, ``seen_test_fraction`` and ``split_seed``."""
+
+    def _assemble(
+        self, root: Path, classes: list[str], predicates: list[str], attributes: torch.Tensor
+    ) -> ZslData:
+        p = self.params
+        images = resolve(root, p.images)
+        seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)
+        return assemble(
+            root=root,
+            classes=classes,
+            predicates=predicates,
+            attributes=attributes,
+            seen=read_class_list(seen_file, classes),
+            unseen=read_class_list(unseen_file, classes),
+            seen_file=seen_file,
+            unseen_file=unseen_file,
+            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
+            seen_test_fraction=p.seen_test_fraction,
+            split_seed=p.split_seed,
+        )
+
+
+class Awa2(_ClassFolders):
     """Animals with Attributes 2 in its official layout (also what `zsk data synth` writes)."""
 
     name = "awa2"
@@ -77,24 +103,12 @@ class Awa2(Dataset):
             rows_from=str(index),
             cols_from=str(root / "predicates.txt"),
         )
-        images = resolve(root, p.images)
-        seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)
-        return assemble(
-            root=root,
-            classes=classes,
-            predicates=predicates,
-            attributes=scale_attributes(matrix, 100.0 if p.matrix == "continuous" else 1.0, p.rows),
-            seen=read_class_list(seen_file, classes),
-            unseen=read_class_list(unseen_file, classes),
-            seen_file=seen_file,
-            unseen_file=unseen_file,
-            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
-            seen_test_fraction=p.seen_test_fraction,
-            split_seed=p.split_seed,
-        )
+        divide_by = 100.0 if p.matrix == "continuous" else 1.0
+        attributes = scale_attributes(matrix, divide_by, p.rows)
+        return self._assemble(root, classes, predicates, attributes)
 
 
-class ImageFolder(Dataset):
+class ImageFolder(_ClassFolders):
     """Your own images: one folder per class, a CSV of class attributes, seen/unseen lists."""
 
     name = "image_folder"
@@ -122,21 +136,8 @@ class ImageFolder(Dataset):
         root = Path(p.root).expanduser()
         require_folder(root)
         classes, predicates, matrix = read_attribute_csv(resolve(root, p.attributes))
-        images = resolve(root, p.images)
-        seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)
-        return assemble(
-            root=root,
-            classes=classes,
-            predicates=predicates,
-            attributes=scale_attributes(matrix, p.divide_by, p.rows),
-            seen=read_class_list(seen_file, classes),
-            unseen=read_class_list(unseen_file, classes),
-            seen_file=seen_file,
-            unseen_file=unseen_file,
-            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
-            seen_test_fraction=p.seen_test_fraction,
-            split_seed=p.split_seed,
-        )
+        attributes = scale_attributes(matrix, p.divide_by, p.rows)
+        return self._assemble(root, classes, predicates, attributes)
 
 
 @hookimpl
