@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.losses",
     "zsk.plugins.builtin.datasets",
     "zsk.plugins.builtin.feature_datasets",
+    "zsk.plugins.builtin.benchmark_datasets",
     "zsk.plugins.builtin.metrics",
 )
 

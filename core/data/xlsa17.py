@@ -36,7 +36,7 @@ _FIX = "use the original file from the benchmark download"
 class Xlsa17Files:
     """The checked contents of one benchmark folder, all indices zero-based."""
 
-    features: np.ndarray  # (N, D) float32
+    features: np.ndarray | None  # (N, D) float32; None when not read
     labels: np.ndarray  # (N,) class index
     classes: list[str]
     attributes: np.ndarray  # (C, A): one row per class
@@ -44,33 +44,19 @@ class Xlsa17Files:
     image_files: list[str]
 
 
-def read_files(features_file: Path, splits_file: Path) -> Xlsa17Files:
-    """Read and check ``res101.mat`` and ``att_splits.mat`` (see module)."""
-    res = load_mat(features_file, ("features", "labels", "image_files"))
+def read_files(features_file: Path, splits_file: Path, *, features: bool = True) -> Xlsa17Files:
+    """Read and check ``res101.mat`` and ``att_splits.mat`` (see module); ``features=False``
+    leaves the feature matrix unread (for the split of an image folder: labels and files)."""
+    wanted = ("features", "labels", "image_files") if features else ("labels", "image_files")
+    res = load_mat(features_file, wanted)
     att = load_mat(splits_file, ("att", "allclasses_names", *PROPOSED, *VALIDATION))
-    for name in ("features", "labels"):
+    for name in wanted[:-1]:
         _require(res, name, features_file)
     for name in ("att", "allclasses_names", *PROPOSED):
         _require(att, name, splits_file)
-    features = _matrix(res["features"], features_file, "features")
-    count = features.shape[1]
     labels = _indices(res["labels"], features_file, "labels")
-    if len(labels) != count:
-        raise UserError(
-            f"'labels' has {len(labels)} entries but 'features' has {count} columns (one per "
-            f"sample){' — is features stored N×D instead of D×N?' if features.shape[0] == len(labels) else ''}",
-            where=str(features_file),
-            hint=_FIX,
-        )
-    bad = np.argwhere(~np.isfinite(features))
-    if len(bad):
-        row, column = bad[0]
-        raise UserError(
-            f"'features' holds {len(bad)} non-finite values (NaN or infinity), the first in "
-            f"sample {column + 1}, dimension {row + 1}",
-            where=str(features_file),
-            hint="extract the features again, or remove those samples",
-        )
+    matrix = _feature_matrix(res["features"], labels, features_file) if features else None
+    count = len(labels)
     attributes = _matrix(att["att"], splits_file, "att")
     names = att["allclasses_names"]
     if not isinstance(names, list):
@@ -94,13 +80,37 @@ def read_files(features_file: Path, splits_file: Path) -> Xlsa17Files:
     image_files = res.get("image_files")
     files = image_files if isinstance(image_files, list) and len(image_files) == count else []
     return Xlsa17Files(
-        features=np.ascontiguousarray(features.T, dtype=np.float32),
+        features=None if matrix is None else np.ascontiguousarray(matrix.T, dtype=np.float32),
         labels=labels - 1,
         classes=[n.strip() for n in names],
         attributes=np.ascontiguousarray(attributes.T, dtype=np.float64),
         loc=loc,
         image_files=files,
     )
+
+
+def _feature_matrix(value, labels: np.ndarray, path: Path) -> np.ndarray:
+    """``features`` (D×N), checked against the labels and for non-finite values."""
+    features = _matrix(value, path, "features")
+    count = features.shape[1]
+    if len(labels) != count:
+        transposed = " — is features stored N×D instead of D×N?"
+        raise UserError(
+            f"'labels' has {len(labels)} entries but 'features' has {count} columns (one per "
+            f"sample){transposed if features.shape[0] == len(labels) else ''}",
+            where=str(path),
+            hint=_FIX,
+        )
+    bad = np.argwhere(~np.isfinite(features))
+    if len(bad):
+        row, column = bad[0]
+        raise UserError(
+            f"'features' holds {len(bad)} non-finite values (NaN or infinity), the first in "
+            f"sample {column + 1}, dimension {row + 1}",
+            where=str(path),
+            hint="extract the features again, or remove those samples",
+        )
+    return features
 
 
 def _require(variables: dict, name: str, path: Path) -> None:

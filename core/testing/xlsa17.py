@@ -27,6 +27,11 @@ class TinyXlsa17:
     variables: dict  # att_splits.mat's variables as written
 
 
+def image_name(class_name: str, sample: int) -> str:
+    """The class folder and file name of zero-based ``sample``'s image (``NAME/0007.jpg``)."""
+    return f"{class_name}/{sample:04d}.jpg"
+
+
 def mat_cells(texts: list[str]) -> np.ndarray:
     """A C×1 MATLAB cell array of strings, as ``scipy.io.savemat`` writes one."""
     cells = np.empty((len(texts), 1), dtype=object)
@@ -46,16 +51,20 @@ def write_xlsa17(
     attributes: int = 4,
     dim: int = 5,
     seed: int = 0,
+    names: list[str] | None = None,
     features_override: np.ndarray | None = None,
     splits_override: dict | None = None,
 ) -> TinyXlsa17:
     """Write a benchmark folder: the last ``unseen`` classes unseen, the ``validation`` seen
-    classes before them val_loc's classes, every class with ``per_class`` samples."""
+    classes before them val_loc's classes, every class with ``per_class`` samples.
+
+    Sample ``i`` of class ``NAME`` has the image file ``.../images/NAME/{i:04d}.jpg``
+    (:func:`image_name`); ``names`` default to ``class01``, ``class02``, ..."""
     import scipy.io
 
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
-    names = [f"class{c + 1:02d}" for c in range(classes)]
+    names = names or [f"class{c + 1:02d}" for c in range(classes)]
     att = rng.random((attributes, classes))
     att /= np.linalg.norm(att, axis=0, keepdims=True)
     labels = np.repeat(np.arange(1, classes + 1), per_class).astype(np.float64)
@@ -77,7 +86,7 @@ def write_xlsa17(
         trainval += kept
         (val if c in val_classes else train).extend(kept)
     image_files = [
-        f"/BS/xian/work/data/tiny/images/{names[int(lab) - 1]}/{i:04d}.jpg"
+        f"/BS/xian/work/data/tiny/images/{image_name(names[int(lab) - 1], i)}"
         for i, lab in enumerate(labels)
     ]
     scipy.io.savemat(

@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import torch
 from pydantic import Field
 
+from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
 from zsk.core.data.readers import (
     class_folder,
     class_images,
     read_attribute_csv,
-    read_class_list,
     read_index,
     read_matrix,
     require_folder,
     resolve,
 )
-from zsk.core.data.split import assemble, scale_attributes
+from zsk.core.data.split import scale_attributes
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset
 from zsk.registry import hookimpl
@@ -37,32 +36,7 @@ _ROWS = Field(
 )
 
 
-class _ClassFolders(Dataset):
-    """Images in one folder per class, split by seen and unseen class lists; its ``Params`` has
-    ``images``, ``seen_classes``, ``unseen_classes``, ``seen_test_fraction`` and ``split_seed``."""
-
-    def _assemble(
-        self, root: Path, classes: list[str], predicates: list[str], attributes: torch.Tensor
-    ) -> ZslData:
-        p = self.params
-        images = resolve(root, p.images)
-        seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)
-        return assemble(
-            root=root,
-            classes=classes,
-            predicates=predicates,
-            attributes=attributes,
-            seen=read_class_list(seen_file, classes),
-            unseen=read_class_list(unseen_file, classes),
-            seen_file=seen_file,
-            unseen_file=unseen_file,
-            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
-            seen_test_fraction=p.seen_test_fraction,
-            split_seed=p.split_seed,
-        )
-
-
-class Awa2(_ClassFolders):
+class Awa2(Dataset):
     """Animals with Attributes 2 in its official layout (also what `zsk data synth` writes)."""
 
     name = "awa2"
@@ -88,6 +62,7 @@ class Awa2(_ClassFolders):
         images: str = Field("JPEGImages", description="folder of class folders, relative to root")
         seen_test_fraction: float = _FRACTION
         split_seed: int = _SPLIT_SEED
+        xlsa17: str | None = XLSA17_FIELD
 
     def load(self) -> ZslData:
         p = self.params
@@ -103,12 +78,19 @@ class Awa2(_ClassFolders):
             rows_from=str(index),
             cols_from=str(root / "predicates.txt"),
         )
-        divide_by = 100.0 if p.matrix == "continuous" else 1.0
-        attributes = scale_attributes(matrix, divide_by, p.rows)
-        return self._assemble(root, classes, predicates, attributes)
+        images = resolve(root, p.images)
+        return split_classes(
+            root=root,
+            classes=classes,
+            predicates=predicates,
+            attributes=scale_attributes(matrix, 100.0 if p.matrix == "continuous" else 1.0, p.rows),
+            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
+            listed_at=lambda label: f"{index}:{label + 1}",
+            params=p,
+        )
 
 
-class ImageFolder(_ClassFolders):
+class ImageFolder(Dataset):
     """Your own images: one folder per class, a CSV of class attributes, seen/unseen lists."""
 
     name = "image_folder"
@@ -130,14 +112,24 @@ class ImageFolder(_ClassFolders):
         unseen_classes: str = Field("unseen.txt", description="unseen class names, one per line")
         seen_test_fraction: float = _FRACTION
         split_seed: int = _SPLIT_SEED
+        xlsa17: str | None = XLSA17_FIELD
 
     def load(self) -> ZslData:
         p = self.params
         root = Path(p.root).expanduser()
         require_folder(root)
         classes, predicates, matrix = read_attribute_csv(resolve(root, p.attributes))
-        attributes = scale_attributes(matrix, p.divide_by, p.rows)
-        return self._assemble(root, classes, predicates, attributes)
+        images = resolve(root, p.images)
+        table = resolve(root, p.attributes)
+        return split_classes(
+            root=root,
+            classes=classes,
+            predicates=predicates,
+            attributes=scale_attributes(matrix, p.divide_by, p.rows),
+            images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
+            listed_at=lambda label: f"{table} (row of '{classes[label]}')",
+            params=p,
+        )
 
 
 @hookimpl
