@@ -39,6 +39,7 @@ def data() -> None:
       zsk data prepare data/shapes --size 32
       zsk data crop data/AwA2 data/AwA2-cropped --weights maskrcnn.pth
       zsk data features data/AwA2 --backbone resnet101 --weights r101.safetensors --out f/
+      zsk data apy data/aPY data/aPY-objects
     """
 
 
@@ -321,4 +322,19 @@ def features(
         f"wrote {result.count} features ({result.dim}-d) to {out} in {seconds:.1f} s"
         f"{resumed}{skipped}"
     )
+    click.echo(f"next: zsk data check {out}")
+
+
+@data.command()
+@click.argument("src", type=_DIR)
+@click.argument("out", type=_DIR)
+def apy(src: Path, out: Path) -> None:
+    """Crop every object of the aPascal & aYahoo download SRC into an image data set at OUT
+    (image_folder layout: attributes.csv, seen.txt, unseen.txt, images/CLASS/)."""
+    from zsk.core.data.apy import write_crops
+
+    if not src.is_dir():
+        raise UserError("source folder not found", where=str(src))
+    objects, classes = write_crops(src, out, progress=sys.stderr.isatty())
+    click.echo(f"wrote {objects} object images of {classes} classes to {out}")
     click.echo(f"next: zsk data check {out}")

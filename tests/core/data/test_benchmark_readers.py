@@ -265,3 +265,81 @@ def test_xlsa17_split_of_region_samples_is_refused(tmp_path):
     write_image_folder(root, tiny)
     with pytest.raises(UserError, match="name the same image file"):
         ImageFolder(ImageFolder.Params(root=str(root), xlsa17=str(tmp_path / "xlsa17"))).load()
+
+
+APY_CLASSES = ["aeroplane", "bicycle", "bird", "donkey", "goat"]
+
+
+def write_apy(src: Path) -> dict[str, list[tuple[str, str, tuple, list[int]]]]:
+    """The aPY download: attribute_data/, VOCdevkit/VOC2008/JPEGImages/, ayahoo_test_images/."""
+    data = src / "attribute_data"
+    data.mkdir(parents=True)
+    (data / "class_names.txt").write_text("\n".join(APY_CLASSES) + "\n")
+    (data / "attribute_names.txt").write_text("2D Boxy\nWing\nTail\n")
+    objects = {
+        "apascal_train": [
+            ("2008_000001.jpg", "aeroplane", (1, 1, 10, 6), [1, 1, 0]),
+            ("2008_000001.jpg", "bird", (5, 3, 12, 12), [0, 1, 1]),
+            ("2008_000002.jpg", "bicycle", (2, 2, 9, 9), [1, 0, 0]),
+        ],
+        "apascal_test": [("2008_000003.jpg", "aeroplane", (3, 3, 16, 12), [1, 0, 1])],
+        "ayahoo_test": [
+            ("donkey_1.jpg", "donkey", (1, 1, 8, 8), [0, 0, 1]),
+            ("goat_7.jpg", "goat", (2, 4, 6, 9), [0, 0, 0]),
+        ],
+    }
+    for source, rows in objects.items():
+        folder = "ayahoo_test_images" if source == "ayahoo_test" else "VOCdevkit/VOC2008/JPEGImages"
+        lines = []
+        for image, cls, box, values in rows:
+            (src / folder).mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (16, 12), (0, 80, 0)).save(src / folder / image, format="JPEG")
+            lines.append(f"{image} {cls} {' '.join(map(str, box))} {' '.join(map(str, values))}")
+        (data / f"{source}.txt").write_text("\n".join(lines) + "\n")
+    return objects
+
+
+def test_apy_objects_become_an_image_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from zsk.core.cli.main import cli
+
+    objects = write_apy(tmp_path / "aPY")
+    out = tmp_path / "aPY-objects"
+    result = CliRunner().invoke(cli, ["data", "apy", str(tmp_path / "aPY"), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 6 object images of 5 classes" in result.output
+    crop = Image.open(out / "images" / "bird" / "apascal_train-00002.jpg")
+    assert crop.size == (8, 10)  # x 5..12, y 3..12, inclusive
+    name, data = load_folder(out)
+    assert name == "image_folder"
+    assert [data.classes[c] for c in data.seen] == ["aeroplane", "bicycle", "bird"]
+    assert [data.classes[c] for c in data.unseen] == ["donkey", "goat"]
+    assert data.predicates == ["2D Boxy", "Wing", "Tail"]
+    aeroplanes = [values for rows in objects.values() for _, c, _, values in rows if c == "aeroplane"]
+    row = data.attributes[data.classes.index("aeroplane")].numpy()
+    np.testing.assert_allclose(row, np.mean(aeroplanes, axis=0))
+    again = CliRunner().invoke(cli, ["data", "apy", str(tmp_path / "aPY"), str(out)])
+    assert again.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("x.jpg owl 1 1 2 2 0 0 0", "class 'owl' is not in class_names.txt"),
+        ("x.jpg goat 1 1 2 2 0 0", "has 8 fields"),
+        ("x.jpg goat 5 1 2 2 0 0 0", "is empty or outside the image"),
+        ("missing.jpg goat 1 1 2 2 0 0 0", "not found"),
+        ("goat_7.jpg goat 40 40 50 50 0 0 0", "lies outside the 16×12 image"),
+    ],
+)
+def test_apy_faults_exit_2_with_file_and_line(tmp_path, line, message):
+    from click.testing import CliRunner
+
+    from zsk.core.cli.main import cli
+
+    write_apy(tmp_path / "aPY")
+    with open(tmp_path / "aPY" / "attribute_data" / "ayahoo_test.txt", "a") as handle:
+        handle.write(line + "\n")
+    result = CliRunner().invoke(cli, ["data", "apy", str(tmp_path / "aPY"), str(tmp_path / "o")])
+    assert result.exit_code == 2 and message in result.output
