@@ -25,26 +25,6 @@ calibrate_with_option = click.option(
 )
 
 
-def images_per_class_option(text: str):
-    return click.option(
-        "--images-per-class",
-        default=EvalOptions.images_per_class,
-        show_default=True,
-        type=click.IntRange(min=2),
-        help=text,
-    )
-
-
-def probe_steps_option(text: str):
-    return click.option(
-        "--probe-steps",
-        default=EvalOptions.probe_steps,
-        show_default=True,
-        type=click.IntRange(min=1),
-        help=text,
-    )
-
-
 def print_table(result: dict[str, object], console: Console) -> None:
     table = Table(title=f"zero-shot evaluation — {result['run']} at step {result['step']}")
     for column in ("method", "metric", "value"):
@@ -65,8 +45,28 @@ def print_table(result: dict[str, object], console: Console) -> None:
     help="Also compute a metric plugin: its name, or {type: NAME, params: {...}} (repeatable; "
     "`zsk plugins --kind metric`).",
 )
-@images_per_class_option("Images imagined per unseen class for generative ZSL.")
-@probe_steps_option("Training steps of the attribute probe.")
+@click.option(
+    "--images-per-class",
+    multiple=True,
+    type=click.IntRange(min=2),
+    help="Samples imagined per unseen class for generative ZSL; repeat it to have the "
+    "evaluation choose on validation classes [default: 64 for an image run; 100, 300 and 1200 "
+    "for a feature run].",
+)
+@click.option(
+    "--classifier-epochs",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="Epochs of generative ZSL's softmax classifier; repeat it to have the evaluation choose "
+    "on validation classes [default: 30 for an image run; 10 and 30 for a feature run].",
+)
+@click.option(
+    "--probe-steps",
+    default=EvalOptions.probe_steps,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Training steps of the attribute probe.",
+)
 @click.option(
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
@@ -77,7 +77,8 @@ def eval_command(
     run_dir: Path | None,
     as_json: bool,
     metrics: tuple[str, ...],
-    images_per_class: int,
+    images_per_class: tuple[int, ...],
+    classifier_epochs: tuple[int, ...],
     probe_steps: int,
     batch_size: int,
     calibration_run: Path | None,
@@ -106,6 +107,7 @@ def eval_command(
     console = Console(stderr=True)
     options = EvalOptions(
         images_per_class=images_per_class,
+        classifier_epochs=classifier_epochs,
         probe_steps=probe_steps,
         batch_size=batch_size,
         seed=seed,

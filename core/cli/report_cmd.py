@@ -7,11 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from zsk.core.cli.eval_cmd import (
-    calibrate_with_option,
-    images_per_class_option,
-    probe_steps_option,
-)
+from zsk.core.cli.eval_cmd import calibrate_with_option
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.report import write_report
 from zsk.core.evaluate.trained import load_trained
@@ -21,13 +17,25 @@ from zsk.core.train.device import DEVICE_CHOICES, resolve_device
 
 @click.command()
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
-@images_per_class_option("For an evaluation that has to be run: images imagined per unseen class.")
-@probe_steps_option("For an evaluation that has to be run: attribute probe training steps.")
+@click.option(
+    "--images-per-class",
+    multiple=True,
+    type=click.IntRange(min=2),
+    help="For an evaluation that has to be run: samples imagined per unseen class (repeat it "
+    "to choose on validation classes; default as zsk eval).",
+)
+@click.option(
+    "--probe-steps",
+    default=EvalOptions.probe_steps,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="For an evaluation that has to be run: attribute probe training steps.",
+)
 @calibrate_with_option
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
 def report(
     run_dir: Path | None,
-    images_per_class: int,
+    images_per_class: tuple[int, ...],
     probe_steps: int,
     calibration_run: Path | None,
     device: str,
