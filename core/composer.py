@@ -142,6 +142,7 @@ def resolve_dims(spec: Spec, data: ZslData) -> Dims:
         embedding_dim=model.embedding_dim,
         noise_dim=model.noise_dim,
         channels=data.channels,
+        feature_dim=data.feature_dim if data.is_features else 0,
     )
 
 
@@ -164,9 +165,10 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
         lambda: model.trunk.build(dims, registry=registry),
     )
     images = probe_images(dims, DRY_BATCH, spec.train.seed)
+    what = "feature vectors" if dims.feature_dim else "images"
     features = at_path(
         ("model", "trunk"),
-        f"trunk '{model.trunk.type}' on {shape_text(images)} images",
+        f"trunk '{model.trunk.type}' on {shape_text(images)} {what}",
         lambda: _probe(trunk, images),
     )
     if features.dim() != 4:
@@ -216,7 +218,17 @@ def _build_heads(
     for role, ref in model.heads.items():
         cls = registry.component("head", ref.type)
         need = cls.input_problem(ref.resolve(registry).params, in_shape)
-        if need:
+        if need and in_shape[1:] == (1, 1):
+            problems.append(
+                Problem(
+                    ("model", "heads", role),
+                    f"heads.{role} ('{ref.type}') {need}, but trunk '{model.trunk.type}' gives "
+                    f"one vector of {in_shape[0]} per sample (1×1)",
+                    hint=f"set model.heads.{role}.params to kernel_size: 1, padding: 0 (a "
+                    "linear layer over the vector)",
+                )
+            )
+        elif need:
             how = trunk.describe()
             problems.append(
                 Problem(

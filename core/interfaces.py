@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 import torch
 from torch import nn
 
+from zsk.core.dims import Dims
 from zsk.registry import Component, UserError, declare_kinds
 
 if TYPE_CHECKING:
@@ -45,18 +46,6 @@ Phase = Literal["discriminator", "generator"]
 #: How a generator's ``forward`` uses a source image (:attr:`Generator.source_images`).
 SourceImages = Literal["unused", "required", "optional"]
 Source = Literal["real", "fake"]
-
-
-@dataclass(frozen=True)
-class Dims:
-    """Sizes every network is built with: read from the data set and the spec, never typed twice."""
-
-    image_size: int
-    num_attributes: int
-    num_seen_classes: int
-    embedding_dim: int = 256
-    noise_dim: int = 128
-    channels: int = 3
 
 
 _SECOND_ORDER = contextvars.ContextVar("zsk_second_order", default=False)
@@ -182,7 +171,7 @@ class Generator(Component, nn.Module, abc.ABC):
         images: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1], shape (B, channels, image_size, image_size)."""
+        """Images in [-1, 1] (B, channels, image_size, image_size), or (B, feature_dim)."""
 
     @abc.abstractmethod
     def decode_features(self, features: torch.Tensor) -> torch.Tensor:
@@ -190,7 +179,7 @@ class Generator(Component, nn.Module, abc.ABC):
 
 
 class Trunk(Component, nn.Module):
-    """Base of discriminator trunks: ``forward(images)`` returns features (B, C, H, W)."""
+    """Base of discriminator trunks: ``forward(x)`` gives (B, C, H, W), (B, C, 1, 1) on vectors."""
 
     kind = "trunk"
 
@@ -340,6 +329,12 @@ class Loss(Component, nn.Module, abc.ABC):
     @abc.abstractmethod
     def forward(self, step: StepContext) -> torch.Tensor:
         """This term's scalar value for ``step.phase``."""
+
+    def prepare(self, real: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fit what the term needs from the data (f-CLSWGAN's pre-trained classifier) into
+        buffers, which checkpoints keep; called before a run's first step (not on resume) with
+        every real training sample as loaded (uint8 images or float32 feature rows:
+        :func:`zsk.core.data.loader.as_inputs`) and its seen-class index (N,). Default: nothing."""
 
 
 class Dataset(Component, abc.ABC):

@@ -170,6 +170,18 @@ def read_image(path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None]
 
 
+def refuse_features(gan: GAN, command: str) -> None:
+    """Refuse a picture command for a run over feature vectors: it has no pictures to draw."""
+    if gan.dims.feature_dim:
+        raise UserError(
+            f"this run learns {gan.dims.feature_dim}-d feature vectors (a feature data set), "
+            f"not images: `zsk {command}` draws pictures and does not apply to it",
+            where="data",
+            hint="evaluate a feature run with `zsk eval` (and `zsk report`); pictures need an "
+            "image run",
+        )
+
+
 def refuse_non_translating(gan: GAN) -> None:
     if gan.generator.source_images == "unused":
         raise UserError(

@@ -140,7 +140,7 @@ def test_unknown_component_type_says_did_you_mean_at_its_line(tmp_path):
         f"{tmp_path / 'spec.yaml'}:{where}  model.generator.type  unknown generator "
         "'encoder_decodr'. Did you mean 'encoder_decoder'?"
     )
-    assert "available generators: encoder_decoder, noise_decoder" in message
+    assert "available generators: encoder_decoder, feature_mlp, noise_decoder" in message
 
 
 def test_unknown_param_key_is_located_at_the_key_with_did_you_mean(tmp_path):
