@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from zsk.core.data.images import open_rgb
 from zsk.core.data.progress import progress_bar
 from zsk.core.data.readers import text_lines
@@ -132,8 +133,9 @@ def _crop(obj: ApyObject, target: Path) -> None:
         )
     image = open_rgb(obj.image)
     if image is None:
-        raise UserError(f"cannot decode the image of object {obj.source}.txt:{obj.line}",
-                        where=str(obj.image))
+        raise UserError(
+            f"cannot decode the image of object {obj.source}.txt:{obj.line}", where=str(obj.image)
+        )
     x1, y1, x2, y2 = obj.box
     box = (x1 - 1, y1 - 1, min(x2, image.width), min(y2, image.height))
     if box[0] >= box[2] or box[1] >= box[3]:
@@ -144,4 +146,3 @@ def _crop(obj: ApyObject, target: Path) -> None:
         )
     with writing(target, durable=False) as partial:
         image.crop(box).save(partial, format="JPEG", quality=95)
-

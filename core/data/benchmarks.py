@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zsk.core.data.readers import read_index, read_matrix, text_lines
 from zsk.core.data.matfile import load_mat
+from zsk.core.data.readers import read_index, read_matrix, text_lines
 from zsk.registry import UserError
 
 

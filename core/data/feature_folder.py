@@ -129,9 +129,11 @@ def read_feature_folder(root: Path) -> ZslData:
     if set(seen) & set(unseen):
         shared = classes[min(set(seen) & set(unseen))]
         raise UserError(f"class '{shared}' is both seen and unseen", where=str(path))
-    validation = _class_list(index, "validation_classes", classes, path) if index.get(
-        "validation_classes"
-    ) else None
+    validation = (
+        _class_list(index, "validation_classes", classes, path)
+        if index.get("validation_classes")
+        else None
+    )
     features = _read_array(root / ARRAY, count, dim)
     splits = _read_samples(root / SAMPLES, count, classes, set(seen), set(unseen))
     return ZslData(

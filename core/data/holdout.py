@@ -55,7 +55,9 @@ def split_seen_classes(
         raise ValueError("holding out classes needs at least two seen classes")
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(seen), generator=generator).tolist()
-    held = sorted(set([seen[i] for i in order[:held_out]] if isinstance(held_out, int) else held_out))
+    held = sorted(
+        set([seen[i] for i in order[:held_out]] if isinstance(held_out, int) else held_out)
+    )
     trained = sorted(set(seen) - set(held))
     fit, val_seen = [], []
     for cls in trained:

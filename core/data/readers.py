@@ -12,6 +12,7 @@ import csv
 import difflib
 import math
 from pathlib import Path
+
 import numpy as np
 
 from zsk.core.data.images import is_image_file

@@ -234,7 +234,9 @@ def test_xlsa17_split_with_a_missing_image(tmp_path):
 
 def test_xlsa17_split_with_an_image_in_another_class(tmp_path):
     def move(root, tiny):
-        (root / "images" / image_name("class01", 0)).rename(root / "images" / "class02" / "0000.jpg")
+        (root / "images" / image_name("class01", 0)).rename(
+            root / "images" / "class02" / "0000.jpg"
+        )
 
     text = _split_fault(tmp_path, move)  # matched by class folder and file name
     assert "are not in the data set" in text and "class01/0000.jpg" in text
@@ -316,7 +318,9 @@ def test_apy_objects_become_an_image_folder(tmp_path):
     assert [data.classes[c] for c in data.seen] == ["aeroplane", "bicycle", "bird"]
     assert [data.classes[c] for c in data.unseen] == ["donkey", "goat"]
     assert data.predicates == ["2D Boxy", "Wing", "Tail"]
-    aeroplanes = [values for rows in objects.values() for _, c, _, values in rows if c == "aeroplane"]
+    aeroplanes = [
+        values for rows in objects.values() for _, c, _, values in rows if c == "aeroplane"
+    ]
     row = data.attributes[data.classes.index("aeroplane")].numpy()
     np.testing.assert_allclose(row, np.mean(aeroplanes, axis=0))
     again = CliRunner().invoke(cli, ["data", "apy", str(tmp_path / "aPY"), str(out)])

@@ -184,7 +184,9 @@ def test_backbone_mistakes_exit_2(shapes, weights, tmp_path):
     assert "1 tensors that 'test_resnet' does not have, e.g. head.extra.weight" in text
     notfile = tmp_path / "junk.safetensors"
     notfile.write_text("junk")
-    assert "not a safetensors file" in _fails(*base, "--backbone", "test_resnet", "--weights", notfile)
+    assert "not a safetensors file" in _fails(
+        *base, "--backbone", "test_resnet", "--weights", notfile
+    )
     assert "either --backbone" in _fails(*base)
     assert not out.exists()
 

@@ -56,7 +56,10 @@ def test_validation_split_trains_on_train_loc_and_tests_on_val_loc(tmp_path):
 
 def test_validation_split_choice_is_deterministic_and_seeded(tmp_path):
     write_xlsa17(tmp_path, per_class=10)
-    rows = lambda seed: [s.row for s in _load(tmp_path, split="validation", split_seed=seed).test_seen]  # noqa: E731
+
+    def rows(seed: int) -> list[int]:
+        return [s.row for s in _load(tmp_path, split="validation", split_seed=seed).test_seen]
+
     assert rows(0) == rows(0)
     assert rows(0) != rows(1)
 
