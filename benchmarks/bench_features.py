@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     spec.train.log_every = args.steps
     build = compose(spec, data)
     run_dir = args.out / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each time
     trainer = Trainer(build, run_dir, steps=args.steps, device="cpu")
     prepared = [0.0]  # CPU seconds of the regulariser's classifier fit, a one-off before step 1
     for _, loss in build.objective.named_losses():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -257,6 +258,16 @@ def table(out: Path) -> str:
     return "\n".join(lines)
 
 
+def _claim(marker: Path) -> bool:
+    """Whether this process may run the (set, seed) ``marker`` names: several drivers on one
+    OUT share the work. A stopped driver's claims are removed by hand to run them again."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path)
@@ -274,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         for name in args.sets:
             target = results / f"{name}-s{seed}.json"
-            if target.is_file():
+            if target.is_file() or not _claim(results / f"{name}-s{seed}.claimed"):
                 continue
             print(f"{time.strftime('%H:%M:%S')} {name} seed {seed}", flush=True)
             record = run_one(name, seed, args.out, args.cpu_minutes)

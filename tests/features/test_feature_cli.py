@@ -76,6 +76,7 @@ def test_build_train_eval_report_a_feature_run(tmp_path, monkeypatch):
     ok("report", "runs/f", "--device", "cpu")
     report = (tmp_path / "runs" / "f" / "report.md").read_text()
     assert "learns feature vectors, not images" in report and "| generative |" in report
+    assert "12-d feature vectors" in report
 
     refused("generate", "runs/f", "--device", "cpu", says="zsk generate` draws pictures")
     (tmp_path / "photo.png").write_bytes(b"")
