@@ -55,7 +55,7 @@ SETS = ("shapes", "glyphs", "textures")
 #: The feature GAN: f-CLSWGAN's networks (MLP generator, critic on [x, a]), WGAN-GP λ 10,
 #: β 0.01, 5 critic steps, batch 64, Adam lr 1e-4 β1 0.5 (its CUB settings), hidden 1024
 #: instead of 4096 for features of a few hundred dimensions.
-FEATURE_MODEL = {"hidden": 1024, "steps": 1500, "lr": 1e-4, "beta": 0.01}
+FEATURE_MODEL = {"hidden": 1024, "steps": 1000, "lr": 1e-4, "beta": 0.01}
 LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
 
