@@ -13,7 +13,7 @@ with. A reference made in code, outside such a validation, is resolved when it i
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -56,7 +57,11 @@ class ComponentRef(BaseModel):
     kind: ClassVar[str] = ""
 
     type: str = Field(description="the registered name of the component")
-    params: dict[str, Any] | SerializeAsAny[BaseModel] = Field(
+    #: a mapping until resolved, then the component's ``Params`` (the schema shows a mapping)
+    params: Annotated[
+        dict[str, Any] | SerializeAsAny[BaseModel],
+        WithJsonSchema({"type": "object", "additionalProperties": True}),
+    ] = Field(
         default_factory=dict,
         validate_default=True,  # an omitted params block is checked (and the type looked up) too
         description="the component's parameters",
