@@ -102,6 +102,7 @@ class ComponentRef(BaseModel):
         if self._resolved_with is not None:
             return self
         registry = registry or get_registry()
+        registry.component(self.kind, self.type)  # an unknown name: did-you-mean and the list
         data = dict(self)  # every field: a loss term's weight and label too
         try:
             return type(self).model_validate(data, context={"registry": registry})
