@@ -132,7 +132,16 @@ class Attention(Component, nn.Module):
         self.channels = channels
 
 
-class Generator(Component, nn.Module, abc.ABC):
+class _SizedNetwork(Component, nn.Module):
+    """A network built for the spec's sizes: it keeps its ``params`` and the :class:`Dims`."""
+
+    def __init__(self, params: Component.Params, dims: Dims):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+
+
+class Generator(_SizedNetwork, abc.ABC):
     """Base of generators: images from target attributes (and a source image, and/or noise).
 
     ``source_images`` says how ``forward`` uses a source image: ``"unused"`` — it draws from
@@ -159,9 +168,7 @@ class Generator(Component, nn.Module, abc.ABC):
         dims: Dims,
         feature_shape: tuple[int, ...] | None,
     ):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
+        super().__init__(params, dims)
         self.feature_shape = feature_shape
 
     @abc.abstractmethod
@@ -178,22 +185,17 @@ class Generator(Component, nn.Module, abc.ABC):
         """An image reconstructed from reconstruction-feature head output."""
 
 
-class Trunk(Component, nn.Module):
+class Trunk(_SizedNetwork):
     """Base of discriminator trunks: ``forward(x)`` gives (B, C, H, W), (B, C, 1, 1) on vectors."""
 
     kind = "trunk"
-
-    def __init__(self, params: Component.Params, dims: Dims):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
 
     def describe(self) -> str:
         """How the trunk reaches its output size, for wiring errors ("with 5 stride-2 blocks")."""
         return ""
 
 
-class Head(Component, nn.Module):
+class Head(_SizedNetwork):
     """Base of discriminator heads. ``role`` says what the head's output means.
 
     Standard roles (:data:`ROLES`): ``real_fake`` (a score per image or patch),
@@ -213,9 +215,7 @@ class Head(Component, nn.Module):
     condition: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
+        super().__init__(params, dims)
         self.in_shape = in_shape
 
     @classmethod
@@ -250,15 +250,10 @@ class EmbeddingHead(Head):
         return None
 
 
-class SemanticEncoder(Component, nn.Module):
+class SemanticEncoder(_SizedNetwork):
     """Base of semantic encoders ψ: attributes (B, num_attributes) to (B, embedding_dim)."""
 
     kind = "semantic_encoder"
-
-    def __init__(self, params: Component.Params, dims: Dims):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
 
 
 class StepContext(Protocol):
@@ -310,7 +305,7 @@ class StepContext(Protocol):
         ...
 
 
-class Loss(Component, nn.Module, abc.ABC):
+class Loss(_SizedNetwork, abc.ABC):
     """Base of loss terms. ``forward(step)`` returns a scalar for ``step.phase``.
 
     ``phases`` lists the objectives the term may appear in; ``requires`` lists the head roles it
@@ -320,11 +315,6 @@ class Loss(Component, nn.Module, abc.ABC):
     kind = "loss"
     phases: ClassVar[frozenset[str]] = frozenset({"discriminator", "generator"})
     requires: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(self, params: Component.Params, dims: Dims):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
 
     @abc.abstractmethod
     def forward(self, step: StepContext) -> torch.Tensor:
