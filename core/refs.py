@@ -13,7 +13,7 @@ with. A reference made in code, outside such a validation, is resolved when it i
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -56,7 +57,11 @@ class ComponentRef(BaseModel):
     kind: ClassVar[str] = ""
 
     type: str = Field(description="the registered name of the component")
-    params: dict[str, Any] | SerializeAsAny[BaseModel] = Field(
+    #: a mapping until resolved, then the component's ``Params`` (the schema shows a mapping)
+    params: Annotated[
+        dict[str, Any] | SerializeAsAny[BaseModel],
+        WithJsonSchema({"type": "object", "additionalProperties": True}),
+    ] = Field(
         default_factory=dict,
         validate_default=True,  # an omitted params block is checked (and the type looked up) too
         description="the component's parameters",
@@ -97,6 +102,7 @@ class ComponentRef(BaseModel):
         if self._resolved_with is not None:
             return self
         registry = registry or get_registry()
+        registry.component(self.kind, self.type)  # an unknown name: did-you-mean and the list
         data = dict(self)  # every field: a loss term's weight and label too
         try:
             return type(self).model_validate(data, context={"registry": registry})

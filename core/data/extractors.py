@@ -77,14 +77,15 @@ def run_extractor(run_dir: Path, layer: str, device: torch.device) -> Extractor:
     image size and [-1, 1] scaling."""
     from zsk.core.evaluate.inference import head
     from zsk.core.evaluate.trained import load_trained
+    from zsk.core.run import load_run
 
-    trained = load_trained(run_dir)
-    build = trained.build
+    build = load_run(run_dir)
     if build.data.is_features:
         raise UserError(
             f"{run_dir} trains on features, not images, so it has no image discriminator",
             hint="give a run of an image spec (e.g. one built from examples/shapes.yaml)",
         )
+    trained = load_trained(run_dir, build)
     gan = build.gan.to(device).eval()
     trunk = gan.discriminator.trunk
     embedding = head(gan, "embedding") if layer == "embedding" else None

@@ -80,7 +80,7 @@ def read_files(features_file: Path, splits_file: Path, *, features: bool = True)
     image_files = res.get("image_files")
     files = image_files if isinstance(image_files, list) and len(image_files) == count else []
     return Xlsa17Files(
-        features=None if matrix is None else np.ascontiguousarray(matrix.T, dtype=np.float32),
+        features=matrix,
         labels=labels - 1,
         classes=[n.strip() for n in names],
         attributes=np.ascontiguousarray(attributes.T, dtype=np.float64),
@@ -90,7 +90,8 @@ def read_files(features_file: Path, splits_file: Path, *, features: bool = True)
 
 
 def _feature_matrix(value, labels: np.ndarray, path: Path) -> np.ndarray:
-    """``features`` (D×N), checked against the labels and for non-finite values."""
+    """``features`` (D×N) as float32 rows (N, D), checked against the labels and for values
+    that are not finite (NaN, infinity, or too large for float32)."""
     features = _matrix(value, path, "features")
     count = features.shape[1]
     if len(labels) != count:
@@ -101,16 +102,18 @@ def _feature_matrix(value, labels: np.ndarray, path: Path) -> np.ndarray:
             where=str(path),
             hint=_FIX,
         )
-    bad = np.argwhere(~np.isfinite(features))
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = np.ascontiguousarray(features.T, dtype=np.float32)
+    bad = np.argwhere(~np.isfinite(rows))
     if len(bad):
-        row, column = bad[0]
+        sample, dimension = bad[0]
         raise UserError(
-            f"'features' holds {len(bad)} non-finite values (NaN or infinity), the first in "
-            f"sample {column + 1}, dimension {row + 1}",
+            f"'features' holds {len(bad)} non-finite values (NaN, infinity or beyond float32), "
+            f"the first in sample {sample + 1}, dimension {dimension + 1}",
             where=str(path),
             hint="extract the features again, or remove those samples",
         )
-    return features
+    return rows
 
 
 def _require(variables: dict, name: str, path: Path) -> None:

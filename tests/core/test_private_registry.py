@@ -92,3 +92,18 @@ def test_nested_components_come_from_the_registry_passed_to_compose(tmp_path):
     assert convs and all(conv in wrapped for conv in convs)
     head = build.gan.discriminator.heads["real_fake"]
     assert any(isinstance(m, Marked) for m in head.modules())
+
+
+def test_a_reference_made_in_code_is_resolved_once_when_built():
+    from zsk.core.refs import AttentionRef, NormalizerRef
+    from zsk.registry import UserError
+
+    attention = AttentionRef(type="sagan", params={"reduction": 2})
+    assert attention.registry is None and attention.params == {"reduction": 2}
+    block = attention.build(8)
+    assert block.params.reduction == 2  # the typed Params instance, defaults filled
+    assert block.params.weight_norm.registry is get_registry()  # nested default resolved too
+    with pytest.raises(UserError, match="unknown normalizer 'spectrl'. Did you mean 'spectral'"):
+        NormalizerRef(type="spectrl").build()
+    with pytest.raises(UserError, match="normalizer 'spectral': invalid params: params.x: Extra"):
+        NormalizerRef(type="spectral", params={"x": 1}).build()

@@ -224,3 +224,24 @@ def test_run_features_are_the_trained_discriminators_pooled_trunk(
                    "--out", tmp_path / "emb")  # fmt: skip
     assert embedded.exit_code == 0, embedded.output
     assert load_folder(tmp_path / "emb")[1].feature_dim == 8  # model.embedding_dim
+
+
+def test_a_feature_source_or_a_feature_run_is_refused(shapes, tmp_path, monkeypatch):
+    from zsk.testing.xlsa17 import write_xlsa17
+
+    write_xlsa17(tmp_path / "xlsa17")
+    text = _fails("data", "features", tmp_path / "xlsa17", "--run", "x", "--out", tmp_path / "o")
+    assert "not found" in text or "not a run directory" in text
+    monkeypatch.chdir(tmp_path)
+    example = EXAMPLE.parent / "fclswgan-awa2-xlsa17.yaml"
+    built = zsk("build", example, "--set", f"data.params.root={tmp_path / 'xlsa17'}",
+                "--set", "validation_run=null", "--out", "feature-run")  # fmt: skip
+    assert built.exit_code == 0, built.output
+    text = _fails("data", "features", shapes, "--run", "feature-run", "--out", tmp_path / "o")
+    assert "trains on features, not images" in text
+    weights = tmp_path / "w.safetensors"
+    model = timm.create_model("test_resnet", pretrained=False)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    text = _fails("data", "features", tmp_path / "xlsa17", "--backbone", "test_resnet",
+                  "--weights", weights, "--out", tmp_path / "o")  # fmt: skip
+    assert "already a feature data set" in text

@@ -144,6 +144,12 @@ def test_nan_feature_names_sample_and_dimension(tmp_path):
     assert "sample 8, dimension 3" in text and "res101.mat" in text
 
 
+def test_feature_beyond_float32_is_refused(tmp_path):
+    features = np.random.default_rng(0).random((5, 36))
+    features[4, 0] = 1e300  # finite as stored (float64), infinite as float32
+    assert "sample 1, dimension 5" in _fault(tmp_path, features_override=features)
+
+
 @pytest.mark.parametrize("bad", [0, 37])
 def test_index_out_of_range(tmp_path, bad):
     loc = np.array([[1], [2], [bad]], dtype=np.float64)
