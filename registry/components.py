@@ -141,9 +141,10 @@ def validate_component_class(cls: Any, kinds: Sequence[str]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Component)):
         raise RegistryError(f"{label} is not a zsk component class (subclass a kind's base class)")
     if cls.kind not in kinds:
+        bases = [f"{b.__module__}.{b.__qualname__}" for k, b in _DECLARED.items() if k in kinds]
         raise RegistryError(
             f"{label} has kind {cls.kind!r}; kinds are {', '.join(kinds)}",
-            hint="subclass the base class of one kind, e.g. zsk.core.interfaces.Loss",
+            hint="subclass the base class of one kind" + (f", e.g. {bases[-1]}" if bases else ""),
         )
     if not cls.name or not isinstance(cls.name, str):
         raise RegistryError(f"{label} has no `name`; give it a short name such as 'lsgan'")

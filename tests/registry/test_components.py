@@ -214,6 +214,16 @@ def test_one_kind_declared_by_two_bases_is_refused(declarations):
         declare_kinds(second)
 
 
+def test_a_class_of_no_declared_kind_is_told_a_declared_base(declarations):
+    base = type("Gadget", (Component,), {"kind": "gadget", "__module__": "gadgets"})
+    declare_kinds(base)
+    cls = type("Widget", (Component,), {"kind": "widget", "name": "w", "__doc__": "W."})
+    with pytest.raises(RegistryError) as error:
+        ComponentRegistry(("loss", "gadget")).add(cls, plugin="p", distribution="d", version="1")
+    assert "has kind 'widget'; kinds are loss, gadget" in error.value.message
+    assert error.value.hint == "subclass the base class of one kind, e.g. gadgets.Gadget"
+
+
 def test_the_core_declares_each_kind_by_its_base_class():
     from zsk.core import interfaces
 
