@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
+
+from zsk.core.cli.main import cli
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +23,27 @@ def tiny_shapes() -> tuple[str, ...]:
         "train.batch_size=8",
         "validation_run=null",
     )
+
+
+def _run_zsk(*args: object, code: int = 0, says: tuple[str, ...] | list[str] = ()):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    if code == 2:  # a user's mistake: a message, no traceback
+        assert "Traceback" not in result.output, result.output
+    for text in says:
+        assert text in result.output, result.output
+    return result
+
+
+@pytest.fixture(scope="session")
+def run_zsk():
+    """``run_zsk(*args, code=0, says=())``: ``zsk ARGS`` in this process. Asserts the exit code
+    (no traceback with 2, a user's mistake) and that the output holds each text of ``says``;
+    returns click's result. An exception the CLI does not handle propagates."""
+    return _run_zsk
+
+
+@pytest.fixture(scope="session")
+def tiny_synth() -> tuple[str, ...]:
+    """``zsk data synth`` options for a data set of 4 images per class, 16-24 pixels wide."""
+    return ("--images-per-class", "4", "--min-size", "16", "--max-size", "24")
