@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
+from zsk.registry import hookimpl, manager
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +50,25 @@ def run_zsk():
 def tiny_synth() -> tuple[str, ...]:
     """``zsk data synth`` options for a data set of 4 images per class, 16-24 pixels wide."""
     return ("--images-per-class", "4", "--min-size", "16", "--max-size", "24")
+
+
+@pytest.fixture
+def add_components():
+    """``add_components(*classes, name=...)``: register a plugin named ``name`` that registers
+    these component classes, as an installed plugin would; it is unregistered after the test."""
+    names: list[str] = []
+
+    def add(*classes: type, name: str) -> None:
+        @hookimpl
+        def zsk_register_components(register):
+            for cls in classes:
+                register(cls)
+
+        manager.register_plugin(
+            SimpleNamespace(zsk_register_components=zsk_register_components), name
+        )
+        names.append(name)
+
+    yield add
+    for name in names:
+        manager.unregister_plugin(name)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
 from zsk.core.interfaces import Metric
-from zsk.registry import hookimpl, manager
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
 
@@ -151,19 +149,14 @@ class _ImagedClasses(Metric):
         return {"classes": len(covered), "all_unseen": covered == set(inputs.data.unseen)}
 
 
-def test_a_plugin_metric_is_computed_printed_and_written_to_eval_json(run_zsk, world, monkeypatch):
-    @hookimpl
-    def zsk_register_components(register):
-        register(_ImagedClasses)
-
-    manager.register_plugin(SimpleNamespace(zsk_register_components=zsk_register_components), "m")
-    try:
-        run = world / "translator"
-        fast = ["--images-per-class", "2", "--probe-steps", "2"]
-        monkeypatch.setenv("COLUMNS", "200")  # the table on one line per row
-        result = run_zsk("eval", run, "--metric", "imagined_classes_test", *fast)
-        assert re.search(r"metric imagined_classes_test\W+classes\W+8\b", result.output)
-        written = json.loads((run / "eval.json").read_text())["metrics"]
-        assert written == {"imagined_classes_test": {"classes": 8, "all_unseen": True}}
-    finally:
-        manager.unregister_plugin("m")
+def test_a_plugin_metric_is_computed_printed_and_written_to_eval_json(
+    run_zsk, world, monkeypatch, add_components
+):
+    add_components(_ImagedClasses, name="m")
+    run = world / "translator"
+    fast = ["--images-per-class", "2", "--probe-steps", "2"]
+    monkeypatch.setenv("COLUMNS", "200")  # the table on one line per row
+    result = run_zsk("eval", run, "--metric", "imagined_classes_test", *fast)
+    assert re.search(r"metric imagined_classes_test\W+classes\W+8\b", result.output)
+    written = json.loads((run / "eval.json").read_text())["metrics"]
+    assert written == {"imagined_classes_test": {"classes": 8, "all_unseen": True}}
