@@ -13,6 +13,8 @@ from PIL import Image
 from zsk.core.interfaces import Metric
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+#: translate's target: a class of the synthetic shapes
+TO_CIRCLE = ("--to", "blue_solid_circle_on_dark")
 
 
 @pytest.fixture(scope="module")
@@ -93,23 +95,15 @@ def test_an_unreadable_image_is_refused(run_zsk, world):
         "translate",
         world / "translator",
         broken,
-        "--to",
-        "blue_solid_circle_on_dark",
+        *TO_CIRCLE,
         code=2,
         says=["cannot read", "broken.jpg as an image"],
     )
 
 
 def test_a_noise_drawing_generator_cannot_translate(run_zsk, world):
-    run_zsk(
-        "translate",
-        world / "noise",
-        world / "photo.png",
-        "--to",
-        "blue_solid_circle_on_dark",
-        code=2,
-        says=["generator 'noise_decoder'", "cannot translate an image", "zsk generate"],
-    )
+    says = ["generator 'noise_decoder'", "cannot translate an image", "zsk generate"]
+    run_zsk("translate", world / "noise", world / "photo.png", *TO_CIRCLE, code=2, says=says)
 
 
 def test_class_names_may_be_written_with_spaces(run_zsk, world, tmp_path):
