@@ -127,7 +127,9 @@ def train(
             )
         )
         click.echo(f"checkpoint: {result.checkpoint}")
-        click.echo(f"samples:    {run_dir / 'samples' / 'latest.png'}")
+        grid = run_dir / "samples" / "latest.png"
+        if grid.is_file():  # a feature run draws no sample grids
+            click.echo(f"samples:    {grid}")
 
 
 if __name__ == "__main__":  # each process torchrun starts for `zsk train --nproc N`
