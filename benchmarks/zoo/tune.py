@@ -2,6 +2,7 @@
 
     python benchmarks/zoo/tune.py OUT_DIR [--sets glyphs textures scenes] [--cpu-minutes 0.4]
         [--variants NAME ...] [--seed 0]
+    python benchmarks/zoo/tune.py OUT_DIR --table     # the Markdown table of what was measured
 
 For each set, ``zsk init`` writes the recommended spec; each variant edits it (optimiser,
 trunk normalisation, D steps per G step, conditional real/fake head, ...) and is trained as a
@@ -109,6 +110,29 @@ def variant_spec(spec: dict, label: str) -> dict:
     return edited
 
 
+def table(out: Path) -> str:
+    """Every measured variant of ``out``: held-out ZSL / validation H / imagined held-out
+    attribute accuracy per set and budget, variants in :data:`VARIANTS` order ("—" for the
+    imagined images of runs whose generator never trained)."""
+    found: dict[tuple[str, str], dict] = {}
+    for path in sorted((out / "tune").glob("*/*/*.json")):
+        record = json.loads(path.read_text())
+        found[record["variant"], f"{record['set']} {record['cpu_minutes']:g} min"] = record
+    columns = sorted({column for _, column in found})
+    lines = ["| variant | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for label in VARIANTS:
+        cells = []
+        for column in columns:
+            r = found.get((label, column))
+            imagined = "—" if "no GAN" in label else f"{r['imagined']:.3f}" if r else ""
+            cells.append(
+                f"{r['held_out_zsl']:.3f} / {r['validation_h']:.3f} / {imagined}" if r else "—"
+            )
+        if any(c != "—" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path)
@@ -116,7 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", action="store_true", help="print the table and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.out))
+        return
     budget = f"{args.cpu_minutes:g}min-s{args.seed}"
     for name in args.sets:
         data = write_set(name, args.out / "data")
