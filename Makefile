@@ -7,7 +7,13 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.zsk-installed
 DEMO_DATA ?= data/shapes
 
-.PHONY: setup test lint demo bench clean
+# f-CLSWGAN on the field's benchmark files (xlsa17): XLSA17 holds AWA2/ and CUB/
+XLSA17 ?= data/xlsa17
+DATASET ?= awa2
+XLSA17_FOLDER_awa2 := AWA2
+XLSA17_FOLDER_cub := CUB
+
+.PHONY: setup test lint demo fclswgan bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +41,14 @@ demo: setup
 	$(BIN)/zsk train
 	$(BIN)/zsk eval
 	$(BIN)/zsk report
+
+# Build, train (the run and its validation run on the benchmark's val_loc classes) and evaluate
+# f-CLSWGAN with the published settings: make fclswgan DATASET=awa2 (or cub) XLSA17=DIR
+fclswgan: setup
+	$(BIN)/zsk build examples/fclswgan-$(DATASET)-xlsa17.yaml --force \
+		--set data.params.root=$(XLSA17)/$(XLSA17_FOLDER_$(DATASET))
+	$(BIN)/zsk train
+	$(BIN)/zsk eval
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -141,7 +141,7 @@ class FlatLoop:
         t_target = self.attrs[target]
 
         # discriminator (and ψ) update
-        fake = self.G(t_target, images=x if self.G.translates_images else None, noise=z)
+        fake = self.G(t_target, images=x if self.G.source_images != "unused" else None, noise=z)
         h_fake = self.trunk(self.noisy(fake.detach()))
         rf_fake = heads["real_fake"](h_fake)
         h_real = self.trunk(self.noisy(x))

@@ -7,6 +7,7 @@
 2. scaling: time and memory per step against batch and image size (bench_scaling.py);
 3. data: JPEG decoding and prepared batches, images/s (bench_data.py, the data layer's);
    layout: channels_last against contiguous on the CPU (bench_layout.py);
+   feature data: reading the benchmark files, extracting features (bench_feature_data.py);
 4. GPU: benchmarks/gpu.sh when CUDA is present, otherwise a note how to run it;
 5. time to quality: from a finished ``make demo`` run (runs/shapes) when one is there.
 """
@@ -30,6 +31,7 @@ BENCHMARKS = [
     ("scaling", [sys.executable, str(HERE / "bench_scaling.py")]),
     ("data", [sys.executable, str(HERE / "bench_data.py")]),
     ("layout", [sys.executable, str(HERE / "bench_layout.py")]),
+    ("feature data", [sys.executable, str(HERE / "bench_feature_data.py")]),
 ]
 DEMO_RUN = ROOT / "runs" / "shapes"
 

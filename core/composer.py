@@ -86,11 +86,13 @@ def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslDa
     it names, e.g. ``data.params.root``, so it can be located in the spec file. A spec with a
     ``holdout`` section gets the validation run's data (:mod:`zsk.core.data.holdout`).
     """
+    registry = registry or get_registry()
     try:
-        data = require_usable(spec.data.build(registry=registry or get_registry()).load())
+        data = require_usable(spec.data.build(registry=registry).load())
     except UserError as exc:
         text = f"{exc.where}: {exc.message}" if exc.where else exc.message
-        raise SpecError([Problem(_data_param_named(spec, text), text, exc.hint)]) from exc
+        where = _data_param_named(spec, text, registry)
+        raise SpecError([Problem(where, text, exc.hint)]) from exc
     if spec.holdout is None:
         return data
     holdout = spec.holdout
@@ -100,14 +102,16 @@ def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslDa
         raise SpecError([Problem(("holdout", "classes"), exc.message, exc.hint)]) from exc
 
 
-def _data_param_named(spec: Spec, text: str) -> SpecPath:
+def _data_param_named(spec: Spec, text: str, registry: ComponentRegistry) -> SpecPath:
     """The data param whose (string) value the error names last; paths end in the most
-    specific name, e.g. ``root/trainclasses.txt`` names ``seen_classes`` rather than ``root``."""
-    best, best_at = ("data",), -1
-    for key, value in spec.data.params.items():
+    specific name, e.g. ``root/trainclasses.txt`` names ``seen_classes`` rather than ``root``.
+    Of values ending at the same place the longest wins (``root=/x/none`` over ``rows=none``)."""
+    best, best_end = ("data",), (-1, 0)
+    for key, value in spec.data.resolve(registry).params.model_dump(mode="json").items():
         at = text.rfind(value) if isinstance(value, str) and value else -1
-        if at > best_at:
-            best, best_at = ("data", "params", key), at
+        end = (at + len(value), len(value)) if at >= 0 else (-1, 0)
+        if end > best_end:
+            best, best_end = ("data", "params", key), end
     return best
 
 
@@ -138,6 +142,7 @@ def resolve_dims(spec: Spec, data: ZslData) -> Dims:
         embedding_dim=model.embedding_dim,
         noise_dim=model.noise_dim,
         channels=data.channels,
+        feature_dim=data.feature_dim if data.is_features else 0,
     )
 
 
@@ -160,9 +165,10 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
         lambda: model.trunk.build(dims, registry=registry),
     )
     images = probe_images(dims, DRY_BATCH, spec.train.seed)
+    what = "feature vectors" if dims.feature_dim else "images"
     features = at_path(
         ("model", "trunk"),
-        f"trunk '{model.trunk.type}' on {shape_text(images)} images",
+        f"trunk '{model.trunk.type}' on {shape_text(images)} {what}",
         lambda: _probe(trunk, images),
     )
     if features.dim() != 4:
@@ -211,8 +217,18 @@ def _build_heads(
     problems = []
     for role, ref in model.heads.items():
         cls = registry.component("head", ref.type)
-        need = cls.input_problem(ref.resolved_params(registry), in_shape)
-        if need:
+        need = cls.input_problem(ref.resolve(registry).params, in_shape)
+        if need and in_shape[1:] == (1, 1):
+            problems.append(
+                Problem(
+                    ("model", "heads", role),
+                    f"heads.{role} ('{ref.type}') {need}, but trunk '{model.trunk.type}' gives "
+                    f"one vector of {in_shape[0]} per sample (1×1)",
+                    hint=f"set model.heads.{role}.params to kernel_size: 1, padding: 0 (a "
+                    "linear layer over the vector)",
+                )
+            )
+        elif need:
             how = trunk.describe()
             problems.append(
                 Problem(
@@ -292,7 +308,7 @@ def _component_refs(
     """Every component reference in a spec, params included (e.g. a trunk's normaliser)."""
     if isinstance(value, ComponentRef):
         yield path, value
-        yield from _component_refs(value.resolved_params(registry), (*path, "params"), registry)
+        yield from _component_refs(value.resolve(registry).params, (*path, "params"), registry)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             yield from _component_refs(getattr(value, name), (*path, name), registry)

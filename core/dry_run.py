@@ -55,9 +55,11 @@ def at_path(path: SpecPath, what: str, action: Callable[[], T]) -> T:
 
 
 def probe_images(dims: Dims, batch: int, seed: int) -> torch.Tensor:
+    """Random samples of ``dims.sample_shape``: images in [-1, 1], or non-negative feature
+    vectors (pooled CNN features are non-negative)."""
     generator = torch.Generator().manual_seed(seed)
-    shape = (batch, dims.channels, dims.image_size, dims.image_size)
-    return torch.rand(shape, generator=generator) * 2 - 1
+    values = torch.rand((batch, *dims.sample_shape), generator=generator)
+    return values if dims.feature_dim else values * 2 - 1
 
 
 def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = False) -> DryRun:
@@ -73,7 +75,12 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
     labels = torch.arange(batch) % len(data.seen)
     attributes = data.attributes[torch.tensor(data.seen)[labels]].to(torch.float32)
     noise = torch.randn(batch, dims.noise_dim, generator=generator) if dims.noise_dim else None
-    image_shape = (dims.channels, dims.image_size, dims.image_size)
+    image_shape = dims.sample_shape
+    made = (
+        "the feature vectors of the data set"
+        if dims.feature_dim
+        else "the images of model.image_size and channels"
+    )
     shapes: dict[str, tuple[int, ...]] = {}
     saved = [0]
 
@@ -90,9 +97,9 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
     counter = FlopCounterMode(display=False) if count else contextlib.nullcontext()
     saving = saved_tensors_hooks(pack, lambda t: t) if count else contextlib.nullcontext()
     with counter, saving:
-        source = real if G.translates_images else None
+        source = real if G.source_images != "unused" else None
         fake = at_path(g_path, g_name, lambda: G(attributes, images=source, noise=noise))
-        _expect(g_path, g_name, fake, image_shape, "the images of model.image_size and channels")
+        _expect(g_path, g_name, fake, image_shape, made)
         shapes["model.generator"] = tuple(fake.shape[1:])
         both = torch.cat([real, fake])
         features = at_path(("model", "trunk"), f"trunk '{model.trunk.type}'", lambda: D.trunk(both))
@@ -119,7 +126,7 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
                     f"{g_name} decode_features",
                     rebuilt,
                     image_shape,
-                    "the images of model.image_size and channels",
+                    made,
                 )
                 outputs.append(rebuilt)
         s_path = ("model", "semantic_encoder")

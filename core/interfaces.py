@@ -35,26 +35,17 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 import torch
 from torch import nn
 
-from zsk.registry import Component, UserError
+from zsk.core.dims import Dims
+from zsk.registry import Component, UserError, declare_kinds
 
 if TYPE_CHECKING:
     from zsk.core.data.types import ZslData
     from zsk.core.evaluate.metric_inputs import MetricInputs
 
 Phase = Literal["discriminator", "generator"]
+#: How a generator's ``forward`` uses a source image (:attr:`Generator.source_images`).
+SourceImages = Literal["unused", "required", "optional"]
 Source = Literal["real", "fake"]
-
-
-@dataclass(frozen=True)
-class Dims:
-    """Sizes every network is built with: read from the data set and the spec, never typed twice."""
-
-    image_size: int
-    num_attributes: int
-    num_seen_classes: int
-    embedding_dim: int = 256
-    noise_dim: int = 128
-    channels: int = 3
 
 
 _SECOND_ORDER = contextvars.ContextVar("zsk_second_order", default=False)
@@ -141,30 +132,35 @@ class Attention(Component, nn.Module):
         self.channels = channels
 
 
-class Generator(Component, nn.Module, abc.ABC):
+class _SizedNetwork(Component, nn.Module):
+    """A network built for the spec's sizes: it keeps its ``params`` and the :class:`Dims`."""
+
+    def __init__(self, params: Component.Params, dims: Dims):
+        nn.Module.__init__(self)
+        self.params = params
+        self.dims = dims
+
+
+class Generator(_SizedNetwork, abc.ABC):
     """Base of generators: images from target attributes (and a source image, and/or noise).
 
-    ``translates_images`` is True when ``forward`` needs a source image to translate (the report's
-    encoder-decoder) and False when it draws from noise (the notebook's decoder). Either way
+    ``source_images`` says how ``forward`` uses a source image: ``"unused"`` — it draws from
+    attributes and noise (the notebook's decoder); ``"required"`` — it translates a source image
+    (the report's encoder-decoder); ``"optional"`` — it translates one and can also imagine from
+    attributes (and noise) alone. Training gives it real images as sources unless ``"unused"``;
+    evaluation and sample grids imagine without a source unless ``"required"``, so what G shows
+    for a class is not borrowed from the picture it started from. Either way
     ``decode_features`` maps the discriminator's reconstruction features back to an image, the
     report's reconstruction path ``G(D_enc(x))``.
-
-    ``imagines_without_source`` is True when ``forward`` also makes images from attributes (and
-    noise) alone; evaluation and sample grids then imagine without source images, so what G
-    shows for a class is not borrowed from the picture it started from.
     """
 
     kind = "generator"
-    translates_images: ClassVar[bool] = False
-
-    @property
-    def imagines_without_source(self) -> bool:
-        return not self.translates_images
+    source_images: SourceImages = "unused"
 
     @property
     def takes_noise(self) -> bool:
         """Whether ``forward``'s images depend on ``noise`` (the contract checks that they do)."""
-        return not self.translates_images
+        return self.source_images == "unused"
 
     def __init__(
         self,
@@ -172,9 +168,7 @@ class Generator(Component, nn.Module, abc.ABC):
         dims: Dims,
         feature_shape: tuple[int, ...] | None,
     ):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
+        super().__init__(params, dims)
         self.feature_shape = feature_shape
 
     @abc.abstractmethod
@@ -184,32 +178,27 @@ class Generator(Component, nn.Module, abc.ABC):
         images: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1], shape (B, channels, image_size, image_size)."""
+        """Images in [-1, 1] (B, channels, image_size, image_size), or (B, feature_dim)."""
 
     @abc.abstractmethod
     def decode_features(self, features: torch.Tensor) -> torch.Tensor:
         """An image reconstructed from reconstruction-feature head output."""
 
 
-class Trunk(Component, nn.Module):
-    """Base of discriminator trunks: ``forward(images)`` returns features (B, C, H, W)."""
+class Trunk(_SizedNetwork):
+    """Base of discriminator trunks: ``forward(x)`` gives (B, C, H, W), (B, C, 1, 1) on vectors."""
 
     kind = "trunk"
-
-    def __init__(self, params: Component.Params, dims: Dims):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
 
     def describe(self) -> str:
         """How the trunk reaches its output size, for wiring errors ("with 5 stride-2 blocks")."""
         return ""
 
 
-class Head(Component, nn.Module):
+class Head(_SizedNetwork):
     """Base of discriminator heads. ``role`` says what the head's output means.
 
-    Standard roles (:data:`zsk.registry.ROLES`): ``real_fake`` (a score per image or patch),
+    Standard roles (:data:`ROLES`): ``real_fake`` (a score per image or patch),
     ``attribute`` (B, num_attributes), ``embedding`` (B, embedding_dim), and
     ``reconstruction_feature`` (whatever the generator decodes from).
 
@@ -226,9 +215,7 @@ class Head(Component, nn.Module):
     condition: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
+        super().__init__(params, dims)
         self.in_shape = in_shape
 
     @classmethod
@@ -263,15 +250,10 @@ class EmbeddingHead(Head):
         return None
 
 
-class SemanticEncoder(Component, nn.Module):
+class SemanticEncoder(_SizedNetwork):
     """Base of semantic encoders ψ: attributes (B, num_attributes) to (B, embedding_dim)."""
 
     kind = "semantic_encoder"
-
-    def __init__(self, params: Component.Params, dims: Dims):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
 
 
 class StepContext(Protocol):
@@ -324,7 +306,7 @@ class StepContext(Protocol):
         ...
 
 
-class Loss(Component, nn.Module, abc.ABC):
+class Loss(_SizedNetwork, abc.ABC):
     """Base of loss terms. ``forward(step)`` returns a scalar for ``step.phase``.
 
     ``phases`` lists the objectives the term may appear in; ``requires`` lists the head roles it
@@ -335,14 +317,15 @@ class Loss(Component, nn.Module, abc.ABC):
     phases: ClassVar[frozenset[str]] = frozenset({"discriminator", "generator"})
     requires: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, params: Component.Params, dims: Dims):
-        nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
-
     @abc.abstractmethod
     def forward(self, step: StepContext) -> torch.Tensor:
         """This term's scalar value for ``step.phase``."""
+
+    def prepare(self, real: torch.Tensor, labels: torch.Tensor) -> None:
+        """Fit what the term needs from the data (f-CLSWGAN's pre-trained classifier) into
+        buffers, which checkpoints keep; called before a run's first step (not on resume) with
+        every real training sample as loaded (uint8 images or float32 feature rows:
+        :func:`zsk.core.data.loader.as_inputs`) and its seen-class index (N,). Default: nothing."""
 
 
 class Dataset(Component, abc.ABC):
@@ -385,3 +368,12 @@ class Metric(Component, abc.ABC):
     @abc.abstractmethod
     def compute(self, inputs: MetricInputs) -> dict[str, MetricValue]:
         """This metric's values by name, e.g. ``{"fid": 31.2, "kid": 0.012}``."""
+
+
+#: The kinds of component, declared to the registry in listing order (``zsk plugins``).
+KINDS: tuple[str, ...] = declare_kinds(
+    Generator, Trunk, Head, SemanticEncoder, Loss, Normalizer, Attention, Dataset, Metric
+)
+
+#: The standard head roles. A plugin may introduce a head of a new role that its own loss consumes.
+ROLES: tuple[str, ...] = ("real_fake", "attribute", "embedding", "reconstruction_feature")

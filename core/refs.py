@@ -1,52 +1,53 @@
 """References to components in specs and in component params: ``{type: NAME, params: {...}}``.
 
 A reference of a given kind (``NormalizerRef``, ``AttentionRef``, ... or :func:`ref_of`) is
-checked against the registry when it is validated with the registry in the validation context
+resolved when it is validated with the registry in the validation context
 (``model_validate(data, context={"registry": registry})``, as the spec loader does): the name
-must exist and ``params`` must satisfy that component's own ``Params`` model, so unknown keys
-are refused and every default is filled. Outside such a validation (e.g. a default value written
-in a plugin's ``Params``) nothing is looked up until :meth:`ComponentRef.build`.
+must exist, and ``params`` are validated once, by that component's own ``Params`` model, into
+the typed instance that :meth:`ComponentRef.build` hands to the component. The references inside
+those params are resolved in the same pass (one a default factory made too), and each remembers
+the registry, so a component builds its nested parts from the registry the spec was validated
+with. A reference made in code, outside such a validation, is resolved when it is built.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from zsk.registry import ComponentRegistry, UserError, get_registry
 from zsk.registry.components import Component
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+class _Registry:
+    """The registry a reference was resolved with: copies of the reference share it, and two
+    references resolved with the same registry are equal if their fields are."""
 
+    def __init__(self, registry: ComponentRegistry):
+        self.registry = registry
 
-def validate_params(
-    registry: ComponentRegistry, kind: str, name: str, params: dict[str, Any]
-) -> Component.Params:
-    """``params`` validated by the ``Params`` model of the component ``kind``/``name``.
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Registry:
+        return self
 
-    A reference made by a default factory inside ``Params`` (e.g. a trunk's default
-    ``weight_norm``) is built without the registry, so its params stay empty; validating the
-    dump again fills them, one level of nesting per pass, until nothing changes.
-    """
-    cls = registry.component(kind, name)
-    context = {"registry": registry}
-    validated = cls.Params.model_validate(params, context=context)
-    for _ in range(_MAX_NESTING):
-        dumped = validated.model_dump(mode="json")
-        again = cls.Params.model_validate(dumped, context=context)
-        if again.model_dump(mode="json") == dumped:
-            return again
-        validated = again
-    return validated
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Registry) and other.registry is self.registry
 
-
-#: Deepest nesting of component references inside params that defaults are filled for.
-_MAX_NESTING = 8
+    def __hash__(self) -> int:
+        return id(self.registry)
 
 
 class ComponentRef(BaseModel):
@@ -56,51 +57,105 @@ class ComponentRef(BaseModel):
     kind: ClassVar[str] = ""
 
     type: str = Field(description="the registered name of the component")
-    params: dict[str, Any] = Field(
+    #: a mapping until resolved, then the component's ``Params`` (the schema shows a mapping)
+    params: Annotated[
+        dict[str, Any] | SerializeAsAny[BaseModel],
+        WithJsonSchema({"type": "object", "additionalProperties": True}),
+    ] = Field(
         default_factory=dict,
         validate_default=True,  # an omitted params block is checked (and the type looked up) too
         description="the component's parameters",
     )
+    _resolved_with: _Registry | None = PrivateAttr(default=None)
 
     @field_validator("params", mode="after")
     @classmethod
-    def _params_fit_component(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    def _params_fit_component(cls, params: Any, info: ValidationInfo) -> Any:
         registry = (info.context or {}).get("registry")
         name = info.data.get("type")
         if registry is None or not cls.kind or name is None:
             return params
         try:
-            validated = validate_params(registry, cls.kind, name, params)
+            component = registry.component(cls.kind, name)
         except UserError as exc:
             raise PydanticCustomError(
-                "unknown_component", "{message}", {"message": exc.render(), "sub_loc": ()}
+                "unknown_component", "{message}", {"message": exc.render()}
             ) from None
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            details = "; ".join(
-                f"{_format_loc(err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
-                for err in exc.errors()
-            )
-            raise PydanticCustomError(
-                "component_params",
-                "{message}",
-                {"message": f"{cls.kind} '{name}': {details}", "sub_loc": tuple(first["loc"])},
-            ) from None
-        return validated.model_dump(mode="json")
+        return typed_params(component, params, registry)
 
-    def resolved_params(self, registry: ComponentRegistry | None = None) -> Component.Params:
-        """This reference's params as the component's validated ``Params`` instance."""
+    @model_validator(mode="after")
+    def _remember_registry(self, info: ValidationInfo) -> ComponentRef:
+        registry = (info.context or {}).get("registry")
+        if registry is not None and self.kind:
+            self._resolved_with = _Registry(registry)
+        return self
+
+    @property
+    def registry(self) -> ComponentRegistry | None:
+        """The registry this reference was resolved with, or None if it was not."""
+        return self._resolved_with.registry if self._resolved_with else None
+
+    def resolve(self, registry: ComponentRegistry | None = None) -> ComponentRef:
+        """This reference resolved (its params typed, its nested references too); ``self`` if
+        it already is. ``registry`` is used for a reference not resolved yet (default: the
+        process's registry)."""
+        if self._resolved_with is not None:
+            return self
+        registry = registry or get_registry()
+        registry.component(self.kind, self.type)  # an unknown name: did-you-mean and the list
+        data = dict(self)  # every field: a loss term's weight and label too
         try:
-            return validate_params(registry or get_registry(), self.kind, self.type, self.params)
+            return type(self).model_validate(data, context={"registry": registry})
         except ValidationError as exc:
-            details = "; ".join(f"{_format_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
             raise UserError(f"{self.kind} '{self.type}': invalid params: {details}") from None
 
     def build(self, *args: Any, registry: ComponentRegistry | None = None) -> Any:
-        """Instantiate the component: ``cls(params, *args)`` (see :mod:`zsk.core.interfaces`)."""
-        registry = registry or get_registry()
-        cls = registry.component(self.kind, self.type)
-        return cls(self.resolved_params(registry), *args)
+        """Instantiate the component: ``cls(params, *args)`` (see :mod:`zsk.core.interfaces`),
+        from the registry this reference was resolved with."""
+        ref = self.resolve(registry)
+        return ref.registry.component(ref.kind, ref.type)(ref.params, *args)
+
+
+def typed_params(
+    component: type[Component], params: Any = None, registry: ComponentRegistry | None = None
+) -> Any:
+    """``params`` (a mapping, an instance, or None for the defaults) as ``component``'s
+    ``Params`` instance, with every reference in it resolved with ``registry`` (default: the
+    process's registry). The one way params are validated, in specs and in contract checks."""
+    registry = registry or get_registry()
+    if params is None:
+        params = {}
+    if isinstance(params, component.Params):
+        typed = params
+    else:
+        if isinstance(params, BaseModel):
+            params = params.model_dump()
+        typed = component.Params.model_validate(params, context={"registry": registry})
+    _resolve_nested(typed, registry)
+    return typed
+
+
+def _resolve_nested(value: Any, registry: ComponentRegistry) -> None:
+    """Resolve, in place, the references a default factory made inside validated params (they
+    were made without the registry); the ones given in the data are resolved already."""
+    if isinstance(value, ComponentRef):
+        if value._resolved_with is None:
+            resolved = value.resolve(registry)
+            value.params, value._resolved_with = resolved.params, resolved._resolved_with
+        return
+    if isinstance(value, BaseModel):
+        items: Any = (getattr(value, name) for name in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return
+    for item in items:
+        _resolve_nested(item, registry)
 
 
 @functools.cache

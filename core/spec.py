@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from zsk.core.refs import (
     DatasetRef,
@@ -234,7 +234,8 @@ class HoldoutSpec(_Strict):
     classes: int | list[str] | None = Field(
         None,
         description="seen classes held out: a count drawn with the seed, or their names; "
-        "default: the data set's own unseen share of the seen classes (AwA2: 8 of 40)",
+        "default: the data set's own validation classes when it has them (xlsa17: val_loc's), "
+        "else its unseen share of the seen classes (AwA2: 8 of 40)",
     )
     images: float = Field(
         0.2, gt=0, lt=1, description="share of each remaining seen class's training images held out"
@@ -334,77 +335,3 @@ def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]
                 )
             seen_names.setdefault(name, index)
     return problems
-
-
-#: Definitions in the spec's JSON schema that stand for "a component of this kind".
-_REF_DEFINITIONS: dict[str, str] = {
-    "DatasetRef": "dataset",
-    "GeneratorRef": "generator",
-    "TrunkRef": "trunk",
-    "HeadRef": "head",
-    "SemanticEncoderRef": "semantic_encoder",
-    "Term": "loss",
-    "LossRef": "loss",
-    "NormalizerRef": "normalizer",
-    "AttentionRef": "attention",
-}
-
-
-def _component_models(registry: ComponentRegistry, kind: str, *, term: bool) -> list[type]:
-    """One model per registered component: ``type`` fixed to its name, its own ``params``."""
-    models = []
-    for entry in registry.list(kind):
-        fields: dict[str, Any] = {
-            "type": (Literal[entry.name], Field(description=entry.description)),  # type: ignore[valid-type]
-            "params": (entry.cls.Params, Field(default_factory=entry.cls.Params)),
-        }
-        if term:
-            for name in ("weight", "label"):
-                fields[name] = (Term.model_fields[name].annotation, Term.model_fields[name])
-        title = "".join(part.title() for part in f"{kind}_{entry.name}".split("_"))
-        title += "Term" if term else "Ref"
-        models.append(
-            create_model(
-                title,
-                __config__=ConfigDict(extra="forbid", title=f"{kind} '{entry.name}'"),
-                __doc__=entry.description,
-                **fields,
-            )
-        )
-    return models
-
-
-def json_schema(registry: ComponentRegistry) -> dict[str, Any]:
-    """The JSON Schema of a spec, every component reference a union by ``type`` of the
-    registered components' params, so editors autocomplete and check specs.
-
-    ``name`` is optional here: the loader names a spec after its file.
-    """
-    unions: dict[str, Any] = {}
-    for definition, kind in _REF_DEFINITIONS.items():
-        models = _component_models(registry, kind, term=definition == "Term")
-        if len(models) > 1:
-            unions[definition] = Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
-        elif models:
-            unions[definition] = models[0]
-    bundle = create_model(
-        "ZskSchemaBundle",
-        spec=(Spec, ...),
-        **{definition: (union, ...) for definition, union in unions.items()},
-    )
-    schema = bundle.model_json_schema(ref_template="#/$defs/{model}")
-    definitions = schema["$defs"]
-    for definition in unions:
-        if definition in definitions:
-            union = dict(schema["properties"][definition])
-            union.pop("title", None)
-            union["description"] = f"a {_REF_DEFINITIONS[definition]}, chosen by `type`"
-            definitions[definition] = union
-    root = definitions.pop("Spec")
-    root["required"] = [name for name in root.get("required", []) if name != "name"]
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **root,
-        "title": "zsk spec",
-        "$defs": definitions,
-    }

@@ -298,10 +298,6 @@ class _Translator:
         kind = error["type"]
         if kind == "unknown_component":
             return [Problem((*path[:-1], "type"), error["msg"])]
-        if kind == "component_params":
-            inner = self._revalidate(path[:-1])
-            sub_loc = _canonical(error.get("ctx", {}).get("sub_loc", ()))
-            return inner or [Problem((*path, *sub_loc), error["msg"])]
         if kind == "extra_forbidden":
             return [self._unknown_key(path)]
         if kind == "missing":
@@ -323,23 +319,6 @@ class _Translator:
                 message += f" Did you mean '{close[0]}'?"
             hint = f"keys here: {', '.join(known)}"
         return Problem(path, message, hint)
-
-    def _revalidate(self, ref_path: SpecPath) -> list[Problem]:
-        """Re-run a component's params validation to report each of its errors precisely."""
-        ref_model = _model_at(Spec, ref_path, self.data, self.registry)
-        ref = _value_at(self.data, ref_path)
-        if not (_is_model(ref_model) and issubclass(ref_model, ComponentRef)):
-            return []
-        if not isinstance(ref, dict) or not isinstance(ref.get("params", {}), dict):
-            return []
-        try:
-            cls = self.registry.component(ref_model.kind, str(ref.get("type")))
-            cls.Params.model_validate(ref.get("params", {}), context={"registry": self.registry})
-        except RegistryError:
-            return []
-        except ValidationError as exc:
-            return self.problems(exc.errors(), (*ref_path, "params"))
-        return []
 
 
 def _value_at(data: Any, path: SpecPath) -> Any:

@@ -1,15 +1,16 @@
 """The plugin system: hook specifications, the plugin manager and the typed component registry.
 
 This package knows nothing about GANs; it only knows that components of named kinds arrive from
-plugins, and where each came from.
+plugins, and where each came from. The kinds themselves are declared by whoever defines their base
+classes (zsk's core, in ``zsk.core.interfaces``).
 """
 
 from zsk.registry.components import (
-    KINDS,
-    ROLES,
     Component,
     ComponentEntry,
     ComponentRegistry,
+    declare_kinds,
+    declared_kinds,
 )
 from zsk.registry.errors import RegistryError, UserError
 from zsk.registry.hookspecs import PLUGIN_API_VERSION, hookimpl
@@ -25,15 +26,15 @@ from zsk.registry.manager import (
 __all__ = [
     "DEFAULT_PLUGINS",
     "DISTRIBUTION",
-    "KINDS",
     "PLUGIN_API_VERSION",
-    "ROLES",
     "Component",
     "ComponentEntry",
     "ComponentRegistry",
     "PluginFailure",
     "RegistryError",
     "UserError",
+    "declare_kinds",
+    "declared_kinds",
     "get_plugin_manager",
     "get_registry",
     "hookimpl",

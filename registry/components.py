@@ -4,6 +4,10 @@ A component is a class. Its *kind* comes from its base class (``kind`` class att
 *name* is a short string, its parameters are a nested pydantic model ``Params`` that forbids
 unknown keys, and the first line of its docstring is the description shown by ``zsk plugins``.
 Every registration is stamped with the plugin and the distribution that made it.
+
+The registry names no kind itself: whoever defines the kinds' base classes declares them with
+:func:`declare_kinds` (zsk's core does so in ``zsk.core.interfaces``), and a registry accepts
+the declared kinds, or the ones it is given.
 """
 
 from __future__ import annotations
@@ -12,28 +16,13 @@ import difflib
 import fnmatch
 import inspect
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from zsk.registry.errors import RegistryError
-
-KINDS: tuple[str, ...] = (
-    "generator",
-    "trunk",
-    "head",
-    "semantic_encoder",
-    "loss",
-    "normalizer",
-    "attention",
-    "dataset",
-    "metric",
-)
-
-#: The standard head roles. A plugin may introduce a head of a new role that its own loss consumes.
-ROLES: tuple[str, ...] = ("real_fake", "attribute", "embedding", "reconstruction_feature")
 
 
 def plural(kind: str) -> str:
@@ -59,6 +48,35 @@ class Component:
                 named = bool(klass.__dict__.get("name") or getattr(klass, "name", ""))
                 return inspect.cleandoc(doc).splitlines()[0] if named else ""
         return ""
+
+
+#: Declared kinds in listing order: kind name -> its base class.
+_DECLARED: dict[str, type[Component]] = {}
+
+
+def declare_kinds(*bases: type[Component]) -> tuple[str, ...]:
+    """Declare each base class's ``kind`` as a kind of component, in listing order.
+
+    Returns the kind names. Declaring the same kind again with the same base is harmless;
+    with another base it is an error (two meanings of one kind).
+    """
+    for base in bases:
+        kind = base.kind
+        if not kind:
+            raise RegistryError(f"{base.__qualname__} declares no `kind`")
+        earlier = _DECLARED.get(kind)
+        if earlier is not None and earlier is not base:
+            raise RegistryError(
+                f"kind {kind!r} is declared by {earlier.__module__}.{earlier.__qualname__} "
+                f"and again by {base.__module__}.{base.__qualname__}"
+            )
+        _DECLARED[kind] = base
+    return tuple(base.kind for base in bases)
+
+
+def declared_kinds() -> tuple[str, ...]:
+    """Every kind declared so far, in declaration order."""
+    return tuple(_DECLARED)
 
 
 @dataclass(frozen=True)
@@ -116,15 +134,17 @@ def type_text(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def validate_component_class(cls: Any) -> None:
-    """Reject a class that does not meet the component contract, saying what is wrong."""
+def validate_component_class(cls: Any, kinds: Sequence[str]) -> None:
+    """Reject a class that does not meet the component contract (a component of one of
+    ``kinds``), saying what is wrong."""
     label = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)!s}"
     if not (isinstance(cls, type) and issubclass(cls, Component)):
         raise RegistryError(f"{label} is not a zsk component class (subclass a kind's base class)")
-    if cls.kind not in KINDS:
+    if cls.kind not in kinds:
+        bases = [f"{b.__module__}.{b.__qualname__}" for k, b in _DECLARED.items() if k in kinds]
         raise RegistryError(
-            f"{label} has kind {cls.kind!r}; kinds are {', '.join(KINDS)}",
-            hint="subclass the base class of one kind, e.g. zsk.core.interfaces.Loss",
+            f"{label} has kind {cls.kind!r}; kinds are {', '.join(kinds)}",
+            hint="subclass the base class of one kind" + (f", e.g. {bases[-1]}" if bases else ""),
         )
     if not cls.name or not isinstance(cls.name, str):
         raise RegistryError(f"{label} has no `name`; give it a short name such as 'lsgan'")
@@ -146,9 +166,14 @@ def validate_component_class(cls: Any) -> None:
 
 
 class ComponentRegistry:
-    """Components by kind and name, with provenance, wildcard listing and helpful misses."""
+    """Components by kind and name, with provenance, wildcard listing and helpful misses.
 
-    def __init__(self) -> None:
+    ``kinds`` are the kinds it accepts, in listing order; by default every declared kind
+    (:func:`declare_kinds`), read when asked, so a kind declared later is accepted too.
+    """
+
+    def __init__(self, kinds: Sequence[str] | None = None) -> None:
+        self._kinds = tuple(kinds) if kinds is not None else None
         self._entries: dict[tuple[str, str], ComponentEntry] = {}
         #: Plugins that failed to load (objects with ``plugin``, ``distribution``, ``error`` and
         #: ``component``); a lookup that misses names them, since the component may be theirs.
@@ -165,7 +190,7 @@ class ComponentRegistry:
         version: str,
         override: bool = False,
     ) -> ComponentEntry:
-        validate_component_class(cls)
+        validate_component_class(cls, self.kinds)
         key = (cls.kind, cls.name)
         existing = self._entries.get(key)
         if existing is not None and not override:
@@ -241,7 +266,7 @@ class ComponentRegistry:
                 for e in self._entries.values()
                 if (kind is None or e.kind == kind) and fnmatch.fnmatchcase(e.name, pattern)
             ),
-            key=lambda e: (KINDS.index(e.kind), e.name),
+            key=lambda e: (self.kinds.index(e.kind), e.name),
         )
 
     def remove_plugin(self, plugin: str) -> None:
@@ -253,9 +278,13 @@ class ComponentRegistry:
     def __len__(self) -> int:
         return len(self._entries)
 
-    @staticmethod
-    def _check_kind(kind: str) -> None:
-        if kind not in KINDS:
-            close = difflib.get_close_matches(kind, KINDS, n=1)
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self._kinds if self._kinds is not None else declared_kinds()
+
+    def _check_kind(self, kind: str) -> None:
+        kinds = self.kinds
+        if kind not in kinds:
+            close = difflib.get_close_matches(kind, kinds, n=1)
             guess = f" Did you mean '{close[0]}'?" if close else ""
-            raise RegistryError(f"unknown kind '{kind}'.{guess}", hint=f"kinds: {', '.join(KINDS)}")
+            raise RegistryError(f"unknown kind '{kind}'.{guess}", hint=f"kinds: {', '.join(kinds)}")

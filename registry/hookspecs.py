@@ -22,8 +22,8 @@ ENTRY_POINT_GROUP = "zsk"
 
 #: The version of the plugin interface: hooks, component base classes and the step context.
 #: A plugin declares the range it supports with a module attribute, e.g.
-#: ``zsk_plugin_api = ">=1.0,<2"``; a plugin outside its range is reported, not loaded.
-PLUGIN_API_VERSION = "1.1"
+#: ``zsk_plugin_api = ">=2.0,<3"``; a plugin outside its range is reported, not loaded.
+PLUGIN_API_VERSION = "2.1"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -30,9 +30,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.trunks",
     "zsk.plugins.builtin.heads",
     "zsk.plugins.builtin.conditional_heads",
+    "zsk.plugins.builtin.feature_networks",
+    "zsk.plugins.builtin.feature_losses",
     "zsk.plugins.builtin.semantic_encoders",
     "zsk.plugins.builtin.losses",
     "zsk.plugins.builtin.datasets",
+    "zsk.plugins.builtin.feature_datasets",
+    "zsk.plugins.builtin.benchmark_datasets",
     "zsk.plugins.builtin.metrics",
 )
 

@@ -90,7 +90,7 @@ def schema(out: Path | None) -> None:
       zsk schema --out zsk-spec.schema.json
     """
     from zsk.core.files import write_file
-    from zsk.core.spec import json_schema
+    from zsk.core.schema import json_schema
     from zsk.registry import get_registry
 
     text = json.dumps(json_schema(get_registry()), indent=2, ensure_ascii=False) + "\n"

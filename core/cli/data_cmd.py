@@ -38,6 +38,8 @@ def data() -> None:
       zsk data check data/shapes
       zsk data prepare data/shapes --size 32
       zsk data crop data/AwA2 data/AwA2-cropped --weights maskrcnn.pth
+      zsk data features data/AwA2 --backbone resnet101 --weights r101.safetensors --out f/
+      zsk data apy data/aPY data/aPY-objects
     """
 
 
@@ -130,11 +132,17 @@ def _print_report(report) -> None:
     rows, cols = d["attributes_shape"]
     console.print(f"  attribute matrix {rows}×{cols}, values {low:.3g} … {high:.3g}")
     images = d["images"]
+    what = "images" if d["features"] is None else "features"
     console.print(
-        f"  images: {images['train']} train, {images['test_seen']} test seen, "
+        f"  {what}: {images['train']} train, {images['test_seen']} test seen, "
         f"{images['test_unseen']} test unseen"
     )
-    table = Table("class", "split", "images")
+    if d["features"] is not None:
+        features = d["features"]
+        console.print(
+            f"  feature matrix {features['count']}×{features['dim']} float32, every value finite"
+        )
+    table = Table("class", "split", what)
     seen = set(d["seen"])
     for name, count in d["images_per_class"].items():
         table.add_row(name, "seen" if name in seen else "unseen", str(count))
@@ -158,7 +166,14 @@ def prepare(src: Path, fmt: str, size: int, workers: int | None) -> None:
 
     if not 8 <= size <= 1024:
         raise UserError(f"--size must be between 8 and 1024, got {size}")
-    _, data_set = load_folder(src, fmt)
+    name, data_set = load_folder(src, fmt)
+    if data_set.is_features:
+        raise UserError(
+            f"'{name}' is a feature data set: its features are read memory-mapped as they are, "
+            "so there are no images to prepare",
+            where=str(src),
+            hint="train on it directly; `zsk data check` reports what it holds",
+        )
     started = time.perf_counter()
     result = run_prepare(data_set, size, workers=workers, progress=sys.stderr.isatty())
     seconds = time.perf_counter() - started
@@ -211,3 +226,115 @@ def crop(
         f"cropped {result.written} images to {out} ({result.centred} centre-cropped: no "
         f"confident detection; {len(result.skipped)} undecodable skipped)"
     )
+
+
+@data.command()
+@click.argument("src", type=_DIR)
+@click.option("--out", type=_DIR, required=True, help="Feature folder to write (or resume).")
+@click.option("--backbone", metavar="NAME", help="timm architecture, e.g. resnet101.")
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The backbone's local .safetensors weights (zsk never downloads).",
+)
+@click.option(
+    "--run",
+    "run_dir",
+    type=_DIR,
+    help="A trained zsk image run: features from its discriminator instead of a backbone.",
+)
+@click.option(
+    "--layer",
+    type=click.Choice(["trunk", "embedding"]),
+    default="trunk",
+    show_default=True,
+    help="With --run: the trunk's features averaged over positions, or the embedding φ(x).",
+)
+@_FORMAT
+@click.option("--image-size", type=int, help="Backbone input side, px [the backbone's own].")
+@click.option("--batch-size", default=32, show_default=True, help="Images per forward pass.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--workers", type=int, default=None, help="Decoding threads [all cores].")
+@click.option("--force", is_flag=True, help="Replace features of another extraction in OUT.")
+def features(
+    src: Path,
+    out: Path,
+    backbone: str | None,
+    weights: Path | None,
+    run_dir: Path | None,
+    layer: str,
+    fmt: str,
+    image_size: int | None,
+    batch_size: int,
+    device: str,
+    workers: int | None,
+    force: bool,
+) -> None:
+    """Pooled features of every image of SRC, from a timm backbone or a trained run, written
+    to OUT as a feature folder (resumable: run the same command again after an interruption)."""
+    import torch
+
+    from zsk.core.data.extract import extract
+    from zsk.core.data.extractors import run_extractor, timm_extractor
+    from zsk.core.data.source import load_folder
+
+    if (backbone is None) == (run_dir is None):
+        raise UserError(
+            "give either --backbone NAME --weights PATH or --run RUN_DIR",
+            hint="e.g. --backbone resnet101 --weights resnet101.safetensors",
+        )
+    if backbone is not None and weights is None:
+        raise UserError(
+            f"--backbone {backbone} needs --weights: zsk never downloads weights",
+            hint=f"give the local model.safetensors of timm's '{backbone}' (Hugging Face repo "
+            f"timm/{backbone})",
+        )
+    if run_dir is not None and (weights is not None or image_size is not None):
+        raise UserError("--weights and --image-size go with --backbone, not --run")
+    if image_size is not None and not 8 <= image_size <= 1024:
+        raise UserError(f"--image-size must be between 8 and 1024, got {image_size}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    name, data_set = load_folder(src, fmt)
+    target = torch.device(device)
+    if backbone is not None:
+        extractor = timm_extractor(backbone, weights, image_size, target)
+    else:
+        extractor = run_extractor(run_dir, layer, target)
+    started = time.perf_counter()
+    result = extract(
+        data_set,
+        out,
+        extractor,
+        source_format=name,
+        batch_size=batch_size,
+        workers=workers,
+        progress=sys.stderr.isatty(),
+        force=force,
+    )
+    seconds = time.perf_counter() - started
+    if result.already_complete:
+        click.echo(f"{out} already holds these {result.count} features ({result.dim}-d)")
+        return
+    resumed = f", resumed at row {result.resumed_at}" if result.resumed_at else ""
+    skipped = f", {len(result.skipped)} undecodable images skipped" if result.skipped else ""
+    click.echo(
+        f"wrote {result.count} features ({result.dim}-d) to {out} in {seconds:.1f} s"
+        f"{resumed}{skipped}"
+    )
+    click.echo(f"next: zsk data check {out}")
+
+
+@data.command()
+@click.argument("src", type=_DIR)
+@click.argument("out", type=_DIR)
+def apy(src: Path, out: Path) -> None:
+    """Crop every object of the aPascal & aYahoo download SRC into an image data set at OUT
+    (image_folder layout: attributes.csv, seen.txt, unseen.txt, images/CLASS/)."""
+    from zsk.core.data.apy import write_crops
+
+    if not src.is_dir():
+        raise UserError("source folder not found", where=str(src))
+    objects, classes = write_crops(src, out, progress=sys.stderr.isatty())
+    click.echo(f"wrote {objects} object images of {classes} classes to {out}")
+    click.echo(f"next: zsk data check {out}")

@@ -47,10 +47,18 @@ def print_table(result: dict[str, object], console: Console) -> None:
 )
 @click.option(
     "--images-per-class",
-    default=EvalOptions.images_per_class,
-    show_default=True,
+    multiple=True,
     type=click.IntRange(min=2),
-    help="Images imagined per unseen class for generative ZSL.",
+    help="Samples imagined per unseen class for generative ZSL; repeat it to have the "
+    "evaluation choose on validation classes [default: 64 for an image run; 100, 300 and 1200 "
+    "for a feature run].",
+)
+@click.option(
+    "--classifier-epochs",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="Epochs of generative ZSL's softmax classifier; repeat it to have the evaluation choose "
+    "on validation classes [default: 30 for an image run; 10 and 30 for a feature run].",
 )
 @click.option(
     "--probe-steps",
@@ -69,7 +77,8 @@ def eval_command(
     run_dir: Path | None,
     as_json: bool,
     metrics: tuple[str, ...],
-    images_per_class: int,
+    images_per_class: tuple[int, ...],
+    classifier_epochs: tuple[int, ...],
     probe_steps: int,
     batch_size: int,
     calibration_run: Path | None,
@@ -98,6 +107,7 @@ def eval_command(
     console = Console(stderr=True)
     options = EvalOptions(
         images_per_class=images_per_class,
+        classifier_epochs=classifier_epochs,
         probe_steps=probe_steps,
         batch_size=batch_size,
         seed=seed,

@@ -12,6 +12,7 @@ from zsk.core.evaluate.pictures import (
     attribute_rows,
     generate_images,
     read_image,
+    refuse_features,
     refuse_non_translating,
     save_grid,
     translate_image,
@@ -86,7 +87,10 @@ def generate(
     """
     if out is not None:
         image_format(out)  # before the networks run
-    trained = load_trained(resolve_run_dir(run_dir))
+    run_dir = resolve_run_dir(run_dir)
+    build = load_run(run_dir)
+    refuse_features(build.gan, "generate")
+    trained = load_trained(run_dir, build)
     data = trained.build.data
     rows, captions = attribute_rows(data, list(class_names), edits)
     images = generate_images(trained.build.gan, data, rows, per_row, seed, resolve_device(device))
@@ -139,6 +143,7 @@ def translate(
         image_format(out)  # before the networks run
     run_dir = resolve_run_dir(run_dir)
     build = load_run(run_dir)
+    refuse_features(build.gan, "translate")
     refuse_non_translating(build.gan)  # a property of the spec: say so before asking to train
     trained = load_trained(run_dir, build)
     gan = trained.build.gan

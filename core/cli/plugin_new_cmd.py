@@ -2,7 +2,7 @@
 
 A package holds one or more components, each of a kind and with a name the author chooses
 (``--add head:projection``). The files come from templates shipped as package data under
-``zsk/core/scaffold_templates`` (``common/`` for the package, ``kinds/<template>/`` for each
+``zsk/core/scaffold-templates`` (``common/`` for the package, ``kinds/<template>/`` for each
 component, its test and its usage snippet), filled in with :class:`string.Template`.
 """
 
@@ -118,7 +118,7 @@ class Scaffold:
         return cls(dist, module, components)
 
     def files(self) -> dict[str, str]:
-        """Relative path -> template path (under ``scaffold_templates``) of every file."""
+        """Relative path -> template path (under ``scaffold-templates``) of every file."""
         files = {
             "pyproject.toml": "common/pyproject.toml.tmpl",
             "README.md": "common/README.md.tmpl",
@@ -186,7 +186,7 @@ def _zsk_requirement() -> str:
 
 
 def _template(relative: str) -> Template:
-    source = resources.files("zsk.core").joinpath("scaffold_templates", *relative.split("/"))
+    source = resources.files("zsk.core").joinpath("scaffold-templates", *relative.split("/"))
     return Template(source.read_text(encoding="utf-8"))
 
 

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zsk.registry import KINDS, RegistryError, get_registry
+from zsk.core.interfaces import KINDS
+from zsk.registry import RegistryError, get_registry
 from zsk.registry.manager import failures
 
 

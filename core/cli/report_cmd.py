@@ -19,10 +19,10 @@ from zsk.core.train.device import DEVICE_CHOICES, resolve_device
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--images-per-class",
-    default=EvalOptions.images_per_class,
-    show_default=True,
+    multiple=True,
     type=click.IntRange(min=2),
-    help="For an evaluation that has to be run: images imagined per unseen class.",
+    help="For an evaluation that has to be run: samples imagined per unseen class (repeat it "
+    "to choose on validation classes; default as zsk eval).",
 )
 @click.option(
     "--probe-steps",
@@ -35,7 +35,7 @@ from zsk.core.train.device import DEVICE_CHOICES, resolve_device
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
 def report(
     run_dir: Path | None,
-    images_per_class: int,
+    images_per_class: tuple[int, ...],
     probe_steps: int,
     calibration_run: Path | None,
     device: str,

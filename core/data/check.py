@@ -3,6 +3,7 @@
 Structural faults in the files (a missing class folder, a matrix of the wrong shape, a class in
 both splits, an unknown class) are raised by the reader as a UserError with file and line. This
 module adds the faults only visible across files: a split class without a single image.
+A feature data set has no images to decode; its reader has already refused non-finite features.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class CheckReport:
                 "test_unseen": len(d.test_unseen),
             },
             "images_per_class": self.images_per_class,
+            "features": None
+            if d.features is None
+            else {"count": int(d.features.shape[0]), "dim": d.feature_dim, "non_finite": 0},
             "undecodable": [str(p) for p in self.undecodable],
             "faults": self.faults,
         }
@@ -70,7 +74,7 @@ def check(
         counts[data.classes[sample.label]] += 1
     report = CheckReport(name, data, counts)
     report.faults += [f"class '{c}' has no images" for c, n in counts.items() if n == 0]
-    if decode:
+    if decode and not data.is_features:
         scratch = np.empty((len(samples), 3, CHECK_SIZE, CHECK_SIZE), dtype=np.uint8)
         paths = [s.path for s in samples]
         with progress_bar(len(paths), "decoding", progress) as advance:

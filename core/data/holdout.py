@@ -55,7 +55,9 @@ def split_seen_classes(
         raise ValueError("holding out classes needs at least two seen classes")
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(seen), generator=generator).tolist()
-    held = sorted(set([seen[i] for i in order[:held_out]] if isinstance(held_out, int) else held_out))
+    held = sorted(
+        set([seen[i] for i in order[:held_out]] if isinstance(held_out, int) else held_out)
+    )
     trained = sorted(set(seen) - set(held))
     fit, val_seen = [], []
     for cls in trained:
@@ -93,10 +95,16 @@ def _named_classes(data: ZslData, names: list[str]) -> list[int]:
 def apply_holdout(
     data: ZslData, classes: int | list[str] | None, image_share: float, seed: int
 ) -> ZslData:
-    """The data set a validation run trains on (see module); ``data`` itself is unchanged."""
+    """The data set a validation run trains on (see module); ``data`` itself is unchanged.
+
+    ``classes=None`` holds out the data set's own validation classes when it names some (the
+    benchmark files' ``val_loc`` classes), else its unseen share of the seen classes.
+    """
     num_seen = len(data.seen)
-    if classes is None:
-        held: int | list[int] = unseen_share_count(num_seen, len(data.unseen))
+    if classes is None and data.validation_classes:
+        held: int | list[int] = list(data.validation_classes)
+    elif classes is None:
+        held = unseen_share_count(num_seen, len(data.unseen))
     elif isinstance(classes, int):
         if not 1 <= classes < num_seen:
             raise UserError(

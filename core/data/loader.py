@@ -1,7 +1,9 @@
-"""Pixels for training and evaluation: a split's images as one uint8 tensor, and batches of it.
+"""Samples for training and evaluation: a split's images as one uint8 tensor, and batches of it.
 
 Images stay uint8 until a batch is drawn; :class:`BatchStream` moves each batch to the device
-as uint8 (a quarter of the bytes of float) and scales it to [-1, 1] there.
+as uint8 (a quarter of the bytes of float) and scales it to [-1, 1] there. A feature data set
+(``ZslData.features``) gives float32 rows (N, D) instead, which networks take as they are
+(:func:`as_inputs`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from zsk.core.data.images import decode_into
 from zsk.core.data.prepared import open_prepared
 from zsk.core.data.progress import progress_bar, report_skipped
-from zsk.core.data.types import Sample, ZslData
+from zsk.core.data.types import FeatureSample, Sample, ZslData
 from zsk.registry import UserError
 
 logger = logging.getLogger("zsk.data")
@@ -40,8 +42,13 @@ def load_split_images(
 def load_images(
     data: ZslData, samples: list[Sample], image_size: int, name: str, *, progress: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`load_split_images` for any list of the data set's samples, called ``name``."""
+    """:func:`load_split_images` for any list of the data set's samples, called ``name``.
+
+    For a feature data set: its float32 rows (N, D) of those samples (``image_size`` unused).
+    """
     labels = np.asarray([s.label for s in samples], dtype=np.int64)
+    if data.features is not None:
+        return _feature_rows(data.features, samples), torch.from_numpy(labels)
     prepared = open_prepared(data.root, image_size)
     rows = prepared.rows_for(samples, data.classes) if prepared is not None else None
     if prepared is not None and rows is None:
@@ -63,11 +70,24 @@ def load_images(
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
+def _feature_rows(features: torch.Tensor, samples: list[FeatureSample]) -> torch.Tensor:
+    rows = torch.tensor([s.row for s in samples], dtype=torch.long)
+    return features.index_select(0, rows).to(torch.float32)
+
+
 def _gather(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``array[rows]``: a view when the rows are one ascending run, else one copy."""
     if len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
         return array[rows[0] : rows[0] + len(rows)]
     return array[rows]
+
+
+def as_inputs(samples: torch.Tensor) -> torch.Tensor:
+    """Samples as networks take them: uint8 images scaled to [-1, 1] (:func:`to_unit_range`),
+    feature rows (floating point) as float32, unchanged."""
+    if samples.dtype == torch.uint8:
+        return to_unit_range(samples)
+    return samples.to(torch.float32)
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
@@ -96,6 +116,8 @@ def gather_unit_range(images: torch.Tensor, index: torch.Tensor) -> torch.Tensor
 class BatchStream:
     """Shuffled batches of a split, reproducible from ``(seed, epoch)`` and resumable mid-epoch.
 
+    ``images`` are uint8 images (N, C, H, W) or float32 feature rows (N, D).
+
     Each epoch draws a permutation from a generator seeded with ``seed`` and the epoch number.
     With ``world_size > 1`` every rank takes every ``world_size``-th index of the permutation
     (after dropping the remainder, at most ``world_size - 1`` images per epoch), so ranks see
@@ -115,9 +137,12 @@ class BatchStream:
         rank: int = 0,
         world_size: int = 1,
     ):
-        if images.dtype != torch.uint8 or images.dim() != 4:
+        is_images = images.dtype == torch.uint8 and images.dim() == 4
+        is_features = images.dtype == torch.float32 and images.dim() == 2
+        if not (is_images or is_features):
             raise ValueError(
-                f"images must be uint8 (N, C, H, W), got {images.dtype} {images.shape}"
+                "images must be uint8 (N, C, H, W) or features float32 (N, D), got "
+                f"{images.dtype} {tuple(images.shape)}"
             )
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -174,14 +199,15 @@ class BatchStream:
 
     def _batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         labels = self.labels.index_select(0, index.to(self.labels.device))
-        if self.device.type == "cpu" and self.images.device.type == "cpu":
+        on_cpu = self.device.type == "cpu" and self.images.device.type == "cpu"
+        if on_cpu and self.images.dtype == torch.uint8:
             return gather_unit_range(self.images, index), labels
         images = self.images.index_select(0, index.to(self.images.device))
         non_blocking = self.device.type == "cuda" and images.device.type == "cpu"
         if non_blocking:
             images = images.pin_memory()
         images = images.to(self.device, non_blocking=non_blocking)
-        return to_unit_range(images), labels.to(self.device, non_blocking=non_blocking)
+        return as_inputs(images), labels.to(self.device, non_blocking=non_blocking)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position}

@@ -23,7 +23,7 @@ import numpy as np
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar, report_skipped
 from zsk.core.data.types import Sample, ZslData
-from zsk.core.files import writing, write_file
+from zsk.core.files import write_file, writing
 
 PREPARED_DIR = ".zsk-prepared"
 FORMAT = "zsk-prepared"

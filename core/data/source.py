@@ -34,7 +34,8 @@ def _describe(formats: dict[str, type]) -> str:
 
 
 def detect_format(root: Path, registry: ComponentRegistry | None = None) -> str:
-    """The one format whose marker files are all in ``root``."""
+    """The one format whose marker files are all in ``root`` (the most specific one when the
+    marker files of one format are a part of another's)."""
     formats = folder_formats(registry)
     if not root.is_dir():
         raise UserError(
@@ -42,11 +43,14 @@ def detect_format(root: Path, registry: ComponentRegistry | None = None) -> str:
             where=str(root),
             hint=f"write the built-in synthetic set there with `zsk data synth {root}`",
         )
-    matches = [
-        name
+    found = {
+        name: set(cls.marker_files)
         for name, cls in formats.items()
         if cls.marker_files and all((root / marker).exists() for marker in cls.marker_files)
-    ]
+    }
+    # a format whose markers are all among another match's is the less specific one (CUB's
+    # folder also has AwA2's classes.txt)
+    matches = [name for name, own in found.items() if not any(own < o for o in found.values())]
     if len(matches) == 1:
         return matches[0]
     if matches:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
 
 from zsk.core.data.types import Sample, ZslData
 from zsk.registry import UserError
+
+_Item = TypeVar("_Item", Path, int)
 
 
 def scale_attributes(
@@ -29,8 +31,8 @@ def scale_attributes(
     return torch.from_numpy(scaled.astype(np.float32))
 
 
-def held_out(paths: list[Path], fraction: float, seed: int, class_name: str) -> set[Path]:
-    """A deterministic share of one class's images for the seen test set.
+def held_out(paths: list[_Item], fraction: float, seed: int, class_name: str) -> set[_Item]:
+    """A deterministic share of one class's images (or feature rows) for the seen test set.
 
     Which images depends only on the seed, the class name and the file names, so adding a
     class or reordering the index never moves another class's images between the sets.

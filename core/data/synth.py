@@ -233,8 +233,12 @@ def synthesize(
     _write(out / "predicate-matrix-continuous.txt", "\n".join(rows) + "\n")
     binary = [" ".join(str(int(v >= 50)) for v in row) for row in matrix]
     _write(out / "predicate-matrix-binary.txt", "\n".join(binary) + "\n")
-    _write(out / "trainclasses.txt", "".join(f"{c.name}\n" for c in sorted(seen, key=lambda c: c.name)))
-    _write(out / "testclasses.txt", "".join(f"{c.name}\n" for c in sorted(held, key=lambda c: c.name)))
+    _write(
+        out / "trainclasses.txt", "".join(f"{c.name}\n" for c in sorted(seen, key=lambda c: c.name))
+    )
+    _write(
+        out / "testclasses.txt", "".join(f"{c.name}\n" for c in sorted(held, key=lambda c: c.name))
+    )
     settings = {
         "generator": "zsk data synth",
         "seed": seed,

@@ -53,6 +53,9 @@ class ZslData:
     A feature data set (pre-extracted CNN features, as the field's benchmark files hold) sets
     ``features`` to one float32 row per sample; its sample lists then hold :class:`FeatureSample`
     rows into that matrix instead of image files.
+
+    ``validation_classes`` are seen classes the data set itself sets aside for choosing settings
+    (the benchmark files' ``val_loc`` classes); a validation run holds them out by default.
     """
 
     root: Path
@@ -67,6 +70,7 @@ class ZslData:
     skipped: list[Path] = field(default_factory=list)
     holdout: Holdout | None = None
     features: torch.Tensor | None = None
+    validation_classes: list[int] | None = None
 
     @property
     def is_features(self) -> bool:
@@ -91,13 +95,6 @@ class ZslData:
     def channels(self) -> int:
         """Image channels: 3, as every image is decoded to RGB (:mod:`zsk.core.data.images`)."""
         return 3
-
-    def seen_index(self) -> dict[int, int]:
-        """Global class index -> index among the seen classes (the classifier's output)."""
-        return {c: i for i, c in enumerate(self.seen)}
-
-    def class_index(self, name: str) -> int:
-        return self.classes.index(name)
 
     def fingerprint(self) -> str:
         """A digest of class names, attribute matrix and split: what a run must not change."""

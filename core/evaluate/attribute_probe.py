@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zsk.core.data.loader import to_unit_range
+from zsk.core.data.loader import as_inputs
 from zsk.core.evaluate.inference import LabelledImages, batched
 
 LEARNING_RATE = 1e-3
@@ -66,28 +66,39 @@ class AttributeProbe(nn.Module):
         return self.out(self.features(images).mean(dim=(2, 3)))
 
 
+def feature_probe(feature_dim: int, num_attributes: int, width: int = 256) -> nn.Module:
+    """The judge of a feature run: one hidden layer (ReLU) over the feature vector."""
+    return nn.Sequential(nn.Linear(feature_dim, width), nn.ReLU(), nn.Linear(width, num_attributes))
+
+
 def train_probe(
     train: LabelledImages,
     binary: torch.Tensor,
     steps: int,
     device: torch.device,
     seed: int,
-) -> AttributeProbe:
-    """Fit the probe to the binarised attributes of each training image's class."""
+) -> nn.Module:
+    """Fit the probe to the binarised attributes of each training image's class (for a feature
+    run, :func:`feature_probe` on the feature vectors, without the image augmentations)."""
     generator = torch.Generator().manual_seed(seed)
+    is_features = train.images.dim() == 2
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        probe = AttributeProbe(binary.shape[1], channels=train.images.shape[1]).to(device)
+        if is_features:
+            probe = feature_probe(train.images.shape[1], binary.shape[1]).to(device)
+        else:
+            probe = AttributeProbe(binary.shape[1], channels=train.images.shape[1]).to(device)
     targets = binary.to(torch.float32)
     optimizer = torch.optim.Adam(probe.parameters(), lr=LEARNING_RATE)
     probe.train()
     for _ in range(steps):
         picks = torch.randint(0, len(train), (min(BATCH, len(train)),), generator=generator)
-        images = to_unit_range(train.images[picks].to(device))
-        flip = torch.rand(len(picks), generator=generator) < 0.5
-        images[flip.to(device)] = images[flip.to(device)].flip(-1)
-        noise = torch.randn(images.shape, generator=generator).to(device)
-        images = images + PIXEL_NOISE * noise
+        images = as_inputs(train.images[picks].to(device))
+        if not is_features:
+            flip = torch.rand(len(picks), generator=generator) < 0.5
+            images[flip.to(device)] = images[flip.to(device)].flip(-1)
+            noise = torch.randn(images.shape, generator=generator).to(device)
+            images = images + PIXEL_NOISE * noise
         loss = F.binary_cross_entropy_with_logits(
             probe(images), targets[train.labels[picks]].to(device)
         )
@@ -99,7 +110,7 @@ def train_probe(
 
 
 def predicate_accuracy(
-    probe: AttributeProbe,
+    probe: nn.Module,
     judged: LabelledImages,
     binary: torch.Tensor,
     device: torch.device,
@@ -111,7 +122,7 @@ def predicate_accuracy(
 
 
 def attribute_accuracy(
-    probe: AttributeProbe,
+    probe: nn.Module,
     judged: LabelledImages,
     binary: torch.Tensor,
     device: torch.device,

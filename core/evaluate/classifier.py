@@ -60,7 +60,10 @@ def fit_softmax(
     counts = torch.bincount(targets, minlength=len(classes)).clamp_min(1).to(torch.float32)
     weights = (len(targets) / (len(classes) * counts)).to(device)
     mean = features.mean(dim=0).to(device)
-    scale = features.std(dim=0, unbiased=False).clamp_min(1e-6).to(device)
+    spread = features.std(dim=0, unbiased=False)
+    # a constant column (a ReLU feature that never fires on the training set) carries nothing;
+    # dividing it by ~0 would blow up any sample where it does fire, so it is left unscaled
+    scale = torch.where(spread > 1e-6, spread, torch.ones_like(spread)).to(device)
     x = (features.to(device) - mean) / scale
     y = targets.to(device)
     with torch.random.fork_rng(devices=[]):

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 import torch
 
 from zsk.core.data.types import ZslData
-from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.inference import (
     LabelledImages,
     cosine_scores,
     embed_attributes,
     embed_images,
 )
-from zsk.core.evaluate.metrics import Calibration
+from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.model import GAN
 
 

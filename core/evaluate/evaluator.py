@@ -17,12 +17,9 @@ from zsk.core.evaluate.attribute_probe import (
     train_probe,
 )
 from zsk.core.evaluate.calibration import calibration_source, check_validation_run
+from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
-from zsk.core.evaluate.generative import (
-    Imagining,
-    evaluate_generative,
-    generative_calibration,
-)
+from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.metric_inputs import MetricInputs, build_metrics, compute_metrics
 from zsk.core.evaluate.trained import TrainedRun, load_trained
@@ -34,13 +31,26 @@ from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"
 NO_GENERATOR = "the spec trains no generator (empty generator objective)"
+NO_EMBEDDING = "the run's discriminator has no embedding head (model.heads.embedding)"
+
+#: Generated samples per unseen class and classifier epochs the evaluation chooses among on
+#: validation classes, for an image run and for a feature run (f-CLSWGAN's published counts
+#: are 100 to 1200 features per class; a few hundred images already take minutes on a CPU).
+IMAGE_CHOICES = {"images_per_class": (64,), "classifier_epochs": (EPOCHS,)}
+FEATURE_CHOICES = {"images_per_class": (100, 300, 1200), "classifier_epochs": (10, 30)}
 
 
 @dataclass(frozen=True)
 class EvalOptions:
-    """Knobs of an evaluation; the defaults suit AwA2 at 128 pixels on a GPU."""
+    """Knobs of an evaluation; the defaults suit AwA2 at 128 pixels on a GPU.
 
-    images_per_class: int = 64
+    ``images_per_class`` and ``classifier_epochs`` are candidates that the generative route
+    chooses among on validation classes (never on test data); empty: :data:`IMAGE_CHOICES` or
+    :data:`FEATURE_CHOICES`, by the run's data.
+    """
+
+    images_per_class: tuple[int, ...] = ()
+    classifier_epochs: tuple[int, ...] = ()
     probe_steps: int = 1000
     batch_size: int = 128
     seed: int = 0
@@ -73,6 +83,12 @@ def evaluate(
 ) -> dict[str, object]:
     """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, and
     the metric plugins ``options.metrics`` names (under ``metrics``)."""
+    if options.metrics and trained.build.data.is_features:
+        raise UserError(
+            f"{trained.run_dir} is a feature run: metric plugins (FID, KID, ...) judge imagined "
+            "images, and a feature run makes feature vectors",
+            hint="drop --metric for this run; its generative ZSL/GZSL numbers judge the features",
+        )
     metrics = build_metrics(list(options.metrics))  # refuse a bad one before the long part
     if metrics and not trained.build.objective.generator:
         raise UserError(
@@ -99,9 +115,13 @@ def evaluate(
     judge = source.judge.build.gan.to(device).eval()
     judge_data, where = source.judge.build.data, source.images.source
 
-    log("embedding zero-shot accuracy")
-    calibration = embedding_calibration(judge, judge_data, source.images, device, batch)
-    embedding = evaluate_embedding(gan, data, test, calibration, where, device, batch)
+    embedding: dict[str, object] = {"zsl_top1": None, "gzsl": None}
+    if "embedding" in gan.discriminator.heads:
+        log("embedding zero-shot accuracy")
+        calibration = embedding_calibration(judge, judge_data, source.images, device, batch)
+        embedding = evaluate_embedding(gan, data, test, calibration, where, device, batch)
+    else:
+        embedding["embedding_unavailable"] = NO_EMBEDDING
     imagined = (
         _imagined_images(
             trained, judge, source, (train, test_seen, test_unseen), metrics, options, device, log
@@ -114,8 +134,7 @@ def evaluate(
         "run": str(trained.run_dir),
         "checkpoint": trained.checkpoint.name,
         "step": trained.step,
-        "zsl_top1": embedding["zsl_top1"],
-        "gzsl": embedding["gzsl"],
+        **embedding,
         **imagined,
         "validation": {
             "pseudo_unseen_classes": split.held_out,
@@ -144,13 +163,24 @@ def _imagined_images(
     the metric plugins, for a run whose spec trains a generator."""
     data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
     train, test_seen, test_unseen = splits
-    log(f"imagining {options.images_per_class} images per class and fitting classifiers")
-    how = Imagining(options.images_per_class, device, batch, options.seed)
+    defaults = FEATURE_CHOICES if data.is_features else IMAGE_CHOICES
+    per_class = options.images_per_class or defaults["images_per_class"]
+    epochs = options.classifier_epochs or defaults["classifier_epochs"]
+    log(f"imagining {', '.join(map(str, per_class))} samples per class and fitting classifiers")
     judge_data, where = source.judge.build.data, source.images.source
-    calibration = generative_calibration(judge, judge_data, source.fit, source.images, how)
+    how, calibration, candidates = choose_imagining(
+        judge,
+        judge_data,
+        source.fit,
+        source.images,
+        Imagining(per_class[0], device, batch, options.seed),
+        per_class,
+        epochs,
+    )
     generative = evaluate_generative(
         gan, data, train, test_seen + test_unseen, calibration, where, how
     )
+    generative.metrics["chosen_on_validation"] = candidates
     log(f"training the attribute probe ({options.probe_steps} steps)")
     binary, rule = binarize(data.attributes)
     probe = train_probe(train, binary, options.probe_steps, device, options.seed)

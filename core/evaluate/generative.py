@@ -12,16 +12,15 @@ held-out classes where one is given, else by the run's own for pseudo-unseen cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from zsk.core.data.types import ZslData
-from zsk.core.evaluate.classifier import SoftmaxClassifier, fit_softmax
+from zsk.core.evaluate.classifier import EPOCHS, SoftmaxClassifier, fit_softmax
 from zsk.core.evaluate.embedding import CalibrationImages
-from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, zsl_top1
-from zsk.core.evaluate.inference import LabelledImages, imagine_classes, pooled_features
-from zsk.core.evaluate.metrics import Calibration
+from zsk.core.evaluate.inference import LabelledImages, classifier_features, imagine_classes
+from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.model import GAN
 
 
@@ -34,12 +33,14 @@ class GenerativeResult:
 
 @dataclass(frozen=True)
 class Imagining:
-    """How many images to imagine per class, where, and from which seed."""
+    """How many images to imagine per class, where, from which seed, and the final
+    classifier's training length."""
 
     per_class: int
     device: torch.device
     batch_size: int
     seed: int
+    epochs: int = EPOCHS
 
 
 def _classifier_with_imagined(
@@ -65,11 +66,11 @@ def _classifier_with_imagined(
     features = torch.cat([_features(gan, real, how), _features(gan, imagined, how)])
     labels = torch.cat([real.labels, imagined.labels])
     classes = sorted(real_classes + imagine_for)
-    return fit_softmax(features, labels, classes, how.device, how.seed), imagined
+    return fit_softmax(features, labels, classes, how.device, how.seed, how.epochs), imagined
 
 
 def _features(gan: GAN, images: LabelledImages, how: Imagining) -> torch.Tensor:
-    return pooled_features(gan, images.images, how.device, how.batch_size)
+    return classifier_features(gan, images.images, how.device, how.batch_size)
 
 
 def generative_calibration(
@@ -83,6 +84,33 @@ def generative_calibration(
     )
     scores = classifier.scores(_features(gan, validation.images, how), len(data.classes))
     return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+
+
+def choose_imagining(
+    gan: GAN,
+    data: ZslData,
+    fit: LabelledImages,
+    validation: CalibrationImages,
+    how: Imagining,
+    per_class: tuple[int, ...],
+    epochs: tuple[int, ...],
+) -> tuple[Imagining, Calibration, list[dict[str, float]]]:
+    """The number imagined per class and the classifier's epochs with the best validation H
+    (after its own calibration), among ``per_class`` × ``epochs``: each candidate is made as
+    :func:`generative_calibration` makes one, on validation classes only. Returns the chosen
+    settings, their calibration, and every candidate's validation H (ties: the first)."""
+    best: tuple[Imagining, Calibration] | None = None
+    table = []
+    for count in per_class:
+        for passes in epochs:
+            candidate = replace(how, per_class=count, epochs=passes)
+            calibration = generative_calibration(gan, data, fit, validation, candidate)
+            table.append({"images_per_class": count, "epochs": passes, "val_h": calibration.h})
+            if best is None or calibration.h > best[1].h:
+                best = (candidate, calibration)
+    if best is None:
+        raise ValueError("no candidate settings to choose among")
+    return best[0], best[1], table
 
 
 def evaluate_generative(
@@ -105,5 +133,6 @@ def evaluate_generative(
         "zsl_top1": zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         "gzsl": gzsl,
         "images_per_class": how.per_class,
+        "classifier_epochs": how.epochs,
     }
     return GenerativeResult(metrics, imagined)

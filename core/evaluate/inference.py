@@ -3,7 +3,8 @@
 Every function runs under ``torch.no_grad`` and expects the networks in eval mode (dropout off,
 batch-norm statistics frozen), as :func:`zsk.core.evaluate.trained.load_trained` leaves them.
 Images travel as uint8 (N, 3, S, S) on the CPU and are moved to ``device`` one batch at a time,
-so a whole data set never has to fit in accelerator memory.
+so a whole data set never has to fit in accelerator memory. A feature run's samples travel as
+float32 rows (N, D) the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zsk.core.data.loader import to_unit_range
+from zsk.core.data.loader import as_inputs
 from zsk.core.model import GAN
 from zsk.registry import UserError
 
@@ -24,7 +25,8 @@ DEFAULT_BATCH = 128
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """uint8 images (N, 3, S, S) on the CPU and their global class indices (N,)."""
+    """uint8 images (N, 3, S, S), or a feature run's float32 rows (N, D), on the CPU, and their
+    global class indices (N,)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -53,9 +55,10 @@ def batched(
     device: torch.device,
     batch_size: int = DEFAULT_BATCH,
 ) -> torch.Tensor:
-    """``fn`` over uint8 ``images`` in batches (scaled to [-1, 1] on ``device``), on the CPU."""
+    """``fn`` over ``images`` in batches (uint8 images scaled to [-1, 1] on ``device``; feature
+    rows as they are), on the CPU."""
     outputs = [
-        fn(to_unit_range(images[start : start + batch_size].to(device))).float().cpu()
+        fn(as_inputs(images[start : start + batch_size].to(device))).float().cpu()
         for start in range(0, len(images), batch_size)
     ]
     if not outputs:
@@ -105,6 +108,16 @@ def pooled_features(
     )
 
 
+def classifier_features(
+    gan: GAN, samples: torch.Tensor, device: torch.device, batch_size: int
+) -> torch.Tensor:
+    """What the generative route's softmax classifier reads: a feature run's vectors themselves
+    (as f-CLSWGAN classifies real and generated CNN features), an image run's trunk features."""
+    if gan.dims.feature_dim:
+        return samples.to(torch.float32)
+    return pooled_features(gan, samples, device, batch_size)
+
+
 @torch.no_grad()
 def imagine(
     gan: GAN,
@@ -113,12 +126,13 @@ def imagine(
     batch_size: int,
     sources: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Images G makes for each row of ``attributes`` (uint8, on the CPU).
+    """Images G makes for each row of ``attributes`` (uint8, on the CPU; a feature run's
+    vectors as float32).
 
     A generator that needs a source translates ``sources`` (uint8, one per row) towards the
     rows; one that imagines without a source is given none.
     """
-    needs_source = not gan.generator.imagines_without_source
+    needs_source = gan.generator.source_images == "required"
     if needs_source and (sources is None or len(sources) != len(attributes)):
         raise ValueError("a translating generator needs one source image per attribute row")
     outputs = []
@@ -126,8 +140,9 @@ def imagine(
         rows = attributes[start : start + batch_size].to(device, torch.float32)
         images = None
         if needs_source:
-            images = to_unit_range(sources[start : start + batch_size].to(device))
-        outputs.append(to_uint8(gan.generator(rows, images=images)))
+            images = as_inputs(sources[start : start + batch_size].to(device))
+        made = gan.generator(rows, images=images)
+        outputs.append(made.float().cpu() if gan.dims.feature_dim else to_uint8(made))
     return torch.cat(outputs)
 
 
@@ -148,7 +163,7 @@ def imagine_classes(
     """
     labels = torch.tensor(classes, dtype=torch.long).repeat_interleave(per_class)
     sources = None
-    if not gan.generator.imagines_without_source:
+    if gan.generator.source_images == "required":
         if source_pool is None or len(source_pool) == 0:
             raise ValueError("a translating generator needs source images to translate")
         picks = torch.randint(0, len(source_pool), (len(labels),), generator=generator)

@@ -10,6 +10,11 @@ Calibrated stacking (Chao et al. 2016) subtracts a constant γ from every seen-c
 the arg-max. An image is predicted unseen exactly when ``max_unseen > max_seen - γ``, i.e. when
 ``γ > d`` with ``d = max_seen - max_unseen``; sweeping γ therefore changes predictions only at
 the N values of ``d``, which gives the whole seen/unseen curve in one sort.
+
+The last part takes scores over *every* class of a data set in its global order, with global
+class indices as labels: :func:`restrict` narrows both to a set of candidate classes (the unseen
+ones for ZSL, the seen ones on the validation split), and :func:`calibrate` and
+:func:`calibrated_gzsl` choose γ on validation scores and apply it to test scores.
 """
 
 from __future__ import annotations
@@ -168,3 +173,66 @@ def choose_calibration(
     best = torch.nonzero(h >= h.max() - 1e-12).squeeze(1)
     k = int(best[torch.argmin(curve.gammas[best].abs())])
     return Calibration(float(curve.gammas[k]), float(curve.u[k]), float(curve.s[k]), float(h[k]))
+
+
+# Scores over every class of a data set (global class indices as labels).
+
+
+def restrict(
+    scores: torch.Tensor, labels: torch.Tensor, candidates: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores over ``candidates`` only, and labels as positions in ``candidates``."""
+    columns = torch.tensor(candidates, dtype=torch.long)
+    position = torch.full((scores.shape[1],), -1, dtype=torch.long)
+    position[columns] = torch.arange(len(candidates))
+    mapped = position[labels]
+    if bool((mapped < 0).any()):
+        raise ValueError("some labels are not among the candidate classes")
+    return scores[:, columns], mapped
+
+
+def zsl_top1(scores: torch.Tensor, labels: torch.Tensor, unseen: list[int]) -> float:
+    """Per-class top-1 accuracy predicting among the unseen classes only."""
+    narrowed, positions = restrict(scores, labels, unseen)
+    return per_class_accuracy(narrowed.argmax(dim=1), positions)
+
+
+def calibrate(
+    val_scores: torch.Tensor,
+    val_labels: torch.Tensor,
+    val_seen: list[int],
+    val_unseen: list[int],
+) -> Calibration:
+    """The constant that maximises H on validation scores among ``val_seen + val_unseen``."""
+    val_classes = sorted(val_seen + val_unseen)
+    val_narrow, val_positions = restrict(val_scores, val_labels, val_classes)
+    val_mask = torch.tensor([c in set(val_seen) for c in val_classes])
+    return choose_calibration(val_narrow, val_positions, val_mask)
+
+
+def calibrated_gzsl(
+    calibration: Calibration,
+    test_scores: torch.Tensor,
+    test_labels: torch.Tensor,
+    seen: list[int],
+    unseen: list[int],
+) -> dict[str, object]:
+    """GZSL u, s, H on the test scores with a constant chosen beforehand on validation data.
+
+    The test scores only receive the constant. AUSUC summarises the test curve over every
+    constant, so it chooses nothing. ``uncalibrated`` gives u, s, H at constant 0.
+    """
+    classes = sorted(seen + unseen)
+    narrow, positions = restrict(test_scores, test_labels, classes)
+    mask = torch.tensor([c in set(seen) for c in classes])
+    result = gzsl_accuracy(narrow, positions, mask, calibration.gamma)
+    plain = gzsl_accuracy(narrow, positions, mask, 0.0)
+    curve = seen_unseen_curve(narrow, positions, mask)
+    return {
+        "u": result.u,
+        "s": result.s,
+        "h": result.h,
+        "calibration": calibration.as_dict(),
+        "ausuc": ausuc(curve.u, curve.s),
+        "uncalibrated": {"u": plain.u, "s": plain.s, "h": plain.h},
+    }

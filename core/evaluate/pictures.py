@@ -121,7 +121,7 @@ def generate_images(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     sources = None
-    if not gan.generator.imagines_without_source:
+    if gan.generator.source_images == "required":
         sources = source_images(data, per_row, gan.dims.image_size, generator).repeat(
             len(rows), 1, 1, 1
         )
@@ -170,8 +170,20 @@ def read_image(path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None]
 
 
+def refuse_features(gan: GAN, command: str) -> None:
+    """Refuse a picture command for a run over feature vectors: it has no pictures to draw."""
+    if gan.dims.feature_dim:
+        raise UserError(
+            f"this run learns {gan.dims.feature_dim}-d feature vectors (a feature data set), "
+            f"not images: `zsk {command}` draws pictures and does not apply to it",
+            where="data",
+            hint="evaluate a feature run with `zsk eval` (and `zsk report`); pictures need an "
+            "image run",
+        )
+
+
 def refuse_non_translating(gan: GAN) -> None:
-    if not gan.generator.translates_images:
+    if gan.generator.source_images == "unused":
         raise UserError(
             f"this run's generator '{gan.generator.name}' draws images from noise and attributes; "
             "it cannot translate an image",

@@ -57,6 +57,12 @@ def _overview(trained: TrainedRun) -> list[str]:
     ]
 
 
+FEATURE_RUN_NOTE = (
+    "This run learns feature vectors, not images: there are no pictures to show. Its "
+    "generated features are judged by the generative route's numbers below."
+)
+
+
 def write_report(
     trained: TrainedRun,
     options: EvalOptions,
@@ -81,24 +87,10 @@ def write_report(
     else:
         lines.append(f"No `{METRICS_FILE}` yet: nothing was logged.")
 
-    log("drawing imagined images per class")
-    seen_grid = _class_grid(trained, data.seen, "samples-seen.png", device)
-    unseen_grid = _class_grid(trained, data.unseen, "samples-unseen.png", device)
-    lines += [
-        "",
-        f"## Imagined images, {IMAGES_PER_CLASS} per class (step {trained.step})",
-        "",
-        "### Seen classes",
-        "",
-        f"![seen classes]({seen_grid})",
-        "",
-        "### Unseen classes (no training image)",
-        "",
-        f"![unseen classes]({unseen_grid})",
-    ]
-    sample = _latest_training_sample(run_dir)
-    if sample:
-        lines += ["", "### Latest sample grid written during training", "", f"![samples]({sample})"]
+    if data.is_features:
+        lines += ["", "## Imagined samples", "", FEATURE_RUN_NOTE]
+    else:
+        lines += _picture_sections(trained, device, log)
 
     result = read_eval(run_dir)
     if result is None or result.get("step") != trained.step:
@@ -118,3 +110,29 @@ def write_report(
     ]
     path = run_dir / REPORT_FILE
     return write_file(path, "\n".join(lines))
+
+
+def _picture_sections(
+    trained: TrainedRun, device: torch.device, log: Callable[[str], None]
+) -> list[str]:
+    """The imagined-image grids per seen and unseen class, and the latest training sample."""
+    run_dir, data = trained.run_dir, trained.build.data
+    log("drawing imagined images per class")
+    seen_grid = _class_grid(trained, data.seen, "samples-seen.png", device)
+    unseen_grid = _class_grid(trained, data.unseen, "samples-unseen.png", device)
+    lines = [
+        "",
+        f"## Imagined images, {IMAGES_PER_CLASS} per class (step {trained.step})",
+        "",
+        "### Seen classes",
+        "",
+        f"![seen classes]({seen_grid})",
+        "",
+        "### Unseen classes (no training image)",
+        "",
+        f"![unseen classes]({unseen_grid})",
+    ]
+    sample = _latest_training_sample(run_dir)
+    if sample:
+        lines += ["", "### Latest sample grid written during training", "", f"![samples]({sample})"]
+    return lines

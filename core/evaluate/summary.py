@@ -33,14 +33,29 @@ def _gzsl_rows(method: str, gzsl: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Rows (method, metric, formatted value) of an eval.json object."""
-    rows = [("embedding", "ZSL top-1 (per class)", _percent(result["zsl_top1"]))]
-    rows += _gzsl_rows("embedding", result["gzsl"])
+    if result["gzsl"] is None:  # a run without an embedding head
+        rows = [("embedding", "—", str(result.get("embedding_unavailable", "—")))]
+    else:
+        rows = [("embedding", "ZSL top-1 (per class)", _percent(result["zsl_top1"]))]
+        rows += _gzsl_rows("embedding", result["gzsl"])
     generative = result["generative"]
     if generative is None:  # a run without a trained generator
         return [*rows, ("generative", "—", str(result.get("imagined_unavailable", "—")))]
     probe = result["attribute_probe"]
     rows.append(("generative", "ZSL top-1 (per class)", _percent(generative["zsl_top1"])))
     rows += _gzsl_rows("generative", generative["gzsl"])
+    rows += [
+        (
+            "generative",
+            "samples per unseen class (chosen on validation)",
+            str(generative.get("images_per_class", "—")),
+        ),
+        (
+            "generative",
+            "classifier epochs (chosen on validation)",
+            str(generative.get("classifier_epochs", "—")),
+        ),
+    ]
     rows += [
         ("imagined images", "attribute accuracy", _percent(result["generated_attribute_accuracy"])),
         (

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from zsk.core.interfaces import CONDITION_PARTS, Condition, Dims
+from zsk.core.refs import typed_params
 from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
 from zsk.testing.batch_checks import (
     Draw,
@@ -92,7 +93,7 @@ def check_component(
     }
     if cls.kind not in checks:
         raise AssertionError(f"{label}: no contract for kind {cls.kind!r}")
-    resolved = cls.Params.model_validate(params or {}, context={"registry": get_registry()})
+    resolved = typed_params(cls, params)
     checks[cls.kind](cls, resolved, dims or TINY_DIMS, label)
 
 
@@ -173,9 +174,10 @@ def _rand(*shape: int, seed: int) -> torch.Tensor:
 
 
 def _images(dims: Dims, batch: int, seed: int) -> torch.Tensor:
+    """Images in [-1, 1], or feature vectors in [0, 1) when ``dims.feature_dim`` is set."""
     generator = torch.Generator().manual_seed(seed)
-    shape = (batch, dims.channels, dims.image_size, dims.image_size)
-    return torch.rand(shape, generator=generator) * 2 - 1
+    values = torch.rand((batch, *dims.sample_shape), generator=generator)
+    return values if dims.feature_dim else values * 2 - 1
 
 
 def _one_input(make: Callable[[int, int], torch.Tensor]) -> Draw:
@@ -220,7 +222,10 @@ def _check_attention(cls: type[Component], params: Any, dims: Dims, label: str) 
 
 
 def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
-    image_shape = (BATCH, dims.channels, dims.image_size, dims.image_size)
+    """Images in [-1, 1] of the dims' size; with ``dims.feature_dim``, feature vectors (which
+    have no range and no reconstruction path to decode)."""
+    image_shape = (BATCH, *dims.sample_shape)
+    features_only = bool(dims.feature_dim)
 
     def draw(batch: int, seed: int) -> Inputs:
         generator = torch.Generator().manual_seed(seed)
@@ -233,9 +238,11 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
 
     def run(g: nn.Module, inputs: Inputs) -> tuple[torch.Tensor, ...]:
         attributes, images, noise, features = inputs
-        source = images if cls.translates_images else None
-        outputs = [g(attributes, images=source, noise=noise), g.decode_features(features)]
-        if cls.translates_images and g.imagines_without_source:
+        source = images if g.source_images != "unused" else None
+        outputs = [g(attributes, images=source, noise=noise)]
+        if not features_only:
+            outputs.append(g.decode_features(features))
+        if g.source_images == "optional":
             outputs.append(g(attributes, images=None, noise=noise))
         return tuple(outputs)
 
@@ -243,7 +250,8 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
         names = ("forward", "decode_features", "forward without a source image")
         for what, image in zip(names, out, strict=False):
             _expect_shape(label, f"{what} output", image, image_shape)
-            assert image.abs().max() <= 1, f"{label}: {what} output leaves [-1, 1]"
+            in_range = features_only or image.abs().max() <= 1
+            assert in_range, f"{label}: {what} output leaves [-1, 1]"
 
     generator = _check_network(label, lambda: cls(params, dims, FEATURE_SHAPE), draw, run, check)
     check_reads_input(label, generator, draw, run, 0, "attributes")
@@ -335,7 +343,7 @@ def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label
 
 def _check_dataset(cls: type[Component], params: dict[str, Any] | None, label: str) -> None:
     assert params is not None, f"{label}: pass params (at least the data set's root) to check it"
-    dataset = cls(cls.Params.model_validate(params, context={"registry": get_registry()}))
+    dataset = cls(typed_params(cls, params))
     data = dataset.load()
     num_classes = len(data.classes)
     assert data.attributes.dim() == 2, (

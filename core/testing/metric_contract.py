@@ -11,7 +11,8 @@ import torch
 from zsk.core.data.types import Sample, ZslData
 from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.metric_inputs import MetricInputs, check_values
-from zsk.registry import Component, get_registry
+from zsk.core.refs import typed_params
+from zsk.registry import Component
 
 #: Classes of the made-up evaluation: four seen, two unseen.
 SEEN, UNSEEN = [0, 1, 2, 3], [4, 5]
@@ -69,7 +70,7 @@ def check_metric(
     both times, and the input images are left unchanged.
     """
     label = f"metric '{cls.name}'"
-    resolved = cls.Params.model_validate(params or {}, context={"registry": get_registry()})
+    resolved = typed_params(cls, params)
     inputs = inputs or tiny_inputs()
     before = [part.images.clone() for part in _parts(inputs)]
     metric = cls(resolved)

@@ -13,6 +13,7 @@ that zsk runs on its own losses and that a plugin author runs on theirs::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ import torch
 from pydantic import BaseModel
 
 from zsk.core.interfaces import Dims, Loss, Phase
+from zsk.core.refs import typed_params
 from zsk.registry import UserError
 
 PHASES: frozenset[str] = frozenset({"discriminator", "generator"})
@@ -48,7 +50,8 @@ class ToyStep:
     """A :class:`~zsk.core.interfaces.StepContext` of random leaf tensors, for tests.
 
     Every float tensor is a leaf with ``requires_grad``, created once and returned on every
-    request (as the real step caches). Images are (B, C, S, S) in [-1, 1]; head outputs by role:
+    request (as the real step caches). Images are (B, C, S, S) in [-1, 1] (with
+    ``dims.feature_dim``: feature vectors (B, feature_dim) in [-1, 1]); head outputs by role:
     ``real_fake`` (B,) or, with ``patch_size``, (B, 1, p, p); ``attribute`` (B, A);
     ``embedding`` (B, E); ``reconstruction_feature`` (B, 4, 4, 4); plus any ``extra_heads``
     (role: shape without batch) for a plugin's own roles. ``score(images)`` is a small
@@ -85,7 +88,7 @@ class ToyStep:
         self._generator = torch.Generator().manual_seed(seed)
         self._classifier = classifier
 
-        image_shape = (dims.channels, dims.image_size, dims.image_size)
+        image_shape = dims.sample_shape
         score_shape: tuple[int, ...] = (1, patch_size, patch_size) if patch_size else ()
         head_shapes: dict[str, tuple[int, ...]] = {
             "real_fake": score_shape,
@@ -119,7 +122,7 @@ class ToyStep:
         self._real_fake_targets = real_fake_targets
         self._cosine_targets = cosine_targets
         self._score_weight = self._normal_leaf(
-            (dims.channels * dims.image_size**2, (patch_size or 1) ** 2), scale=0.05
+            (math.prod(image_shape), (patch_size or 1) ** 2), scale=0.05
         )
         self._score = score if score is not None else self._default_score
 
@@ -210,11 +213,7 @@ class ToyStep:
 
 
 def _build_params(cls: type[Loss], params: Any) -> BaseModel:
-    if params is None:
-        return cls.Params()
-    if isinstance(params, cls.Params):
-        return params
-    return cls.Params.model_validate(params)
+    return typed_params(cls, params)
 
 
 def check_loss(
@@ -232,7 +231,8 @@ def check_loss(
     images with ``step.score`` (a gradient penalty) passes gradient to the critic's weights (so
     it was computed with ``create_graph=True``); it reads only head roles it lists in
     ``requires``, and ToyStep provides every role it requires (a plugin's own roles via
-    ``extra_heads``, role: shape without batch).
+    ``extra_heads``, role: shape without batch). Before the first step the loss is prepared
+    (:meth:`Loss.prepare`) on a toy step's real samples, as training prepares it.
     """
     label = f"loss '{cls.name}' ({cls.__module__}.{cls.__qualname__})"
     assert cls.phases and cls.phases <= PHASES, (
@@ -240,6 +240,8 @@ def check_loss(
     )
     dims = dims or TOY_DIMS
     loss = cls(_build_params(cls, params), dims)
+    toy = ToyStep("discriminator", dims=dims, batch_size=8)
+    loss.prepare(toy.real().detach(), toy.labels("own"))
     for phase in sorted(cls.phases):
         for patch_size in (None, 2):
             step = ToyStep(phase, dims=dims, patch_size=patch_size, extra_heads=extra_heads)

@@ -64,11 +64,11 @@ def model_fingerprint(model: nn.Module, data_fingerprint: str) -> str:
     with a behaviour-preserving default still loads the checkpoints of older runs, while any
     change to the architecture or the data is refused.
     """
-    layout = "\n".join(
+    tensors = "\n".join(
         f"{name}:{tuple(tensor.shape)}:{tensor.dtype}"
         for name, tensor in sorted(model.state_dict().items())
     )
-    return hashlib.sha256(f"{layout}\n{data_fingerprint}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{tensors}\n{data_fingerprint}".encode()).hexdigest()[:16]
 
 
 def checkpoint_stem(run_dir: Path, step: int) -> Path:

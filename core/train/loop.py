@@ -152,9 +152,12 @@ class Trainer:
             world_size=self.layout.world_size,
         )
         self.class_attributes = data.attributes[data.seen].float().to(self.device)
-        self.samples = SampleGrid(
-            data, self.gan.generator, images, self.build.dims.noise_dim, self.settings.seed
-        )
+        # sample grids are pictures: a run over feature vectors has none to draw
+        self.samples = None
+        if not data.is_features:
+            self.samples = SampleGrid(
+                data, self.gan.generator, images, self.build.dims.noise_dim, self.settings.seed
+            )
         self._batches = iter(self.stream)
 
     def _prepare_optimisers(self) -> None:
@@ -203,7 +206,7 @@ class Trainer:
 
     def _draw(self):
         images, labels = self._next_batch()
-        if self.settings.hflip:
+        if self.settings.hflip and not self.build.dims.feature_dim:
             images = random_hflip(images)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -287,6 +290,9 @@ class Trainer:
 
     def _run(self, stop: StopRequest | None) -> TrainResult:
         self._resume()
+        if self.step == 0:
+            for _, loss in self.build.objective.named_losses():
+                loss.prepare(self.stream.images, self.stream.labels)
         if self.step >= self.total_steps:
             raise UserError(
                 f"{self.run_dir} is already trained to step {self.step}",
@@ -355,7 +361,7 @@ class Trainer:
 
     def write_samples(self) -> None:
         average_batch_norm_statistics(self.gan, self.layout)
-        if self.layout.is_main:
+        if self.layout.is_main and self.samples is not None:
             generator = self.ema.shadow if self.ema is not None else self.gan.generator
             self.samples.write(generator, self.device, self.run_dir, self.step)
 

@@ -43,7 +43,7 @@ class SampleGrid:
         cpu = torch.Generator().manual_seed(seed)
         self.noise = torch.randn(ROWS, noise_dim, generator=cpu) if noise_dim > 0 else None
         self.sources = None
-        if not generator.imagines_without_source:
+        if generator.source_images == "required":
             picks = torch.randperm(train_images.shape[0], generator=cpu)[:ROWS]
             self.sources = train_images[picks].float() / 127.5 - 1.0
 

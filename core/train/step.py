@@ -82,7 +82,7 @@ class FakeImages:
             batch, generator = self._batch, self._gan.generator
             attributes = batch.class_attributes[batch.target]
             with torch.set_grad_enabled(self._keep_graph and torch.is_grad_enabled()):
-                source = batch.real if generator.translates_images else None
+                source = batch.real if generator.source_images != "unused" else None
                 self._images = generator(attributes, images=source, noise=batch.noise)
         return self._images
 

@@ -7,17 +7,17 @@ from typing import Literal
 
 from pydantic import Field
 
-from zsk.core.data.layout import (
+from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
+from zsk.core.data.readers import (
     class_folder,
     class_images,
     read_attribute_csv,
-    read_class_list,
     read_index,
     read_matrix,
     require_folder,
     resolve,
 )
-from zsk.core.data.split import assemble, scale_attributes
+from zsk.core.data.split import scale_attributes
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset
 from zsk.registry import hookimpl
@@ -62,6 +62,7 @@ class Awa2(Dataset):
         images: str = Field("JPEGImages", description="folder of class folders, relative to root")
         seen_test_fraction: float = _FRACTION
         split_seed: int = _SPLIT_SEED
+        xlsa17: str | None = XLSA17_FIELD
 
     def load(self) -> ZslData:
         p = self.params
@@ -78,19 +79,14 @@ class Awa2(Dataset):
             cols_from=str(root / "predicates.txt"),
         )
         images = resolve(root, p.images)
-        seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)
-        return assemble(
+        return split_classes(
             root=root,
             classes=classes,
             predicates=predicates,
             attributes=scale_attributes(matrix, 100.0 if p.matrix == "continuous" else 1.0, p.rows),
-            seen=read_class_list(seen_file, classes),
-            unseen=read_class_list(unseen_file, classes),
-            seen_file=seen_file,
-            unseen_file=unseen_file,
             images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
-            seen_test_fraction=p.seen_test_fraction,
-            split_seed=p.split_seed,
+            listed_at=lambda label: f"{index}:{label + 1}",
+            params=p,
         )
 
 
@@ -116,6 +112,7 @@ class ImageFolder(Dataset):
         unseen_classes: str = Field("unseen.txt", description="unseen class names, one per line")
         seen_test_fraction: float = _FRACTION
         split_seed: int = _SPLIT_SEED
+        xlsa17: str | None = XLSA17_FIELD
 
     def load(self) -> ZslData:
         p = self.params
@@ -123,19 +120,15 @@ class ImageFolder(Dataset):
         require_folder(root)
         classes, predicates, matrix = read_attribute_csv(resolve(root, p.attributes))
         images = resolve(root, p.images)
-        seen_file, unseen_file = resolve(root, p.seen_classes), resolve(root, p.unseen_classes)
-        return assemble(
+        table = resolve(root, p.attributes)
+        return split_classes(
             root=root,
             classes=classes,
             predicates=predicates,
             attributes=scale_attributes(matrix, p.divide_by, p.rows),
-            seen=read_class_list(seen_file, classes),
-            unseen=read_class_list(unseen_file, classes),
-            seen_file=seen_file,
-            unseen_file=unseen_file,
             images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
-            seen_test_fraction=p.seen_test_fraction,
-            split_seed=p.split_seed,
+            listed_at=lambda label: f"{table} (row of '{classes[label]}')",
+            params=p,
         )
 
 

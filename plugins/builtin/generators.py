@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from zsk.core.interfaces import Dims, Generator
+from zsk.core.interfaces import Dims, Generator, SourceImages
 from zsk.core.refs import AttentionRef, NormalizerRef
 from zsk.plugins.builtin.blocks import (
     Activation,
@@ -127,7 +127,6 @@ class EncoderDecoder(Generator):
     """
 
     name = "encoder_decoder"
-    translates_images = True
 
     class Params(_GeneratorParams):
         base_channels: int = Field(32, ge=1, description="width of the block next to the image")
@@ -208,8 +207,8 @@ class EncoderDecoder(Generator):
         return self.decoder(torch.cat([code, tiled], dim=1), attributes.to(code.dtype))
 
     @property
-    def imagines_without_source(self) -> bool:
-        return self.params.source_dropout > 0
+    def source_images(self) -> SourceImages:  # type: ignore[override]
+        return "optional" if self.params.source_dropout > 0 else "required"
 
     @property
     def takes_noise(self) -> bool:
@@ -219,7 +218,7 @@ class EncoderDecoder(Generator):
         """The encoded source image; or, without one, the code imagined from ``condition``
         (target attributes and noise) — also for ``source_dropout`` of the fakes in training."""
         if images is None:
-            if not self.imagines_without_source:
+            if self.source_images == "required":
                 raise ValueError(f"generator '{self.name}' translates images: pass `images`")
             return self._imagined_code(condition)
         code = self.encoder(images)
@@ -256,7 +255,7 @@ class NoiseDecoder(Generator):
     """
 
     name = "noise_decoder"
-    translates_images = False
+    source_images = "unused"
 
     class Params(_GeneratorParams):
         dropout: float = Field(

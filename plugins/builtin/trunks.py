@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import torch
 from pydantic import Field
-from safetensors.torch import load_file
 from torch import nn
 
+from zsk.core import timm_models
 from zsk.core.interfaces import Dims, Trunk
 from zsk.core.refs import AttentionRef, NormalizerRef
 from zsk.plugins.builtin.blocks import (
@@ -94,47 +93,16 @@ class TimmTrunk(Trunk):
         )
 
     def __init__(self, params: Params, dims: Dims):
-        import timm  # imported here: it is slow to import and only this trunk needs it
-
         super().__init__(params, dims)
         where = f"trunk '{self.name}'"
-        name = params.architecture
-        if not timm.is_model(name):
-            close = difflib.get_close_matches(name, timm.list_models(), n=3)
-            guess = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise UserError(
-                f"{where}: timm has no architecture '{name}'.{guess}",
-                hint="list them with python -c \"import timm; print(timm.list_models('res*'))\"",
-            )
-        self.model = timm.create_model(
-            name, pretrained=False, num_classes=0, global_pool="", in_chans=dims.channels
+        self.model = timm_models.create(
+            params.architecture, where, num_classes=0, global_pool="", in_chans=dims.channels
         )
         if params.weights is not None:
-            self._load_weights(Path(params.weights), where)
+            timm_models.load_local_weights(
+                self.model, Path(params.weights), params.architecture, where
+            )
         self._channels_last = self._check_layout(where)
-
-    def _load_weights(self, path: Path, where: str) -> None:
-        arch = self.params.architecture
-        if not path.is_file():
-            raise UserError(
-                f"{where}: weights file {path} not found",
-                hint=f"put the safetensors weights of timm's '{arch}' (e.g. model.safetensors "
-                f"from the Hugging Face repo timm/{arch}) at {path.resolve()}; zsk never "
-                "downloads",
-            )
-        state = load_file(str(path))
-        try:
-            missing, _ = self.model.load_state_dict(state, strict=False)
-        except RuntimeError as exc:
-            raise UserError(
-                f"{where}: {path} does not fit '{arch}': {str(exc).splitlines()[-1].strip()}",
-                hint="use weights saved from the same architecture with the same in_chans",
-            ) from None
-        if missing:
-            raise UserError(
-                f"{where}: {path} lacks {len(missing)} tensors of '{arch}', e.g. {missing[0]}",
-                hint="use weights saved from the same architecture",
-            )
 
     @torch.no_grad()
     def _check_layout(self, where: str) -> bool:

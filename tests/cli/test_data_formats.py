@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from zsk.core.cli.main import cli
-from zsk.core.data.layout import class_images
+from zsk.core.data.readers import class_images
 from zsk.core.data.split import assemble
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset
@@ -118,4 +118,11 @@ def test_an_unknown_format_lists_the_registered_ones(zoo, tmp_path):
     empty.mkdir()
     result = CliRunner().invoke(cli, ["data", "check", str(empty)])
     assert result.exit_code == 2
-    assert "awa2 (classes.txt), image_folder (attributes.csv), zoo_test (zoo.json)" in result.output
+    for listed in (
+        "awa2 (classes.txt)",
+        "image_folder (attributes.csv)",
+        "xlsa17 (res101.mat, att_splits.mat)",
+        "feature_folder (features.json, features.npy)",
+        "zoo_test (zoo.json)",
+    ):
+        assert listed in result.output

@@ -28,7 +28,7 @@ from zsk.testing.toy_step import ToyStep  # noqa: F401
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "core" / "scaffold_templates"
+TEMPLATES = REPO / "core" / "scaffold-templates"
 
 
 @pytest.fixture
@@ -223,5 +223,5 @@ def test_every_template_is_used_and_shipped_as_package_data():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["zsk.core"]
     for relative in on_disk:
-        path = PurePosixPath("scaffold_templates", relative)
+        path = PurePosixPath("scaffold-templates", relative)
         assert any(path.match(glob) for glob in globs), f"{path} is not package data"

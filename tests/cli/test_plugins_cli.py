@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from zsk.core.cli.main import BUILTIN_COMMANDS, cli
-from zsk.registry import DISTRIBUTION, KINDS, Component, hookimpl
+from zsk.core.interfaces import KINDS
+from zsk.registry import DISTRIBUTION, Component, hookimpl
 from zsk.registry import manager as plugin_manager
 
 

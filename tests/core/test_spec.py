@@ -60,14 +60,17 @@ def error_of(tmp_path: Path, text: str, overrides=()) -> str:
 def test_minimal_spec_is_named_after_its_file_and_defaults_are_filled(tmp_path):
     spec = load_spec(write(tmp_path, MINIMAL, "tiny-run.yaml"))
     assert spec.name == "tiny-run"
-    assert spec.model.trunk.params["channels"] == [8, 16]
+    trunk = get_registry().component("trunk", spec.model.trunk.type)
+    assert isinstance(spec.model.trunk.params, trunk.Params)  # typed once, as build() gets them
+    assert spec.model.trunk.params.channels == [8, 16]
     spectral = get_registry().component("normalizer", "spectral").Params().model_dump()
     # a default made by a default factory, nested in params, is resolved too
-    assert spec.model.trunk.params["weight_norm"] == {"type": "spectral", "params": spectral}
-    attention = spec.model.trunk.params["attention"]
-    assert attention["params"]["weight_norm"] == {"type": "spectral", "params": spectral}
+    weight_norm = spec.model.trunk.params.weight_norm
+    assert weight_norm.model_dump() == {"type": "spectral", "params": spectral}
+    attention = spec.model.trunk.params.attention
+    assert attention.params.weight_norm.model_dump() == {"type": "spectral", "params": spectral}
     assert spec.train.optimizers.generator.lr == 5e-5
-    assert spec.objective.discriminator[1].params["lambda_other"] == 0.5
+    assert spec.objective.discriminator[1].params.lambda_other == 0.5
 
 
 @pytest.mark.parametrize("name", ["shapes", "shapes-hinge", "paper-awa2"])
@@ -103,7 +106,7 @@ def test_overrides_are_yaml_and_validated(tmp_path):
             "train.label_smoothing={real: [0.8, 1.0]}",
         ],
     )
-    assert spec.model.trunk.params["channels"] == [4, 8]
+    assert spec.model.trunk.params.channels == [4, 8]
     assert spec.train.batch_size == 8
     assert spec.objective.generator[0].weight == 0.5
     assert spec.train.label_smoothing.real == (0.8, 1.0)
@@ -137,7 +140,7 @@ def test_unknown_component_type_says_did_you_mean_at_its_line(tmp_path):
         f"{tmp_path / 'spec.yaml'}:{where}  model.generator.type  unknown generator "
         "'encoder_decodr'. Did you mean 'encoder_decoder'?"
     )
-    assert "available generators: encoder_decoder, noise_decoder" in message
+    assert "available generators: encoder_decoder, feature_mlp, noise_decoder" in message
 
 
 def test_unknown_param_key_is_located_at_the_key_with_did_you_mean(tmp_path):

@@ -17,7 +17,7 @@ from zsk.core.specfile import load_spec
 from zsk.core.train.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.plugins.builtin.conditional_heads import ACGANHead, ContrastiveHead, ProjectionHead
 from zsk.plugins.builtin.heads import AttributeHead
-from zsk.plugins.builtin.penalties import R1, R2
+from zsk.plugins.builtin.losses import R1, R2
 from zsk.registry import UserError, hookimpl, manager
 from zsk.testing.toy_step import ToyStep
 

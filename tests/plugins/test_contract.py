@@ -23,9 +23,21 @@ CHECKED_KINDS = (
     "loss",
 )
 
+#: Sizes of a feature data set (12-d vectors) for the components over feature vectors.
+FEATURE_DIMS = Dims(image_size=32, num_attributes=8, num_seen_classes=4, feature_dim=12)
+SMALL_MLP = {"hidden": [16]}
+
 #: Components whose defaults do not fit the tiny check: the smallest params or dims that do.
-PARAMS = {("trunk", "timm"): {"architecture": "test_resnet"}}
+PARAMS = {
+    ("trunk", "timm"): {"architecture": "test_resnet"},
+    ("generator", "feature_mlp"): SMALL_MLP,
+    ("trunk", "feature_mlp"): SMALL_MLP,
+    ("head", "concat_critic"): SMALL_MLP,
+}
 DIMS = {
+    ("generator", "feature_mlp"): FEATURE_DIMS,
+    ("trunk", "feature_mlp"): FEATURE_DIMS,
+    ("loss", "pretrained_classifier"): FEATURE_DIMS,
     # batch norm cannot train on one 1×1 feature map: 64 px leaves test_resnet 2×2 at batch 1
     ("trunk", "timm"): Dims(image_size=64, num_attributes=8, num_seen_classes=4),
     ("semantic_encoder", "identity"): Dims(
@@ -162,7 +174,7 @@ class _ClaimsNoSource(EncoderDecoder):
     """Says it imagines without a source image, but still needs one."""
 
     name = "claims_no_source"
-    imagines_without_source = True
+    source_images = "optional"
 
     def forward(self, attributes, images=None, noise=None):
         if images is None:

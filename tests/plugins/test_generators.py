@@ -27,8 +27,8 @@ def test_generators_make_images_of_the_configured_size(cls, size):
     dims = _dims(size)
     generator = cls(cls.Params(**SMALL, attention_at=[]), dims, (6, 2, 2))
     attributes = torch.rand(3, dims.num_attributes)
-    images = torch.rand(3, 3, size, size) * 2 - 1 if cls.translates_images else None
-    out = generator(attributes, images=images)
+    images = torch.rand(3, 3, size, size) * 2 - 1
+    out = generator(attributes, images=images if generator.source_images != "unused" else None)
     assert out.shape == (3, 3, size, size)
     assert out.abs().max() <= 1
     assert generator.decode_features(torch.randn(3, 6, 2, 2)).shape == (3, 3, size, size)
@@ -107,12 +107,12 @@ def test_source_dropout_imagines_the_code_of_some_training_fakes_and_of_sourcele
     torch.manual_seed(0)
     dims = _dims(32)
     plain = EncoderDecoder(EncoderDecoder.Params(**SMALL, noise=True, attention_at=[]), dims, None)
-    assert not plain.imagines_without_source
+    assert plain.source_images == "required"
     with pytest.raises(ValueError, match="pass `images`"):
         plain(torch.rand(2, dims.num_attributes))
     params = EncoderDecoder.Params(**SMALL, noise=True, source_dropout=0.5, attention_at=[])
     generator = EncoderDecoder(params, dims, None)
-    assert generator.imagines_without_source and generator.translates_images
+    assert generator.source_images == "optional"
     attributes, noise = torch.rand(400, dims.num_attributes), torch.randn(400, dims.noise_dim)
     images = torch.rand(400, 3, 32, 32) * 2 - 1
     generator.eval()  # deterministic layers, so only the choice of code differs between calls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -11,6 +12,9 @@ from zsk.core.interfaces import Loss
 from zsk.plugins.builtin import losses
 from zsk.registry import UserError, get_registry
 from zsk.testing.toy_step import TOY_DIMS, ToyStep, check_loss
+
+#: losses over feature vectors (plugins/builtin/feature_losses.py)
+FEATURE_LOSSES = {"pretrained_classifier"}
 
 PATCHES = pytest.mark.parametrize("patch_size", [None, 2], ids=["per-image", "patch"])
 
@@ -340,4 +344,6 @@ def test_builtin_loss_is_registered_with_its_phases_and_roles(name):
 
 @pytest.mark.parametrize("entry", get_registry().list("loss"), ids=lambda entry: entry.name)
 def test_registered_loss_meets_the_contract(entry):
-    check_loss(entry.cls)
+    # a loss over feature vectors is checked on a feature data set's sizes
+    features = dataclasses.replace(TOY_DIMS, feature_dim=12)
+    check_loss(entry.cls, dims=features if entry.name in FEATURE_LOSSES else None)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, Field
 
-from zsk.registry import Component, ComponentRegistry, RegistryError
+from zsk.registry import (
+    Component,
+    ComponentRegistry,
+    RegistryError,
+    components,
+    declare_kinds,
+    declared_kinds,
+)
+
+#: The kinds these tests' registries accept: the registry takes them from whoever declares them.
+KINDS = ("loss", "normalizer", "attention")
 
 
 class Lsgan(Component):
@@ -33,7 +43,7 @@ class Spectral(Component):
 
 
 def _registry(*classes: type[Component], plugin: str = "p", dist: str = "d") -> ComponentRegistry:
-    registry = ComponentRegistry()
+    registry = ComponentRegistry(KINDS)
     for cls in classes:
         registry.add(cls, plugin=plugin, distribution=dist, version="1.2")
     return registry
@@ -107,7 +117,7 @@ def test_name_of_another_kind_is_pointed_out():
 
 def test_unknown_kind_is_refused_with_a_suggestion():
     with pytest.raises(RegistryError) as error:
-        ComponentRegistry().get("normaliser", "spectral")
+        ComponentRegistry(KINDS).get("normaliser", "spectral")
     assert "unknown kind 'normaliser'. Did you mean 'normalizer'?" in str(error.value)
 
 
@@ -146,7 +156,7 @@ def test_malformed_components_are_refused_with_the_reason(mutate, expected):
     cls = type("Broken", (Component,), {"kind": "loss", "name": "broken", "__doc__": "Broken."})
     mutate(cls)
     with pytest.raises(RegistryError) as error:
-        ComponentRegistry().add(cls, plugin="p", distribution="d", version="1")
+        ComponentRegistry(KINDS).add(cls, plugin="p", distribution="d", version="1")
     assert expected in str(error.value)
 
 
@@ -160,9 +170,64 @@ def test_params_field_without_default_is_refused():
         {"kind": "loss", "name": "nodefault", "__doc__": "No default.", "Params": Params},
     )
     with pytest.raises(RegistryError, match="fields size have no default"):
-        ComponentRegistry().add(cls, plugin="p", distribution="d", version="1")
+        ComponentRegistry(KINDS).add(cls, plugin="p", distribution="d", version="1")
 
 
 def test_a_plain_class_is_not_a_component():
     with pytest.raises(RegistryError, match="is not a zsk component class"):
-        ComponentRegistry().add(object, plugin="p", distribution="d", version="1")  # type: ignore[arg-type]
+        ComponentRegistry(KINDS).add(object, plugin="p", distribution="d", version="1")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def declarations(monkeypatch):
+    """Kinds declared inside a test are forgotten after it."""
+    monkeypatch.setattr(components, "_DECLARED", dict(components._DECLARED))
+
+
+def test_a_default_registry_accepts_kinds_declared_after_it_was_made(declarations):
+    registry = ComponentRegistry()
+    with pytest.raises(RegistryError, match="unknown kind 'gadget'"):
+        registry.names("gadget")
+
+    class Gadget(Component):
+        """Base of gadgets (test double)."""
+
+        kind = "gadget"
+
+    class Knob(Gadget):
+        """A knob (test double)."""
+
+        name = "knob"
+
+    assert declare_kinds(Gadget) == ("gadget",)
+    assert declared_kinds()[-1] == "gadget"
+    registry.add(Knob, plugin="p", distribution="d", version="1")
+    assert registry.names("gadget") == ["knob"]
+
+
+def test_one_kind_declared_by_two_bases_is_refused(declarations):
+    first = type("First", (Component,), {"kind": "gadget"})
+    second = type("Second", (Component,), {"kind": "gadget"})
+    declare_kinds(first)
+    declare_kinds(first)  # the same declaration again is harmless
+    with pytest.raises(RegistryError, match="kind 'gadget' is declared by .*First and again"):
+        declare_kinds(second)
+
+
+def test_a_class_of_no_declared_kind_is_told_a_declared_base(declarations):
+    base = type("Gadget", (Component,), {"kind": "gadget", "__module__": "gadgets"})
+    declare_kinds(base)
+    cls = type("Widget", (Component,), {"kind": "widget", "name": "w", "__doc__": "W."})
+    with pytest.raises(RegistryError) as error:
+        ComponentRegistry(("loss", "gadget")).add(cls, plugin="p", distribution="d", version="1")
+    assert "has kind 'widget'; kinds are loss, gadget" in error.value.message
+    assert error.value.hint == "subclass the base class of one kind, e.g. gadgets.Gadget"
+
+
+def test_the_core_declares_each_kind_by_its_base_class():
+    from zsk.core import interfaces
+
+    assert set(interfaces.KINDS) <= set(declared_kinds())
+    bases = {k: getattr(interfaces, n) for k, n in [("loss", "Loss"), ("head", "Head")]}
+    for kind, base in bases.items():
+        assert components._DECLARED[kind] is base

@@ -8,7 +8,8 @@ import pluggy
 import pytest
 from pydantic import BaseModel
 
-from zsk.registry import DISTRIBUTION, KINDS, Component, RegistryError, hookimpl
+from zsk.core.interfaces import KINDS
+from zsk.registry import DISTRIBUTION, Component, RegistryError, hookimpl
 
 
 class Relativistic(Component):

@@ -16,9 +16,7 @@ SEEN, UNSEEN = [0, 1, 3, 4, 5, 6, 7, 8], [2, 9]
 
 def _data() -> ZslData:
     def samples(classes: list[int], per_class: int, tag: str) -> list[Sample]:
-        return [
-            Sample(Path(f"{tag}/{c}/{i}.jpg"), c) for c in classes for i in range(per_class)
-        ]
+        return [Sample(Path(f"{tag}/{c}/{i}.jpg"), c) for c in classes for i in range(per_class)]
 
     return ZslData(
         root=Path("root"),

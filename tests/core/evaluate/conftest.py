@@ -62,7 +62,7 @@ class ToyTranslator(ToyGenerator):
     """Like ToyGenerator but needs a source image (and keeps its texture)."""
 
     name = "toy_translator"
-    translates_images = True
+    source_images = "required"
 
     def forward(self, attributes, images=None, noise=None):
         if images is None:

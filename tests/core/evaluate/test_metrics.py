@@ -174,7 +174,7 @@ def test_the_metric_contract_catches_what_eval_json_cannot_hold():
 
 def test_metric_option_reads_a_name_or_a_yaml_reference():
     assert parse_metric("fid").type == "fid"
-    assert parse_metric("{type: fid, params: {kid_subsets: 3}}").params["kid_subsets"] == 3
+    assert parse_metric("{type: fid, params: {kid_subsets: 3}}").params.kid_subsets == 3
     with pytest.raises(UserError, match="Did you mean 'fid'"):
         parse_metric("fdi")
     with pytest.raises(UserError, match="kid_subsets"):

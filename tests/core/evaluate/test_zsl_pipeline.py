@@ -12,9 +12,15 @@ from zsk.core.evaluate.embedding import (
     evaluate_embedding,
 )
 from zsk.core.evaluate.generative import Imagining, evaluate_generative, generative_calibration
-from zsk.core.evaluate.gzsl import calibrate, calibrated_gzsl, restrict, zsl_top1
 from zsk.core.evaluate.inference import LabelledImages, cosine_scores, imagine_classes
-from zsk.core.evaluate.metrics import choose_calibration, gzsl_accuracy
+from zsk.core.evaluate.metrics import (
+    calibrate,
+    calibrated_gzsl,
+    choose_calibration,
+    gzsl_accuracy,
+    restrict,
+    zsl_top1,
+)
 from zsk.core.evaluate.validation import pseudo_unseen_split
 
 from .conftest import ToyGenerator, ToyTranslator
@@ -161,7 +167,7 @@ def test_softmax_classifier_fits_separable_features_and_masks_other_classes():
 class _RecordingTranslator(ToyTranslator):
     """Translates a source when given one, imagines without; records which it was asked."""
 
-    imagines_without_source = True
+    source_images = "optional"
 
     def __init__(self, dims):
         super().__init__(dims)

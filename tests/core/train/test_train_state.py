@@ -8,6 +8,7 @@ import pytest
 import torch
 from train_fixtures import make_build, spec_dict
 
+from zsk.core.evaluate.trained import load_generator_and_discriminator
 from zsk.core.train.checkpoint import find_latest, read_checkpoint, write_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.registry import UserError
@@ -66,7 +67,8 @@ def test_resuming_inside_a_run_of_non_finite_steps_keeps_where_it_began(tiny_dat
 
 
 def test_a_checkpoint_of_version_0_1_still_resumes(tiny_data, tmp_path):
-    """0.1 saved the instance-noise level and no first_bad; both are handled."""
+    """0.1 saved the instance-noise level and no first_bad; both are handled, for evaluation
+    (its weights load as saved) and for resuming."""
     run = tmp_path / "run"
     _trainer(tiny_data, run, steps=2).run()
 
@@ -75,6 +77,11 @@ def test_a_checkpoint_of_version_0_1_still_resumes(tiny_data, tmp_path):
         meta["instance_noise_std"] = 0.0
 
     _edit_sidecar(run, as_0_1)
+    saved, _ = read_checkpoint(find_latest(run))
+    build = make_build(tiny_data, spec_dict(tiny_data.root))
+    gan = load_generator_and_discriminator(build, run, use_ema=False)
+    weights = gan.state_dict()
+    assert weights and all(torch.equal(saved[f"gan.{k}"], v) for k, v in weights.items())
     resumed = _trainer(tiny_data, run, resume=True, steps=3)
     assert resumed.run().step == 3
 

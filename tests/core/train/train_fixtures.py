@@ -41,7 +41,7 @@ class TinyTranslator(Generator):
     """Translates images towards target attributes (a two-layer conv net with batch norm)."""
 
     name = "tiny_translator"
-    translates_images = True
+    source_images = "required"
 
     def __init__(self, params, dims, feature_shape):
         super().__init__(params, dims, feature_shape)

@@ -3,7 +3,8 @@ registered through the `zsk` entry point.
 
 zsk reads ``zsk_plugin_api`` before registering anything: if the running zsk's plugin API
 version is outside this range, the plugin is reported by ``zsk plugins`` and not loaded. The
-heads' ``condition`` and the metric kind arrived with plugin API 1.1.
+heads' ``condition`` and the metric kind arrived with plugin API 1.1; 2.0 renamed the data set
+readers' module, which the data format uses.
 """
 
 from zsk.registry import hookimpl
@@ -14,7 +15,7 @@ from zsk_plugin_example.losses import RelativisticAverageLSGAN
 from zsk_plugin_example.metrics import ColourGap
 from zsk_plugin_example.normalizers import PixelNorm
 
-zsk_plugin_api = ">=1.1,<2"
+zsk_plugin_api = ">=2.0,<3"
 
 COMPONENTS = (
     RelativisticAverageLSGAN,

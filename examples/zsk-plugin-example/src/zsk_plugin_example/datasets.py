@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 from pydantic import Field
-from zsk.core.data.layout import class_images, require_folder
+from zsk.core.data.readers import class_images, require_folder
 from zsk.core.data.split import assemble
 from zsk.core.data.types import ZslData
 from zsk.core.interfaces import Dataset

@@ -12,6 +12,7 @@ import csv
 import difflib
 import math
 from pathlib import Path
+
 import numpy as np
 
 from zsk.core.data.images import is_image_file
@@ -28,7 +29,7 @@ def require_folder(root: Path) -> None:
         )
 
 
-def _lines(path: Path, what: str) -> list[tuple[int, str]]:
+def text_lines(path: Path, what: str) -> list[tuple[int, str]]:
     """Non-blank lines of ``path`` with their 1-based numbers."""
     if not path.is_file():
         raise UserError(f"{what} not found", where=str(path), hint="check the data set's root")
@@ -43,7 +44,7 @@ def read_index(path: Path, what: str = "index file") -> list[str]:
     """Names from an ``INDEX<TAB>NAME`` file whose indices run 1, 2, 3, ... in order."""
     names: list[str] = []
     seen: dict[str, int] = {}
-    for number, line in _lines(path, what):
+    for number, line in text_lines(path, what):
         where = f"{path}:{number}"
         parts = line.split(None, 1)
         if len(parts) != 2 or not parts[0].isdigit():
@@ -62,7 +63,7 @@ def read_index(path: Path, what: str = "index file") -> list[str]:
 
 def read_matrix(path: Path, rows: int, cols: int, *, rows_from: str, cols_from: str) -> np.ndarray:
     """A whitespace-separated numeric matrix that must be ``rows`` × ``cols``."""
-    lines = _lines(path, "attribute matrix")
+    lines = text_lines(path, "attribute matrix")
     values: list[list[float]] = []
     for number, line in lines:
         where = f"{path}:{number}"
@@ -102,7 +103,7 @@ def _is_number(text: str) -> bool:
 def read_class_list(path: Path, known: list[str]) -> dict[str, int]:
     """Class names, one per line, each one of ``known``: name -> line number."""
     listed: dict[str, int] = {}
-    for number, name in _lines(path, "class list"):
+    for number, name in text_lines(path, "class list"):
         where = f"{path}:{number}"
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -121,7 +122,7 @@ def read_attribute_csv(path: Path) -> tuple[list[str], list[str], np.ndarray]:
 
     The first column holds class names; its header cell is free (``class`` is customary).
     """
-    lines = _lines(path, "attribute table")
+    lines = text_lines(path, "attribute table")
     header_line = lines[0][1]
     delimiter = "\t" if "\t" in header_line else ","
     rows = list(csv.reader([line for _, line in lines], delimiter=delimiter))
