@@ -134,6 +134,10 @@ def read_feature_folder(root: Path) -> ZslData:
         if index.get("validation_classes")
         else None
     )
+    if validation and not set(validation) < set(seen):
+        raise UserError(
+            "'validation_classes' must be some, not all, of the seen classes", where=str(path)
+        )
     features = _read_array(root / ARRAY, count, dim)
     splits = _read_samples(root / SAMPLES, count, classes, set(seen), set(unseen))
     return ZslData(

@@ -236,7 +236,17 @@ def validation_classes(files: Xlsa17Files, path: Path) -> tuple[list[int], list[
         return None
     _disjoint_samples(files, VALIDATION, path)
     _disjoint_classes(files, "train_loc", "val_loc", path)
-    return _classes_of(files, "train_loc"), _classes_of(files, "val_loc")
+    train, val = _classes_of(files, "train_loc"), _classes_of(files, "val_loc")
+    outside = (set(train) | set(val)) - set(_classes_of(files, "trainval_loc"))
+    if outside:
+        raise UserError(
+            f"'train_loc' or 'val_loc' holds samples of '{files.classes[min(outside)]}', a class "
+            "with no sample in 'trainval_loc' (train and validation classes split the seen "
+            "classes)",
+            where=str(path),
+            hint=_FIX,
+        )
+    return train, val
 
 
 def to_zsl_data(

@@ -347,3 +347,22 @@ def test_apy_faults_exit_2_with_file_and_line(tmp_path, line, message):
         handle.write(line + "\n")
     result = CliRunner().invoke(cli, ["data", "apy", str(tmp_path / "aPY"), str(tmp_path / "o")])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_xlsa17_split_of_awa2_images_without_class_lists(tmp_path):
+    """AwA2's layout with the proposed split from the benchmark files: no class lists needed."""
+    from zsk.plugins.builtin.datasets import Awa2
+
+    names = ["antelope", "grizzly+bear", "killer+whale", "beaver", "dalmatian", "persian+cat"]
+    tiny = write_xlsa17(tmp_path / "xlsa17", names=names)
+    root = tmp_path / "Animals_with_Attributes2"
+    root.mkdir()
+    (root / "classes.txt").write_text("".join(f"{i}\t{n}\n" for i, n in enumerate(names, 1)))
+    (root / "predicates.txt").write_text("1\tblack\n2\twhite\n")
+    (root / "predicate-matrix-continuous.txt").write_text("50 25\n" * len(names))
+    for sample, label in enumerate(tiny.labels.astype(int) - 1):
+        _image(root / "JPEGImages" / image_name(names[label], sample), sample)
+    data = Awa2(Awa2.Params(root=str(root), xlsa17=str(tmp_path / "xlsa17"))).load()
+    assert [data.classes[c] for c in data.unseen] == names[4:]
+    assert _split(data)["test_seen"] == sorted(tiny.variables["test_seen_loc"].ravel() - 1)
+    assert data.validation_classes == tiny.validation

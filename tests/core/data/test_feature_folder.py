@@ -135,6 +135,15 @@ def test_broken_index(tmp_path):
     assert "version 99" in _fault(tmp_path)
 
 
+def test_validation_classes_must_be_some_seen_classes(tmp_path):
+    write_folder(tmp_path, np.ones((5, 3), dtype=np.float32))
+    index = json.loads((tmp_path / "features.json").read_text())
+    for wrong in (["owl"], ["cat", "dog"]):
+        index["validation_classes"] = wrong
+        (tmp_path / "features.json").write_text(json.dumps(index))
+        assert "some, not all, of the seen classes" in _fault(tmp_path)
+
+
 def test_data_check_reports_a_feature_set(tmp_path):
     write_xlsa17(tmp_path)
     result = CliRunner().invoke(cli, ["data", "check", str(tmp_path), "--json"])

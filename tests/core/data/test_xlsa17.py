@@ -188,6 +188,13 @@ def test_validation_class_in_train_loc_too(tmp_path):
     assert "both 'train_loc' and 'val_loc'" in text
 
 
+def test_validation_classes_outside_trainval(tmp_path):
+    tiny = write_xlsa17(tmp_path / "probe")
+    val = np.vstack([tiny.variables["val_loc"], tiny.variables["test_unseen_loc"][:1]])
+    text = _fault(tmp_path, splits_override={"val_loc": val})
+    assert "holds samples of 'class05', a class with no sample in 'trainval_loc'" in text
+
+
 def test_class_names_must_match_attribute_columns(tmp_path):
     names = mat_cells(["a", "b", "c"])
     text = _fault(tmp_path, splits_override={"allclasses_names": names})
