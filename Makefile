@@ -13,7 +13,7 @@ DATASET ?= awa2
 XLSA17_FOLDER_awa2 := AWA2
 XLSA17_FOLDER_cub := CUB
 
-.PHONY: setup test lint demo fclswgan bench clean
+.PHONY: setup test lint demo demo-features fclswgan bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,20 @@ demo: setup
 	$(BIN)/zsk train
 	$(BIN)/zsk eval
 	$(BIN)/zsk report
+
+# The two-stage route on the same data: the demo's trunks give features, a feature GAN
+# generates them (examples/shapes-features.yaml says each step)
+demo-features: setup
+	ls runs/shapes/validation/checkpoints/*.safetensors >/dev/null 2>&1 || $(MAKE) demo
+	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes --out data/shapes-features --force
+	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes/validation \
+		--out data/shapes-features-validation --force
+	$(BIN)/zsk build examples/shapes-features.yaml --out runs/shapes-features-validation --force \
+		--set data.params.root=data/shapes-features-validation --set "holdout={}"
+	$(BIN)/zsk build examples/shapes-features.yaml --force
+	$(BIN)/zsk train runs/shapes-features-validation
+	$(BIN)/zsk train runs/shapes-features
+	$(BIN)/zsk eval runs/shapes-features --calibrate-with runs/shapes-features-validation
 
 # Build, train (the run and its validation run on the benchmark's val_loc classes) and evaluate
 # f-CLSWGAN with the published settings: make fclswgan DATASET=awa2 (or cub) XLSA17=DIR

@@ -22,34 +22,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from common import PAPER_SPEC, TINY_PAPER_OVERRIDES, make_trainer
 from torch.utils.flop_counter import FlopCounterMode
 
-from zsk.core.composer import compose, load_data
 from zsk.core.data.synth import synthesize
 from zsk.core.files import write_file
-from zsk.core.specfile import load_spec
 from zsk.core.train.loop import Trainer
-
-SPEC = Path(__file__).resolve().parents[1] / "examples" / "paper-awa2.yaml"
 
 #: (label, precision, channels_last, compile)
 CONFIGS = [
     ("fp32 eager", "fp32", False, False),
     ("bf16 + channels_last", "bf16", True, False),
     ("bf16 + channels_last + compile", "bf16", True, True),
-]
-
-#: the paper's networks made narrow and small, for --quick
-QUICK_OVERRIDES = [
-    "model.image_size=32",
-    "model.embedding_dim=16",
-    "model.noise_dim=8",
-    "model.generator.params.base_channels=8",
-    "model.generator.params.max_channels=16",
-    "model.trunk.params.channels=[8, 16, 32]",
-    "model.heads.reconstruction_feature.params.channels=8",
-    "model.semantic_encoder.params.hidden=[16]",
-    "train.batch_size=4",
 ]
 
 
@@ -85,13 +69,6 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_trainer(data_root: Path, run_dir: Path, overrides: list[str], device: str) -> Trainer:
-    spec = load_spec(SPEC, [f"data.params.root={data_root}", *overrides])
-    build = compose(spec, load_data(spec))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return Trainer(build, run_dir, steps=10**9, device=device)
-
-
 def flops_per_image(trainer: Trainer) -> float:
     """FLOPs of one full training step (forward and backward, D and G) per real image."""
     counter = FlopCounterMode(display=False)
@@ -121,7 +98,7 @@ def run(quick: bool, steps: int, warmup: int, device: str, work: Path) -> list[R
     data_root = work / "synth"
     if not (data_root / "classes.txt").is_file():
         synthesize(data_root, images_per_class=4 if quick else 32)
-    overrides = list(QUICK_OVERRIDES) if quick else []
+    overrides = list(TINY_PAPER_OVERRIDES) if quick else []
     configs = CONFIGS[:1] if quick else CONFIGS
     rows, per_image, peak = [], None, None
     for label, precision, channels_last, compiled in configs:
@@ -130,7 +107,8 @@ def run(quick: bool, steps: int, warmup: int, device: str, work: Path) -> list[R
             f"train.channels_last={channels_last}",
             f"train.compile={compiled}",
         ]
-        trainer = make_trainer(data_root, work / "run" / precision, overrides + settings, device)
+        run_dir = work / "run" / precision
+        trainer = make_trainer(PAPER_SPEC, data_root, run_dir, overrides + settings, device)
         if per_image is None:
             per_image = flops_per_image(trainer)
             peak = matmul_peak(trainer.device, quick)

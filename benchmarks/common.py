@@ -28,6 +28,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHAPES_SPEC = ROOT / "examples" / "shapes.yaml"
 PAPER_SPEC = ROOT / "examples" / "paper-awa2.yaml"
 
+#: paper-awa2.yaml's networks made narrow and small (32 px, batch 4), for quick runs
+TINY_PAPER_OVERRIDES = (
+    "model.image_size=32",
+    "model.embedding_dim=16",
+    "model.noise_dim=8",
+    "model.generator.params.base_channels=8",
+    "model.generator.params.max_channels=16",
+    "model.trunk.params.channels=[8, 16, 32]",
+    "model.heads.reconstruction_feature.params.channels=8",
+    "model.semantic_encoder.params.hidden=[16]",
+    "train.batch_size=4",
+)
+
 
 def cpu_model() -> str:
     """``lscpu``'s model name (``/proc/cpuinfo`` when lscpu is missing)."""
@@ -65,12 +78,18 @@ def synth_data(root: Path, images_per_class: int) -> Path:
     return root
 
 
-def make_trainer(spec_path: Path, data_root: Path, run_dir: Path, overrides: Sequence[str]):
+def make_trainer(
+    spec_path: Path,
+    data_root: Path,
+    run_dir: Path,
+    overrides: Sequence[str],
+    device: str = "cpu",
+) -> Trainer:
     """A ``Trainer`` (the loop behind ``zsk train``) for ``spec_path`` on ``data_root``."""
     spec = load_spec(spec_path, [f"data.params.root={data_root}", *overrides])
     build = compose(spec, load_data(spec))
     run_dir.mkdir(parents=True, exist_ok=True)
-    return Trainer(build, run_dir, steps=10**9, device="cpu")
+    return Trainer(build, run_dir, steps=10**9, device=device)
 
 
 @dataclass

@@ -102,6 +102,16 @@ def coin(probability: float) -> bool:
     return probability > 0 and float(torch.rand(())) < probability
 
 
+def descend(
+    optimizer: torch.optim.Optimizer, weights: tuple[float, ...], terms: list[torch.Tensor]
+) -> None:
+    """One optimiser step on the weighted sum of ``terms``."""
+    loss = sum(w * v for w, v in zip(weights, terms, strict=True))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 class FlatLoop:
     """D update then G update on one batch, on the given networks, with its own Adam optimisers."""
 
@@ -170,10 +180,7 @@ class FlatLoop:
         d_cos_fake = (cosine(phi_fake, self.psi(t_target)) ** 2).mean()
         d_attr = torch.linalg.vector_norm(heads["attribute"](h_real) - self.attrs[y], dim=-1)
         d_terms = [d_adv, d_cos_real, d_cos_fake, d_attr.mean()]
-        d_loss = sum(w * v for w, v in zip(s.d_weights, d_terms, strict=True))
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        descend(self.opt_d, s.d_weights, d_terms)
 
         # generator update, D and ψ frozen
         for module in self.d_frozen:
@@ -185,10 +192,7 @@ class FlatLoop:
         rebuilt = self.G.decode_features(heads["reconstruction_feature"](self.trunk(self.noisy(x))))
         g_rec = (rebuilt - x).abs().mean()
         g_terms = [g_adv, g_cos, g_attr, g_rec]
-        g_loss = sum(w * v for w, v in zip(s.g_weights, g_terms, strict=True))
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
+        descend(self.opt_g, s.g_weights, g_terms)
         for module in self.d_frozen:
             module.requires_grad_(True)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from click.testing import CliRunner
+
+from zsk.core.cli.main import cli
+from zsk.registry import hookimpl, manager
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +26,49 @@ def tiny_shapes() -> tuple[str, ...]:
         "train.batch_size=8",
         "validation_run=null",
     )
+
+
+def _run_zsk(*args: object, code: int = 0, says: tuple[str, ...] | list[str] = ()):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    if code == 2:  # a user's mistake: a message, no traceback
+        assert "Traceback" not in result.output, result.output
+    for text in says:
+        assert text in result.output, result.output
+    return result
+
+
+@pytest.fixture(scope="session")
+def run_zsk():
+    """``run_zsk(*args, code=0, says=())``: ``zsk ARGS`` in this process. Asserts the exit code
+    (no traceback with 2, a user's mistake) and that the output holds each text of ``says``;
+    returns click's result. An exception the CLI does not handle propagates."""
+    return _run_zsk
+
+
+@pytest.fixture(scope="session")
+def tiny_synth() -> tuple[str, ...]:
+    """``zsk data synth`` options for a data set of 4 images per class, 16-24 pixels wide."""
+    return ("--images-per-class", "4", "--min-size", "16", "--max-size", "24")
+
+
+@pytest.fixture
+def add_components():
+    """``add_components(*classes, name=...)``: register a plugin named ``name`` that registers
+    these component classes, as an installed plugin would; it is unregistered after the test."""
+    names: list[str] = []
+
+    def add(*classes: type, name: str) -> None:
+        @hookimpl
+        def zsk_register_components(register):
+            for cls in classes:
+                register(cls)
+
+        manager.register_plugin(
+            SimpleNamespace(zsk_register_components=zsk_register_components), name
+        )
+        names.append(name)
+
+    yield add
+    for name in names:
+        manager.unregister_plugin(name)

@@ -9,20 +9,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from zsk.core.cli.options import (
+    calibrate_with_option,
+    device_option,
+    images_per_class_option,
+    probe_steps_option,
+)
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
 from zsk.core.evaluate.metric_inputs import parse_metric
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.run import resolve_run_dir
-from zsk.core.train.device import DEVICE_CHOICES, resolve_device
-
-calibrate_with_option = click.option(
-    "--calibrate-with",
-    "calibration_run",
-    type=click.Path(path_type=Path, file_okay=False),
-    callback=lambda ctx, param, value: resolve_run_dir(value) if value else None,
-    help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
-)
+from zsk.core.train.device import resolve_device
 
 
 def print_table(result: dict[str, object], console: Console) -> None:
@@ -45,14 +43,7 @@ def print_table(result: dict[str, object], console: Console) -> None:
     help="Also compute a metric plugin: its name, or {type: NAME, params: {...}} (repeatable; "
     "`zsk plugins --kind metric`).",
 )
-@click.option(
-    "--images-per-class",
-    multiple=True,
-    type=click.IntRange(min=2),
-    help="Samples imagined per unseen class for generative ZSL; repeat it to have the "
-    "evaluation choose on validation classes [default: 64 for an image run; 100, 300 and 1200 "
-    "for a feature run].",
-)
+@images_per_class_option
 @click.option(
     "--classifier-epochs",
     multiple=True,
@@ -60,19 +51,13 @@ def print_table(result: dict[str, object], console: Console) -> None:
     help="Epochs of generative ZSL's softmax classifier; repeat it to have the evaluation choose "
     "on validation classes [default: 30 for an image run; 10 and 30 for a feature run].",
 )
-@click.option(
-    "--probe-steps",
-    default=EvalOptions.probe_steps,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Training steps of the attribute probe.",
-)
+@probe_steps_option
 @click.option(
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @calibrate_with_option
 @click.option("--seed", default=EvalOptions.seed, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
+@device_option
 def eval_command(
     run_dir: Path | None,
     as_json: bool,

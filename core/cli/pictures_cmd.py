@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import torch
 
+from zsk.core.cli.options import device_option
 from zsk.core.evaluate.pictures import (
     attribute_rows,
     generate_images,
@@ -20,7 +21,7 @@ from zsk.core.evaluate.pictures import (
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.files import image_format
 from zsk.core.run import load_run, resolve_run_dir
-from zsk.core.train.device import DEVICE_CHOICES, resolve_device
+from zsk.core.train.device import resolve_device
 from zsk.registry import UserError
 
 PICTURES_DIR = "pictures"
@@ -30,10 +31,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "picture"
 
 
-def _device_option(function):
+def _out_option(command: str):
     return click.option(
-        "--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES)
-    )(function)
+        "--out",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"PNG to write (default RUN_DIR/{PICTURES_DIR}/{command}-....png).",
+    )
 
 
 @click.command()
@@ -60,12 +63,8 @@ def _device_option(function):
     help="Images per class.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="PNG to write (default RUN_DIR/pictures/generate-....png).",
-)
-@_device_option
+@_out_option("generate")
+@device_option
 def generate(
     run_dir: Path | None,
     class_names: tuple[str, ...],
@@ -112,12 +111,8 @@ def generate(
     help="Predicate values: edits of the --to class's row, or of zeros without --to.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="PNG to write (default RUN_DIR/pictures/translate-....png).",
-)
-@_device_option
+@_out_option("translate")
+@device_option
 def translate(
     paths: tuple[Path, ...],
     target: str | None,

@@ -7,32 +7,25 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from zsk.core.cli.eval_cmd import calibrate_with_option
+from zsk.core.cli.options import (
+    calibrate_with_option,
+    device_option,
+    images_per_class_option,
+    probe_steps_option,
+)
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.report import write_report
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.run import resolve_run_dir
-from zsk.core.train.device import DEVICE_CHOICES, resolve_device
+from zsk.core.train.device import resolve_device
 
 
 @click.command()
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--images-per-class",
-    multiple=True,
-    type=click.IntRange(min=2),
-    help="For an evaluation that has to be run: samples imagined per unseen class (repeat it "
-    "to choose on validation classes; default as zsk eval).",
-)
-@click.option(
-    "--probe-steps",
-    default=EvalOptions.probe_steps,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="For an evaluation that has to be run: attribute probe training steps.",
-)
+@images_per_class_option
+@probe_steps_option
 @calibrate_with_option
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICE_CHOICES))
+@device_option
 def report(
     run_dir: Path | None,
     images_per_class: tuple[int, ...],
@@ -42,7 +35,8 @@ def report(
 ) -> None:
     """Write RUN_DIR/report.md: loss curves, imagined images per class, the evaluation table.
 
-    The evaluation is read from RUN_DIR/eval.json when it is up to date, else run first.
+    The evaluation is read from RUN_DIR/eval.json when it is up to date, else run first;
+    the options below serve that evaluation (defaults as zsk eval).
 
     \b
     Examples:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from zsk.core.train.device import DEVICE_CHOICES
+from zsk.core.cli.options import device_option
 
 
 def _launch(nproc: int, arguments: list[str]) -> None:
@@ -50,13 +50,7 @@ def _train_validation_run(run_dir: Path, device: str, layout) -> None:
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--steps", type=click.IntRange(min=1), help="Train until step N in total.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for E passes over the images.")
-@click.option(
-    "--device",
-    type=click.Choice(DEVICE_CHOICES),
-    default="auto",
-    show_default=True,
-    help="auto: CUDA when present, else the CPU.",
-)
+@device_option
 @click.option("--resume", is_flag=True, help="Continue from the run's newest checkpoint.")
 @click.option(
     "--nproc",
@@ -133,7 +127,9 @@ def train(
             )
         )
         click.echo(f"checkpoint: {result.checkpoint}")
-        click.echo(f"samples:    {run_dir / 'samples' / 'latest.png'}")
+        grid = run_dir / "samples" / "latest.png"
+        if grid.is_file():  # a feature run draws no sample grids
+            click.echo(f"samples:    {grid}")
 
 
 if __name__ == "__main__":  # each process torchrun starts for `zsk train --nproc N`

@@ -46,6 +46,11 @@ def _latest_training_sample(run_dir: Path) -> str | None:
 def _overview(trained: TrainedRun) -> list[str]:
     spec, data = trained.build.spec, trained.build.data
     heads = ", ".join(f"{role}: {ref.type}" for role, ref in spec.model.heads.items())
+    samples = (
+        f"{data.feature_dim}-d feature vectors"
+        if data.is_features
+        else f"image size {spec.model.image_size}"
+    )
     return [
         f"- run directory: `{trained.run_dir}`",
         f"- checkpoint: `{trained.checkpoint.name}` (step {trained.step})",
@@ -53,7 +58,7 @@ def _overview(trained: TrainedRun) -> list[str]:
         f"{data.num_attributes} predicates",
         f"- generator `{spec.model.generator.type}`, trunk `{spec.model.trunk.type}`, "
         f"heads ({heads}), semantic encoder `{spec.model.semantic_encoder.type}`",
-        f"- image size {spec.model.image_size}, embedding {spec.model.embedding_dim}",
+        f"- {samples}, embedding {spec.model.embedding_dim}",
     ]
 
 

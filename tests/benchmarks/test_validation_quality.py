@@ -7,29 +7,23 @@ from pathlib import Path
 
 import pytest
 import validation_quality
-from click.testing import CliRunner
-
-from zsk.core.cli.main import cli
-
-
-def zsk(*args) -> None:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_shapes):
+def runs(tmp_path_factory, tiny_shapes, run_zsk):
     """A tiny trained validation run (3 held-out classes) and a tiny trained ordinary run."""
     root = tmp_path_factory.mktemp("validation")
     data = root / "data"
-    zsk("data", "synth", data, "--images-per-class", "4", "--min-size", "16", "--max-size", "16")
+    run_zsk(
+        "data", "synth", data, "--images-per-class", "4", "--min-size", "16", "--max-size", "16"
+    )
     spec = Path(__file__).parents[2] / "examples" / "shapes.yaml"
     common = [f"data.params.root={data}", *tiny_shapes, "train.checkpoint_every=2"]
     sets = [part for item in common for part in ("--set", item)]
-    zsk("build", spec, *sets, "--set", "holdout.classes=3", "--out", root / "val")
-    zsk("train", root / "val", "--steps", "2", "--device", "cpu")
-    zsk("build", spec, *sets, "--out", root / "plain")
-    zsk("train", root / "plain", "--steps", "2", "--device", "cpu")
+    run_zsk("build", spec, *sets, "--set", "holdout.classes=3", "--out", root / "val")
+    run_zsk("train", root / "val", "--steps", "2", "--device", "cpu")
+    run_zsk("build", spec, *sets, "--out", root / "plain")
+    run_zsk("train", root / "plain", "--steps", "2", "--device", "cpu")
     return root / "val", root / "plain"
 
 

@@ -38,11 +38,9 @@ def test_synth_refuses_a_non_empty_folder_without_force(shapes, tmp_path):
     assert refused.exit_code == 2 and (other / "precious.txt").exists()
 
 
-def test_check_reports_the_data_set(shapes):
+def test_check_reports_the_data_set(shapes, run_zsk):
     out, _ = shapes
-    result = CliRunner().invoke(cli, ["data", "check", str(out), "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(run_zsk("data", "check", out, "--json").output)
     assert report["format"] == "awa2" and report["classes"] == 14
     assert report["attributes_shape"] == [14, 20] and len(report["unseen"]) == 2
     assert set(report["images_per_class"].values()) == {2} and report["undecodable"] == []

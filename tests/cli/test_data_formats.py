@@ -82,11 +82,9 @@ def zoo(tmp_path):
     plugin_manager.reset()
 
 
-def test_check_finds_a_plugin_format_by_its_marker_file(zoo):
+def test_check_finds_a_plugin_format_by_its_marker_file(zoo, run_zsk):
     folder, _ = zoo
-    result = CliRunner().invoke(cli, ["data", "check", str(folder), "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(run_zsk("data", "check", folder, "--json").output)
     assert report["format"] == "zoo_test" and report["classes"] == 4
     assert report["attributes_shape"] == [4, 2] and len(report["unseen"]) == 1
     assert sum(report["images"].values()) == 8 and report["undecodable"] == []

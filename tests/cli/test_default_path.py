@@ -12,29 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
 from PIL import Image
 
-from zsk.core.cli.main import cli
 from zsk.core.composer import load_data
 from zsk.core.specfile import load_spec
 from zsk.core.train.checkpoint import find_latest
 
 
-def zsk(*args: object):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _pipeline(data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
+def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
     """init → build → train → eval in ``work``; what each step chose or wrote."""
     spec = work / "spec.yaml"
-    zsk("init", data, "--out", spec, "--cpu-minutes", "0.1")
+    run_zsk("init", data, "--out", spec, "--cpu-minutes", "0.1")
     overrides = [part for item in tiny for part in ("--set", item)]
-    zsk("build", spec, *overrides, "--out", work / "run")
-    zsk("train", work / "run")
-    zsk("eval", work / "run", "--probe-steps", "5", "--images-per-class", "2")
+    run_zsk("build", spec, *overrides, "--out", work / "run")
+    run_zsk("train", work / "run")
+    run_zsk("eval", work / "run", "--probe-steps", "5", "--images-per-class", "2")
     run, validation = work / "run", work / "run" / "validation"
     result = json.loads((run / "eval.json").read_text())
     body = spec.read_text().split("\n", 3)[3]  # past the header, which names the data folder
@@ -68,14 +60,13 @@ def _replace_test_images(spec: Path) -> int:
 
 @pytest.mark.slow
 def test_default_path_calibrates_on_its_validation_run_and_ignores_test_images(
-    tmp_path, monkeypatch, tiny_shapes
+    tmp_path, monkeypatch, tiny_shapes, tiny_synth, run_zsk
 ):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data = tmp_path / "data"
-    zsk("data", "synth", data, "--images-per-class", "4", "--min-size", "16", "--max-size", "24")
+    run_zsk("data", "synth", data, *tiny_synth)
     tiny = tuple(item for item in tiny_shapes if not item.startswith("validation_run"))
-    first = _pipeline(data, tmp_path / "first", tiny)
+    first = _pipeline(run_zsk, data, tmp_path / "first", tiny)
 
     spec = yaml.safe_load((tmp_path / "first" / "spec.yaml").read_text())
     assert spec["validation_run"] == {}
@@ -84,7 +75,7 @@ def test_default_path_calibrates_on_its_validation_run_and_ignores_test_images(
         assert f"validation run {tmp_path / 'first' / 'run' / 'validation'}" in source
 
     assert _replace_test_images(tmp_path / "first" / "spec.yaml") > 8 * 4  # seen ones too
-    second = _pipeline(data, tmp_path / "second", tiny)
+    second = _pipeline(run_zsk, data, tmp_path / "second", tiny)
     assert second["probe_on_real_unseen"] != first["probe_on_real_unseen"]  # tests did change
     assert second["spec"] == first["spec"]
     assert second["weights"] == first["weights"]

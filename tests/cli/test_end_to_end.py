@@ -17,46 +17,33 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
 EVERY_STEP = ["train.log_every=1", "train.sample_every=3", "train.checkpoint_every=3"]
 
 
-def zsk(*args: str):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 def _fraction(value) -> bool:
     return isinstance(value, float) and 0.0 <= value <= 1.0
 
 
 @pytest.mark.slow
-def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch, tiny_shapes):
+def test_synth_build_train_eval_generate_translate_report(
+    tmp_path, monkeypatch, tiny_shapes, tiny_synth, run_zsk
+):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     spec = tmp_path / "shapes.yaml"
     spec.write_text(EXAMPLE.read_text())
-    zsk(
-        "data",
-        "synth",
-        "data/shapes",
-        "--images-per-class",
-        "4",
-        "--min-size",
-        "16",
-        "--max-size",
-        "24",
-    )
+    run_zsk("data", "synth", "data/shapes", *tiny_synth)
     overrides = [part for item in (*tiny_shapes, *EVERY_STEP) for part in ("--set", item)]
     # the validation run that chooses the GZSL calibration: 3 of the seen classes held out
-    built = zsk("build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val")
+    built = run_zsk(
+        "build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val"
+    )
     assert "(37 seen)" in built.output  # 40 seen classes, 3 held out
     assert "a validation run: 3 seen classes and 37 images of the others held out" in " ".join(
         built.output.split()
     )
-    zsk("train", "runs/tiny-val", "--steps", "3", "--device", "cpu")
-    zsk("build", spec, *overrides, "--out", "runs/tiny")
-    zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
+    run_zsk("train", "runs/tiny-val", "--steps", "3", "--device", "cpu")
+    run_zsk("build", spec, *overrides, "--out", "runs/tiny")
+    run_zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
     run_dir = tmp_path / "runs" / "tiny"
 
-    result = zsk(
+    result = run_zsk(
         "eval",
         "--json",
         "--calibrate-with",
@@ -92,7 +79,9 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch,
     assert printed["metrics"] == {}
 
     # a validation run evaluated on its own calibrates on its own held-out images
-    own = zsk("eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2")
+    own = run_zsk(
+        "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2"
+    )
     assert (
         "runs/tiny-val (3 held-out classes)"
         in json.loads(own.stdout)["gzsl"]["calibration"]["source"]
@@ -105,20 +94,22 @@ def test_synth_build_train_eval_generate_translate_report(tmp_path, monkeypatch,
     unseen = (tmp_path / "data/shapes/testclasses.txt").read_text().split()
     predicates = (tmp_path / "data/shapes/predicates.txt").read_text().split()[1::2]
     grid = tmp_path / "grid.png"
-    zsk("generate", "--class", unseen[0], "--class", classes[0], "--n", "3", "--out", grid)
+    run_zsk("generate", "--class", unseen[0], "--class", classes[0], "--n", "3", "--out", grid)
     with Image.open(grid) as image:
         assert image.height == 2 + 2 * 18  # two rows of 16-pixel images with 2-pixel gaps
-    zsk("generate", run_dir, "--attributes", f"{predicates[0]}=1", "--n", "2", "--out", "edit.png")
+    run_zsk(
+        "generate", run_dir, "--attributes", f"{predicates[0]}=1", "--n", "2", "--out", "edit.png"
+    )
     assert (tmp_path / "edit.png").is_file()
 
     source = next((tmp_path / "data/shapes/JPEGImages").rglob("*.jpg"))
     out = tmp_path / "translation.png"
-    result = zsk("translate", source, "--to", unseen[0], "--out", out)
+    result = run_zsk("translate", source, "--to", unseen[0], "--out", out)
     assert "source | reconstruction | translation" in result.output
     with Image.open(out) as image:
         assert image.size[1] == 2 + 18 and image.size[0] == 2 + 3 * 18
 
-    zsk("report", "--device", "cpu")
+    run_zsk("report", "--device", "cpu")
     report = (run_dir / "report.md").read_text()
     assert "![loss terms](report/losses.png)" in report
     assert "| embedding | ZSL top-1 (per class) |" in report

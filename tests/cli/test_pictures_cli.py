@@ -6,63 +6,32 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from zsk.core.cli.main import cli
 from zsk.core.interfaces import Metric
-from zsk.registry import hookimpl, manager
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def refused(*args, says: list[str]):
-    result = invoke(*args)
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    for text in says:
-        assert text in result.output, result.output
-    return result
+#: translate's target: a class of the synthetic shapes
+TO_CIRCLE = ("--to", "blue_solid_circle_on_dark")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, tiny_shapes):
+def world(tmp_path_factory, tiny_shapes, tiny_synth, run_zsk):
     """A tiny data set, a trained translating run and an untrained noise-drawing one."""
     root = tmp_path_factory.mktemp("pictures")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         spec = root / "shapes.yaml"
         spec.write_text(EXAMPLE.read_text())
-        ok(
-            "data",
-            "synth",
-            "data/shapes",
-            "--images-per-class",
-            "4",
-            "--min-size",
-            "16",
-            "--max-size",
-            "24",
-        )
+        run_zsk("data", "synth", "data/shapes", *tiny_synth)
         sets = [part for item in tiny_shapes for part in ("--set", item)]
-        ok("build", spec, *sets, "--out", root / "translator")
-        ok("train", root / "translator", "--steps", "1", "--device", "cpu")
+        run_zsk("build", spec, *sets, "--out", root / "translator")
+        run_zsk("train", root / "translator", "--steps", "1", "--device", "cpu")
         # the whole generator entry: shapes.yaml's translator params are not noise_decoder's
         noise = "{type: noise_decoder, params: {base_channels: 8, max_channels: 16}}"
-        ok("build", spec, *sets, "--set", f"model.generator={noise}", "--out", root / "noise")
+        run_zsk("build", spec, *sets, "--set", f"model.generator={noise}", "--out", root / "noise")
     image = root / "photo.png"
     Image.new("RGB", (30, 20), (200, 30, 30)).save(image)
     return root
@@ -74,95 +43,94 @@ def _in_world(world, monkeypatch):
     monkeypatch.chdir(world)
 
 
-def test_a_run_without_checkpoints_is_refused(world):
+def test_a_run_without_checkpoints_is_refused(run_zsk, world):
     for command in (["eval"], ["report"], ["generate", "--class", "x"]):
-        refused(
+        run_zsk(
             *command,
             world / "noise",
+            code=2,
             says=["has no checkpoint yet", f"zsk train {world / 'noise'}"],
         )
 
 
-def test_unknown_class_names_get_a_did_you_mean(world):
+def test_unknown_class_names_get_a_did_you_mean(run_zsk, world):
     run = world / "translator"
-    refused(
+    run_zsk(
         "generate",
         run,
         "--class",
         "blue_solid_circle_on_drak",
+        code=2,
         says=[
             "unknown class 'blue_solid_circle_on_drak'",
             "Did you mean 'blue_solid_circle_on_dark'",
         ],
     )
-    refused(
+    run_zsk(
         "translate",
         run,
         world / "photo.png",
         "--to",
         "blue solid circle",
+        code=2,
         says=["--to", "unknown class 'blue solid circle'. Did you mean"],
     )
 
 
-def test_unknown_predicates_are_refused(world):
-    refused(
+def test_unknown_predicates_are_refused(run_zsk, world):
+    run_zsk(
         "generate",
         world / "translator",
         "--attributes",
         "circle=1,stripy=1",
+        code=2,
         says=["--attributes", "unknown predicate 'stripy'", "Did you mean 'striped'"],
     )
 
 
-def test_an_unreadable_image_is_refused(world):
+def test_an_unreadable_image_is_refused(run_zsk, world):
     broken = world / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 cut short")
-    refused(
+    run_zsk(
         "translate",
         world / "translator",
         broken,
-        "--to",
-        "blue_solid_circle_on_dark",
+        *TO_CIRCLE,
+        code=2,
         says=["cannot read", "broken.jpg as an image"],
     )
 
 
-def test_a_noise_drawing_generator_cannot_translate(world):
-    refused(
-        "translate",
-        world / "noise",
-        world / "photo.png",
-        "--to",
-        "blue_solid_circle_on_dark",
-        says=["generator 'noise_decoder'", "cannot translate an image", "zsk generate"],
-    )
+def test_a_noise_drawing_generator_cannot_translate(run_zsk, world):
+    says = ["generator 'noise_decoder'", "cannot translate an image", "zsk generate"]
+    run_zsk("translate", world / "noise", world / "photo.png", *TO_CIRCLE, code=2, says=says)
 
 
-def test_class_names_may_be_written_with_spaces(world, tmp_path):
+def test_class_names_may_be_written_with_spaces(run_zsk, world, tmp_path):
     out = tmp_path / "circle.png"
-    result = ok(
+    result = run_zsk(
         "generate", world / "translator", "--class", "Blue Solid Circle On Dark", "--out", out
     )
     assert "rows: blue_solid_circle_on_dark" in result.output
     assert out.stat().st_size > 0
 
 
-def test_translation_without_a_target_is_refused(world):
-    refused("translate", world / "translator", world / "photo.png", says=["--to CLASS"])
+def test_translation_without_a_target_is_refused(run_zsk, world):
+    run_zsk("translate", world / "translator", world / "photo.png", code=2, says=["--to CLASS"])
 
 
-def test_bad_inception_weights_are_refused_before_evaluating(world):
+def test_bad_inception_weights_are_refused_before_evaluating(run_zsk, world):
     junk = world / "junk.safetensors"
     junk.write_bytes(b"junk")
-    refused(
+    run_zsk(
         "eval",
         world / "translator",
         "--metric",
         f"{{type: fid, params: {{weights: {junk}}}}}",
+        code=2,
         says=[str(junk), "cannot read Inception weights"],
     )
-    refused("eval", world / "translator", "--metric", "fdi", says=["Did you mean 'fid'?"])
+    run_zsk("eval", world / "translator", "--metric", "fdi", code=2, says=["Did you mean 'fid'?"])
 
 
 class _ImagedClasses(Metric):
@@ -175,19 +143,14 @@ class _ImagedClasses(Metric):
         return {"classes": len(covered), "all_unseen": covered == set(inputs.data.unseen)}
 
 
-def test_a_plugin_metric_is_computed_printed_and_written_to_eval_json(world, monkeypatch):
-    @hookimpl
-    def zsk_register_components(register):
-        register(_ImagedClasses)
-
-    manager.register_plugin(SimpleNamespace(zsk_register_components=zsk_register_components), "m")
-    try:
-        run = world / "translator"
-        fast = ["--images-per-class", "2", "--probe-steps", "2"]
-        monkeypatch.setenv("COLUMNS", "200")  # the table on one line per row
-        result = ok("eval", run, "--metric", "imagined_classes_test", *fast)
-        assert re.search(r"metric imagined_classes_test\W+classes\W+8\b", result.output)
-        written = json.loads((run / "eval.json").read_text())["metrics"]
-        assert written == {"imagined_classes_test": {"classes": 8, "all_unseen": True}}
-    finally:
-        manager.unregister_plugin("m")
+def test_a_plugin_metric_is_computed_printed_and_written_to_eval_json(
+    run_zsk, world, monkeypatch, add_components
+):
+    add_components(_ImagedClasses, name="m")
+    run = world / "translator"
+    fast = ["--images-per-class", "2", "--probe-steps", "2"]
+    monkeypatch.setenv("COLUMNS", "200")  # the table on one line per row
+    result = run_zsk("eval", run, "--metric", "imagined_classes_test", *fast)
+    assert re.search(r"metric imagined_classes_test\W+classes\W+8\b", result.output)
+    written = json.loads((run / "eval.json").read_text())["metrics"]
+    assert written == {"imagined_classes_test": {"classes": 8, "all_unseen": True}}

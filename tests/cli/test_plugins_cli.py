@@ -83,7 +83,7 @@ def test_table_shows_components_and_failed_plugins():
     ]
 
 
-def test_params_lists_types_defaults_and_descriptions():
+def test_params_lists_types_defaults_and_descriptions(add_components):
     class Scaled(Component):
         """A loss with one parameter."""
 
@@ -93,19 +93,13 @@ def test_params_lists_types_defaults_and_descriptions():
         class Params(Component.Params):
             scale: float = 2.5
 
-    @hookimpl
-    def zsk_register_components(register):
-        register(Scaled)
-
-    plugin_manager.register_plugin(
-        SimpleNamespace(zsk_register_components=zsk_register_components), name="scaled"
-    )
+    add_components(Scaled, name="scaled")
     result = run("plugins", "--params", "scaled_test")
     assert result.exit_code == 0
     assert "scale" in result.output and "float" in result.output and "2.5" in result.output
 
 
-def test_params_show_literal_values_and_tables_keep_bracketed_text():
+def test_params_show_literal_values_and_tables_keep_bracketed_text(add_components):
     class Choosy(Component):
         """A loss whose description has [bracketed] text, e.g. [bold]."""
 
@@ -115,13 +109,7 @@ def test_params_show_literal_values_and_tables_keep_bracketed_text():
         class Params(Component.Params):
             mode: Literal["mean", "sum"] = Field("mean", description="reduce by [mean] or [sum]")
 
-    @hookimpl
-    def zsk_register_components(register):
-        register(Choosy)
-
-    plugin_manager.register_plugin(
-        SimpleNamespace(zsk_register_components=zsk_register_components), name="choosy"
-    )
+    add_components(Choosy, name="choosy")
     params = run("plugins", "--params", "choosy_test")
     assert "Literal['mean', 'sum']" in params.output and "[mean] or [sum]" in params.output
     listing = run("plugins", "--kind", "loss", "--filter", "choosy*", env={"COLUMNS": "300"})

@@ -50,12 +50,8 @@ def _refused(result, *words):
 def project(tmp_path, monkeypatch):
     """A working directory with the tiny data set and a built (untrained) run."""
     monkeypatch.chdir(tmp_path)
-    train_fixtures.register()
-    try:
-        train_fixtures.make_data(tmp_path / "data")
-        yield train_fixtures.write_run(tmp_path, tmp_path / "data", steps=4, checkpoint_every=1)
-    finally:
-        train_fixtures.unregister()
+    with train_fixtures.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
+        yield run_dir
 
 
 def _start_training(run, *extra):

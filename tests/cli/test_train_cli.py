@@ -23,12 +23,8 @@ import train_fixtures  # noqa: E402
 @pytest.fixture
 def tiny_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    train_fixtures.register()
-    try:
-        train_fixtures.make_data(tmp_path / "data")
-        yield train_fixtures.write_run(tmp_path, tmp_path / "data", steps=2)
-    finally:
-        train_fixtures.unregister()
+    with train_fixtures.registered_run(tmp_path, steps=2) as run_dir:
+        yield run_dir
 
 
 def _zsk(*args):

@@ -56,7 +56,8 @@ def test_build_train_eval_report_a_feature_run(tmp_path, monkeypatch):
     (tmp_path / "features.yaml").write_text(yaml.safe_dump(spec))
     ok("build", "features.yaml", "--out", "runs/f")
     assert (tmp_path / "runs" / "f" / "validation" / "spec.lock.yaml").is_file()
-    ok("train", "runs/f", "--device", "cpu")
+    trained = ok("train", "runs/f", "--device", "cpu")
+    assert "samples:" not in trained.output  # no picture grids of a feature run
     choices = ["--images-per-class", "5", "--images-per-class", "20", "--classifier-epochs", "3"]
     result = ok("eval", "runs/f", *choices, "--probe-steps", "20", "--device", "cpu", "--json")
     evaluation = json.loads(result.output[result.output.index("{") :])
@@ -75,6 +76,7 @@ def test_build_train_eval_report_a_feature_run(tmp_path, monkeypatch):
     ok("report", "runs/f", "--device", "cpu")
     report = (tmp_path / "runs" / "f" / "report.md").read_text()
     assert "learns feature vectors, not images" in report and "| generative |" in report
+    assert "12-d feature vectors" in report
 
     refused("generate", "runs/f", "--device", "cpu", says="zsk generate` draws pictures")
     (tmp_path / "photo.png").write_bytes(b"")

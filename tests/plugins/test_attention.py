@@ -5,9 +5,14 @@ from zsk.core.interfaces import second_order
 from zsk.plugins.builtin.attention import SelfAttention
 
 
-def _attention(channels: int, **params) -> SelfAttention:
+def _attention(channels: int, gamma: float | None = None, **params) -> SelfAttention:
+    """Self-attention without weight normalisation; ``gamma`` sets its residual weight."""
     params.setdefault("weight_norm", {"type": "none"})
-    return SelfAttention(SelfAttention.Params(**params), channels)
+    module = SelfAttention(SelfAttention.Params(**params), channels)
+    if gamma is not None:
+        with torch.no_grad():
+            module.gamma.fill_(gamma)
+    return module
 
 
 def _reference(module: SelfAttention, x: torch.Tensor) -> torch.Tensor:
@@ -27,9 +32,7 @@ def _reference(module: SelfAttention, x: torch.Tensor) -> torch.Tensor:
 
 def test_sagan_matches_the_einsum_formula():
     torch.manual_seed(0)
-    module = _attention(16)
-    with torch.no_grad():
-        module.gamma.fill_(0.7)
+    module = _attention(16, gamma=0.7)
     x = torch.randn(2, 16, 5, 3)
     torch.testing.assert_close(module(x), _reference(module, x), atol=1e-5, rtol=1e-5)
 
@@ -73,9 +76,7 @@ def _input_gradient_penalty(module: SelfAttention, x: torch.Tensor) -> torch.Ten
 
 def test_sagan_second_order_path_matches_the_formula_and_differentiates_twice():
     torch.manual_seed(0)
-    module = _attention(16)
-    with torch.no_grad():
-        module.gamma.fill_(0.7)
+    module = _attention(16, gamma=0.7)
     x = torch.randn(2, 16, 4, 4)
     with second_order():
         torch.testing.assert_close(module(x), _reference(module, x), atol=1e-5, rtol=1e-5)
@@ -85,8 +86,6 @@ def test_sagan_second_order_path_matches_the_formula_and_differentiates_twice():
 
 def test_the_fused_cpu_kernel_has_no_double_backward_which_is_why_penalties_avoid_it():
     torch.manual_seed(0)
-    module = _attention(16)
-    with torch.no_grad():
-        module.gamma.fill_(0.7)
+    module = _attention(16, gamma=0.7)
     with pytest.raises(RuntimeError, match="not implemented"):
         _input_gradient_penalty(module, torch.randn(2, 16, 4, 4)).backward()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
@@ -18,7 +17,7 @@ from zsk.core.train.step import FakeImages, PhaseContext, draw_batch, evaluate_t
 from zsk.plugins.builtin.conditional_heads import ACGANHead, ContrastiveHead, ProjectionHead
 from zsk.plugins.builtin.heads import AttributeHead
 from zsk.plugins.builtin.losses import R1, R2
-from zsk.registry import UserError, hookimpl, manager
+from zsk.registry import UserError
 from zsk.testing.toy_step import ToyStep
 
 DIMS = Dims(image_size=16, num_attributes=5, num_seen_classes=3, embedding_dim=4)
@@ -194,18 +193,12 @@ class _ConditionalAttributes(AttributeHead):
         return super().forward(features) + condition.attributes
 
 
-def test_a_conditional_head_where_evaluation_reads_unconditionally_is_refused(shapes, tiny_shapes):
-    @hookimpl
-    def zsk_register_components(register):
-        register(_ConditionalAttributes)
-
-    plugin = SimpleNamespace(zsk_register_components=zsk_register_components)
-    manager.register_plugin(plugin, name="told")
-    try:
-        with pytest.raises(UserError, match="evaluation and generation call the attribute head"):
-            _build(shapes, tiny_shapes, "model.heads.attribute.type=told_attributes_test")
-    finally:
-        manager.unregister_plugin("told")
+def test_a_conditional_head_where_evaluation_reads_unconditionally_is_refused(
+    shapes, tiny_shapes, add_components
+):
+    add_components(_ConditionalAttributes, name="told")
+    with pytest.raises(UserError, match="evaluation and generation call the attribute head"):
+        _build(shapes, tiny_shapes, "model.heads.attribute.type=told_attributes_test")
 
 
 class _LearnedTemperature(Loss):
@@ -222,14 +215,7 @@ class _LearnedTemperature(Loss):
         return -step.head("real_fake", "fake").mean() * self.temperature
 
 
-def test_a_loss_with_trainable_parameters_is_refused(shapes, tiny_shapes):
-    @hookimpl
-    def zsk_register_components(register):
-        register(_LearnedTemperature)
-
-    manager.register_plugin(SimpleNamespace(zsk_register_components=zsk_register_components), "lt")
-    try:
-        with pytest.raises(UserError, match=r"has trainable parameters \(temperature\)"):
-            _build(shapes, tiny_shapes, "objective.generator=[{type: learned_temperature_test}]")
-    finally:
-        manager.unregister_plugin("lt")
+def test_a_loss_with_trainable_parameters_is_refused(shapes, tiny_shapes, add_components):
+    add_components(_LearnedTemperature, name="lt")
+    with pytest.raises(UserError, match=r"has trainable parameters \(temperature\)"):
+        _build(shapes, tiny_shapes, "objective.generator=[{type: learned_temperature_test}]")

@@ -245,3 +245,43 @@ def test_a_feature_source_or_a_feature_run_is_refused(shapes, tmp_path, monkeypa
     text = _fails("data", "features", tmp_path / "xlsa17", "--backbone", "test_resnet",
                   "--weights", weights, "--out", tmp_path / "o")  # fmt: skip
     assert "already a feature data set" in text
+
+
+@pytest.mark.slow
+def test_a_killed_extraction_resumes_to_the_same_features(shapes, tmp_path):
+    """SIGKILL mid-way (no chance to clean up), then the same command: identical features."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    torch.manual_seed(0)
+    model = timm.create_model("resnet18", pretrained=False)
+    weights = tmp_path / "resnet18.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    args = ["data", "features", shapes, "--backbone", "resnet18", "--weights", weights,
+            "--image-size", "96", "--batch-size", "1", "--workers", "1"]  # fmt: skip
+    out = tmp_path / "killed"
+    entry = "from zsk.core.cli.main import main; main()"
+    command = [sys.executable, "-c", entry, *map(str, args), "--out", str(out)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    progress = out / "progress.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if progress.is_file() and json.loads(progress.read_text())["done"] >= 3:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(progress.read_text())["done"]
+    assert 3 <= done < 32, "the extraction was not killed mid-way"
+    resumed = zsk(*args, "--out", out)
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed at row" in resumed.output
+    whole = zsk(*args, "--out", tmp_path / "whole")
+    assert whole.exit_code == 0, whole.output
+    np.testing.assert_array_equal(
+        np.load(out / "features.npy"), np.load(tmp_path / "whole" / "features.npy")
+    )

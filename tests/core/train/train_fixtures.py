@@ -6,6 +6,8 @@ import this file by path before starting the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
@@ -257,6 +259,18 @@ def register() -> None:
 
 def unregister() -> None:
     unregister_plugin(PLUGIN)
+
+
+@contextmanager
+def registered_run(root: Path, **train) -> Iterator[Path]:
+    """The tiny components registered, the tiny data set in ``root/data`` and a run built on it
+    (``train`` as in :func:`write_run`); the components are unregistered afterwards."""
+    register()
+    try:
+        make_data(root / "data")
+        yield write_run(root, root / "data", **train)
+    finally:
+        unregister()
 
 
 def make_data(root: Path, per_class: int = 6) -> ZslData:

@@ -1,0 +1,136 @@
+"""A feature run at the field's sizes on the CPU (BENCHMARKS.md §7): steps/s, time to a result.
+
+    python benchmarks/bench_features.py OUT [--steps 40] [--threads 1]
+
+The data is synthetic but AwA2-sized: 30,000 2048-d non-negative features of 50 classes (40 seen,
+10 unseen) with 85 continuous attributes per class, split as the proposed split's shares
+(trainval 63%, test seen 16%, test unseen 21%). The networks and settings are
+examples/fclswgan-awa2-xlsa17.yaml's (f-CLSWGAN: 4096 hidden, batch 64, 5 critic steps, the
+classifier regulariser). It trains ``--steps`` generator steps (each after 5 critic steps),
+then runs ``zsk eval``'s evaluation (self-calibrated: no validation run) with the published
+300 generated features per unseen class and 30 classifier epochs (``zsk eval`` by default
+chooses among 6 such pairs on a validation run, about 6 × the classifier part), and writes the
+process CPU and wall seconds of each part to OUT/bench_features.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from zsk.core.composer import compose
+from zsk.core.data.types import FeatureSample, ZslData
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.trained import TrainedRun
+from zsk.core.files import write_file
+from zsk.core.specfile import load_spec
+from zsk.core.train.checkpoint import find_latest
+from zsk.core.train.loop import Trainer
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fclswgan-awa2-xlsa17.yaml"
+CLASSES, UNSEEN, ATTRIBUTES, DIM, COUNT = 50, 10, 85, 2048, 30_000
+#: f-CLSWGAN's AwA schedule: 30 of its epochs over AwA2's 23,527 trainval features at batch 64
+PUBLISHED_GENERATOR_STEPS = 30 * math.ceil(23_527 / 64)
+
+
+def awa2_sized(seed: int = 0) -> ZslData:
+    """Class-structured features: ``relu(t_c M + noise)`` with a random map M."""
+    generator = torch.Generator().manual_seed(seed)
+    attributes = torch.nn.functional.normalize(torch.rand(CLASSES, ATTRIBUTES, generator=generator))
+    mixing = torch.randn(ATTRIBUTES, DIM, generator=generator) * 4
+    labels = torch.randint(CLASSES, (COUNT,), generator=generator)
+    noise = torch.randn(COUNT, DIM, generator=generator)
+    features = torch.relu(attributes[labels] @ mixing + noise)
+    seen, unseen = list(range(CLASSES - UNSEEN)), list(range(CLASSES - UNSEEN, CLASSES))
+    share = torch.rand(COUNT, generator=generator)
+    train, test_seen, test_unseen = [], [], []
+    for row, label in enumerate(labels.tolist()):
+        sample = FeatureSample(row, label)
+        if label >= CLASSES - UNSEEN:
+            test_unseen.append(sample)
+        else:
+            (train if share[row] < 0.8 else test_seen).append(sample)
+    return ZslData(
+        root=Path("awa2-sized-synthetic"),
+        classes=[f"class{c:02d}" for c in range(CLASSES)],
+        predicates=[f"predicate{a:02d}" for a in range(ATTRIBUTES)],
+        attributes=attributes,
+        seen=seen,
+        unseen=unseen,
+        train=train,
+        test_seen=test_seen,
+        test_unseen=test_unseen,
+        features=features,
+    )
+
+
+def timed(action):
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = action()
+    return result, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = awa2_sized()
+    spec = load_spec(EXAMPLE)
+    spec.train.log_every = args.steps
+    build = compose(spec, data)
+    run_dir = args.out / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each time
+    trainer = Trainer(build, run_dir, steps=args.steps, device="cpu")
+    prepared = [0.0]  # CPU seconds of the regulariser's classifier fit, a one-off before step 1
+    for _, loss in build.objective.named_losses():
+
+        def prepare(real, labels, fit=loss.prepare):
+            _, cpu, _ = timed(lambda: fit(real, labels))
+            prepared[0] += cpu
+
+        loss.prepare = prepare
+    _, train_cpu, train_wall = timed(trainer.run)
+    train_cpu -= prepared[0]
+    trained = TrainedRun(run_dir, build, find_latest(run_dir))
+    build.gan.eval()
+    options = EvalOptions(images_per_class=(300,), classifier_epochs=(30,), probe_steps=400)
+    result, eval_cpu, eval_wall = timed(lambda: evaluate(trained, options, torch.device("cpu")))
+    per_step = train_cpu / args.steps
+    record = {
+        "features": COUNT,
+        "dim": DIM,
+        "train_samples": len(data.train),
+        "threads": args.threads,
+        "steps": args.steps,
+        "classifier_pretraining_cpu_seconds": prepared[0],
+        "train_cpu_seconds": train_cpu,
+        "train_wall_seconds": train_wall,
+        "generator_steps_per_cpu_second": 1 / per_step,
+        "critic_samples_per_cpu_second": 64 * 5 / per_step,
+        "published_schedule_steps": PUBLISHED_GENERATOR_STEPS,
+        "published_schedule_cpu_hours": PUBLISHED_GENERATOR_STEPS * per_step / 3600,
+        "eval_cpu_seconds": eval_cpu,
+        "eval_wall_seconds": eval_wall,
+        "eval_images_per_class": result["generative"]["images_per_class"],
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    write_file(args.out / "bench_features.json", json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Options several commands share, declared once so that each reads and defaults the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zsk.core.evaluate.evaluator import EvalOptions
+from zsk.core.run import resolve_run_dir
+from zsk.core.train.device import DEVICE_CHOICES
+
+device_option = click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA when present, else the CPU.",
+)
+
+calibrate_with_option = click.option(
+    "--calibrate-with",
+    "calibration_run",
+    type=click.Path(path_type=Path, file_okay=False),
+    callback=lambda ctx, param, value: resolve_run_dir(value) if value else None,
+    help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
+)
+
+images_per_class_option = click.option(
+    "--images-per-class",
+    multiple=True,
+    type=click.IntRange(min=2),
+    help="Samples imagined per unseen class for generative ZSL; repeat it to have the "
+    "evaluation choose on validation classes [default: 64 for an image run; 100, 300 and 1200 "
+    "for a feature run].",
+)
+
+probe_steps_option = click.option(
+    "--probe-steps",
+    default=EvalOptions.probe_steps,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Training steps of the attribute probe.",
+)
