@@ -14,6 +14,7 @@ from zsk.core.cli.options import (
     device_option,
     images_per_class_option,
     probe_steps_option,
+    progress_log,
 )
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
 from zsk.core.evaluate.metric_inputs import parse_metric
@@ -99,9 +100,7 @@ def eval_command(
         metrics=tuple(parse_metric(text) for text in metrics),
         calibration_run=calibration_run,
     )
-    result = evaluate(
-        trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")
-    )
+    result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
     path = write_eval(trained.run_dir, result)
     if as_json:
         click.echo(json.dumps(result, indent=2))

@@ -1,10 +1,13 @@
-"""Options several commands share, declared once so that each reads and defaults the same."""
+"""Options several commands share, declared once so that each reads and defaults the same; and
+the progress log of the long ones."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.console import Console
 
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.run import resolve_run_dir
@@ -42,3 +45,9 @@ probe_steps_option = click.option(
     type=click.IntRange(min=1),
     help="Training steps of the attribute probe.",
 )
+
+
+def progress_log(console: Console) -> Callable[[str], None]:
+    """A ``log`` for long commands: each message dimmed on ``console`` (stderr), apart from the
+    result on stdout."""
+    return lambda message: console.print(f"[dim]{message}[/dim]")

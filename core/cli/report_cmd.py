@@ -12,6 +12,7 @@ from zsk.core.cli.options import (
     device_option,
     images_per_class_option,
     probe_steps_option,
+    progress_log,
 )
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.report import write_report
@@ -45,13 +46,9 @@ def report(
       zsk report runs/shapes --calibrate-with runs/shapes-validation
     """
     trained = load_trained(resolve_run_dir(run_dir))
-    console = Console(stderr=True)
     options = EvalOptions(
-        images_per_class=images_per_class,
-        probe_steps=probe_steps,
-        calibration_run=calibration_run,
+        images_per_class=images_per_class, probe_steps=probe_steps, calibration_run=calibration_run
     )
-    path = write_report(
-        trained, options, resolve_device(device), log=lambda m: console.print(f"[dim]{m}[/dim]")
-    )
+    log = progress_log(Console(stderr=True))
+    path = write_report(trained, options, resolve_device(device), log=log)
     click.echo(f"wrote {path}")

@@ -42,6 +42,10 @@ class _PooledHead(Head):
     def pooled(features: torch.Tensor) -> torch.Tensor:
         return features.mean(dim=(2, 3))
 
+    def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
+        """The real/fake score w·h (a subclass may read ``condition`` here, or in its loss)."""
+        return self.score(self.pooled(features)).squeeze(1)
+
 
 class ProjectionHead(_PooledHead):
     """Projection discriminator: ``D(x, t) = w·h + (V t)·h`` (Miyato & Koyama 2018).
@@ -84,9 +88,6 @@ class ACGANHead(_PooledHead):
         super().__init__(params, dims, in_shape)
         self.classifier = self._linear(in_shape[0], dims.num_seen_classes)
 
-    def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
-        return self.score(self.pooled(features)).squeeze(1)
-
     def auxiliary_loss(
         self, features: torch.Tensor, condition: Condition, phase: Phase, source: Source
     ) -> torch.Tensor | None:
@@ -116,9 +117,6 @@ class ContrastiveHead(_PooledHead):
     def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
         super().__init__(params, dims, in_shape)
         self.project = self._linear(in_shape[0], dims.embedding_dim)
-
-    def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
-        return self.score(self.pooled(features)).squeeze(1)
 
     def auxiliary_loss(
         self, features: torch.Tensor, condition: Condition, phase: Phase, source: Source

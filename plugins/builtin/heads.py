@@ -26,12 +26,18 @@ class _ConvHeadParams(Component.Params):
 
 
 class _ConvHead(Head):
-    """A head whose first layer is one conv from the trunk's channels to ``out_channels``."""
+    """A head whose first layer, ``self.conv``, is one conv from the trunk's channels to
+    :meth:`out_channels`."""
 
-    def _conv(self, out_channels: int) -> nn.Module:
-        params = self.params
-        conv = nn.Conv2d(self.in_shape[0], out_channels, params.kernel_size, padding=params.padding)
-        return params.weight_norm.build().wrap(conv)
+    def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims, in_shape)
+        conv = nn.Conv2d(
+            in_shape[0], self.out_channels(), params.kernel_size, padding=params.padding
+        )
+        self.conv = params.weight_norm.build().wrap(conv)
+
+    def out_channels(self) -> int:
+        raise NotImplementedError
 
     @classmethod
     def input_problem(cls, params: Component.Params, in_shape: tuple[int, int, int]) -> str | None:
@@ -53,9 +59,8 @@ class RealFakeHead(_ConvHead):
     class Params(_ConvHeadParams):
         patch: bool = Field(False, description="one score per patch (B, 1, h, w), not per image")
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
-        self.conv = self._conv(1)
+    def out_channels(self) -> int:
+        return 1
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         scores = self.conv(features)
@@ -74,9 +79,8 @@ class AttributeHead(_ConvHead):
             description="output activation: linear, sigmoid (attributes in [0, 1]) or tanh",
         )
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
-        self.conv = self._conv(dims.num_attributes)
+    def out_channels(self) -> int:
+        return self.dims.num_attributes
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         attributes = self.conv(features).mean(dim=(2, 3))
@@ -100,9 +104,11 @@ class ConvEmbeddingHead(EmbeddingHead, _ConvHead):
     class Params(_ConvHeadParams):
         classifier: bool = Field(True, description="a softmax classifier over the seen classes")
 
+    def out_channels(self) -> int:
+        return self.dims.embedding_dim
+
     def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
         super().__init__(params, dims, in_shape)
-        self.conv = self._conv(dims.embedding_dim)
         self.classifier = (
             nn.Linear(dims.embedding_dim, dims.num_seen_classes) if params.classifier else None
         )
@@ -128,9 +134,8 @@ class ReconstructionFeatureHead(_ConvHead):
         channels: int = Field(64, ge=1, description="channels of the features")
         kernel_size: int = Field(3, ge=1, description="kernel of the head's conv")
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
-        self.conv = self._conv(params.channels)
+    def out_channels(self) -> int:
+        return self.params.channels
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.conv(features)
