@@ -79,6 +79,7 @@ def recommended_spec(
     discriminator: list[dict[str, Any]] = [
         {"type": "cosine_real", "params": {"lambda_other": 0.5, "lambda_softmax": 0.1}},
         {"type": "attribute"},
+        {"type": "cosine_softmax"},
     ]
     generator: list[dict[str, Any]] = []
     if gan:
@@ -100,7 +101,10 @@ def recommended_spec(
             "embedding_dim": 64,
             "noise_dim": 32,
             "generator": {"type": "encoder_decoder", "params": generator_params},
-            "trunk": {"type": "sn_conv", "params": {"channels": [32, 64, 128]}},
+            "trunk": {
+                "type": "sn_conv",
+                "params": {"channels": [32, 64, 128], "dropout": 0.0, "attention_at": []},
+            },
             "heads": {
                 "real_fake": {"type": "real_fake"},
                 "attribute": {"type": "attribute"},

@@ -261,7 +261,8 @@ class StepContext(Protocol):
     request and cached, so a step computes only what its terms need, each once.
 
     Attribute names: ``"own"`` — the real images' class attributes t_i; ``"other"`` — another
-    seen class's attributes t_j per sample; ``"target"`` — the attributes each fake was made for.
+    seen class's attributes t_j per sample; ``"target"`` — the attributes each fake was made for;
+    ``"seen"`` (``attributes`` and ``semantic`` only) — every seen class once, row c for label c.
     Sources: ``"real"`` images or ``"fake"`` images (the latter detached from G in the
     discriminator phase). ``real()`` and ``fake()`` are the images without noise; what the
     discriminator sees — ``head``, ``class_logits``, ``reconstruction`` and ``score`` — carries

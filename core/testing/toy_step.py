@@ -28,6 +28,8 @@ PHASES: frozenset[str] = frozenset({"discriminator", "generator"})
 SOURCES: tuple[str, ...] = ("real", "fake")
 SEMANTIC_NAMES: tuple[str, ...] = ("own", "other", "target")
 LABEL_NAMES: tuple[str, ...] = ("own", "target")
+#: ``semantic`` and ``attributes`` also give every seen class once (row c for label c).
+CLASS_TABLE_NAMES: tuple[str, ...] = (*SEMANTIC_NAMES, "seen")
 
 #: Small sizes for tests: 16-px RGB images, 6 attributes, 5 seen classes, 8-d embeddings.
 TOY_DIMS = Dims(image_size=16, num_attributes=6, num_seen_classes=5, embedding_dim=8, noise_dim=4)
@@ -106,6 +108,10 @@ class ToyStep:
         self._attributes = {
             name: self._uniform((dims.num_attributes,), 0.0, 1.0) for name in SEMANTIC_NAMES
         }
+        self._semantic["seen"] = self._normal_leaf((dims.num_seen_classes, dims.embedding_dim))
+        self._attributes["seen"] = torch.rand(
+            (dims.num_seen_classes, dims.num_attributes), generator=self._generator
+        ).requires_grad_(True)
         self._labels = {
             name: torch.randint(dims.num_seen_classes, (batch_size,), generator=self._generator)
             for name in LABEL_NAMES
@@ -154,11 +160,11 @@ class ToyStep:
         return self._record(f"class_logits({source})", self._class_logits[source])
 
     def semantic(self, which: str) -> torch.Tensor:
-        _choose("semantic", which, SEMANTIC_NAMES)
+        _choose("semantic", which, CLASS_TABLE_NAMES)
         return self._record(f"semantic({which})", self._semantic[which])
 
     def attributes(self, which: str) -> torch.Tensor:
-        _choose("attributes", which, SEMANTIC_NAMES)
+        _choose("attributes", which, CLASS_TABLE_NAMES)
         return self._record(f"attributes({which})", self._attributes[which])
 
     def labels(self, which: str) -> torch.Tensor:

@@ -209,6 +209,8 @@ class PhaseContext:
         return getattr(self.batch, which)
 
     def attributes(self, which: str) -> torch.Tensor:
+        if which == "seen":  # every seen class once, in label order
+            return self.batch.class_attributes
         return self.batch.class_attributes[self.labels(which)]
 
     def semantic(self, which: str) -> torch.Tensor:

@@ -316,6 +316,29 @@ class Softmax(Loss):
         return F.cross_entropy(step.class_logits("real"), step.labels("own"))
 
 
+class CosineSoftmax(Loss):
+    """Cross-entropy over every seen class of the scaled cosines cos(φ(x_i), ψ(t_c)).
+
+    ``CE(s·[cos(φ(x_i), ψ(t_1)) … cos(φ(x_i), ψ(t_C))], y_i)`` over the C seen classes: the
+    compatibility softmax of embedding ZSL learners (DeViSE, ALE), which trains φ and ψ
+    together against all seen classes at once, where ``cosine_real`` sees one other class per
+    image and its λ2 classifier trains φ only. ``scale`` s sharpens the cosines (in [-1, 1])
+    into logits.
+    """
+
+    name = "cosine_softmax"
+    phases: ClassVar[frozenset[str]] = DISCRIMINATOR_ONLY
+    requires: ClassVar[frozenset[str]] = frozenset({"embedding"})
+
+    class Params(Loss.Params):
+        scale: float = Field(10.0, gt=0, description="s: the cosines times s are the logits")
+
+    def forward(self, step: StepContext) -> torch.Tensor:
+        phi = F.normalize(step.head("embedding", "real"), dim=-1)
+        seen = F.normalize(step.semantic("seen"), dim=-1)
+        return F.cross_entropy(self.params.scale * phi @ seen.T, step.labels("own"))
+
+
 BUILTIN_LOSSES: tuple[type[Loss], ...] = (
     LSGAN,
     Hinge,
@@ -329,6 +352,7 @@ BUILTIN_LOSSES: tuple[type[Loss], ...] = (
     L1Reconstruction,
     AttributeLoss,
     Softmax,
+    CosineSoftmax,
 )
 
 

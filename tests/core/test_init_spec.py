@@ -63,7 +63,11 @@ def test_init_writes_a_spec_with_a_validation_run_and_a_no_gan_twin(tmp_path, mo
     assert gan["train"]["epochs"] == plain["train"]["epochs"]
     assert gan["model"]["trunk"] == plain["model"]["trunk"]
     assert plain["objective"]["generator"] == []
-    assert [t["type"] for t in plain["objective"]["discriminator"]] == ["cosine_real", "attribute"]
+    assert [t["type"] for t in plain["objective"]["discriminator"]] == [
+        "cosine_real",
+        "attribute",
+        "cosine_softmax",
+    ]
     assert gan["objective"]["generator"] and gan["objective"]["discriminator"][0]["type"] == "lsgan"
     again = runner.invoke(cli, ["init", "data", "--out", "gan.yaml"])
     assert again.exit_code == 2 and "gan.yaml exists" in again.output

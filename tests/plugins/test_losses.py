@@ -288,6 +288,34 @@ def test_softmax_is_cross_entropy_of_real_class_logits():
     torch.testing.assert_close(build(losses.Softmax, step)(step), expected)
 
 
+def test_cosine_softmax_is_cross_entropy_over_every_seen_class_cosine():
+    step = ToyStep(batch_size=6)
+    phi, seen = step.head("embedding", "real").detach(), step.semantic("seen").detach()
+    logits = torch.stack(
+        [
+            torch.stack([3.0 * hand_cosine(phi[i : i + 1], seen[c : c + 1])[0] for c in range(5)])
+            for i in range(6)
+        ]
+    )
+    expected = hand_cross_entropy(logits, step.labels("own"))
+    torch.testing.assert_close(build(losses.CosineSoftmax, step, scale=3.0)(step), expected)
+
+
+def test_cosine_softmax_step_raises_the_own_class_cosine_against_the_others():
+    step = ToyStep(batch_size=6)
+    loss = build(losses.CosineSoftmax, step)(step)
+    loss.backward()
+    phi, seen = step.head("embedding", "real"), step.semantic("seen")
+    own = step.labels("own")
+    with torch.no_grad():
+        before = hand_cosine(phi, seen[own]) - hand_cosine(phi, seen[(own + 1) % 5])
+        moved_phi, moved_seen = phi - 0.5 * phi.grad, seen - 0.5 * seen.grad
+        after = hand_cosine(moved_phi, moved_seen[own]) - hand_cosine(
+            moved_phi, moved_seen[(own + 1) % 5]
+        )
+    assert after.mean() > before.mean()
+
+
 # -- registration and the contract ---------------------------------------------------------------
 
 EXPECTED = {
@@ -301,6 +329,7 @@ EXPECTED = {
     "l1_reconstruction": ({"generator"}, {"reconstruction_feature"}),
     "attribute": ({"discriminator", "generator"}, {"attribute"}),
     "softmax": ({"discriminator"}, {"embedding"}),
+    "cosine_softmax": ({"discriminator"}, {"embedding"}),
 }
 
 

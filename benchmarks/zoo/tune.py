@@ -1,0 +1,173 @@
+"""Training settings of the recommended spec, compared on validation data only.
+
+    python benchmarks/zoo/tune.py OUT_DIR [--sets glyphs textures scenes] [--cpu-minutes 0.4]
+        [--variants NAME ...] [--seed 0]
+    python benchmarks/zoo/tune.py OUT_DIR --table     # the Markdown table of what was measured
+
+For each set, ``zsk init`` writes the recommended spec; each variant edits it (optimiser,
+trunk normalisation, D steps per G step, conditional real/fake head, ...) and is trained as a
+validation run (the spec's ``validation_run`` settings as ``holdout``) at the same FLOP-sized
+length. benchmarks/validation_quality.py then measures it from validation data only: held-out
+ZSL, validation H and the attribute accuracy of images imagined for the held-out classes. No
+test image is read. One JSON per set and variant; a finished one is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from validation_quality import measure
+
+from zoo.run import ZSK, _call
+from zoo.sets import write_set
+
+Edit = Callable[[dict], None]
+
+
+def _d_adam(spec: dict) -> None:
+    """D (and ψ) with the recognition learner's Adam: lr 1e-3, β1 0.9."""
+    spec["train"]["optimizers"]["discriminator"] = {"lr": 1.0e-3, "betas": [0.9, 0.999]}
+
+
+def _bn_trunk(spec: dict) -> None:
+    """Batch norm in every trunk block, no spectral norm in the trunk or the recognition
+    heads; the real/fake head keeps its spectral norm."""
+    trunk = spec["model"]["trunk"]["params"]
+    trunk |= {"weight_norm": {"type": "none"}, "feature_norm": {"type": "batch"}, "norm_from": 0}
+    for role in ("attribute", "embedding", "reconstruction_feature"):
+        head = spec["model"]["heads"][role]
+        head["params"] = {**head.get("params", {}), "weight_norm": {"type": "none"}}
+
+
+def _sagan_trunk(spec: dict) -> None:
+    """The trunk's own defaults back: dropout 0.25 and self-attention after its last two
+    blocks (the previous recommended spec)."""
+    params = spec["model"]["trunk"]["params"]
+    spec["model"]["trunk"]["params"] = {"channels": params["channels"]}
+
+
+def _no_cosine_softmax(spec: dict) -> None:
+    """Without the softmax over every seen class's cosine (the previous recommended spec)."""
+    terms = spec["objective"]["discriminator"]
+    spec["objective"]["discriminator"] = [t for t in terms if t["type"] != "cosine_softmax"]
+
+
+def _no_gan(spec: dict) -> None:
+    objective = spec["objective"]
+    objective["discriminator"] = [t for t in objective["discriminator"] if t["type"] != "lsgan"]
+    objective["generator"] = []
+
+
+def _head(kind: str) -> Edit:
+    def edit(spec: dict) -> None:
+        spec["model"]["heads"]["real_fake"] = {"type": kind}
+
+    return edit
+
+
+PREVIOUS = [_no_cosine_softmax, _sagan_trunk]
+#: name -> edits applied in order to zsk init's spec (its length left as init sized it).
+VARIANTS: dict[str, list[Edit]] = {
+    "default": [],
+    "default with attention and dropout": [_sagan_trunk],
+    "previous default": PREVIOUS,
+    "previous default, D Adam 1e-3": [*PREVIOUS, _d_adam],
+    "previous default, D Adam 1e-3, BN trunk": [*PREVIOUS, _d_adam, _bn_trunk],
+    "previous default, D Adam 1e-3, BN trunk, no attention or dropout": [
+        _no_cosine_softmax,
+        _d_adam,
+        _bn_trunk,
+    ],
+    "no GAN": [_no_gan],
+    "no GAN with attention and dropout": [_sagan_trunk, _no_gan],
+    "previous no GAN": [*PREVIOUS, _no_gan],
+    "projection head": [_head("projection")],
+    "acgan head": [_head("acgan")],
+    "contrastive head": [_head("contrastive")],
+}
+
+
+def slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+
+
+def variant_spec(spec: dict, label: str) -> dict:
+    """``spec`` edited by variant ``label`` and turned into a validation run."""
+    edited = copy.deepcopy(spec)
+    for edit in VARIANTS[label]:
+        edit(edited)
+    edited["holdout"] = edited.pop("validation_run")
+    return edited
+
+
+def table(out: Path) -> str:
+    """Every measured variant of ``out``: held-out ZSL / validation H / imagined held-out
+    attribute accuracy per set and budget, variants in :data:`VARIANTS` order ("—" for the
+    imagined images of runs whose generator never trained)."""
+    found: dict[tuple[str, str], dict] = {}
+    for path in sorted((out / "tune").glob("*/*/*.json")):
+        record = json.loads(path.read_text())
+        found[record["variant"], f"{record['set']} {record['cpu_minutes']:g} min"] = record
+    columns = sorted({column for _, column in found})
+    lines = ["| variant | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for label in VARIANTS:
+        cells = []
+        for column in columns:
+            r = found.get((label, column))
+            imagined = "—" if "no GAN" in label else f"{r['imagined']:.3f}" if r else ""
+            cells.append(
+                f"{r['held_out_zsl']:.3f} / {r['validation_h']:.3f} / {imagined}" if r else "—"
+            )
+        if any(c != "—" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--sets", nargs="*", default=["glyphs", "textures", "scenes"])
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", action="store_true", help="print the table and stop")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.out))
+        return
+    budget = f"{args.cpu_minutes:g}min-s{args.seed}"
+    for name in args.sets:
+        data = write_set(name, args.out / "data")
+        work = args.out / "tune" / name / budget
+        work.mkdir(parents=True, exist_ok=True)
+        base = work / "init.yaml"
+        init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(args.seed)]
+        _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
+        spec = yaml.safe_load(base.read_text())
+        for label in args.variants:
+            target = work / f"{slug(label)}.json"
+            if target.is_file():
+                continue
+            path, run_dir = work / f"{slug(label)}.yaml", work / slug(label)
+            path.write_text(yaml.safe_dump(variant_spec(spec, label), sort_keys=False))
+            _call([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
+            cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
+            quality = measure(run_dir, per_class=32, probe_steps=500)
+            record = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes,
+                      "seed": args.seed, "train_cpu_seconds": cpu, **vars(quality)}  # fmt: skip
+            target.write_text(json.dumps(record, indent=2) + "\n")
+            print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()

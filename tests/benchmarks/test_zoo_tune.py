@@ -1,0 +1,66 @@
+"""The settings study of the recommended spec: each variant edits zsk init's spec as named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from zoo.tune import VARIANTS, table, variant_spec
+
+from zsk.core.cli.main import cli
+from zsk.core.data.synth import synthesize
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("tune")
+    synthesize(root / "data", classes=20, unseen=4, images_per_class=3, min_size=20, max_size=24)
+    made = CliRunner().invoke(cli, ["init", str(root / "data"), "--out", str(root / "s.yaml")])
+    assert made.exit_code == 0, made.output
+    return yaml.safe_load((root / "s.yaml").read_text())
+
+
+def _types(terms: list[dict]) -> list[str]:
+    return [term["type"] for term in terms]
+
+
+def test_every_variant_is_a_validation_run_of_the_same_length(spec):
+    for label in VARIANTS:
+        edited = variant_spec(spec, label)
+        assert "validation_run" not in edited and edited["holdout"] == spec["validation_run"]
+        assert edited["train"]["epochs"] == spec["train"]["epochs"]
+    assert "holdout" not in spec  # the spec itself is left as it was
+
+
+def test_variants_edit_what_their_names_say(spec):
+    default = variant_spec(spec, "default")
+    assert "cosine_softmax" in _types(default["objective"]["discriminator"])
+    previous = variant_spec(spec, "previous default")
+    assert "cosine_softmax" not in _types(previous["objective"]["discriminator"])
+    assert previous["model"]["trunk"]["params"] == {"channels": [32, 64, 128]}
+    no_gan = variant_spec(spec, "no GAN")
+    assert no_gan["objective"]["generator"] == []
+    assert _types(no_gan["objective"]["discriminator"]) == [
+        t for t in _types(default["objective"]["discriminator"]) if t != "lsgan"
+    ]
+    adam = variant_spec(spec, "previous default, D Adam 1e-3, BN trunk")
+    assert adam["train"]["optimizers"]["discriminator"] == {"lr": 1e-3, "betas": [0.9, 0.999]}
+    assert adam["model"]["trunk"]["params"]["feature_norm"] == {"type": "batch"}
+    assert "params" not in adam["model"]["heads"]["real_fake"]  # keeps its spectral norm
+    assert variant_spec(spec, "projection head")["model"]["heads"]["real_fake"] == {
+        "type": "projection"
+    }
+
+
+def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
+    folder = tmp_path / "tune" / "glyphs" / "0.4min-s0"
+    folder.mkdir(parents=True)
+    for label, zsl in (("default", 0.75), ("no GAN", 0.5)):
+        record = {"set": "glyphs", "variant": label, "cpu_minutes": 0.4, "held_out_zsl": zsl,
+                  "validation_h": 0.25, "imagined": 0.125}  # fmt: skip
+        (folder / f"{zsl}.json").write_text(json.dumps(record))
+    lines = table(tmp_path).splitlines()
+    assert lines[0] == "| variant | glyphs 0.4 min |"
+    assert lines[2:] == ["| default | 0.750 / 0.250 / 0.125 |", "| no GAN | 0.500 / 0.250 / — |"]
