@@ -42,13 +42,14 @@ demo: setup
 	$(BIN)/zsk eval
 	$(BIN)/zsk report
 
-# The two-stage route on the same data: the demo's trunks give features, a feature GAN
-# generates them (examples/shapes-features.yaml says each step)
+# The two-stage route on the same data: the demo's discriminators embed every image (φ(x)),
+# a feature GAN generates those embeddings (examples/shapes-features.yaml says each step)
 demo-features: setup
 	ls runs/shapes/validation/checkpoints/*.safetensors >/dev/null 2>&1 || $(MAKE) demo
-	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes --out data/shapes-features --force
+	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes --layer embedding \
+		--out data/shapes-features --force
 	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes/validation \
-		--out data/shapes-features-validation --force
+		--layer embedding --out data/shapes-features-validation --force
 	$(BIN)/zsk build examples/shapes-features.yaml --out runs/shapes-features-validation --force \
 		--set data.params.root=data/shapes-features-validation --set "holdout={}"
 	$(BIN)/zsk build examples/shapes-features.yaml --force

@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="*", choices=SETS, default=list(SETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
-    parser.add_argument("--layer", choices=("trunk", "embedding"), default="trunk")
+    parser.add_argument("--layer", choices=("trunk", "embedding"), default="embedding")
     parser.add_argument("--images-from", type=Path, help="an earlier OUT whose image runs to reuse")
     parser.add_argument("--table", action="store_true", help="print the results' table only")
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
+from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.specfile import load_spec
 from zsk.testing.xlsa17 import write_xlsa17
 
@@ -61,10 +62,9 @@ def test_an_example_runs_on_benchmark_files(example, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_two_stage_example_runs_on_an_image_runs_trunk_features(
-    tmp_path, monkeypatch, tiny_shapes
-):
-    """examples/shapes-features.yaml's steps (make demo-features) at tiny sizes."""
+def test_the_two_stage_example_runs_on_an_image_runs_embeddings(tmp_path, monkeypatch, tiny_shapes):
+    """examples/shapes-features.yaml's steps (make demo-features) at tiny sizes: the image
+    runs' embeddings φ(x) as features."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     ok("data", "synth", "data/shapes", "--images-per-class", "4", "--min-size", "16")
@@ -74,7 +74,8 @@ def test_the_two_stage_example_runs_on_an_image_runs_trunk_features(
     for run in ("runs/val", "runs/shapes"):
         ok("train", run, "--steps", "2", "--device", "cpu")
     for run, out in (("runs/shapes", "data/f"), ("runs/val", "data/f-val")):
-        ok("data", "features", "data/shapes", "--run", run, "--out", out)
+        ok("data", "features", "data/shapes", "--run", run, "--layer", "embedding", "--out", out)
+    assert read_feature_folder(tmp_path / "data" / "f").features.shape[1] == 8  # embedding_dim
     spec = EXAMPLES / "shapes-features.yaml"
     small = ["--set", "train.steps=2", "--set", "model.generator.params.hidden=[16]"]
     small += ["--set", "model.heads.real_fake.params.hidden=[16]", "--set", "train.batch_size=8"]
