@@ -2,15 +2,17 @@
 
     python benchmarks/features_route.py OUT [--sets shapes glyphs textures] [--seeds 0 1 2]
     python benchmarks/features_route.py OUT --table      # the Markdown table of the results
+    python benchmarks/features_route.py OUT2 --layer trunk --images-from OUT  # the same image runs
+
 
 For every set and training seed, on one split:
 
 1. *image run*: ``zsk init DATA --cpu-minutes M`` (the recommended GAN spec with its validation
    run), ``zsk build``, ``zsk train``, ``zsk eval``: the embedding route (nearest class
    embedding) and the image-generative route (a classifier on imagined images);
-2. *features*: ``zsk data features DATA --run RUN`` (the trained trunk's pooled features of every
-   image) and the same from the image run's validation run, whose trunk never saw the held-out
-   classes;
+2. *features*: ``zsk data features DATA --run RUN --layer LAYER`` (the embedding φ(x) or the
+   trained trunk's pooled features of every image) and the same from the image run's validation
+   run, whose networks never saw the held-out classes;
 3. *feature route*: an f-CLSWGAN-style feature GAN (:data:`FEATURE_MODEL`, settings fixed
    beforehand: the published CUB settings at a smaller hidden width, not tuned) on the run's
    features, and its validation run on the validation trunk's features holding out the same
@@ -22,6 +24,8 @@ For every set and training seed, on one split:
 
 Every command is a child process on one thread; CPU seconds are the children's user + system
 time. A finished (set, seed) JSON is kept, so a stopped benchmark continues where it was.
+``--images-from`` an earlier OUT reuses its image runs and their results (step 1), so feature
+layers are compared on the same image runs.
 """
 
 from __future__ import annotations
@@ -86,9 +90,9 @@ def image_run(data: Path, work: Path, seed: int, cpu_minutes: float) -> dict:
     return {"train_cpu_seconds": train, "eval_cpu_seconds": evaluation, "eval": result}
 
 
-def extract(data: Path, run: Path, out: Path, log: Path) -> float:
+def extract(data: Path, run: Path, out: Path, log: Path, layer: str) -> float:
     command = [*ZSK, "data", "features", str(data), "--run", str(run), "--out", str(out)]
-    return _call([*command, "--force"], log)
+    return _call([*command, "--layer", layer, "--force"], log)
 
 
 def feature_spec(folder: Path, seed: int) -> dict:
@@ -199,16 +203,23 @@ def ridge(work: Path, holdout: dict) -> dict:
     }
 
 
-def run_one(name: str, seed: int, out: Path, cpu_minutes: float) -> dict:
-    data = data_for(name, out / "data")
+def run_one(
+    name: str, seed: int, out: Path, cpu_minutes: float, layer: str, images_from: Path | None
+) -> dict:
     work = out / "runs" / f"{name}-s{seed}"
     work.mkdir(parents=True, exist_ok=True)
-    image = image_run(data, work, seed, cpu_minutes)
-    holdout_spec = load_spec(work / "image.yaml").validation_run
+    if images_from is None:
+        data = data_for(name, out / "data")
+        image, image_work = image_run(data, work, seed, cpu_minutes), work
+    else:  # the earlier OUT's image run (bit-for-bit the same one) and its recorded results
+        data = data_for(name, images_from / "data")
+        image_work = images_from / "runs" / work.name
+        image = json.loads((images_from / "results" / f"{work.name}.json").read_text())["image"]
+    holdout_spec = load_spec(image_work / "image.yaml").validation_run
     holdout = holdout_spec.model_dump(mode="json")
-    log = work / "extract.log"
-    extract_cpu = extract(data, work / "image", work / "features", log)
-    extract_cpu += extract(data, work / "image" / "validation", work / "features-val", log)
+    log, run = work / "extract.log", image_work / "image"
+    extract_cpu = extract(data, run, work / "features", log, layer)
+    extract_cpu += extract(data, run / "validation", work / "features-val", log, layer)
     return {
         "image": image,
         "extract_cpu_seconds": extract_cpu,
@@ -232,8 +243,9 @@ def table(out: Path) -> str:
         "| set | route | ZSL top-1 | GZSL H (calibrated on validation classes) | CPU s |",
         "|---|---|---|---|---|",
     ]
+    layer = {"trunk": "trunk features", "embedding": "embeddings φ(x)"}
     routes = {
-        "feature GAN on the image run's trunk features": lambda r: (
+        "feature GAN on the image run's {}": lambda r: (
             r["features"]["eval"]["generative"],
             r["features"]["train_cpu_seconds"] + r["features"]["eval_cpu_seconds"],
         ),
@@ -245,11 +257,13 @@ def table(out: Path) -> str:
             {"zsl_top1": r["image"]["eval"]["zsl_top1"], "gzsl": r["image"]["eval"]["gzsl"]},
             r["image"]["train_cpu_seconds"] + r["image"]["eval_cpu_seconds"],
         ),
-        "ridge, trunk features → attributes": lambda r: (r["ridge"], r["ridge"]["cpu_seconds"]),
+        "ridge, {} → attributes": lambda r: (r["ridge"], r["ridge"]["cpu_seconds"]),
     }
     for name in dict.fromkeys(r["set"] for r in records):
         mine = [r for r in records if r["set"] == name]
+        source = layer[mine[0].get("layer", "trunk")]
         for route, pick in routes.items():
+            route = route.format(source)
             picked = [pick(r) for r in mine]
             zsl = [p[0]["zsl_top1"] for p in picked]
             h = [p[0]["gzsl"]["h"] for p in picked]
@@ -274,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="*", choices=SETS, default=list(SETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    parser.add_argument("--layer", choices=("trunk", "embedding"), default="trunk")
+    parser.add_argument("--images-from", type=Path, help="an earlier OUT whose image runs to reuse")
     parser.add_argument("--table", action="store_true", help="print the results' table only")
     args = parser.parse_args(argv)
     if args.table:
@@ -288,8 +304,9 @@ def main(argv: list[str] | None = None) -> None:
             if target.is_file() or not _claim(results / f"{name}-s{seed}.claimed"):
                 continue
             print(f"{time.strftime('%H:%M:%S')} {name} seed {seed}", flush=True)
-            record = run_one(name, seed, args.out, args.cpu_minutes)
-            record |= {"set": name, "seed": seed, "feature_model": FEATURE_MODEL,
+            record = run_one(name, seed, args.out, args.cpu_minutes, args.layer, args.images_from)
+            record |= {"set": name, "seed": seed, "layer": args.layer,
+                       "feature_model": FEATURE_MODEL,
                        "machine": platform.processor() or platform.machine(),
                        "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
             write_file(target, json.dumps(record, indent=2) + "\n")

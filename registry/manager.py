@@ -34,9 +34,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "zsk.plugins.builtin.feature_losses",
     "zsk.plugins.builtin.semantic_encoders",
     "zsk.plugins.builtin.losses",
-    "zsk.plugins.builtin.datasets",
-    "zsk.plugins.builtin.feature_datasets",
-    "zsk.plugins.builtin.benchmark_datasets",
+    "zsk.plugins.builtin.datasets.image_folders",
+    "zsk.plugins.builtin.datasets.features",
+    "zsk.plugins.builtin.datasets.benchmarks",
     "zsk.plugins.builtin.metrics",
 )
 

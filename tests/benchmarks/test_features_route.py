@@ -58,3 +58,19 @@ def test_the_table_gives_mean_and_sample_spread_over_seeds(tmp_path):
     assert cells[2] == f"{mean:.3f} ± {spread:.3f}"
     assert cells[3] == f"{mean / 2:.3f} ± {spread / 2:.3f}"
     assert cells[4] == "24"
+
+
+def test_the_table_names_the_feature_layer_of_each_set(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for name, layer in (("a", "embedding"), ("b", None)):
+        record = _record(name, 0, 0.4) | ({"layer": layer} if layer else {})
+        (results / f"{name}-s0.json").write_text(json.dumps(record))
+    rows = [line.split("|")[1:3] for line in features_route.table(tmp_path).splitlines()[2:]]
+    routes = {name.strip(): [] for name, _ in rows}
+    for name, route in rows:
+        routes[name.strip()].append(route.strip())
+    assert "feature GAN on the image run's embeddings φ(x)" in routes["a"]
+    assert "ridge, embeddings φ(x) → attributes" in routes["a"]
+    # records written before the layer was recorded are the trunk's
+    assert "feature GAN on the image run's trunk features" in routes["b"]

@@ -11,8 +11,8 @@ import scipy.io
 from PIL import Image
 
 from zsk.core.data.source import load_folder
-from zsk.plugins.builtin.benchmark_datasets import Cub, SunAttribute
-from zsk.plugins.builtin.datasets import ImageFolder
+from zsk.plugins.builtin.datasets.benchmarks import Cub, SunAttribute
+from zsk.plugins.builtin.datasets.image_folders import ImageFolder
 from zsk.registry import UserError
 from zsk.testing.xlsa17 import image_name, mat_cells, write_xlsa17
 
@@ -351,7 +351,7 @@ def test_apy_faults_exit_2_with_file_and_line(tmp_path, line, message):
 
 def test_xlsa17_split_of_awa2_images_without_class_lists(tmp_path):
     """AwA2's layout with the proposed split from the benchmark files: no class lists needed."""
-    from zsk.plugins.builtin.datasets import Awa2
+    from zsk.plugins.builtin.datasets.image_folders import Awa2
 
     names = ["antelope", "grizzly+bear", "killer+whale", "beaver", "dalmatian", "persian+cat"]
     tiny = write_xlsa17(tmp_path / "xlsa17", names=names)

@@ -11,7 +11,7 @@ from zsk.core.data.images import decode
 from zsk.core.data.loader import BatchStream, load_split_images
 from zsk.core.data.prepared import open_prepared, prepare
 from zsk.core.data.synth import synthesize
-from zsk.plugins.builtin.datasets import Awa2
+from zsk.plugins.builtin.datasets.image_folders import Awa2
 from zsk.registry import UserError
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zsk.plugins.builtin.datasets import Awa2, ImageFolder
+from zsk.plugins.builtin.datasets.image_folders import Awa2, ImageFolder
 from zsk.registry import UserError, get_registry
 
 CLASSES = ["zebra", "horse", "whale", "dolphin"]

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
 from zsk.core.data.synth import GROUPS, PREDICATES, choose_classes, synthesize
-from zsk.plugins.builtin.datasets import Awa2
+from zsk.plugins.builtin.datasets.image_folders import Awa2
 from zsk.registry import UserError
 
 TINY = {"classes": 14, "unseen": 2, "images_per_class": 2, "min_size": 16, "max_size": 24}

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
 from zsk.core.data.readers import (
     class_folder,
     class_images,
     read_attribute_csv,
     read_index,
     read_matrix,
-    require_folder,
     resolve,
 )
-from zsk.core.data.split import scale_attributes
 from zsk.core.data.types import ZslData
-from zsk.core.interfaces import Dataset
+from zsk.plugins.builtin.datasets.image_split import ImageReader, ImageReaderParams
 from zsk.registry import hookimpl
 
-_FRACTION = Field(
-    0.2,
-    ge=0,
-    lt=1,
-    description="share of each seen class's images held out as the seen test set (GZSL)",
-)
-_SPLIT_SEED = Field(0, description="seed of the held-out choice (deterministic per class)")
 _ROWS = Field(
     "none",
     description="'l2': scale every class's attribute row to unit length, as the field's "
@@ -36,13 +25,13 @@ _ROWS = Field(
 )
 
 
-class Awa2(Dataset):
+class Awa2(ImageReader):
     """Animals with Attributes 2 in its official layout (also what `zsk data synth` writes)."""
 
     name = "awa2"
     marker_files = ("classes.txt",)
 
-    class Params(Dataset.Params):
+    class Params(ImageReaderParams):
         root: str = Field("data/shapes", description="folder holding classes.txt")
         matrix: Literal["continuous", "binary"] = Field(
             "continuous",
@@ -60,14 +49,10 @@ class Awa2(Dataset):
             "Lampert split; give the proposed split's list to compare with the field)",
         )
         images: str = Field("JPEGImages", description="folder of class folders, relative to root")
-        seen_test_fraction: float = _FRACTION
-        split_seed: int = _SPLIT_SEED
-        xlsa17: str | None = XLSA17_FIELD
 
     def load(self) -> ZslData:
         p = self.params
-        root = Path(p.root).expanduser()
-        require_folder(root)
+        root = self.root()
         index = root / "classes.txt"
         classes = read_index(index, "class index")
         predicates = read_index(root / "predicates.txt", "predicate index")
@@ -79,24 +64,24 @@ class Awa2(Dataset):
             cols_from=str(root / "predicates.txt"),
         )
         images = resolve(root, p.images)
-        return split_classes(
-            root=root,
-            classes=classes,
-            predicates=predicates,
-            attributes=scale_attributes(matrix, 100.0 if p.matrix == "continuous" else 1.0, p.rows),
+        return self.split(
+            root,
+            classes,
+            predicates,
+            matrix,
+            100.0 if p.matrix == "continuous" else 1.0,
             images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
             listed_at=lambda label: f"{index}:{label + 1}",
-            params=p,
         )
 
 
-class ImageFolder(Dataset):
+class ImageFolder(ImageReader):
     """Your own images: one folder per class, a CSV of class attributes, seen/unseen lists."""
 
     name = "image_folder"
     marker_files = ("attributes.csv",)
 
-    class Params(Dataset.Params):
+    class Params(ImageReaderParams):
         root: str = Field("data/own", description="the data set's folder")
         attributes: str = Field(
             "attributes.csv",
@@ -110,25 +95,21 @@ class ImageFolder(Dataset):
         images: str = Field("images", description="folder of class folders, relative to root")
         seen_classes: str = Field("seen.txt", description="seen class names, one per line")
         unseen_classes: str = Field("unseen.txt", description="unseen class names, one per line")
-        seen_test_fraction: float = _FRACTION
-        split_seed: int = _SPLIT_SEED
-        xlsa17: str | None = XLSA17_FIELD
 
     def load(self) -> ZslData:
         p = self.params
-        root = Path(p.root).expanduser()
-        require_folder(root)
+        root = self.root()
         classes, predicates, matrix = read_attribute_csv(resolve(root, p.attributes))
         images = resolve(root, p.images)
         table = resolve(root, p.attributes)
-        return split_classes(
-            root=root,
-            classes=classes,
-            predicates=predicates,
-            attributes=scale_attributes(matrix, p.divide_by, p.rows),
+        return self.split(
+            root,
+            classes,
+            predicates,
+            matrix,
+            p.divide_by,
             images_of=lambda name, at: class_images(class_folder(images, name, at), name, at),
             listed_at=lambda label: f"{table} (row of '{classes[label]}')",
-            params=p,
         )
 
 
