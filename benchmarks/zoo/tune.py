@@ -112,12 +112,16 @@ def variant_spec(spec: dict, label: str) -> dict:
 
 def table(out: Path) -> str:
     """Every measured variant of ``out``: held-out ZSL / validation H / imagined held-out
-    attribute accuracy per set and budget, variants in :data:`VARIANTS` order ("—" for the
-    imagined images of runs whose generator never trained)."""
+    attribute accuracy per set and budget (and training seed, where not 0), variants in
+    :data:`VARIANTS` order ("—" for the imagined images of runs whose generator never trained)."""
     found: dict[tuple[str, str], dict] = {}
     for path in sorted((out / "tune").glob("*/*/*.json")):
         record = json.loads(path.read_text())
-        found[record["variant"], f"{record['set']} {record['cpu_minutes']:g} min"] = record
+        seed = record.get("seed", 0)
+        column = f"{record['set']} {record['cpu_minutes']:g} min" + (
+            f" seed {seed}" if seed else ""
+        )
+        found[record["variant"], column] = record
     columns = sorted({column for _, column in found})
     lines = ["| variant | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for label in VARIANTS:
