@@ -7,6 +7,7 @@ kernel k and padding p leaves (H + 2p - k + 1) positions, so it needs features o
 
 from __future__ import annotations
 
+import abc
 from typing import Literal
 
 import torch
@@ -25,7 +26,7 @@ class _ConvHeadParams(Component.Params):
     weight_norm: NormalizerRef = weight_norm_field()
 
 
-class _ConvHead(Head):
+class _ConvHead(Head, abc.ABC):
     """A head whose first layer, ``self.conv``, is one conv from the trunk's channels to
     :meth:`out_channels`."""
 
@@ -36,8 +37,9 @@ class _ConvHead(Head):
         )
         self.conv = params.weight_norm.build().wrap(conv)
 
+    @abc.abstractmethod
     def out_channels(self) -> int:
-        raise NotImplementedError
+        """Channels of the head's conv: what the subclass predicts per position."""
 
     @classmethod
     def input_problem(cls, params: Component.Params, in_shape: tuple[int, int, int]) -> str | None:
