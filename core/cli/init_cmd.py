@@ -82,7 +82,7 @@ def init(
     side = median_side(train)
     size = image_size_for(side, int(max_image_size))
     images = len(train)
-    flops = step_flops(recommended_spec(data_dir, name, size, gan=True, epochs=1, seed=seed))
+    flops = step_flops(recommended_spec(data_dir, name, size, not no_gan, epochs=1, seed=seed))
     epochs = epochs_for(flops, images, cpu_minutes * 60)
     spec = recommended_spec(data_dir, name, size, gan=not no_gan, epochs=epochs, seed=seed)
     header = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
 from PIL import Image
@@ -15,6 +16,8 @@ from zsk.core.init_spec import (
     epochs_for,
     image_size_for,
     median_side,
+    recommended_spec,
+    step_flops,
 )
 
 
@@ -60,7 +63,8 @@ def test_init_writes_a_spec_with_a_validation_run_and_a_no_gan_twin(tmp_path, mo
     gan, plain = (yaml.safe_load((tmp_path / f).read_text()) for f in ("gan.yaml", "plain.yaml"))
     assert gan["validation_run"] == {} and plain["validation_run"] == {}
     assert gan["model"]["image_size"] == 32 and gan["data"]["type"] == "awa2"
-    assert gan["train"]["epochs"] == plain["train"]["epochs"]
+    # the same budget buys the cheaper step of the spec without the GAN more epochs
+    assert plain["train"]["epochs"] > gan["train"]["epochs"]
     assert gan["model"]["trunk"] == plain["model"]["trunk"]
     assert plain["objective"]["generator"] == []
     assert [t["type"] for t in plain["objective"]["discriminator"]] == [
@@ -73,3 +77,23 @@ def test_init_writes_a_spec_with_a_validation_run_and_a_no_gan_twin(tmp_path, mo
     assert again.exit_code == 2 and "gan.yaml exists" in again.output
     missing = runner.invoke(cli, ["init", "nowhere", "--out", "x.yaml"])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
+    synthesize(tmp_path, classes=20, unseen=4, images_per_class=2, min_size=20, max_size=24)
+    gan, plain = (recommended_spec(tmp_path, "x", 32, gan, epochs=1) for gan in (True, False))
+    # the trunk alone, forward and backward (about 3 forward passes) on a batch of real images
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from zsk.core.composer import compose, load_data
+    from zsk.core.init_spec import _loaded
+
+    loaded = _loaded(plain)
+    trunk = compose(loaded, load_data(loaded)).gan.discriminator.trunk
+    with FlopCounterMode(display=False) as counter:
+        trunk(torch.randn(BATCH, 3, 32, 32))
+    trunk_step = 3 * counter.get_total_flops()
+    plain_flops, gan_flops = step_flops(plain), step_flops(gan)
+    assert trunk_step <= plain_flops < 1.5 * trunk_step
+    # the GAN's step also makes images, judges them and updates the generator through D
+    assert gan_flops > 2.5 * plain_flops
