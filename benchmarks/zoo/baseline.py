@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+BATCH = 64
+
 
 def load(paths: list[str], size: int) -> torch.Tensor:
     arrays = [np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BILINEAR))
@@ -59,7 +61,7 @@ def train(images, labels, classes, attributes, seconds, seed) -> Net:
     seen_attributes = attributes[classes]
     start, steps = time.process_time(), 0
     while time.process_time() - start < seconds:
-        batch = torch.randint(len(images), (64,))
+        batch = torch.randint(len(images), (BATCH,))
         x = images[batch]
         x = torch.where(torch.rand(len(x), 1, 1, 1) < 0.5, x.flip(3), x)
         cos = net.scores(x, seen_attributes)
