@@ -139,7 +139,8 @@ def recommended_spec(
     }
 
 
-def _loaded(spec: dict[str, Any]) -> Spec:
+def validated_spec(spec: dict[str, Any]) -> Spec:
+    """``spec`` (a plain dict) loaded as a spec file is: validated, plugins resolved."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -148,7 +149,7 @@ def _loaded(spec: dict[str, Any]) -> Spec:
 
 def training_images(spec: dict[str, Any]) -> list[Path]:
     """The training images of ``spec``'s data set (never a test image)."""
-    return [sample.path for sample in load_data(_loaded(spec)).train]
+    return [sample.path for sample in load_data(validated_spec(spec)).train]
 
 
 def step_flops(spec: dict[str, Any]) -> int:
@@ -157,7 +158,7 @@ def step_flops(spec: dict[str, Any]) -> int:
     images, in a folder thrown away afterwards."""
     from torch.utils.flop_counter import FlopCounterMode  # slow to import; only to count
 
-    loaded = _loaded(spec)
+    loaded = validated_spec(spec)
     data = load_data(loaded)
     few = 2 * loaded.train.batch_size * loaded.train.n_critic
     build = compose(loaded, dataclasses.replace(data, train=data.train[:few]))

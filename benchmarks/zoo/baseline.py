@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,16 +52,16 @@ class Net(nn.Module):
         return F.normalize(self.phi(images), dim=1) @ F.normalize(self.psi(attributes), dim=1).T
 
 
-def train(images, labels, classes, attributes, seconds, seed) -> Net:
-    """Fit on ``images`` of ``classes`` until ``seconds`` of process CPU time are spent."""
+def trainer(images, labels, classes, attributes, seed) -> tuple[Net, Callable[[], None]]:
+    """A fresh net for ``classes`` and its training step (one batch of random ``images``)."""
     torch.manual_seed(seed)
     net = Net(attributes.shape[1])
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
     index = {c: i for i, c in enumerate(classes)}
     targets = torch.tensor([index[int(y)] for y in labels])
     seen_attributes = attributes[classes]
-    start, steps = time.process_time(), 0
-    while time.process_time() - start < seconds:
+
+    def step() -> None:
         batch = torch.randint(len(images), (BATCH,))
         x = images[batch]
         x = torch.where(torch.rand(len(x), 1, 1, 1) < 0.5, x.flip(3), x)
@@ -71,6 +72,16 @@ def train(images, labels, classes, attributes, seconds, seed) -> Net:
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+
+    return net, step
+
+
+def train(images, labels, classes, attributes, seconds, seed) -> Net:
+    """Fit on ``images`` of ``classes`` until ``seconds`` of process CPU time are spent."""
+    net, step = trainer(images, labels, classes, attributes, seed)
+    start, steps = time.process_time(), 0
+    while time.process_time() - start < seconds:
+        step()
         steps += 1
     net.eval()
     net.steps = steps

@@ -86,9 +86,9 @@ def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
     from torch.utils.flop_counter import FlopCounterMode
 
     from zsk.core.composer import compose, load_data
-    from zsk.core.init_spec import _loaded
+    from zsk.core.init_spec import validated_spec
 
-    loaded = _loaded(plain)
+    loaded = validated_spec(plain)
     trunk = compose(loaded, load_data(loaded)).gan.discriminator.trunk
     with FlopCounterMode(display=False) as counter:
         trunk(torch.randn(BATCH, 3, 32, 32))
