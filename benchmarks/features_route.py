@@ -51,6 +51,7 @@ from zoo.sets import write_set
 
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
+from zsk.core.data.types import ZslData
 from zsk.core.evaluate.metrics import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.files import write_file
 from zsk.core.specfile import load_spec
@@ -177,6 +178,14 @@ def ridge(work: Path, holdout: dict) -> dict:
     start = _cpu()
     full = read_feature_folder(work / "features-val")
     val = apply_holdout(full, holdout["classes"], holdout["images"], holdout["seed"])
+    result = ridge_baseline(val, read_feature_folder(work / "features"))
+    return result | {"cpu_seconds": _cpu() - start}
+
+
+def ridge_baseline(val: ZslData, data: ZslData) -> dict:
+    """Ridge from features to attributes: λ and the GZSL constant chosen on ``val`` (a
+    validation run's data: its held-out classes and images), then fitted and tested on
+    ``data``."""
     attributes = val.attributes.float()
     fit_x, fit_y = _rows(val, val.train)
     held = val.holdout
@@ -188,7 +197,6 @@ def ridge(work: Path, holdout: dict) -> dict:
         calibration = calibrate(scores, val_y, val.seen, held.classes)
         tried.append((calibration.h, lam, calibration))
     val_h, lam, calibration = max(tried, key=lambda t: t[0])
-    data = read_feature_folder(work / "features")
     train_x, train_y = _rows(data, data.train)
     test_x, test_y = _rows(data, data.test_seen + data.test_unseen)
     scores = _scores(_ridge(train_x, attributes[train_y], lam), test_x, attributes)
@@ -199,7 +207,6 @@ def ridge(work: Path, holdout: dict) -> dict:
         "gzsl": gzsl,
         "lambda": lam,
         "val_h": val_h,
-        "cpu_seconds": _cpu() - start,
     }
 
 

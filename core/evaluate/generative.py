@@ -73,16 +73,23 @@ def _features(gan: GAN, images: LabelledImages, how: Imagining) -> torch.Tensor:
     return classifier_features(gan, images.images, how.device, how.batch_size)
 
 
-def generative_calibration(
+def validation_scores(
     gan: GAN, data: ZslData, fit: LabelledImages, validation: CalibrationImages, how: Imagining
-) -> Calibration:
-    """The constant with the best validation H for a classifier that ``gan`` (trained on
-    ``validation.seen``) makes as the final one is made: fitted on ``fit`` (real images of
+) -> torch.Tensor:
+    """Scores over every class of ``validation.images`` by a classifier that ``gan`` (trained
+    on ``validation.seen``) makes as the final one is made: fitted on ``fit`` (real images of
     ``validation.seen``) plus images imagined for ``validation.unseen``."""
     classifier, _ = _classifier_with_imagined(
         gan, data, fit, validation.seen, validation.unseen, how
     )
-    scores = classifier.scores(_features(gan, validation.images, how), len(data.classes))
+    return classifier.scores(_features(gan, validation.images, how), len(data.classes))
+
+
+def generative_calibration(
+    gan: GAN, data: ZslData, fit: LabelledImages, validation: CalibrationImages, how: Imagining
+) -> Calibration:
+    """The constant with the best validation H for :func:`validation_scores`' classifier."""
+    scores = validation_scores(gan, data, fit, validation, how)
     return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
 
 
