@@ -46,25 +46,38 @@ class ValidationQuality:
     validation_h: float
 
 
-def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: int = 0):
-    """The validation-only numbers of one validation run (see module)."""
+def _validation_run(run_dir: Path):
     run = load_trained(run_dir)
-    data, size = run.build.data, run.build.dims.image_size
-    if data.holdout is None:
+    if run.build.data.holdout is None:
         raise UserError(
             f"{run_dir} is not a validation run: its spec has no holdout section",
             hint="build one with zsk build SPEC --set 'holdout={}' --out DIR",
         )
+    return run  # in eval mode: load_trained leaves it so
+
+
+def recognition(run) -> tuple[float, float]:
+    """(held-out ZSL, validation H) of a loaded validation run: its embedding route only."""
+    data, held = run.build.data, run.build.data.holdout.classes
+    validation = holdout_images(run)
+    calibration = embedding_calibration(run.build.gan, data, validation, CPU, BATCH)
+    is_held = torch.isin(validation.images.labels, torch.tensor(held))
+    scores = class_scores(run.build.gan, data, validation.images.images[is_held], CPU, BATCH)
+    return zsl_top1(scores, validation.images.labels[is_held], held), calibration.h
+
+
+def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: int = 0):
+    """The validation-only numbers of one validation run (see module)."""
+    run = _validation_run(run_dir)
+    data, size = run.build.data, run.build.dims.image_size
     torch.manual_seed(seed)
-    gan = run.build.gan  # in eval mode: load_trained leaves it so
     train = LabelledImages(*load_split_images(data, "train", size))
     binary, _ = binarize(data.attributes)
     judge = train_probe(train, binary, probe_steps, CPU, seed)
-    held = data.holdout.classes
     imagined = imagine_classes(
-        gan,
+        run.build.gan,
         data.attributes.to(torch.float32),
-        held,
+        data.holdout.classes,
         per_class,
         CPU,
         BATCH,
@@ -73,16 +86,12 @@ def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: i
     )
     per_predicate = predicate_accuracy(judge, imagined, binary, CPU, BATCH)
     background = [data.predicates.index(p) for p in BACKGROUND if p in data.predicates]
-
-    validation = holdout_images(run)
-    calibration = embedding_calibration(gan, data, validation, CPU, BATCH)
-    is_held = torch.isin(validation.images.labels, torch.tensor(held))
-    scores = class_scores(gan, data, validation.images.images[is_held], CPU, BATCH)
+    held_out_zsl, validation_h = recognition(run)
     return ValidationQuality(
         imagined=float(per_predicate.mean()),
         imagined_background=float(per_predicate[background].mean()) if background else None,
-        held_out_zsl=zsl_top1(scores, validation.images.labels[is_held], held),
-        validation_h=calibration.h,
+        held_out_zsl=held_out_zsl,
+        validation_h=validation_h,
     )
 
 

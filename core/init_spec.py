@@ -12,7 +12,8 @@ without the GAN (``--no-gan``) the same CPU time as one with it: its step costs 
 quarter.
 
 Everything else is the same for every data set: small networks and the objective of
-examples/shapes.yaml, chosen on validation runs (BENCHMARKS.md §6 says which and why).
+examples/shapes.yaml with a softmax over every seen class's cosine added to D, chosen on
+validation runs (BENCHMARKS.md §6 says which and why).
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def recommended_spec(
     root: Path, name: str, image_size: int, gan: bool, epochs: int, seed: int = 0
 ) -> dict[str, Any]:
     """The spec as a plain dict (see module); ``gan=False`` gives the same networks and
-    schedule trained without the GAN: no generator terms and no adversarial term, every other
-    term of the discriminator kept (the comparison every claim needs)."""
+    settings trained without the GAN: no generator terms and no adversarial term, every other
+    term of the discriminator kept (the comparison every claim needs). ``epochs`` is the
+    caller's: :func:`epochs_for` sizes each spec to the budget from its own step."""
     discriminator: list[dict[str, Any]] = [
         {"type": "cosine_real", "params": {"lambda_other": 0.5, "lambda_softmax": 0.1}},
         {"type": "attribute"},

@@ -40,7 +40,11 @@ CAUTION = (
     show_default=True,
     help="Largest image size to train at (raise it on a GPU).",
 )
-@click.option("--no-gan", is_flag=True, help="The same networks and schedule without the GAN.")
+@click.option(
+    "--no-gan",
+    is_flag=True,
+    help="The same networks without the GAN, sized to the same budget (about 4x the steps).",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
 def init(

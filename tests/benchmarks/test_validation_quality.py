@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import validation_quality
 
+from zsk.core.evaluate.trained import load_trained
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_shapes, run_zsk):
@@ -45,6 +47,13 @@ def test_the_background_column_is_a_share_of_two_predicates_per_image(runs):
     assert quality.imagined_background * 12 == pytest.approx(
         round(quality.imagined_background * 12)
     )
+
+
+def test_the_recognition_numbers_alone_are_those_of_the_full_measure(runs):
+    validation, _ = runs
+    quality = validation_quality.measure(validation, per_class=2, probe_steps=3)
+    held_out_zsl, validation_h = validation_quality.recognition(load_trained(validation))
+    assert (held_out_zsl, validation_h) == (quality.held_out_zsl, quality.validation_h)
 
 
 def test_a_run_without_holdout_is_refused(runs, capsys):

@@ -52,15 +52,24 @@ def test_variants_edit_what_their_names_say(spec):
     assert variant_spec(spec, "projection head")["model"]["heads"]["real_fake"] == {
         "type": "projection"
     }
+    plain = variant_spec(spec, "no GAN, trunk without instance norm")
+    assert plain["model"]["trunk"]["params"]["feature_norm"] == {"type": "none"}
+    assert plain["objective"]["generator"] == []
 
 
 def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
     folder = tmp_path / "tune" / "glyphs" / "0.4min-s0"
     folder.mkdir(parents=True)
-    for label, zsl in (("default", 0.75), ("no GAN", 0.5)):
+    measured = (("default", 0.75, 0.125), ("trunk without instance norm", 0.625, None))
+    for label, zsl, imagined in (*measured, ("no GAN", 0.5, 0.125)):
         record = {"set": "glyphs", "variant": label, "cpu_minutes": 0.4, "held_out_zsl": zsl,
-                  "validation_h": 0.25, "imagined": 0.125}  # fmt: skip
+                  "validation_h": 0.25, "imagined": imagined}  # fmt: skip
         (folder / f"{zsl}.json").write_text(json.dumps(record))
     lines = table(tmp_path).splitlines()
     assert lines[0] == "| variant | glyphs 0.4 min |"
-    assert lines[2:] == ["| default | 0.750 / 0.250 / 0.125 |", "| no GAN | 0.500 / 0.250 / — |"]
+    # an untrained generator's images, and a run measured --recognition-only, are not judged
+    assert lines[2:] == [
+        "| default | 0.750 / 0.250 / 0.125 |",
+        "| trunk without instance norm | 0.625 / 0.250 / — |",
+        "| no GAN | 0.500 / 0.250 / — |",
+    ]
