@@ -12,10 +12,12 @@ from zsk.registry import UserError
 
 #: What the evaluation zoo measured of this spec (BENCHMARKS.md §6), said where it is used.
 CAUTION = (
-    "Measured on six data sets zsk was never tuned on (BENCHMARKS.md §6): at small budgets a\n"
-    "# plain learner without a GAN, given the same CPU time, recognises unseen classes better,\n"
-    "# and the same networks without the GAN (--no-gan, about 40% of the CPU) recognise about as\n"
-    "# well as this spec; train the --no-gan spec beside this one and compare validation runs."
+    "Measured on six data sets zsk was never tuned on (BENCHMARKS.md §6), at equal CPU time:\n"
+    "# a GAN step costs about four steps of the same networks without the GAN, and the GAN's\n"
+    "# terms do not make a step better on average, so the --no-gan spec (sized to the same\n"
+    "# budget) recognises unseen classes better on most of them, and a plain learner without a\n"
+    "# GAN better still. Train --no-gan beside this spec and compare their validation runs; the\n"
+    "# GAN is what imagines images of unseen classes."
 )
 
 
