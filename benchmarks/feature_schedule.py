@@ -222,8 +222,14 @@ def ridge(out: Path) -> dict:
     return result
 
 
-def _sd(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+def _sd(values: list[float]) -> float | None:
+    return statistics.stdev(values) if len(values) > 1 else None  # one seed: no spread
+
+
+def _cell(summary: dict) -> str:
+    if summary["sd"] is None:
+        return f"{summary['mean']:.3f} (one seed)"
+    return f"{summary['mean']:.3f} ± {summary['sd']:.3f}"
 
 
 def table(root: Path) -> str:
@@ -242,10 +248,9 @@ def table(root: Path) -> str:
     for path in sorted(root.glob("*/test-*.json")):
         r = json.loads(path.read_text())
         cpu = statistics.mean(run["train_cpu_seconds"] for run in r["runs"])
-        zsl, h = r["zsl_top1"], r["gzsl_h"]
+        zsl, h = (_cell(r[key]) for key in ("zsl_top1", "gzsl_h"))
         lines.append(
-            f"| {path.parent.name} | {r['steps']} | {len(r['runs'])} | "
-            f"{zsl['mean']:.3f} ± {zsl['sd']:.3f} | {h['mean']:.3f} ± {h['sd']:.3f} | {cpu:.0f} |"
+            f"| {path.parent.name} | {r['steps']} | {len(r['runs'])} | {zsl} | {h} | {cpu:.0f} |"
         )
     lines += [
         "",
