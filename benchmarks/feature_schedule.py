@@ -1,7 +1,9 @@
 """Time to a result of a feature run at the field's sizes on the CPU (BENCHMARKS.md §7).
 
     python benchmarks/feature_schedule.py OUT curve [--steps 50,100,200,400,800] [--set K=V]
+    python benchmarks/feature_schedule.py OUT curve --extend --steps 1600,3200 [--name NAME]
     python benchmarks/feature_schedule.py OUT test --at S [--seeds 0,1,2] [--set K=V]
+    python benchmarks/feature_schedule.py OUT ridge
     python benchmarks/feature_schedule.py OUT --table
 
 The data is bench_features.py's AwA2-sized synthetic set (13 of its 40 seen classes are its
@@ -17,8 +19,10 @@ validation run, which holds the validation classes out.
 - ``test`` trains the run itself to ``--at`` steps for each seed and evaluates it as ``zsk eval``
   does, with the curve's validation run at that step choosing the calibration constant, the
   generated features per class and the classifier's epochs (one validation run for every seed).
+- ``ridge`` is the baseline on the curve's data: ridge regression from features to attributes,
+  λ and the GZSL constant chosen on the validation run's held-out data, then tested.
 
-Process CPU seconds, one thread; results in OUT/NAME/curve.json and OUT/NAME/test-S.json.
+Process CPU seconds, one thread; results in OUT/NAME/curve.json, test-S.json and ridge.json.
 """
 
 from __future__ import annotations
