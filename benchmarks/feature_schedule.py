@@ -1,7 +1,9 @@
 """Time to a result of a feature run at the field's sizes on the CPU (BENCHMARKS.md §7).
 
     python benchmarks/feature_schedule.py OUT curve [--steps 50,100,200,400,800] [--set K=V]
+    python benchmarks/feature_schedule.py OUT curve --extend --steps 1600,3200 [--name NAME]
     python benchmarks/feature_schedule.py OUT test --at S [--seeds 0,1,2] [--set K=V]
+    python benchmarks/feature_schedule.py OUT ridge
     python benchmarks/feature_schedule.py OUT --table
 
 The data is bench_features.py's AwA2-sized synthetic set (13 of its 40 seen classes are its
@@ -17,8 +19,10 @@ validation run, which holds the validation classes out.
 - ``test`` trains the run itself to ``--at`` steps for each seed and evaluates it as ``zsk eval``
   does, with the curve's validation run at that step choosing the calibration constant, the
   generated features per class and the classifier's epochs (one validation run for every seed).
+- ``ridge`` is the baseline on the curve's data: ridge regression from features to attributes,
+  λ and the GZSL constant chosen on the validation run's held-out data, then tested.
 
-Process CPU seconds, one thread; results in OUT/NAME/curve.json and OUT/NAME/test-S.json.
+Process CPU seconds, one thread; results in OUT/NAME/curve.json, test-S.json and ridge.json.
 """
 
 from __future__ import annotations
@@ -222,8 +226,14 @@ def ridge(out: Path) -> dict:
     return result
 
 
-def _sd(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+def _sd(values: list[float]) -> float | None:
+    return statistics.stdev(values) if len(values) > 1 else None  # one seed: no spread
+
+
+def _cell(summary: dict) -> str:
+    if summary["sd"] is None:
+        return f"{summary['mean']:.3f} (one seed)"
+    return f"{summary['mean']:.3f} ± {summary['sd']:.3f}"
 
 
 def table(root: Path) -> str:
@@ -242,10 +252,9 @@ def table(root: Path) -> str:
     for path in sorted(root.glob("*/test-*.json")):
         r = json.loads(path.read_text())
         cpu = statistics.mean(run["train_cpu_seconds"] for run in r["runs"])
-        zsl, h = r["zsl_top1"], r["gzsl_h"]
+        zsl, h = (_cell(r[key]) for key in ("zsl_top1", "gzsl_h"))
         lines.append(
-            f"| {path.parent.name} | {r['steps']} | {len(r['runs'])} | "
-            f"{zsl['mean']:.3f} ± {zsl['sd']:.3f} | {h['mean']:.3f} ± {h['sd']:.3f} | {cpu:.0f} |"
+            f"| {path.parent.name} | {r['steps']} | {len(r['runs'])} | {zsl} | {h} | {cpu:.0f} |"
         )
     lines += [
         "",
