@@ -22,7 +22,8 @@ validation run, which holds the validation classes out.
 - ``ridge`` is the baseline on the curve's data: ridge regression from features to attributes,
   λ and the GZSL constant chosen on the validation run's held-out data, then tested.
 
-Process CPU seconds, one thread; results in OUT/NAME/curve.json, test-S.json and ridge.json.
+Process CPU seconds (one thread unless --threads); results in OUT/NAME/curve.json,
+test-S.json and ridge.json.
 """
 
 from __future__ import annotations
@@ -281,11 +282,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--extend", action="store_true", help="continue OUT's curve")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU s still add up)")
     args = parser.parse_args(argv)
     if args.table:
         print(table(args.out))
         return
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     register_data()
     out = args.out / args.name
     if args.action == "curve":

@@ -142,7 +142,7 @@ def recommended_spec(
 
 
 def validated_spec(spec: dict[str, Any]) -> Spec:
-    """``spec`` (a plain dict) loaded as a spec file is: validated, plugins resolved."""
+    """``spec`` (a plain dict) validated as a spec file is, its plugins resolved."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spec.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
