@@ -205,6 +205,12 @@ class TrainSpec(_Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     compile: bool = False
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads of the training process (None: torch's default, one per core); "
+        "pinned, the CPU seconds a run spends do not grow with the machine's cores",
+    )
     ema: EmaSpec | None = None
     grad_clip: float | None = Field(None, gt=0, description="clip gradient norms to this")
     seed: int = Field(0, ge=0, description="seeds the initial weights and the training run")

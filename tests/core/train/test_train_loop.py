@@ -64,6 +64,19 @@ def test_training_writes_metrics_samples_and_checkpoints(tiny_data, tmp_path):
     assert any(k.startswith("ema.") for k in tensors)
 
 
+def test_the_spec_pins_the_training_threads(tiny_data, tmp_path):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        _trainer(tiny_data, tmp_path / "pinned", threads=1)
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        _trainer(tiny_data, tmp_path / "default")  # no threads: torch's own setting stays
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_noise_generator_samples_every_class_from_fixed_noise(tiny_data, tmp_path):
     run = tmp_path / "run"
     _trainer(tiny_data, run, generator="tiny_noise", steps=2).run()
