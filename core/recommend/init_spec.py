@@ -37,11 +37,12 @@ from zsk.registry import UserError
 IMAGE_SIZES = (32, 64, 128)
 #: Training FLOPs per CPU second of one thread, and the CPU seconds a ``zsk train`` process
 #: spends besides its steps (starting Python and torch, reading the images, building both
-#: runs, checkpoints), per route: fitted to the process CPU of ``zsk train`` at two lengths
-#: of each route's spec on the evaluation zoo (2-core AMD EPYC KVM VM, torch 2.14.1, one
+#: runs, checkpoints), per route. The recogniser's: fitted to the process CPU of ``zsk train``
+#: at two lengths of its spec on a zoo set (textures: 4 and 16 epochs, 6.9 and 12.7 s); the
+#: image GAN's: one rate with the process included (2-core AMD EPYC KVM VM, torch 2.14.1, one
 #: thread; BENCHMARKS.md §6).
-FLOPS_PER_SECOND = {"no-gan": 40e9, "image-gan": 40e9}
-PROCESS_SECONDS = {"no-gan": 0.0, "image-gan": 0.0}
+FLOPS_PER_SECOND = {"no-gan": 57e9, "image-gan": 40e9}
+PROCESS_SECONDS = {"no-gan": 5.0, "image-gan": 0.0}
 #: Training images a validation run keeps, as a share of the run's (held-out classes and the
 #: fifth of the other classes' images leave); used to split the budget.
 _VALIDATION_SHARE = 0.6
