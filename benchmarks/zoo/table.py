@@ -20,7 +20,9 @@ if __package__ in (None, ""):  # run as a script: the benchmarks folder is the i
 
 from zoo.baseline import BATCH as BASELINE_BATCH
 from zoo.sets import SETS
-from zsk.core.recommend.init_spec import BATCH
+
+#: The batch of both zsk specs when a record does not name its own (the grids before routes).
+RECORDED_BATCH = 32
 
 METHODS = {"gan": "zsk default (GAN)", "nogan": "same networks, no GAN", "baseline": "hand-written"}
 #: Differences within this are ties (about the seed-to-seed spread of the small runs).
@@ -48,7 +50,7 @@ def images_trained_on(record: dict) -> int:
     what the CPU budget bought it (the validation model or run not counted)."""
     if record["method"] == "baseline":
         return record["baseline"]["steps"] * BASELINE_BATCH
-    return record["eval"]["step"] * BATCH
+    return record["eval"]["step"] * record.get("batch_size", RECORDED_BATCH)
 
 
 def load(out: Path) -> dict[tuple[str, str], list[dict]]:

@@ -4,12 +4,12 @@
         [--variants NAME ...] [--seed 0]
     python benchmarks/zoo/tune.py OUT_DIR --table     # the Markdown table of what was measured
 
-For each set, ``zsk init`` writes the recommended spec; each variant edits it (optimiser,
-trunk normalisation, D steps per G step, conditional real/fake head, ...) and is trained as a
-validation run (the spec's ``validation_run`` settings as ``holdout``) at the same FLOP-sized
-length. benchmarks/validation_quality.py then measures it from validation data only: held-out
-ZSL, validation H and the attribute accuracy of images imagined for the held-out classes. No
-test image is read. One JSON per set and variant; a finished one is kept.
+For each set, ``zsk init --route image-gan`` writes the image GAN's spec; each variant edits
+it (optimiser, trunk normalisation, D steps per G step, conditional real/fake head, ...) and is
+trained as a validation run (the spec's ``validation_run`` settings as ``holdout``) at the same
+FLOP-sized length. benchmarks/validation_quality.py then measures it from validation data only:
+held-out ZSL, validation H and the attribute accuracy of images imagined for the held-out
+classes. No test image is read. One JSON per set and variant; a finished one is kept.
 """
 
 from __future__ import annotations
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         work.mkdir(parents=True, exist_ok=True)
         base = work / "init.yaml"
         init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(args.seed)]
+        init += ["--route", "image-gan"]
         _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
         spec = yaml.safe_load(base.read_text())
         for label in args.variants:
