@@ -55,7 +55,8 @@ def test_an_example_runs_on_benchmark_files(example, tmp_path, monkeypatch):
     ok("train", "runs/f", "--device", "cpu")
     fast = ["--images-per-class", "4", "--classifier-epochs", "2", "--probe-steps", "5"]
     ok("eval", "runs/f", *fast, "--device", "cpu")
-    generative = json.loads((tmp_path / "runs" / "f" / "eval.json").read_text())["generative"]
+    evaluation = json.loads((tmp_path / "runs" / "f" / "eval.json").read_text())
+    generative = evaluation["routes"]["generative"]
     assert 0.0 <= generative["zsl_top1"] <= 1.0
     source = generative["gzsl"]["calibration"]["source"]
     assert source.startswith("validation run") and "(2 held-out classes)" in source
@@ -87,6 +88,6 @@ def test_the_two_stage_example_runs_on_an_image_runs_embeddings(tmp_path, monkey
     fast = ["--images-per-class", "4", "--classifier-epochs", "2", "--probe-steps", "5"]
     ok("eval", "runs/features", "--calibrate-with", "runs/features-val", *fast, "--device", "cpu")
     result = json.loads((tmp_path / "runs" / "features" / "eval.json").read_text())
-    calibration = result["generative"]["gzsl"]["calibration"]
+    calibration = result["routes"]["generative"]["gzsl"]["calibration"]
     assert calibration["source"].startswith("validation run runs/features-val")
     assert result["images"]["test_unseen"] == 8 * 4  # every unseen image, as a feature row
