@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# PyTorch comes from the machine's local wheel files; pin it so pip never fetches a newer build.
+# The PyTorch build to install first; by default the versions the project is tested with.
+# Override for another build or index: make setup TORCH="torch torchvision".
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.zsk-installed
 DEMO_DATA ?= data/shapes
