@@ -63,7 +63,9 @@ def patched_source(path: Path) -> str:
 
 def load_release(folder: Path) -> dict[str, types.ModuleType]:
     """Import the release's modules from ``folder`` (patched in memory) under their own names."""
-    missing = [f"{name}.py" for name in (*RELEASE, "clswgan") if not (folder / f"{name}.py").is_file()]
+    missing = [
+        f"{name}.py" for name in (*RELEASE, "clswgan") if not (folder / f"{name}.py").is_file()
+    ]
     if missing:
         raise SystemExit(f"{folder} lacks {', '.join(missing)}: see BENCHMARKS.md §7")
     modules = {}
@@ -71,7 +73,9 @@ def load_release(folder: Path) -> dict[str, types.ModuleType]:
         module = types.ModuleType(name)
         module.__file__ = str(folder / f"{name}.py")
         sys.modules[name] = module
-        exec(compile(patched_source(folder / f"{name}.py"), module.__file__, "exec"), module.__dict__)
+        exec(
+            compile(patched_source(folder / f"{name}.py"), module.__file__, "exec"), module.__dict__
+        )
         modules[name] = module
     return modules
 
@@ -180,7 +184,9 @@ def _training_size(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    ours, theirs = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    ours, theirs = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--authors-code", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)

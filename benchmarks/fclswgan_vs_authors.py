@@ -2,7 +2,7 @@
 (BENCHMARKS.md §7).
 
     python benchmarks/fclswgan_vs_authors.py OUT data [--size small|full]
-    python benchmarks/fclswgan_vs_authors.py OUT authors --authors-code DIR [--size ..] [--seeds 0,1,2]
+    python benchmarks/fclswgan_vs_authors.py OUT authors --authors-code DIR [--seeds 0,1,2]
     python benchmarks/fclswgan_vs_authors.py OUT zsk [--size ..] [--seeds 0,1,2]
     python benchmarks/fclswgan_vs_authors.py OUT --table
 
@@ -100,16 +100,16 @@ def append(out: Path, record: dict) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
-def authors(out: Path, size: str, seeds: list[int], code: Path) -> None:
+def authors(out: Path, size: str, seeds: list[int], code: Path, steps: list[int]) -> None:
     """The release at :data:`STEPS` for each seed (see module), one subprocess per seed."""
     hidden, dim = SIZES[size]["hidden"], SIZES[size]["dim"]
     attributes, classes = SET["attributes"], SET["classes"]
-    epochs = ",".join(str(s // 100) for s in STEPS)
+    epochs = ",".join(str(s // 100) for s in steps)
     for seed in seeds:
         result = out / "authors" / f"{size}-seed{seed}.json"
         theirs = AUTHORS_ARGS.split() + [
             f"--manualSeed={seed + 1}",  # the release treats seed 0 as "no seed"
-            f"--nepoch={max(STEPS) // 100}",
+            f"--nepoch={max(steps) // 100}",
             f"--lr={SIZES[size]['lr']}",
             f"--ngh={hidden}",
             f"--ndh={hidden}",
@@ -172,7 +172,7 @@ def zsk_overrides(out: Path, size: str, seed: int) -> list[str]:
     ]
 
 
-def zsk_side(out: Path, size: str, seeds: list[int]) -> None:
+def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
     """zsk's example at :data:`STEPS` for each seed: the run and its validation run trained to
     each step count in turn, then evaluated as ``zsk eval`` evaluates (see module)."""
     import torch
@@ -191,7 +191,7 @@ def zsk_side(out: Path, size: str, seeds: list[int]) -> None:
         validation = build_validation_run(EXAMPLE, sets, run_dir, made.spec, force=True)
         builds = {path: load_run(path) for path in (run_dir, validation)}
         spent = 0.0
-        for step in STEPS:
+        for step in steps:
             clock = time.process_time()
             for path, built in builds.items():
                 Trainer(built, path, steps=step, device="cpu", resume=True).run()
@@ -263,8 +263,13 @@ def table(rows: list[dict]) -> str:
             f"{statistics.mean(r['train_cpu_seconds'] for r in side):.0f}" if side else "—"
             for side in (theirs, ours)
         )
-        lines.append(f"| {size} | {step:,} | {seeds} | {cells[0]} | {cells[1]} | {calibrated} | {cpu} |")
-    lines += ["", "| size | steps | authors as printed (best of 25 epochs on test): ZSL / u, s, H |"]
+        lines.append(
+            f"| {size} | {step:,} | {seeds} | {cells[0]} | {cells[1]} | {calibrated} | {cpu} |"
+        )
+    lines += [
+        "",
+        "| size | steps | authors as printed (best of 25 epochs on test): ZSL / u, s, H |",
+    ]
     lines.append("|---|---|---|")
     for (size, step, side), members in sorted(groups.items()):
         if side == "authors":
@@ -284,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("action", nargs="?", choices=("data", "authors", "zsk"))
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", default=",".join(map(str, STEPS)), help="multiples of 100")
     parser.add_argument("--authors-code", type=Path)
     parser.add_argument("--table", type=Path, metavar="FILE", help="print FILE's table")
     args = parser.parse_args(argv)
@@ -291,15 +297,16 @@ def main(argv: list[str] | None = None) -> None:
         print(table(read_rows(args.table)))
         return
     seeds = [int(s) for s in args.seeds.split(",")]
+    steps = [int(s) for s in args.steps.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     if args.action == "data":
         print(write_data(args.out, args.size))
     elif args.action == "authors":
         if args.authors_code is None:
             parser.error("authors needs --authors-code DIR (BENCHMARKS.md §7)")
-        authors(args.out, args.size, seeds, args.authors_code.resolve())
+        authors(args.out, args.size, seeds, args.authors_code.resolve(), steps)
     elif args.action == "zsk":
-        zsk_side(args.out, args.size, seeds)
+        zsk_side(args.out, args.size, seeds, steps)
     else:
         parser.error("give data, authors, zsk or --table")
 
