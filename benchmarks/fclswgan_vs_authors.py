@@ -179,9 +179,9 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
 
     from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
     from zsk.core.evaluate.trained import load_trained
-    from zsk.core.run import build_run, load_run
+    from zsk.core.rundir.directory import build_run, load_run
+    from zsk.core.rundir.validation_run import build_validation_run
     from zsk.core.train.loop import Trainer
-    from zsk.core.validation_run import build_validation_run
 
     torch.set_num_threads(1)
     for seed in seeds:

@@ -44,18 +44,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import AWA2_SIZED, EXAMPLE  # noqa: E402
 from features_route import ridge_baseline  # noqa: E402
 
+from zsk.core.components.metric_inputs import LabelledImages  # noqa: E402
 from zsk.core.data.loader import load_split_images  # noqa: E402
 from zsk.core.evaluate.calibration import holdout_images  # noqa: E402
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval  # noqa: E402
 from zsk.core.evaluate.generative import Imagining, validation_scores  # noqa: E402
-from zsk.core.evaluate.inference import LabelledImages  # noqa: E402
 from zsk.core.evaluate.metrics import calibrate, zsl_top1  # noqa: E402
 from zsk.core.evaluate.trained import TrainedRun, load_trained  # noqa: E402
-from zsk.core.files import write_file  # noqa: E402
-from zsk.core.run import build_run, load_run  # noqa: E402
+from zsk.core.rundir.directory import build_run, load_run  # noqa: E402
+from zsk.core.rundir.validation_run import build_validation_run, validation_dir  # noqa: E402
+from zsk.core.storage.files import write_file  # noqa: E402
 from zsk.core.train.checkpoint import list_checkpoints, step_of  # noqa: E402
 from zsk.core.train.loop import Trainer  # noqa: E402
-from zsk.core.validation_run import build_validation_run, validation_dir  # noqa: E402
 from zsk.registry import hookimpl  # noqa: E402
 from zsk.registry.manager import register_plugin, unregister_plugin  # noqa: E402
 from zsk.testing.features import SyntheticFeatures  # noqa: E402

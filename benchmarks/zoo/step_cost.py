@@ -27,8 +27,8 @@ if __package__ in (None, ""):  # run as a script: the benchmarks folder is the i
 
 from zoo import baseline
 from zoo.sets import SETS, write_set
-from zsk.core.composer import compose, load_data
-from zsk.core.init_spec import (
+from zsk.core.build.composer import compose, load_data
+from zsk.core.recommend.init_spec import (
     BATCH,
     image_size_for,
     median_side,

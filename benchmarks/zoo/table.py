@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a script: the benchmarks folder is the i
 
 from zoo.baseline import BATCH as BASELINE_BATCH
 from zoo.sets import SETS
-from zsk.core.init_spec import BATCH
+from zsk.core.recommend.init_spec import BATCH
 
 METHODS = {"gan": "zsk default (GAN)", "nogan": "same networks, no GAN", "baseline": "hand-written"}
 #: Differences within this are ties (about the seed-to-seed spread of the small runs).

@@ -16,7 +16,7 @@ from typing import Literal
 
 import torch
 
-from zsk.core.data.types import ZslData
+from zsk.core.components.zsl_data import ZslData
 
 FeatureScaling = Literal["none", "minmax", "standardise"]
 SCALING_HELP = (

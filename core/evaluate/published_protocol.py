@@ -22,11 +22,12 @@ from dataclasses import replace
 
 import torch
 
-from zsk.core.data.types import ZslData
+from zsk.core.build.model import GAN
+from zsk.core.components.metric_inputs import LabelledImages
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import PUBLISHED, fit_softmax
-from zsk.core.evaluate.inference import LabelledImages, classifier_features, imagine_classes
+from zsk.core.evaluate.inference import classifier_features, imagine_classes
 from zsk.core.evaluate.metrics import gzsl_accuracy, zsl_top1
-from zsk.core.model import GAN
 
 #: the release's generated features per unseen class (its AwA and CUB ZSL scripts) and epochs
 PER_CLASS, EPOCHS = 300, 25

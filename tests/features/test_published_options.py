@@ -10,14 +10,14 @@ import pytest
 import torch
 from feature_data import feature_spec, synthetic_features
 
-from zsk.core.composer import compose
+from zsk.core.build.composer import compose
+from zsk.core.components.dims import Dims
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.feature_scaling import scale_features
 from zsk.core.data.loader import BatchStream
-from zsk.core.dims import Dims
 from zsk.core.evaluate import published_protocol as protocol
 from zsk.core.evaluate.classifier import PUBLISHED, fit_softmax
-from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.spec import Spec
+from zsk.core.spec.sections import Spec
 from zsk.core.train.loop import Trainer
 from zsk.plugins.builtin.datasets.features import Xlsa17
 from zsk.plugins.builtin.feature_losses import PretrainedClassifier
