@@ -22,6 +22,7 @@ from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
+from zsk.core.evaluate.published_protocol import published_protocol
 from zsk.core.evaluate.result import (
     AttributeProbe,
     CalibrationSummary,
@@ -148,9 +149,10 @@ def evaluate(
     imagined, outcomes = None, {}
     if trained.build.objective.generator:
         splits = (train, test_seen, test_unseen)
-        routes["generative"], imagined, outcomes = _imagined_samples(
+        imagined_routes, imagined, outcomes = _imagined_samples(
             trained, judge, source, splits, metrics, options, device, log
         )
+        routes |= imagined_routes
     else:
         unavailable["generative"] = NO_GENERATOR
     pseudo = validation_run is None and data.holdout is None
@@ -191,9 +193,10 @@ def _imagined_samples(
     options: EvalOptions,
     device: torch.device,
     log: Callable[[str], None],
-) -> tuple[RouteResult, ImaginedRecord, dict[str, MetricOutcome]]:
-    """Generative ZSL/GZSL, the imagined samples' attribute accuracy (per predicate too), and
-    the metric plugins, for a run whose spec trains a generator."""
+) -> tuple[dict[str, RouteResult], ImaginedRecord, dict[str, MetricOutcome]]:
+    """Generative ZSL/GZSL (and, for a feature run, f-CLSWGAN's published protocol beside it),
+    the imagined samples' attribute accuracy (per predicate too), and the metric plugins, for a
+    run whose spec trains a generator."""
     data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
     train, test_seen, test_unseen = splits
     defaults = FEATURE_CHOICES if data.is_features else IMAGE_CHOICES
@@ -213,6 +216,12 @@ def _imagined_samples(
     generative = evaluate_generative(
         gan, data, train, test_seen + test_unseen, calibration, where, how, candidates
     )
+    routes = {"generative": generative.route}
+    if data.is_features:
+        log("f-CLSWGAN's own ZSL and GZSL classifiers (uncalibrated, as published)")
+        routes["published_protocol"] = published_protocol(
+            gan, data, train, test_seen + test_unseen, device, options.seed
+        )
     log(f"training the attribute probe ({options.probe_steps} steps)")
     binary, rule = binarize(data.attributes)
     probe = train_probe(train, binary, options.probe_steps, device, options.seed)
@@ -243,4 +252,4 @@ def _imagined_samples(
             },
         ),
     )
-    return generative.route, record, compute_metrics(metrics, inputs)
+    return routes, record, compute_metrics(metrics, inputs)

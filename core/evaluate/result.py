@@ -49,11 +49,12 @@ class CalibrationRecord(_Record):
 
 class GzslNumbers(Accuracies):
     """GZSL u, s, H on the test images after calibration, AUSUC over every constant, and u, s,
-    H without calibration. ``calibration`` is None for a route evaluated without one."""
+    H without calibration. A route evaluated without calibration (its classifier's own scores
+    decide, as a published protocol does) has u, s, H only."""
 
-    ausuc: float
-    calibration: CalibrationRecord | None
-    uncalibrated: Accuracies
+    calibration: CalibrationRecord | None = None
+    ausuc: float | None = None
+    uncalibrated: Accuracies | None = None
 
 
 class Candidate(_Record):

@@ -18,23 +18,27 @@ def _number(value: float | None) -> str:
 
 def _gzsl_rows(method: str, gzsl: GzslNumbers) -> list[Row]:
     calibration = gzsl.calibration
-    h = "GZSL H" if calibration is not None else "GZSL H (no calibration)"
-    if calibration is not None and calibration.source == FAMILIAR:
+    if calibration is None:  # a route whose own scores decide between seen and unseen
+        return [
+            (method, "GZSL u (unseen), uncalibrated", _percent(gzsl.u)),
+            (method, "GZSL s (seen), uncalibrated", _percent(gzsl.s)),
+            (method, "GZSL H, uncalibrated", _percent(gzsl.h)),
+        ]
+    h = "GZSL H"
+    if calibration.source == FAMILIAR:
         h += " — SELF-CALIBRATED on classes the run trained on, not a GZSL result"
     rows = [
         (method, "GZSL u (unseen)", _percent(gzsl.u)),
         (method, "GZSL s (seen)", _percent(gzsl.s)),
         (method, h, _percent(gzsl.h)),
+        (method, "calibration γ (chosen on validation)", _number(calibration.gamma)),
+        (method, "calibration chosen on", calibration.source),
     ]
-    if calibration is not None:
-        rows += [
-            (method, "calibration γ (chosen on validation)", _number(calibration.gamma)),
-            (method, "calibration chosen on", calibration.source),
-        ]
-    return rows + [
-        (method, "AUSUC", _number(gzsl.ausuc)),
-        (method, "GZSL H without calibration", _percent(gzsl.uncalibrated.h)),
-    ]
+    if gzsl.ausuc is not None:
+        rows.append((method, "AUSUC", _number(gzsl.ausuc)))
+    if gzsl.uncalibrated is not None:
+        rows.append((method, "GZSL H without calibration", _percent(gzsl.uncalibrated.h)))
+    return rows
 
 
 def _route_rows(method: str, route: RouteResult) -> list[Row]:
@@ -62,8 +66,8 @@ def summary_rows(result: EvalResult) -> list[Row]:
     """Rows (method, metric, formatted value) of an evaluation: each route (or why the run
     has none), the imagined samples' attribute accuracy, and each metric plugin."""
     rows: list[Row] = []
-    for method, route in result.routes.items():
-        rows += _route_rows(method, route)
+    for name, route in result.routes.items():
+        rows += _route_rows(name.replace("_", " "), route)
     rows += [(method, "—", reason) for method, reason in result.unavailable.items()]
     if result.imagined is not None:
         probe = result.imagined.probe

@@ -61,7 +61,8 @@ def test_build_train_eval_report_a_feature_run(tmp_path, monkeypatch):
     result = ok("eval", "runs/f", *choices, "--probe-steps", "20", "--device", "cpu", "--json")
     evaluation = json.loads(result.output[result.output.index("{") :])
     assert set(evaluation) >= IMAGE_RUN_KEYS
-    assert list(evaluation["routes"]) == ["generative"]
+    assert list(evaluation["routes"]) == ["generative", "published_protocol"]
+    assert "calibration" not in evaluation["routes"]["published_protocol"]["gzsl"]
     assert "embedding" in evaluation["unavailable"]["embedding"]
     generative = evaluation["routes"]["generative"]
     assert 0.0 <= generative["zsl_top1"] <= 1.0 and 0.0 <= generative["gzsl"]["h"] <= 1.0

@@ -17,7 +17,7 @@ from zsk.core.evaluate.plot import (
     split_losses,
     wants_log_scale,
 )
-from zsk.core.evaluate.result import EvalResult
+from zsk.core.evaluate.result import EvalResult, RouteResult
 from zsk.core.evaluate.summary import markdown_table, summary_rows
 
 
@@ -133,6 +133,22 @@ def test_summary_rows_name_a_failed_metric_and_an_unavailable_route():
     rows = summary_rows(result)
     assert ("metric fid", "FAILED", "ValueError: no weights") in rows
     assert ("embedding", "—", "no embedding head") in rows
+
+
+def test_a_feature_runs_published_protocol_has_its_own_rows():
+    assert not [row for row in summary_rows(_result()) if row[0] == "published protocol"]
+    published = {"zsl_top1": 0.5, "gzsl": {"u": 0.125, "s": 0.875, "h": 0.21875}}
+    result = _result()
+    result = result.model_copy(
+        update={"routes": result.routes | {"published_protocol": RouteResult(**published)}}
+    )
+    rows = [row for row in summary_rows(result) if row[0] == "published protocol"]
+    assert rows == [
+        ("published protocol", "ZSL top-1 (per class)", "50.0%"),
+        ("published protocol", "GZSL u (unseen), uncalibrated", "12.5%"),
+        ("published protocol", "GZSL s (seen), uncalibrated", "87.5%"),
+        ("published protocol", "GZSL H, uncalibrated", "21.9%"),
+    ]
 
 
 def test_markdown_table_has_a_header_and_one_line_per_row():
