@@ -24,7 +24,7 @@ from zsk.core.data.synth import synthesize
 from zsk.core.specfile import load_spec
 from zsk.core.train.loop import Trainer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHAPES_SPEC = ROOT / "examples" / "shapes.yaml"
 PAPER_SPEC = ROOT / "examples" / "paper-awa2.yaml"
 
