@@ -2,7 +2,7 @@
 
 This package knows nothing about GANs; it only knows that components of named kinds arrive from
 plugins, and where each came from. The kinds themselves are declared by whoever defines their base
-classes (zsk's core, in ``zsk.core.interfaces``).
+classes (zsk's core, in ``zsk.core.components.interfaces``).
 """
 
 from zsk.registry.components import (

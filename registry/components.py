@@ -6,8 +6,8 @@ unknown keys, and the first line of its docstring is the description shown by ``
 Every registration is stamped with the plugin and the distribution that made it.
 
 The registry names no kind itself: whoever defines the kinds' base classes declares them with
-:func:`declare_kinds` (zsk's core does so in ``zsk.core.interfaces``), and a registry accepts
-the declared kinds, or the ones it is given.
+:func:`declare_kinds` (zsk's core does so in ``zsk.core.components.interfaces``), and a registry
+accepts the declared kinds, or the ones it is given.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from PIL import Image
 
 from zsk.core.data.images import decode
 from zsk.core.data.loader import BatchStream
-from zsk.core.files import writing
+from zsk.core.storage.files import writing
 
 
 def make_photo(path: Path, width: int, height: int) -> Path:

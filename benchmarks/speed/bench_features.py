@@ -28,11 +28,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.studies.results import RESULTS, put
-from zsk.core.composer import compose
-from zsk.core.data.types import ZslData
+from zsk.core.build.composer import compose
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.trained import TrainedRun
-from zsk.core.specfile import load_spec
+from zsk.core.spec.loading import load_spec
 from zsk.core.train.checkpoint import find_latest
 from zsk.core.train.loop import Trainer
 from zsk.testing.features import synthetic_features

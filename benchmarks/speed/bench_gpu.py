@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.speed.common import PAPER_SPEC, TINY_PAPER_OVERRIDES, make_trainer
 from zsk.core.data.synth import synthesize
-from zsk.core.files import write_file
+from zsk.core.storage.files import write_file
 from zsk.core.train.loop import Trainer
 
 #: (label, precision, channels_last, compile)

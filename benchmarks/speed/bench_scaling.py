@@ -55,8 +55,8 @@ from benchmarks.speed.common import (
     table,
     timed,
 )
-from zsk.core.composer import compose, load_data
-from zsk.core.specfile import load_spec
+from zsk.core.build.composer import compose, load_data
+from zsk.core.spec.loading import load_spec
 from zsk.core.train.allocator import keep_freed_memory
 from zsk.core.train.loop import Trainer
 

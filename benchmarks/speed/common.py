@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from zsk.core.composer import compose, load_data
+from zsk.core.build.composer import compose, load_data
 from zsk.core.data.synth import synthesize
-from zsk.core.specfile import load_spec
+from zsk.core.spec.loading import load_spec
 from zsk.core.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]

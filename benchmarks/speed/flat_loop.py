@@ -48,7 +48,7 @@ class FlatSettings:
 
 
 def flat_settings(build) -> FlatSettings:
-    """The settings of a composed build (``zsk.core.composer.Build``) whose objective is the
+    """The settings of a composed build (``zsk.core.build.composer.Build``) whose objective is the
     report's; anything the flat loop does not implement is refused with a ValueError."""
     train = build.spec.train
     d_types = tuple(t.loss.name for t in build.objective.discriminator)

@@ -27,8 +27,8 @@ import torch
 from benchmarks.studies.results import RESULTS, put, read
 from benchmarks.studies.zoo import baseline
 from benchmarks.studies.zoo.sets import SETS, write_set
-from zsk.core.composer import compose, load_data
-from zsk.core.init_spec import (
+from zsk.core.build.composer import compose, load_data
+from zsk.core.recommend.init_spec import (
     BATCH,
     image_size_for,
     median_side,

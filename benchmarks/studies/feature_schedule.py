@@ -42,17 +42,17 @@ import torch
 from benchmarks.speed.bench_features import AWA2_SIZED, EXAMPLE
 from benchmarks.studies.features_route import ridge_baseline
 from benchmarks.studies.results import RESULTS, find, put, read
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
 from zsk.core.evaluate.generative import Imagining, validation_scores
-from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.metrics import calibrate, zsl_top1
 from zsk.core.evaluate.trained import TrainedRun, load_trained
-from zsk.core.run import build_run, load_run
+from zsk.core.rundir.directory import build_run, load_run
+from zsk.core.rundir.validation_run import build_validation_run, validation_dir
 from zsk.core.train.checkpoint import list_checkpoints, step_of
 from zsk.core.train.loop import Trainer
-from zsk.core.validation_run import build_validation_run, validation_dir
 from zsk.registry import hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 from zsk.testing.features import SyntheticFeatures

@@ -45,12 +45,12 @@ import yaml
 from benchmarks.studies.results import RESULTS, find, put, read
 from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call
 from benchmarks.studies.zoo.sets import write_set
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.data.types import ZslData
 from zsk.core.evaluate.metrics import calibrate, calibrated_gzsl, zsl_top1
-from zsk.core.files import write_file
-from zsk.core.specfile import load_spec
+from zsk.core.spec.loading import load_spec
+from zsk.core.storage.files import write_file
 
 SETS = ("shapes", "glyphs", "textures")
 #: The feature GAN: f-CLSWGAN's networks (MLP generator, critic on [x, a]), WGAN-GP λ 10,

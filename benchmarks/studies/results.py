@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from zsk.core.files import write_file
+from zsk.core.storage.files import write_file
 
 #: The file name a driver writes in its OUT folder.
 RESULTS = "results.jsonl"

@@ -24,11 +24,12 @@ from pathlib import Path
 import torch
 
 from benchmarks.speed.common import machine_line
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import binarize, predicate_accuracy, train_probe
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.embedding import class_scores, embedding_calibration
-from zsk.core.evaluate.inference import LabelledImages, imagine_classes
+from zsk.core.evaluate.inference import imagine_classes
 from zsk.core.evaluate.metrics import zsl_top1
 from zsk.core.evaluate.trained import load_trained
 from zsk.registry import UserError

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from zsk.core.composer import Build
-from zsk.core.dry_run import DryRun, measure
-from zsk.core.spec import PHASES
+from zsk.core.build.composer import Build
+from zsk.core.build.dry_run import DryRun, measure
+from zsk.core.spec.sections import PHASES
 
 #: Adam keeps two moments per parameter; with the gradient that is three more copies.
 _TRAINING_COPIES = 3
@@ -50,8 +50,8 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
           --set train.batch_size=32 --out runs/small
       zsk build examples/paper-awa2.yaml --set data.params.root=data/shapes
     """
-    from zsk.core.run import build_run
-    from zsk.core.validation_run import build_validation_run
+    from zsk.core.rundir.directory import build_run
+    from zsk.core.rundir.validation_run import build_validation_run
 
     console = Console(highlight=False)
 
@@ -60,7 +60,7 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
 
     run_dir, result = build_run(spec, overrides, out, force, on_moved_aside=moved)
     validation = build_validation_run(spec, overrides, run_dir, result.spec, force)
-    cost = measure(result, result.spec.train.batch_size)
+    cost = measure(result.spec, result.data, result.gan, result.spec.train.batch_size)
     for table in summary_tables(result, cost):
         console.print(table)
     for line in totals(result, cost):
@@ -89,8 +89,8 @@ def schema(out: Path | None) -> None:
     Example:
       zsk schema --out zsk-spec.schema.json
     """
-    from zsk.core.files import write_file
-    from zsk.core.schema import json_schema
+    from zsk.core.spec.schema import json_schema
+    from zsk.core.storage.files import write_file
     from zsk.registry import get_registry
 
     text = json.dumps(json_schema(get_registry()), indent=2, ensure_ascii=False) + "\n"

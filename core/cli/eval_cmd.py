@@ -17,10 +17,10 @@ from zsk.core.cli.options import (
     progress_log,
 )
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
-from zsk.core.evaluate.metric_inputs import parse_metric
+from zsk.core.evaluate.metric_plugins import parse_metric
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
-from zsk.core.run import resolve_run_dir
+from zsk.core.rundir.directory import resolve_run_dir
 from zsk.core.train.device import resolve_device
 
 

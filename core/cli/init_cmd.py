@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
-from zsk.core.files import write_file
+from zsk.core.storage.files import write_file
 from zsk.registry import UserError
 
 #: What the evaluation zoo measured of this spec (BENCHMARKS.md §6), said where it is used.
@@ -71,7 +71,7 @@ def init(
       zsk init data/mine --cpu-minutes 5 --out quick.yaml
       zsk init data/mine --no-gan --out mine-no-gan.yaml
     """
-    from zsk.core.init_spec import (
+    from zsk.core.recommend.init_spec import (
         IMAGE_SIZES,
         epochs_for,
         image_size_for,

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from zsk.core.evaluate.evaluator import EvalOptions
-from zsk.core.run import resolve_run_dir
+from zsk.core.rundir.directory import resolve_run_dir
 from zsk.core.train.device import DEVICE_CHOICES
 
 device_option = click.option(

@@ -19,8 +19,8 @@ from zsk.core.evaluate.pictures import (
     translate_image,
 )
 from zsk.core.evaluate.trained import load_trained
-from zsk.core.files import image_format
-from zsk.core.run import load_run, resolve_run_dir
+from zsk.core.rundir.directory import load_run, resolve_run_dir
+from zsk.core.storage.files import image_format
 from zsk.core.train.device import resolve_device
 from zsk.registry import UserError
 

@@ -19,7 +19,7 @@ from string import Template
 import click
 from packaging.version import InvalidVersion, Version
 
-from zsk.core.files import write_file
+from zsk.core.storage.files import write_file
 from zsk.registry import DISTRIBUTION, PLUGIN_API_VERSION, UserError, get_registry
 from zsk.registry.manager import zsk_version
 

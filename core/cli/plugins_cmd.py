@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zsk.core.interfaces import KINDS
+from zsk.core.components.interfaces import KINDS
 from zsk.registry import RegistryError, get_registry
 from zsk.registry.manager import failures
 

@@ -17,7 +17,7 @@ from zsk.core.cli.options import (
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.report import write_report
 from zsk.core.evaluate.trained import load_trained
-from zsk.core.run import resolve_run_dir
+from zsk.core.rundir.directory import resolve_run_dir
 from zsk.core.train.device import resolve_device
 
 

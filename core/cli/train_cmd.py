@@ -29,7 +29,7 @@ def _launch(nproc: int, arguments: list[str]) -> None:
 def _train_validation_run(run_dir: Path, device: str, layout) -> None:
     """Train the run's validation run (spec section ``validation_run``) to its spec's length
     first, continuing it when interrupted before; a finished one is left as it is."""
-    from zsk.core.run import load_run
+    from zsk.core.rundir.directory import load_run
     from zsk.core.train.checkpoint import find_latest
     from zsk.core.train.loop import Trainer
     from zsk.core.train.signals import stop_on_signals
@@ -93,11 +93,11 @@ def train(
         arguments += [f"--epochs={epochs}"] if epochs else []
         arguments += ["--resume"] if resume else []
         _launch(nproc, arguments)
-    from zsk.core.run import load_run, resolve_run_dir
+    from zsk.core.rundir.directory import load_run, resolve_run_dir
+    from zsk.core.rundir.validation_run import companion
     from zsk.core.train.distributed import from_environment, shutdown
     from zsk.core.train.loop import Trainer
     from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
-    from zsk.core.validation_run import companion
 
     run_dir = resolve_run_dir(run_dir)
     layout = from_environment()

@@ -27,7 +27,7 @@ import numpy as np
 from zsk.core.data.images import open_rgb
 from zsk.core.data.progress import progress_bar
 from zsk.core.data.readers import text_lines
-from zsk.core.files import write_file, writing
+from zsk.core.storage.files import write_file, writing
 from zsk.registry import UserError
 
 SOURCES = (

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar
 from zsk.core.data.source import load_folder
-from zsk.core.data.types import ZslData
 
 #: Side at which ``check`` decodes every image: small, so the check is quick (JPEG draft mode).
 CHECK_SIZE = 16

@@ -26,7 +26,7 @@ from torchvision.transforms.functional import pil_to_tensor
 from zsk.core.data.images import is_image_file, open_rgb
 from zsk.core.data.prepared import PREPARED_DIR
 from zsk.core.data.progress import progress_bar, report_skipped
-from zsk.core.files import writing
+from zsk.core.storage.files import writing
 from zsk.registry import UserError
 
 WEIGHTS_URL = "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth"

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.extractors import Extractor
 from zsk.core.data.feature_folder import (
     ARRAY,
@@ -34,8 +35,7 @@ from zsk.core.data.feature_folder import (
 )
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar, report_skipped
-from zsk.core.data.types import ZslData
-from zsk.core.files import make_folder, write_file, writing
+from zsk.core.storage.files import make_folder, write_file, writing
 from zsk.registry import UserError
 
 PROGRESS = "progress.json"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zsk.core.data.types import FeatureSample, ZslData
+from zsk.core.components.zsl_data import FeatureSample, ZslData
 from zsk.registry import UserError
 
 FORMAT = "zsk-features"

@@ -6,7 +6,8 @@ classes, and networks trained without them show the bias that a trained model ha
 classes it was fitted on. :func:`apply_holdout` makes the data set of such a validation run: the
 held-out classes leave the seen set (their images leave training), a share of every remaining
 seen class's training images is kept aside, and both groups are recorded in
-:class:`~zsk.core.data.types.Holdout` for ``zsk eval --calibrate-with``. Test images play no part.
+:class:`~zsk.core.components.zsl_data.Holdout` for ``zsk eval --calibrate-with``. Test images play
+no part.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from difflib import get_close_matches
 
 import torch
 
-from zsk.core.data.types import Holdout, ZslData
+from zsk.core.components.zsl_data import Holdout, ZslData
 from zsk.registry import UserError
 
 

@@ -15,10 +15,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from zsk.core.components.zsl_data import FeatureSample, Sample, ZslData
 from zsk.core.data.images import decode_into
 from zsk.core.data.prepared import open_prepared
 from zsk.core.data.progress import progress_bar, report_skipped
-from zsk.core.data.types import FeatureSample, Sample, ZslData
 from zsk.registry import UserError
 
 logger = logging.getLogger("zsk.data")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar, report_skipped
-from zsk.core.data.types import Sample, ZslData
-from zsk.core.files import write_file, writing
+from zsk.core.storage.files import write_file, writing
 
 PREPARED_DIR = ".zsk-prepared"
 FORMAT = "zsk-prepared"

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
+from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.data.readers import read_class_list, resolve
 from zsk.core.data.split import assemble
-from zsk.core.data.types import Sample, ZslData
 from zsk.core.data.xlsa17_images import split_images
 
 XLSA17_FIELD = Field(

@@ -1,8 +1,8 @@
 """Reading a data set folder for the ``zsk data`` commands, through the registered data sets.
 
 Every registered data set whose ``Params`` has a ``root`` is a format these commands read
-(:class:`zsk.core.interfaces.Dataset`); ``auto`` picks the one whose ``marker_files`` are in
-the folder. Nothing here names a concrete format, so a plugin's data set is checked and
+(:class:`zsk.core.components.interfaces.Dataset`); ``auto`` picks the one whose ``marker_files`` are
+in the folder. Nothing here names a concrete format, so a plugin's data set is checked and
 prepared exactly like a built-in one.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zsk.core.data.types import ZslData, require_usable
+from zsk.core.components.zsl_data import ZslData, require_usable
 from zsk.registry import ComponentRegistry, UserError, get_registry
 
 AUTO = "auto"

@@ -10,7 +10,7 @@ from typing import Literal, TypeVar
 import numpy as np
 import torch
 
-from zsk.core.data.types import Sample, ZslData
+from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.registry import UserError
 
 _Item = TypeVar("_Item", Path, int)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from zsk.core.files import make_folder, write_file, writing
+from zsk.core.storage.files import make_folder, write_file, writing
 from zsk.registry import UserError
 
 SHAPES = ("circle", "square", "triangle", "cross", "star")

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zsk.core.components.zsl_data import FeatureSample, ZslData
 from zsk.core.data.matfile import load_mat
 from zsk.core.data.split import held_out
-from zsk.core.data.types import FeatureSample, ZslData
 from zsk.registry import UserError
 
 PROPOSED = ("trainval_loc", "test_seen_loc", "test_unseen_loc")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from zsk.core.data.types import Sample, ZslData
+from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.data.xlsa17 import PROPOSED, proposed_split, read_files, validation_classes
 from zsk.registry import UserError
 

@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import as_inputs
-from zsk.core.evaluate.inference import LabelledImages, batched
+from zsk.core.evaluate.inference import batched
 
 LEARNING_RATE = 1e-3
 BATCH = 64

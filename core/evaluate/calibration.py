@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
+from zsk.core.components.metric_inputs import LabelledImages
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.holdout import ClassSplit
 from zsk.core.data.loader import load_images, load_split_images
-from zsk.core.data.types import ZslData
 from zsk.core.evaluate.embedding import CalibrationImages
-from zsk.core.evaluate.inference import LabelledImages
 from zsk.core.evaluate.trained import TrainedRun
 from zsk.registry import UserError
 

@@ -6,15 +6,11 @@ from dataclasses import dataclass
 
 import torch
 
-from zsk.core.data.types import ZslData
-from zsk.core.evaluate.inference import (
-    LabelledImages,
-    cosine_scores,
-    embed_attributes,
-    embed_images,
-)
+from zsk.core.build.model import GAN
+from zsk.core.components.metric_inputs import LabelledImages
+from zsk.core.components.zsl_data import ZslData
+from zsk.core.evaluate.inference import cosine_scores, embed_attributes, embed_images
 from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
-from zsk.core.model import GAN
 
 
 @dataclass(frozen=True)

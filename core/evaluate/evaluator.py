@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from zsk.core.components.metric_inputs import LabelledImages, MetricInputs
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import (
     attribute_accuracy,
@@ -20,13 +21,12 @@ from zsk.core.evaluate.calibration import calibration_source, check_validation_r
 from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
-from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.evaluate.metric_inputs import MetricInputs, build_metrics, compute_metrics
+from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
-from zsk.core.files import write_file
-from zsk.core.refs import MetricRef
-from zsk.core.validation_run import trained_companion
+from zsk.core.rundir.validation_run import trained_companion
+from zsk.core.spec.refs import MetricRef
+from zsk.core.storage.files import write_file
 from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"

@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from zsk.core.data.types import ZslData
+from zsk.core.build.model import GAN
+from zsk.core.components.metric_inputs import LabelledImages
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import EPOCHS, SoftmaxClassifier, fit_softmax
 from zsk.core.evaluate.embedding import CalibrationImages
-from zsk.core.evaluate.inference import LabelledImages, classifier_features, imagine_classes
+from zsk.core.evaluate.inference import classifier_features, imagine_classes
 from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
-from zsk.core.model import GAN
 
 
 @dataclass

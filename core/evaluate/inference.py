@@ -10,37 +10,17 @@ float32 rows (N, D) the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zsk.core.build.model import GAN
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import as_inputs
-from zsk.core.model import GAN
 from zsk.registry import UserError
 
 DEFAULT_BATCH = 128
-
-
-@dataclass(frozen=True)
-class LabelledImages:
-    """uint8 images (N, 3, S, S), or a feature run's float32 rows (N, D), on the CPU, and their
-    global class indices (N,)."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, index: torch.Tensor) -> LabelledImages:
-        return LabelledImages(self.images[index], self.labels[index])
-
-    def __add__(self, other: LabelledImages) -> LabelledImages:
-        return LabelledImages(
-            torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels])
-        )
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -13,12 +13,12 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
 
+from zsk.core.build.model import GAN
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.images import decode
 from zsk.core.data.loader import to_unit_range
-from zsk.core.data.types import ZslData
 from zsk.core.evaluate.inference import DEFAULT_BATCH, head, imagine, to_uint8
-from zsk.core.files import image_format, writing
-from zsk.core.model import GAN
+from zsk.core.storage.files import image_format, writing
 from zsk.registry import UserError
 
 

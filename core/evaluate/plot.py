@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only: never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
-from zsk.core.files import writing  # noqa: E402
+from zsk.core.storage.files import writing  # noqa: E402
 
 COLUMNS = 3
 PANEL_INCHES = (4.0, 2.6)

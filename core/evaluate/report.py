@@ -17,7 +17,7 @@ from zsk.core.evaluate.pictures import generate_images, save_grid
 from zsk.core.evaluate.plot import plot_series, read_metrics, split_losses
 from zsk.core.evaluate.summary import markdown_table
 from zsk.core.evaluate.trained import TrainedRun
-from zsk.core.files import write_file
+from zsk.core.storage.files import write_file
 
 REPORT_FILE = "report.md"
 REPORT_DIR = "report"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zsk.core.model import GAN
-from zsk.core.run import load_run
+from zsk.core.build.model import GAN
+from zsk.core.rundir.directory import load_run
 from zsk.core.train.checkpoint import check_matches, find_latest, model_fingerprint, read_checkpoint
 from zsk.core.train.state import load_trained_weights
 from zsk.registry import UserError
@@ -15,7 +15,7 @@ from zsk.registry import UserError
 
 @dataclass
 class TrainedRun:
-    """The run's :class:`~zsk.core.composer.Build` (EMA generator when kept) and its checkpoint."""
+    """The run's :class:`~zsk.core.build.composer.Build` (EMA generator when kept), checkpoint."""
 
     run_dir: Path
     build: Any

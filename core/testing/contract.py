@@ -23,8 +23,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from zsk.core.interfaces import CONDITION_PARTS, Condition, Dims
-from zsk.core.refs import typed_params
+from zsk.core.components.interfaces import CONDITION_PARTS, Condition, Dims
+from zsk.core.spec.refs import typed_params
 from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
 from zsk.testing.batch_checks import (
     Draw,

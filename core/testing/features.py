@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
-from zsk.core.data.types import FeatureSample, ZslData
-from zsk.core.interfaces import Dataset
+from zsk.core.components.interfaces import Dataset
+from zsk.core.components.zsl_data import FeatureSample, ZslData
 from zsk.registry import Component
 
 #: the features' mean value after scaling, so that the knobs do not change the features' scale

@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from zsk.core.data.types import Sample, ZslData
-from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.evaluate.metric_inputs import MetricInputs, check_values
-from zsk.core.refs import typed_params
+from zsk.core.components.metric_inputs import LabelledImages, MetricInputs
+from zsk.core.components.zsl_data import Sample, ZslData
+from zsk.core.evaluate.metric_plugins import check_values
+from zsk.core.spec.refs import typed_params
 from zsk.registry import Component
 
 #: Classes of the made-up evaluation: four seen, two unseen.

@@ -1,8 +1,8 @@
 """A self-contained step context for testing losses, and the contract every loss meets.
 
-:class:`ToyStep` implements :class:`zsk.core.interfaces.StepContext` with random leaf tensors
-(no networks), and records what a loss reads from it. :func:`check_loss` is the loss contract
-that zsk runs on its own losses and that a plugin author runs on theirs::
+:class:`ToyStep` implements :class:`zsk.core.components.interfaces.StepContext` with random leaf
+tensors (no networks), and records what a loss reads from it. :func:`check_loss` is the loss
+contract that zsk runs on its own losses and that a plugin author runs on theirs::
 
     from zsk.testing.toy_step import ToyStep, check_loss
 
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from zsk.core.interfaces import Dims, Loss, Phase
-from zsk.core.refs import typed_params
+from zsk.core.components.interfaces import Dims, Loss, Phase
+from zsk.core.spec.refs import typed_params
 from zsk.registry import UserError
 
 PHASES: frozenset[str] = frozenset({"discriminator", "generator"})
@@ -47,7 +47,7 @@ def _choose(kind: str, which: str, allowed: tuple[str, ...]) -> None:
 
 
 class ToyStep:
-    """A :class:`~zsk.core.interfaces.StepContext` of random leaf tensors, for tests.
+    """A :class:`~zsk.core.components.interfaces.StepContext` of random leaf tensors, for tests.
 
     Every float tensor is a leaf with ``requires_grad``, created once and returned on every
     request (as the real step caches). Images are (B, C, S, S) in [-1, 1] (with

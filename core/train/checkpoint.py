@@ -6,9 +6,9 @@ and ``.safetensors`` (weights, optimiser moments, RNG states). What goes into th
 :class:`zsk.core.train.state.TrainState`'s business; this module writes, finds, reads and
 verifies the files.
 
-Both are written through :mod:`zsk.core.files` (temporary name, flush, rename). The sidecar goes
-first and the weights last, so a checkpoint is complete exactly when both exist and match: a kill
-at any instant leaves a sidecar without weights (ignored; the step is written again) and every
+Both are written through :mod:`zsk.core.storage.files` (temporary name, flush, rename). The sidecar
+goes first and the weights last, so a checkpoint is complete exactly when both exist and match: a
+kill at any instant leaves a sidecar without weights (ignored; the step is written again) and every
 earlier complete checkpoint intact. Weights without a readable sidecar are never written by zsk:
 they mean a lost or damaged sidecar, and resuming refuses rather than silently starting over.
 """
@@ -28,7 +28,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from zsk.core.files import make_folder, write_file
+from zsk.core.storage.files import make_folder, write_file
 from zsk.registry import UserError
 
 FORMAT = "zsk-checkpoint/1"

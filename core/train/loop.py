@@ -20,7 +20,7 @@ import torch
 
 from zsk.core.data.augment import random_hflip
 from zsk.core.data.loader import BatchStream, load_split_images
-from zsk.core.runlock import run_lock
+from zsk.core.storage.runlock import run_lock
 from zsk.core.train.allocator import keep_freed_memory
 from zsk.core.train.checkpoint import (
     check_matches,
@@ -66,7 +66,7 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a built run (``zsk.core.composer.Build``) in ``run_dir``.
+    """Trains a built run (``zsk.core.build.composer.Build``) in ``run_dir``.
 
     ``settings`` is the spec's train section; everything a checkpoint keeps is in ``state``
     (:class:`~zsk.core.train.state.TrainState`).

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from zsk.core.model import GAN
-from zsk.core.spec import OptimizerSpec, ScheduleSpec
+from zsk.core.build.model import GAN
+from zsk.core.spec.sections import OptimizerSpec, ScheduleSpec
 
 
 def make_optimizer(

@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from zsk.core.files import append_line, write_file
+from zsk.core.storage.files import append_line, write_file
 
 METRICS_FILE = "metrics.jsonl"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
-from zsk.core.data.types import ZslData
-from zsk.core.files import write_file, writing
-from zsk.core.interfaces import Generator
+from zsk.core.components.interfaces import Generator
+from zsk.core.components.zsl_data import ZslData
+from zsk.core.storage.files import write_file, writing
 
 SAMPLES_DIR = "samples"
 CLASSES_PER_GROUP = 4

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationErr
 from zsk.registry import UserError
 
 if TYPE_CHECKING:
+    from zsk.core.build.model import GAN
     from zsk.core.data.loader import BatchStream
-    from zsk.core.model import GAN
     from zsk.core.train.ema import ModelEMA
     from zsk.core.train.update import PhaseUpdater
 

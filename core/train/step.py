@@ -1,7 +1,7 @@
 """One training step as data: the batch a step draws, and the lazy context the loss terms read.
 
-:class:`PhaseContext` implements :class:`zsk.core.interfaces.StepContext`. Every quantity is
-computed on first request and cached, so a phase computes only what its terms ask for, each
+:class:`PhaseContext` implements :class:`zsk.core.components.interfaces.StepContext`. Every quantity
+is computed on first request and cached, so a phase computes only what its terms ask for, each
 once. The fakes are shared by the discriminator phase (which sees them detached) and the
 generator phase that follows on the same batch, so G runs forward once per step.
 """
@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from zsk.core.interfaces import Condition, EmbeddingHead, Head, Phase, Source, second_order
-from zsk.core.model import GAN, WeightedTerm
-from zsk.core.spec import LabelSmoothingSpec
+from zsk.core.build.model import GAN, WeightedTerm
+from zsk.core.components.interfaces import (
+    Condition,
+    EmbeddingHead,
+    Head,
+    Phase,
+    Source,
+    second_order,
+)
+from zsk.core.spec.sections import LabelSmoothingSpec
 from zsk.registry import UserError
 
 ATTRIBUTE_SETS = ("own", "other", "target")
@@ -89,7 +96,9 @@ class FakeImages:
 
 @dataclass
 class PhaseContext:
-    """What the loss terms of one phase read; see :class:`zsk.core.interfaces.StepContext`."""
+    """What the loss terms of one phase read; see
+    :class:`zsk.core.components.interfaces.StepContext`.
+    """
 
     phase: Phase
     gan: GAN

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from zsk.core.interfaces import Attention, second_order_needed
-from zsk.core.refs import NormalizerRef
+from zsk.core.components.interfaces import Attention, second_order_needed
+from zsk.core.spec.refs import NormalizerRef
 from zsk.plugins.builtin.blocks import weight_norm_field
 from zsk.registry import Component, hookimpl
 
@@ -24,8 +24,8 @@ class SelfAttention(Attention):
     which picks a memory-efficient kernel where one exists; on the CPU, f and g are zero-padded
     to h's width so that the fused kernel applies: no 4096×4096 score matrices at 128 px, which
     cut a training step's activation memory per image by ~80% there (BENCHMARKS.md). Fused
-    kernels have no double backward, so inside :func:`zsk.core.interfaces.second_order` (a
-    gradient penalty's pass) the scores are computed as plain ``softmax(qᵀk)·v`` instead.
+    kernels have no double backward, so inside :func:`zsk.core.components.interfaces.second_order`
+    (a gradient penalty's pass) the scores are computed as plain ``softmax(qᵀk)·v`` instead.
     """
 
     name = "sagan"

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import Field
 from torch import nn
 
-from zsk.core.interfaces import Normalizer
-from zsk.core.refs import AttentionRef, NormalizerRef
+from zsk.core.components.interfaces import Normalizer
+from zsk.core.spec.refs import AttentionRef, NormalizerRef
 from zsk.registry import UserError
 
 Activation = Literal["leaky_relu", "relu"]

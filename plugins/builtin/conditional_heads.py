@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from zsk.core.interfaces import Condition, Dims, Head, Phase, Source
-from zsk.core.refs import NormalizerRef
+from zsk.core.components.interfaces import Condition, Dims, Head, Phase, Source
+from zsk.core.spec.refs import NormalizerRef
 from zsk.plugins.builtin.blocks import weight_norm_field
 from zsk.registry import Component, hookimpl
 

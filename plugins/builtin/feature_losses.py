@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from zsk.core.components.interfaces import Dims, Loss, StepContext
 from zsk.core.data.loader import as_inputs
 from zsk.core.evaluate.classifier import fit_softmax
-from zsk.core.interfaces import Dims, Loss, StepContext
 from zsk.registry import UserError, hookimpl
 
 

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from zsk.core.interfaces import Dims, Generator, SourceImages
-from zsk.core.refs import AttentionRef, NormalizerRef
+from zsk.core.components.interfaces import Dims, Generator, SourceImages
+from zsk.core.spec.refs import AttentionRef, NormalizerRef
 from zsk.plugins.builtin.blocks import (
     Activation,
     BlockStyle,

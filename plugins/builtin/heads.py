@@ -14,8 +14,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from zsk.core.interfaces import Dims, EmbeddingHead, Head
-from zsk.core.refs import NormalizerRef
+from zsk.core.components.interfaces import Dims, EmbeddingHead, Head
+from zsk.core.spec.refs import NormalizerRef
 from zsk.plugins.builtin.blocks import weight_norm_field
 from zsk.registry import Component, hookimpl
 

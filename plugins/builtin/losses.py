@@ -1,14 +1,14 @@
 """Built-in loss terms: the report's losses and the usual adversarial alternatives.
 
-Every term reads what it needs from the step context (:class:`zsk.core.interfaces.StepContext`)
-and returns a scalar, reduced by a mean over the batch (and over patches for patch-shaped
-real/fake scores).
+Every term reads what it needs from the step context
+(:class:`zsk.core.components.interfaces.StepContext`) and returns a scalar, reduced by a mean over
+the batch (and over patches for patch-shaped real/fake scores).
 
 The gradient penalties on the critic (R1, R2 — Mescheder et al. 2018 — and WGAN-GP's)
 differentiate the real/fake head's score of some images — through the spec's real trunk and
 head, conditional or not — with respect to those images, keeping the graph
 (``create_graph=True``) so that the penalty's own gradient trains the critic. ``step.score``
-runs the critic inside :func:`zsk.core.interfaces.second_order`, so components with fused
+runs the critic inside :func:`zsk.core.components.interfaces.second_order`, so components with fused
 kernels (the SAGAN attention) take a path that can be differentiated twice.
 """
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from zsk.core.interfaces import Loss, StepContext
+from zsk.core.components.interfaces import Loss, StepContext
 from zsk.registry import hookimpl
 
 DISCRIMINATOR_ONLY = frozenset({"discriminator"})

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
+from zsk.core.components.interfaces import Metric, MetricValue
+from zsk.core.components.metric_inputs import MetricInputs
 from zsk.core.evaluate.fid import default_weights, inception_features, load_extractor
-from zsk.core.evaluate.metric_inputs import MetricInputs
-from zsk.core.interfaces import Metric, MetricValue
 from zsk.registry import hookimpl
 
 

@@ -6,7 +6,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from zsk.core.interfaces import Normalizer
+from zsk.core.components.interfaces import Normalizer
 from zsk.registry import Component, UserError, hookimpl
 
 

@@ -6,7 +6,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from zsk.core.interfaces import Dims, SemanticEncoder
+from zsk.core.components.interfaces import Dims, SemanticEncoder
 from zsk.plugins.builtin.blocks import mlp
 from zsk.registry import Component, UserError, hookimpl
 

@@ -8,9 +8,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from zsk.core import timm_models
-from zsk.core.interfaces import Dims, Trunk
-from zsk.core.refs import AttentionRef, NormalizerRef
+from zsk.core.components.interfaces import Dims, Trunk
+from zsk.core.data import timm_models
+from zsk.core.spec.refs import AttentionRef, NormalizerRef
 from zsk.plugins.builtin.blocks import (
     Activation,
     BlockStyle,

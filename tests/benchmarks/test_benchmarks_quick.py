@@ -13,8 +13,8 @@ from benchmarks import run_all
 from benchmarks.speed import bench_layout, bench_overhead, bench_scaling
 from benchmarks.speed.common import SHAPES_SPEC, make_trainer, synth_data
 from benchmarks.speed.flat_loop import flat_settings
-from zsk.core.composer import compose, load_data
-from zsk.core.specfile import load_spec
+from zsk.core.build.composer import compose, load_data
+from zsk.core.spec.loading import load_spec
 
 TINY_PAPER = bench_overhead.QUICK["paper-awa2.yaml, tiny (32 px, batch 4)"]
 

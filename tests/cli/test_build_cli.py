@@ -9,8 +9,8 @@ import torch
 from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
-from zsk.core.run import LATEST, load_run, resolve_run_dir
-from zsk.core.specfile import load_spec
+from zsk.core.rundir.directory import LATEST, load_run, resolve_run_dir
+from zsk.core.spec.loading import load_spec
 from zsk.registry import DISTRIBUTION, UserError
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

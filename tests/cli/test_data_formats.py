@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from zsk.core.cli.main import cli
+from zsk.core.components.interfaces import Dataset
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.readers import class_images
 from zsk.core.data.split import assemble
-from zsk.core.data.types import ZslData
-from zsk.core.interfaces import Dataset
 from zsk.registry import hookimpl
 from zsk.registry import manager as plugin_manager
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from zsk.core.composer import load_data
-from zsk.core.specfile import load_spec
+from zsk.core.build.composer import load_data
+from zsk.core.spec.loading import load_spec
 from zsk.core.train.checkpoint import find_latest
 
 

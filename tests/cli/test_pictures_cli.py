@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from zsk.core.interfaces import Metric
+from zsk.core.components.interfaces import Metric
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
 #: translate's target: a class of the synthetic shapes

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from zsk.core.cli.main import BUILTIN_COMMANDS, cli
-from zsk.core.interfaces import KINDS
+from zsk.core.components.interfaces import KINDS
 from zsk.registry import DISTRIBUTION, Component, hookimpl
 from zsk.registry import manager as plugin_manager
 

@@ -18,9 +18,9 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from zsk.core import files
 from zsk.core.cli.main import cli
-from zsk.core.runlock import LOCK_FILE, run_lock
+from zsk.core.storage import files
+from zsk.core.storage.runlock import LOCK_FILE, run_lock
 from zsk.core.train import checkpoint
 from zsk.core.train.checkpoint import find_latest, read_checkpoint
 from zsk.registry import hookimpl

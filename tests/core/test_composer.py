@@ -12,11 +12,18 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from zsk.core.composer import compose
-from zsk.core.data.types import ZslData
-from zsk.core.dry_run import measure
-from zsk.core.interfaces import EmbeddingHead, Generator, Head, Loss, SemanticEncoder, Trunk
-from zsk.core.spec import Spec, SpecError
+from zsk.core.build.composer import compose
+from zsk.core.build.dry_run import measure
+from zsk.core.components.interfaces import (
+    EmbeddingHead,
+    Generator,
+    Head,
+    Loss,
+    SemanticEncoder,
+    Trunk,
+)
+from zsk.core.components.zsl_data import ZslData
+from zsk.core.spec.sections import Spec, SpecError
 from zsk.registry import Component, UserError, get_registry, hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
@@ -346,17 +353,18 @@ def test_loss_requirements_and_phases_are_checked(tiny):
 def test_measure_scales_flops_linearly_with_batch(tiny):
     build = compose(validated(tiny_spec(), tiny), tiny_data())
     initial = {k: v.clone() for k, v in build.gan.state_dict().items()}
-    at_one, at_ten = measure(build, 1), measure(build, 10)
+    parts = (build.spec, build.data, build.gan)
+    at_one, at_ten = measure(*parts, 1), measure(*parts, 10)
     # The generator's linear layer alone: 2·in·out multiply-adds per sample, forward.
     linear = build.gan.generator.linear
     assert at_one.flops >= 2 * linear.in_features * linear.out_features
-    assert at_ten.flops - at_one.flops == 9 * (measure(build, 2).flops - at_one.flops)
+    assert at_ten.flops - at_one.flops == 9 * (measure(*parts, 2).flops - at_one.flops)
     assert at_ten.saved_bytes > at_one.saved_bytes > 0
     assert all(torch.equal(initial[k], v) for k, v in build.gan.state_dict().items())
 
 
 def test_builtin_components_compose(tmp_path):
-    from zsk.core.composer import load_data
+    from zsk.core.build.composer import load_data
     from zsk.core.data.synth import synthesize
 
     synthesize(tmp_path, classes=20, unseen=4, images_per_class=1, min_size=16, max_size=16)
@@ -392,7 +400,7 @@ def test_builtin_components_compose(tmp_path):
 
 
 def test_missing_data_folder_is_located_at_its_param(tmp_path):
-    from zsk.core.composer import load_data
+    from zsk.core.build.composer import load_data
 
     spec = Spec.model_validate(
         {**tiny_spec(), "data": {"type": "awa2", "params": {"root": str(tmp_path / "none")}}}

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from zsk.core import files
-from zsk.core.files import append_line, image_format, write_file, writing
+from zsk.core.storage import files
+from zsk.core.storage.files import append_line, image_format, write_file, writing
 from zsk.registry import UserError
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from zsk.core.cli.main import cli
 from zsk.core.data.synth import synthesize
-from zsk.core.init_spec import (
+from zsk.core.recommend.init_spec import (
     BATCH,
     FLOPS_PER_SECOND,
     epochs_for,
@@ -85,8 +85,8 @@ def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
     # the trunk alone, forward and backward (about 3 forward passes) on a batch of real images
     from torch.utils.flop_counter import FlopCounterMode
 
-    from zsk.core.composer import compose, load_data
-    from zsk.core.init_spec import validated_spec
+    from zsk.core.build.composer import compose, load_data
+    from zsk.core.recommend.init_spec import validated_spec
 
     loaded = validated_spec(plain)
     trunk = compose(loaded, load_data(loaded)).gan.discriminator.trunk

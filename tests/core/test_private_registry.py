@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from zsk.core.composer import compose, load_data
-from zsk.core.interfaces import Normalizer
-from zsk.core.specfile import load_spec_document
+from zsk.core.build.composer import compose, load_data
+from zsk.core.components.interfaces import Normalizer
+from zsk.core.spec.loading import load_spec_document
 from zsk.registry import Component, ComponentRegistry, RegistryError, get_registry
 
 
@@ -95,7 +95,7 @@ def test_nested_components_come_from_the_registry_passed_to_compose(tmp_path):
 
 
 def test_a_reference_made_in_code_is_resolved_once_when_built():
-    from zsk.core.refs import AttentionRef, NormalizerRef
+    from zsk.core.spec.refs import AttentionRef, NormalizerRef
     from zsk.registry import UserError
 
     attention = AttentionRef(type="sagan", params={"reduction": 2})

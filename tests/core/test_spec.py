@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zsk.core.spec import Spec, SpecError
-from zsk.core.specfile import apply_override, load_spec, load_spec_document
+from zsk.core.spec.loading import apply_override, load_spec, load_spec_document
+from zsk.core.spec.sections import Spec, SpecError
 from zsk.registry import UserError, get_registry
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

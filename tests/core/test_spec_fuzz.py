@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zsk.core.composer import compose, load_data
-from zsk.core.specfile import load_spec
+from zsk.core.build.composer import compose, load_data
+from zsk.core.spec.loading import load_spec
 from zsk.registry import UserError
 
 EXAMPLE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "shapes.yaml").read_text())

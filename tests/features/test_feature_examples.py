@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
 from zsk.core.data.feature_folder import read_feature_folder
-from zsk.core.specfile import load_spec
+from zsk.core.spec.loading import load_spec
 from zsk.testing.xlsa17 import write_xlsa17
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from zsk.core.interfaces import second_order
+from zsk.core.components.interfaces import second_order
 from zsk.plugins.builtin.attention import SelfAttention
 
 

@@ -7,8 +7,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from zsk.core.data.types import Sample, ZslData
-from zsk.core.interfaces import Dataset, Dims, SemanticEncoder
+from zsk.core.components.interfaces import Dataset, Dims, SemanticEncoder
+from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.plugins.builtin.generators import EncoderDecoder
 from zsk.registry import Component, get_registry
 from zsk.testing import check_component, iter_components

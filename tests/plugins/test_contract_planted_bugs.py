@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from zsk.core.interfaces import Loss, SemanticEncoder
+from zsk.core.components.interfaces import Loss, SemanticEncoder
 from zsk.plugins.builtin.generators import NoiseDecoder
 from zsk.registry import Component
 from zsk.testing import check_component

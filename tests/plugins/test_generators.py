@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from zsk.core.interfaces import Dims
+from zsk.core.components.interfaces import Dims
 from zsk.plugins.builtin.attention import SelfAttention
 from zsk.plugins.builtin.generators import EncoderDecoder, NoiseDecoder
 from zsk.registry import UserError

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from zsk.core.interfaces import Loss
+from zsk.core.components.interfaces import Loss
 from zsk.plugins.builtin import losses
 from zsk.registry import UserError, get_registry
 from zsk.testing.toy_step import TOY_DIMS, ToyStep, check_loss

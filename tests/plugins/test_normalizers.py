@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from zsk.core.interfaces import Dims
+from zsk.core.components.interfaces import Dims
 from zsk.plugins.builtin.normalizers import (
     BatchNorm,
     GroupNorm,

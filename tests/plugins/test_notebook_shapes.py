@@ -8,7 +8,7 @@ conv, embedding conv and the 50-class classifier), ψ ≈ 85K.
 import pytest
 import torch
 
-from zsk.core.interfaces import Dims
+from zsk.core.components.interfaces import Dims
 from zsk.plugins.builtin.attention import SelfAttention
 from zsk.plugins.builtin.generators import NoiseDecoder
 from zsk.plugins.builtin.heads import ConvEmbeddingHead, RealFakeHead

@@ -8,7 +8,7 @@ import pytest
 import torch
 from pydantic import Field, ValidationError
 
-from zsk.core.interfaces import Dims, Loss
+from zsk.core.components.interfaces import Dims, Loss
 from zsk.registry import UserError
 from zsk.testing.toy_step import TOY_DIMS, ToyStep, check_loss
 

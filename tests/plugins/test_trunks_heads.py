@@ -3,7 +3,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from zsk.core.interfaces import Dims
+from zsk.core.components.interfaces import Dims
 from zsk.plugins.builtin.attention import SelfAttention
 from zsk.plugins.builtin.heads import (
     AttributeHead,

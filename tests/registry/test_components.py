@@ -225,7 +225,7 @@ def test_a_class_of_no_declared_kind_is_told_a_declared_base(declarations):
 
 
 def test_the_core_declares_each_kind_by_its_base_class():
-    from zsk.core import interfaces
+    from zsk.core.components import interfaces
 
     assert set(interfaces.KINDS) <= set(declared_kinds())
     bases = {k: getattr(interfaces, n) for k, n in [("loss", "Loss"), ("head", "Head")]}

@@ -8,7 +8,7 @@ import pluggy
 import pytest
 from pydantic import BaseModel
 
-from zsk.core.interfaces import KINDS
+from zsk.core.components.interfaces import KINDS
 from zsk.registry import DISTRIBUTION, Component, RegistryError, hookimpl
 
 

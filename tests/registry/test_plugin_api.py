@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from zsk.core.cli.main import cli
-from zsk.core.refs import LossRef
-from zsk.core.specfile import load_spec
+from zsk.core.spec.loading import load_spec
+from zsk.core.spec.refs import LossRef
 from zsk.registry import (
     PLUGIN_API_VERSION,
     RegistryError,
@@ -39,7 +39,7 @@ _module_numbers = itertools.count()
 PLUGIN_SOURCE = '''
 from torch import nn
 
-from zsk.core.interfaces import Loss
+from zsk.core.components.interfaces import Loss
 from zsk.registry import hookimpl
 
 {api_line}

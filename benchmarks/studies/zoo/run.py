@@ -62,9 +62,9 @@ def _call(command: list[str], log: Path) -> float:
 
 def write_manifest(spec: Path, out: Path) -> None:
     """The split zsk's run uses (and its validation run's), for the baseline to read."""
-    from zsk.core.composer import load_data
+    from zsk.core.build.composer import load_data
     from zsk.core.data.holdout import apply_holdout
-    from zsk.core.specfile import load_spec
+    from zsk.core.spec.loading import load_spec
 
     loaded = load_spec(spec)
     data = load_data(loaded)

@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmarks.studies.results import read
 from benchmarks.studies.zoo.baseline import BATCH as BASELINE_BATCH
 from benchmarks.studies.zoo.sets import SETS
-from zsk.core.init_spec import BATCH
+from zsk.core.recommend.init_spec import BATCH
 
 METHODS = {"gan": "zsk default (GAN)", "nogan": "same networks, no GAN", "baseline": "hand-written"}
 #: Differences within this are ties (about the seed-to-seed spread of the small runs).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from zsk.core.interfaces import Condition, Dims
+from zsk.core.components.interfaces import Condition, Dims
 from zsk.testing import check_component
 
 from zsk_plugin_example.heads import AttributeProjection, LinearCritic

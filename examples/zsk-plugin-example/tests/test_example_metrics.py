@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from zsk.core.evaluate.inference import LabelledImages
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.testing import check_component
 from zsk.testing.metric_contract import tiny_inputs
 

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.benchmarks import existing, read_cub, read_sun
 from zsk.core.data.readers import resolve
-from zsk.core.data.types import ZslData
 from zsk.plugins.builtin.datasets.image_split import ImageReader, ImageReaderParams
 from zsk.registry import hookimpl
 

@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from zsk.core.components.interfaces import Dataset
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import ARRAY, INDEX, read_feature_folder
 from zsk.core.data.readers import require_folder, resolve
-from zsk.core.data.types import ZslData
 from zsk.core.data.xlsa17 import read_files, to_zsl_data
-from zsk.core.interfaces import Dataset
 from zsk.registry import hookimpl
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.readers import (
     class_folder,
     class_images,
@@ -14,7 +15,6 @@ from zsk.core.data.readers import (
     read_matrix,
     resolve,
 )
-from zsk.core.data.types import ZslData
 from zsk.plugins.builtin.datasets.image_split import ImageReader, ImageReaderParams
 from zsk.registry import hookimpl
 

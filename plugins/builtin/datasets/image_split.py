@@ -10,11 +10,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from zsk.core.components.interfaces import Dataset
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.reader_split import XLSA17_FIELD, split_classes
 from zsk.core.data.readers import require_folder
 from zsk.core.data.split import scale_attributes
-from zsk.core.data.types import ZslData
-from zsk.core.interfaces import Dataset
 
 
 class ImageReaderParams(Dataset.Params):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.data.holdout import apply_holdout, unseen_share_count
-from zsk.core.data.types import Sample, ZslData
 from zsk.registry import UserError
 
 SEEN, UNSEEN = [0, 1, 3, 4, 5, 6, 7, 8], [2, 9]

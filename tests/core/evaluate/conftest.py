@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from zsk.core.data.types import Sample, ZslData
-from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.interfaces import Dims, EmbeddingHead, Generator, SemanticEncoder, Trunk
-from zsk.core.model import GAN, Discriminator
+from zsk.core.build.model import GAN, Discriminator
+from zsk.core.components.interfaces import Dims, EmbeddingHead, Generator, SemanticEncoder, Trunk
+from zsk.core.components.metric_inputs import LabelledImages
+from zsk.core.components.zsl_data import Sample, ZslData
 
 SIZE = 16
 ATTRIBUTES = torch.tensor(

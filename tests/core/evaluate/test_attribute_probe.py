@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.evaluate.attribute_probe import (
     AttributeProbe,
     attribute_accuracy,
@@ -13,7 +14,6 @@ from zsk.core.evaluate.attribute_probe import (
     predicate_accuracy,
     train_probe,
 )
-from zsk.core.evaluate.inference import LabelledImages
 
 CPU = torch.device("cpu")
 

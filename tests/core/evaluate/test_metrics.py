@@ -8,9 +8,9 @@ import torch
 from safetensors.torch import save_file
 from torchvision.models import inception_v3
 
+from zsk.core.components.interfaces import Metric
 from zsk.core.evaluate.fid import WEIGHTS_FILE, default_weights, inception_features, load_extractor
-from zsk.core.evaluate.metric_inputs import check_values, parse_metric
-from zsk.core.interfaces import Metric
+from zsk.core.evaluate.metric_plugins import check_values, parse_metric
 from zsk.plugins.builtin.metrics import InceptionDistances
 from zsk.registry import UserError
 from zsk.testing import check_component

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.evaluate.classifier import fit_softmax
 from zsk.core.evaluate.embedding import (
     CalibrationImages,
@@ -12,7 +13,7 @@ from zsk.core.evaluate.embedding import (
     evaluate_embedding,
 )
 from zsk.core.evaluate.generative import Imagining, evaluate_generative, generative_calibration
-from zsk.core.evaluate.inference import LabelledImages, cosine_scores, imagine_classes
+from zsk.core.evaluate.inference import cosine_scores, imagine_classes
 from zsk.core.evaluate.metrics import (
     calibrate,
     calibrated_gzsl,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from zsk.core.spec import OptimizerSpec, ScheduleSpec
+from zsk.core.spec.sections import OptimizerSpec, ScheduleSpec
 from zsk.core.train.device import resolve_device, resolve_precision
 from zsk.core.train.ema import ModelEMA
 from zsk.core.train.optim import (

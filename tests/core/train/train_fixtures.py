@@ -18,9 +18,8 @@ from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from zsk.core.composer import compose
-from zsk.core.data.types import Sample, ZslData
-from zsk.core.interfaces import (
+from zsk.core.build.composer import compose
+from zsk.core.components.interfaces import (
     Dataset,
     EmbeddingHead,
     Generator,
@@ -29,7 +28,8 @@ from zsk.core.interfaces import (
     SemanticEncoder,
     Trunk,
 )
-from zsk.core.spec import Spec
+from zsk.core.components.zsl_data import Sample, ZslData
+from zsk.core.spec.sections import Spec
 from zsk.registry import hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
@@ -345,7 +345,7 @@ def write_run(folder: Path, data_root: Path, generator: str = "tiny_translator",
     """A run directory built by ``zsk build``'s machinery from a tiny spec file."""
     import yaml
 
-    from zsk.core.run import build_run
+    from zsk.core.rundir.directory import build_run
 
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / "tiny.yaml"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 from pydantic import Field
+from zsk.core.components.interfaces import Dataset
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.readers import class_images, require_folder
 from zsk.core.data.split import assemble
-from zsk.core.data.types import ZslData
-from zsk.core.interfaces import Dataset
 from zsk.registry import UserError
 
 SPLITS = ("seen", "unseen")

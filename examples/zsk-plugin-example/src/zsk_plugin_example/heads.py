@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 from torch import nn
-from zsk.core.interfaces import Condition, Dims, Head
-from zsk.core.refs import NormalizerRef
+from zsk.core.components.interfaces import Condition, Dims, Head
+from zsk.core.spec.refs import NormalizerRef
 
 
 class AttributeProjection(Head):

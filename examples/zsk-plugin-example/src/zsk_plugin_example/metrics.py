@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from zsk.core.evaluate.metric_inputs import MetricInputs
-from zsk.core.interfaces import Metric, MetricValue
+from zsk.core.components.interfaces import Metric, MetricValue
+from zsk.core.components.metric_inputs import MetricInputs
 
 
 class ColourGap(Metric):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 from torch import nn
-from zsk.core.interfaces import Normalizer
+from zsk.core.components.interfaces import Normalizer
 from zsk.registry import Component
 
 

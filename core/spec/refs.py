@@ -113,8 +113,9 @@ class ComponentRef(BaseModel):
             raise UserError(f"{self.kind} '{self.type}': invalid params: {details}") from None
 
     def build(self, *args: Any, registry: ComponentRegistry | None = None) -> Any:
-        """Instantiate the component: ``cls(params, *args)`` (see :mod:`zsk.core.interfaces`),
-        from the registry this reference was resolved with."""
+        """Instantiate the component: ``cls(params, *args)`` (see
+        :mod:`zsk.core.components.interfaces`), from the registry this reference was resolved
+        with."""
         ref = self.resolve(registry)
         return ref.registry.component(ref.kind, ref.type)(ref.params, *args)
 

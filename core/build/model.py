@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from zsk.core.interfaces import Dims, Generator, Head, Loss, SemanticEncoder, Trunk
+from zsk.core.components.interfaces import Dims, Generator, Head, Loss, SemanticEncoder, Trunk
 
 
 class Discriminator(nn.Module):

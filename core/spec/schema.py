@@ -1,8 +1,8 @@
 """The JSON Schema of a spec for editors: every component reference a union, by ``type``, of
 the registered components' own ``Params`` (``zsk schema``).
 
-Validation does not use it: a spec is validated against :class:`zsk.core.spec.Spec` with the
-registry in the validation context (:mod:`zsk.core.refs`), which is what lets a spec name
+Validation does not use it: a spec is validated against :class:`zsk.core.spec.sections.Spec` with
+the registry in the validation context (:mod:`zsk.core.spec.refs`), which is what lets a spec name
 components of any plugin at any depth and locates each error by its path.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import ConfigDict, Field, create_model
 
-from zsk.core.spec import Spec, Term
+from zsk.core.spec.sections import Spec, Term
 from zsk.registry import ComponentRegistry
 
 #: Definitions in the spec's JSON schema that stand for "a component of this kind".

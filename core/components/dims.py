@@ -1,4 +1,4 @@
-"""The sizes every network is built with (part of the plugin API: ``zsk.core.interfaces.Dims``)."""
+"""The sizes every network is built with (plugin API: ``zsk.core.components.interfaces.Dims``)."""
 
 from __future__ import annotations
 

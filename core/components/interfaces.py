@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 import torch
 from torch import nn
 
-from zsk.core.dims import Dims
+from zsk.core.components.dims import Dims
 from zsk.registry import Component, UserError, declare_kinds
 
 if TYPE_CHECKING:
-    from zsk.core.data.types import ZslData
-    from zsk.core.evaluate.metric_inputs import MetricInputs
+    from zsk.core.components.metric_inputs import MetricInputs
+    from zsk.core.components.zsl_data import ZslData
 
 Phase = Literal["discriminator", "generator"]
 #: How a generator's ``forward`` uses a source image (:attr:`Generator.source_images`).

@@ -7,8 +7,8 @@ start time) for the message a second process gets. A holder that ends normally e
 a lock file that still names a holder when its lock is free was left by a process that was
 killed, and the next process takes it over with a message saying so.
 
-The lock file is the one file zsk rewrites in place instead of through :mod:`zsk.core.files`:
-a lock lives on the file itself, which a rename would replace.
+The lock file is the one file zsk rewrites in place instead of through
+:mod:`zsk.core.storage.files`: a lock lives on the file itself, which a rename would replace.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from zsk.core.files import explained, make_folder
+from zsk.core.storage.files import explained, make_folder
 from zsk.registry import UserError
 
 LOCK_FILE = ".zsk-lock"

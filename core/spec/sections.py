@@ -2,7 +2,7 @@
 
 Every component is a ``{type: NAME, params: {...}}`` reference whose params are validated by that
 component's own ``Params`` model when the spec is validated with the registry in the validation
-context (see :mod:`zsk.core.refs`). Sizes the data determines (attributes, seen classes,
+context (see :mod:`zsk.core.spec.refs`). Sizes the data determines (attributes, seen classes,
 channels) are optional here; when given they must agree with the data set.
 
 Checks that need more than one part of the spec at once (a head's role against its key, a loss's
@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from zsk.core.refs import (
+from zsk.core.spec.refs import (
     DatasetRef,
     GeneratorRef,
     HeadRef,

@@ -1,43 +1,17 @@
-"""What a metric plugin reads (:class:`MetricInputs`), and how ``zsk eval`` runs the metrics."""
+"""How ``zsk eval`` runs metric plugins: ``--metric`` parsed, metrics built, values checked."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
-import torch
 import yaml
 from pydantic import ValidationError
 
-from zsk.core.data.types import ZslData
-from zsk.core.evaluate.inference import LabelledImages
-from zsk.core.interfaces import Metric, MetricValue
-from zsk.core.model import GAN
-from zsk.core.refs import MetricRef
+from zsk.core.components.interfaces import Metric, MetricValue
+from zsk.core.components.metric_inputs import MetricInputs
+from zsk.core.spec.refs import MetricRef
 from zsk.registry import UserError, get_registry
-
-
-@dataclass(frozen=True)
-class MetricInputs:
-    """A trained run as a metric sees it.
-
-    Images are uint8 (N, 3, S, S) on the CPU with global class indices: the real ``train``,
-    ``test_seen`` and ``test_unseen`` images, and the images the generator ``imagined`` for the
-    unseen classes (``zsk eval --images-per-class`` per class). ``gan`` is in evaluation mode
-    on ``device``, or None where no networks are at hand (the metric contract's inputs); run
-    batches of at most ``batch_size`` and seed any randomness from ``seed``.
-    """
-
-    data: ZslData
-    train: LabelledImages
-    test_seen: LabelledImages
-    test_unseen: LabelledImages
-    imagined: LabelledImages
-    gan: GAN | None
-    device: torch.device
-    batch_size: int
-    seed: int
 
 
 def parse_metric(text: str) -> MetricRef:

@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from zsk.core.refs import ComponentRef
-from zsk.core.spec import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
+from zsk.core.spec.refs import ComponentRef
+from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
 from zsk.registry import ComponentRegistry, RegistryError, UserError, get_registry
 
 LOCK_KEY = "lock"
@@ -120,7 +120,8 @@ def load_spec_document(
 
 
 def _validate(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
-    """The spec with every default filled (nested references' params too: :mod:`zsk.core.refs`)."""
+    """The spec with every default filled (nested references' params too:
+    :mod:`zsk.core.spec.refs`)."""
     try:
         return Spec.model_validate(data, context={"registry": registry})
     except ValidationError as exc:

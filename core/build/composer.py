@@ -4,7 +4,7 @@ It builds G, the discriminator (trunk and heads), the semantic encoder ψ and ev
 the registry alone, naming no concrete component, in the order the constructors need:
 trunk (its output shape probed on a tiny batch) → heads (``in_shape`` = trunk features) →
 the reconstruction-feature head's output shape → generator → semantic encoder → losses.
-Then a dry forward and backward pass on a tiny batch (:mod:`zsk.core.dry_run`) checks the
+Then a dry forward and backward pass on a tiny batch (:mod:`zsk.core.build.dry_run`) checks the
 wiring, so a mismatch is reported in the spec's terms before anything trains. Construction is
 seeded with ``spec.train.seed`` inside a forked RNG: the same spec gives the same initial
 weights, and the caller's random state is left untouched.
@@ -20,9 +20,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from zsk.core.data.holdout import apply_holdout
-from zsk.core.data.types import ZslData, require_usable
-from zsk.core.dry_run import (
+from zsk.core.build.dry_run import (
     DRY_BATCH,
     DryRun,
     at_path,
@@ -31,10 +29,20 @@ from zsk.core.dry_run import (
     shape_text,
     size_text,
 )
-from zsk.core.interfaces import Dims, Head, Trunk
-from zsk.core.model import GAN, Discriminator, Objective, WeightedTerm
-from zsk.core.refs import ComponentRef
-from zsk.core.spec import PHASES, Problem, Spec, SpecError, SpecPath, dotted, reference_problems
+from zsk.core.build.model import GAN, Discriminator, Objective, WeightedTerm
+from zsk.core.components.interfaces import Dims, Head, Trunk
+from zsk.core.components.zsl_data import ZslData, require_usable
+from zsk.core.data.holdout import apply_holdout
+from zsk.core.spec.refs import ComponentRef
+from zsk.core.spec.sections import (
+    PHASES,
+    Problem,
+    Spec,
+    SpecError,
+    SpecPath,
+    dotted,
+    reference_problems,
+)
 from zsk.registry import ComponentRegistry, UserError, get_registry
 
 
@@ -58,8 +66,8 @@ UNCONDITIONED_ROLES = frozenset({"attribute", "embedding", "reconstruction_featu
 def compose(spec: Spec, data: ZslData, *, registry: ComponentRegistry | None = None) -> Build:
     """Build and check the networks and objectives of ``spec`` for ``data``.
 
-    Raises :class:`~zsk.core.spec.SpecError` (a ``UserError``) at the spec path of the first
-    part that does not fit, e.g. a head that needs larger features than the trunk gives.
+    Raises :class:`~zsk.core.spec.sections.SpecError` (a ``UserError``) at the spec path of the
+    first part that does not fit, e.g. a head that needs larger features than the trunk gives.
     """
     registry = registry or get_registry()
     problems = reference_problems(spec, registry)

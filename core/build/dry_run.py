@@ -9,20 +9,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from torch.autograd.graph import saved_tensors_hooks
 
-from zsk.core.data.types import ZslData
-from zsk.core.interfaces import Condition, Dims, EmbeddingHead, Head
-from zsk.core.model import GAN
-from zsk.core.spec import Problem, Spec, SpecError, SpecPath, dotted
+from zsk.core.build.model import GAN
+from zsk.core.components.interfaces import Condition, Dims, EmbeddingHead, Head
+from zsk.core.components.zsl_data import ZslData
+from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted
 from zsk.registry import UserError
-
-if TYPE_CHECKING:
-    from zsk.core.composer import Build
 
 T = TypeVar("T")
 
@@ -247,17 +244,16 @@ def _check_gradients(spec: Spec, gan: GAN) -> None:
             )
 
 
-def measure(build: Build, batch: int) -> DryRun:
+def measure(spec: Spec, data: ZslData, gan: GAN, batch: int) -> DryRun:
     """FLOPs and saved activation bytes of one dry step at ``batch``, from two small passes.
 
     Both grow linearly with the batch (plus a fixed part: weights saved for backward), so two
     passes at 1 and 2 samples extrapolate to the spec's batch without allocating it.
     """
-    gan = build.gan
     initial = {name: value.clone() for name, value in gan.state_dict().items()}
     try:
         with torch.random.fork_rng(devices=[]):
-            one, two = (dry_pass(build.spec, build.data, gan, b, count=True) for b in (1, 2))
+            one, two = (dry_pass(spec, data, gan, b, count=True) for b in (1, 2))
     finally:
         gan.load_state_dict(initial)
         gan.zero_grad(set_to_none=True)

@@ -20,12 +20,12 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from zsk.core.composer import Build, compose, load_data
-from zsk.core.files import explained, write_file, writing
-from zsk.core.model import Objective
-from zsk.core.runlock import run_lock
-from zsk.core.spec import SpecError
-from zsk.core.specfile import SpecDocument, load_spec_document
+from zsk.core.build.composer import Build, compose, load_data
+from zsk.core.build.model import Objective
+from zsk.core.spec.loading import SpecDocument, load_spec_document
+from zsk.core.spec.sections import SpecError
+from zsk.core.storage.files import explained, write_file, writing
+from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import CHECKPOINT_DIR
 from zsk.core.train.state import prefixed
 from zsk.registry import UserError

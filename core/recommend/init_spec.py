@@ -27,10 +27,10 @@ from typing import Any
 import yaml
 from PIL import Image
 
-from zsk.core.composer import compose, load_data
+from zsk.core.build.composer import compose, load_data
 from zsk.core.data.source import folder_formats, load_folder
-from zsk.core.spec import Spec
-from zsk.core.specfile import load_spec
+from zsk.core.spec.loading import load_spec
+from zsk.core.spec.sections import Spec
 from zsk.core.train.loop import Trainer
 from zsk.registry import UserError
 

@@ -12,8 +12,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from zsk.core.run import LOCK_FILE, build_run
-from zsk.core.spec import Spec
+from zsk.core.rundir.directory import LOCK_FILE, build_run
+from zsk.core.spec.sections import Spec
 from zsk.core.train.checkpoint import find_latest
 from zsk.registry import UserError
 

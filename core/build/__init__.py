@@ -1,0 +1,1 @@
+"""Composing a spec into networks and objectives, checked by a dry pass."""
