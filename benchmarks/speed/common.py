@@ -1,8 +1,8 @@
 """What the benchmarks share: the machine's name, synthetic data, a built trainer, tables.
 
-Every benchmark runs on one thread (``torch.set_num_threads(1)``): the machine is shared, and
-one thread makes a step's CPU time a stable measure of its work even when other processes
-compete for the cores (wall time is reported beside it).
+Every benchmark runs on one thread (``torch.set_num_threads(1)``): one thread makes a step's
+CPU time a stable measure of its work even when other processes compete for the cores (wall
+time is reported beside it).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ One record per set in ``OUT_DIR/results.jsonl``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.studies.results import RESULTS, put, read
+from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
 from benchmarks.studies.zoo import baseline
 from benchmarks.studies.zoo.sets import SETS, write_set
 from zsk.core.build.composer import compose, load_data
@@ -91,14 +90,11 @@ def table(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path, help="OUT_DIR, or with --table a results file")
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--table", action="store_true", help="print the table and stop")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     torch.set_num_threads(1)
     for name in args.sets:

@@ -28,7 +28,6 @@ and ridge records of every NAME in OUT/results.jsonl.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -41,7 +40,7 @@ import torch
 
 from benchmarks.speed.bench_features import AWA2_SIZED, EXAMPLE
 from benchmarks.studies.features_route import ridge_baseline
-from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
@@ -272,8 +271,7 @@ def table(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path, help="OUT, or with --table a results file")
+    parser = study_arguments(__doc__)
     parser.add_argument("action", nargs="?", choices=("curve", "test", "ridge"))
     parser.add_argument("--name", default="published")
     parser.add_argument("--set", dest="sets", action="append", default=[])
@@ -281,11 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--at", type=int)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--extend", action="store_true", help="continue OUT's curve")
-    parser.add_argument("--table", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU s still add up)")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     torch.set_num_threads(args.threads)
     register_data()

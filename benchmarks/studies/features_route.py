@@ -30,7 +30,6 @@ results (step 1), so feature layers are compared on the same image runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -42,7 +41,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
 from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call
 from benchmarks.studies.zoo.sets import write_set
 from zsk.core.components.zsl_data import ZslData
@@ -290,17 +289,14 @@ def _claim(marker: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path, help="OUT, or with --table a results file")
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", choices=SETS, default=list(SETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
     parser.add_argument("--layer", choices=("trunk", "embedding"), default="embedding")
     parser.add_argument("--images-from", type=Path, help="an earlier OUT whose image runs to reuse")
-    parser.add_argument("--table", action="store_true", help="print the results' table only")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     torch.set_num_threads(1)
     results, claims = args.out / RESULTS, args.out / "claims"

@@ -8,9 +8,10 @@ measured ones in ``benchmarks/results/STUDY.MACHINE.jsonl`` included.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,3 +55,19 @@ def put(path: Path, record: dict, key: tuple[str, ...]) -> None:
             records[records.index(same)] = record
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         write_file(path, text)
+
+
+def study_arguments(doc: str) -> argparse.ArgumentParser:
+    """The arguments every study driver takes: ``OUT`` (its folder, or with ``--table`` a
+    results file) and ``--table``; the driver adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("out", type=Path, help="the study's folder, or with --table a results file")
+    parser.add_argument("--table", action="store_true", help="print the table of OUT and stop")
+    return parser
+
+
+def tabled(args: argparse.Namespace, table: Callable[[Path], str]) -> bool:
+    """Print ``table(args.out)`` when ``--table`` was given; whether it was."""
+    if args.table:
+        print(table(args.out))
+    return args.table

@@ -13,13 +13,12 @@ attribute accuracy); no test image is read. One record per set and variant in
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
 from benchmarks.studies.validation_quality import measure
 from benchmarks.studies.zoo.run import ZSK, _call
 from benchmarks.studies.zoo.sets import write_set
@@ -64,14 +63,11 @@ def table(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path, help="OUT_DIR, or with --table a results file")
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", default=["textures", "scenes", "synth"])
     parser.add_argument("--cpu-minutes", type=float, default=1.0)
-    parser.add_argument("--table", action="store_true", help="print the table and stop")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     results = args.out / RESULTS
     for name in args.sets:

@@ -38,7 +38,7 @@ METHODS = ("gan", "nogan", "baseline")
 #: The fields that name one run in the results file.
 KEY = ("set", "method", "seed")
 #: Judging imagined images: probe steps and images per class, lighter than zsk eval's defaults
-#: so the whole zoo fits the machine (the probe's accuracy on real unseen images is the yardstick).
+#: to keep the whole zoo cheap (the probe's accuracy on real unseen images is the yardstick).
 EVAL_ARGS = ["--probe-steps", "400", "--images-per-class", "24"]
 
 

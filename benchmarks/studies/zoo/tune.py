@@ -15,7 +15,6 @@ classes. No test image is read. One record per set, budget, seed and variant in
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
 from benchmarks.studies.validation_quality import measure, recognition
 from benchmarks.studies.zoo.run import ZSK, _call
 from benchmarks.studies.zoo.sets import write_set
@@ -147,8 +146,7 @@ def table(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path, help="OUT_DIR, or with --table a results file")
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", default=["glyphs", "textures", "scenes"])
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
@@ -158,10 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="held-out ZSL and validation H only: no judge of imagined images (much cheaper)",
     )
-    parser.add_argument("--table", action="store_true", help="print the table and stop")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     budget = f"{args.cpu_minutes:g}min-s{args.seed}"
     results = args.out / RESULTS
