@@ -1,5 +1,5 @@
-"""A trained zsk image run's discriminator as a feature extractor for ``zsk data features
---run`` (the report's networks feeding a feature GAN)."""
+"""A trained zsk image run's discriminator as a feature extractor: for ``zsk data features
+--run`` and for a staged run's feature stage (the report's networks feeding a feature GAN)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
+from zsk.core.build.embed import discriminator_features
 from zsk.core.data.extractors import Extractor, file_digest
-from zsk.core.data.loader import to_unit_range
-from zsk.core.evaluate.inference import head
-from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.directory import load_run
+from zsk.core.train.checkpoint import find_latest
+from zsk.core.train.trained_weights import load_generator_and_discriminator
 from zsk.registry import UserError
 
 
@@ -25,23 +25,20 @@ def run_extractor(run_dir: Path, layer: str, device: torch.device) -> Extractor:
             f"{run_dir} trains on features, not images, so it has no image discriminator",
             hint="give a run of an image spec (e.g. one built from examples/shapes.yaml)",
         )
-    trained = load_trained(run_dir, build)
-    gan = build.gan.to(device).eval()
-    trunk = gan.discriminator.trunk
-    embedding = head(gan, "embedding") if layer == "embedding" else None
-
-    @torch.no_grad()
-    def features(images: torch.Tensor) -> torch.Tensor:
-        out = trunk(to_unit_range(images.to(device)))
-        pooled = out.mean(dim=(2, 3)) if embedding is None else embedding(out).flatten(1)
-        return pooled.float().cpu()
-
+    checkpoint = find_latest(run_dir)
+    if checkpoint is None:
+        raise UserError(
+            f"run {run_dir} has no checkpoint yet: its networks still hold their initial weights",
+            hint=f"train it first: zsk train {run_dir}",
+        )
+    gan = load_generator_and_discriminator(build, checkpoint).to(device)
+    features = discriminator_features(gan, layer, device)
     size = build.dims.image_size
     probe = features(torch.zeros(1, 3, size, size, dtype=torch.uint8))
     identity = {
         "run": str(Path(run_dir).resolve()),
-        "checkpoint": trained.checkpoint.name,
-        "checkpoint_sha256": file_digest(trained.checkpoint),
+        "checkpoint": checkpoint.name,
+        "checkpoint_sha256": file_digest(checkpoint),
         "layer": layer,
         "image_size": size,
     }
