@@ -60,7 +60,7 @@ fclswgan: setup
 	$(BIN)/zsk eval
 
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info

@@ -34,6 +34,7 @@ from zsk.core.rundir.directory import (
     LOCK_FILE,
     RUNS,
     STAGES_FILE,
+    is_staged,
     located_in,
     move_aside_in_the_way,
     record_latest_run,
@@ -84,6 +85,23 @@ class StagedRun:
         return (
             None if stage.spec.features_from is None else self.stage(stage.spec.features_from.stage)
         )
+
+
+def picture_run(run_dir: Path) -> Path:
+    """The run that draws pictures: ``run_dir`` itself, or for a staged run the last image stage
+    that trains a generator (``zsk generate`` and ``zsk translate`` imagine images with it)."""
+    if not is_staged(run_dir):
+        return run_dir
+    staged = read_staged(run_dir)
+    drawing = [s for s in staged.stages if s.spec.data is not None and s.spec.objective.generator]
+    if not drawing:
+        names = ", ".join(stage.name for stage in staged.stages)
+        raise UserError(
+            f"no stage of {run_dir} ({names}) trains an image generator, so it draws no pictures",
+            hint="give an image stage generator terms (objective.generator), or add an image GAN "
+            "stage to the spec, and build and train again",
+        )
+    return drawing[-1].run_dir
 
 
 def features_dir(source_run: Path, layer: str) -> Path:

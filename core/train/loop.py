@@ -87,7 +87,7 @@ class Trainer:
         self.layout = layout or Distributed()
         self.device = resolve_device(device, self.layout.local_rank)
         if self.device.type == "cpu":
-            keep_freed_memory()  # reuse freed pages: −11 to −26% step time at 128 px
+            keep_freed_memory()  # reuse freed pages instead of faulting in fresh ones
         initialise(self.layout, self.device)
         self.precision = resolve_precision(self.settings.precision, self.device)
         # channels_last is slower on the CPU (BENCHMARKS.md §2), so it applies on CUDA only

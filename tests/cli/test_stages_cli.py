@@ -101,6 +101,28 @@ def test_two_stages_build_train_and_resume_inside_the_second(
     _check_no_held_out_class_leaks(recogniser, features)
     _check_features_are_the_recognisers_embeddings(recogniser, features)
 
+    unseen = Path("data/shapes/testclasses.txt").read_text().split()[0]
+    drawn = recogniser / "pictures" / "grid.png"
+    run_zsk("generate", "--class", unseen, "--n", "2", "--out", drawn, "--device", "cpu")
+    assert Image.open(drawn).size[0] > 0  # the recogniser stage, the one with a generator, drew
+
+
+def test_a_staged_run_without_an_image_generator_draws_no_pictures(
+    tmp_path, monkeypatch, run_zsk, tiny_shapes, tiny_synth
+):
+    monkeypatch.chdir(tmp_path)
+    run_zsk("data", "synth", "data/shapes", *tiny_synth)
+    no_gan = ("--set", "stages.recogniser.objective.generator=[]", "--set", "validation_run=null")
+    run_zsk("build", EXAMPLE, *tiny_stages(tiny_shapes), *no_gan, "--out", "runs/r")
+    assert not Path("runs/r/recogniser/validation").exists()
+    run_zsk(
+        "generate",
+        "--class",
+        "x",
+        code=2,
+        says=["no stage of runs/r (recogniser, features) trains an image generator"],
+    )
+
 
 def _check_no_held_out_class_leaks(recogniser: Path, features: Path) -> None:
     """Each validation run of the second stage holds out the classes that the first stage's

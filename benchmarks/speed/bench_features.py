@@ -1,6 +1,6 @@
 """A feature run at the field's sizes on the CPU (BENCHMARKS.md §7): steps/s, time to a result.
 
-    python benchmarks/bench_features.py OUT [--steps 40] [--threads 1]
+    python -m benchmarks.speed.bench_features OUT [--steps 40] [--threads 1]
 
 The data is synthetic but AwA2-sized (``AWA2_SIZED``, zsk.testing.features): 30,000 2048-d
 non-negative features of 50 classes (40 seen, 13 of them validation classes; 10 unseen) with 85
@@ -11,7 +11,7 @@ classifier regulariser). It trains ``--steps`` generator steps (each after 5 cri
 then runs ``zsk eval``'s evaluation (self-calibrated: no validation run) with the published
 300 generated features per unseen class and 30 classifier epochs (``zsk eval`` by default
 chooses among 6 such pairs on a validation run, about 6 × the classifier part), and writes the
-process CPU and wall seconds of each part to OUT/bench_features.json.
+process CPU and wall seconds of each part as a line of OUT/results.jsonl.
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.studies.results import RESULTS, put
 from zsk.core.build.composer import compose
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.trained import TrainedRun
 from zsk.core.spec.loading import load_spec
-from zsk.core.storage.files import write_file
 from zsk.core.train.checkpoint import find_latest
 from zsk.core.train.loop import Trainer
 from zsk.testing.features import synthetic_features
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fclswgan-awa2-xlsa17.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fclswgan-awa2-xlsa17.yaml"
 #: AwA2's sizes (50 classes, 10 unseen, 13 of the 40 seen its validation classes as in
 #: val_loc, 85 attributes, 2048-d features; 600 per class: 30,000) and a difficulty at which
 #: zero-shot learning is far from solved: ridge regression from features to attributes reaches
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         "python": sys.version.split()[0],
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    write_file(args.out / "bench_features.json", json.dumps(record, indent=2) + "\n")
+    put(args.out / RESULTS, record, ("features", "steps", "threads"))
     print(json.dumps(record, indent=2))
 
 

@@ -1,6 +1,7 @@
-"""The zoo benchmark's tables (Markdown), from the JSON files that benchmarks/zoo/run.py writes.
+"""The zoo benchmark's tables (Markdown), from the results file that its driver writes.
 
-    python benchmarks/zoo/table.py OUT_DIR
+    python -m benchmarks.studies.zoo.table OUT_DIR/results.jsonl
+    python -m benchmarks.studies.zoo.table benchmarks/results/zoo-0.4min.2core-epyc.jsonl
 
 Every cell is the mean ± the sample standard deviation over training seeds, with the number of
 seeds when it is not the same everywhere. A metric a method does not have is "—".
@@ -9,17 +10,13 @@ seeds when it is not the same everywhere. A metric a method does not have is "�
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zoo.baseline import BATCH as BASELINE_BATCH
-from zoo.sets import SETS
+from benchmarks.studies.results import read
+from benchmarks.studies.zoo.baseline import BATCH as BASELINE_BATCH
+from benchmarks.studies.zoo.sets import SETS
 from zsk.core.recommend.init_spec import BATCH
 
 METHODS = {"gan": "zsk default (GAN)", "nogan": "same networks, no GAN", "baseline": "hand-written"}
@@ -51,10 +48,10 @@ def images_trained_on(record: dict) -> int:
     return record["eval"]["step"] * BATCH
 
 
-def load(out: Path) -> dict[tuple[str, str], list[dict]]:
+def load(path: Path) -> dict[tuple[str, str], list[dict]]:
+    """The records of ``path`` by (set, method)."""
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for path in sorted((out / "results").glob("*.json")):
-        record = json.loads(path.read_text())
+    for record in read(path):
         runs[record["set"], record["method"]].append(record)
     return runs
 
@@ -84,8 +81,8 @@ def verdict(runs: dict, name: str, key: str) -> str:
     return "ties" if any(v > mine - TIE for v in others.values()) else "wins"
 
 
-def render(out: Path) -> str:
-    runs = load(out)
+def render(path: Path) -> str:
+    runs = load(path)
     lines = [
         "| set | method | ZSL top-1 | GZSL H (calibrated on a validation run) "
         "| generative ZSL top-1 | imagined attribute acc. (judge on real unseen) "
@@ -169,8 +166,8 @@ def shortfalls(runs: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
-    print(render(parser.parse_args(argv).out), end="")
+    parser.add_argument("results", type=Path, help="a results file of the zoo's driver")
+    print(render(parser.parse_args(argv).results), end="")
 
 
 if __name__ == "__main__":

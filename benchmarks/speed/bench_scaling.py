@@ -1,8 +1,8 @@
 """How a training step's time and memory grow with batch size and image size (paper config).
 
-    python benchmarks/bench_scaling.py                       # batches 2 4 8 × sizes 32 64 128
-    python benchmarks/bench_scaling.py --batches 4 8 16      # another grid (16 at 128 px: slow)
-    python benchmarks/bench_scaling.py --quick               # tiny networks, a few seconds
+    python -m benchmarks.speed.bench_scaling                   # batches 2 4 8 × sizes 32 64 128
+    python -m benchmarks.speed.bench_scaling --batches 4 8 16  # another grid (16 at 128 px: slow)
+    python -m benchmarks.speed.bench_scaling --quick           # tiny networks, a few seconds
 
 The networks are examples/paper-awa2.yaml's. The generator adapts its depth to the image size
 by itself; the paper's trunk (6 stride-2 layers, 128 px → 2×2) only fits 128 px, so at 64 and
@@ -44,7 +44,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from common import (
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from benchmarks.speed.common import (
     PAPER_SPEC,
     machine_line,
     median,
@@ -53,8 +55,6 @@ from common import (
     table,
     timed,
 )
-from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
-
 from zsk.core.build.composer import compose, load_data
 from zsk.core.spec.loading import load_spec
 from zsk.core.train.allocator import keep_freed_memory

@@ -1,8 +1,8 @@
 """The feature route against the image routes and a ridge baseline (BENCHMARKS.md §7).
 
-    python benchmarks/features_route.py OUT [--sets shapes glyphs textures] [--seeds 0 1 2]
-    python benchmarks/features_route.py OUT --table      # the Markdown table of the results
-    python benchmarks/features_route.py OUT2 --layer trunk --images-from OUT  # the same image runs
+    python -m benchmarks.studies.features_route OUT [--sets shapes glyphs textures] [--seeds 0 1]
+    python -m benchmarks.studies.features_route --table OUT/results.jsonl   # the Markdown table
+    python -m benchmarks.studies.features_route OUT2 --layer trunk --images-from OUT
 
 
 For every set and training seed, on one split:
@@ -23,32 +23,27 @@ For every set and training seed, on one split:
    classes (validation H), never on test features.
 
 Every command is a child process on one thread; CPU seconds are the children's user + system
-time. A finished (set, seed) JSON is kept, so a stopped benchmark continues where it was.
-``--images-from`` an earlier OUT reuses its image runs and their results (step 1), so feature
-layers are compared on the same image runs.
+time. A finished (set, seed) record is kept in ``OUT/results.jsonl``, so a stopped benchmark
+continues where it was. ``--images-from`` an earlier OUT reuses its image runs and their
+results (step 1), so feature layers are compared on the same image runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 import yaml
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from zoo.run import EVAL_ARGS, ZSK, _call, study_record
-from zoo.sets import write_set
-
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call, study_record
+from benchmarks.studies.zoo.sets import write_set
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
@@ -222,7 +217,10 @@ def run_one(
     else:  # the earlier OUT's image run (bit-for-bit the same one) and its recorded results
         data = data_for(name, images_from / "data")
         image_work = images_from / "runs" / work.name
-        image = json.loads((images_from / "results" / f"{work.name}.json").read_text())["image"]
+        earlier = find(read(images_from / RESULTS), set=name, seed=seed)
+        if earlier is None:
+            raise SystemExit(f"{images_from / RESULTS} has no {name} seed {seed}")
+        image = earlier["image"]
     holdout_spec = load_spec(image_work / "image.yaml").validation_run
     holdout = holdout_spec.model_dump(mode="json")
     log, run = work / "extract.log", image_work / "image"
@@ -245,8 +243,9 @@ def _cell(values: list[float]) -> str:
     return f"{mean:.3f} ± {spread:.3f}" + ("" if len(values) >= 3 else f" (n={len(values)})")
 
 
-def table(out: Path) -> str:
-    records = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+def table(path: Path) -> str:
+    """Mean ± std over seeds of every route, per set, from the results file ``path``."""
+    records = read(path)
     lines = [
         "| set | route | ZSL top-1 | GZSL H (calibrated on validation classes) | CPU s |",
         "|---|---|---|---|---|",
@@ -291,25 +290,21 @@ def _claim(marker: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", choices=SETS, default=list(SETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
     parser.add_argument("--layer", choices=("trunk", "embedding"), default="embedding")
     parser.add_argument("--images-from", type=Path, help="an earlier OUT whose image runs to reuse")
-    parser.add_argument("--table", action="store_true", help="print the results' table only")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     torch.set_num_threads(1)
-    results = args.out / "results"
-    results.mkdir(parents=True, exist_ok=True)
+    results, claims = args.out / RESULTS, args.out / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for name in args.sets:
-            target = results / f"{name}-s{seed}.json"
-            if target.is_file() or not _claim(results / f"{name}-s{seed}.claimed"):
+            if find(read(results), set=name, seed=seed) or not _claim(claims / f"{name}-s{seed}"):
                 continue
             print(f"{time.strftime('%H:%M:%S')} {name} seed {seed}", flush=True)
             record = run_one(name, seed, args.out, args.cpu_minutes, args.layer, args.images_from)
@@ -317,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                        "feature_model": FEATURE_MODEL,
                        "machine": platform.processor() or platform.machine(),
                        "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
-            write_file(target, json.dumps(record, indent=2) + "\n")
+            put(results, record, ("set", "seed"))
 
 
 if __name__ == "__main__":

@@ -1,32 +1,31 @@
 """What one training step costs: the recommended spec with and without the GAN, and the
 hand-written learner, on each zoo set (BENCHMARKS.md §6, "Why").
 
-    python benchmarks/zoo/step_cost.py OUT_DIR [--sets ...] [--steps 20]
+    python -m benchmarks.speed.step_cost OUT_DIR [--sets ...] [--steps 20]
+    python -m benchmarks.speed.step_cost --table OUT_DIR/results.jsonl   # the Markdown table
 
 For each set, ``zsk init``'s spec (the GAN default and ``--no-gan``, at the image size init
 chooses) is built and stepped by zsk's own trainer on the set's training images; the
-hand-written learner of benchmarks/zoo/baseline.py is stepped on the same images at the same
+hand-written learner of benchmarks/studies/zoo/baseline.py is stepped on the same images at the same
 size. Reported per step: the FLOPs zsk init counts (its sizing), and the median process CPU
 milliseconds over ``--steps`` steps after two warm-up steps (one thread). The last column is the
 real images a recognition network is updated on per CPU second: what an equal budget buys.
+One record per set in ``OUT_DIR/results.jsonl``.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zoo import baseline
-from zoo.sets import SETS, write_set
+from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
+from benchmarks.studies.zoo import baseline
+from benchmarks.studies.zoo.sets import SETS, write_set
 from zsk.core.build.composer import compose, load_data
 from zsk.core.recommend.init_spec import (
     BATCH,
@@ -71,18 +70,33 @@ def hand_written_step(spec: dict, steps: int) -> float:
     return _median_ms(step, steps)
 
 
+def table(path: Path) -> str:
+    """The step costs of the results file ``path``, one row per set."""
+    lines = [
+        "| set | image size | GAN: GFLOP / CPU ms per step | no GAN: GFLOP / CPU ms | "
+        "hand-written: CPU ms | real images per CPU s: GAN / no GAN / hand-written |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in read(path):
+        ms = (r["gan_ms"], r["nogan_ms"], r["hand_written_ms"])
+        rates = (BATCH / ms[0], BATCH / ms[1], baseline.BATCH / ms[2])
+        lines.append(
+            f"| {r['set']} | {r['image_size']} | {r['gan_gflop']:.2f} / {ms[0]:.0f} "
+            f"| {r['nogan_gflop']:.2f} / {ms[1]:.0f} | {ms[2]:.0f} | "
+            + " / ".join(f"{1000 * rate:.0f}" for rate in rates)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args(argv)
+    if tabled(args, table):
+        return
     torch.set_num_threads(1)
-    print(
-        "| set | image size | GAN: GFLOP / CPU ms per step | no GAN: GFLOP / CPU ms | "
-        "hand-written: CPU ms | real images per CPU s: GAN / no GAN / hand-written |"
-    )
-    print("|---|---|---|---|---|---|")
     for name in args.sets:
         data = write_set(name, args.out / "data")
         probe = recommended_spec(data, name, 32, gan=True, epochs=1)
@@ -91,14 +105,18 @@ def main(argv: list[str] | None = None) -> None:
         gan_flops, gan_ms = zsk_step(gan, args.steps)
         plain_flops, plain_ms = zsk_step(plain, args.steps)
         hand_ms = hand_written_step(gan, args.steps)
-        rates = (BATCH / gan_ms, BATCH / plain_ms, baseline.BATCH / hand_ms)
-        print(
-            f"| {name} | {size} | {gan_flops:.2f} / {gan_ms:.0f} | {plain_flops:.2f} / "
-            f"{plain_ms:.0f} | {hand_ms:.0f} | "
-            + " / ".join(f"{1000 * r:.0f}" for r in rates)
-            + " |",
-            flush=True,
-        )
+        record = {
+            "set": name,
+            "image_size": size,
+            "gan_gflop": gan_flops,
+            "gan_ms": gan_ms,
+            "nogan_gflop": plain_flops,
+            "nogan_ms": plain_ms,
+            "hand_written_ms": hand_ms,
+        }
+        put(args.out / RESULTS, record, ("set",))
+        print(json.dumps(record), flush=True)
+    print(table(args.out / RESULTS))
 
 
 if __name__ == "__main__":

@@ -1,38 +1,36 @@
 """Training settings of the recommended spec, compared on validation data only.
 
-    python benchmarks/zoo/tune.py OUT_DIR [--sets glyphs textures scenes] [--cpu-minutes 0.4]
-        [--variants NAME ...] [--seed 0]
-    python benchmarks/zoo/tune.py OUT_DIR --table     # the Markdown table of what was measured
+    python -m benchmarks.studies.zoo.tune OUT_DIR [--sets glyphs textures scenes]
+        [--cpu-minutes 0.4] [--variants NAME ...] [--seed 0] [--recognition-only]
+    python -m benchmarks.studies.zoo.tune --table OUT_DIR/results.jsonl   # the Markdown table
 
 For each set, ``zsk init`` writes the recommended spec; each variant edits it (optimiser,
 trunk normalisation, D steps per G step, conditional real/fake head, ...) and is trained as a
 validation run (the spec's ``validation_run`` settings as ``holdout``) at the same FLOP-sized
-length. benchmarks/validation_quality.py then measures it from validation data only: held-out
-ZSL, validation H and the attribute accuracy of images imagined for the held-out classes. No
-test image is read. One JSON per set and variant; a finished one is kept.
+length. ``benchmarks.studies.validation_quality`` then measures it from validation data only:
+held-out ZSL, validation H and the attribute accuracy of images imagined for the held-out
+classes. No test image is read. One record per set, budget, seed and variant in
+``OUT_DIR/results.jsonl``; a finished one is kept.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from validation_quality import measure, recognition
-
-from zoo.run import ZSK, _call
-from zoo.sets import write_set
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.validation_quality import measure, recognition
+from benchmarks.studies.zoo.run import ZSK, _call
+from benchmarks.studies.zoo.sets import write_set
 from zsk.core.evaluate.trained import load_trained
 
 Edit = Callable[[dict], None]
+#: The fields that name one validation run in the results file.
+KEY = ("set", "variant", "cpu_minutes", "seed")
 
 
 def _d_adam(spec: dict) -> None:
@@ -58,13 +56,13 @@ def _no_instance_norm(spec: dict) -> None:
 
 def _sagan_trunk(spec: dict) -> None:
     """The trunk's own defaults back: dropout 0.25 and self-attention after its last two
-    blocks (the previous recommended spec)."""
+    blocks."""
     params = spec["model"]["trunk"]["params"]
     spec["model"]["trunk"]["params"] = {"channels": params["channels"]}
 
 
 def _no_cosine_softmax(spec: dict) -> None:
-    """Without the softmax over every seen class's cosine (the previous recommended spec)."""
+    """Without the softmax over every seen class's cosine (D's ``cosine_softmax`` term)."""
     terms = spec["objective"]["discriminator"]
     spec["objective"]["discriminator"] = [t for t in terms if t["type"] != "cosine_softmax"]
 
@@ -82,24 +80,24 @@ def _head(kind: str) -> Edit:
     return edit
 
 
-PREVIOUS = [_no_cosine_softmax, _sagan_trunk]
+PLAIN_COSINE = [_no_cosine_softmax, _sagan_trunk]
 #: name -> edits applied in order to zsk init's spec (its length left as init sized it).
 VARIANTS: dict[str, list[Edit]] = {
     "default": [],
     "default with attention and dropout": [_sagan_trunk],
-    "previous default": PREVIOUS,
-    "previous default, D Adam 1e-3": [*PREVIOUS, _d_adam],
-    "previous default, D Adam 1e-3, BN trunk": [*PREVIOUS, _d_adam, _bn_trunk],
-    "previous default, D Adam 1e-3, BN trunk, no attention or dropout": [
-        _no_cosine_softmax,
+    "no cosine_softmax, attention and dropout": PLAIN_COSINE,
+    "no cosine_softmax, attention and dropout, D Adam 1e-3": [*PLAIN_COSINE, _d_adam],
+    "no cosine_softmax, attention and dropout, D Adam 1e-3, BN trunk": [
+        *PLAIN_COSINE,
         _d_adam,
         _bn_trunk,
     ],
+    "no cosine_softmax, D Adam 1e-3, BN trunk": [_no_cosine_softmax, _d_adam, _bn_trunk],
     "trunk without instance norm": [_no_instance_norm],
     "no GAN": [_no_gan],
     "no GAN, trunk without instance norm": [_no_instance_norm, _no_gan],
     "no GAN with attention and dropout": [_sagan_trunk, _no_gan],
-    "previous no GAN": [*PREVIOUS, _no_gan],
+    "no GAN, no cosine_softmax, attention and dropout": [*PLAIN_COSINE, _no_gan],
     "projection head": [_head("projection")],
     "acgan head": [_head("acgan")],
     "contrastive head": [_head("contrastive")],
@@ -119,13 +117,13 @@ def variant_spec(spec: dict, label: str) -> dict:
     return edited
 
 
-def table(out: Path) -> str:
-    """Every measured variant of ``out``: held-out ZSL / validation H / imagined held-out
-    attribute accuracy per set and budget (and training seed, where not 0), variants in
-    :data:`VARIANTS` order ("—" for the imagined images of runs whose generator never trained)."""
+def table(path: Path) -> str:
+    """Every measured variant of the results file ``path``: held-out ZSL / validation H /
+    imagined held-out attribute accuracy per set and budget (and training seed, where not 0),
+    variants in :data:`VARIANTS` order ("—" for the imagined images of runs whose generator
+    never trained)."""
     found: dict[tuple[str, str], dict] = {}
-    for path in sorted((out / "tune").glob("*/*/*.json")):
-        record = json.loads(path.read_text())
+    for record in read(path):
         seed = record.get("seed", 0)
         column = f"{record['set']} {record['cpu_minutes']:g} min" + (
             f" seed {seed}" if seed else ""
@@ -148,8 +146,7 @@ def table(out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", default=["glyphs", "textures", "scenes"])
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
@@ -159,12 +156,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="held-out ZSL and validation H only: no judge of imagined images (much cheaper)",
     )
-    parser.add_argument("--table", action="store_true", help="print the table and stop")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     budget = f"{args.cpu_minutes:g}min-s{args.seed}"
+    results = args.out / RESULTS
     for name in args.sets:
         data = write_set(name, args.out / "data")
         work = args.out / "tune" / name / budget
@@ -174,8 +170,8 @@ def main(argv: list[str] | None = None) -> None:
         _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
         spec = yaml.safe_load(base.read_text())
         for label in args.variants:
-            target = work / f"{slug(label)}.json"
-            if target.is_file():
+            key = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes}
+            if find(read(results), **key, seed=args.seed):
                 continue
             path, run_dir = work / f"{slug(label)}.yaml", work / slug(label)
             path.write_text(yaml.safe_dump(variant_spec(spec, label), sort_keys=False))
@@ -186,9 +182,8 @@ def main(argv: list[str] | None = None) -> None:
                 quality = {"held_out_zsl": zsl, "validation_h": h, "imagined": None}
             else:
                 quality = vars(measure(run_dir, per_class=32, probe_steps=500))
-            record = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes,
-                      "seed": args.seed, "train_cpu_seconds": cpu, **quality}  # fmt: skip
-            target.write_text(json.dumps(record, indent=2) + "\n")
+            record = {**key, "seed": args.seed, "train_cpu_seconds": cpu, **quality}
+            put(results, record, KEY)
             print(json.dumps(record), flush=True)
 
 

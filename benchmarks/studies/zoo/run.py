@@ -1,7 +1,7 @@
-"""The zoo benchmark: every set × training seed × method, resumable, one JSON per run.
+"""The zoo benchmark: every set × training seed × method, resumable, one JSON line per run.
 
-    python benchmarks/zoo/run.py OUT_DIR [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.4]
-    python benchmarks/zoo/table.py OUT_DIR          # the Markdown table of BENCHMARKS.md §6
+    python -m benchmarks.studies.zoo.run OUT_DIR [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.4]
+    python -m benchmarks.studies.zoo.table OUT_DIR/results.jsonl   # BENCHMARKS.md §6's tables
 
 Methods, each on the same data and split:
 
@@ -9,11 +9,12 @@ Methods, each on the same data and split:
   the data and ``--cpu-minutes``), ``zsk build``, ``zsk train`` (the run and its validation
   run), ``zsk eval`` (GZSL calibrated on the validation run's held-out classes);
 - ``nogan``: ``zsk init --no-gan``: the same networks and schedule without the GAN;
-- ``baseline``: benchmarks/zoo/baseline.py (no zsk), given the process CPU seconds that
+- ``baseline``: benchmarks/studies/zoo/baseline.py (no zsk), given the process CPU seconds that
   ``zsk train`` took for ``gan``, its validation model included.
 
 Every command is a child process on one thread; CPU seconds are the children's user + system
-time (getrusage). A finished run's JSON is kept, so a stopped benchmark continues where it was.
+time (getrusage). A finished run's record is kept in ``OUT_DIR/results.jsonl``, so a stopped
+benchmark continues where it was.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zoo.sets import SETS, write_set
+from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.zoo.sets import SETS, write_set
 
 HERE = Path(__file__).resolve().parent
 ZSK = [str(Path(sys.executable).parent / "zsk")]
 METHODS = ("gan", "nogan", "baseline")
+#: The fields that name one run in the results file.
+KEY = ("set", "method", "seed")
 #: Judging imagined images: probe steps and images per class, lighter than zsk eval's defaults
-#: so the whole zoo fits the machine (the probe's accuracy on real unseen images is the yardstick).
+#: to keep the whole zoo cheap (the probe's accuracy on real unseen images is the yardstick).
 EVAL_ARGS = ["--probe-steps", "400", "--images-per-class", "24"]
 
 
@@ -148,29 +149,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
     args = parser.parse_args(argv)
-    results = args.out / "results"
-    results.mkdir(parents=True, exist_ok=True)
+    target = args.out / RESULTS
     for seed in args.seeds:
         for name in args.sets:
             data = write_set(name, args.out / "data")
             work = args.out / "runs" / f"{name}-s{seed}"
             work.mkdir(parents=True, exist_ok=True)
             for method in args.methods:
-                target = results / f"{name}-{method}-s{seed}.json"
-                if target.is_file():
+                if find(done := read(target), set=name, method=method, seed=seed):
                     continue
                 print(f"{time.strftime('%H:%M:%S')} {name} seed {seed} {method}", flush=True)
                 if method == "baseline":
-                    gan = json.loads((results / f"{name}-gan-s{seed}.json").read_text())
+                    gan = find(done, set=name, method="gan", seed=seed)
+                    if gan is None:
+                        raise SystemExit(f"{name} seed {seed}: run the gan method first")
                     record = run_baseline(work, seed, gan["train_cpu_seconds"])
                 else:
                     record = run_zsk(data, work, method, seed, args.cpu_minutes)
                 record |= {"set": name, "method": method, "seed": seed,
                            "machine": platform.processor() or platform.machine(),
                            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
-                temporary = target.with_suffix(".tmp")
-                temporary.write_text(json.dumps(record, indent=2) + "\n")
-                os.replace(temporary, target)
+                put(target, record, KEY)
 
 
 if __name__ == "__main__":

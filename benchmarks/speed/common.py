@@ -1,8 +1,8 @@
 """What the benchmarks share: the machine's name, synthetic data, a built trainer, tables.
 
-Every benchmark runs on one thread (``torch.set_num_threads(1)``): the machine is shared, and
-one thread makes a step's CPU time a stable measure of its work even when other processes
-compete for the cores (wall time is reported beside it).
+Every benchmark runs on one thread (``torch.set_num_threads(1)``): one thread makes a step's
+CPU time a stable measure of its work even when other processes compete for the cores (wall
+time is reported beside it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from zsk.core.data.synth import synthesize
 from zsk.core.spec.loading import load_spec
 from zsk.core.train.loop import Trainer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHAPES_SPEC = ROOT / "examples" / "shapes.yaml"
 PAPER_SPEC = ROOT / "examples" / "paper-awa2.yaml"
 

@@ -1,7 +1,7 @@
 """Data-path throughput on one core: JPEG decoding with and without draft, and prepared batches.
 
-    python benchmarks/bench_data.py            # full run, a few seconds per row
-    python benchmarks/bench_data.py --quick    # tiny run (what the test suite runs)
+    python -m benchmarks.speed.bench_data            # full run, a few seconds per row
+    python -m benchmarks.speed.bench_data --quick    # tiny run (what the test suite runs)
 
 Rows (images per second, median of several runs, one thread):
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from zoo.folder import noisy, pick_unseen, uneven_counts, write_folder
+from benchmarks.studies.zoo.folder import noisy, pick_unseen, uneven_counts, write_folder
 
 #: Per digit 0–9: closed_loop, two_loops, loop_top, loop_bottom, vertical_stroke, top_bar,
 #: middle_bar, bottom_bar, diagonal, curved, open_left, straight_only.

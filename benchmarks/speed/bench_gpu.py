@@ -8,8 +8,8 @@ matrix multiply. FLOPs per image are counted with ``torch.utils.flop_counter`` o
 ``--quick`` is the reduced mode for a CPU (and for the test suite): 32-px images, narrow
 networks, batch 4, two steps, fp32 only.
 
-    python benchmarks/bench_gpu.py                 # on a GPU
-    python benchmarks/bench_gpu.py --quick         # anywhere
+    python -m benchmarks.speed.bench_gpu                 # on a GPU
+    python -m benchmarks.speed.bench_gpu --quick         # anywhere
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from common import PAPER_SPEC, TINY_PAPER_OVERRIDES, make_trainer
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.speed.common import PAPER_SPEC, TINY_PAPER_OVERRIDES, make_trainer
 from zsk.core.data.synth import synthesize
 from zsk.core.storage.files import write_file
 from zsk.core.train.loop import Trainer

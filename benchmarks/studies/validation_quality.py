@@ -1,6 +1,6 @@
 """Quality of validation runs, from validation data only: what spec choices are made on.
 
-    python benchmarks/validation_quality.py runs/shapes-validation [runs/other-validation ...]
+    python -m benchmarks.studies.validation_quality runs/shapes-validation [runs/other ...]
 
 A validation run (spec section ``holdout``) never trained on some seen classes. For each run
 this prints, without touching a test image:
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from common import machine_line
 
+from benchmarks.speed.common import machine_line
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import binarize, predicate_accuracy, train_probe

@@ -6,9 +6,9 @@ classes' squared cosines pushed down, a softmax over seen classes). It trains fo
 process CPU seconds, and chooses GZSL's calibration constant like zsk's default path: on a
 validation model trained without some seen classes (given the first share of the budget).
 
-    python benchmarks/zoo/baseline.py MANIFEST.json OUT.json --cpu-seconds 60 --seed 0
+    python benchmarks/studies/zoo/baseline.py MANIFEST.json OUT.json --cpu-seconds 60 --seed 0
 
-MANIFEST.json (written by benchmarks/zoo/run.py) holds the class attributes, image size,
+MANIFEST.json (written by benchmarks/studies/zoo/run.py) holds the class attributes, image size,
 the seen/unseen classes and every image's path per split, the same split zsk's run uses.
 """
 

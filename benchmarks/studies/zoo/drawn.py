@@ -1,6 +1,6 @@
 """Procedurally drawn zoo families: textures, scenes and 200 glyph classes.
 
-Each family is a function ``(out, seed)`` writing one data set (benchmarks/zoo/folder.py).
+Each family is a function ``(out, seed)`` writing one data set (benchmarks/studies/zoo/folder.py).
 Classes are combinations of factors; unseen classes are combinations never drawn in training,
 chosen so every attribute value still occurs among the seen classes.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from zoo.folder import noisy, pick_unseen, uneven_counts, write_folder
+from benchmarks.studies.zoo.folder import noisy, pick_unseen, uneven_counts, write_folder
 
 HUES = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 230)}
 

@@ -1,7 +1,7 @@
 """Memory layout on the CPU: the demo spec's training step, channels_last against contiguous.
 
-    python benchmarks/bench_layout.py            # shapes.yaml (32 px, batch 64), 1 and 2 threads
-    python benchmarks/bench_layout.py --quick    # tiny networks, a few seconds (test suite)
+    python -m benchmarks.speed.bench_layout          # shapes.yaml (32 px, batch 64), 1, 2 threads
+    python -m benchmarks.speed.bench_layout --quick  # tiny networks, a few seconds (test suite)
 
 ``zsk train`` converts networks and batches to channels_last on CUDA (``train.channels_last``),
 where cuDNN's fastest kernels want it. This measures whether the CPU would gain too: two trainers
@@ -19,7 +19,16 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import SHAPES_SPEC, machine_line, make_trainer, median, synth_data, table, timed
+
+from benchmarks.speed.common import (
+    SHAPES_SPEC,
+    machine_line,
+    make_trainer,
+    median,
+    synth_data,
+    table,
+    timed,
+)
 
 TINY = [
     "model.image_size=16",

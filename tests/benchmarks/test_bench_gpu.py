@@ -1,4 +1,4 @@
-"""benchmarks/gpu.sh runs on the CPU in its reduced mode and reports a sensible table."""
+"""benchmarks/speed/gpu.sh runs on the CPU in its reduced mode and reports a sensible table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-SCRIPT = Path(__file__).parents[3] / "benchmarks" / "gpu.sh"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "speed" / "gpu.sh"
 
 
 def test_gpu_benchmark_quick_mode_on_cpu(tmp_path):

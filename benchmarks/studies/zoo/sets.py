@@ -1,20 +1,16 @@
 """The zoo's data sets by name, and writing them (deterministic per seed).
 
-python benchmarks/zoo/sets.py OUT_DIR [--only NAME ...]
+python -m benchmarks.studies.zoo.sets OUT_DIR [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zoo.drawn import glyphs, scenes, textures
-from zoo.real import digits, photo, synth
+from benchmarks.studies.zoo.drawn import glyphs, scenes, textures
+from benchmarks.studies.zoo.real import digits, photo, synth
 
 #: name -> (writer, one line on what differs). Ordered from cheapest to dearest.
 SETS: dict[str, tuple[Callable[[Path, int], None], str]] = {

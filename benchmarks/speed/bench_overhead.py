@@ -1,7 +1,7 @@
 """What zsk's modularity costs: its training step against a hand-written flat PyTorch step.
 
-    python benchmarks/bench_overhead.py            # full run (a few minutes on one core)
-    python benchmarks/bench_overhead.py --quick    # tiny networks, a few seconds (test suite)
+    python -m benchmarks.speed.bench_overhead            # full run (a few minutes on one core)
+    python -m benchmarks.speed.bench_overhead --quick    # tiny networks, a few seconds (test suite)
 
 For each size — the embedded default (examples/shapes.yaml: 32 px, batch 64) and the paper's
 configuration (examples/paper-awa2.yaml: 128 px, batch 4) — one process builds the run as
@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from common import (
+
+from benchmarks.speed.common import (
     PAPER_SPEC,
     ROOT,
     SHAPES_SPEC,
@@ -53,8 +54,7 @@ from common import (
     table,
     timed,
 )
-from flat_loop import D_TERMS, G_TERMS, FlatLoop, FlatSettings, flat_settings
-
+from benchmarks.speed.flat_loop import D_TERMS, G_TERMS, FlatLoop, FlatSettings, flat_settings
 from zsk.core.data.loader import BatchStream
 from zsk.core.train.allocator import keep_freed_memory
 

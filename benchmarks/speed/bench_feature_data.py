@@ -1,7 +1,7 @@
 """Feature data on one core: reading the benchmark files, and extracting features from images.
 
-    python benchmarks/bench_feature_data.py            # AwA2's sizes, ResNet-101 (~2 min)
-    python benchmarks/bench_feature_data.py --quick    # tiny (what the test suite runs)
+    python -m benchmarks.speed.bench_feature_data            # AwA2's sizes, ResNet-101 (~2 min)
+    python -m benchmarks.speed.bench_feature_data --quick    # tiny (what the test suite runs)
 
 Rows (CPU seconds of one thread, median of three):
 
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import timm
 import torch
-from common import synth_data
 from safetensors.torch import save_file
 
+from benchmarks.speed.common import synth_data
 from zsk.core.data.extract import extract
 from zsk.core.data.extractors import timm_extractor
 from zsk.core.data.source import load_folder

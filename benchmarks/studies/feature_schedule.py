@@ -1,16 +1,16 @@
 """Time to a result of a feature run at the field's sizes on the CPU (BENCHMARKS.md §7).
 
-    python benchmarks/feature_schedule.py OUT curve [--steps 50,100,200,400,800] [--set K=V]
-    python benchmarks/feature_schedule.py OUT curve --extend --steps 1600,3200 [--name NAME]
-    python benchmarks/feature_schedule.py OUT test --at S [--seeds 0,1,2] [--set K=V]
-    python benchmarks/feature_schedule.py OUT ridge
-    python benchmarks/feature_schedule.py OUT --table
+    python -m benchmarks.studies.feature_schedule OUT curve [--steps 50,100,200] [--set K=V]
+    python -m benchmarks.studies.feature_schedule OUT curve --extend --steps 1600 [--name NAME]
+    python -m benchmarks.studies.feature_schedule OUT test --at S [--seeds 0,1,2] [--set K=V]
+    python -m benchmarks.studies.feature_schedule OUT ridge
+    python -m benchmarks.studies.feature_schedule --table OUT/results.jsonl
 
-The data is bench_features.py's AwA2-sized synthetic set (13 of its 40 seen classes are its
-validation classes, as AwA2's ``val_loc``); the spec is examples/fclswgan-awa2-xlsa17.yaml with
-its data section pointed at that set and ``--set`` overrides (a cheaper variant; ``--name``
-keeps its results apart). Both are built as ``zsk build`` builds them: the run and its
-validation run, which holds the validation classes out.
+The data is the AwA2-sized synthetic set of ``benchmarks.speed.bench_features`` (13 of its 40
+seen classes are its validation classes, as AwA2's ``val_loc``); the spec is
+examples/fclswgan-awa2-xlsa17.yaml with its data section pointed at that set and ``--set``
+overrides (a cheaper variant; ``--name`` keeps its results apart). Both are built as ``zsk
+build`` builds them: the run and its validation run, which holds the validation classes out.
 
 - ``curve`` trains the validation run (training seed 0) and, at each step count of ``--steps``,
   scores it on validation data only: ZSL top-1 among the held-out classes and GZSL H with the
@@ -22,44 +22,40 @@ validation run, which holds the validation classes out.
 - ``ridge`` is the baseline on the curve's data: ridge regression from features to attributes,
   λ and the GZSL constant chosen on the validation run's held-out data, then tested.
 
-Process CPU seconds (one thread unless --threads); results in OUT/NAME/curve.json,
-test-S.json and ridge.json.
+Process CPU seconds (one thread unless --threads). The runs live in OUT/NAME; the curve, test
+and ridge records of every NAME in OUT/results.jsonl.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_features import AWA2_SIZED, EXAMPLE  # noqa: E402
-from features_route import ridge_baseline  # noqa: E402
-
-from zsk.core.components.metric_inputs import LabelledImages  # noqa: E402
-from zsk.core.data.loader import load_split_images  # noqa: E402
-from zsk.core.evaluate.calibration import holdout_images  # noqa: E402
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate  # noqa: E402
-from zsk.core.evaluate.generative import Imagining, validation_scores  # noqa: E402
-from zsk.core.evaluate.metrics import calibrate, zsl_top1  # noqa: E402
-from zsk.core.evaluate.result import write_eval  # noqa: E402
-from zsk.core.evaluate.trained import TrainedRun, load_trained  # noqa: E402
-from zsk.core.rundir.directory import build_run, load_run  # noqa: E402
-from zsk.core.rundir.validation_run import build_validation_run, validation_dir  # noqa: E402
-from zsk.core.storage.files import write_file  # noqa: E402
-from zsk.core.train.checkpoint import list_checkpoints, step_of  # noqa: E402
-from zsk.core.train.loop import Trainer  # noqa: E402
-from zsk.registry import hookimpl  # noqa: E402
-from zsk.registry.manager import register_plugin, unregister_plugin  # noqa: E402
-from zsk.testing.features import SyntheticFeatures  # noqa: E402
+from benchmarks.speed.bench_features import AWA2_SIZED, EXAMPLE
+from benchmarks.studies.features_route import ridge_baseline
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from zsk.core.components.metric_inputs import LabelledImages
+from zsk.core.data.loader import load_split_images
+from zsk.core.evaluate.calibration import holdout_images
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.generative import Imagining, validation_scores
+from zsk.core.evaluate.metrics import calibrate, zsl_top1
+from zsk.core.evaluate.result import write_eval
+from zsk.core.evaluate.trained import TrainedRun, load_trained
+from zsk.core.rundir.directory import build_run, load_run
+from zsk.core.rundir.validation_run import build_validation_run, validation_dir
+from zsk.core.train.checkpoint import list_checkpoints, step_of
+from zsk.core.train.loop import Trainer
+from zsk.registry import hookimpl
+from zsk.registry.manager import register_plugin, unregister_plugin
+from zsk.testing.features import SyntheticFeatures
 
 CPU = torch.device("cpu")
 #: the validation curve's classifier: f-CLSWGAN's published counts for AwA
@@ -141,13 +137,17 @@ def machine() -> dict[str, object]:
 
 
 def curve(out: Path, steps: list[int], sets: list[str], extend: bool = False) -> dict:
-    """The validation curve (see module); ``extend`` continues OUT's curve to more steps."""
+    """The validation curve (see module) of the settings ``out`` names; ``extend`` continues
+    its recorded curve to more steps."""
+    results, key = out.parent / RESULTS, {"kind": "curve", "name": out.name}
     if extend:
-        record = json.loads((out / "curve.json").read_text())
+        record = find(read(results), **key)
+        if record is None:
+            raise SystemExit(f"{results} has no curve {out.name} to extend")
         valdir = validation_dir(out / "seed0")
         steps = [s for s in steps if s > record["points"][-1]["step"]]
     else:
-        record = {"settings": sets, "data": AWA2_SIZED, "points": []}
+        record = {**key, "settings": sets, "data": AWA2_SIZED, "points": []}
         valdir = build(out / "seed0", overrides(sets, 0))
     built, spent = None, record["points"][-1]["train_cpu_seconds"] if extend else 0.0
     for target in steps:
@@ -160,7 +160,7 @@ def curve(out: Path, steps: list[int], sets: list[str], extend: bool = False) ->
         point["eval_cpu_seconds"] = time.process_time() - clock
         record["points"].append(point)
         print(json.dumps(point), flush=True)
-        write_file(out / "curve.json", json.dumps(record | machine(), indent=2) + "\n")
+        put(results, record | machine(), ("kind", "name"))
     return record
 
 
@@ -210,6 +210,8 @@ def test(out: Path, at: int, seeds: list[int], sets: list[str]) -> dict:
     zsl = [r["zsl_top1"] for r in runs]
     h = [r["gzsl"]["h"] for r in runs]
     record = {
+        "kind": "test",
+        "name": out.name,
         "settings": sets,
         "data": AWA2_SIZED,
         "steps": at,
@@ -218,7 +220,7 @@ def test(out: Path, at: int, seeds: list[int], sets: list[str]) -> dict:
         "zsl_top1": {"mean": statistics.mean(zsl), "sd": _sd(zsl)},
         "gzsl_h": {"mean": statistics.mean(h), "sd": _sd(h)},
     }
-    write_file(out / f"test-{at}.json", json.dumps(record | machine(), indent=2) + "\n")
+    put(out.parent / RESULTS, record | machine(), ("kind", "name", "steps"))
     return record
 
 
@@ -228,7 +230,8 @@ def ridge(out: Path) -> dict:
     clock = time.process_time()
     data, val = load_run(out / "seed0").data, load_run(validation_dir(out / "seed0")).data
     result = ridge_baseline(val, data) | {"cpu_seconds": time.process_time() - clock}
-    write_file(out / "ridge.json", json.dumps(result | machine(), indent=2) + "\n")
+    record = {"kind": "ridge", "name": out.name, **result, **machine()}
+    put(out.parent / RESULTS, record, ("kind", "name"))
     return result
 
 
@@ -242,43 +245,38 @@ def _cell(summary: dict) -> str:
     return f"{summary['mean']:.3f} ± {summary['sd']:.3f}"
 
 
-def table(root: Path) -> str:
-    """Markdown rows of every curve and test result under ``root``."""
+def table(path: Path) -> str:
+    """Markdown rows of every curve, test and ridge record of the results file ``path``."""
+    records = read(path)
     lines = [
         "| settings | step | validation ZSL top-1 | validation H | train CPU s |",
         "|---|---|---|---|---|",
     ]
-    for path in sorted(root.glob("*/curve.json")):
-        record = json.loads(path.read_text())
+    for record in (r for r in records if r["kind"] == "curve"):
         for p in record["points"]:
-            row = (path.parent.name, p["step"], f"{p['zsl_top1']:.3f}", f"{p['val_h']:.3f}")
+            row = (record["name"], p["step"], f"{p['zsl_top1']:.3f}", f"{p['val_h']:.3f}")
             lines.append("| {} | {} | {} | {} | {:.0f} |".format(*row, p["train_cpu_seconds"]))
     lines += ["", "| settings | steps | seeds | test ZSL top-1 | test GZSL H | train CPU s |"]
     lines.append("|---|---|---|---|---|---|")
-    for path in sorted(root.glob("*/test-*.json")):
-        r = json.loads(path.read_text())
+    for r in (r for r in records if r["kind"] == "test"):
         cpu = statistics.mean(run["train_cpu_seconds"] for run in r["runs"])
         zsl, h = (_cell(r[key]) for key in ("zsl_top1", "gzsl_h"))
-        lines.append(
-            f"| {path.parent.name} | {r['steps']} | {len(r['runs'])} | {zsl} | {h} | {cpu:.0f} |"
-        )
+        lines.append(f"| {r['name']} | {r['steps']} | {len(r['runs'])} | {zsl} | {h} | {cpu:.0f} |")
     lines += [
         "",
         "| settings | baseline | test ZSL top-1 | test GZSL H | λ |",
         "|---|---|---|---|---|",
     ]
-    for path in sorted(root.glob("*/ridge.json")):
-        r = json.loads(path.read_text())
+    for r in (r for r in records if r["kind"] == "ridge"):
         lines.append(
-            f"| {path.parent.name} | ridge | {r['zsl_top1']:.3f} | {r['gzsl']['h']:.3f} | "
+            f"| {r['name']} | ridge | {r['zsl_top1']:.3f} | {r['gzsl']['h']:.3f} | "
             f"{r['lambda']:g} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
+    parser = study_arguments(__doc__)
     parser.add_argument("action", nargs="?", choices=("curve", "test", "ridge"))
     parser.add_argument("--name", default="published")
     parser.add_argument("--set", dest="sets", action="append", default=[])
@@ -286,11 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--at", type=int)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--extend", action="store_true", help="continue OUT's curve")
-    parser.add_argument("--table", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU s still add up)")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(args.out))
+    if tabled(args, table):
         return
     torch.set_num_threads(args.threads)
     register_data()

@@ -1,30 +1,27 @@
 """Which of the GAN's terms help recognition, on validation data only.
 
-    python benchmarks/zoo/ablate.py OUT_DIR [--sets textures scenes synth] [--cpu-minutes 1]
+    python -m benchmarks.studies.zoo.ablate OUT_DIR [--sets textures scenes synth] [--cpu-minutes 1]
+    python -m benchmarks.studies.zoo.ablate --table OUT_DIR/results.jsonl   # the Markdown table
 
 For each set, the recommended spec (``zsk init``) is trained as a validation run (its
 ``validation_run`` settings as ``holdout``) in several variants: without the GAN, the default,
-and the default less one group of terms. benchmarks/validation_quality.py then measures each
-from validation data only (held-out ZSL, validation H, imagined held-out attribute accuracy);
-no test image is read. One JSON per variant; a finished one is kept.
+and the default less one group of terms. ``benchmarks.studies.validation_quality`` then
+measures each from validation data only (held-out ZSL, validation H, imagined held-out
+attribute accuracy); no test image is read. One record per set and variant in
+``OUT_DIR/results.jsonl``; a finished one is kept.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import yaml
 
-if __package__ in (None, ""):  # run as a script: the benchmarks folder is the import root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from validation_quality import measure
-
-from zoo.run import ZSK, _call
-from zoo.sets import write_set
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.validation_quality import measure
+from benchmarks.studies.zoo.run import ZSK, _call
+from benchmarks.studies.zoo.sets import write_set
 
 
 def _without(terms: list[dict], *types: str) -> list[dict]:
@@ -48,12 +45,31 @@ def variants(spec: dict) -> dict[str, dict]:
     }
 
 
+def table(path: Path) -> str:
+    """One row per measured set and variant of the results file ``path``."""
+    lines = [
+        "| set | variant | held-out ZSL | validation H | imagined attr. acc. | train CPU s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in read(path):
+        imagined = (
+            "—" if r["imagined"] is None or "no GAN" in r["variant"] else f"{r['imagined']:.3f}"
+        )
+        lines.append(
+            f"| {r['set']} | {r['variant']} | {r['held_out_zsl']:.3f} | {r['validation_h']:.3f} "
+            f"| {imagined} | {r['train_cpu_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
+    parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", default=["textures", "scenes", "synth"])
     parser.add_argument("--cpu-minutes", type=float, default=1.0)
     args = parser.parse_args(argv)
+    if tabled(args, table):
+        return
+    results = args.out / RESULTS
     for name in args.sets:
         data = write_set(name, args.out / "data")
         work = args.out / "ablation" / name
@@ -64,8 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         spec = yaml.safe_load(base.read_text())
         for label, objective in variants(spec).items():
             slug = label.split(" (")[0].replace(" ", "-").lower()
-            target = work / f"{slug}.json"
-            if target.is_file():
+            if find(read(results), set=name, variant=label):
                 continue
             edited = {**spec, "objective": objective, "holdout": spec["validation_run"]}
             edited = {k: v for k, v in edited.items() if k != "validation_run"}
@@ -76,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
             quality = measure(run_dir, per_class=32, probe_steps=500)
             record = {"set": name, "variant": label, "train_cpu_seconds": cpu, **vars(quality)}
-            target.write_text(json.dumps(record, indent=2) + "\n")
+            put(results, record, ("set", "variant"))
             print(json.dumps(record), flush=True)
 
 
