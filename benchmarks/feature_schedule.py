@@ -51,7 +51,8 @@ from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval  # noq
 from zsk.core.evaluate.generative import Imagining, validation_scores  # noqa: E402
 from zsk.core.evaluate.metrics import calibrate, zsl_top1  # noqa: E402
 from zsk.core.evaluate.trained import TrainedRun, load_trained  # noqa: E402
-from zsk.core.rundir.directory import build_run, load_run  # noqa: E402
+from zsk.core.rundir.building import build_run
+from zsk.core.rundir.directory import load_run  # noqa: E402
 from zsk.core.rundir.validation_run import build_validation_run, validation_dir  # noqa: E402
 from zsk.core.storage.files import write_file  # noqa: E402
 from zsk.core.train.checkpoint import list_checkpoints, step_of  # noqa: E402

@@ -3,29 +3,33 @@
 A run directory holds ``spec.lock.yaml`` (the fully resolved spec plus a ``lock:`` section with
 the zsk and torch versions, each component's plugin, distribution and version, and the data
 set's fingerprint) and ``init.safetensors`` (the seeded initial weights). Both are written
-deterministically, so the same spec and seed give byte-identical files. ``runs/.latest`` (under
-the current directory) names the latest build, for commands given no run directory.
+deterministically, so the same spec and seed give byte-identical files; the weights' metadata
+names the digest of the lock file written with them, so an edited lock file is noticed.
+``runs/.latest`` (under the current directory) names the latest build, for commands given no
+run directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 import yaml
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from zsk.core.build.composer import Build, compose, load_data
 from zsk.core.build.model import Objective
 from zsk.core.spec.loading import SpecDocument, load_spec_document
-from zsk.core.spec.sections import SpecError
-from zsk.core.storage.files import explained, write_file, writing
-from zsk.core.storage.runlock import run_lock
+from zsk.core.spec.sections import Spec, SpecError
+from zsk.core.storage.files import explained, write_file, writing_together
 from zsk.core.train.checkpoint import CHECKPOINT_DIR
 from zsk.core.train.state import prefixed
 from zsk.registry import UserError
@@ -39,39 +43,49 @@ INIT_FILE = "init.safetensors"
 T = TypeVar("T")
 
 
-def build_run(
-    spec_path: Path,
-    overrides: Sequence[str] = (),
-    out: Path | None = None,
-    force: bool = False,
-    *,
-    on_moved_aside: Callable[[Path, Path], None] | None = None,
-    record_latest: bool = True,
-) -> tuple[Path, Build]:
-    """Validate, build and check ``spec_path``; write its run directory and record it as latest.
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    Refuses a run directory that holds training checkpoints unless ``force``, which moves the
-    old run aside to ``<dir>.old-<timestamp>`` (nothing is deleted) and tells
-    ``on_moved_aside(old, new)``. ``record_latest=False`` leaves ``runs/.latest`` alone.
-    """
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run directory's files, composed and checked but not yet written."""
+
+    run_dir: Path
+    build: Build
+    lock: str
+
+    @property
+    def spec(self) -> Spec:
+        return self.build.spec
+
+
+def plan_run(spec_path: Path, overrides: Sequence[str] = (), out: Path | None = None) -> PlannedRun:
+    """Validate, compose and check ``spec_path`` for ``out`` (default ``runs/<spec name>``);
+    nothing is written."""
     document = load_spec_document(Path(spec_path), overrides)
     spec = document.spec
     run_dir = Path(out) if out is not None else RUNS / spec.name
-    _refuse_trained(run_dir, force)
     data = _located(document, lambda: load_data(spec))
     build = _located(document, lambda: compose(spec, data))
-    if _has_checkpoints(run_dir):
-        with run_lock(run_dir, "zsk build --force"):  # never move a run that is training
-            moved = _move_aside(run_dir)
-        if on_moved_aside is not None:
-            on_moved_aside(run_dir, moved)
-    with run_lock(run_dir, "zsk build"):
-        lock = lock_section(build, source=str(spec_path), overrides=overrides)
-        write_file(run_dir / LOCK_FILE, lock_text(build, lock))
-        save_initial_weights(build, run_dir / INIT_FILE)
-    if record_latest:
-        _record_latest(run_dir)
-    return run_dir, build
+    lock = lock_section(build, source=str(spec_path), overrides=overrides)
+    return PlannedRun(run_dir, build, lock_text(build, lock))
+
+
+def write_runs(planned: Sequence[PlannedRun], *, retired: Sequence[Path] = ()) -> None:
+    """Write every planned run's lock file and initial weights, all or none: each file is written
+    and flushed under a temporary name first, then all are renamed into place. ``retired`` run
+    directories lose their lock file and weights (an old validation run the new spec has not)."""
+    with writing_together() as staging:
+        for plan in planned:
+            with staging.file(plan.run_dir / INIT_FILE) as temporary:
+                save_initial_weights(plan.build, temporary, lock=plan.lock)
+            with staging.file(plan.run_dir / LOCK_FILE) as temporary:
+                temporary.write_text(plan.lock, encoding="utf-8")
+        for folder in retired:
+            for name in (LOCK_FILE, INIT_FILE):
+                with explained(folder / name, "removing"):
+                    (folder / name).unlink(missing_ok=True)
 
 
 def resolve_run_dir(run_dir: Path | None) -> Path:
@@ -104,10 +118,19 @@ def resolve_run_dir(run_dir: Path | None) -> Path:
     return run_dir
 
 
-def load_run(run_dir: Path) -> Build:
-    """The build of ``run_dir``: its lock file's spec, its data, its initial weights."""
+def load_run(run_dir: Path, *, say: Callable[[str], None] = _say) -> Build:
+    """The build of ``run_dir``: its lock file's spec, its data, its initial weights. A lock
+    file that is not the one the weights were written with (edited since) is announced."""
     run_dir = resolve_run_dir(run_dir)
-    document = load_spec_document(run_dir / LOCK_FILE)
+    written_with = weights_lock_digest(run_dir / INIT_FILE)
+    lock_file = run_dir / LOCK_FILE
+    if written_with is not None and lock_digest(_read_lock(lock_file)) != written_with:
+        say(
+            f"note: {lock_file} is not the file {INIT_FILE} was built with (edited since zsk "
+            f"build, or a build was interrupted); using it as it is now. To start over from "
+            f"it: zsk build {lock_file} --out {run_dir} --force"
+        )
+    document = load_spec_document(lock_file)
     spec = document.spec
     data = _located(document, lambda: load_data(spec))
     built_with = (document.lock or {}).get("data_fingerprint")
@@ -120,6 +143,13 @@ def load_run(run_dir: Path) -> Build:
     build = _located(document, lambda: compose(spec, data))
     load_initial_weights(build, run_dir / INIT_FILE)
     return build
+
+
+def _read_lock(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""  # load_spec_document explains it
 
 
 def lock_section(
@@ -155,15 +185,31 @@ def _state(build: Build) -> dict[str, torch.Tensor]:
     return state
 
 
-def save_initial_weights(build: Build, path: Path) -> None:
-    """``init.safetensors``: every tensor copied out (no shared storage), one metadata entry
-    (safetensors writes several in no fixed order), so the bytes depend on the weights only."""
+def lock_digest(lock: str) -> str:
+    return hashlib.sha256(lock.encode("utf-8")).hexdigest()
+
+
+def save_initial_weights(build: Build, path: Path, *, lock: str) -> None:
+    """``init.safetensors`` at ``path``: every tensor copied out (no shared storage), one metadata
+    entry (safetensors writes several in no fixed order) naming the digest of the ``lock`` file
+    written with it, so the bytes depend on the weights and the lock file only."""
     tensors = {
         name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
     }
-    metadata = {"zsk": json.dumps({"spec": build.spec.name, "format": "zsk-init-1"})}
-    with writing(path) as temporary:
-        save_file(tensors, str(temporary), metadata=metadata)
+    info = {"spec": build.spec.name, "format": "zsk-init-1", "lock_sha256": lock_digest(lock)}
+    save_file(tensors, str(path), metadata={"zsk": json.dumps(info)})
+
+
+def weights_lock_digest(path: Path) -> str | None:
+    """The digest of the lock file ``init.safetensors`` at ``path`` was written with (None for
+    a file written before zsk kept it, or one that is unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            info = json.loads((handle.metadata() or {}).get("zsk", "{}"))
+    except (SafetensorError, OSError, ValueError):
+        return None
+    digest = info.get("lock_sha256") if isinstance(info, dict) else None
+    return digest if isinstance(digest, str) else None
 
 
 def load_initial_weights(build: Build, path: Path) -> None:
@@ -204,21 +250,23 @@ def _located(document: SpecDocument, action: Callable[[], T]) -> T:
         raise exc.located(document.locate) from exc
 
 
-def _has_checkpoints(run_dir: Path) -> bool:
+def has_checkpoints(run_dir: Path) -> bool:
     folder = run_dir / CHECKPOINT_DIR
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
-def _refuse_trained(run_dir: Path, force: bool) -> None:
-    if _has_checkpoints(run_dir) and not force:
-        raise UserError(
-            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINT_DIR})",
-            hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
-            "afresh, or --out DIR to build elsewhere",
-        )
+def trained_error(run_dir: Path, trained: Path) -> UserError:
+    """Why ``run_dir`` is not rebuilt: its folder ``trained`` (itself or its validation run)
+    holds training checkpoints."""
+    return UserError(
+        f"{run_dir} already holds training checkpoints ({trained / CHECKPOINT_DIR})",
+        hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
+        "afresh, or --out DIR to build elsewhere",
+    )
 
 
-def _move_aside(run_dir: Path) -> Path:
+def move_aside(run_dir: Path) -> Path:
+    """Rename ``run_dir`` to ``<dir>.old-<time>`` (nothing is deleted); the new name."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
     suffix = 1
@@ -230,7 +278,7 @@ def _move_aside(run_dir: Path) -> Path:
     return target
 
 
-def _record_latest(run_dir: Path) -> None:
+def write_latest(run_dir: Path) -> None:
     """Write ``runs/.latest``: the run directory, relative to here when it is below here."""
     resolved = run_dir.resolve()
     try:
