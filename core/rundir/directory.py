@@ -166,7 +166,9 @@ def load_run(run_dir: Path, *, say: Callable[[str], None] = _say) -> Build:
             f"attributes or split: fingerprint {data.fingerprint()}, built with {built_with})",
             hint="restore the data set as it was, or build a new run with zsk build SPEC",
         )
-    build = located_in(document, lambda: compose(spec, data))
+    # composed once, without a second dry pass: `zsk build` checked this spec's wiring, and
+    # init.safetensors is checked against the networks below
+    build = located_in(document, lambda: compose(spec, data, dry=False))
     load_initial_weights(build, run_dir / INIT_FILE)
     return build
 

@@ -12,6 +12,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from zsk.core.build import composer
 from zsk.core.build.composer import compose
 from zsk.core.build.dry_run import measure
 from zsk.core.components.interfaces import (
@@ -288,6 +289,21 @@ def test_same_seed_same_weights_and_callers_rng_untouched(tiny):
     other = validated({**tiny_spec(), "train": {"seed": 4}}, tiny)
     third = compose(other, tiny_data()).gan.state_dict()
     assert not torch.equal(first["generator.linear.weight"], third["generator.linear.weight"])
+
+
+def test_without_the_dry_pass_the_same_networks_are_composed(tiny, monkeypatch):
+    spec = validated(tiny_spec(), tiny)
+    checked = compose(spec, tiny_data())
+
+    def no_dry_pass(*args, **kwargs):
+        raise AssertionError("the dry pass ran")
+
+    monkeypatch.setattr(composer, "dry_pass", no_dry_pass)
+    loaded = compose(spec, tiny_data(), dry=False)
+    assert loaded.dry_run is None
+    first, second = checked.gan.state_dict(), loaded.gan.state_dict()
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_head_needing_larger_features_names_trunk_and_image_size(tiny):
