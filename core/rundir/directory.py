@@ -3,28 +3,33 @@
 A run directory holds ``spec.lock.yaml`` (the fully resolved spec plus a ``lock:`` section with
 the zsk and torch versions, each component's plugin, distribution and version, and the data
 set's fingerprint) and ``init.safetensors`` (the seeded initial weights). Both are written
-deterministically, so the same spec and seed give byte-identical files. ``runs/.latest`` (under
-the current directory) names the latest build, for commands given no run directory.
+deterministically, so the same spec and seed give byte-identical files; the weights' metadata
+names the digest of the lock file written with them, so an edited lock file is noticed.
+``runs/.latest`` (under the current directory) names the latest build, for commands given no
+run directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 import yaml
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from zsk.core.build.composer import Build, compose, load_data
 from zsk.core.build.model import Objective
 from zsk.core.spec.loading import SpecDocument, load_spec_document
-from zsk.core.spec.sections import SpecError
-from zsk.core.storage.files import explained, write_file, writing
+from zsk.core.spec.sections import Spec, SpecError
+from zsk.core.storage.files import explained, write_file, writing_together
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import CHECKPOINT_DIR
 from zsk.core.train.state import prefixed
@@ -35,43 +40,61 @@ RUNS = Path("runs")
 LATEST = RUNS / ".latest"
 LOCK_FILE = "spec.lock.yaml"
 INIT_FILE = "init.safetensors"
+#: what marks a staged run's directory (:mod:`zsk.core.rundir.stages`): its stages are runs below
+STAGES_FILE = "stages.lock.yaml"
 
 T = TypeVar("T")
 
 
-def build_run(
-    spec_path: Path,
-    overrides: Sequence[str] = (),
-    out: Path | None = None,
-    force: bool = False,
-    *,
-    on_moved_aside: Callable[[Path, Path], None] | None = None,
-    record_latest: bool = True,
-) -> tuple[Path, Build]:
-    """Validate, build and check ``spec_path``; write its run directory and record it as latest.
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    Refuses a run directory that holds training checkpoints unless ``force``, which moves the
-    old run aside to ``<dir>.old-<timestamp>`` (nothing is deleted) and tells
-    ``on_moved_aside(old, new)``. ``record_latest=False`` leaves ``runs/.latest`` alone.
-    """
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run directory's files, composed and checked but not yet written."""
+
+    run_dir: Path
+    build: Build
+    lock: str
+
+    @property
+    def spec(self) -> Spec:
+        return self.build.spec
+
+
+def plan_run(spec_path: Path, overrides: Sequence[str] = (), out: Path | None = None) -> PlannedRun:
+    """Validate, compose and check ``spec_path`` for ``out`` (default ``runs/<spec name>``);
+    nothing is written."""
     document = load_spec_document(Path(spec_path), overrides)
     spec = document.spec
     run_dir = Path(out) if out is not None else RUNS / spec.name
-    _refuse_trained(run_dir, force)
-    data = _located(document, lambda: load_data(spec))
-    build = _located(document, lambda: compose(spec, data))
-    if _has_checkpoints(run_dir):
-        with run_lock(run_dir, "zsk build --force"):  # never move a run that is training
-            moved = _move_aside(run_dir)
-        if on_moved_aside is not None:
-            on_moved_aside(run_dir, moved)
-    with run_lock(run_dir, "zsk build"):
-        lock = lock_section(build, source=str(spec_path), overrides=overrides)
-        write_file(run_dir / LOCK_FILE, lock_text(build, lock))
-        save_initial_weights(build, run_dir / INIT_FILE)
-    if record_latest:
-        _record_latest(run_dir)
-    return run_dir, build
+    data = located_in(document, lambda: load_data(spec))
+    build = located_in(document, lambda: compose(spec, data))
+    lock = lock_section(build, source=str(spec_path), overrides=overrides)
+    return PlannedRun(run_dir, build, lock_text(build, lock))
+
+
+def write_runs(planned: Sequence[PlannedRun], *, retired: Sequence[Path] = ()) -> None:
+    """Write every planned run's lock file and initial weights, all or none: each file is written
+    and flushed under a temporary name first, then all are renamed into place. ``retired`` run
+    directories lose their lock file and weights (an old validation run the new spec has not)."""
+    with writing_together() as staging:
+        for plan in planned:
+            with staging.file(plan.run_dir / INIT_FILE) as temporary:
+                save_initial_weights(plan.build, temporary, lock=plan.lock)
+            with staging.file(plan.run_dir / LOCK_FILE) as temporary:
+                temporary.write_text(plan.lock, encoding="utf-8")
+        for folder in retired:
+            for name in (LOCK_FILE, INIT_FILE):
+                with explained(folder / name, "removing"):
+                    (folder / name).unlink(missing_ok=True)
+
+
+def write_run(run_dir: Path, build: Build, *, source: str, overrides: Sequence[str]) -> None:
+    """Write one run directory's lock file and initial weights (the caller holds its lock)."""
+    lock = lock_section(build, source=source, overrides=overrides)
+    write_runs([PlannedRun(run_dir, build, lock_text(build, lock))])
 
 
 def resolve_run_dir(run_dir: Path | None) -> Path:
@@ -89,27 +112,53 @@ def resolve_run_dir(run_dir: Path | None) -> Path:
                 f"{LATEST} (relative to {Path.cwd()}) is not UTF-8 text naming a run: {exc}",
                 hint="delete it and build again (zsk build SPEC), or name a run directory",
             ) from None
-        if not (run_dir / LOCK_FILE).is_file():
+        if not is_run_dir(run_dir):
             raise UserError(
                 f"the latest build, {run_dir} (from {LATEST}), is gone",
                 hint="build again with zsk build SPEC, or name a run directory",
             )
         return run_dir
     run_dir = Path(run_dir)
-    if not (run_dir / LOCK_FILE).is_file():
+    if not is_run_dir(run_dir):
         raise UserError(
-            f"{run_dir} is not a run directory: it has no {LOCK_FILE}",
+            f"{run_dir} is not a run directory: it has no {LOCK_FILE} (nor {STAGES_FILE})",
             hint="give a directory written by zsk build (e.g. runs/shapes)",
         )
     return run_dir
 
 
-def load_run(run_dir: Path) -> Build:
-    """The build of ``run_dir``: its lock file's spec, its data, its initial weights."""
+def is_run_dir(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a build: one run, or a staged run's stages."""
+    return (run_dir / LOCK_FILE).is_file() or is_staged(run_dir)
+
+
+def is_staged(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a staged run (a folder per stage, each a run)."""
+    return (Path(run_dir) / STAGES_FILE).is_file()
+
+
+def load_run(run_dir: Path, *, say: Callable[[str], None] = _say) -> Build:
+    """The build of ``run_dir``: its lock file's spec, its data, its initial weights. A lock
+    file that is not the one the weights were written with (edited since) is announced."""
     run_dir = resolve_run_dir(run_dir)
-    document = load_spec_document(run_dir / LOCK_FILE)
+    if is_staged(run_dir):
+        stages = sorted(p.parent.name for p in run_dir.glob(f"*/{LOCK_FILE}"))
+        raise UserError(
+            f"{run_dir} is a staged run; this command reads one run, and each stage is one: "
+            + ", ".join(str(run_dir / name) for name in stages),
+            hint=f"name a stage's folder, e.g. {run_dir / stages[0]}" if stages else None,
+        )
+    lock_file = run_dir / LOCK_FILE
+    written_with = weights_lock_digest(run_dir / INIT_FILE)
+    if written_with is not None and lock_digest(_read_lock(lock_file)) != written_with:
+        say(
+            f"note: {lock_file} is not the file {INIT_FILE} was built with (edited since zsk "
+            f"build, or a build was interrupted); using it as it is now. To start over from "
+            f"it: zsk build {lock_file} --out {run_dir} --force"
+        )
+    document = load_spec_document(lock_file)
     spec = document.spec
-    data = _located(document, lambda: load_data(spec))
+    data = located_in(document, lambda: load_data(spec))
     built_with = (document.lock or {}).get("data_fingerprint")
     if built_with is not None and data.fingerprint() != built_with:
         raise UserError(
@@ -117,9 +166,18 @@ def load_run(run_dir: Path) -> Build:
             f"attributes or split: fingerprint {data.fingerprint()}, built with {built_with})",
             hint="restore the data set as it was, or build a new run with zsk build SPEC",
         )
-    build = _located(document, lambda: compose(spec, data))
+    # composed once, without a second dry pass: `zsk build` checked this spec's wiring, and
+    # init.safetensors is checked against the networks below
+    build = located_in(document, lambda: compose(spec, data, dry=False))
     load_initial_weights(build, run_dir / INIT_FILE)
     return build
+
+
+def _read_lock(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""  # load_spec_document explains it
 
 
 def lock_section(
@@ -155,15 +213,31 @@ def _state(build: Build) -> dict[str, torch.Tensor]:
     return state
 
 
-def save_initial_weights(build: Build, path: Path) -> None:
-    """``init.safetensors``: every tensor copied out (no shared storage), one metadata entry
-    (safetensors writes several in no fixed order), so the bytes depend on the weights only."""
+def lock_digest(lock: str) -> str:
+    return hashlib.sha256(lock.encode("utf-8")).hexdigest()
+
+
+def save_initial_weights(build: Build, path: Path, *, lock: str) -> None:
+    """``init.safetensors`` at ``path``: every tensor copied out (no shared storage), one metadata
+    entry (safetensors writes several in no fixed order) naming the digest of the ``lock`` file
+    written with it, so the bytes depend on the weights and the lock file only."""
     tensors = {
         name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
     }
-    metadata = {"zsk": json.dumps({"spec": build.spec.name, "format": "zsk-init-1"})}
-    with writing(path) as temporary:
-        save_file(tensors, str(temporary), metadata=metadata)
+    info = {"spec": build.spec.name, "format": "zsk-init-1", "lock_sha256": lock_digest(lock)}
+    save_file(tensors, str(path), metadata={"zsk": json.dumps(info)})
+
+
+def weights_lock_digest(path: Path) -> str | None:
+    """The digest of the lock file ``init.safetensors`` at ``path`` was written with (None for
+    a file written before zsk kept it, or one that is unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            info = json.loads((handle.metadata() or {}).get("zsk", "{}"))
+    except (SafetensorError, OSError, ValueError):
+        return None
+    digest = info.get("lock_sha256") if isinstance(info, dict) else None
+    return digest if isinstance(digest, str) else None
 
 
 def load_initial_weights(build: Build, path: Path) -> None:
@@ -197,25 +271,51 @@ def _load_loss_states(objective: Objective, tensors: dict[str, torch.Tensor]) ->
             loss.load_state_dict(own)
 
 
-def _located(document: SpecDocument, action: Callable[[], T]) -> T:
+def located_in(document: SpecDocument, action: Callable[[], T]) -> T:
+    """``action()``, its spec problems located in ``document``'s file."""
     try:
         return action()
     except SpecError as exc:
         raise exc.located(document.locate) from exc
 
 
-def _has_checkpoints(run_dir: Path) -> bool:
-    folder = run_dir / CHECKPOINT_DIR
-    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+def _in_the_way(run_dir: Path, staged: bool) -> str | None:
+    """What a build of this kind (staged or not) in ``run_dir`` would destroy, if anything:
+    trained weights (of the run, a stage or a validation run), or a build of the other kind."""
+    other = is_staged(run_dir) if not staged else (run_dir / LOCK_FILE).is_file()
+    if other:
+        return f"holds a {'staged' if not staged else 'one-stage'} run"
+    folders = [run_dir / CHECKPOINT_DIR, *sorted(run_dir.glob(f"*/{CHECKPOINT_DIR}"))]
+    if staged:
+        folders += sorted(run_dir.glob(f"*/*/{CHECKPOINT_DIR}"))
+    for folder in folders:
+        if folder.is_dir() and any(p.is_file() for p in folder.rglob("*")):
+            return f"already holds training checkpoints ({folder})"
+    return None
 
 
-def _refuse_trained(run_dir: Path, force: bool) -> None:
-    if _has_checkpoints(run_dir) and not force:
+def refuse_in_the_way(run_dir: Path, force: bool, *, staged: bool) -> None:
+    """Refuse to build over trained weights or another kind of build, unless ``force``."""
+    reason = _in_the_way(run_dir, staged)
+    if reason is not None and not force:
         raise UserError(
-            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINT_DIR})",
+            f"{run_dir} {reason}",
             hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
             "afresh, or --out DIR to build elsewhere",
         )
+
+
+def move_aside_in_the_way(
+    run_dir: Path, *, staged: bool, on_moved_aside: Callable[[Path, Path], None] | None
+) -> None:
+    """Move the run in ``run_dir`` aside when a build would destroy it (see
+    :func:`refuse_in_the_way`), telling ``on_moved_aside(old, new)``."""
+    if _in_the_way(run_dir, staged) is None:
+        return
+    with run_lock(run_dir, "zsk build --force"):  # never move a run that is training
+        moved = _move_aside(run_dir)
+    if on_moved_aside is not None:
+        on_moved_aside(run_dir, moved)
 
 
 def _move_aside(run_dir: Path) -> Path:
@@ -230,7 +330,7 @@ def _move_aside(run_dir: Path) -> Path:
     return target
 
 
-def _record_latest(run_dir: Path) -> None:
+def record_latest_run(run_dir: Path) -> None:
     """Write ``runs/.latest``: the run directory, relative to here when it is below here."""
     resolved = run_dir.resolve()
     try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from zsk.core.build.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.core.data.augment import random_hflip
 from zsk.core.data.loader import BatchStream, load_split_images
 from zsk.core.storage.runlock import run_lock
@@ -50,7 +51,6 @@ from zsk.core.train.progress import Reporter
 from zsk.core.train.samples import SampleGrid
 from zsk.core.train.signals import StopRequest, TrainingInterrupted
 from zsk.core.train.state import TrainState, seed_everything
-from zsk.core.train.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.core.train.update import PhaseUpdater
 from zsk.registry import UserError
 
@@ -89,7 +89,7 @@ class Trainer:
         if self.settings.threads is not None:
             torch.set_num_threads(self.settings.threads)
         if self.device.type == "cpu":
-            keep_freed_memory()  # reuse freed pages: −11 to −26% step time at 128 px
+            keep_freed_memory()  # reuse freed pages instead of faulting in fresh ones
         initialise(self.layout, self.device)
         self.precision = resolve_precision(self.settings.precision, self.device)
         # channels_last is slower on the CPU (BENCHMARKS.md §2), so it applies on CUDA only
@@ -152,6 +152,7 @@ class Trainer:
             device=self.device,
             rank=self.layout.rank,
             world_size=self.layout.world_size,
+            sampling=self.settings.batch_sampling,
         )
         self.class_attributes = data.attributes[data.seen].float().to(self.device)
         # sample grids are pictures: a run over feature vectors has none to draw
@@ -249,13 +250,18 @@ class Trainer:
         self.lr_g = set_learning_rate(self.opt_g, self.settings.optimizers.generator.lr, factor)
         self.lr_d = set_learning_rate(self.opt_d, self.settings.optimizers.discriminator.lr, factor)
         bad: list[tuple[str, list[str]]] = []
+        fresh = self.settings.generator_noise == "fresh"
         for critic in range(self.settings.n_critic):
             batch = self._draw()
-            fakes = FakeImages(self.gan, batch, keep_graph=critic == self.settings.n_critic - 1)
+            last = critic == self.settings.n_critic - 1
+            fakes = FakeImages(self.gan, batch, keep_graph=last and not fresh)
             outcome = self._phase("discriminator", batch, fakes, self.update_d)
             if not outcome.applied:
                 bad.append(("discriminator", outcome.bad_terms))
         if self.build.objective.generator:  # empty: a discriminative baseline, G stays put
+            if fresh:
+                batch = batch.with_fresh_noise()
+                fakes = FakeImages(self.gan, batch, keep_graph=True)
             self._set_frozen(True)
             try:
                 outcome = self._phase("generator", batch, fakes, self.update_g)

@@ -29,6 +29,7 @@ def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
     run_zsk("eval", work / "run", "--probe-steps", "5", "--images-per-class", "2")
     run, validation = work / "run", work / "run" / "validation"
     result = json.loads((run / "eval.json").read_text())
+    routes = result["routes"]
     body = spec.read_text().split("\n", 3)[3]  # past the header, which names the data folder
     return {
         "spec": body,
@@ -37,9 +38,13 @@ def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
             for folder in (run, validation)
             for name in ("init.safetensors", find_latest(folder).relative_to(folder))
         ],
-        "gamma": result["gzsl"]["calibration"]["gamma"],
-        "source": result["gzsl"]["calibration"]["source"],
-        "test_scores": (result["zsl_top1"], result["gzsl"]["u"], result["gzsl"]["s"]),
+        "gamma": routes["embedding"]["gzsl"]["calibration"]["gamma"],
+        "source": routes["embedding"]["gzsl"]["calibration"]["source"],
+        "test_scores": (
+            routes["embedding"]["zsl_top1"],
+            routes["embedding"]["gzsl"]["u"],
+            routes["embedding"]["gzsl"]["s"],
+        ),
     }
 
 
