@@ -111,3 +111,29 @@ def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
     # per image, the GAN's step also makes images, judges them and updates G through D
     per_image = gan_flops / gan["train"]["batch_size"], plain_flops / plain["train"]["batch_size"]
     assert per_image[0] > 2.5 * per_image[1]
+
+
+def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddings(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    synthesize(
+        tmp_path / "data", classes=20, unseen=4, images_per_class=6, min_size=20, max_size=24
+    )
+    runner = CliRunner()
+    made = runner.invoke(cli, ["init", "data", "--out", "two.yaml", "--route", "two-stage"])
+    assert made.exit_code == 0, made.output
+    plain = runner.invoke(cli, ["init", "data", "--out", "plain.yaml"])
+    assert plain.exit_code == 0, plain.output
+    two, one = (yaml.safe_load((tmp_path / f).read_text()) for f in ("two.yaml", "plain.yaml"))
+    assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {}
+    recogniser, features = two["stages"]["recogniser"], two["stages"]["features"]
+    assert recogniser["model"] == one["model"] and recogniser["objective"] == one["objective"]
+    # the feature stage's CPU comes out of the recogniser's share of the same budget
+    assert recogniser["train"]["epochs"] < one["train"]["epochs"]
+    assert features["features_from"] == {"stage": "recogniser", "layer": "embedding"}
+    assert features["model"]["noise_dim"] == 20  # the data set's attributes
+    assert features["train"]["threads"] == 1
+    from zsk.core.spec.loading import read_spec
+
+    assert list(read_spec(tmp_path / "two.yaml").spec.stages) == ["recogniser", "features"]
