@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from safetensors.torch import load_file
 
 from zsk.core.build.composer import load_data
 from zsk.core.spec.loading import load_spec
@@ -33,8 +34,9 @@ def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
     body = spec.read_text().split("\n", 3)[3]  # past the header, which names the data folder
     return {
         "spec": body,
+        # the tensors: the files' metadata names the spec file, which is another path here
         "weights": [
-            (folder / name).read_bytes()
+            {key: value.numpy().tobytes() for key, value in load_file(folder / name).items()}
             for folder in (run, validation)
             for name in ("init.safetensors", find_latest(folder).relative_to(folder))
         ],
