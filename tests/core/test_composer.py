@@ -327,7 +327,7 @@ def test_wrong_output_width_is_reported_at_the_head(tiny):
         compose(validated(tiny_spec(heads=heads), tiny), tiny_data())
     (problem,) = caught.value.problems
     assert problem.path == ("model", "heads", "embedding")
-    assert "gives (4, 7) but model.embedding_dim need (B, 6)" in problem.message
+    assert "gives (2, 7) but model.embedding_dim need (B, 6)" in problem.message
 
 
 def test_detached_generator_is_caught_by_the_dry_backward(tiny):

@@ -15,7 +15,7 @@ from zsk.core.evaluate.inference import classifier_features, imagine
 from zsk.core.spec.sections import Spec, SpecError
 from zsk.core.train.checkpoint import read_checkpoint
 from zsk.core.train.loop import Trainer
-from zsk.core.train.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
+from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.plugins.builtin.feature_losses import PretrainedClassifier
 from zsk.registry import UserError, get_registry
 from zsk.testing.toy_step import TOY_DIMS, ToyStep

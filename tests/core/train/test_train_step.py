@@ -7,7 +7,7 @@ import torch
 from train_fixtures import make_build, spec_dict
 
 from zsk.core.spec.sections import LabelSmoothingSpec
-from zsk.core.train.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
+from zsk.core.build.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.registry import UserError
 
 
