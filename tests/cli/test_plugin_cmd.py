@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
-from zsk.core.cli.plugin_new_cmd import SCAFFOLD_KINDS, Scaffold, write_scaffold
+from zsk.core.cli.plugin_cmd import SCAFFOLD_KINDS, Scaffold, write_scaffold
 from zsk.core.components.interfaces import Loss
 from zsk.registry import hookimpl, manager
 from zsk.testing import check_component  # noqa: F401  (imported once, for the scaffolds' runs)
