@@ -10,6 +10,7 @@ import torch
 
 from zsk.core.components.interfaces import Metric
 from zsk.core.components.metric_inputs import LabelledImages, MetricInputs
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import (
     attribute_accuracy,
@@ -225,24 +226,38 @@ def _imagined_samples(
         routes["published_protocol"] = published_protocol(
             gan, data, train, test_seen + test_unseen, device, options.seed
         )
-    log(f"training the attribute probe ({options.probe_steps} steps)")
-    binary, rule = binarize(data.attributes)
-    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
-    imagined = generative.imagined
-
-    def accuracy(images: LabelledImages) -> float:
-        return attribute_accuracy(probe, images, binary, device, batch)
-
-    def per_predicate(images: LabelledImages) -> dict[str, float]:
-        values = predicate_accuracy(probe, images, binary, device, batch).tolist()
-        return dict(zip(data.predicates, values, strict=True))
-
+    record = _attribute_record(data, generative.imagined, splits, options, device, log)
     if metrics:
         log(f"metrics: {', '.join(metrics)}")
     inputs = MetricInputs(
-        data, train, test_seen, test_unseen, imagined, gan, device, batch, options.seed
+        data, train, test_seen, test_unseen, generative.imagined, gan, device, batch, options.seed
     )
-    record = ImaginedRecord(
+    return routes, record, compute_metrics(metrics, inputs)
+
+
+def _attribute_record(
+    data: ZslData,
+    imagined: LabelledImages,
+    splits: tuple[LabelledImages, LabelledImages, LabelledImages],
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> ImaginedRecord:
+    """How well the imagined unseen samples carry their attributes, judged by a probe trained
+    on the real training images (its accuracy on real test images beside, as the reference)."""
+    train, test_seen, test_unseen = splits
+    log(f"training the attribute probe ({options.probe_steps} steps)")
+    binary, rule = binarize(data.attributes)
+    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
+
+    def accuracy(images: LabelledImages) -> float:
+        return attribute_accuracy(probe, images, binary, device, options.batch_size)
+
+    def per_predicate(images: LabelledImages) -> dict[str, float]:
+        values = predicate_accuracy(probe, images, binary, device, options.batch_size).tolist()
+        return dict(zip(data.predicates, values, strict=True))
+
+    return ImaginedRecord(
         attribute_accuracy=accuracy(imagined),
         probe=AttributeProbe(
             real_test_seen=accuracy(test_seen),
@@ -255,4 +270,3 @@ def _imagined_samples(
             },
         ),
     )
-    return routes, record, compute_metrics(metrics, inputs)

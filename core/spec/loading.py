@@ -33,11 +33,14 @@ LOCK_KEY = "lock"
 LOCK_SUFFIX = ".lock.yaml"
 
 
-@dataclass
-class SpecDocument:
-    """A validated spec and where each of its parts came from."""
+Root = typing.TypeVar("Root", Spec, StagedSpec)
 
-    spec: Spec
+
+@dataclass
+class _Document(typing.Generic[Root]):
+    """A validated spec (one-stage or staged) and where each of its parts came from."""
+
+    spec: Root
     source: str
     marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
@@ -49,20 +52,12 @@ class SpecDocument:
         return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
 
-@dataclass
-class StagedDocument:
+class SpecDocument(_Document[Spec]):
+    """A validated one-stage spec and where each of its parts came from."""
+
+
+class StagedDocument(_Document[StagedSpec]):
     """A validated staged spec and where each of its parts came from."""
-
-    spec: StagedSpec
-    source: str
-    marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    overridden: dict[SpecPath, str] = field(default_factory=dict)
-    lock: dict[str, Any] | None = None
-
-    def locate(self, path: SpecPath, *, key: bool = False) -> str:
-        """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
-        return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
     def stage_document(self, stage: str, spec: Spec) -> SpecDocument:
         """Stage ``stage`` as the one-stage ``spec``, its paths located where the stage is
@@ -194,9 +189,6 @@ def _checked_spec(data: dict[str, Any], registry: ComponentRegistry, locator: _L
     if problems:
         raise SpecError(problems).located(locator)
     return spec
-
-
-Root = typing.TypeVar("Root", Spec, StagedSpec)
 
 
 def _validate(
