@@ -51,6 +51,23 @@ def at_path(path: SpecPath, what: str, action: Callable[[], T]) -> T:
         raise SpecError([Problem(path, f"{what} failed: {type(exc).__name__}: {message}")]) from exc
 
 
+def tensor_at(path: SpecPath, what: str, action: Callable[[], Any]) -> torch.Tensor:
+    """:func:`at_path` for a component's output, which must be one tensor: anything else (a
+    list, a tuple, a number) is a problem at ``path`` naming the component, not a crash later."""
+    out = at_path(path, what, action)
+    if not isinstance(out, torch.Tensor):
+        raise SpecError(
+            [
+                Problem(
+                    path,
+                    f"{what} returned a {type(out).__name__}, not a tensor",
+                    hint="a component's forward returns one torch.Tensor",
+                )
+            ]
+        )
+    return out
+
+
 def probe_images(dims: Dims, batch: int, seed: int) -> torch.Tensor:
     """Random samples of ``dims.sample_shape``: images in [-1, 1], or non-negative feature
     vectors (pooled CNN features are non-negative)."""
@@ -99,7 +116,8 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
         _expect(g_path, g_name, fake, image_shape, made)
         shapes["model.generator"] = tuple(fake.shape[1:])
         both = torch.cat([real, fake])
-        features = at_path(("model", "trunk"), f"trunk '{model.trunk.type}'", lambda: D.trunk(both))
+        trunk_name = f"trunk '{model.trunk.type}'"
+        features = tensor_at(("model", "trunk"), trunk_name, lambda: D.trunk(both))
         shapes["model.trunk"] = tuple(features.shape[1:])
         outputs = [fake, features]
         judged = (torch.cat([attributes, attributes]), torch.cat([labels, labels]))
@@ -182,7 +200,7 @@ def _run_head(
     dims: Dims,
 ) -> torch.Tensor:
     path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}'"
-    out = at_path(
+    out = tensor_at(
         path,
         f"{name} on trunk features {shape_text(features)}",
         lambda: head.judge(features, condition),

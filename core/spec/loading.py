@@ -105,7 +105,7 @@ def load_spec_document(
         set_path, text_value = apply_override(data, override)
         locator.overridden[set_path] = f"{dotted(set_path)}={text_value}"
     registry = registry or get_registry()
-    spec = _validate(data, registry, locator)
+    spec = _validate(data, registry, locator, recorded_components(lock))
     problems = reference_problems(spec, registry)
     if problems:
         raise SpecError(problems).located(locator)
@@ -119,11 +119,30 @@ def load_spec_document(
     )
 
 
-def _validate(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
+def recorded_components(lock: Any) -> dict[str, dict[str, str]]:
+    """A lock section's record of where each component came from, by component name (what
+    names an uninstalled package when a spec names a component that is gone)."""
+    rows = lock.get("components") if isinstance(lock, dict) else None
+    if not isinstance(rows, dict):
+        return {}
+    return {
+        row["type"]: {key: str(row.get(key, "")) for key in ("distribution", "version", "plugin")}
+        for row in rows.values()
+        if isinstance(row, dict) and isinstance(row.get("type"), str)
+    }
+
+
+def _validate(
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]],
+) -> Spec:
     """The spec with every default filled (nested references' params too:
-    :mod:`zsk.core.spec.refs`)."""
+    :mod:`zsk.core.spec.refs`); ``recorded`` (a lock's :func:`recorded_components`) lets an
+    unknown component's message name the package it came from."""
     try:
-        return Spec.model_validate(data, context={"registry": registry})
+        return Spec.model_validate(data, context={"registry": registry, "recorded": recorded})
     except ValidationError as exc:
         problems = _Translator(data, registry).problems(exc.errors(), ())
         raise SpecError(problems, _MarkedOrigin(locator, problems)) from None

@@ -37,8 +37,8 @@ class PretrainedClassifier(Loss):
             50, ge=1, description="passes of the classifier's pre-training over the real samples"
         )
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         if not dims.feature_dim:
             raise UserError(
                 f"loss '{self.name}' works on feature vectors, but the data set holds images",

@@ -7,7 +7,7 @@ heads' ``condition`` and the metric kind arrived with plugin API 1.1; 2.0 rename
 readers' module, which the data format uses.
 """
 
-from zsk.registry import hookimpl
+from zsk.api import hookimpl
 
 from zsk_plugin_example.datasets import ClassTable
 from zsk_plugin_example.heads import AttributeProjection, LinearCritic
@@ -15,7 +15,7 @@ from zsk_plugin_example.losses import RelativisticAverageLSGAN
 from zsk_plugin_example.metrics import ColourGap
 from zsk_plugin_example.normalizers import PixelNorm
 
-zsk_plugin_api = ">=2.0,<3"
+zsk_plugin_api = ">=3.0,<4"
 
 COMPONENTS = (
     RelativisticAverageLSGAN,

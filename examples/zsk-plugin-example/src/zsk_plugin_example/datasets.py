@@ -7,11 +7,7 @@ from pathlib import Path
 
 import torch
 from pydantic import Field
-from zsk.core.components.interfaces import Dataset
-from zsk.core.components.zsl_data import ZslData
-from zsk.core.data.readers import class_images, require_folder
-from zsk.core.data.split import assemble
-from zsk.registry import UserError
+from zsk.api import Dataset, UserError, ZslData, assemble, class_images, require_folder
 
 SPLITS = ("seen", "unseen")
 

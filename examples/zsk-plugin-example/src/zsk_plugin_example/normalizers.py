@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 from torch import nn
-from zsk.core.components.interfaces import Normalizer
-from zsk.registry import Component
+from zsk.api import Component, Normalizer
 
 
 class PixelNormLayer(nn.Module):
