@@ -43,20 +43,13 @@ demo: setup
 	$(BIN)/zsk eval
 	$(BIN)/zsk report
 
-# The two-stage route on the same data: the demo's discriminators embed every image (φ(x)),
-# a feature GAN generates those embeddings (examples/shapes-features.yaml says each step)
+# The two-stage route as one spec: the image GAN (the recogniser), then a feature GAN over its
+# discriminator's embeddings φ(x), extracted by zsk train between the stages
 demo-features: setup
-	ls runs/shapes/validation/checkpoints/*.safetensors >/dev/null 2>&1 || $(MAKE) demo
-	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes --layer embedding \
-		--out data/shapes-features --force
-	$(BIN)/zsk data features $(DEMO_DATA) --run runs/shapes/validation \
-		--layer embedding --out data/shapes-features-validation --force
-	$(BIN)/zsk build examples/shapes-features.yaml --out runs/shapes-features-validation --force \
-		--set data.params.root=data/shapes-features-validation --set "holdout={}"
-	$(BIN)/zsk build examples/shapes-features.yaml --force
-	$(BIN)/zsk train runs/shapes-features-validation
-	$(BIN)/zsk train runs/shapes-features
-	$(BIN)/zsk eval runs/shapes-features --calibrate-with runs/shapes-features-validation
+	test -f $(DEMO_DATA)/classes.txt || $(BIN)/zsk data synth $(DEMO_DATA)
+	$(BIN)/zsk build examples/shapes-two-stage.yaml --force
+	$(BIN)/zsk train
+	$(BIN)/zsk eval
 
 # Build, train (the run and its validation run on the benchmark's val_loc classes) and evaluate
 # f-CLSWGAN with the published settings: make fclswgan DATASET=awa2 (or cub) XLSA17=DIR
@@ -67,7 +60,7 @@ fclswgan: setup
 	$(BIN)/zsk eval
 
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info

@@ -1,15 +1,18 @@
 """Every benchmark in turn (``make bench``), each in its own process on one thread.
 
-    python benchmarks/run_all.py            # full run, under 10 minutes on two cores
-    python benchmarks/run_all.py --quick    # every reduced mode, well under a minute
+    python -m benchmarks.run_all            # full run, under 10 minutes on two cores
+    python -m benchmarks.run_all --quick    # every reduced mode, well under a minute
 
-1. overhead: zsk's training step against a hand-written flat loop (bench_overhead.py);
-2. scaling: time and memory per step against batch and image size (bench_scaling.py);
-3. data: JPEG decoding and prepared batches, images/s (bench_data.py, the data layer's);
-   layout: channels_last against contiguous on the CPU (bench_layout.py);
-   feature data: reading the benchmark files, extracting features (bench_feature_data.py);
-4. GPU: benchmarks/gpu.sh when CUDA is present, otherwise a note how to run it;
-5. time to quality: from a finished ``make demo`` run (runs/shapes) when one is there.
+The speed benchmarks of ``benchmarks/speed`` (BENCHMARKS.md §1–4):
+
+- overhead: zsk's training step against a hand-written flat loop (bench_overhead);
+- scaling: time and memory per step against batch and image size (bench_scaling);
+- data: JPEG decoding and prepared batches, images/s (bench_data);
+- layout: channels_last against contiguous on the CPU (bench_layout);
+- feature data: reading the benchmark files, extracting features (bench_feature_data);
+- GPU: benchmarks/speed/gpu.sh when CUDA is present, otherwise a note how to run it;
+
+then the time to quality of a finished ``make demo`` run (runs/shapes) when one is there (§5).
 """
 
 from __future__ import annotations
@@ -23,25 +26,27 @@ import time
 from pathlib import Path
 
 import torch
-from common import ROOT, machine_line, one_thread
 
-HERE = Path(__file__).resolve().parent
+from benchmarks.speed.common import ROOT, machine_line, one_thread
+
 BENCHMARKS = [
-    ("overhead", [sys.executable, str(HERE / "bench_overhead.py")]),
-    ("scaling", [sys.executable, str(HERE / "bench_scaling.py")]),
-    ("data", [sys.executable, str(HERE / "bench_data.py")]),
-    ("layout", [sys.executable, str(HERE / "bench_layout.py")]),
-    ("feature data", [sys.executable, str(HERE / "bench_feature_data.py")]),
+    ("overhead", "bench_overhead"),
+    ("scaling", "bench_scaling"),
+    ("data", "bench_data"),
+    ("layout", "bench_layout"),
+    ("feature data", "bench_feature_data"),
 ]
 DEMO_RUN = ROOT / "runs" / "shapes"
 
 
-def run_benchmark(name: str, command: list[str], quick: bool) -> bool:
-    """Run one benchmark script (output straight through); True when it succeeded."""
+def run_benchmark(name: str, module: str, quick: bool) -> bool:
+    """Run one speed benchmark in its own process (output straight through); True when it
+    succeeded."""
     print(f"\n## {name}\n", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
-    code = subprocess.run([*command, *(["--quick"] if quick else [])], env=env).returncode
+    command = [sys.executable, "-m", f"benchmarks.speed.{module}", *(["--quick"] if quick else [])]
+    code = subprocess.run(command, env=env, cwd=ROOT).returncode
     print(f"\n({name}: {time.perf_counter() - start:.0f} s, exit code {code})", flush=True)
     return code == 0
 
@@ -50,11 +55,15 @@ def gpu_section(quick: bool) -> bool:
     print("\n## GPU\n", flush=True)
     if not torch.cuda.is_available():
         print(
-            "no CUDA device here: skipped. On a machine with one, run `benchmarks/gpu.sh` "
+            "no CUDA device here: skipped. On a machine with one, run `benchmarks/speed/gpu.sh` "
             "(fp32, bf16 + channels_last, bf16 + compile; images/s, peak memory, MFU)."
         )
         return True
-    command = ["bash", str(HERE / "gpu.sh"), *(["--quick"] if quick else [])]
+    command = [
+        "bash",
+        str(ROOT / "benchmarks" / "speed" / "gpu.sh"),
+        *(["--quick"] if quick else []),
+    ]
     return subprocess.run(command).returncode == 0
 
 
@@ -103,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     one_thread()
     print("# zsk benchmarks\n\n" + machine_line(), flush=True)
     start = time.perf_counter()
-    failed = [name for name, command in BENCHMARKS if not run_benchmark(name, command, args.quick)]
+    failed = [name for name, module in BENCHMARKS if not run_benchmark(name, module, args.quick)]
     if not gpu_section(args.quick):
         failed.append("gpu")
     print("\n## time to quality (make demo)\n")

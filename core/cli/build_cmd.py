@@ -41,7 +41,9 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
     """Validate SPEC, build and shape-check every network, write the run directory.
 
     Writes spec.lock.yaml (the resolved spec, versions, provenance, data fingerprint) and
-    init.safetensors (the seeded initial weights), and records the run for `zsk train`.
+    init.safetensors (the seeded initial weights), and records the run for `zsk train`. A
+    staged spec (a stages: section) builds every stage in RUN_DIR/<stage>, each with its
+    validation run.
 
     \b
     Examples:
@@ -52,12 +54,17 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
     """
     from zsk.core.rundir.directory import build_run
     from zsk.core.rundir.validation_run import build_validation_run
+    from zsk.core.spec.loading import StagedDocument, read_spec
 
     console = Console(highlight=False)
 
     def moved(old: Path, new: Path) -> None:
         console.print(f"moved the previous run {old} aside to {new}")
 
+    document = read_spec(spec, overrides)
+    if isinstance(document, StagedDocument):
+        _build_stages(document, overrides, out, force, moved, console)
+        return
     run_dir, result = build_run(spec, overrides, out, force, on_moved_aside=moved)
     validation = build_validation_run(spec, overrides, run_dir, result.spec, force)
     cost = measure(result.spec, result.data, result.gan, result.spec.train.batch_size)
@@ -71,6 +78,31 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
             f"zsk train trains it first)"
         )
     console.print(f"wrote {run_dir}/  (next: zsk train {run_dir})")
+
+
+def _build_stages(document, overrides, out, force, moved, console: Console) -> None:
+    """Build every stage of a staged spec; print each stage's tables."""
+    from zsk.core.rundir.stages import build_staged
+
+    run_dir, stages = build_staged(document, overrides, out, force, on_moved_aside=moved)
+    for built in stages:
+        console.rule(f"stage '{built.stage.name}' -> {built.stage.run_dir}/")
+        result = built.build
+        cost = measure(result.spec, result.data, result.gan, result.spec.train.batch_size)
+        for table in summary_tables(result, cost):
+            console.print(table)
+        for line in totals(result, cost):
+            console.print(line)
+        source = built.stage.spec.features_from
+        if source is not None:
+            console.print(
+                f"reads the {source.layer} features of stage '{source.stage}', which zsk train "
+                "extracts when that stage has trained"
+            )
+        if built.validation is not None:
+            console.print(f"its validation run: {built.validation}/")
+    names = " -> ".join(built.stage.name for built in stages)
+    console.print(f"wrote {run_dir}/ with stages {names}  (next: zsk train {run_dir})")
 
 
 @click.command()

@@ -277,7 +277,7 @@ def features(
     from zsk.core.data.extract import extract
     from zsk.core.data.extractors import timm_extractor
     from zsk.core.data.source import load_folder
-    from zsk.core.evaluate.run_features import run_extractor
+    from zsk.core.rundir.run_features import run_extractor
 
     if (backbone is None) == (run_dir is None):
         raise UserError(

@@ -20,6 +20,7 @@ from zsk.core.evaluate.pictures import (
 )
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.directory import load_run, resolve_run_dir
+from zsk.core.rundir.stages import picture_run
 from zsk.core.storage.files import image_format
 from zsk.core.train.device import resolve_device
 from zsk.registry import UserError
@@ -76,7 +77,8 @@ def generate(
 ) -> None:
     """Imagine images of classes, seen or unseen, or of an edited attribute vector.
 
-    One row per class, --n images per row.
+    One row per class, --n images per row. Of a staged run, the last image stage that trains
+    a generator draws them.
 
     \b
     Examples:
@@ -86,7 +88,7 @@ def generate(
     """
     if out is not None:
         image_format(out)  # before the networks run
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = picture_run(resolve_run_dir(run_dir))
     build = load_run(run_dir)
     refuse_features(build.gan, "generate")
     trained = load_trained(run_dir, build)
@@ -124,7 +126,8 @@ def translate(
     """Translate an image towards a class or attributes: source, reconstruction, translation.
 
     Only a translating generator (encoder_decoder) can do this. The reconstruction is
-    G(D_enc(x)), shown when the discriminator has a reconstruction_feature head.
+    G(D_enc(x)), shown when the discriminator has a reconstruction_feature head. Of a staged
+    run, the last image stage that trains a generator translates.
 
     \b
     Examples:
@@ -136,7 +139,7 @@ def translate(
     run_dir, image = (None, paths[0]) if len(paths) == 1 else paths
     if out is not None:
         image_format(out)  # before the networks run
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = picture_run(resolve_run_dir(run_dir))
     build = load_run(run_dir)
     refuse_features(build.gan, "translate")
     refuse_non_translating(build.gan)  # a property of the spec: say so before asking to train

@@ -46,6 +46,33 @@ def _train_validation_run(run_dir: Path, device: str, layout) -> None:
         click.echo(f"trained the validation run {run_dir} to step {result.step}")
 
 
+def _train_stages(run_dir: Path, device: str, resume: bool, layout) -> None:
+    """Train every stage of a staged run in order, features extracted in between."""
+    from zsk.core.rundir.stage_training import train_staged
+    from zsk.core.rundir.stages import read_staged
+    from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
+
+    def say(text: str) -> None:
+        click.echo(text, err=True)
+
+    try:
+        with stop_on_signals() as stop:
+            results = train_staged(
+                read_staged(run_dir),
+                device=device,
+                resume=resume,
+                layout=layout,
+                stop=stop,
+                say=say,
+            )
+    except TrainingInterrupted as exc:
+        click.echo(f"{exc}; continue with: zsk train {run_dir} --resume", err=True)
+        sys.exit(exc.exit_code)
+    for result in results:
+        done = "trained" if result.trained else "already trained"
+        click.echo(f"{done} {result.run_dir} to step {result.step}")
+
+
 @click.command()
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--steps", type=click.IntRange(min=1), help="Train until step N in total.")
@@ -70,7 +97,10 @@ def train(
     """Train a built run (the last `zsk build` when RUN_DIR is left out).
 
     A run whose spec has a validation_run section trains RUN_DIR/validation first (to its
-    spec's length; --steps and --epochs apply to the run itself). Checkpoints go to
+    spec's length; --steps and --epochs apply to the run itself). A staged run trains its
+    stages in order, each to its spec's length (validation run first), extracting a feature
+    stage's features from its source stage in between; --resume continues at whichever stage
+    stopped. Checkpoints go to
     RUN_DIR/checkpoints, metrics to RUN_DIR/metrics.jsonl, sample grids to RUN_DIR/samples
     (latest.png is the newest). Ctrl-C or SIGTERM finishes the current step and writes a
     checkpoint; continue with --resume. --steps counts from the run's start, so a
@@ -93,7 +123,7 @@ def train(
         arguments += [f"--epochs={epochs}"] if epochs else []
         arguments += ["--resume"] if resume else []
         _launch(nproc, arguments)
-    from zsk.core.rundir.directory import load_run, resolve_run_dir
+    from zsk.core.rundir.directory import is_staged, load_run, resolve_run_dir
     from zsk.core.rundir.validation_run import companion
     from zsk.core.train.distributed import from_environment, shutdown
     from zsk.core.train.loop import Trainer
@@ -101,6 +131,14 @@ def train(
 
     run_dir = resolve_run_dir(run_dir)
     layout = from_environment()
+    if is_staged(run_dir):
+        if steps is not None or epochs is not None:
+            raise click.UsageError(
+                "a staged run trains each stage to its spec's length; set it in the spec or "
+                "at build time (--set stages.NAME.train.steps=N), not with --steps/--epochs"
+            )
+        _train_stages(run_dir, device, resume, layout)
+        return
     try:
         validation = companion(run_dir)
         if validation is not None:

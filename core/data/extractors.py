@@ -1,6 +1,6 @@
 """What turns images into feature vectors for ``zsk data features``: a timm backbone with local
 weights (the field's recipe: ImageNet ResNet-101, globally average-pooled). A trained zsk image
-run's discriminator is the other extractor (:mod:`zsk.core.evaluate.run_features`)."""
+run's discriminator is the other extractor (:mod:`zsk.core.rundir.run_features`)."""
 
 from __future__ import annotations
 

@@ -122,6 +122,12 @@ class BatchStream:
     With ``world_size > 1`` every rank takes every ``world_size``-th index of the permutation
     (after dropping the remainder, at most ``world_size - 1`` images per epoch), so ranks see
     disjoint shards of equal length and step in lockstep.
+
+    ``sampling="random"`` draws each batch afresh instead: ``batch_size`` distinct indices at
+    random from the whole split (f-CLSWGAN's release), from a generator seeded with ``seed``,
+    the rank, the epoch and the batch's position, so a resumed run draws the same batches. An
+    epoch then has as many batches as with the permutation, but an image may come twice in it
+    or not at all.
     """
 
     def __init__(
@@ -136,6 +142,7 @@ class BatchStream:
         drop_last: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        sampling: str = "permutation",
     ):
         is_images = images.dtype == torch.uint8 and images.dim() == 4
         is_features = images.dtype == torch.float32 and images.dim() == 2
@@ -157,6 +164,7 @@ class BatchStream:
         self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
+        self.sampling = sampling
         self.epoch = 0
         self.position = 0
         if len(self) == 0:
@@ -189,13 +197,23 @@ class BatchStream:
         state saved while a batch is in use resumes with the next one."""
         if self.position >= len(self):
             self.epoch, self.position = self.epoch + 1, 0
-        order = self.order(self.epoch)
+        order = self.order(self.epoch) if self.sampling == "permutation" else None
         while self.position < len(self):
             start = self.position * self.batch_size
-            index = order[start : start + self.batch_size]
+            index = (
+                order[start : start + self.batch_size]
+                if order is not None
+                else self.random_batch(self.epoch, self.position)
+            )
             self.position += 1
             yield self._batch(index)
         self.epoch, self.position = self.epoch + 1, 0
+
+    def random_batch(self, epoch: int, position: int) -> torch.Tensor:
+        """The indices of batch ``position`` of ``epoch`` under ``sampling="random"``."""
+        key = ((self.seed * 1_000_003 + self.rank) * 1_000_003 + epoch) * 1_000_003 + position
+        generator = torch.Generator().manual_seed(key % 2**63)
+        return torch.randperm(len(self.images), generator=generator)[: self.batch_size]
 
     def _batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         labels = self.labels.index_select(0, index.to(self.labels.device))

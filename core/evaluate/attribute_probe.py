@@ -12,9 +12,8 @@ imagined unseen images can reasonably reach).
 
 The judge's recipe (1000 steps, flips, Gaussian pixel noise of std 0.2) was chosen on training
 images only: judges fitted without a few seen classes were scored on those classes' images,
-which measures what matters here, reading attributes of combinations never seen. On the shapes
-data set that score rose from 0.786 (300 steps, flips only) to 0.825; random shifts added
-nothing measurable (BENCHMARKS.md §5).
+which measures what matters here, reading attributes of combinations never seen
+(docs/studies.md).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
+from zsk.core.evaluate.published_protocol import published_protocol
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.core.rundir.validation_run import trained_companion
@@ -181,6 +182,11 @@ def _imagined_images(
         gan, data, train, test_seen + test_unseen, calibration, where, how
     )
     generative.metrics["chosen_on_validation"] = candidates
+    if data.is_features:
+        log("f-CLSWGAN's own ZSL and GZSL classifiers (uncalibrated, as published)")
+        generative.metrics["published_protocol"] = published_protocol(
+            gan, data, train, test_seen + test_unseen, device, options.seed
+        )
     log(f"training the attribute probe ({options.probe_steps} steps)")
     binary, rule = binarize(data.attributes)
     probe = train_probe(train, binary, options.probe_steps, device, options.seed)

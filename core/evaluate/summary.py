@@ -56,6 +56,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             str(generative.get("classifier_epochs", "—")),
         ),
     ]
+    rows += _published_rows(generative.get("published_protocol"))
     rows += [
         ("imagined images", "attribute accuracy", _percent(result["generated_attribute_accuracy"])),
         (
@@ -68,6 +69,20 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     for metric, values in result.get("metrics", {}).items():
         rows += [(f"metric {metric}", key, _value(value)) for key, value in values.items()]
     return rows
+
+
+def _published_rows(published: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """A feature run's numbers as f-CLSWGAN's release computes them (uncalibrated)."""
+    if published is None:
+        return []
+    method = "published protocol"
+    gzsl = published["gzsl"]
+    return [
+        (method, "ZSL top-1 (per class)", _percent(published["zsl_top1"])),
+        (method, "GZSL u (unseen), uncalibrated", _percent(gzsl["u"])),
+        (method, "GZSL s (seen), uncalibrated", _percent(gzsl["s"])),
+        (method, "GZSL H, uncalibrated", _percent(gzsl["h"])),
+    ]
 
 
 def _value(value: Any) -> str:

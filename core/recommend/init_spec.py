@@ -36,9 +36,9 @@ from zsk.registry import UserError
 
 #: Image sizes the built-in generator draws (its depth follows the size).
 IMAGE_SIZES = (32, 64, 128)
-#: Training FLOPs per CPU second of one core, measured on the small networks below with the
-#: process's start, data loading and checkpoints included (2-core AMD EPYC KVM VM, torch
-#: 2.14.1, one thread; BENCHMARKS.md §6).
+#: Training FLOPs one CPU core delivers per second on the small networks below, the process's
+#: start, data loading and checkpoints included: what turns ``--cpu-minutes`` into steps. A
+#: faster or slower core trains proportionally more or fewer steps in the same budget.
 FLOPS_PER_SECOND = 40e9
 BATCH = 32
 #: Training images a validation run keeps, as a share of the run's (held-out classes and the

@@ -35,6 +35,8 @@ RUNS = Path("runs")
 LATEST = RUNS / ".latest"
 LOCK_FILE = "spec.lock.yaml"
 INIT_FILE = "init.safetensors"
+#: what marks a staged run's directory (:mod:`zsk.core.rundir.stages`): its stages are runs below
+STAGES_FILE = "stages.lock.yaml"
 
 T = TypeVar("T")
 
@@ -57,21 +59,22 @@ def build_run(
     document = load_spec_document(Path(spec_path), overrides)
     spec = document.spec
     run_dir = Path(out) if out is not None else RUNS / spec.name
-    _refuse_trained(run_dir, force)
-    data = _located(document, lambda: load_data(spec))
-    build = _located(document, lambda: compose(spec, data))
-    if _has_checkpoints(run_dir):
-        with run_lock(run_dir, "zsk build --force"):  # never move a run that is training
-            moved = _move_aside(run_dir)
-        if on_moved_aside is not None:
-            on_moved_aside(run_dir, moved)
+    refuse_in_the_way(run_dir, force, staged=False)
+    data = located_in(document, lambda: load_data(spec))
+    build = located_in(document, lambda: compose(spec, data))
+    move_aside_in_the_way(run_dir, staged=False, on_moved_aside=on_moved_aside)
     with run_lock(run_dir, "zsk build"):
-        lock = lock_section(build, source=str(spec_path), overrides=overrides)
-        write_file(run_dir / LOCK_FILE, lock_text(build, lock))
-        save_initial_weights(build, run_dir / INIT_FILE)
+        write_run(run_dir, build, source=str(spec_path), overrides=overrides)
     if record_latest:
-        _record_latest(run_dir)
+        record_latest_run(run_dir)
     return run_dir, build
+
+
+def write_run(run_dir: Path, build: Build, *, source: str, overrides: Sequence[str]) -> None:
+    """Write the run directory's lock file and initial weights (the caller holds its lock)."""
+    lock = lock_section(build, source=source, overrides=overrides)
+    write_file(run_dir / LOCK_FILE, lock_text(build, lock))
+    save_initial_weights(build, run_dir / INIT_FILE)
 
 
 def resolve_run_dir(run_dir: Path | None) -> Path:
@@ -89,27 +92,44 @@ def resolve_run_dir(run_dir: Path | None) -> Path:
                 f"{LATEST} (relative to {Path.cwd()}) is not UTF-8 text naming a run: {exc}",
                 hint="delete it and build again (zsk build SPEC), or name a run directory",
             ) from None
-        if not (run_dir / LOCK_FILE).is_file():
+        if not is_run_dir(run_dir):
             raise UserError(
                 f"the latest build, {run_dir} (from {LATEST}), is gone",
                 hint="build again with zsk build SPEC, or name a run directory",
             )
         return run_dir
     run_dir = Path(run_dir)
-    if not (run_dir / LOCK_FILE).is_file():
+    if not is_run_dir(run_dir):
         raise UserError(
-            f"{run_dir} is not a run directory: it has no {LOCK_FILE}",
+            f"{run_dir} is not a run directory: it has no {LOCK_FILE} (nor {STAGES_FILE})",
             hint="give a directory written by zsk build (e.g. runs/shapes)",
         )
     return run_dir
 
 
+def is_run_dir(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a build: one run, or a staged run's stages."""
+    return (run_dir / LOCK_FILE).is_file() or is_staged(run_dir)
+
+
+def is_staged(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a staged run (a folder per stage, each a run)."""
+    return (Path(run_dir) / STAGES_FILE).is_file()
+
+
 def load_run(run_dir: Path) -> Build:
     """The build of ``run_dir``: its lock file's spec, its data, its initial weights."""
     run_dir = resolve_run_dir(run_dir)
+    if is_staged(run_dir):
+        stages = sorted(p.parent.name for p in run_dir.glob(f"*/{LOCK_FILE}"))
+        raise UserError(
+            f"{run_dir} is a staged run; this command reads one run, and each stage is one: "
+            + ", ".join(str(run_dir / name) for name in stages),
+            hint=f"name a stage's folder, e.g. {run_dir / stages[0]}" if stages else None,
+        )
     document = load_spec_document(run_dir / LOCK_FILE)
     spec = document.spec
-    data = _located(document, lambda: load_data(spec))
+    data = located_in(document, lambda: load_data(spec))
     built_with = (document.lock or {}).get("data_fingerprint")
     if built_with is not None and data.fingerprint() != built_with:
         raise UserError(
@@ -117,7 +137,7 @@ def load_run(run_dir: Path) -> Build:
             f"attributes or split: fingerprint {data.fingerprint()}, built with {built_with})",
             hint="restore the data set as it was, or build a new run with zsk build SPEC",
         )
-    build = _located(document, lambda: compose(spec, data))
+    build = located_in(document, lambda: compose(spec, data))
     load_initial_weights(build, run_dir / INIT_FILE)
     return build
 
@@ -197,25 +217,51 @@ def _load_loss_states(objective: Objective, tensors: dict[str, torch.Tensor]) ->
             loss.load_state_dict(own)
 
 
-def _located(document: SpecDocument, action: Callable[[], T]) -> T:
+def located_in(document: SpecDocument, action: Callable[[], T]) -> T:
+    """``action()``, its spec problems located in ``document``'s file."""
     try:
         return action()
     except SpecError as exc:
         raise exc.located(document.locate) from exc
 
 
-def _has_checkpoints(run_dir: Path) -> bool:
-    folder = run_dir / CHECKPOINT_DIR
-    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+def _in_the_way(run_dir: Path, staged: bool) -> str | None:
+    """What a build of this kind (staged or not) in ``run_dir`` would destroy, if anything:
+    trained weights, or a build of the other kind."""
+    other = is_staged(run_dir) if not staged else (run_dir / LOCK_FILE).is_file()
+    if other:
+        return f"holds a {'staged' if not staged else 'one-stage'} run"
+    folders = [run_dir / CHECKPOINT_DIR]
+    if staged:
+        folders += sorted(run_dir.glob(f"*/{CHECKPOINT_DIR}"))
+    for folder in folders:
+        if folder.is_dir() and any(p.is_file() for p in folder.rglob("*")):
+            return f"already holds training checkpoints ({folder})"
+    return None
 
 
-def _refuse_trained(run_dir: Path, force: bool) -> None:
-    if _has_checkpoints(run_dir) and not force:
+def refuse_in_the_way(run_dir: Path, force: bool, *, staged: bool) -> None:
+    """Refuse to build over trained weights or another kind of build, unless ``force``."""
+    reason = _in_the_way(run_dir, staged)
+    if reason is not None and not force:
         raise UserError(
-            f"{run_dir} already holds training checkpoints ({run_dir / CHECKPOINT_DIR})",
+            f"{run_dir} {reason}",
             hint=f"pass --force to move that run aside to {run_dir}.old-<time> and build "
             "afresh, or --out DIR to build elsewhere",
         )
+
+
+def move_aside_in_the_way(
+    run_dir: Path, *, staged: bool, on_moved_aside: Callable[[Path, Path], None] | None
+) -> None:
+    """Move the run in ``run_dir`` aside when a build would destroy it (see
+    :func:`refuse_in_the_way`), telling ``on_moved_aside(old, new)``."""
+    if _in_the_way(run_dir, staged) is None:
+        return
+    with run_lock(run_dir, "zsk build --force"):  # never move a run that is training
+        moved = _move_aside(run_dir)
+    if on_moved_aside is not None:
+        on_moved_aside(run_dir, moved)
 
 
 def _move_aside(run_dir: Path) -> Path:
@@ -230,7 +276,7 @@ def _move_aside(run_dir: Path) -> Path:
     return target
 
 
-def _record_latest(run_dir: Path) -> None:
+def record_latest_run(run_dir: Path) -> None:
     """Write ``runs/.latest``: the run directory, relative to here when it is below here."""
     resolved = run_dir.resolve()
     try:

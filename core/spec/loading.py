@@ -6,7 +6,10 @@ component name is close to a known one. The YAML is read with PyYAML's safe load
 
 A spec without ``name`` is named after its file (``examples/shapes.yaml`` -> ``shapes``).
 A lock file written by ``zsk build`` (``*.lock.yaml``) is a spec too: its ``lock:`` section (what
-the build resolved) is set aside in :attr:`SpecDocument.lock`.
+the build resolved) is set aside in :attr:`SpecDocument.lock`. A spec with a ``stages:`` section
+is a staged spec (:mod:`zsk.core.spec.stages`), read by :func:`read_spec` into a
+:class:`StagedDocument`, whose :meth:`~StagedDocument.stage_document` locates each stage's
+problems in the same file.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from zsk.core.spec.refs import ComponentRef
+from zsk.core.spec.refs import ComponentRef, recorded_components
 from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
+from zsk.core.spec.stages import StagedSpec, stage_problems
 from zsk.registry import ComponentRegistry, RegistryError, UserError, get_registry
 
 LOCK_KEY = "lock"
@@ -44,6 +48,48 @@ class SpecDocument:
     def locate(self, path: SpecPath, *, key: bool = False) -> str:
         """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
         return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
+
+
+@dataclass
+class StagedDocument:
+    """A validated staged spec and where each of its parts came from."""
+
+    spec: StagedSpec
+    source: str
+    marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
+    overridden: dict[SpecPath, str] = field(default_factory=dict)
+    lock: dict[str, Any] | None = None
+
+    def locate(self, path: SpecPath, *, key: bool = False) -> str:
+        """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
+        return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
+
+    def stage_document(self, stage: str, spec: Spec) -> SpecDocument:
+        """Stage ``stage`` as the one-stage ``spec``, its paths located where the stage is
+        written (a feature stage's ``data`` at its ``features_from``)."""
+        prefix = ("stages", stage)
+        renamed = {("data",): (*prefix, "features_from")}
+        if self.spec.stages[stage].data is not None:
+            renamed = {}
+
+        def moved(table: dict[SpecPath, Any]) -> dict[SpecPath, Any]:
+            own = {p[2:]: v for p, v in table.items() if p[:2] == prefix and len(p) > 2}
+            for inner, outer in renamed.items():
+                if outer in table:
+                    own[inner] = table[outer]
+            for top in ("name", "validation_run"):
+                if (top,) in table:
+                    own[(top,)] = table[(top,)]
+            return own
+
+        return SpecDocument(
+            spec,
+            self.source,
+            moved(self.marks),
+            moved(self.key_marks),
+            moved(self.overridden),
+        )
 
 
 @dataclass
@@ -81,6 +127,23 @@ def load_spec_document(
     path: Path, overrides: Sequence[str] = (), *, registry: ComponentRegistry | None = None
 ) -> SpecDocument:
     """Like :func:`load_spec`, keeping the marks to locate later problems (the composer's)."""
+    document = read_spec(path, overrides, registry=registry)
+    if isinstance(document, StagedDocument):
+        names = ", ".join(document.spec.stages)
+        raise UserError(
+            f"{path} is a staged spec (stages: {names}); this needs a one-stage spec",
+            where=f"{document.locate(('stages',), key=True)}  stages",
+            hint="zsk build builds every stage of it; a stage's own spec is in "
+            "RUN_DIR/<stage>/spec.lock.yaml",
+        )
+    return document
+
+
+def read_spec(
+    path: Path, overrides: Sequence[str] = (), *, registry: ComponentRegistry | None = None
+) -> SpecDocument | StagedDocument:
+    """A one-stage spec, or a staged one when the file has a ``stages:`` section, validated
+    (with ``--set`` overrides applied) and with the marks to locate later problems."""
     path = Path(path)
     source = str(path)
     text = _read(path)
@@ -105,46 +168,39 @@ def load_spec_document(
         set_path, text_value = apply_override(data, override)
         locator.overridden[set_path] = f"{dotted(set_path)}={text_value}"
     registry = registry or get_registry()
-    spec = _validate(data, registry, locator, recorded_components(lock))
+    lock = lock if isinstance(lock, dict) else None
+    overridden = dict(locator.overridden)
+    recorded = recorded_components(lock)
+    if "stages" in data:
+        staged = _validate(StagedSpec, data, registry, locator, recorded)
+        problems = stage_problems(staged, registry)
+        if problems:
+            raise SpecError(problems).located(locator)
+        return StagedDocument(staged, source, marks, key_marks, overridden, lock)
+    spec = _validate(Spec, data, registry, locator, recorded)
     problems = reference_problems(spec, registry)
     if problems:
         raise SpecError(problems).located(locator)
-    return SpecDocument(
-        spec,
-        source,
-        marks,
-        key_marks,
-        dict(locator.overridden),
-        lock if isinstance(lock, dict) else None,
-    )
+    return SpecDocument(spec, source, marks, key_marks, overridden, lock)
 
 
-def recorded_components(lock: Any) -> dict[str, dict[str, str]]:
-    """A lock section's record of where each component came from, by component name (what
-    names an uninstalled package when a spec names a component that is gone)."""
-    rows = lock.get("components") if isinstance(lock, dict) else None
-    if not isinstance(rows, dict):
-        return {}
-    return {
-        row["type"]: {key: str(row.get(key, "")) for key in ("distribution", "version", "plugin")}
-        for row in rows.values()
-        if isinstance(row, dict) and isinstance(row.get("type"), str)
-    }
+Root = typing.TypeVar("Root", Spec, StagedSpec)
 
 
 def _validate(
+    root: type[Root],
     data: dict[str, Any],
     registry: ComponentRegistry,
     locator: _Locator,
     recorded: dict[str, dict[str, str]],
-) -> Spec:
+) -> Root:
     """The spec with every default filled (nested references' params too:
     :mod:`zsk.core.spec.refs`); ``recorded`` (a lock's :func:`recorded_components`) lets an
     unknown component's message name the package it came from."""
     try:
-        return Spec.model_validate(data, context={"registry": registry, "recorded": recorded})
+        return root.model_validate(data, context={"registry": registry, "recorded": recorded})
     except ValidationError as exc:
-        problems = _Translator(data, registry).problems(exc.errors(), ())
+        problems = _Translator(root, data, registry).problems(exc.errors(), ())
         raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
 
 
@@ -303,7 +359,8 @@ def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
 class _Translator:
     """Turns pydantic's errors into located :class:`Problem` s in the spec's own terms."""
 
-    def __init__(self, data: Any, registry: ComponentRegistry):
+    def __init__(self, root: type[BaseModel], data: Any, registry: ComponentRegistry):
+        self.root = root
         self.data = data
         self.registry = registry
 
@@ -330,7 +387,7 @@ class _Translator:
 
     def _unknown_key(self, path: SpecPath) -> Problem:
         name = str(path[-1])
-        known = _fields_at(Spec, path[:-1], self.data, self.registry)
+        known = _fields_at(self.root, path[:-1], self.data, self.registry)
         message = f"unknown key {name!r}."
         hint = None
         if known:

@@ -1,6 +1,6 @@
 """References to components in specs and in component params: ``{type: NAME, params: {...}}``.
 
-A reference of a given kind (``NormalizerRef``, ``AttentionRef``, ... or :func:`ref_of`) is
+A reference of a given kind (``NormalizerRef``, ``AttentionRef``, ..., one class per kind) is
 resolved when it is validated with the registry in the validation context
 (``model_validate(data, context={"registry": registry})``, as the spec loader does): the name
 must exist, and ``params`` are validated once, by that component's own ``Params`` model, into
@@ -145,6 +145,19 @@ class ComponentRef(BaseModel):
                 hint=f"subclass {base.__name__} from zsk.api and register that class",
             )
         return built
+
+
+def recorded_components(lock: Any) -> dict[str, dict[str, str]]:
+    """A lock section's record of where each component came from, by component name (what
+    names an uninstalled package when a spec names a component that is gone)."""
+    rows = lock.get("components") if isinstance(lock, dict) else None
+    if not isinstance(rows, dict):
+        return {}
+    return {
+        row["type"]: {key: str(row.get(key, "")) for key in ("distribution", "version", "plugin")}
+        for row in rows.values()
+        if isinstance(row, dict) and isinstance(row.get("type"), str)
+    }
 
 
 def uninstalled_note(kind: str, name: str, recorded: dict[str, str]) -> str | None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Field, create_model
 
 from zsk.core.spec.sections import Spec, Term
+from zsk.core.spec.stages import StagedSpec
 from zsk.registry import ComponentRegistry
 
 #: Definitions in the spec's JSON schema that stand for "a component of this kind".
@@ -57,7 +58,9 @@ def json_schema(registry: ComponentRegistry) -> dict[str, Any]:
     """The JSON Schema of a spec, every component reference a union by ``type`` of the
     registered components' params, so editors autocomplete and check specs.
 
-    ``name`` is optional here: the loader names a spec after its file.
+    ``name`` is optional here: the loader names a spec after its file. One schema serves both
+    shapes of a spec: a one-stage spec (``data``, ``model``, ``objective``, ...) or a staged one
+    (``stages``, :mod:`zsk.core.spec.stages`), exactly one of them.
     """
     unions: dict[str, Any] = {}
     for definition, kind in _REF_DEFINITIONS.items():
@@ -69,6 +72,7 @@ def json_schema(registry: ComponentRegistry) -> dict[str, Any]:
     bundle = create_model(
         "ZskSchemaBundle",
         spec=(Spec, ...),
+        staged=(StagedSpec, ...),
         **{definition: (union, ...) for definition, union in unions.items()},
     )
     schema = bundle.model_json_schema(ref_template="#/$defs/{model}")
@@ -80,7 +84,13 @@ def json_schema(registry: ComponentRegistry) -> dict[str, Any]:
             union["description"] = f"a {_REF_DEFINITIONS[definition]}, chosen by `type`"
             definitions[definition] = union
     root = definitions.pop("Spec")
-    root["required"] = [name for name in root.get("required", []) if name != "name"]
+    staged = definitions.pop("StagedSpec")
+    one_stage = [name for name in root.pop("required", []) if name != "name"]
+    root["properties"]["stages"] = staged["properties"]["stages"]
+    root["oneOf"] = [
+        {"title": "a one-stage spec", "required": one_stage},
+        {"title": "a staged spec", "required": ["stages"]},
+    ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **root,

@@ -211,6 +211,18 @@ class TrainSpec(_Strict):
     negative_fraction: float = Field(
         0.5, ge=0, le=1, description="share of fakes made for another class's attributes"
     )
+    batch_sampling: Literal["permutation", "random"] = Field(
+        "permutation",
+        description="how batches are drawn: 'permutation' (each epoch visits every training "
+        "image once, in a new order) or 'random' (each batch is drawn at random afresh, so an "
+        "image may come twice in an epoch or not at all: f-CLSWGAN's release)",
+    )
+    generator_noise: Literal["shared", "fresh"] = Field(
+        "shared",
+        description="the generator step's fakes: 'shared' (those of the last critic step, "
+        "generated once) or 'fresh' (generated again from new noise for the same batch and "
+        "classes: f-CLSWGAN's release)",
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     compile: bool = False

@@ -16,7 +16,7 @@ with ``M`` a fixed random map (standard normal entries), ``η_c`` and ``ε`` sta
   seen classes are.
 
 At ``offset=0`` and small ``noise`` (the defaults) a model learns the set quickly, as tests
-want. The benchmarks' AwA2-sized setting is in ``benchmarks/bench_features.py``.
+want. The benchmarks' AwA2-sized setting is in ``benchmarks/speed/bench_features.py``.
 """
 
 from __future__ import annotations

@@ -53,13 +53,16 @@ def write_xlsa17(
     seed: int = 0,
     names: list[str] | None = None,
     features_override: np.ndarray | None = None,
+    attributes_override: np.ndarray | None = None,
     splits_override: dict | None = None,
 ) -> TinyXlsa17:
     """Write a benchmark folder: the last ``unseen`` classes unseen, the ``validation`` seen
     classes before them val_loc's classes, every class with ``per_class`` samples.
 
     Sample ``i`` of class ``NAME`` has the image file ``.../images/NAME/{i:04d}.jpg``
-    (:func:`image_name`); ``names`` default to ``class01``, ``class02``, ..."""
+    (:func:`image_name`); ``names`` default to ``class01``, ``class02``, ...
+    ``features_override`` (D×N, samples in class order) and ``attributes_override`` (A×C)
+    replace the drawn features and attributes, e.g. by a synthetic set's."""
     import scipy.io
 
     rng = np.random.default_rng(seed)
@@ -67,6 +70,8 @@ def write_xlsa17(
     names = names or [f"class{c + 1:02d}" for c in range(classes)]
     att = rng.random((attributes, classes))
     att /= np.linalg.norm(att, axis=0, keepdims=True)
+    if attributes_override is not None:
+        att = attributes_override
     labels = np.repeat(np.arange(1, classes + 1), per_class).astype(np.float64)
     projection = rng.normal(size=(dim, attributes))
     features = np.maximum(projection @ att[:, labels.astype(int) - 1], 0)

@@ -87,7 +87,7 @@ class Trainer:
         self.layout = layout or Distributed()
         self.device = resolve_device(device, self.layout.local_rank)
         if self.device.type == "cpu":
-            keep_freed_memory()  # reuse freed pages: −11 to −26% step time at 128 px
+            keep_freed_memory()  # reuse freed pages instead of faulting in fresh ones
         initialise(self.layout, self.device)
         self.precision = resolve_precision(self.settings.precision, self.device)
         # channels_last is slower on the CPU (BENCHMARKS.md §2), so it applies on CUDA only
@@ -150,6 +150,7 @@ class Trainer:
             device=self.device,
             rank=self.layout.rank,
             world_size=self.layout.world_size,
+            sampling=self.settings.batch_sampling,
         )
         self.class_attributes = data.attributes[data.seen].float().to(self.device)
         # sample grids are pictures: a run over feature vectors has none to draw
@@ -247,13 +248,18 @@ class Trainer:
         self.lr_g = set_learning_rate(self.opt_g, self.settings.optimizers.generator.lr, factor)
         self.lr_d = set_learning_rate(self.opt_d, self.settings.optimizers.discriminator.lr, factor)
         bad: list[tuple[str, list[str]]] = []
+        fresh = self.settings.generator_noise == "fresh"
         for critic in range(self.settings.n_critic):
             batch = self._draw()
-            fakes = FakeImages(self.gan, batch, keep_graph=critic == self.settings.n_critic - 1)
+            last = critic == self.settings.n_critic - 1
+            fakes = FakeImages(self.gan, batch, keep_graph=last and not fresh)
             outcome = self._phase("discriminator", batch, fakes, self.update_d)
             if not outcome.applied:
                 bad.append(("discriminator", outcome.bad_terms))
         if self.build.objective.generator:  # empty: a discriminative baseline, G stays put
+            if fresh:
+                batch = batch.with_fresh_noise()
+                fakes = FakeImages(self.gan, batch, keep_graph=True)
             self._set_frozen(True)
             try:
                 outcome = self._phase("generator", batch, fakes, self.update_g)

@@ -20,8 +20,8 @@ def make_optimizer(
 ) -> torch.optim.Optimizer:
     """Adam, or AdamW when the spec asks for weight decay, with torch's fused kernels.
 
-    Fused Adam exists for CUDA and the CPU; on the CPU it is about ten times faster than the
-    default per-tensor loop (BENCHMARKS.md), which matters for the small models zsk trains there.
+    Fused Adam exists for CUDA and the CPU; on the CPU it is much faster than the default
+    per-tensor loop (BENCHMARKS.md §2), which matters for the small models zsk trains there.
     """
     params = [p for p in params if p.requires_grad]
     kwargs = {"lr": spec.lr, "betas": tuple(spec.betas)}

@@ -9,7 +9,7 @@ generator phase that follows on the same batch, so G runs forward once per step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -43,6 +43,13 @@ class Batch:
     target: torch.Tensor  # the class each fake is made for
     noise: torch.Tensor | None
     class_attributes: torch.Tensor  # (num_seen, num_attributes)
+
+    def with_fresh_noise(self) -> Batch:
+        """This batch with new generator noise (same images, classes and targets): the
+        generator step's own draw under ``train.generator_noise: fresh``."""
+        if self.noise is None:
+            return self
+        return replace(self, noise=torch.randn_like(self.noise))
 
 
 def draw_batch(

@@ -22,8 +22,8 @@ class SelfAttention(Attention):
     The paper's notebook computed ``γ·o + x`` and then returned ``x``, so its attention never
     acted; here the sum is returned. Computed with ``scaled_dot_product_attention`` (scale 1),
     which picks a memory-efficient kernel where one exists; on the CPU, f and g are zero-padded
-    to h's width so that the fused kernel applies: no 4096×4096 score matrices at 128 px, which
-    cut a training step's activation memory per image by ~80% there (BENCHMARKS.md). Fused
+    to h's width so that the fused kernel applies: no 4096×4096 score matrices at 128 px, where
+    they would dominate a training step's activation memory (BENCHMARKS.md §2). Fused
     kernels have no double backward, so inside :func:`zsk.core.components.interfaces.second_order`
     (a gradient penalty's pass) the scores are computed as plain ``softmax(qᵀk)·v`` instead.
     """

@@ -8,7 +8,7 @@ objective (0.01 for AwA/CUB/SUN, 0.1 for FLO in the paper).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from zsk.core.components.interfaces import Dims, Loss, StepContext
 from zsk.core.data.loader import as_inputs
-from zsk.core.evaluate.classifier import fit_softmax
+from zsk.core.evaluate.classifier import PUBLISHED, ZSK, fit_softmax
 from zsk.registry import UserError, hookimpl
 
 
@@ -24,9 +24,14 @@ class PretrainedClassifier(Loss):
     """Cross-entropy of a frozen softmax classifier, pre-trained on real seen-class training
     samples, on the fakes against the class each was made for (generator phase only).
 
-    The classifier (a linear layer over standardised features, :mod:`zsk.core.evaluate.classifier`)
-    is fitted when training starts (:meth:`Loss.prepare`) and kept in buffers, so checkpoints
-    carry it and a resumed run uses the same one.
+    The classifier (a linear layer, :mod:`zsk.core.evaluate.classifier`) is fitted when training
+    starts (:meth:`Loss.prepare`) and kept in buffers, so checkpoints carry it and a resumed run
+    uses the same one. ``classifier`` says how: ``zsk`` on standardised features (class-weighted,
+    AdamW 5e-3, batch 256), ``published`` as f-CLSWGAN's release fits it, on the features as the
+    data set gives them (its scaling, e.g. MinMax, applied; no standardisation), Adam 1e-3 with
+    β1 0.5, batch 100, N(0, 0.02) weights. The space matters: standardising divides each
+    dimension by its spread, which multiplies the regulariser's gradient on low-variance
+    dimensions relative to the critic's.
     """
 
     name = "pretrained_classifier"
@@ -35,6 +40,12 @@ class PretrainedClassifier(Loss):
     class Params(Loss.Params):
         epochs: int = Field(
             50, ge=1, description="passes of the classifier's pre-training over the real samples"
+        )
+        classifier: Literal["zsk", "published"] = Field(
+            "zsk",
+            description="how the classifier is fitted: 'zsk' (standardised features, class "
+            "weights, AdamW 5e-3, batch 256) or 'published' (f-CLSWGAN's release: the features "
+            "as given, Adam 1e-3 β1 0.5, batch 100, N(0, 0.02) weights)",
         )
 
     def __init__(self, params: Params, *, dims: Dims):
@@ -55,8 +66,9 @@ class PretrainedClassifier(Loss):
         device = self.weight.device
         classes = list(range(self.dims.num_seen_classes))
         features = torch.cat([as_inputs(real[i : i + 4096]) for i in range(0, len(real), 4096)])
+        recipe = PUBLISHED if self.params.classifier == "published" else ZSK
         classifier = fit_softmax(
-            features, labels, classes, device, seed=0, epochs=self.params.epochs
+            features, labels, classes, device, seed=0, epochs=self.params.epochs, recipe=recipe
         )
         with torch.no_grad():
             self.mean.copy_(classifier.mean)

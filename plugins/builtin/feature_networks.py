@@ -30,6 +30,14 @@ _HIDDEN = Field(
     description="widths of the hidden layers (f-CLSWGAN: one of 4096)",
 )
 _SLOPE = Field(0.2, ge=0, description="negative slope of the hidden layers' LeakyReLU")
+Init = Literal["torch", "normal"]
+_INIT = Field(
+    "torch",
+    description="the linear layers' initial weights: 'torch' (PyTorch's default, uniform within "
+    "1/sqrt(fan_in)) or 'normal' (weights from N(0, 0.02), zero biases: f-CLSWGAN's release)",
+)
+#: the standard deviation of the 'normal' initialisation (f-CLSWGAN's and DCGAN's)
+INIT_STD = 0.02
 
 
 def _needs_features(dims: Dims, what: str) -> None:
@@ -45,15 +53,21 @@ def mlp(
     slope: float,
     weight_norm: NormalizerRef,
     *,
+    init: Init = "torch",
     dropout: float = 0.0,
     activate_last: bool = False,
 ) -> nn.Sequential:
-    """Linear layers between consecutive ``widths``, each weight normalised by ``weight_norm``,
-    with LeakyReLU (and dropout) after each but the last (and the last too, ``activate_last``)."""
+    """Linear layers between consecutive ``widths``, initialised as ``init`` says and then each
+    weight normalised by ``weight_norm``, with LeakyReLU (and dropout) after each but the last
+    (and the last too, ``activate_last``)."""
     layers: list[nn.Module] = []
     count = len(widths) - 1
     for index, (inputs, outputs) in enumerate(zip(widths, widths[1:], strict=False)):
-        layers.append(weight_norm.build().wrap(nn.Linear(inputs, outputs)))
+        linear = nn.Linear(inputs, outputs)
+        if init == "normal":
+            nn.init.normal_(linear.weight, 0.0, INIT_STD)
+            nn.init.zeros_(linear.bias)
+        layers.append(weight_norm.build().wrap(linear))
         if index < count - 1 or activate_last:
             layers.append(nn.LeakyReLU(slope))
             if dropout > 0:
@@ -77,13 +91,14 @@ class FeatureGenerator(Generator):
         output: Literal["relu", "linear"] = Field(
             "relu", description="output activation: relu (non-negative features) or linear"
         )
+        init: Init = _INIT
         weight_norm: NormalizerRef = weight_norm_field("none")
 
     def __init__(self, params: Params, *, dims: Dims, feature_shape: tuple[int, ...] | None = None):
         super().__init__(params, dims=dims, feature_shape=feature_shape)
         _needs_features(dims, f"generator '{self.name}'")
         widths = [dims.noise_dim + dims.num_attributes, *params.hidden, dims.feature_dim]
-        self.net = mlp(widths, params.negative_slope, params.weight_norm)
+        self.net = mlp(widths, params.negative_slope, params.weight_norm, init=params.init)
 
     @property
     def takes_noise(self) -> bool:
@@ -121,6 +136,7 @@ class FeatureTrunk(Trunk):
         hidden: list[int] = _HIDDEN
         negative_slope: float = _SLOPE
         dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
+        init: Init = _INIT
         weight_norm: NormalizerRef = weight_norm_field("none")
 
     def __init__(self, params: Params, *, dims: Dims):
@@ -132,6 +148,7 @@ class FeatureTrunk(Trunk):
             widths,
             params.negative_slope,
             params.weight_norm,
+            init=params.init,
             dropout=params.dropout,
             activate_last=True,
         )
@@ -154,13 +171,14 @@ class ConcatCritic(Head):
     class Params(Component.Params):
         hidden: list[int] = _HIDDEN
         negative_slope: float = _SLOPE
+        init: Init = _INIT
         weight_norm: NormalizerRef = weight_norm_field("none")
 
     def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
         super().__init__(params, dims=dims, in_shape=in_shape)
         size = in_shape[0] * in_shape[1] * in_shape[2]
         widths = [size + dims.num_attributes, *params.hidden, 1]
-        self.net = mlp(widths, params.negative_slope, params.weight_norm)
+        self.net = mlp(widths, params.negative_slope, params.weight_norm, init=params.init)
 
     def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
         inputs = torch.cat([features.flatten(1), condition.attributes.to(features.dtype)], dim=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import bench_feature_data
+from benchmarks.speed import bench_feature_data
 
 
 def test_quick_mode_prints_the_read_and_extract_rows(capsys):

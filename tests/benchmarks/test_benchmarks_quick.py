@@ -7,14 +7,12 @@ import json
 import os
 import re
 
-import bench_layout
-import bench_overhead
-import bench_scaling
 import pytest
-import run_all
-from common import SHAPES_SPEC, make_trainer, synth_data
-from flat_loop import flat_settings
 
+from benchmarks import run_all
+from benchmarks.speed import bench_layout, bench_overhead, bench_scaling
+from benchmarks.speed.common import SHAPES_SPEC, make_trainer, synth_data
+from benchmarks.speed.flat_loop import flat_settings
 from zsk.core.build.composer import compose, load_data
 from zsk.core.spec.loading import load_spec
 

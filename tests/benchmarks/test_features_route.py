@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 
-import features_route
 import torch
+
+from benchmarks.studies import features_route
+from benchmarks.studies.results import put
 
 
 def test_ridge_solves_the_regularised_least_squares_problem():
@@ -45,12 +46,11 @@ def _record(name: str, seed: int, value: float) -> dict:
 
 
 def test_the_table_gives_mean_and_sample_spread_over_seeds(tmp_path):
-    results = tmp_path / "results"
-    results.mkdir()
+    results = tmp_path / "results.jsonl"
     values = [0.2, 0.5, 0.8]
     for seed, value in enumerate(values):
-        (results / f"s-s{seed}.json").write_text(json.dumps(_record("s", seed, value)))
-    text = features_route.table(tmp_path)
+        put(results, _record("s", seed, value), ("set", "seed"))
+    text = features_route.table(results)
     mean, spread = statistics.mean(values), statistics.stdev(values)
     row = next(line for line in text.splitlines() if "feature GAN" in line)
     cells = [cell.strip() for cell in row.strip("|").split("|")]
@@ -61,12 +61,11 @@ def test_the_table_gives_mean_and_sample_spread_over_seeds(tmp_path):
 
 
 def test_the_table_names_the_feature_layer_of_each_set(tmp_path):
-    results = tmp_path / "results"
-    results.mkdir()
+    results = tmp_path / "results.jsonl"
     for name, layer in (("a", "embedding"), ("b", None)):
         record = _record(name, 0, 0.4) | ({"layer": layer} if layer else {})
-        (results / f"{name}-s0.json").write_text(json.dumps(record))
-    rows = [line.split("|")[1:3] for line in features_route.table(tmp_path).splitlines()[2:]]
+        put(results, record, ("set", "seed"))
+    rows = [line.split("|")[1:3] for line in features_route.table(results).splitlines()[2:]]
     routes = {name.strip(): [] for name, _ in rows}
     for name, route in rows:
         routes[name.strip()].append(route.strip())

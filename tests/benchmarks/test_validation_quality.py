@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-import validation_quality
 
+from benchmarks.studies import validation_quality
 from zsk.core.evaluate.trained import load_trained
 
 

@@ -7,9 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from zoo.baseline import gzsl, per_class_accuracy
-from zoo.folder import pick_unseen, write_folder
-from zoo.sets import SETS, write_set
+
+from benchmarks.studies.results import put
+from benchmarks.studies.zoo.baseline import gzsl, per_class_accuracy
+from benchmarks.studies.zoo.folder import pick_unseen, write_folder
+from benchmarks.studies.zoo.run import KEY
+from benchmarks.studies.zoo.sets import SETS, write_set
+from benchmarks.studies.zoo.table import render
 
 
 def test_pick_unseen_keeps_every_attribute_value_among_the_seen_classes():
@@ -80,17 +84,14 @@ def _record(method, seed, zsl, h, source="validation run runs/x/validation (2 he
 
 
 def test_table_shows_mean_and_spread_and_says_where_the_default_loses(tmp_path):
-    from zoo.table import render
-
-    results = tmp_path / "results"
-    results.mkdir()
+    results = tmp_path / "results.jsonl"
     scores = {"gan": ([0.5, 0.6, 0.7], [0.4, 0.4, 0.4]), "nogan": ([0.5, 0.5, 0.5], [0.5] * 3)}
     scores["baseline"] = ([0.2, 0.3, 0.4], [0.1, 0.2, 0.3])
     for method, (zsl, h) in scores.items():
         for seed in range(3):
             record = _record(method, seed, zsl[seed], h[seed])
-            (results / f"digits-{method}-s{seed}.json").write_text(json.dumps(record))
-    text = render(tmp_path)
+            put(results, record, KEY)
+    text = render(results)
     assert "| digits | zsk default (GAN) | 0.600 ± 0.100 | 0.400 ± 0.000 | 0.300 ± 0.000 |" in text
     # real images each recognition network was updated on: steps × its batch (32; 64 by hand)
     assert "| hand-written | 0.300 ± 0.100 | 0.200 ± 0.100 | — | — | 10 | 16.0k | — |" in text
@@ -100,6 +101,6 @@ def test_table_shows_mean_and_spread_and_says_where_the_default_loses(tmp_path):
     assert "| digits | -0.100 | loop (-0.10) |" in text
     assert "| digits | 0.200 ± 0.000 | 0.250 ± 0.000 | 0.100 ± 0.050 |" in text  # validation H
     bad = _record("gan", 0, 0.5, 0.5, source="pseudo-unseen classes the run was trained on")
-    (results / "digits-gan-s0.json").write_text(json.dumps(bad))
+    put(results, bad, KEY)  # in place of seed 0's record
     with pytest.raises(ValueError, match="not calibrated on validation"):
-        render(tmp_path)
+        render(results)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import yaml
 from click.testing import CliRunner
-from zoo.tune import VARIANTS, table, variant_spec
 
+from benchmarks.studies.results import put
+from benchmarks.studies.zoo.tune import KEY, VARIANTS, table, variant_spec
 from zsk.core.cli.main import cli
 from zsk.core.data.synth import synthesize
 
@@ -37,15 +36,15 @@ def test_every_variant_is_a_validation_run_of_the_same_length(spec):
 def test_variants_edit_what_their_names_say(spec):
     default = variant_spec(spec, "default")
     assert "cosine_softmax" in _types(default["objective"]["discriminator"])
-    previous = variant_spec(spec, "previous default")
-    assert "cosine_softmax" not in _types(previous["objective"]["discriminator"])
-    assert previous["model"]["trunk"]["params"] == {"channels": [32, 64, 128]}
+    plain_cosine = variant_spec(spec, "no cosine_softmax, attention and dropout")
+    assert "cosine_softmax" not in _types(plain_cosine["objective"]["discriminator"])
+    assert plain_cosine["model"]["trunk"]["params"] == {"channels": [32, 64, 128]}
     no_gan = variant_spec(spec, "no GAN")
     assert no_gan["objective"]["generator"] == []
     assert _types(no_gan["objective"]["discriminator"]) == [
         t for t in _types(default["objective"]["discriminator"]) if t != "lsgan"
     ]
-    adam = variant_spec(spec, "previous default, D Adam 1e-3, BN trunk")
+    adam = variant_spec(spec, "no cosine_softmax, attention and dropout, D Adam 1e-3, BN trunk")
     assert adam["train"]["optimizers"]["discriminator"] == {"lr": 1e-3, "betas": [0.9, 0.999]}
     assert adam["model"]["trunk"]["params"]["feature_norm"] == {"type": "batch"}
     assert "params" not in adam["model"]["heads"]["real_fake"]  # keeps its spectral norm
@@ -58,14 +57,13 @@ def test_variants_edit_what_their_names_say(spec):
 
 
 def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
-    folder = tmp_path / "tune" / "glyphs" / "0.4min-s0"
-    folder.mkdir(parents=True)
+    results = tmp_path / "results.jsonl"
     measured = (("default", 0.75, 0.125), ("trunk without instance norm", 0.625, None))
     for label, zsl, imagined in (*measured, ("no GAN", 0.5, 0.125)):
-        record = {"set": "glyphs", "variant": label, "cpu_minutes": 0.4, "held_out_zsl": zsl,
-                  "validation_h": 0.25, "imagined": imagined}  # fmt: skip
-        (folder / f"{zsl}.json").write_text(json.dumps(record))
-    lines = table(tmp_path).splitlines()
+        record = {"set": "glyphs", "variant": label, "cpu_minutes": 0.4, "seed": 0,
+                  "held_out_zsl": zsl, "validation_h": 0.25, "imagined": imagined}  # fmt: skip
+        put(results, record, KEY)
+    lines = table(results).splitlines()
     assert lines[0] == "| variant | glyphs 0.4 min |"
     # an untrained generator's images, and a run measured --recognition-only, are not judged
     assert lines[2:] == [

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from zsk.core.build.composer import compose, load_data
 from zsk.core.spec.loading import load_spec
+from zsk.core.spec.sections import Spec
 from zsk.registry import UserError
 
 EXAMPLE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "shapes.yaml").read_text())
@@ -94,9 +95,11 @@ def test_any_text_is_a_spec_or_a_user_error(text):
 @given(mutated())
 def test_mutated_specs_fail_with_located_errors(spec):
     result = _load(yaml.safe_dump(spec, allow_unicode=True))
-    if isinstance(result, UserError) and hasattr(result, "problems"):
-        for line in result.render().splitlines():
-            assert LOCATED.match(line), line
+    if isinstance(result, UserError):
+        lines = result.render().splitlines()
+        assert lines and all(LOCATED.match(line) for line in lines), lines
+    else:
+        assert isinstance(result, Spec), type(result)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

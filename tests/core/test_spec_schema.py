@@ -98,7 +98,7 @@ def schema(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("name", ["shapes", "shapes-hinge", "paper-awa2"])
+@pytest.mark.parametrize("name", ["shapes", "shapes-hinge", "paper-awa2", "shapes-two-stage"])
 def test_schema_accepts_examples(schema, name):
     spec = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
     assert check(schema, spec, schema) == []
@@ -117,6 +117,20 @@ def test_schema_refuses_unknown_keys_types_and_params(schema):
     assert any(e.startswith(".model.generator: matches 0 of oneOf") for e in errors)
     assert any(e.startswith(".train.batch_size: 0 violates minimum") for e in errors)
     assert any(e.startswith(".objective.generator.0: matches 0 of oneOf") for e in errors)
+
+
+def test_schema_takes_a_one_stage_or_a_staged_spec_not_both(schema):
+    staged = yaml.safe_load((EXAMPLES / "shapes-two-stage.yaml").read_text())
+    stage = staged["stages"]["features"]
+    (body,) = schema["properties"]["stages"]["patternProperties"].values()
+    assert body == {"$ref": "#/$defs/StageSpec"}
+    stage_schema = schema["$defs"]["StageSpec"]
+    assert check(stage_schema, stage, schema) == []
+    stage["features_from"]["layer"] = "pixels"
+    assert check(stage_schema, stage, schema) == [".features_from: matches none of anyOf"]
+    one = yaml.safe_load((EXAMPLES / "shapes.yaml").read_text())
+    assert check(schema, {**one, "stages": staged["stages"]}, schema) == [": matches 2 of oneOf"]
+    assert check(schema, {"name": "x"}, schema) == [": matches 0 of oneOf"]
 
 
 def test_schema_lists_every_registered_component(schema):

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
-from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.spec.loading import load_spec
 from zsk.testing.xlsa17 import write_xlsa17
 
@@ -59,34 +58,3 @@ def test_an_example_runs_on_benchmark_files(example, tmp_path, monkeypatch):
     assert 0.0 <= generative["zsl_top1"] <= 1.0
     source = generative["gzsl"]["calibration"]["source"]
     assert source.startswith("validation run") and "(2 held-out classes)" in source
-
-
-@pytest.mark.slow
-def test_the_two_stage_example_runs_on_an_image_runs_embeddings(tmp_path, monkeypatch, tiny_shapes):
-    """examples/shapes-features.yaml's steps (make demo-features) at tiny sizes: the image
-    runs' embeddings φ(x) as features."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    ok("data", "synth", "data/shapes", "--images-per-class", "4", "--min-size", "16")
-    image = [part for item in tiny_shapes for part in ("--set", item)]
-    ok("build", EXAMPLES / "shapes.yaml", *image, "--out", "runs/shapes")
-    ok("build", EXAMPLES / "shapes.yaml", *image, "--set", "holdout={}", "--out", "runs/val")
-    for run in ("runs/val", "runs/shapes"):
-        ok("train", run, "--steps", "2", "--device", "cpu")
-    for run, out in (("runs/shapes", "data/f"), ("runs/val", "data/f-val")):
-        ok("data", "features", "data/shapes", "--run", run, "--layer", "embedding", "--out", out)
-    assert read_feature_folder(tmp_path / "data" / "f").features.shape[1] == 8  # embedding_dim
-    spec = EXAMPLES / "shapes-features.yaml"
-    small = ["--set", "train.steps=2", "--set", "model.generator.params.hidden=[16]"]
-    small += ["--set", "model.heads.real_fake.params.hidden=[16]", "--set", "train.batch_size=8"]
-    ok("build", spec, *small, "--set", "data.params.root=data/f", "--out", "runs/features")
-    ok("build", spec, *small, "--set", "data.params.root=data/f-val", "--set", "holdout={}",
-       "--out", "runs/features-val")  # fmt: skip
-    for run in ("runs/features-val", "runs/features"):
-        ok("train", run, "--device", "cpu")
-    fast = ["--images-per-class", "4", "--classifier-epochs", "2", "--probe-steps", "5"]
-    ok("eval", "runs/features", "--calibrate-with", "runs/features-val", *fast, "--device", "cpu")
-    result = json.loads((tmp_path / "runs" / "features" / "eval.json").read_text())
-    calibration = result["generative"]["gzsl"]["calibration"]
-    assert calibration["source"].startswith("validation run runs/features-val")
-    assert result["images"]["test_unseen"] == 8 * 4  # every unseen image, as a feature row

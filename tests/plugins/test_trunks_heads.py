@@ -165,3 +165,20 @@ def test_heads_say_what_features_they_need(cls):
     )
     assert cls.input_problem(params, (8, 4, 4)) is None
     assert cls.input_problem(cls.Params(kernel_size=4, padding=1), (8, 2, 2)) is None
+
+
+@pytest.mark.parametrize("cls", [RealFakeHead, AttributeHead, ConvEmbeddingHead])
+def test_one_by_one_heads_pool_first_with_the_same_result(cls):
+    """A 1×1 head applies its conv to the averaged features; the mean of the conv over every
+    position is the same number (the conv is linear per position), gradients included."""
+    torch.manual_seed(0)
+    head = cls(cls.Params(kernel_size=1, padding=0), dims=DIMS, in_shape=(8, 4, 4))
+    features = FEATURES.clone().requires_grad_()
+    pooled = head(features)
+    per_position = head.conv(features).mean(dim=(2, 3))
+    torch.testing.assert_close(
+        pooled, per_position.squeeze(1) if cls is RealFakeHead else per_position
+    )
+    (grad_pooled,) = torch.autograd.grad(pooled.square().sum(), features)
+    (grad_direct,) = torch.autograd.grad(per_position.square().sum(), features)
+    torch.testing.assert_close(grad_pooled, grad_direct)

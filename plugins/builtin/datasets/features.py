@@ -10,6 +10,7 @@ from pydantic import Field
 from zsk.core.components.interfaces import Dataset
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import ARRAY, INDEX, read_feature_folder
+from zsk.core.data.feature_scaling import SCALING_HELP, FeatureScaling, scale_features
 from zsk.core.data.readers import require_folder, resolve
 from zsk.core.data.xlsa17 import read_files, to_zsl_data
 from zsk.registry import hookimpl
@@ -42,6 +43,7 @@ class Xlsa17(Dataset):
             "as its seen test set (the benchmark has none for that split)",
         )
         split_seed: int = Field(0, description="seed of that held-out choice")
+        scaling: FeatureScaling = Field("none", description=SCALING_HELP)
 
     def load(self) -> ZslData:
         p = self.params
@@ -49,7 +51,8 @@ class Xlsa17(Dataset):
         require_folder(root)
         splits_file = resolve(root, p.splits)
         files = read_files(resolve(root, p.features), splits_file)
-        return to_zsl_data(root, files, splits_file, p.split, p.seen_test_fraction, p.split_seed)
+        data = to_zsl_data(root, files, splits_file, p.split, p.seen_test_fraction, p.split_seed)
+        return scale_features(data, p.scaling)
 
 
 class FeatureFolder(Dataset):
@@ -60,11 +63,12 @@ class FeatureFolder(Dataset):
 
     class Params(Dataset.Params):
         root: str = Field("data/features", description="folder holding features.json")
+        scaling: FeatureScaling = Field("none", description=SCALING_HELP)
 
     def load(self) -> ZslData:
         root = Path(self.params.root).expanduser()
         require_folder(root)
-        return read_feature_folder(root)
+        return scale_features(read_feature_folder(root), self.params.scaling)
 
 
 @hookimpl

@@ -101,6 +101,20 @@ def test_summary_rows_format_fractions_as_percentages():
     assert ("metric fid", "note", "few images") in rows
 
 
+def test_a_feature_runs_published_protocol_has_its_own_rows():
+    assert not [row for row in summary_rows(_result()) if row[0] == "published protocol"]
+    result = _result()
+    published = {"zsl_top1": 0.5, "gzsl": {"u": 0.125, "s": 0.875, "h": 0.21875}}
+    result["generative"]["published_protocol"] = published
+    rows = [row for row in summary_rows(result) if row[0] == "published protocol"]
+    assert rows == [
+        ("published protocol", "ZSL top-1 (per class)", "50.0%"),
+        ("published protocol", "GZSL u (unseen), uncalibrated", "12.5%"),
+        ("published protocol", "GZSL s (seen), uncalibrated", "87.5%"),
+        ("published protocol", "GZSL H, uncalibrated", "21.9%"),
+    ]
+
+
 def test_markdown_table_has_a_header_and_one_line_per_row():
     table = markdown_table(_result()).splitlines()
     assert table[0] == "| method | metric | value |"

@@ -8,7 +8,6 @@ import pytest
 import torch
 from train_fixtures import make_build, spec_dict
 
-from zsk.core.evaluate.trained import load_generator_and_discriminator
 from zsk.core.train.checkpoint import (
     find_latest,
     list_checkpoints,
@@ -17,6 +16,7 @@ from zsk.core.train.checkpoint import (
     write_checkpoint,
 )
 from zsk.core.train.state import join_optimizer_state, split_optimizer_state
+from zsk.core.train.trained_weights import load_generator_and_discriminator
 from zsk.registry import UserError
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from train_fixtures import make_build, spec_dict
 
-from zsk.core.evaluate.trained import load_generator_and_discriminator
 from zsk.core.train.checkpoint import find_latest, read_checkpoint, write_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
+from zsk.core.train.trained_weights import load_generator_and_discriminator
 from zsk.registry import UserError
 
 

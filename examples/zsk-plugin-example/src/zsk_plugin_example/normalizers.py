@@ -35,5 +35,7 @@ class PixelNorm(Normalizer):
     class Params(Component.Params):
         eps: float = Field(1e-8, gt=0, description="added to the mean square before the root")
 
+    params: Params  # what zsk hands the constructor: this component's own Params
+
     def feature(self, num_features: int) -> nn.Module:
         return PixelNormLayer(self.params.eps)

@@ -1,0 +1,1 @@
+"""Speed benchmarks: each prints its table, and has a ``--quick`` mode for the test suite."""

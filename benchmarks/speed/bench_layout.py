@@ -1,0 +1,96 @@
+"""Memory layout on the CPU: the demo spec's training step, channels_last against contiguous.
+
+    python -m benchmarks.speed.bench_layout          # shapes.yaml (32 px, batch 64), 1, 2 threads
+    python -m benchmarks.speed.bench_layout --quick  # tiny networks, a few seconds (test suite)
+
+``zsk train`` converts networks and batches to channels_last on CUDA (``train.channels_last``),
+where cuDNN's fastest kernels want it. This measures whether the CPU would gain too: two trainers
+of the same build, one converted as the CUDA path does, alternate step by step (order flipped
+each pair) after warm-up; the median of the per-pair ratios is reported, so drift of a shared
+machine cancels. Measured on this project's 2-core CPU: channels_last is 2–8% *slower*, so the
+CPU keeps the contiguous layout (BENCHMARKS.md §2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from benchmarks.speed.common import (
+    SHAPES_SPEC,
+    machine_line,
+    make_trainer,
+    median,
+    synth_data,
+    table,
+    timed,
+)
+
+TINY = [
+    "model.image_size=16",
+    "model.embedding_dim=16",
+    "model.generator.params.base_channels=8",
+    "model.generator.params.max_channels=16",
+    "model.trunk.params.channels=[8, 16]",
+    "model.heads.reconstruction_feature.params.channels=8",
+    "train.batch_size=4",
+]
+
+
+def to_channels_last(trainer) -> None:
+    """What the trainer does on CUDA: networks, then every batch, in channels_last."""
+    trainer.gan.to(memory_format=torch.channels_last)
+    next_batch = trainer._next_batch
+
+    def converted():
+        images, labels = next_batch()
+        return images.contiguous(memory_format=torch.channels_last), labels
+
+    trainer._next_batch = converted
+
+
+def measure(threads: int, pairs: int, overrides: list[str], work: Path) -> list[str]:
+    """One table row: step wall seconds in each layout and their median ratio."""
+    torch.set_num_threads(threads)
+    data = synth_data(work / "data", images_per_class=8)
+    trainers = {
+        layout: make_trainer(SHAPES_SPEC, data, work / f"run-{layout}", overrides)
+        for layout in ("true", "false")
+    }
+    to_channels_last(trainers["true"])
+    for trainer in trainers.values():
+        for _ in range(2):
+            trainer.train_step()  # warm-up: Adam moments allocated, kernels chosen
+    seconds: dict[str, list[float]] = {"true": [], "false": []}
+    for pair in range(pairs):
+        order = ("true", "false") if pair % 2 == 0 else ("false", "true")
+        for layout in order:
+            seconds[layout].append(timed(trainers[layout].train_step).wall)
+    ratios = [cl / plain for cl, plain in zip(seconds["true"], seconds["false"], strict=True)]
+    return [
+        str(threads),
+        f"{median(seconds['false']):.3f}",
+        f"{median(seconds['true']):.3f}",
+        f"{median(ratios):.3f}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny networks, for the test suite")
+    args = parser.parse_args(argv)
+    overrides, pairs, thread_counts = (TINY, 3, [1]) if args.quick else ([], 15, [1, 2])
+    print(machine_line())
+    with tempfile.TemporaryDirectory() as scratch:
+        rows = [measure(n, pairs, overrides, Path(scratch) / str(n)) for n in thread_counts]
+    header = ["threads", "contiguous s/step", "channels_last s/step", "ratio (median of pairs)"]
+    print(table(header, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Quality studies: resumable drivers that write ``OUT/results.jsonl`` and print its tables."""

@@ -1,0 +1,318 @@
+"""The feature route against the image routes and a ridge baseline (BENCHMARKS.md §7).
+
+    python -m benchmarks.studies.features_route OUT [--sets shapes glyphs textures] [--seeds 0 1]
+    python -m benchmarks.studies.features_route --table OUT/results.jsonl   # the Markdown table
+    python -m benchmarks.studies.features_route OUT2 --layer trunk --images-from OUT
+
+
+For every set and training seed, on one split:
+
+1. *image run*: ``zsk init DATA --cpu-minutes M`` (the recommended GAN spec with its validation
+   run), ``zsk build``, ``zsk train``, ``zsk eval``: the embedding route (nearest class
+   embedding) and the image-generative route (a classifier on imagined images);
+2. *features*: ``zsk data features DATA --run RUN --layer LAYER`` (the embedding φ(x) or the
+   trained trunk's pooled features of every image) and the same from the image run's validation
+   run, whose networks never saw the held-out classes;
+3. *feature route*: an f-CLSWGAN-style feature GAN (:data:`FEATURE_MODEL`, settings fixed
+   beforehand: the published CUB settings at a smaller hidden width, not tuned) on the run's
+   features, and its validation run on the validation trunk's features holding out the same
+   classes; ``zsk eval --calibrate-with`` that validation run (which also chooses the number of
+   generated features per class and the classifier's epochs);
+4. *ridge*: ridge regression from the same features to class attributes, classes scored by
+   cosine; λ and the GZSL constant chosen on the validation trunk's features of the held-out
+   classes (validation H), never on test features.
+
+Every command is a child process on one thread; CPU seconds are the children's user + system
+time. A finished (set, seed) record is kept in ``OUT/results.jsonl``, so a stopped benchmark
+continues where it was. ``--images-from`` an earlier OUT reuses its image runs and their
+results (step 1), so feature layers are compared on the same image runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call
+from benchmarks.studies.zoo.sets import write_set
+from zsk.core.components.zsl_data import ZslData
+from zsk.core.data.feature_folder import read_feature_folder
+from zsk.core.data.holdout import apply_holdout
+from zsk.core.evaluate.metrics import calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.spec.loading import load_spec
+from zsk.core.storage.files import write_file
+
+SETS = ("shapes", "glyphs", "textures")
+#: The feature GAN: f-CLSWGAN's networks (MLP generator, critic on [x, a]), WGAN-GP λ 10,
+#: β 0.01, 5 critic steps, batch 64, Adam lr 1e-4 β1 0.5 (its CUB settings), hidden 1024
+#: instead of 4096 for features of a few hundred dimensions.
+FEATURE_MODEL = {"hidden": 1024, "steps": 1000, "lr": 1e-4, "beta": 0.01}
+LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def data_for(name: str, out: Path) -> Path:
+    """The embedded shapes data set (``zsk data synth``'s defaults) or a zoo set."""
+    if name == "shapes":
+        folder = out / "shapes"
+        if not (folder / "classes.txt").is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            _call([*ZSK, "data", "synth", str(folder)], out / "shapes.log")
+        return folder
+    return write_set(name, out)
+
+
+def image_run(data: Path, work: Path, seed: int, cpu_minutes: float) -> dict:
+    spec, run, log = work / "image.yaml", work / "image", work / "image.log"
+    init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
+    _call([*init, "--cpu-minutes", str(cpu_minutes)], log)
+    _call([*ZSK, "build", str(spec), "--out", str(run), "--force"], log)
+    train = _call([*ZSK, "train", str(run), "--device", "cpu"], log)
+    evaluation = _call([*ZSK, "eval", str(run), "--device", "cpu", *EVAL_ARGS], log)
+    result = json.loads((run / "eval.json").read_text())
+    return {"train_cpu_seconds": train, "eval_cpu_seconds": evaluation, "eval": result}
+
+
+def extract(data: Path, run: Path, out: Path, log: Path, layer: str) -> float:
+    command = [*ZSK, "data", "features", str(data), "--run", str(run), "--out", str(out)]
+    return _call([*command, "--layer", layer, "--force"], log)
+
+
+def feature_spec(folder: Path, seed: int) -> dict:
+    """The feature GAN's spec over the feature folder (sizes from its data)."""
+    data = read_feature_folder(folder)
+    train = data.features[[s.row for s in data.train]]
+    hidden = [FEATURE_MODEL["hidden"]]
+    optimiser = {"lr": FEATURE_MODEL["lr"], "betas": [0.5, 0.999]}
+    return {
+        "name": "features",
+        "data": {"type": "feature_folder", "params": {"root": str(folder)}},
+        "model": {
+            "noise_dim": data.num_attributes,
+            "embedding_dim": 8,
+            # a trunk whose last activation is a LeakyReLU gives some negative features
+            "generator": {
+                "type": "feature_mlp",
+                "params": {"hidden": hidden, "output": "relu" if train.min() >= 0 else "linear"},
+            },
+            "trunk": {"type": "feature_mlp", "params": {"hidden": []}},
+            "heads": {"real_fake": {"type": "concat_critic", "params": {"hidden": hidden}}},
+            "semantic_encoder": {"type": "linear"},
+        },
+        "objective": {
+            "discriminator": [{"type": "wgan_gp", "params": {"lambda_gp": 10.0}}],
+            "generator": [
+                {"type": "wgan_gp"},
+                {"type": "pretrained_classifier", "weight": FEATURE_MODEL["beta"]},
+            ],
+        },
+        "train": {
+            "batch_size": 64,
+            "n_critic": 5,
+            "steps": FEATURE_MODEL["steps"],
+            "negative_fraction": 0.0,
+            "hflip": False,
+            "optimizers": {"generator": optimiser, "discriminator": optimiser},
+            "seed": seed,
+            "log_every": 100,
+            "checkpoint_every": FEATURE_MODEL["steps"],
+        },
+    }
+
+
+def feature_route(work: Path, seed: int, holdout: dict) -> dict:
+    log, cpu = work / "features.log", 0.0
+    for name, folder in (("run", work / "features"), ("validation", work / "features-val")):
+        spec = work / f"features-{name}.yaml"
+        write_file(spec, yaml.safe_dump(feature_spec(folder, seed)))
+        extra = ["--set", f"holdout={json.dumps(holdout)}"] if name == "validation" else []
+        out = work / f"feature-{name}"
+        _call([*ZSK, "build", str(spec), "--out", str(out), "--force", *extra], log)
+        cpu += _call([*ZSK, "train", str(out), "--device", "cpu"], log)
+    run, validation = work / "feature-run", work / "feature-validation"
+    command = [*ZSK, "eval", str(run), "--calibrate-with", str(validation), "--device", "cpu"]
+    evaluation = _call([*command, "--probe-steps", "400"], log)
+    result = json.loads((run / "eval.json").read_text())
+    return {"train_cpu_seconds": cpu, "eval_cpu_seconds": evaluation, "eval": result}
+
+
+def _ridge(x: torch.Tensor, targets: torch.Tensor, lam: float):
+    """Ridge from features to attributes with an intercept; λ scaled by the mean feature power."""
+    mean_x, mean_t = x.mean(0), targets.mean(0)
+    xc = (x - mean_x).double()
+    scale = float((xc**2).sum(1).mean())
+    gram = xc.T @ xc + lam * scale * torch.eye(x.shape[1], dtype=torch.float64)
+    weights = torch.linalg.solve(gram, xc.T @ (targets - mean_t).double()).float()
+    return lambda z: torch.nn.functional.normalize((z - mean_x) @ weights + mean_t, dim=1)
+
+
+def _scores(predict, features: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    return predict(features) @ torch.nn.functional.normalize(attributes, dim=1).T
+
+
+def _rows(data, samples) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = torch.tensor([s.row for s in samples])
+    return data.features[rows], torch.tensor([s.label for s in samples])
+
+
+def ridge(work: Path, holdout: dict) -> dict:
+    """λ and the constant chosen on the validation features' held-out classes, then test."""
+    start = _cpu()
+    full = read_feature_folder(work / "features-val")
+    val = apply_holdout(full, holdout["classes"], holdout["images"], holdout["seed"])
+    result = ridge_baseline(val, read_feature_folder(work / "features"))
+    return result | {"cpu_seconds": _cpu() - start}
+
+
+def ridge_baseline(val: ZslData, data: ZslData) -> dict:
+    """Ridge from features to attributes: λ and the GZSL constant chosen on ``val`` (a
+    validation run's data: its held-out classes and images), then fitted and tested on
+    ``data``."""
+    attributes = val.attributes.float()
+    fit_x, fit_y = _rows(val, val.train)
+    held = val.holdout
+    val_x, val_y = _rows(val, held.seen_images + held.unseen_images)
+    tried = []
+    for lam in LAMBDAS:
+        predict = _ridge(fit_x, attributes[fit_y], lam)
+        scores = _scores(predict, val_x, attributes)
+        calibration = calibrate(scores, val_y, val.seen, held.classes)
+        tried.append((calibration.h, lam, calibration))
+    val_h, lam, calibration = max(tried, key=lambda t: t[0])
+    train_x, train_y = _rows(data, data.train)
+    test_x, test_y = _rows(data, data.test_seen + data.test_unseen)
+    scores = _scores(_ridge(train_x, attributes[train_y], lam), test_x, attributes)
+    unseen = torch.isin(test_y, torch.tensor(data.unseen))
+    gzsl = calibrated_gzsl(calibration, scores, test_y, data.seen, data.unseen)
+    return {
+        "zsl_top1": zsl_top1(scores[unseen], test_y[unseen], data.unseen),
+        "gzsl": gzsl,
+        "lambda": lam,
+        "val_h": val_h,
+    }
+
+
+def run_one(
+    name: str, seed: int, out: Path, cpu_minutes: float, layer: str, images_from: Path | None
+) -> dict:
+    work = out / "runs" / f"{name}-s{seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    if images_from is None:
+        data = data_for(name, out / "data")
+        image, image_work = image_run(data, work, seed, cpu_minutes), work
+    else:  # the earlier OUT's image run (bit-for-bit the same one) and its recorded results
+        data = data_for(name, images_from / "data")
+        image_work = images_from / "runs" / work.name
+        earlier = find(read(images_from / RESULTS), set=name, seed=seed)
+        if earlier is None:
+            raise SystemExit(f"{images_from / RESULTS} has no {name} seed {seed}")
+        image = earlier["image"]
+    holdout_spec = load_spec(image_work / "image.yaml").validation_run
+    holdout = holdout_spec.model_dump(mode="json")
+    log, run = work / "extract.log", image_work / "image"
+    extract_cpu = extract(data, run, work / "features", log, layer)
+    extract_cpu += extract(data, run / "validation", work / "features-val", log, layer)
+    return {
+        "image": image,
+        "extract_cpu_seconds": extract_cpu,
+        "features": feature_route(work, seed, holdout),
+        "ridge": ridge(work, holdout),
+    }
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (n=1)"
+    mean, spread = statistics.mean(values), statistics.stdev(values)
+    return f"{mean:.3f} ± {spread:.3f}" + ("" if len(values) >= 3 else f" (n={len(values)})")
+
+
+def table(path: Path) -> str:
+    """Mean ± std over seeds of every route, per set, from the results file ``path``."""
+    records = read(path)
+    lines = [
+        "| set | route | ZSL top-1 | GZSL H (calibrated on validation classes) | CPU s |",
+        "|---|---|---|---|---|",
+    ]
+    layer = {"trunk": "trunk features", "embedding": "embeddings φ(x)"}
+    routes = {
+        "feature GAN on the image run's {}": lambda r: (
+            r["features"]["eval"]["generative"],
+            r["features"]["train_cpu_seconds"] + r["features"]["eval_cpu_seconds"],
+        ),
+        "image GAN, generative (imagined images)": lambda r: (
+            r["image"]["eval"]["generative"],
+            r["image"]["train_cpu_seconds"] + r["image"]["eval_cpu_seconds"],
+        ),
+        "image GAN, embedding (nearest class embedding)": lambda r: (
+            {"zsl_top1": r["image"]["eval"]["zsl_top1"], "gzsl": r["image"]["eval"]["gzsl"]},
+            r["image"]["train_cpu_seconds"] + r["image"]["eval_cpu_seconds"],
+        ),
+        "ridge, {} → attributes": lambda r: (r["ridge"], r["ridge"]["cpu_seconds"]),
+    }
+    for name in dict.fromkeys(r["set"] for r in records):
+        mine = [r for r in records if r["set"] == name]
+        source = layer[mine[0].get("layer", "trunk")]
+        for route, pick in routes.items():
+            route = route.format(source)
+            picked = [pick(r) for r in mine]
+            zsl = [p[0]["zsl_top1"] for p in picked]
+            h = [p[0]["gzsl"]["h"] for p in picked]
+            cpu = statistics.mean(p[1] for p in picked)
+            lines.append(f"| {name} | {route} | {_cell(zsl)} | {_cell(h)} | {cpu:.0f} |")
+    return "\n".join(lines)
+
+
+def _claim(marker: Path) -> bool:
+    """Whether this process may run the (set, seed) ``marker`` names: several drivers on one
+    OUT share the work. A stopped driver's claims are removed by hand to run them again."""
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = study_arguments(__doc__)
+    parser.add_argument("--sets", nargs="*", choices=SETS, default=list(SETS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    parser.add_argument("--layer", choices=("trunk", "embedding"), default="embedding")
+    parser.add_argument("--images-from", type=Path, help="an earlier OUT whose image runs to reuse")
+    args = parser.parse_args(argv)
+    if tabled(args, table):
+        return
+    torch.set_num_threads(1)
+    results, claims = args.out / RESULTS, args.out / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        for name in args.sets:
+            if find(read(results), set=name, seed=seed) or not _claim(claims / f"{name}-s{seed}"):
+                continue
+            print(f"{time.strftime('%H:%M:%S')} {name} seed {seed}", flush=True)
+            record = run_one(name, seed, args.out, args.cpu_minutes, args.layer, args.images_from)
+            record |= {"set": name, "seed": seed, "layer": args.layer,
+                       "feature_model": FEATURE_MODEL,
+                       "machine": platform.processor() or platform.machine(),
+                       "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+            put(results, record, ("set", "seed"))
+
+
+if __name__ == "__main__":
+    main()

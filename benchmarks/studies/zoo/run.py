@@ -1,0 +1,155 @@
+"""The zoo benchmark: every set × training seed × method, resumable, one JSON line per run.
+
+    python -m benchmarks.studies.zoo.run OUT_DIR [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.4]
+    python -m benchmarks.studies.zoo.table OUT_DIR/results.jsonl   # BENCHMARKS.md §6's tables
+
+Methods, each on the same data and split:
+
+- ``gan``: the default path of a new user: ``zsk init DATA`` (the recommended spec, sized to
+  the data and ``--cpu-minutes``), ``zsk build``, ``zsk train`` (the run and its validation
+  run), ``zsk eval`` (GZSL calibrated on the validation run's held-out classes);
+- ``nogan``: ``zsk init --no-gan``: the same networks and schedule without the GAN;
+- ``baseline``: benchmarks/studies/zoo/baseline.py (no zsk), given the process CPU seconds that
+  ``zsk train`` took for ``gan``, its validation model included.
+
+Every command is a child process on one thread; CPU seconds are the children's user + system
+time (getrusage). A finished run's record is kept in ``OUT_DIR/results.jsonl``, so a stopped
+benchmark continues where it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.zoo.sets import SETS, write_set
+
+HERE = Path(__file__).resolve().parent
+ZSK = [str(Path(sys.executable).parent / "zsk")]
+METHODS = ("gan", "nogan", "baseline")
+#: The fields that name one run in the results file.
+KEY = ("set", "method", "seed")
+#: Judging imagined images: probe steps and images per class, lighter than zsk eval's defaults
+#: to keep the whole zoo cheap (the probe's accuracy on real unseen images is the yardstick).
+EVAL_ARGS = ["--probe-steps", "400", "--images-per-class", "24"]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _call(command: list[str], log: Path) -> float:
+    """Run ``command`` (one thread), appending its output to ``log``; its CPU seconds."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    before = _children_cpu()
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[:4]} failed with {done.returncode}; see {log}")
+    return _children_cpu() - before
+
+
+def write_manifest(spec: Path, out: Path) -> None:
+    """The split zsk's run uses (and its validation run's), for the baseline to read."""
+    from zsk.core.build.composer import load_data
+    from zsk.core.data.holdout import apply_holdout
+    from zsk.core.spec.loading import load_spec
+
+    loaded = load_spec(spec)
+    data = load_data(loaded)
+    holdout = loaded.validation_run
+    validation = apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
+
+    def listed(samples) -> list[tuple[str, int]]:
+        return [(str(s.path), s.label) for s in samples]
+
+    manifest = {
+        "attributes": data.attributes.tolist(),
+        "image_size": loaded.model.image_size,
+        "seen": data.seen,
+        "unseen": data.unseen,
+        "val_seen": validation.seen,
+        "images": {
+            "train": listed(data.train),
+            "test_seen": listed(data.test_seen),
+            "test_unseen": listed(data.test_unseen),
+            "val_fit": listed(validation.train),
+            "val_seen_images": listed(validation.holdout.seen_images),
+            "val_unseen_images": listed(validation.holdout.unseen_images),
+        },
+    }
+    out.write_text(json.dumps(manifest))
+
+
+def run_zsk(data: Path, work: Path, method: str, seed: int, cpu_minutes: float) -> dict:
+    spec, run_dir, log = work / f"{method}.yaml", work / method, work / f"{method}.log"
+    init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
+    init += ["--cpu-minutes", str(cpu_minutes)] + (["--no-gan"] if method == "nogan" else [])
+    _call(init, log)
+    _call([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
+    start = time.time()
+    train_cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], log)
+    train_wall = time.time() - start
+    eval_cpu = _call([*ZSK, "eval", str(run_dir), "--device", "cpu", *EVAL_ARGS], log)
+    result = json.loads((run_dir / "eval.json").read_text())
+    return {"train_cpu_seconds": train_cpu, "train_wall_seconds": train_wall,
+            "eval_cpu_seconds": eval_cpu, "eval": result}  # fmt: skip
+
+
+def run_baseline(work: Path, seed: int, cpu_seconds: float) -> dict:
+    manifest, out, log = (
+        work / "manifest.json",
+        work / "baseline-result.json",
+        work / "baseline.log",
+    )
+    write_manifest(work / "gan.yaml", manifest)
+    command = [sys.executable, str(HERE / "baseline.py"), str(manifest), str(out)]
+    command += ["--cpu-seconds", f"{cpu_seconds:.1f}", "--seed", str(seed)]
+    cpu = _call(command, log)
+    return {"train_cpu_seconds": cpu, "baseline": json.loads(out.read_text())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--sets", nargs="*", choices=sorted(SETS), default=list(SETS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    args = parser.parse_args(argv)
+    target = args.out / RESULTS
+    for seed in args.seeds:
+        for name in args.sets:
+            data = write_set(name, args.out / "data")
+            work = args.out / "runs" / f"{name}-s{seed}"
+            work.mkdir(parents=True, exist_ok=True)
+            for method in args.methods:
+                if find(done := read(target), set=name, method=method, seed=seed):
+                    continue
+                print(f"{time.strftime('%H:%M:%S')} {name} seed {seed} {method}", flush=True)
+                if method == "baseline":
+                    gan = find(done, set=name, method="gan", seed=seed)
+                    if gan is None:
+                        raise SystemExit(f"{name} seed {seed}: run the gan method first")
+                    record = run_baseline(work, seed, gan["train_cpu_seconds"])
+                else:
+                    record = run_zsk(data, work, method, seed, args.cpu_minutes)
+                record |= {"set": name, "method": method, "seed": seed,
+                           "machine": platform.processor() or platform.machine(),
+                           "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+                put(target, record, KEY)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Training settings of the recommended spec, compared on validation data only.
+
+    python -m benchmarks.studies.zoo.tune OUT_DIR [--sets glyphs textures scenes]
+        [--cpu-minutes 0.4] [--variants NAME ...] [--seed 0] [--recognition-only]
+    python -m benchmarks.studies.zoo.tune --table OUT_DIR/results.jsonl   # the Markdown table
+
+For each set, ``zsk init`` writes the recommended spec; each variant edits it (optimiser,
+trunk normalisation, D steps per G step, conditional real/fake head, ...) and is trained as a
+validation run (the spec's ``validation_run`` settings as ``holdout``) at the same FLOP-sized
+length. ``benchmarks.studies.validation_quality`` then measures it from validation data only:
+held-out ZSL, validation H and the attribute accuracy of images imagined for the held-out
+classes. No test image is read. One record per set, budget, seed and variant in
+``OUT_DIR/results.jsonl``; a finished one is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.validation_quality import measure, recognition
+from benchmarks.studies.zoo.run import ZSK, _call
+from benchmarks.studies.zoo.sets import write_set
+from zsk.core.evaluate.trained import load_trained
+
+Edit = Callable[[dict], None]
+#: The fields that name one validation run in the results file.
+KEY = ("set", "variant", "cpu_minutes", "seed")
+
+
+def _d_adam(spec: dict) -> None:
+    """D (and ψ) with the recognition learner's Adam: lr 1e-3, β1 0.9."""
+    spec["train"]["optimizers"]["discriminator"] = {"lr": 1.0e-3, "betas": [0.9, 0.999]}
+
+
+def _bn_trunk(spec: dict) -> None:
+    """Batch norm in every trunk block, no spectral norm in the trunk or the recognition
+    heads; the real/fake head keeps its spectral norm."""
+    trunk = spec["model"]["trunk"]["params"]
+    trunk |= {"weight_norm": {"type": "none"}, "feature_norm": {"type": "batch"}, "norm_from": 0}
+    for role in ("attribute", "embedding", "reconstruction_feature"):
+        head = spec["model"]["heads"][role]
+        head["params"] = {**head.get("params", {}), "weight_norm": {"type": "none"}}
+
+
+def _no_instance_norm(spec: dict) -> None:
+    """No feature norm in the trunk: instance norm takes away each image's own mean and scale
+    per channel, which is what colour, brightness and background predicates describe."""
+    spec["model"]["trunk"]["params"]["feature_norm"] = {"type": "none"}
+
+
+def _sagan_trunk(spec: dict) -> None:
+    """The trunk's own defaults back: dropout 0.25 and self-attention after its last two
+    blocks."""
+    params = spec["model"]["trunk"]["params"]
+    spec["model"]["trunk"]["params"] = {"channels": params["channels"]}
+
+
+def _no_cosine_softmax(spec: dict) -> None:
+    """Without the softmax over every seen class's cosine (D's ``cosine_softmax`` term)."""
+    terms = spec["objective"]["discriminator"]
+    spec["objective"]["discriminator"] = [t for t in terms if t["type"] != "cosine_softmax"]
+
+
+def _no_gan(spec: dict) -> None:
+    objective = spec["objective"]
+    objective["discriminator"] = [t for t in objective["discriminator"] if t["type"] != "lsgan"]
+    objective["generator"] = []
+
+
+def _head(kind: str) -> Edit:
+    def edit(spec: dict) -> None:
+        spec["model"]["heads"]["real_fake"] = {"type": kind}
+
+    return edit
+
+
+PLAIN_COSINE = [_no_cosine_softmax, _sagan_trunk]
+#: name -> edits applied in order to zsk init's spec (its length left as init sized it).
+VARIANTS: dict[str, list[Edit]] = {
+    "default": [],
+    "default with attention and dropout": [_sagan_trunk],
+    "no cosine_softmax, attention and dropout": PLAIN_COSINE,
+    "no cosine_softmax, attention and dropout, D Adam 1e-3": [*PLAIN_COSINE, _d_adam],
+    "no cosine_softmax, attention and dropout, D Adam 1e-3, BN trunk": [
+        *PLAIN_COSINE,
+        _d_adam,
+        _bn_trunk,
+    ],
+    "no cosine_softmax, D Adam 1e-3, BN trunk": [_no_cosine_softmax, _d_adam, _bn_trunk],
+    "trunk without instance norm": [_no_instance_norm],
+    "no GAN": [_no_gan],
+    "no GAN, trunk without instance norm": [_no_instance_norm, _no_gan],
+    "no GAN with attention and dropout": [_sagan_trunk, _no_gan],
+    "no GAN, no cosine_softmax, attention and dropout": [*PLAIN_COSINE, _no_gan],
+    "projection head": [_head("projection")],
+    "acgan head": [_head("acgan")],
+    "contrastive head": [_head("contrastive")],
+}
+
+
+def slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+
+
+def variant_spec(spec: dict, label: str) -> dict:
+    """``spec`` edited by variant ``label`` and turned into a validation run."""
+    edited = copy.deepcopy(spec)
+    for edit in VARIANTS[label]:
+        edit(edited)
+    edited["holdout"] = edited.pop("validation_run")
+    return edited
+
+
+def table(path: Path) -> str:
+    """Every measured variant of the results file ``path``: held-out ZSL / validation H /
+    imagined held-out attribute accuracy per set and budget (and training seed, where not 0),
+    variants in :data:`VARIANTS` order ("—" for the imagined images of runs whose generator
+    never trained)."""
+    found: dict[tuple[str, str], dict] = {}
+    for record in read(path):
+        seed = record.get("seed", 0)
+        column = f"{record['set']} {record['cpu_minutes']:g} min" + (
+            f" seed {seed}" if seed else ""
+        )
+        found[record["variant"], column] = record
+    columns = sorted({column for _, column in found})
+    lines = ["| variant | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for label in VARIANTS:
+        cells = []
+        for column in columns:
+            r = found.get((label, column))
+            judged = r and r["imagined"] is not None and "no GAN" not in label
+            imagined = f"{r['imagined']:.3f}" if judged else "—"
+            cells.append(
+                f"{r['held_out_zsl']:.3f} / {r['validation_h']:.3f} / {imagined}" if r else "—"
+            )
+        if any(c != "—" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = study_arguments(__doc__)
+    parser.add_argument("--sets", nargs="*", default=["glyphs", "textures", "scenes"])
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--recognition-only",
+        action="store_true",
+        help="held-out ZSL and validation H only: no judge of imagined images (much cheaper)",
+    )
+    args = parser.parse_args(argv)
+    if tabled(args, table):
+        return
+    budget = f"{args.cpu_minutes:g}min-s{args.seed}"
+    results = args.out / RESULTS
+    for name in args.sets:
+        data = write_set(name, args.out / "data")
+        work = args.out / "tune" / name / budget
+        work.mkdir(parents=True, exist_ok=True)
+        base = work / "init.yaml"
+        init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(args.seed)]
+        _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
+        spec = yaml.safe_load(base.read_text())
+        for label in args.variants:
+            key = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes}
+            if find(read(results), **key, seed=args.seed):
+                continue
+            path, run_dir = work / f"{slug(label)}.yaml", work / slug(label)
+            path.write_text(yaml.safe_dump(variant_spec(spec, label), sort_keys=False))
+            _call([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
+            cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
+            if args.recognition_only:
+                zsl, h = recognition(load_trained(run_dir))
+                quality = {"held_out_zsl": zsl, "validation_h": h, "imagined": None}
+            else:
+                quality = vars(measure(run_dir, per_class=32, probe_steps=500))
+            record = {**key, "seed": args.seed, "train_cpu_seconds": cpu, **quality}
+            put(results, record, KEY)
+            print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()

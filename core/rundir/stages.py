@@ -1,0 +1,263 @@
+"""A staged run's directory: one folder per stage, each a run, built together as one unit.
+
+``zsk build`` of a staged spec (:mod:`zsk.core.spec.stages`) writes::
+
+    RUN_DIR/stages.lock.yaml           the resolved staged spec and what it was built with
+    RUN_DIR/<stage>/                   each stage's run (spec.lock.yaml, init.safetensors)
+    RUN_DIR/<stage>/validation/        its validation run, when the spec has validation_run
+
+and ``zsk train`` adds the features a feature stage reads: ``RUN_DIR/<source>/features-<layer>``
+from the source stage's trained discriminator, and ``RUN_DIR/<source>/validation/
+features-<layer>`` from its validation run's, which the feature stage's validation run reads.
+
+A feature stage is built before those features exist: its networks are composed and
+shape-checked against a stand-in of the feature folder its source will write (the image data
+set's classes, attributes and split, the source discriminator's feature size), which has the
+same fingerprint as the folder extraction writes, so the build stays valid once it is there.
+``stages.lock.yaml`` is written last: a staged build is complete when it is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from zsk.core.build.composer import Build, compose, load_data
+from zsk.core.build.embed import feature_dim
+from zsk.core.components.zsl_data import FeatureSample, ZslData
+from zsk.core.data.holdout import apply_holdout
+from zsk.core.rundir.directory import (
+    LOCK_FILE,
+    RUNS,
+    STAGES_FILE,
+    is_staged,
+    located_in,
+    move_aside_in_the_way,
+    record_latest_run,
+    refuse_in_the_way,
+    write_run,
+)
+from zsk.core.rundir.validation_run import VALIDATION_DIR
+from zsk.core.spec.loading import StagedDocument, read_spec
+from zsk.core.spec.refs import DatasetRef
+from zsk.core.spec.sections import Problem, Spec, SpecError
+from zsk.core.spec.stages import StagedSpec, StageSpec
+from zsk.core.storage.files import write_file
+from zsk.core.storage.runlock import run_lock
+from zsk.registry import UserError, get_registry
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a staged run: its name, its spec body, its run directory."""
+
+    name: str
+    spec: StageSpec
+    run_dir: Path
+
+    @property
+    def validation_dir(self) -> Path:
+        return self.run_dir / VALIDATION_DIR
+
+    def runs(self) -> list[Path]:
+        """The stage's built runs in training order: its validation run first, then itself."""
+        validation = [self.validation_dir] if (self.validation_dir / LOCK_FILE).is_file() else []
+        return [*validation, self.run_dir]
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    """A built staged run: its spec and its stages in training order."""
+
+    run_dir: Path
+    spec: StagedSpec
+    stages: list[Stage]
+
+    def stage(self, name: str) -> Stage:
+        return next(stage for stage in self.stages if stage.name == name)
+
+    def source_of(self, stage: Stage) -> Stage | None:
+        """The stage whose discriminator gives ``stage`` its features (None: an image stage)."""
+        return (
+            None if stage.spec.features_from is None else self.stage(stage.spec.features_from.stage)
+        )
+
+
+def picture_run(run_dir: Path) -> Path:
+    """The run that draws pictures: ``run_dir`` itself, or for a staged run the last image stage
+    that trains a generator (``zsk generate`` and ``zsk translate`` imagine images with it)."""
+    if not is_staged(run_dir):
+        return run_dir
+    staged = read_staged(run_dir)
+    drawing = [s for s in staged.stages if s.spec.data is not None and s.spec.objective.generator]
+    if not drawing:
+        names = ", ".join(stage.name for stage in staged.stages)
+        raise UserError(
+            f"no stage of {run_dir} ({names}) trains an image generator, so it draws no pictures",
+            hint="give an image stage generator terms (objective.generator), or add an image GAN "
+            "stage to the spec, and build and train again",
+        )
+    return drawing[-1].run_dir
+
+
+def features_dir(source_run: Path, layer: str) -> Path:
+    """Where a source run's discriminator features of layer ``layer`` are written."""
+    return source_run / f"features-{layer}"
+
+
+def read_staged(run_dir: Path) -> StagedRun:
+    """The staged run in ``run_dir`` (its ``stages.lock.yaml``)."""
+    document = read_spec(run_dir / STAGES_FILE)
+    if not isinstance(document, StagedDocument):
+        raise UserError(
+            f"{run_dir / STAGES_FILE} holds a one-stage spec, not a staged one",
+            hint="build the run again: zsk build SPEC --force",
+        )
+    spec = document.spec
+    return StagedRun(
+        run_dir, spec, [Stage(name, body, run_dir / name) for name, body in spec.stages.items()]
+    )
+
+
+@dataclass(frozen=True)
+class StageBuild:
+    """What building one stage gave: its run and its validation run (None without one)."""
+
+    stage: Stage
+    build: Build
+    validation: Path | None
+
+
+def build_staged(
+    document: StagedDocument,
+    overrides: Sequence[str] = (),
+    out: Path | None = None,
+    force: bool = False,
+    *,
+    on_moved_aside: Callable[[Path, Path], None] | None = None,
+) -> tuple[Path, list[StageBuild]]:
+    """Build every stage of a staged spec and its validation run into one run directory.
+
+    Every stage is composed and shape-checked before anything is written; a run directory that
+    holds trained stages (or a one-stage run) is refused unless ``force``, which moves it aside.
+    """
+    staged = document.spec
+    run_dir = Path(out) if out is not None else RUNS / staged.name
+    refuse_in_the_way(run_dir, force, staged=True)
+    planned = _compose_stages(document, run_dir)
+    move_aside_in_the_way(run_dir, staged=True, on_moved_aside=on_moved_aside)
+    source, built = document.source, []
+    with run_lock(run_dir, "zsk build"):
+        for stage, build, validation in planned:
+            write_run(stage.run_dir, build, source=source, overrides=overrides)
+            if validation is not None:
+                write_run(stage.validation_dir, validation, source=source, overrides=overrides)
+            built.append(StageBuild(stage, build, stage.validation_dir if validation else None))
+        write_file(run_dir / STAGES_FILE, _stages_lock_text(staged, source, overrides))
+    record_latest_run(run_dir)
+    return run_dir, built
+
+
+def _compose_stages(
+    document: StagedDocument, run_dir: Path
+) -> list[tuple[Stage, Build, Build | None]]:
+    """Each stage's build and its validation run's build, in order (nothing written)."""
+    staged, registry = document.spec, get_registry()
+    planned: list[tuple[Stage, Build, Build | None]] = []
+    builds: dict[str, Build] = {}
+    for name, body in staged.stages.items():
+        stage = Stage(name, body, run_dir / name)
+        if body.features_from is None:
+            assert body.data is not None  # the stage spec's validator: data or features_from
+            spec = staged.stage_spec(name, body.data)
+            located = document.stage_document(name, spec)
+            data = located_in(located, lambda spec=spec: load_data(spec, registry=registry))
+            validation_data = None
+            if staged.validation_run is not None:
+                holdout = _validation_spec(spec)
+                validation_data = located_in(
+                    located, lambda spec=holdout: load_data(spec, registry=registry)
+                )
+        else:
+            source = builds[body.features_from.stage]
+            layer, size = body.features_from.layer, source.dims.image_size
+            dim = feature_dim(source.gan, layer, size)
+            root = features_dir(run_dir / body.features_from.stage, layer)
+            spec = staged.stage_spec(name, _feature_folder(root))
+            located = document.stage_document(name, spec)
+            data = _planned_features(source.data, dim, root)
+            validation_data = None
+            if staged.validation_run is not None:
+                root = features_dir(run_dir / body.features_from.stage / VALIDATION_DIR, layer)
+                holdout = _validation_spec(spec.model_copy(update={"data": _feature_folder(root)}))
+                whole = _planned_features(source.data, dim, root)
+                validation_data = located_in(located, lambda h=holdout, w=whole: _held_out(h, w))
+        build = located_in(
+            located, lambda spec=spec, data=data: compose(spec, data, registry=registry)
+        )
+        validation = None
+        if validation_data is not None:
+            validation = located_in(
+                located, lambda h=holdout, d=validation_data: compose(h, d, registry=registry)
+            )
+        builds[name] = build
+        planned.append((stage, build, validation))
+    return planned
+
+
+def _validation_spec(spec: Spec) -> Spec:
+    """``spec`` as its validation run: holdout set to its validation_run section."""
+    return spec.model_copy(update={"holdout": spec.validation_run, "validation_run": None})
+
+
+def _feature_folder(root: Path) -> DatasetRef:
+    return DatasetRef.model_validate(
+        {"type": "feature_folder", "params": {"root": str(root)}},
+        context={"registry": get_registry()},
+    )
+
+
+def _held_out(spec: Spec, data: ZslData) -> ZslData:
+    holdout = spec.holdout
+    assert holdout is not None
+    try:
+        return apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
+    except UserError as exc:
+        raise SpecError([Problem(("validation_run", "classes"), exc.message, exc.hint)]) from exc
+
+
+def _planned_features(images: ZslData, dim: int, root: Path) -> ZslData:
+    """The feature folder that extracting ``dim`` features of every image of ``images`` writes
+    at ``root``, with zeros for the features: same classes, attributes, split and sample order
+    (:func:`zsk.core.data.extract.plan_rows`), so the same fingerprint and holdout draws."""
+    rows, splits = 0, {}
+    for split in ("train", "test_seen", "test_unseen"):
+        samples = getattr(images, split)
+        splits[split] = [FeatureSample(rows + i, s.label) for i, s in enumerate(samples)]
+        rows += len(samples)
+    return ZslData(
+        root=root,
+        classes=images.classes,
+        predicates=images.predicates,
+        attributes=images.attributes,
+        seen=images.seen,
+        unseen=images.unseen,
+        features=torch.zeros(rows, dim),
+        validation_classes=images.validation_classes,
+        **splits,
+    )
+
+
+def _stages_lock_text(spec: StagedSpec, source: str, overrides: Sequence[str]) -> str:
+    header = (
+        "# Written by `zsk build`: the resolved staged spec; each stage's run is the folder of\n"
+        "# its name, with its own spec.lock.yaml. `zsk build THIS_FILE` rebuilds the same run.\n"
+    )
+    # each stage's own lock file holds versions, provenance and its data's fingerprint
+    lock = {"spec_file": source, "overrides": list(overrides)}
+    body = {**spec.model_dump(mode="json"), "lock": lock}
+    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
