@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from zsk.core.build.composer import compose, load_data
+from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.components.interfaces import Condition, Dims, Loss
 from zsk.core.data.synth import synthesize
 from zsk.core.spec.loading import load_spec
-from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.plugins.builtin.conditional_heads import ACGANHead, ContrastiveHead, ProjectionHead
 from zsk.plugins.builtin.heads import AttributeHead
 from zsk.plugins.builtin.losses import R1, R2
