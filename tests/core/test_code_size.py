@@ -15,15 +15,16 @@ PACKAGE = ("core", "registry", "plugins")
 MODULE_LINES, FUNCTION_LINES = 400, 60
 #: functions over the limit, by "path:name", with their length in lines
 LONGER: dict[str, int] = {
-    "core/cli/train_cmd.py:train": 92,
+    "core/cli/train_cmd.py:train": 87,
+    "core/testing/toy_step.py:check_loss": 86,
     "core/data/xlsa17_images.py:split_images": 83,
     "core/testing/xlsa17.py:write_xlsa17": 79,
     "core/cli/data_cmd.py:features": 68,
     "core/data/extract.py:extract": 68,
     "core/spec/sections.py:reference_problems": 68,
-    "core/testing/toy_step.py:check_loss": 67,
+    "core/testing/toy_step.py:ToyStep.__init__": 67,
+    "core/testing/contract.py:_check_head": 64,
     "core/recommend/init_spec.py:recommended_spec": 63,
-    "core/testing/toy_step.py:ToyStep.__init__": 62,
 }
 
 
