@@ -3,11 +3,12 @@ release, and its table from a few written records."""
 
 from __future__ import annotations
 
-import fclswgan_authors
-import fclswgan_vs_authors as study
 import numpy as np
 import pytest
 import scipy.io
+
+from benchmarks.studies import fclswgan_authors
+from benchmarks.studies import fclswgan_vs_authors as study
 
 
 def _row(side: str, step: int, seed: int, zsl: float, u: float, s: float, **extra) -> dict:

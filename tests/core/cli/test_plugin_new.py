@@ -27,7 +27,7 @@ from zsk.testing.toy_step import ToyStep  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATES = REPO / "core" / "scaffold-templates"
 
 

@@ -1,10 +1,10 @@
 """zsk's f-CLSWGAN example against the authors' released code on the same xlsa17-format files
 (BENCHMARKS.md §7).
 
-    python benchmarks/fclswgan_vs_authors.py OUT data [--size small|full]
-    python benchmarks/fclswgan_vs_authors.py OUT authors --authors-code DIR [--seeds 0,1,2]
-    python benchmarks/fclswgan_vs_authors.py OUT zsk [--size ..] [--seeds 0,1,2]
-    python benchmarks/fclswgan_vs_authors.py OUT --table
+    python -m benchmarks.studies.fclswgan_vs_authors OUT data [--size small|full]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT authors --authors-code DIR [--seeds 0,1,2]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT zsk [--size ..] [--seeds 0,1,2]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT --table
 
 ``data`` writes an AwA2-like synthetic set (zsk.testing.features: 40 classes, 10 unseen, 8 of
 the 30 seen its ``val_loc`` classes, 48 attributes) in the benchmark files' format with zsk's own
@@ -18,7 +18,7 @@ Both sides train with f-CLSWGAN's published AwA settings (β 0.01, 5 critic step
 (``full``) or 1024 and CUB's 1e-4 (``small``, see :data:`SIZES`),
 and are evaluated at :data:`STEPS` generator steps of ONE training run per seed:
 
-- ``authors`` runs the release from ``--authors-code DIR`` (benchmarks/fclswgan_authors.py, which
+- ``authors`` runs the release from ``--authors-code DIR`` (``fclswgan_authors.py`` beside it, which
   patches it in memory for a current torch on the CPU) with ``--gzsl``, recording at each step
   count its ZSL classifier's top-1 and its GZSL classifier's u, s, H, the last of their 25 epochs
   and (as released) the best of them on the test features;
@@ -153,7 +153,7 @@ def _authors_row(point: dict, size: str, seed: int) -> dict:
     }
 
 
-EXAMPLE = HERE.parent / "examples" / "fclswgan-awa2-xlsa17.yaml"
+EXAMPLE = HERE.parents[1] / "examples" / "fclswgan-awa2-xlsa17.yaml"
 
 
 def zsk_overrides(out: Path, size: str, seed: int) -> list[str]:
