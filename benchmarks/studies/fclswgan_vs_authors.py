@@ -2,9 +2,9 @@
 (BENCHMARKS.md §7).
 
     python -m benchmarks.studies.fclswgan_vs_authors OUT data [--size small|full]
-    python -m benchmarks.studies.fclswgan_vs_authors OUT authors --authors-code DIR [--seeds 0,1,2]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT authors --authors-code DIR [--size ..]
     python -m benchmarks.studies.fclswgan_vs_authors OUT zsk [--size ..] [--seeds 0,1,2]
-    python -m benchmarks.studies.fclswgan_vs_authors OUT --table
+    python -m benchmarks.studies.fclswgan_vs_authors --table OUT/results.jsonl
 
 ``data`` writes an AwA2-like synthetic set (zsk.testing.features: 40 classes, 10 unseen, 8 of
 the 30 seen its ``val_loc`` classes, 48 attributes) in the benchmark files' format with zsk's own
@@ -12,19 +12,19 @@ writer (zsk.testing.xlsa17), into OUT/data/SIZE/SYN: ``full`` has 2048-d feature
 512-d. Each seen class has 212 trainval features (6,360 in all: exactly 100 generator steps per
 epoch of the authors' code at batch 64), 53 seen test features; each unseen class 265.
 
-Both sides train with f-CLSWGAN's published AwA settings (β 0.01, 5 critic steps,
-λ 10, batch 64, Adam β1 0.5, noise of the attributes' size, MinMax scaling fitted on trainval,
-300 generated features per unseen class), hidden layers of 4096 and AwA's learning rate 1e-5
-(``full``) or 1024 and CUB's 1e-4 (``small``, see :data:`SIZES`),
-and are evaluated at :data:`STEPS` generator steps of ONE training run per seed:
+Both sides train with f-CLSWGAN's published AwA settings (β 0.01, 5 critic steps, λ 10, batch
+64, Adam β1 0.5, noise of the attributes' size, MinMax scaling fitted on trainval, 300 generated
+features per unseen class), hidden layers of 4096 and AwA's learning rate 1e-5 (``full``) or
+1024 and CUB's 1e-4 (``small``, see :data:`SIZES`), and are evaluated at :data:`STEPS`
+generator steps of ONE training run per seed:
 
-- ``authors`` runs the release from ``--authors-code DIR`` (``fclswgan_authors.py`` beside it, which
-  patches it in memory for a current torch on the CPU) with ``--gzsl``, recording at each step
-  count its ZSL classifier's top-1 and its GZSL classifier's u, s, H, the last of their 25 epochs
-  and (as released) the best of them on the test features;
+- ``authors`` runs the release from ``--authors-code DIR`` (``fclswgan_release`` beside this
+  module, which patches it in memory for a current torch on the CPU) with ``--gzsl``, recording
+  at each step count its ZSL classifier's top-1 and its GZSL classifier's u, s, H, the last of
+  their 25 epochs and (as released) the best of them on the test features;
 - ``zsk`` builds examples/fclswgan-awa2-xlsa17.yaml pointed at the files (sizes by ``--set``),
   trains it and its validation run to each step count in turn and runs ``zsk eval``'s
-  evaluation: the release's protocol (``generative.published_protocol``: the same two
+  evaluation: the release's protocol (``routes.published_protocol``: the same two
   classifiers, last epoch) and zsk's calibrated headline (300 generated features per class and
   30 classifier epochs, the only candidates, to keep the evaluation short). Training CPU seconds
   are the run's own; its validation run's (needed only for the calibrated headline) are beside
@@ -32,11 +32,11 @@ and are evaluated at :data:`STEPS` generator steps of ONE training run per seed:
 
 One process, one thread; process CPU seconds. Results: one JSON line per (side, size, seed, step)
 in OUT/results.jsonl; ``--table`` prints the side-by-side table (mean ± std over seeds).
+``--steps`` (multiples of 100) evaluates at other step counts.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -44,13 +44,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+if TYPE_CHECKING:
+    from zsk.core.evaluate.result import EvalResult
+
 STEPS = (200, 500, 1000, 2000)
 #: features per class before the split; 212 trainval + 53 seen test per seen class
 PER_CLASS, TEST_SEEN = 265, 53
+KEY = ("side", "size", "seed", "step")
 SET = {"classes": 40, "unseen": 10, "validation": 8, "attributes": 48, "noise": 1.5, "offset": 0.6}
 #: feature and hidden sizes, and the GAN's learning rate: AwA's published 1e-5 at the full size;
 #: CUB's published 1e-4 at the small one, where 1e-5 left the authors' code at chance ZSL top-1
@@ -100,8 +108,8 @@ def write_data(out: Path, size: str) -> Path:
 
 
 def append(out: Path, record: dict) -> None:
-    with open(out / "results.jsonl", "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    """Record one (side, size, seed, step) result in OUT/results.jsonl, replacing an older one."""
+    put(out / RESULTS, record, KEY)
 
 
 def authors(out: Path, size: str, seeds: list[int], code: Path, steps: list[int]) -> None:
@@ -127,9 +135,11 @@ def authors(out: Path, size: str, seeds: list[int], code: Path, steps: list[int]
         ]
         work = out / "authors" / "work"
         work.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, str(HERE / "fclswgan_authors.py"), "--authors-code", str(code)]
+        command = [sys.executable, "-m", "benchmarks.studies.fclswgan_release"]
+        command += ["--authors-code", str(code)]
         command += ["--out", str(result.resolve()), "--eval-epochs", epochs, "--", *theirs]
         env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
         subprocess.run(command, check=True, cwd=work, env=env)
         for point in json.loads(result.read_text())["points"]:
             append(out, _authors_row(point, size, seed))
@@ -153,7 +163,7 @@ def _authors_row(point: dict, size: str, seed: int) -> dict:
     }
 
 
-EXAMPLE = HERE.parents[1] / "examples" / "fclswgan-awa2-xlsa17.yaml"
+EXAMPLE = REPOSITORY / "examples" / "fclswgan-awa2-xlsa17.yaml"
 
 
 def zsk_overrides(out: Path, size: str, seed: int) -> list[str]:
@@ -181,7 +191,8 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
     each step count in turn, then evaluated as ``zsk eval`` evaluates (see module)."""
     import torch
 
-    from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+    from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+    from zsk.core.evaluate.result import write_eval
     from zsk.core.evaluate.trained import load_trained
     from zsk.core.rundir.directory import build_run, load_run
     from zsk.core.rundir.validation_run import build_validation_run
@@ -210,17 +221,18 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
             append(out, row | {"validation_train_cpu_seconds": spent[validation]})
 
 
-def _zsk_row(result: dict, size: str, seed: int, step: int, train: float, spent: float) -> dict:
-    generative = result["generative"]
-    published = generative["published_protocol"]
+def _zsk_row(
+    result: EvalResult, size: str, seed: int, step: int, train: float, spent: float
+) -> dict:
+    generative, published = (result.routes[k] for k in ("generative", "published_protocol"))
     return {
         "side": "zsk",
         "size": size,
         "seed": seed,
         "step": step,
-        "zsl_top1": published["zsl_top1"],
-        **{k: published["gzsl"][k] for k in ("u", "s", "h")},
-        "calibrated": {"zsl_top1": generative["zsl_top1"], "h": generative["gzsl"]["h"]},
+        "zsl_top1": published.zsl_top1,
+        **{k: getattr(published.gzsl, k) for k in ("u", "s", "h")},
+        "calibrated": {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h},
         "train_cpu_seconds": train,
         "eval_cpu_seconds": spent,
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -240,12 +252,12 @@ def _group(rows: list[dict]) -> dict[tuple, list[dict]]:
     return groups
 
 
-def table(rows: list[dict]) -> str:
+def table(path: Path) -> str:
     """The side-by-side table (mean ± std over seeds) of result rows, one line per size and
     step count: ZSL top-1 and uncalibrated u, s, H of both sides as the release computes them
     (last classifier epoch), zsk's calibrated H, each side's training CPU seconds; then the
     release's own printout (best epoch on the test features)."""
-    groups = _group(rows)
+    groups = _group(read(path))
     lines = [
         "| size | steps | seeds | authors: ZSL / u, s, H | zsk: ZSL / u, s, H "
         "| zsk calibrated H | training CPU s (authors / zsk) |",
@@ -284,22 +296,15 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("out", type=Path)
+    parser = study_arguments(__doc__)
     parser.add_argument("action", nargs="?", choices=("data", "authors", "zsk"))
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", default=",".join(map(str, STEPS)), help="multiples of 100")
     parser.add_argument("--authors-code", type=Path)
-    parser.add_argument("--table", type=Path, metavar="FILE", help="print FILE's table")
     args = parser.parse_args(argv)
-    if args.table:
-        print(table(read_rows(args.table)))
+    if tabled(args, table):
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     steps = [int(s) for s in args.steps.split(",")]

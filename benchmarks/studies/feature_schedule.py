@@ -52,9 +52,10 @@ from benchmarks.studies.results import (
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.generative import Imagining, validation_scores
 from zsk.core.evaluate.metrics import calibrate, zsl_top1
+from zsk.core.evaluate.result import write_eval
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.rundir.directory import build_run, load_run
 from zsk.core.rundir.validation_run import build_validation_run, validation_dir
@@ -125,8 +126,12 @@ def validation_quality(trained: TrainedRun, seed: int = 0) -> dict[str, float]:
     labels = held.images.labels
     unseen = torch.isin(labels, torch.tensor(held.unseen))
     calibration = calibrate(scores, labels, held.seen, held.unseen)
-    return {"zsl_top1": zsl_top1(scores[unseen], labels[unseen], held.unseen)} | {
-        k: v for k, v in calibration.as_dict().items()
+    return {
+        "zsl_top1": zsl_top1(scores[unseen], labels[unseen], held.unseen),
+        "gamma": calibration.gamma,
+        "val_u": calibration.u,
+        "val_s": calibration.s,
+        "val_h": calibration.h,
     }
 
 
@@ -196,15 +201,15 @@ def test(out: Path, at: int, seeds: list[int], sets: list[str]) -> dict:
         options = EvalOptions(probe_steps=400, seed=seed, calibration_run=calibrate_with)
         result = evaluate(load_trained(run_dir, built), options, CPU)
         write_eval(run_dir, result)
-        generative = result["generative"]
+        generative = result.routes["generative"]
         runs.append(
             {
                 "seed": seed,
-                "zsl_top1": generative["zsl_top1"],
-                "gzsl": {k: generative["gzsl"][k] for k in ("u", "s", "h")},
-                "calibration": generative["gzsl"]["calibration"],
-                "features_per_class": generative["images_per_class"],
-                "classifier_epochs": generative["classifier_epochs"],
+                "zsl_top1": generative.zsl_top1,
+                "gzsl": {"u": generative.gzsl.u, "s": generative.gzsl.s, "h": generative.gzsl.h},
+                "calibration": generative.gzsl.calibration.model_dump(),
+                "features_per_class": generative.images_per_class,
+                "classifier_epochs": generative.classifier_epochs,
                 "train_cpu_seconds": cpu,
                 "eval_cpu_seconds": time.process_time() - clock,
             }

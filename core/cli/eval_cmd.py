@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -16,16 +15,17 @@ from zsk.core.cli.options import (
     probe_steps_option,
     progress_log,
 )
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.metric_plugins import parse_metric
+from zsk.core.evaluate.result import EvalResult, write_eval
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.directory import resolve_run_dir
 from zsk.core.train.device import resolve_device
 
 
-def print_table(result: dict[str, object], console: Console) -> None:
-    table = Table(title=f"zero-shot evaluation — {result['run']} at step {result['step']}")
+def print_table(result: EvalResult, console: Console) -> None:
+    table = Table(title=f"zero-shot evaluation — {result.run} at step {result.step}")
     for column in ("method", "metric", "value"):
         table.add_column(column)
     for row in summary_rows(result):
@@ -79,7 +79,10 @@ def eval_command(
     trained on some seen classes (the field's protocol): --calibrate-with, else RUN_DIR/validation
     when the spec's validation_run section built one; failing both, on pseudo-unseen classes of
     the run's own training images, which the table marks as self-calibrated. Writes
-    RUN_DIR/eval.json (RUN_DIR defaults to the last build).
+    RUN_DIR/eval.json (RUN_DIR defaults to the last build), removing the old one first.
+
+    A metric plugin that fails is recorded in eval.json as failed with its reason, and a
+    warning names it; every other number is written and the command exits 0.
 
     \b
     Examples:
@@ -101,9 +104,12 @@ def eval_command(
         calibration_run=calibration_run,
     )
     result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
-    path = write_eval(trained.run_dir, result)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    print_table(result, Console())
-    console.print(f"wrote {path}")
+        click.echo(result.to_json(), nl=False)
+    else:
+        print_table(result, Console())
+    for name, reason in result.failed_metrics().items():
+        console.print(f"warning: metric {name} failed ({reason}); eval.json records it as failed")
+    path = write_eval(trained.run_dir, result)  # shown first: a failed write loses no number
+    if not as_json:
+        console.print(f"wrote {path}")

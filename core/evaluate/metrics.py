@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from zsk.core.evaluate.result import Accuracies, CalibrationRecord, GzslNumbers
+
 
 def per_class_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean over the classes present in ``labels`` of each class's top-1 accuracy."""
@@ -160,8 +162,12 @@ class Calibration:
     s: float
     h: float
 
-    def as_dict(self) -> dict[str, float]:
-        return {"gamma": self.gamma, "val_u": self.u, "val_s": self.s, "val_h": self.h}
+    def record(self, source: str) -> CalibrationRecord:
+        """The constant and its validation numbers as eval.json keeps them, with ``source``
+        (where the validation images came from)."""
+        return CalibrationRecord(
+            gamma=self.gamma, val_u=self.u, val_s=self.s, val_h=self.h, source=source
+        )
 
 
 def choose_calibration(
@@ -216,8 +222,10 @@ def calibrated_gzsl(
     test_labels: torch.Tensor,
     seen: list[int],
     unseen: list[int],
-) -> dict[str, object]:
-    """GZSL u, s, H on the test scores with a constant chosen beforehand on validation data.
+    source: str,
+) -> GzslNumbers:
+    """GZSL u, s, H on the test scores with a constant chosen beforehand on validation data
+    (``source`` names that data).
 
     The test scores only receive the constant. AUSUC summarises the test curve over every
     constant, so it chooses nothing. ``uncalibrated`` gives u, s, H at constant 0.
@@ -228,11 +236,11 @@ def calibrated_gzsl(
     result = gzsl_accuracy(narrow, positions, mask, calibration.gamma)
     plain = gzsl_accuracy(narrow, positions, mask, 0.0)
     curve = seen_unseen_curve(narrow, positions, mask)
-    return {
-        "u": result.u,
-        "s": result.s,
-        "h": result.h,
-        "calibration": calibration.as_dict(),
-        "ausuc": ausuc(curve.u, curve.s),
-        "uncalibrated": {"u": plain.u, "s": plain.s, "h": plain.h},
-    }
+    return GzslNumbers(
+        u=result.u,
+        s=result.s,
+        h=result.h,
+        calibration=calibration.record(source),
+        ausuc=ausuc(curve.u, curve.s),
+        uncalibrated=Accuracies(u=plain.u, s=plain.s, h=plain.h),
+    )

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from benchmarks.studies import fclswgan_authors
+from benchmarks.studies import fclswgan_release
 from benchmarks.studies import fclswgan_vs_authors as study
+from benchmarks.studies.results import put
 
 
 def _row(side: str, step: int, seed: int, zsl: float, u: float, s: float, **extra) -> dict:
@@ -18,13 +19,16 @@ def _row(side: str, step: int, seed: int, zsl: float, u: float, s: float, **extr
     return row | extra
 
 
-def test_the_table_holds_each_sides_mean_and_spread_at_each_step():
+def test_the_table_holds_each_sides_mean_and_spread_at_each_step(tmp_path):
     rows = []
     for seed, zsl in enumerate((0.2, 0.4)):
         best = {"zsl_top1": zsl + 0.1, "u": 0.5, "s": 0.5, "h": 0.5}
         rows.append(_row("authors", 200, seed, zsl, 0.1, 0.9, best_on_test=best))
         rows.append(_row("zsk", 200, seed, zsl + 0.05, 0.2, 0.8, calibrated={"h": 0.6}))
-    table = study.table(rows)
+    path = tmp_path / "results.jsonl"
+    for row in rows:
+        put(path, row, study.KEY)
+    table = study.table(path)
     line = next(line for line in table.splitlines() if line.startswith("| small | 200 |"))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     sd = np.std([0.2, 0.4], ddof=1)
@@ -39,11 +43,11 @@ def test_the_table_holds_each_sides_mean_and_spread_at_each_step():
 def test_the_release_is_patched_in_memory_for_a_current_torch(tmp_path):
     original = "loss = f()\nmean_loss += loss.data[0]\none = torch.FloatTensor([1])\n"
     (tmp_path / "classifier2.py").write_text(original)
-    patched = fclswgan_authors.patched_source(tmp_path / "classifier2.py")
+    patched = fclswgan_release.patched_source(tmp_path / "classifier2.py")
     assert patched == "loss = f()\nmean_loss += loss.item()\none = torch.tensor(1.0)\n"
     assert (tmp_path / "classifier2.py").read_text() == original  # the file is left alone
     with pytest.raises(SystemExit, match="lacks util.py, model.py"):
-        fclswgan_authors.load_release(tmp_path)
+        fclswgan_release.load_release(tmp_path)
 
 
 def test_the_files_are_in_the_release_format_with_100_steps_per_epoch(tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
     run_zsk("eval", work / "run", "--probe-steps", "5", "--images-per-class", "2")
     run, validation = work / "run", work / "run" / "validation"
     result = json.loads((run / "eval.json").read_text())
+    routes = result["routes"]
     body = spec.read_text().split("\n", 3)[3]  # past the header, which names the data folder
     return {
         "spec": body,
@@ -37,13 +38,13 @@ def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
             for folder in (run, validation)
             for name in ("init.safetensors", find_latest(folder).relative_to(folder))
         ],
-        "gamma": result["gzsl"]["calibration"]["gamma"],
-        "generative_gamma": result["generative"]["gzsl"]["calibration"]["gamma"],
+        "gamma": routes["embedding"]["gzsl"]["calibration"]["gamma"],
+        "generative_gamma": routes["generative"]["gzsl"]["calibration"]["gamma"],
         "sources": (
-            result["gzsl"]["calibration"]["source"],
-            result["generative"]["gzsl"]["calibration"]["source"],
+            routes["embedding"]["gzsl"]["calibration"]["source"],
+            routes["generative"]["gzsl"]["calibration"]["source"],
         ),
-        "probe_on_real_unseen": result["attribute_probe"]["real_test_unseen"],
+        "probe_on_real_unseen": result["imagined"]["probe"]["real_test_unseen"],
     }
 
 

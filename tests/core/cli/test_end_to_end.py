@@ -58,25 +58,29 @@ def test_synth_build_train_eval_generate_translate_report(
     printed = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
     assert printed == json.loads((run_dir / "eval.json").read_text())
     assert printed["step"] == 3
+    embedding, generative = printed["routes"]["embedding"], printed["routes"]["generative"]
     for value in (
-        printed["zsl_top1"],
-        printed["gzsl"]["u"],
-        printed["gzsl"]["s"],
-        printed["gzsl"]["h"],
-        printed["gzsl"]["ausuc"],
-        printed["generative"]["zsl_top1"],
-        printed["generative"]["gzsl"]["u"],
-        printed["generative"]["gzsl"]["s"],
-        printed["generative"]["gzsl"]["h"],
-        printed["generated_attribute_accuracy"],
+        embedding["zsl_top1"],
+        embedding["gzsl"]["u"],
+        embedding["gzsl"]["s"],
+        embedding["gzsl"]["h"],
+        embedding["gzsl"]["ausuc"],
+        generative["zsl_top1"],
+        generative["gzsl"]["u"],
+        generative["gzsl"]["s"],
+        generative["gzsl"]["h"],
+        printed["imagined"]["attribute_accuracy"],
     ):
         assert _fraction(value)
-    assert isinstance(printed["gzsl"]["calibration"]["gamma"], float)
-    assert "runs/tiny-val (3 held-out classes)" in printed["gzsl"]["calibration"]["source"]
+    assert isinstance(embedding["gzsl"]["calibration"]["gamma"], float)
+    assert "runs/tiny-val (3 held-out classes)" in embedding["gzsl"]["calibration"]["source"]
     # the generative route chooses its constant on the same validation run
-    generative_source = printed["generative"]["gzsl"]["calibration"]["source"]
-    assert generative_source == printed["gzsl"]["calibration"]["source"]
+    generative_source = generative["gzsl"]["calibration"]["source"]
+    assert generative_source == embedding["gzsl"]["calibration"]["source"]
     assert printed["metrics"] == {}
+    # the constants came from a validation run: no pseudo-unseen classes are named
+    assert printed["calibration"]["source"] == generative_source
+    assert "pseudo_unseen_classes" not in printed["calibration"]
 
     # a validation run evaluated on its own calibrates on its own held-out images
     own = run_zsk(
@@ -84,7 +88,7 @@ def test_synth_build_train_eval_generate_translate_report(
     )
     assert (
         "runs/tiny-val (3 held-out classes)"
-        in json.loads(own.stdout)["gzsl"]["calibration"]["source"]
+        in json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]["source"]
     )
     refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])
     assert refused.exit_code == 2

@@ -3,6 +3,7 @@ message that says what is wrong and what to do, never a traceback."""
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from zsk.core.components.interfaces import Metric
+from zsk.core.storage import files
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 #: translate's target: a class of the synthetic shapes
@@ -153,4 +155,60 @@ def test_a_plugin_metric_is_computed_printed_and_written_to_eval_json(
     result = run_zsk("eval", run, "--metric", "imagined_classes_test", *fast)
     assert re.search(r"metric imagined_classes_test\W+classes\W+8\b", result.output)
     written = json.loads((run / "eval.json").read_text())["metrics"]
-    assert written == {"imagined_classes_test": {"classes": 8, "all_unseen": True}}
+    assert written == {"imagined_classes_test": {"values": {"classes": 8, "all_unseen": True}}}
+
+
+class _Broken(Metric):
+    """A plugin's metric that fails while computing."""
+
+    name = "broken_test"
+
+    def compute(self, inputs):
+        raise RuntimeError("no cheese")
+
+
+FAST = ["--images-per-class", "2", "--probe-steps", "2"]
+
+
+def test_a_failing_metric_is_recorded_and_every_other_number_written(
+    run_zsk, world, monkeypatch, add_components
+):
+    add_components(_ImagedClasses, _Broken, name="m")
+    run = world / "translator"
+    monkeypatch.setenv("COLUMNS", "200")
+    args = ["eval", run, "--metric", "broken_test", "--metric", "imagined_classes_test", *FAST]
+    result = run_zsk(*args, says=["warning: metric broken_test failed (RuntimeError: no cheese)"])
+    assert re.search(r"metric broken_test\W+FAILED\W+RuntimeError: no cheese", result.output)
+    written = json.loads((run / "eval.json").read_text())
+    assert written["metrics"]["broken_test"] == {"failed": "RuntimeError: no cheese"}
+    assert written["metrics"]["imagined_classes_test"]["values"]["classes"] == 8
+    assert 0.0 <= written["routes"]["generative"]["zsl_top1"] <= 1.0
+
+
+def test_eval_into_a_full_folder_prints_the_table_then_exits_2(run_zsk, world, monkeypatch):
+    run = world / "translator"
+    (run / "eval.json").write_text("{}")  # an old result, removed before the long part
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", full)
+    says = ["ZSL top-1", "no space left", "eval.json"]
+    result = run_zsk("eval", run, *FAST, code=2, says=says)
+    assert result.output.index("ZSL top-1") < result.output.index("no space left")
+    assert not (run / "eval.json").exists()  # no stale result left looking current
+    assert not list(run.glob(".*tmp*"))
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("[]", "holds a JSON list"),
+        ('{"schema_version": 2, "step": 1}', "is damaged"),
+        ('{"gzsl": null, "step": 1}', "schema version 1"),
+    ],
+)
+def test_report_refuses_a_damaged_eval_json_naming_it_and_the_fix(run_zsk, world, content, says):
+    run = world / "translator"
+    (run / "eval.json").write_text(content)
+    run_zsk("report", run, code=2, says=[str(run / "eval.json"), says, "zsk eval"])
