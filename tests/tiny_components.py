@@ -394,7 +394,7 @@ def write_run(folder: Path, data_root: Path, generator: str = "tiny_translator",
     """A run directory built by ``zsk build``'s machinery from a tiny spec file."""
     import yaml
 
-    from zsk.core.rundir.directory import build_run
+    from zsk.core.rundir.building import build_run
 
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / "tiny.yaml"

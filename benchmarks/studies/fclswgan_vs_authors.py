@@ -194,16 +194,17 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
     from zsk.core.evaluate.evaluator import EvalOptions, evaluate
     from zsk.core.evaluate.result import write_eval
     from zsk.core.evaluate.trained import load_trained
-    from zsk.core.rundir.directory import build_run, load_run
-    from zsk.core.rundir.validation_run import build_validation_run
+    from zsk.core.rundir.building import build_run
+    from zsk.core.rundir.directory import load_run
+    from zsk.core.rundir.validation_run import companion
     from zsk.core.train.loop import Trainer
 
     torch.set_num_threads(1)
     for seed in seeds:
         run_dir = out / "zsk" / f"{size}-seed{seed}"
         sets = zsk_overrides(out, size, seed)
-        _, made = build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
-        validation = build_validation_run(EXAMPLE, sets, run_dir, made.spec, force=True)
+        build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
+        validation = companion(run_dir)
         builds = {path: load_run(path) for path in (run_dir, validation)}
         spent = dict.fromkeys(builds, 0.0)
         for step in steps:

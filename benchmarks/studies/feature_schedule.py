@@ -57,8 +57,9 @@ from zsk.core.evaluate.generative import Imagining, validation_scores
 from zsk.core.evaluate.metrics import calibrate, zsl_top1
 from zsk.core.evaluate.result import write_eval
 from zsk.core.evaluate.trained import TrainedRun, load_trained
-from zsk.core.rundir.directory import build_run, load_run
-from zsk.core.rundir.validation_run import build_validation_run, validation_dir
+from zsk.core.rundir.building import build_run
+from zsk.core.rundir.directory import load_run
+from zsk.core.rundir.validation_run import companion, validation_dir
 from zsk.core.train.checkpoint import list_checkpoints, step_of
 from zsk.core.train.loop import Trainer
 from zsk.registry import hookimpl
@@ -101,8 +102,8 @@ def overrides(extra: list[str], seed: int, data: dict | None = None) -> list[str
 def build(run_dir: Path, sets: list[str]) -> Path:
     """``zsk build``: the run in ``run_dir`` and its validation run; returns the latter."""
     shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each time
-    _, made = build_run(EXAMPLE, sets, run_dir, record_latest=False)
-    found = build_validation_run(EXAMPLE, sets, run_dir, made.spec, force=False)
+    build_run(EXAMPLE, sets, run_dir, record_latest=False)
+    found = companion(run_dir)
     if found is None:
         raise SystemExit(f"{EXAMPLE} has no validation_run section")
     return found

@@ -63,11 +63,15 @@ class Build:
 UNCONDITIONED_ROLES = frozenset({"attribute", "embedding", "reconstruction_feature"})
 
 
-def compose(spec: Spec, data: ZslData, *, registry: ComponentRegistry | None = None) -> Build:
+def compose(
+    spec: Spec, data: ZslData, *, registry: ComponentRegistry | None = None, dry: bool = True
+) -> Build:
     """Build and check the networks and objectives of ``spec`` for ``data``.
 
     Raises :class:`~zsk.core.spec.sections.SpecError` (a ``UserError``) at the spec path of the
     first part that does not fit, e.g. a head that needs larger features than the trunk gives.
+    ``dry=False`` skips the dry pass: for a run directory's spec, whose wiring its build checked
+    (the networks are still made, their shapes probed, and the seeded weights are the same).
     """
     registry = registry or get_registry()
     problems = reference_problems(spec, registry)
@@ -80,11 +84,17 @@ def compose(spec: Spec, data: ZslData, *, registry: ComponentRegistry | None = N
         objective = Objective(
             **{phase: _build_terms(spec, phase, dims, registry) for phase in PHASES}
         )
-        initial = {name: value.clone() for name, value in gan.state_dict().items()}
-        dry_run = dry_pass(spec, data, gan, DRY_BATCH)
-        gan.load_state_dict(initial)
-        gan.zero_grad(set_to_none=True)
+        dry_run = _checked_wiring(spec, data, gan) if dry else None
     return Build(spec, data, dims, gan, objective, provenance(spec, registry), dry_run)
+
+
+def _checked_wiring(spec: Spec, data: ZslData, gan: GAN) -> DryRun:
+    """The dry pass, with the weights and gradients left as they were before it."""
+    initial = {name: value.clone() for name, value in gan.state_dict().items()}
+    dry_run = dry_pass(spec, data, gan, DRY_BATCH)
+    gan.load_state_dict(initial)
+    gan.zero_grad(set_to_none=True)
+    return dry_run
 
 
 def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslData:

@@ -16,7 +16,8 @@ from torch import nn
 from torch.autograd.graph import saved_tensors_hooks
 
 from zsk.core.build.model import GAN
-from zsk.core.components.interfaces import Condition, Dims, EmbeddingHead, Head
+from zsk.core.build.step import CONDITION_OF_SOURCE, Batch, FakeImages, PhaseContext
+from zsk.core.components.interfaces import Dims, EmbeddingHead, Head, Source
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted
 from zsk.registry import UserError
@@ -25,6 +26,8 @@ T = TypeVar("T")
 
 #: Batch of the dry run that checks the wiring (two, so batch statistics are defined).
 DRY_BATCH = 2
+#: the smaller of :func:`measure`'s two batches (two samples, as the dry pass's own batch)
+SMALL = 2
 
 
 @dataclass
@@ -59,25 +62,32 @@ def probe_images(dims: Dims, batch: int, seed: int) -> torch.Tensor:
     return values if dims.feature_dim else values * 2 - 1
 
 
+def probe_batch(spec: Spec, data: ZslData, dims: Dims, batch: int) -> Batch:
+    """The dry pass's batch, as a step draws one: random samples of the seen classes in turn,
+    each fake made for its own class, seeded by the spec."""
+    generator = torch.Generator().manual_seed(spec.train.seed)
+    real = probe_images(dims, batch, spec.train.seed)
+    seen = len(data.seen)
+    own = torch.arange(batch) % seen
+    noise = torch.randn(batch, dims.noise_dim, generator=generator) if dims.noise_dim else None
+    class_attributes = data.attributes[data.seen].to(torch.float32)
+    return Batch(real, own, (own + 1) % seen, own, noise, class_attributes)
+
+
 def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = False) -> DryRun:
     """One forward and backward pass through G, D and ψ on ``batch`` samples, checking shapes.
 
-    With ``count``, also counts FLOPs and the bytes autograd saves for the backward pass (slow
-    the first time: the FLOP counter loads much of torch). Leaves gradients and any state the
-    pass touched (e.g. power-iteration vectors) to the caller to reset.
+    The pass drives the training step's own machinery (:class:`~zsk.core.build.step.
+    PhaseContext`) on a probe batch: G makes the fakes, the trunk judges real and fake samples,
+    every head judges both with the condition the step gives it, and the heads' own terms,
+    the embedding head's classifier and the reconstruction are computed as the step computes
+    them. With ``count``, also counts FLOPs and the bytes autograd saves for the backward pass
+    (slow the first time: the FLOP counter loads much of torch). Leaves gradients and any state
+    the pass touched (e.g. power-iteration vectors) to the caller to reset.
     """
-    dims, model = gan.dims, spec.model
-    generator = torch.Generator().manual_seed(spec.train.seed)
-    real = probe_images(dims, batch, spec.train.seed)
-    labels = torch.arange(batch) % len(data.seen)
-    attributes = data.attributes[torch.tensor(data.seen)[labels]].to(torch.float32)
-    noise = torch.randn(batch, dims.noise_dim, generator=generator) if dims.noise_dim else None
-    image_shape = dims.sample_shape
-    made = (
-        "the feature vectors of the data set"
-        if dims.feature_dim
-        else "the images of model.image_size and channels"
-    )
+    probe = probe_batch(spec, data, gan.dims, batch)
+    fakes = FakeImages(gan, probe, keep_graph=True)
+    ctx = PhaseContext("discriminator", gan, probe, fakes)
     shapes: dict[str, tuple[int, ...]] = {}
     saved = [0]
 
@@ -86,52 +96,13 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
         return tensor
 
     gan.train()
-    G, D = gan.generator, gan.discriminator
-    g_path, g_name = ("model", "generator"), f"generator '{model.generator.type}'"
     if count:
         from torch.utils.flop_counter import FlopCounterMode  # slow to import; only to count
 
     counter = FlopCounterMode(display=False) if count else contextlib.nullcontext()
     saving = saved_tensors_hooks(pack, lambda t: t) if count else contextlib.nullcontext()
     with counter, saving:
-        source = real if G.source_images != "unused" else None
-        fake = at_path(g_path, g_name, lambda: G(attributes, images=source, noise=noise))
-        _expect(g_path, g_name, fake, image_shape, made)
-        shapes["model.generator"] = tuple(fake.shape[1:])
-        both = torch.cat([real, fake])
-        features = at_path(("model", "trunk"), f"trunk '{model.trunk.type}'", lambda: D.trunk(both))
-        shapes["model.trunk"] = tuple(features.shape[1:])
-        outputs = [fake, features]
-        judged = (torch.cat([attributes, attributes]), torch.cat([labels, labels]))
-        for role, head in D.heads.items():
-            condition = _condition(spec, role, head, *judged, gan)
-            out = _run_head(spec, role, head, features, condition, 2 * batch, dims)
-            shapes[f"model.heads.{role}"] = tuple(out.shape[1:])
-            outputs.append(out)
-            if condition is not None:
-                outputs.extend(_auxiliary(spec, role, head, features, condition))
-            if isinstance(head, EmbeddingHead):
-                outputs.extend(_class_logits(spec, role, head, out, dims))
-            if role == "reconstruction_feature":
-                rebuilt = at_path(
-                    g_path,
-                    f"{g_name} decoding reconstruction features {shape_text(out[:batch])}",
-                    lambda out=out: G.decode_features(out[:batch]),
-                )
-                _expect(
-                    g_path,
-                    f"{g_name} decode_features",
-                    rebuilt,
-                    image_shape,
-                    made,
-                )
-                outputs.append(rebuilt)
-        s_path = ("model", "semantic_encoder")
-        s_name = f"semantic encoder '{model.semantic_encoder.type}'"
-        semantic = at_path(s_path, s_name, lambda: gan.semantic_encoder(attributes))
-        _expect(s_path, s_name, semantic, (dims.embedding_dim,), "model.embedding_dim")
-        shapes["model.semantic_encoder"] = tuple(semantic.shape[1:])
-        outputs.append(semantic)
+        outputs = _forward(spec, ctx, fakes, shapes)
         trained = [out.float().mean() for out in outputs if out.requires_grad]
         if trained:
             at_path(
@@ -143,68 +114,88 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
     return DryRun(batch, shapes)
 
 
-def _condition(
-    spec: Spec, role: str, head: Head, attributes: torch.Tensor, labels: torch.Tensor, gan: GAN
-) -> Condition | None:
-    """What a conditional head is told in the dry pass: the probe batch's classes."""
-    if not head.condition:
-        return None
-    semantic = None
-    if "semantic" in head.condition:
-        path = ("model", "semantic_encoder")
-        name = f"semantic encoder '{spec.model.semantic_encoder.type}' for heads.{role}"
-        semantic = at_path(path, name, lambda: gan.semantic_encoder(attributes))
-    return Condition(attributes, labels, semantic)
-
-
-def _auxiliary(
-    spec: Spec, role: str, head: Head, features: torch.Tensor, condition: Condition
+def _forward(
+    spec: Spec, ctx: PhaseContext, fakes: FakeImages, shapes: dict[str, tuple[int, ...]]
 ) -> list[torch.Tensor]:
-    """The head's own loss term on the dry batch, checked to be a finite scalar."""
-    path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}' auxiliary_loss"
-    value = at_path(
-        path, name, lambda: head.auxiliary_loss(features, condition, "discriminator", "real")
-    )
-    if value is None:
-        return []
-    if not isinstance(value, torch.Tensor) or value.dim() != 0:
-        raise SpecError([Problem(path, f"{name} returned {shape_text(value)}, not a scalar")])
-    return [value]
+    """Every output of one step on the probe batch, each checked and located in the spec."""
+    dims, model = ctx.gan.dims, spec.model
+    g_path, g_name = ("model", "generator"), f"generator '{model.generator.type}'"
+    fake = at_path(g_path, g_name, fakes.get)
+    _expect(g_path, g_name, fake, dims.sample_shape, _samples(dims))
+    shapes["model.generator"] = tuple(fake.shape[1:])
+    s_path = ("model", "semantic_encoder")
+    s_name = f"semantic encoder '{model.semantic_encoder.type}'"
+    semantic = [at_path(s_path, s_name, lambda w=which: ctx.semantic(w)) for which in SOURCES_OF]
+    _expect(s_path, s_name, semantic[0], (dims.embedding_dim,), "model.embedding_dim")
+    shapes["model.semantic_encoder"] = tuple(semantic[0].shape[1:])
+    t_path, t_name = ("model", "trunk"), f"trunk '{model.trunk.type}'"
+    features = [at_path(t_path, t_name, lambda s=source: ctx.features(s)) for source in SOURCES]
+    shapes["model.trunk"] = tuple(features[0].shape[1:])
+    outputs = [fake, *semantic, *features]
+    for role, head in ctx.gan.discriminator.heads.items():
+        for source in SOURCES:
+            out = _judged(spec, ctx, role, source, features[0])
+            shapes[f"model.heads.{role}"] = tuple(out.shape[1:])
+            outputs += [out, *_head_terms(spec, ctx, role, head, source)]
+    if "reconstruction_feature" in ctx.gan.discriminator.heads:
+        name = f"{g_name} decoding reconstruction features"
+        rebuilt = at_path(g_path, name, ctx.reconstruction)
+        _expect(g_path, f"{g_name} decode_features", rebuilt, dims.sample_shape, _samples(dims))
+        outputs.append(rebuilt)
+    return outputs
 
 
-def _run_head(
-    spec: Spec,
-    role: str,
-    head: Head,
-    features: torch.Tensor,
-    condition: Condition | None,
-    batch: int,
-    dims: Dims,
+#: the sources a step judges, and the classes each is told (real: their own; fake: the target)
+SOURCES: tuple[Source, ...] = ("real", "fake")
+SOURCES_OF = tuple(CONDITION_OF_SOURCE[source] for source in SOURCES)
+
+
+def _samples(dims: Dims) -> str:
+    if dims.feature_dim:
+        return "the feature vectors of the data set"
+    return "the images of model.image_size and channels"
+
+
+def _judged(
+    spec: Spec, ctx: PhaseContext, role: str, source: Source, features: torch.Tensor
 ) -> torch.Tensor:
+    """The ``role`` head's output on the ``source`` samples, checked in the spec's terms."""
+    dims = ctx.gan.dims
     path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}'"
-    out = at_path(
-        path,
-        f"{name} on trunk features {shape_text(features)}",
-        lambda: head.judge(features, condition),
-    )
+    where = f"{name} on trunk features {shape_text(features)}"
+    out = at_path(path, where, lambda: ctx.head(role, source))
     expected = {"attribute": (dims.num_attributes,), "embedding": (dims.embedding_dim,)}
     if role in expected:
         what = "model.embedding_dim" if role == "embedding" else "the data's attributes"
         _expect(path, name, out, expected[role], what)
-    elif out.dim() < 1 or out.shape[0] != batch:
+    elif not isinstance(out, torch.Tensor):
+        raise SpecError([Problem(path, f"{name} returned {type(out).__name__}, not a tensor")])
+    elif out.dim() < 1 or out.shape[0] != ctx.batch.real.shape[0]:
         raise SpecError([Problem(path, f"{name} gives {shape_text(out)}: no batch dimension")])
     return out
 
 
-def _class_logits(
-    spec: Spec, role: str, head: EmbeddingHead, embedding: torch.Tensor, dims: Dims
+def _head_terms(
+    spec: Spec, ctx: PhaseContext, role: str, head: Head, source: Source
 ) -> list[torch.Tensor]:
-    path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}' classifier"
-    logits = at_path(path, name, lambda: head.class_logits(embedding))
-    if logits is None:
-        return []
-    _expect(path, name, logits, (dims.num_seen_classes,), "the data's seen classes")
-    return [logits]
+    """The head's own loss term (a finite scalar) and, for an embedding head, its classifier's
+    seen-class logits, as the step computes them."""
+    path, kind = ("model", "heads", role), spec.model.heads[role].type
+    found = []
+    name = f"head '{kind}' auxiliary_loss"
+    value = at_path(path, name, lambda: ctx.auxiliary_loss(role, source))
+    if value is not None:
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            raise SpecError([Problem(path, f"{name} returned {shape_text(value)}, not a scalar")])
+        found.append(value)
+    if role == "embedding" and isinstance(head, EmbeddingHead):
+        name = f"head '{kind}' classifier"
+        logits = at_path(path, name, lambda: ctx.optional_class_logits(source))
+        if logits is not None:
+            seen = (ctx.gan.dims.num_seen_classes,)
+            _expect(path, name, logits, seen, "the data's seen classes")
+            found.append(logits)
+    return found
 
 
 def _expect(path: SpecPath, name: str, out: Any, shape: tuple[int, ...], what: str) -> None:
@@ -248,19 +239,20 @@ def measure(spec: Spec, data: ZslData, gan: GAN, batch: int) -> DryRun:
     """FLOPs and saved activation bytes of one dry step at ``batch``, from two small passes.
 
     Both grow linearly with the batch (plus a fixed part: weights saved for backward), so two
-    passes at 1 and 2 samples extrapolate to the spec's batch without allocating it.
+    passes at :data:`SMALL` and twice as many samples extrapolate to the spec's batch without
+    allocating it.
     """
     initial = {name: value.clone() for name, value in gan.state_dict().items()}
     try:
         with torch.random.fork_rng(devices=[]):
-            one, two = (dry_pass(spec, data, gan, b, count=True) for b in (1, 2))
+            one, two = (dry_pass(spec, data, gan, b, count=True) for b in (SMALL, 2 * SMALL))
     finally:
         gan.load_state_dict(initial)
         gan.zero_grad(set_to_none=True)
     shapes = two.shapes
 
     def at_batch(small: int, large: int) -> int:
-        return max(0, small + (large - small) * (batch - 1))
+        return max(0, small + (large - small) * (batch - SMALL) // SMALL)
 
     return DryRun(
         batch, shapes, at_batch(one.flops, two.flops), at_batch(one.saved_bytes, two.saved_bytes)

@@ -52,8 +52,8 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
           --set train.batch_size=32 --out runs/small
       zsk build examples/paper-awa2.yaml --set data.params.root=data/shapes
     """
-    from zsk.core.rundir.directory import build_run
-    from zsk.core.rundir.validation_run import build_validation_run
+    from zsk.core.rundir.building import build_run
+    from zsk.core.rundir.validation_run import companion
     from zsk.core.spec.loading import StagedDocument, read_spec
 
     console = Console(highlight=False)
@@ -66,7 +66,7 @@ def build(spec: Path, overrides: tuple[str, ...], out: Path | None, force: bool)
         _build_stages(document, overrides, out, force, moved, console)
         return
     run_dir, result = build_run(spec, overrides, out, force, on_moved_aside=moved)
-    validation = build_validation_run(spec, overrides, run_dir, result.spec, force)
+    validation = companion(run_dir)
     cost = measure(result.spec, result.data, result.gan, result.spec.train.batch_size)
     for table in summary_tables(result, cost):
         console.print(table)

@@ -20,17 +20,46 @@ from zsk.core.evaluate.metric_plugins import parse_metric
 from zsk.core.evaluate.result import EvalResult, write_eval
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
-from zsk.core.rundir.directory import resolve_run_dir
+from zsk.core.rundir.directory import is_staged, resolve_run_dir
 from zsk.core.train.device import resolve_device
 
 
-def print_table(result: EvalResult, console: Console) -> None:
-    table = Table(title=f"zero-shot evaluation — {result.run} at step {result.step}")
+def print_table(result: EvalResult, console: Console, title: str = "zero-shot evaluation") -> None:
+    table = Table(title=f"{title} — {result.run} at step {result.step}")
     for column in ("method", "metric", "value"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)
     console.print(table)
+
+
+def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console) -> None:
+    """Evaluate every stage of a staged run; print each stage's table, the routes, the
+    headline; write every eval.json."""
+    from zsk.core.evaluate.staged import ROUTE_COLUMNS, evaluate_staged, route_rows
+    from zsk.core.rundir.stages import read_staged
+
+    result = evaluate_staged(read_staged(run_dir), options, device, log=progress_log(console))
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+    else:
+        out = Console()
+        for stage, stage_result in result.stages.items():
+            print_table(stage_result, out, title=f"stage '{stage}'")
+        routes = Table(title=f"every route of {run_dir}")
+        for column in ROUTE_COLUMNS:
+            routes.add_column(column)
+        for row in route_rows(result):
+            routes.add_row(*row)
+        out.print(routes)
+        if result.headline is not None:
+            out.print(
+                f"headline: {result.headline.route} ({result.headline.kind}), chosen as "
+                f"{result.headline.why}"
+            )
+    path = write_eval(run_dir, result)
+    if not as_json:
+        console.print(f"wrote {path} (and each stage's eval.json)")
 
 
 @click.command("eval")
@@ -81,6 +110,12 @@ def eval_command(
     the run's own training images, which the table marks as self-calibrated. Writes
     RUN_DIR/eval.json (RUN_DIR defaults to the last build), removing the old one first.
 
+    Every route the run can take is reported (embedding; generative: imagined images, or
+    generated features for a feature run), and one is named the headline: the route with the
+    highest GZSL H on the validation classes, never chosen on test data. A staged run is
+    evaluated stage by stage (each stage's eval.json in its folder), and its headline is
+    chosen among the routes of every stage.
+
     A metric plugin that fails is recorded in eval.json as failed with its reason, and a
     warning names it; every other number is written and the command exits 0.
 
@@ -92,7 +127,7 @@ def eval_command(
       zsk eval --metric fid
       zsk eval --metric "{type: fid, params: {weights: inception.pth}}"
     """
-    trained = load_trained(resolve_run_dir(run_dir))
+    run_dir = resolve_run_dir(run_dir)
     console = Console(stderr=True)
     options = EvalOptions(
         images_per_class=images_per_class,
@@ -103,6 +138,10 @@ def eval_command(
         metrics=tuple(parse_metric(text) for text in metrics),
         calibration_run=calibration_run,
     )
+    if is_staged(run_dir):
+        _eval_stages(run_dir, options, resolve_device(device), as_json, console)
+        return
+    trained = load_trained(run_dir)
     result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
     if as_json:
         click.echo(result.to_json(), nl=False)

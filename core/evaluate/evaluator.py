@@ -21,6 +21,7 @@ from zsk.core.evaluate.calibration import calibration_source, check_validation_r
 from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
+from zsk.core.evaluate.headline import choose_headline, route_kind
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
 from zsk.core.evaluate.published_protocol import published_protocol
 from zsk.core.evaluate.result import (
@@ -118,8 +119,8 @@ def evaluate(
     device: torch.device,
     log: Callable[[str], None] = lambda message: None,
 ) -> EvalResult:
-    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, and
-    the metric plugins ``options.metrics`` names.
+    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, the
+    metric plugins ``options.metrics`` names, and the headline route (chosen by validation H).
 
     Once the request is checked, the run's previous eval.json is removed, so that an
     evaluation that fails or is stopped never leaves an old result looking current.
@@ -156,6 +157,7 @@ def evaluate(
     else:
         unavailable["generative"] = NO_GENERATOR
     pseudo = validation_run is None and data.holdout is None
+    kinds = {name: (route_kind(name, data.is_features), route) for name, route in routes.items()}
     return EvalResult(
         run=str(trained.run_dir),
         checkpoint=trained.checkpoint.name,
@@ -169,6 +171,7 @@ def evaluate(
         images=ImageCounts(
             train=len(train), test_seen=len(test_seen), test_unseen=len(test_unseen)
         ),
+        headline=choose_headline(kinds),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -117,6 +117,20 @@ class ImageCounts(_Record):
     test_unseen: int
 
 
+class Headline(_Record):
+    """The route an evaluation puts first, chosen by the highest GZSL H on validation classes
+    (never on test data): its name and kind, that validation H, its test ZSL top-1 and
+    calibrated H, why, and every calibrated route's validation H (``candidates``)."""
+
+    route: str
+    kind: str
+    val_h: float
+    zsl_top1: float
+    h: float
+    why: str
+    candidates: dict[str, float]
+
+
 class EvalResult(_Record):
     """Everything ``zsk eval`` measured for one checkpoint of a run."""
 
@@ -131,6 +145,7 @@ class EvalResult(_Record):
     metrics: dict[str, MetricOutcome] = Field(default_factory=dict)
     calibration: CalibrationSummary
     images: ImageCounts
+    headline: Headline | None = None
 
     def failed_metrics(self) -> dict[str, str]:
         """The metric plugins that failed, with their reasons."""
@@ -144,11 +159,26 @@ class EvalResult(_Record):
         return self.model_dump_json(indent=2, exclude_none=True) + "\n"
 
 
+class StagedEvalResult(_Record):
+    """``zsk eval`` of a staged run: each stage's evaluation by stage name, the kind of every
+    route by ``STAGE/ROUTE`` (embedding, image-generative, feature-generative), and the
+    headline among all of them."""
+
+    schema_version: Literal[2] = SCHEMA_VERSION
+    run: str
+    stages: dict[str, EvalResult]
+    kinds: dict[str, str]
+    headline: Headline | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
 def eval_path(run_dir: Path) -> Path:
     return Path(run_dir) / EVAL_FILE
 
 
-def write_eval(run_dir: Path, result: EvalResult) -> Path:
+def write_eval(run_dir: Path, result: EvalResult | StagedEvalResult) -> Path:
     """Write ``RUN_DIR/eval.json`` atomically."""
     return write_file(eval_path(run_dir), result.to_json())
 
@@ -166,6 +196,18 @@ def discard_eval(run_dir: Path) -> None:
 def read_eval(run_dir: Path) -> EvalResult | None:
     """``RUN_DIR/eval.json``, or None when there is none; a damaged file or one of another
     schema version is refused, naming the file and the fix."""
+    return _read(run_dir, EvalResult)
+
+
+def read_staged_eval(run_dir: Path) -> StagedEvalResult | None:
+    """A staged run's ``RUN_DIR/eval.json``, as :func:`read_eval` reads a run's."""
+    return _read(run_dir, StagedEvalResult)
+
+
+Result = TypeVar("Result", EvalResult, StagedEvalResult)
+
+
+def _read(run_dir: Path, model: type[Result]) -> Result | None:
     path = eval_path(run_dir)
     fix = f"evaluate again: zsk eval {run_dir} (it rewrites {EVAL_FILE})"
     try:
@@ -187,7 +229,7 @@ def read_eval(run_dir: Path) -> EvalResult | None:
             hint=fix,
         )
     try:
-        return EvalResult.model_validate(value)
+        return model.model_validate(value)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "the top level"

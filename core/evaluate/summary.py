@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from zsk.core.evaluate.calibration import FAMILIAR
-from zsk.core.evaluate.result import EvalResult, GzslNumbers, MetricOutcome, RouteResult
+from zsk.core.evaluate.result import (
+    EvalResult,
+    GzslNumbers,
+    Headline,
+    MetricOutcome,
+    RouteResult,
+)
 
 Row = tuple[str, str, str]
 
@@ -86,7 +92,20 @@ def summary_rows(result: EvalResult) -> list[Row]:
         ]
     for name, outcome in result.metrics.items():
         rows += _metric_rows(name, outcome)
-    return rows
+    return rows + headline_rows(result.headline)
+
+
+def headline_rows(headline: Headline | None) -> list[Row]:
+    """The headline route, its test numbers, and what chose it."""
+    if headline is None:
+        return []
+    chosen = f"{headline.route} ({headline.kind})"
+    return [
+        ("headline", "route", chosen),
+        ("headline", "ZSL top-1 (per class)", _percent(headline.zsl_top1)),
+        ("headline", "GZSL H (calibrated)", _percent(headline.h)),
+        ("headline", "chosen by", headline.why),
+    ]
 
 
 def markdown_table(result: EvalResult) -> str:

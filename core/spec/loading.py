@@ -14,21 +14,20 @@ problems in the same file.
 
 from __future__ import annotations
 
-import difflib
-import types
+import copy
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from zsk.core.spec.refs import ComponentRef
+from zsk.core.spec.pydantic_problems import Translator, canonical
 from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
 from zsk.core.spec.stages import StagedSpec, stage_problems
-from zsk.registry import ComponentRegistry, RegistryError, UserError, get_registry
+from zsk.registry import ComponentRegistry, UserError, get_registry
 
 LOCK_KEY = "lock"
 LOCK_SUFFIX = ".lock.yaml"
@@ -100,7 +99,7 @@ class _Locator:
     overridden: dict[SpecPath, str]
 
     def __call__(self, path: SpecPath, *, key: bool = False) -> str:
-        path = _canonical(path)
+        path = canonical(path)
         if key and path in self.key_marks:
             line, col = self.key_marks[path]
             return f"{self.source}:{line}:{col}"
@@ -112,10 +111,6 @@ class _Locator:
                 line, col = self.marks[prefix]
                 return f"{self.source}:{line}:{col}"
         return f"{self.source}:1:1"
-
-
-def _canonical(path: Sequence[Any]) -> SpecPath:
-    return tuple(part if isinstance(part, int) else str(part) for part in path)
 
 
 def load_spec(path: Path, overrides: Sequence[str] = ()) -> Spec:
@@ -176,11 +171,29 @@ def read_spec(
         if problems:
             raise SpecError(problems).located(locator)
         return StagedDocument(staged, source, marks, key_marks, overridden, lock)
+    spec = _checked_spec(data, registry, locator)
+    return SpecDocument(spec, source, marks, key_marks, overridden, lock)
+
+
+def validate_spec(
+    data: Mapping[str, Any], *, source: str = "spec", registry: ComponentRegistry | None = None
+) -> Spec:
+    """A one-stage spec given as a mapping (what a spec file's YAML holds) validated as a spec
+    file is: every default filled, component references checked against the registry.
+
+    For code that makes a spec (``zsk init``); a problem is reported at its dotted path in
+    ``source``. ``data`` is not changed.
+    """
+    locator = _Locator(source, {}, {}, {})
+    return _checked_spec(copy.deepcopy(dict(data)), registry or get_registry(), locator)
+
+
+def _checked_spec(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
     spec = _validate(Spec, data, registry, locator)
     problems = reference_problems(spec, registry)
     if problems:
         raise SpecError(problems).located(locator)
-    return SpecDocument(spec, source, marks, key_marks, overridden, lock)
+    return spec
 
 
 Root = typing.TypeVar("Root", Spec, StagedSpec)
@@ -194,7 +207,7 @@ def _validate(
     try:
         return root.model_validate(data, context={"registry": registry})
     except ValidationError as exc:
-        problems = _Translator(root, data, registry).problems(exc.errors(), ())
+        problems = Translator(root, data, registry).problems(exc.errors(), ())
         raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
 
 
@@ -348,100 +361,3 @@ def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
         else:
             container = container[key]
     return tuple(path), text
-
-
-class _Translator:
-    """Turns pydantic's errors into located :class:`Problem` s in the spec's own terms."""
-
-    def __init__(self, root: type[BaseModel], data: Any, registry: ComponentRegistry):
-        self.root = root
-        self.data = data
-        self.registry = registry
-
-    def problems(self, errors: list[Any], prefix: SpecPath) -> list[Problem]:
-        out: list[Problem] = []
-        for error in errors:
-            out.extend(self._one(error, prefix))
-        return out
-
-    def _one(self, error: Any, prefix: SpecPath) -> list[Problem]:
-        path = (*prefix, *_canonical(error["loc"]))
-        kind = error["type"]
-        if kind == "unknown_component":
-            return [Problem((*path[:-1], "type"), error["msg"])]
-        if kind == "extra_forbidden":
-            return [self._unknown_key(path)]
-        if kind == "missing":
-            return [Problem(path, f"required key {path[-1]!r} is missing")]
-        message = error["msg"].removeprefix("Value error, ")
-        if "input" in error and not isinstance(error["input"], (dict, list)):
-            shown = repr(error["input"])
-            message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
-        return [Problem(path, message)]
-
-    def _unknown_key(self, path: SpecPath) -> Problem:
-        name = str(path[-1])
-        known = _fields_at(self.root, path[:-1], self.data, self.registry)
-        message = f"unknown key {name!r}."
-        hint = None
-        if known:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            if close:
-                message += f" Did you mean '{close[0]}'?"
-            hint = f"keys here: {', '.join(known)}"
-        return Problem(path, message, hint)
-
-
-def _value_at(data: Any, path: SpecPath) -> Any:
-    for part in path:
-        in_dict = isinstance(data, dict) and part in data
-        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-        if not (in_dict or in_list):
-            return None
-        data = data[part]
-    return data
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _model_at(model: Any, path: SpecPath, data: Any, registry: ComponentRegistry) -> Any:
-    """The annotation found at ``path`` below ``model`` (component params by their ``type``)."""
-    annotation = model
-    walked: SpecPath = ()
-    for part in path:
-        annotation = _strip_optional(annotation)
-        origin = typing.get_origin(annotation)
-        if origin in (dict, list, tuple):
-            args = typing.get_args(annotation)
-            annotation = args[-1] if origin is dict else (args[0] if args else Any)
-        elif _is_model(annotation):
-            if issubclass(annotation, ComponentRef) and part == "params":
-                ref = _value_at(data, walked)
-                try:
-                    annotation = registry.component(annotation.kind, str(ref.get("type")))
-                    annotation = annotation.Params
-                except (RegistryError, AttributeError):
-                    return None
-            elif part in annotation.model_fields:
-                annotation = annotation.model_fields[part].annotation
-            else:
-                return None
-        else:
-            return None
-        walked = (*walked, part)
-    return _strip_optional(annotation)
-
-
-def _fields_at(model: Any, path: SpecPath, data: Any, registry: ComponentRegistry) -> list[str]:
-    found = _model_at(model, path, data, registry)
-    return list(found.model_fields) if _is_model(found) else []

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from zsk.core.build.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.core.data.augment import random_hflip
 from zsk.core.data.loader import BatchStream, load_split_images
 from zsk.core.storage.runlock import run_lock
@@ -50,7 +51,6 @@ from zsk.core.train.progress import Reporter
 from zsk.core.train.samples import SampleGrid
 from zsk.core.train.signals import StopRequest, TrainingInterrupted
 from zsk.core.train.state import TrainState, seed_everything
-from zsk.core.train.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.core.train.update import PhaseUpdater
 from zsk.registry import UserError
 

@@ -10,12 +10,12 @@ import torch
 
 from tests.features.feature_data import feature_spec, synthetic_features
 from zsk.core.build.composer import compose
+from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.data.loader import BatchStream, load_split_images
 from zsk.core.evaluate.inference import classifier_features, imagine
 from zsk.core.spec.sections import Spec, SpecError
 from zsk.core.train.checkpoint import read_checkpoint
 from zsk.core.train.loop import Trainer
-from zsk.core.train.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.plugins.builtin.feature_losses import PretrainedClassifier
 from zsk.registry import UserError, get_registry
 from zsk.testing.toy_step import TOY_DIMS, ToyStep

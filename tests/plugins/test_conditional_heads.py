@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from zsk.core.build.composer import compose, load_data
+from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.components.interfaces import Condition, Dims, Loss
 from zsk.core.data.synth import synthesize
 from zsk.core.spec.loading import load_spec
-from zsk.core.train.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.plugins.builtin.conditional_heads import ACGANHead, ContrastiveHead, ProjectionHead
 from zsk.plugins.builtin.heads import AttributeHead
 from zsk.plugins.builtin.losses import R1, R2
@@ -175,7 +175,8 @@ def test_an_auxiliary_term_joins_the_phase_objective(shapes, tiny_shapes):
     named = sum(t.weight * result.terms[t.name] for t in terms)
     torch.testing.assert_close(result.total, named + auxiliary)
     head = build.gan.discriminator.heads["real_fake"]
-    features = {s: ctx.judged[("real_fake", s)] for s in ("real", "fake")}
+    assert {("real_fake", "real"), ("real_fake", "fake")} <= set(ctx.judged)
+    features = {s: ctx.features(s) for s in ("real", "fake")}
     by_hand = sum(
         torch.nn.functional.cross_entropy(head.classifier(f.mean(dim=(2, 3))), ctx.labels(w))
         for f, w in ((features["real"], "own"), (features["fake"], "target"))

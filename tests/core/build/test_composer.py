@@ -10,6 +10,7 @@ import torch
 
 from tests import tiny_components
 from tests.tiny_components import TinyEmbedding
+from zsk.core.build import composer
 from zsk.core.build.composer import compose
 from zsk.core.build.dry_run import measure
 from zsk.core.components.zsl_data import ZslData
@@ -128,6 +129,21 @@ def test_same_seed_same_weights_and_callers_rng_untouched(tiny):
     assert not torch.equal(first["generator.linear.weight"], third["generator.linear.weight"])
 
 
+def test_without_the_dry_pass_the_same_networks_are_composed(tiny, monkeypatch):
+    spec = validated(tiny_spec(), tiny)
+    checked = compose(spec, tiny_data())
+
+    def no_dry_pass(*args, **kwargs):
+        raise AssertionError("the dry pass ran")
+
+    monkeypatch.setattr(composer, "dry_pass", no_dry_pass)
+    loaded = compose(spec, tiny_data(), dry=False)
+    assert loaded.dry_run is None
+    first, second = checked.gan.state_dict(), loaded.gan.state_dict()
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_head_needing_larger_features_names_trunk_and_image_size(tiny):
     spec = validated(
         tiny_spec(trunk={"type": "tiny_trunk", "params": {"channels": [4, 8, 8]}}), tiny
@@ -150,7 +166,7 @@ def test_wrong_output_width_is_reported_at_the_head(tiny):
         compose(validated(tiny_spec(heads=heads), tiny), tiny_data())
     (problem,) = caught.value.problems
     assert problem.path == ("model", "heads", "embedding")
-    assert "gives (4, 7) but model.embedding_dim need (B, 6)" in problem.message
+    assert "gives (2, 7) but model.embedding_dim need (B, 6)" in problem.message
 
 
 def test_detached_generator_is_caught_by_the_dry_backward(tiny):

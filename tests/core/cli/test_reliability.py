@@ -166,7 +166,7 @@ def test_disk_full_while_building_keeps_the_previous_build(project, monkeypatch)
     before = {name: (project / name).read_bytes() for name in names}
     monkeypatch.setattr(files.os, "fsync", _raise(errno.ENOSPC))
     result = _zsk("build", project.parent / "tiny.yaml", "--out", project)
-    _refused(result, "no space left", "spec.lock.yaml")
+    _refused(result, "no space left", "init.safetensors")
     assert {name: (project / name).read_bytes() for name in names} == before
     assert [p.name for p in project.iterdir() if ".tmp-" in p.name] == []
 

@@ -101,6 +101,8 @@ def test_two_stages_build_train_and_resume_inside_the_second(
     _check_no_held_out_class_leaks(recogniser, features)
     _check_features_are_the_recognisers_embeddings(recogniser, features)
 
+    _check_every_route_and_the_headline(run_zsk, run)
+
     unseen = Path("data/shapes/testclasses.txt").read_text().split()[0]
     drawn = recogniser / "pictures" / "grid.png"
     run_zsk("generate", "--class", unseen, "--n", "2", "--out", drawn, "--device", "cpu")
@@ -122,6 +124,41 @@ def test_a_staged_run_without_an_image_generator_draws_no_pictures(
         code=2,
         says=["no stage of runs/r (recogniser, features) trains an image generator"],
     )
+
+
+def _check_every_route_and_the_headline(run_zsk, run: Path) -> None:
+    """`zsk eval` evaluates each stage on its own validation run and names as headline the
+    route of highest validation H over every stage; `zsk report` links the stages' reports."""
+    fast = ("--device", "cpu", "--probe-steps", "5", "--images-per-class", "2")
+    run_zsk("eval", *fast, "--classifier-epochs", "2", says=["headline: "])
+    staged = json.loads((run / "eval.json").read_text())
+    stages = {name: json.loads((run / name / "eval.json").read_text()) for name in staged["stages"]}
+    assert list(stages) == ["recogniser", "features"] and staged["stages"] == stages
+    validation_h = {}
+    for name, result in stages.items():
+        for route, numbers in result["routes"].items():
+            calibration = numbers["gzsl"].get("calibration")
+            if calibration is not None:
+                assert calibration["source"].startswith(
+                    f"validation run {run / name / 'validation'}"
+                )
+                validation_h[f"{name}/{route}"] = calibration["val_h"]
+    assert set(validation_h) == {
+        "recogniser/embedding",
+        "recogniser/generative",
+        "features/generative",
+    }
+    assert staged["kinds"]["features/generative"] == "feature-generative"
+    assert staged["kinds"]["recogniser/generative"] == "image-generative"
+    headline = staged["headline"]
+    assert headline["route"] == max(validation_h, key=lambda name: validation_h[name])
+    assert headline["candidates"] == validation_h
+
+    run_zsk("report", *fast, says=[str(run / "report.md")])
+    report = (run / "report.md").read_text()
+    assert f"**Headline: {headline['route']}**" in report
+    for name in stages:
+        assert f"]({name}/report.md)" in report and (run / name / "report.md").is_file()
 
 
 def _check_no_held_out_class_leaks(recogniser: Path, features: Path) -> None:

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from zsk.core.spec.loading import apply_override, load_spec, load_spec_document
+from zsk.core.spec.loading import apply_override, load_spec, load_spec_document, validate_spec
 from zsk.core.spec.sections import Spec, SpecError
 from zsk.registry import UserError, get_registry
 
@@ -255,3 +256,15 @@ def test_unknown_type_without_params_is_found_even_beside_other_problems(tmp_pat
     assert "spec.yaml:4:21  model.generator.type  unknown generator 'encoder_decodr'." in message
     assert "Did you mean 'encoder_decoder'?" in message
     assert "train.bogus" in message
+
+
+def test_a_spec_given_as_a_mapping_is_validated_as_its_file_would_be(tmp_path):
+    data = {"name": "minimal", **yaml.safe_load(MINIMAL)}
+    before = yaml.safe_dump(data)
+    assert validate_spec(data) == load_spec(write(tmp_path, MINIMAL, "minimal.yaml"))
+    assert yaml.safe_dump(data) == before  # defaults are filled in a copy
+    data["train"]["batch_size"] = "many"
+    with pytest.raises(SpecError) as caught:
+        validate_spec(data, source="the recommended spec")
+    assert ("train", "batch_size") in [p.path for p in caught.value.problems]
+    assert "the recommended spec" in str(caught.value)

@@ -15,7 +15,7 @@ from zsk.core.train.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from zsk.core.train.state import join_optimizer_state, split_optimizer_state
+from zsk.core.train.optimizer_state import join_optimizer_state, split_optimizer_state
 from zsk.core.train.trained_weights import load_generator_and_discriminator
 from zsk.registry import UserError
 

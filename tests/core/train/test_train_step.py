@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from tests.tiny_components import make_build, spec_dict
+from zsk.core.build.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.core.spec.sections import LabelSmoothingSpec
-from zsk.core.train.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
 from zsk.registry import UserError
 
 

@@ -1,5 +1,9 @@
 """One training step as data: the batch a step draws, and the lazy context the loss terms read.
 
+The trainer's step (:mod:`zsk.core.train.loop`) and the composer's dry pass
+(:mod:`zsk.core.build.dry_run`) both drive the networks through this context, so a head, a
+condition or an auxiliary term is wired in one place.
+
 :class:`PhaseContext` implements :class:`zsk.core.components.interfaces.StepContext`. Every quantity
 is computed on first request and cached, so a phase computes only what its terms ask for, each
 once. The fakes are shared by the discriminator phase (which sees them detached) and the
@@ -113,8 +117,9 @@ class PhaseContext:
     fakes: FakeImages
     regularisers: Regularisers = field(default_factory=Regularisers)
     current_term: str = ""
-    #: Trunk features of each (role, source) a loss term judged with a head, for its auxiliary.
-    judged: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+    #: Each (head role, source) a loss term of this phase judged, in order: the heads whose
+    #: own terms (:meth:`auxiliary_losses`) the phase adds.
+    judged: list[tuple[str, Source]] = field(default_factory=list)
     _cache: dict[tuple, object] = field(default_factory=dict)
 
     def _cached(self, key: tuple, compute: Callable[[], object]):
@@ -134,7 +139,8 @@ class PhaseContext:
         std = self.regularisers.noise_std
         return images + std * torch.randn_like(images) if std > 0 else images
 
-    def _features(self, source: Source) -> torch.Tensor:
+    def features(self, source: Source) -> torch.Tensor:
+        """The trunk's features of the real or the fake images (instance noise added)."""
         if source not in ("real", "fake"):
             raise UserError(
                 f"loss '{self.current_term}' asked for source '{source}'",
@@ -167,20 +173,26 @@ class PhaseContext:
         module = self._head_module(role)
 
         def judge() -> torch.Tensor:
-            features = self._features(source)
-            self.judged.setdefault((role, source), features)
+            features = self.features(source)
+            if (role, source) not in self.judged:
+                self.judged.append((role, source))
             return module.judge(features, self._condition(module, CONDITION_OF_SOURCE[source]))
 
         return self._cached(("head", role, source), judge)
 
-    def class_logits(self, source: Source) -> torch.Tensor:
+    def optional_class_logits(self, source: Source) -> torch.Tensor | None:
+        """Seen-class logits of the embedding head's classifier; None when it has none."""
         module = self._head_module("embedding")
-        logits = None
-        if isinstance(module, EmbeddingHead):
-            logits = self._cached(
-                ("logits", source), lambda: module.class_logits(self.head("embedding", source))
-            )
+        if not isinstance(module, EmbeddingHead):
+            return None
+        return self._cached(
+            ("logits", source), lambda: module.class_logits(self.head("embedding", source))
+        )
+
+    def class_logits(self, source: Source) -> torch.Tensor:
+        logits = self.optional_class_logits(source)
         if logits is None:
+            module = self._head_module("embedding")
             raise UserError(
                 f"objective term '{self.current_term}' needs seen-class logits, but the embedding "
                 f"head '{getattr(module, 'name', type(module).__name__)}' has no classifier",
@@ -196,13 +208,18 @@ class PhaseContext:
             features = self.gan.discriminator.trunk(self._noisy(images))
             return module.judge(features, self._condition(module, which))
 
+    def auxiliary_loss(self, role: str, source: Source) -> torch.Tensor | None:
+        """The ``role`` head's own term (:meth:`Head.auxiliary_loss`) on the ``source`` images'
+        features, in this phase; None when the head adds none."""
+        module = self._head_module(role)
+        condition = self._condition(module, CONDITION_OF_SOURCE[source])
+        return module.auxiliary_loss(self.features(source), condition, self.phase, source)
+
     def auxiliary_losses(self) -> dict[str, torch.Tensor]:
-        """Each judging head's own term (:meth:`Head.auxiliary_loss`), summed over sources."""
+        """Each judging head's own term, summed over the sources it judged in this phase."""
         terms: dict[str, torch.Tensor] = {}
-        for (role, source), features in self.judged.items():
-            module = self._head_module(role)
-            condition = self._condition(module, CONDITION_OF_SOURCE[source])
-            value = module.auxiliary_loss(features, condition, self.phase, source)
+        for role, source in self.judged:
+            value = self.auxiliary_loss(role, source)
             if value is not None:
                 name = f"heads.{role}.auxiliary"
                 terms[name] = terms[name] + value if name in terms else value
@@ -212,7 +229,7 @@ class PhaseContext:
         module = self._head_module("reconstruction_feature")
         return self._cached(
             ("reconstruction",),
-            lambda: self.gan.generator.decode_features(module(self._features("real"))),
+            lambda: self.gan.generator.decode_features(module(self.features("real"))),
         )
 
     # attributes and their embeddings --------------------------------------------------------
