@@ -34,8 +34,15 @@ EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 
 
 def _zsk(*args):
-    with torch.random.fork_rng(devices=[]):
-        return CliRunner().invoke(cli, [str(a) for a in args])
+    """``zsk ARGS`` in this process, on one thread as the training subprocesses run: runs
+    compared bit for bit across processes must use the same number of threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return CliRunner().invoke(cli, [str(a) for a in args])
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _refused(result, *words):
