@@ -47,8 +47,8 @@ class TinyTranslator(Generator):
     name = "tiny_translator"
     source_images = "required"
 
-    def __init__(self, params, dims, feature_shape):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params, *, dims, feature_shape):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         self.body = nn.Sequential(
             nn.Conv2d(3 + dims.num_attributes, 8, 3, padding=1),
             nn.BatchNorm2d(8),
@@ -77,8 +77,8 @@ class TinyNoiseGenerator(Generator):
     class Params(Component.Params):
         detach: bool = False
 
-    def __init__(self, params, dims, feature_shape):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params, *, dims, feature_shape):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         pixels = dims.channels * dims.image_size**2
         self.linear = nn.Linear(dims.noise_dim + dims.num_attributes, pixels)
         if feature_shape is not None:
@@ -105,8 +105,8 @@ class TinyTrunk(Trunk):
     class Params(Component.Params):
         channels: list[int] = Field(default_factory=lambda: [4])
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         widths = [dims.channels, *params.channels]
         self.convs = nn.ModuleList(
             spectral_norm(nn.Conv2d(a, b, 4, stride=2, padding=1))
@@ -129,8 +129,8 @@ class _ConvHead(Head):
     class Params(Component.Params):
         kernel: int = Field(3, ge=1)
 
-    def __init__(self, params, dims, in_shape):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         width = {"real_fake": 1, "attribute": dims.num_attributes, "embedding": dims.embedding_dim}
         self.conv = nn.Conv2d(in_shape[0], width[self.role], params.kernel)
 
@@ -161,8 +161,8 @@ class TinyEmbedding(EmbeddingHead, _ConvHead):
 
     name, role = "tiny_embedding", "embedding"
 
-    def __init__(self, params, dims, in_shape):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.classifier = nn.Linear(dims.embedding_dim, dims.num_seen_classes)
 
     def class_logits(self, embedding):
@@ -184,8 +184,8 @@ class TinySemantic(SemanticEncoder):
 
     name = "tiny_semantic"
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
 
     def forward(self, attributes):
@@ -247,8 +247,8 @@ class NanAfter(Loss):
         after: int = Field(0, description="calls that return a finite value")
         count: int = Field(10**9, description="calls that return NaN")
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.calls = 0
 
     def forward(self, step):

@@ -14,6 +14,7 @@ from zsk.core.cli.options import (
     images_per_class_option,
     probe_steps_option,
     progress_log,
+    seed_option,
 )
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.metric_plugins import parse_metric
@@ -86,7 +87,7 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @calibrate_with_option
-@click.option("--seed", default=EvalOptions.seed, show_default=True, type=int)
+@seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
 def eval_command(
     run_dir: Path | None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import torch
 
-from zsk.core.cli.options import device_option
+from zsk.core.cli.options import device_option, seed_option
 from zsk.core.evaluate.pictures import (
     attribute_rows,
     generate_images,
@@ -63,7 +63,7 @@ def _out_option(command: str):
     type=click.IntRange(1, 256),
     help="Images per class.",
 )
-@click.option("--seed", default=0, show_default=True, type=int)
+@seed_option("Seed of the noise the pictures are drawn with.")
 @_out_option("generate")
 @device_option
 def generate(
@@ -112,7 +112,7 @@ def generate(
     metavar="PRED=V,...",
     help="Predicate values: edits of the --to class's row, or of zeros without --to.",
 )
-@click.option("--seed", default=0, show_default=True, type=int)
+@seed_option("Seed of the noise the pictures are drawn with.")
 @_out_option("translate")
 @device_option
 def translate(
