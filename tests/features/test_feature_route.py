@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 import torch
-from feature_data import feature_spec, synthetic_features
 
+from tests.features.feature_data import feature_spec, synthetic_features
 from zsk.core.build.composer import compose
 from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.data.loader import BatchStream, load_split_images

@@ -9,8 +9,8 @@ import signal
 import pytest
 import torch
 from PIL import Image
-from train_fixtures import make_build, spec_dict
 
+from tests.tiny_components import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, list_checkpoints, read_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.signals import StopRequest, TrainingInterrupted, stop_on_signals

@@ -27,7 +27,7 @@ from zsk.registry import hookimpl, manager
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATES = REPO / "core" / "scaffold-templates"
 
 
