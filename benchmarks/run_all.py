@@ -89,12 +89,12 @@ def time_to_quality(run_dir: Path) -> list[str] | None:
         lines.append(f"training: {minutes:.1f} min for {last['step']} steps")
         waited = (evaluation.stat().st_mtime - last["time"]) / 60
         lines.append(f"eval.json written {waited:.1f} min after the last training record")
-    generative = result.get("generative", {})
+    embedding, generative = (result["routes"].get(name, {}) for name in ("embedding", "generative"))
     lines.append(
         "ZSL top-1: embedding {}, generative {}; GZSL H: embedding {}, generative {}".format(
-            _percent(result.get("zsl_top1")),
+            _percent(embedding.get("zsl_top1")),
             _percent(generative.get("zsl_top1")),
-            _percent(result.get("gzsl", {}).get("h")),
+            _percent(embedding.get("gzsl", {}).get("h")),
             _percent(generative.get("gzsl", {}).get("h")),
         )
     )

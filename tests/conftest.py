@@ -72,3 +72,59 @@ def add_components():
     yield add
     for name in names:
         manager.unregister_plugin(name)
+
+
+def check_consistent_run(run_dir) -> None:
+    """A run directory describes one state: no temporary file anywhere in it, every lock released,
+    each run's (and its validation run's) weights written with its lock file, and every
+    checkpoint's weights readable and matching their sidecar."""
+    from pathlib import Path
+
+    from zsk.core.rundir.directory import INIT_FILE, LOCK_FILE, lock_digest, weights_lock_digest
+    from zsk.core.storage.runlock import LOCK_FILE as RUN_LOCK
+    from zsk.core.train.checkpoint import list_checkpoints, read_checkpoint
+
+    run_dir = Path(run_dir)
+    assert [str(p) for p in run_dir.rglob("*.tmp-*")] == []
+    assert [str(p) for p in run_dir.rglob(RUN_LOCK) if p.read_text().strip()] == []
+    for folder in (run_dir, run_dir / "validation"):
+        if not (folder / LOCK_FILE).is_file():
+            assert not (folder / INIT_FILE).exists(), f"{folder}: weights without a lock file"
+            continue
+        lock = (folder / LOCK_FILE).read_text(encoding="utf-8")
+        assert weights_lock_digest(folder / INIT_FILE) == lock_digest(lock), folder
+        for weights in list_checkpoints(folder):
+            read_checkpoint(weights)
+
+
+@pytest.fixture(scope="session")
+def consistent_run():
+    """``consistent_run(RUN_DIR)``: assert that the run directory describes one state (see
+    :func:`check_consistent_run`); every fault test calls it after the fault."""
+    return check_consistent_run
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(kib)``: a real tmpfs of ``kib`` KiB mounted in ``tmp_path`` (a full disk that
+    is not simulated); skipped where this process may not mount one (not root, no tmpfs)."""
+    import subprocess
+
+    mounted = []
+
+    def mount(kib: int):
+        folder = tmp_path / f"disk-{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'not root'}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

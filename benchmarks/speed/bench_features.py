@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         "published_schedule_cpu_hours": PUBLISHED_GENERATOR_STEPS * per_step / 3600,
         "eval_cpu_seconds": eval_cpu,
         "eval_wall_seconds": eval_wall,
-        "eval_images_per_class": result["generative"]["images_per_class"],
+        "eval_images_per_class": result.routes["generative"].images_per_class,
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],

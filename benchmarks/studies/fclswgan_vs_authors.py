@@ -24,7 +24,7 @@ generator steps of ONE training run per seed:
   their 25 epochs and (as released) the best of them on the test features;
 - ``zsk`` builds examples/fclswgan-awa2-xlsa17.yaml pointed at the files (sizes by ``--set``),
   trains it and its validation run to each step count in turn and runs ``zsk eval``'s
-  evaluation: the release's protocol (``generative.published_protocol``: the same two
+  evaluation: the release's protocol (``routes.published_protocol``: the same two
   classifiers, last epoch) and zsk's calibrated headline (300 generated features per class and
   30 classifier epochs, the only candidates, to keep the evaluation short). Training CPU seconds
   are the run's own; its validation run's (needed only for the calibrated headline) are beside
@@ -44,12 +44,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+
+if TYPE_CHECKING:
+    from zsk.core.evaluate.result import EvalResult
+
 STEPS = (200, 500, 1000, 2000)
 #: features per class before the split; 212 trainval + 53 seen test per seen class
 PER_CLASS, TEST_SEEN = 265, 53
@@ -186,18 +191,20 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
     each step count in turn, then evaluated as ``zsk eval`` evaluates (see module)."""
     import torch
 
-    from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+    from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+    from zsk.core.evaluate.result import write_eval
     from zsk.core.evaluate.trained import load_trained
-    from zsk.core.rundir.directory import build_run, load_run
-    from zsk.core.rundir.validation_run import build_validation_run
+    from zsk.core.rundir.building import build_run
+    from zsk.core.rundir.directory import load_run
+    from zsk.core.rundir.validation_run import companion
     from zsk.core.train.loop import Trainer
 
     torch.set_num_threads(1)
     for seed in seeds:
         run_dir = out / "zsk" / f"{size}-seed{seed}"
         sets = zsk_overrides(out, size, seed)
-        _, made = build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
-        validation = build_validation_run(EXAMPLE, sets, run_dir, made.spec, force=True)
+        build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
+        validation = companion(run_dir)
         builds = {path: load_run(path) for path in (run_dir, validation)}
         spent = dict.fromkeys(builds, 0.0)
         for step in steps:
@@ -215,17 +222,18 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
             append(out, row | {"validation_train_cpu_seconds": spent[validation]})
 
 
-def _zsk_row(result: dict, size: str, seed: int, step: int, train: float, spent: float) -> dict:
-    generative = result["generative"]
-    published = generative["published_protocol"]
+def _zsk_row(
+    result: EvalResult, size: str, seed: int, step: int, train: float, spent: float
+) -> dict:
+    generative, published = (result.routes[k] for k in ("generative", "published_protocol"))
     return {
         "side": "zsk",
         "size": size,
         "seed": seed,
         "step": step,
-        "zsl_top1": published["zsl_top1"],
-        **{k: published["gzsl"][k] for k in ("u", "s", "h")},
-        "calibrated": {"zsl_top1": generative["zsl_top1"], "h": generative["gzsl"]["h"]},
+        "zsl_top1": published.zsl_top1,
+        **{k: getattr(published.gzsl, k) for k in ("u", "s", "h")},
+        "calibrated": {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h},
         "train_cpu_seconds": train,
         "eval_cpu_seconds": spent,
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -40,16 +40,26 @@ import torch
 
 from benchmarks.speed.bench_features import AWA2_SIZED, EXAMPLE
 from benchmarks.studies.features_route import ridge_baseline
-from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.results import (
+    RESULTS,
+    find,
+    markdown_table,
+    put,
+    read,
+    study_arguments,
+    tabled,
+)
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.generative import Imagining, validation_scores
-from zsk.core.evaluate.metrics import calibrate, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, zsl_top1
+from zsk.core.evaluate.result import write_eval
 from zsk.core.evaluate.trained import TrainedRun, load_trained
-from zsk.core.rundir.directory import build_run, load_run
-from zsk.core.rundir.validation_run import build_validation_run, validation_dir
+from zsk.core.rundir.building import build_run
+from zsk.core.rundir.directory import load_run
+from zsk.core.rundir.validation_run import companion, validation_dir
 from zsk.core.train.checkpoint import list_checkpoints, step_of
 from zsk.core.train.loop import Trainer
 from zsk.registry import hookimpl
@@ -92,8 +102,8 @@ def overrides(extra: list[str], seed: int, data: dict | None = None) -> list[str
 def build(run_dir: Path, sets: list[str]) -> Path:
     """``zsk build``: the run in ``run_dir`` and its validation run; returns the latter."""
     shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each time
-    _, made = build_run(EXAMPLE, sets, run_dir, record_latest=False)
-    found = build_validation_run(EXAMPLE, sets, run_dir, made.spec, force=False)
+    build_run(EXAMPLE, sets, run_dir, record_latest=False)
+    found = companion(run_dir)
     if found is None:
         raise SystemExit(f"{EXAMPLE} has no validation_run section")
     return found
@@ -117,8 +127,12 @@ def validation_quality(trained: TrainedRun, seed: int = 0) -> dict[str, float]:
     labels = held.images.labels
     unseen = torch.isin(labels, torch.tensor(held.unseen))
     calibration = calibrate(scores, labels, held.seen, held.unseen)
-    return {"zsl_top1": zsl_top1(scores[unseen], labels[unseen], held.unseen)} | {
-        k: v for k, v in calibration.as_dict().items()
+    return {
+        "zsl_top1": zsl_top1(scores[unseen], labels[unseen], held.unseen),
+        "gamma": calibration.gamma,
+        "val_u": calibration.u,
+        "val_s": calibration.s,
+        "val_h": calibration.h,
     }
 
 
@@ -188,15 +202,15 @@ def test(out: Path, at: int, seeds: list[int], sets: list[str]) -> dict:
         options = EvalOptions(probe_steps=400, seed=seed, calibration_run=calibrate_with)
         result = evaluate(load_trained(run_dir, built), options, CPU)
         write_eval(run_dir, result)
-        generative = result["generative"]
+        generative = result.routes["generative"]
         runs.append(
             {
                 "seed": seed,
-                "zsl_top1": generative["zsl_top1"],
-                "gzsl": {k: generative["gzsl"][k] for k in ("u", "s", "h")},
-                "calibration": generative["gzsl"]["calibration"],
-                "features_per_class": generative["images_per_class"],
-                "classifier_epochs": generative["classifier_epochs"],
+                "zsl_top1": generative.zsl_top1,
+                "gzsl": {"u": generative.gzsl.u, "s": generative.gzsl.s, "h": generative.gzsl.h},
+                "calibration": generative.gzsl.calibration.model_dump(),
+                "features_per_class": generative.images_per_class,
+                "classifier_epochs": generative.classifier_epochs,
                 "train_cpu_seconds": cpu,
                 "eval_cpu_seconds": time.process_time() - clock,
             }
@@ -243,31 +257,49 @@ def _cell(summary: dict) -> str:
 def table(path: Path) -> str:
     """Markdown rows of every curve, test and ridge record of the results file ``path``."""
     records = read(path)
-    lines = [
-        "| settings | step | validation ZSL top-1 | validation H | train CPU s |",
-        "|---|---|---|---|---|",
-    ]
-    for record in (r for r in records if r["kind"] == "curve"):
-        for p in record["points"]:
-            row = (record["name"], p["step"], f"{p['zsl_top1']:.3f}", f"{p['val_h']:.3f}")
-            lines.append("| {} | {} | {} | {} | {:.0f} |".format(*row, p["train_cpu_seconds"]))
-    lines += ["", "| settings | steps | seeds | test ZSL top-1 | test GZSL H | train CPU s |"]
-    lines.append("|---|---|---|---|---|---|")
-    for r in (r for r in records if r["kind"] == "test"):
-        cpu = statistics.mean(run["train_cpu_seconds"] for run in r["runs"])
-        zsl, h = (_cell(r[key]) for key in ("zsl_top1", "gzsl_h"))
-        lines.append(f"| {r['name']} | {r['steps']} | {len(r['runs'])} | {zsl} | {h} | {cpu:.0f} |")
-    lines += [
-        "",
-        "| settings | baseline | test ZSL top-1 | test GZSL H | λ |",
-        "|---|---|---|---|---|",
-    ]
-    for r in (r for r in records if r["kind"] == "ridge"):
-        lines.append(
-            f"| {r['name']} | ridge | {r['zsl_top1']:.3f} | {r['gzsl']['h']:.3f} | "
-            f"{r['lambda']:g} |"
-        )
-    return "\n".join(lines)
+    of = {kind: [r for r in records if r["kind"] == kind] for kind in ("curve", "test", "ridge")}
+    curves = markdown_table(
+        ("settings", "step", "validation ZSL top-1", "validation H", "train CPU s"),
+        (
+            (
+                r["name"],
+                p["step"],
+                f"{p['zsl_top1']:.3f}",
+                f"{p['val_h']:.3f}",
+                f"{p['train_cpu_seconds']:.0f}",
+            )  # fmt: skip
+            for r in of["curve"]
+            for p in r["points"]
+        ),
+    )
+    tests = markdown_table(
+        ("settings", "steps", "seeds", "test ZSL top-1", "test GZSL H", "train CPU s"),
+        (
+            (
+                r["name"],
+                r["steps"],
+                len(r["runs"]),
+                _cell(r["zsl_top1"]),
+                _cell(r["gzsl_h"]),
+                f"{statistics.mean(run['train_cpu_seconds'] for run in r['runs']):.0f}",
+            )  # fmt: skip
+            for r in of["test"]
+        ),
+    )
+    ridges = markdown_table(
+        ("settings", "baseline", "test ZSL top-1", "test GZSL H", "λ"),
+        (
+            (
+                r["name"],
+                "ridge",
+                f"{r['zsl_top1']:.3f}",
+                f"{r['gzsl']['h']:.3f}",
+                f"{r['lambda']:g}",
+            )
+            for r in of["ridge"]
+        ),
+    )
+    return "\n\n".join((curves, tests, ridges))
 
 
 def main(argv: list[str] | None = None) -> None:

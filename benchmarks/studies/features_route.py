@@ -42,12 +42,12 @@ import torch
 import yaml
 
 from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
-from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call
+from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call, study_record
 from benchmarks.studies.zoo.sets import write_set
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.evaluate.metrics import calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.spec.loading import load_spec
 from zsk.core.storage.files import write_file
 
@@ -82,7 +82,7 @@ def image_run(data: Path, work: Path, seed: int, cpu_minutes: float) -> dict:
     _call([*ZSK, "build", str(spec), "--out", str(run), "--force"], log)
     train = _call([*ZSK, "train", str(run), "--device", "cpu"], log)
     evaluation = _call([*ZSK, "eval", str(run), "--device", "cpu", *EVAL_ARGS], log)
-    result = json.loads((run / "eval.json").read_text())
+    result = study_record(json.loads((run / "eval.json").read_text()))
     return {"train_cpu_seconds": train, "eval_cpu_seconds": evaluation, "eval": result}
 
 
@@ -145,7 +145,7 @@ def feature_route(work: Path, seed: int, holdout: dict) -> dict:
     run, validation = work / "feature-run", work / "feature-validation"
     command = [*ZSK, "eval", str(run), "--calibrate-with", str(validation), "--device", "cpu"]
     evaluation = _call([*command, "--probe-steps", "400"], log)
-    result = json.loads((run / "eval.json").read_text())
+    result = study_record(json.loads((run / "eval.json").read_text()))
     return {"train_cpu_seconds": cpu, "eval_cpu_seconds": evaluation, "eval": result}
 
 
@@ -196,10 +196,11 @@ def ridge_baseline(val: ZslData, data: ZslData) -> dict:
     test_x, test_y = _rows(data, data.test_seen + data.test_unseen)
     scores = _scores(_ridge(train_x, attributes[train_y], lam), test_x, attributes)
     unseen = torch.isin(test_y, torch.tensor(data.unseen))
-    gzsl = calibrated_gzsl(calibration, scores, test_y, data.seen, data.unseen)
+    source = "the validation split's held-out classes"
+    gzsl = calibrated_gzsl(calibration, scores, test_y, data.seen, data.unseen, source)
     return {
         "zsl_top1": zsl_top1(scores[unseen], test_y[unseen], data.unseen),
-        "gzsl": gzsl,
+        "gzsl": gzsl.model_dump(),
         "lambda": lam,
         "val_h": val_h,
     }

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from zsk.core.data.source import AUTO
+from zsk.core.data.folder_formats import AUTO
 from zsk.core.data.synth import DEFAULT_CLASSES, DEFAULT_UNSEEN
 from zsk.registry import UserError
 
@@ -161,8 +161,8 @@ def _print_report(report) -> None:
 @click.option("--workers", type=int, default=None, help="Decoding threads [all cores].")
 def prepare(src: Path, fmt: str, size: int, workers: int | None) -> None:
     """Decode and resize every image once into SRC/.zsk-prepared/ for fast training."""
+    from zsk.core.data.folder_formats import load_folder
     from zsk.core.data.prepared import prepare as run_prepare
-    from zsk.core.data.source import load_folder
 
     if not 8 <= size <= 1024:
         raise UserError(f"--size must be between 8 and 1024, got {size}")
@@ -276,7 +276,7 @@ def features(
 
     from zsk.core.data.extract import extract
     from zsk.core.data.extractors import timm_extractor
-    from zsk.core.data.source import load_folder
+    from zsk.core.data.folder_formats import load_folder
     from zsk.core.rundir.run_features import run_extractor
 
     if (backbone is None) == (run_dir is None):

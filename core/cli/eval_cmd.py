@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -15,22 +14,53 @@ from zsk.core.cli.options import (
     images_per_class_option,
     probe_steps_option,
     progress_log,
+    seed_option,
 )
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate, write_eval
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.metric_plugins import parse_metric
+from zsk.core.evaluate.result import EvalResult, write_eval
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
-from zsk.core.rundir.directory import resolve_run_dir
+from zsk.core.rundir.directory import is_staged, resolve_run_dir
 from zsk.core.train.device import resolve_device
 
 
-def print_table(result: dict[str, object], console: Console) -> None:
-    table = Table(title=f"zero-shot evaluation — {result['run']} at step {result['step']}")
+def print_table(result: EvalResult, console: Console, title: str = "zero-shot evaluation") -> None:
+    table = Table(title=f"{title} — {result.run} at step {result.step}")
     for column in ("method", "metric", "value"):
         table.add_column(column)
     for row in summary_rows(result):
         table.add_row(*row)
     console.print(table)
+
+
+def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console) -> None:
+    """Evaluate every stage of a staged run; print each stage's table, the routes, the
+    headline; write every eval.json."""
+    from zsk.core.evaluate.staged import ROUTE_COLUMNS, evaluate_staged, route_rows
+    from zsk.core.rundir.stages import read_staged
+
+    result = evaluate_staged(read_staged(run_dir), options, device, log=progress_log(console))
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+    else:
+        out = Console()
+        for stage, stage_result in result.stages.items():
+            print_table(stage_result, out, title=f"stage '{stage}'")
+        routes = Table(title=f"every route of {run_dir}")
+        for column in ROUTE_COLUMNS:
+            routes.add_column(column)
+        for row in route_rows(result):
+            routes.add_row(*row)
+        out.print(routes)
+        if result.headline is not None:
+            out.print(
+                f"headline: {result.headline.route} ({result.headline.kind}), chosen as "
+                f"{result.headline.why}"
+            )
+    path = write_eval(run_dir, result)
+    if not as_json:
+        console.print(f"wrote {path} (and each stage's eval.json)")
 
 
 @click.command("eval")
@@ -57,7 +87,7 @@ def print_table(result: dict[str, object], console: Console) -> None:
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @calibrate_with_option
-@click.option("--seed", default=EvalOptions.seed, show_default=True, type=int)
+@seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
 def eval_command(
     run_dir: Path | None,
@@ -79,7 +109,16 @@ def eval_command(
     trained on some seen classes (the field's protocol): --calibrate-with, else RUN_DIR/validation
     when the spec's validation_run section built one; failing both, on pseudo-unseen classes of
     the run's own training images, which the table marks as self-calibrated. Writes
-    RUN_DIR/eval.json (RUN_DIR defaults to the last build).
+    RUN_DIR/eval.json (RUN_DIR defaults to the last build), removing the old one first.
+
+    Every route the run can take is reported (embedding; generative: imagined images, or
+    generated features for a feature run), and one is named the headline: the route with the
+    highest GZSL H on the validation classes, never chosen on test data. A staged run is
+    evaluated stage by stage (each stage's eval.json in its folder), and its headline is
+    chosen among the routes of every stage.
+
+    A metric plugin that fails is recorded in eval.json as failed with its reason, and a
+    warning names it; every other number is written and the command exits 0.
 
     \b
     Examples:
@@ -89,7 +128,7 @@ def eval_command(
       zsk eval --metric fid
       zsk eval --metric "{type: fid, params: {weights: inception.pth}}"
     """
-    trained = load_trained(resolve_run_dir(run_dir))
+    run_dir = resolve_run_dir(run_dir)
     console = Console(stderr=True)
     options = EvalOptions(
         images_per_class=images_per_class,
@@ -100,10 +139,23 @@ def eval_command(
         metrics=tuple(parse_metric(text) for text in metrics),
         calibration_run=calibration_run,
     )
-    result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
-    path = write_eval(trained.run_dir, result)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
+    if is_staged(run_dir):
+        _eval_stages(run_dir, options, resolve_device(device), as_json, console)
         return
-    print_table(result, Console())
-    console.print(f"wrote {path}")
+    trained = load_trained(run_dir)
+    result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
+    _show_then_write(trained.run_dir, result, as_json, console)
+
+
+def _show_then_write(run_dir: Path, result: EvalResult, as_json: bool, console: Console) -> None:
+    """Print the result (a table, or the JSON object), warn of failed metric plugins, then
+    write eval.json: a write that fails (a full or read-only folder) loses no number."""
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+    else:
+        print_table(result, Console())
+    for name, reason in result.failed_metrics().items():
+        console.print(f"warning: metric {name} failed ({reason}); eval.json records it as failed")
+    path = write_eval(run_dir, result)
+    if not as_json:
+        console.print(f"wrote {path}")

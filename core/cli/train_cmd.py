@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -12,9 +14,14 @@ from zsk.core.cli.options import device_option
 
 
 def _launch(nproc: int, arguments: list[str]) -> None:
-    """Start ``nproc`` replicas with torch's launcher (torchrun) and exit with its status."""
+    """Start ``nproc`` replicas with torch's launcher (torchrun) and exit with its status.
+
+    The launcher and its workers run with Python's safe path (``-P``, ``PYTHONSAFEPATH``), so
+    the working folder is not on their import path: a module or package metadata there is
+    never imported."""
     command = [
         sys.executable,
+        "-P",
         "-m",
         "torch.distributed.run",
         "--standalone",
@@ -23,7 +30,7 @@ def _launch(nproc: int, arguments: list[str]) -> None:
         "zsk.core.cli.train_cmd",
         *arguments,
     ]
-    sys.exit(subprocess.call(command))
+    sys.exit(subprocess.call(command, env={**os.environ, "PYTHONSAFEPATH": "1"}))
 
 
 def _train_validation_run(run_dir: Path, device: str, layout) -> None:
@@ -46,8 +53,13 @@ def _train_validation_run(run_dir: Path, device: str, layout) -> None:
         click.echo(f"trained the validation run {run_dir} to step {result.step}")
 
 
-def _train_stages(run_dir: Path, device: str, resume: bool, layout) -> None:
+def _train_stages(run_dir: Path, device: str, resume: bool, layout, length_given: bool) -> None:
     """Train every stage of a staged run in order, features extracted in between."""
+    if length_given:
+        raise click.UsageError(
+            "a staged run trains each stage to its spec's length; set it in the spec or at "
+            "build time (--set stages.NAME.train.steps=N), not with --steps/--epochs"
+        )
     from zsk.core.rundir.stage_training import train_staged
     from zsk.core.rundir.stages import read_staged
     from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
@@ -125,6 +137,7 @@ def train(
         _launch(nproc, arguments)
     from zsk.core.rundir.directory import is_staged, load_run, resolve_run_dir
     from zsk.core.rundir.validation_run import companion
+    from zsk.core.storage.runlock import run_lock
     from zsk.core.train.distributed import from_environment, shutdown
     from zsk.core.train.loop import Trainer
     from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
@@ -132,23 +145,27 @@ def train(
     run_dir = resolve_run_dir(run_dir)
     layout = from_environment()
     if is_staged(run_dir):
-        if steps is not None or epochs is not None:
-            raise click.UsageError(
-                "a staged run trains each stage to its spec's length; set it in the spec or "
-                "at build time (--set stages.NAME.train.steps=N), not with --steps/--epochs"
-            )
-        _train_stages(run_dir, device, resume, layout)
+        _train_stages(run_dir, device, resume, layout, steps is not None or epochs is not None)
         return
+    # the run's lock is held from the start: a build must not rewrite the run while its
+    # validation run trains
+    held = run_lock(run_dir, "zsk train", shared_within=True) if layout.is_main else nullcontext()
     try:
-        validation = companion(run_dir)
-        if validation is not None:
-            _train_validation_run(validation, device, layout)
-        build = load_run(run_dir)
-        trainer = Trainer(
-            build, run_dir, steps=steps, epochs=epochs, device=device, resume=resume, layout=layout
-        )
-        with stop_on_signals() as stop:
-            result = trainer.run(stop)
+        with held:
+            validation = companion(run_dir)
+            if validation is not None:
+                _train_validation_run(validation, device, layout)
+            trainer = Trainer(
+                load_run(run_dir),
+                run_dir,
+                steps=steps,
+                epochs=epochs,
+                device=device,
+                resume=resume,
+                layout=layout,
+            )
+            with stop_on_signals() as stop:
+                result = trainer.run(stop)
     except TrainingInterrupted as exc:
         if layout.is_main:
             click.echo(f"{exc}; continue with: zsk train {run_dir} --resume", err=True)

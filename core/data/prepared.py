@@ -10,24 +10,48 @@
 Rows are grouped by split (train, then test_seen, then test_unseen, as the reader's default
 options split them), so a split read with those options is one contiguous, zero-copy slice.
 A prepared file is used only while every file it describes is unchanged.
+
+The array is written through a memory map, whose writes cannot report a full disk (the process
+would die of SIGBUS): the whole file is allocated before the first image is decoded, so a full
+disk is an error of ``zsk data prepare`` itself. A prepared pair that cannot be read (an index
+that is not the model below, an array that is not plain uint8) is refused naming the file and
+the fix: delete the folder, or prepare again.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
 from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar, report_skipped
 from zsk.core.storage.files import write_file, writing
+from zsk.registry import UserError
 
 PREPARED_DIR = ".zsk-prepared"
 FORMAT = "zsk-prepared"
 VERSION = 1
+
+
+class PreparedIndex(BaseModel):
+    """``images-S.json``: what each row of the array holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    version: int
+    size: int
+    #: per row: path relative to the data root, class name, file size, modification time (ns)
+    files: list[tuple[str, str, NonNegativeInt, int]]
+    skipped: list[NonNegativeInt]
 
 
 def prepared_files(root: Path, size: int) -> tuple[Path, Path]:
@@ -58,6 +82,7 @@ def prepare(
         images = np.lib.format.open_memmap(
             partial, mode="w+", dtype=np.uint8, shape=(len(samples), 3, size, size)
         )
+        _allocate(partial)
         with progress_bar(len(paths), f"preparing {size}×{size}", progress) as advance:
             failed = decode_into(paths, size, images, workers=workers, on_done=advance)
         images.flush()
@@ -78,14 +103,29 @@ def prepare(
     return PrepareResult(array_path, len(samples) - len(failed), skipped)
 
 
+def _allocate(path: Path) -> None:
+    """Give ``path`` (a sparse file) every block it will need now, so the memory map that fills
+    it never meets a full disk; where the file system cannot allocate ahead, check free space."""
+    size = path.stat().st_size
+    with open(path, "rb+") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+    if shutil.disk_usage(path.parent).free < size:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 class Prepared:
     """An opened prepared file: the memory-mapped array and its row per relative path."""
 
-    def __init__(self, root: Path, array: np.ndarray, index: dict):
+    def __init__(self, root: Path, array: np.ndarray, index: PreparedIndex):
         self.root = root
         self.array = array
-        self.files = index["files"]
-        self.skipped = set(index["skipped"])
+        self.files = index.files
+        self.skipped = set(index.skipped)
         self.row_of = {entry[0]: row for row, entry in enumerate(self.files)}
 
     def rows_for(self, samples: list[Sample], classes: list[str]) -> np.ndarray | None:
@@ -127,11 +167,25 @@ def open_prepared(root: Path, size: int) -> Prepared | None:
 
 
 def _open(root: Path, array_path: Path, index_path: Path, size: int) -> Prepared | None:
-    index = json.loads(index_path.read_text())
-    if index.get("format") != FORMAT or index.get("version") != VERSION:
+    try:
+        index = PreparedIndex.model_validate_json(index_path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise _damaged(index_path, size, exc) from None
+    if index.format != FORMAT or index.version != VERSION:
         return None
-    # copy-on-write: a writable mapping (torch warns on read-only arrays) that never writes back
-    array = np.load(array_path, mmap_mode="c", allow_pickle=False)
-    if array.shape != (len(index["files"]), 3, size, size) or array.dtype != np.uint8:
+    try:  # copy-on-write: a writable mapping (torch warns on read-only ones) never written back
+        array = np.load(array_path, mmap_mode="c", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise _damaged(array_path, size, exc) from None
+    if array.shape != (len(index.files), 3, size, size) or array.dtype != np.uint8:
         return None
     return Prepared(root, array, index)
+
+
+def _damaged(path: Path, size: int, exc: Exception) -> UserError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return UserError(
+        f"the prepared images {path} are damaged: {reason[:300]}",
+        hint=f"delete {path.parent} (training reads the images themselves), or prepare them "
+        f"again: zsk data prepare {path.parent.parent} --size {size}",
+    )

@@ -10,7 +10,8 @@ from zsk.core.build.model import GAN
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.inference import cosine_scores, embed_attributes, embed_images
-from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.result import RouteResult
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def evaluate_embedding(
     source: str,
     device: torch.device,
     batch_size: int,
-) -> dict[str, object]:
+) -> RouteResult:
     """ZSL top-1 over the unseen classes, and GZSL over all classes with ``calibration``.
 
     ``test`` holds the test_seen and test_unseen images; ``calibration`` was chosen on
@@ -64,9 +65,7 @@ def evaluate_embedding(
     """
     test_scores = class_scores(gan, data, test.images, device, batch_size)
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    gzsl = calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen)
-    gzsl["calibration"]["source"] = source
-    return {
-        "zsl_top1": zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
-        "gzsl": gzsl,
-    }
+    return RouteResult(
+        zsl_top1=zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
+        gzsl=calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen, source),
+    )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from zsk.core.components.interfaces import Metric
 from zsk.core.components.metric_inputs import LabelledImages, MetricInputs
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import (
     attribute_accuracy,
@@ -19,18 +20,27 @@ from zsk.core.evaluate.attribute_probe import (
 )
 from zsk.core.evaluate.calibration import calibration_source, check_validation_run
 from zsk.core.evaluate.classifier import EPOCHS
-from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding
+from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
+from zsk.core.evaluate.headline import choose_headline, route_kind
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
+from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
 from zsk.core.evaluate.published_protocol import published_protocol
+from zsk.core.evaluate.result import (
+    AttributeProbe,
+    CalibrationSummary,
+    EvalResult,
+    ImageCounts,
+    ImaginedRecord,
+    MetricOutcome,
+    RouteResult,
+    discard_eval,
+)
 from zsk.core.evaluate.trained import TrainedRun, load_trained
-from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.core.rundir.validation_run import trained_companion
 from zsk.core.spec.refs import MetricRef
-from zsk.core.storage.files import write_file
 from zsk.registry import UserError
 
-EVAL_FILE = "eval.json"
 NO_GENERATOR = "the spec trains no generator (empty generator objective)"
 NO_EMBEDDING = "the run's discriminator has no embedding head (model.heads.embedding)"
 
@@ -67,30 +77,30 @@ def _load(trained: TrainedRun, split: str) -> LabelledImages:
     return LabelledImages(images, labels)
 
 
-def _check_splits(train: LabelledImages, seen: LabelledImages, unseen: LabelledImages) -> None:
-    for name, part in (("train", train), ("test_seen", seen), ("test_unseen", unseen)):
+def _load_splits(trained: TrainedRun) -> tuple[LabelledImages, LabelledImages, LabelledImages]:
+    """The train, test_seen and test_unseen images; refused when one has none."""
+    parts = tuple(_load(trained, name) for name in ("train", "test_seen", "test_unseen"))
+    for name, part in zip(("train", "test_seen", "test_unseen"), parts, strict=True):
         if len(part) == 0:
             raise UserError(
                 f"the data set has no readable {name} images, which the evaluation needs",
                 hint="check the data directory with `zsk data check DIR`",
             )
+    return parts
 
 
-def evaluate(
-    trained: TrainedRun,
-    options: EvalOptions,
-    device: torch.device,
-    log: Callable[[str], None] = lambda message: None,
-) -> dict[str, object]:
-    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, and
-    the metric plugins ``options.metrics`` names (under ``metrics``)."""
+def _checked_request(
+    trained: TrainedRun, options: EvalOptions
+) -> tuple[dict[str, Metric], TrainedRun | None]:
+    """The metric plugins built and the calibration run loaded: a bad request is refused before
+    the long part."""
     if options.metrics and trained.build.data.is_features:
         raise UserError(
             f"{trained.run_dir} is a feature run: metric plugins (FID, KID, ...) judge imagined "
             "images, and a feature run makes feature vectors",
             hint="drop --metric for this run; its generative ZSL/GZSL numbers judge the features",
         )
-    metrics = build_metrics(list(options.metrics))  # refuse a bad one before the long part
+    metrics = build_metrics(list(options.metrics))
     if metrics and not trained.build.objective.generator:
         raise UserError(
             f"{trained.run_dir}: metrics of imagined images need a generator, and {NO_GENERATOR}",
@@ -98,80 +108,109 @@ def evaluate(
         )
     validation_run = None
     calibration_run = options.calibration_run or trained_companion(trained.run_dir)
-    if calibration_run is not None:  # refuse a bad run before the long part
+    if calibration_run is not None:
         validation_run = load_trained(calibration_run)
         check_validation_run(trained.build.data, validation_run)
+    return metrics, validation_run
+
+
+def evaluate(
+    trained: TrainedRun,
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None] = lambda message: None,
+) -> EvalResult:
+    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, the
+    metric plugins ``options.metrics`` names, and the headline route (chosen by validation H).
+
+    Once the request is checked, the run's previous eval.json is removed, so that an
+    evaluation that fails or is stopped never leaves an old result looking current.
+    """
+    metrics, validation_run = _checked_request(trained, options)
+    discard_eval(trained.run_dir)
     data = trained.build.data
     gan = trained.build.gan.to(device).eval()
     torch.manual_seed(options.seed)
-    train, test_seen, test_unseen = (
-        _load(trained, s) for s in ("train", "test_seen", "test_unseen")
-    )
-    _check_splits(train, test_seen, test_unseen)
-    test = test_seen + test_unseen
+    train, test_seen, test_unseen = _load_splits(trained)
     split = pseudo_unseen_split(train.labels, data.seen, len(data.unseen), options.seed)
-    batch = options.batch_size
-
     source = calibration_source(trained, train, split, validation_run, log)
-    judge = source.judge.build.gan.to(device).eval()
-    judge_data, where = source.judge.build.data, source.images.source
-
-    embedding: dict[str, object] = {"zsl_top1": None, "gzsl": None}
+    scorer = source.scorer.build.gan.to(device).eval()
+    routes, unavailable = {}, {}
     if "embedding" in gan.discriminator.heads:
         log("embedding zero-shot accuracy")
-        calibration = embedding_calibration(judge, judge_data, source.images, device, batch)
-        embedding = evaluate_embedding(gan, data, test, calibration, where, device, batch)
-    else:
-        embedding["embedding_unavailable"] = NO_EMBEDDING
-    imagined = (
-        _imagined_images(
-            trained, judge, source, (train, test_seen, test_unseen), metrics, options, device, log
+        calibration = embedding_calibration(
+            scorer, source.scorer.build.data, source.images, device, options.batch_size
         )
-        if trained.build.objective.generator
-        else {"generative": None, "generated_attribute_accuracy": None, "attribute_probe": None}
-        | {"metrics": {}, "imagined_unavailable": NO_GENERATOR}
+        test = test_seen + test_unseen
+        where = source.images.source
+        routes["embedding"] = evaluate_embedding(
+            gan, data, test, calibration, where, device, options.batch_size
+        )
+    else:
+        unavailable["embedding"] = NO_EMBEDDING
+    imagined, outcomes = None, {}
+    if trained.build.objective.generator:
+        splits = (train, test_seen, test_unseen)
+        imagined_routes, imagined, outcomes = _imagined_samples(
+            trained, scorer, source, splits, metrics, options, device, log
+        )
+        routes |= imagined_routes
+    else:
+        unavailable["generative"] = NO_GENERATOR
+    pseudo = validation_run is None and data.holdout is None
+    kinds = {name: (route_kind(name, data.is_features), route) for name, route in routes.items()}
+    return EvalResult(
+        run=str(trained.run_dir),
+        checkpoint=trained.checkpoint.name,
+        step=trained.step,
+        seed=options.seed,
+        routes=routes,
+        unavailable=unavailable,
+        imagined=imagined,
+        metrics=outcomes,
+        calibration=_calibration_summary(source.images, split.held_out if pseudo else None),
+        images=ImageCounts(
+            train=len(train), test_seen=len(test_seen), test_unseen=len(test_unseen)
+        ),
+        headline=choose_headline(kinds),
     )
-    return {
-        "run": str(trained.run_dir),
-        "checkpoint": trained.checkpoint.name,
-        "step": trained.step,
-        **embedding,
-        **imagined,
-        "validation": {
-            "pseudo_unseen_classes": split.held_out,
-            "validation_images": {"seen": len(split.val_seen), "unseen": len(split.val_unseen)},
-        },
-        "images": {
-            "train": len(train),
-            "test_seen": len(test_seen),
-            "test_unseen": len(test_unseen),
-        },
-        "seed": options.seed,
-    }
 
 
-def _imagined_images(
+def _calibration_summary(
+    images: CalibrationImages, pseudo_unseen: list[int] | None
+) -> CalibrationSummary:
+    labels = images.images.labels
+    return CalibrationSummary(
+        source=images.source,
+        seen_images=int(torch.isin(labels, torch.tensor(images.seen)).sum()),
+        unseen_images=int(torch.isin(labels, torch.tensor(images.unseen)).sum()),
+        pseudo_unseen_classes=pseudo_unseen,
+    )
+
+
+def _imagined_samples(
     trained: TrainedRun,
-    judge,
+    scorer,
     source,
     splits: tuple[LabelledImages, LabelledImages, LabelledImages],
     metrics,
     options: EvalOptions,
     device: torch.device,
     log: Callable[[str], None],
-) -> dict[str, object]:
-    """Generative ZSL/GZSL, the imagined images' attribute accuracy (per predicate too), and
-    the metric plugins, for a run whose spec trains a generator."""
+) -> tuple[dict[str, RouteResult], ImaginedRecord, dict[str, MetricOutcome]]:
+    """Generative ZSL/GZSL (and, for a feature run, f-CLSWGAN's published protocol beside it),
+    the imagined samples' attribute accuracy (per predicate too), and the metric plugins, for a
+    run whose spec trains a generator."""
     data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
     train, test_seen, test_unseen = splits
     defaults = FEATURE_CHOICES if data.is_features else IMAGE_CHOICES
     per_class = options.images_per_class or defaults["images_per_class"]
     epochs = options.classifier_epochs or defaults["classifier_epochs"]
     log(f"imagining {', '.join(map(str, per_class))} samples per class and fitting classifiers")
-    judge_data, where = source.judge.build.data, source.images.source
+    scorer_data, where = source.scorer.build.data, source.images.source
     how, calibration, candidates = choose_imagining(
-        judge,
-        judge_data,
+        scorer,
+        scorer_data,
         source.fit,
         source.images,
         Imagining(per_class[0], device, batch, options.seed),
@@ -179,54 +218,55 @@ def _imagined_images(
         epochs,
     )
     generative = evaluate_generative(
-        gan, data, train, test_seen + test_unseen, calibration, where, how
+        gan, data, train, test_seen + test_unseen, calibration, where, how, candidates
     )
-    generative.metrics["chosen_on_validation"] = candidates
+    routes = {"generative": generative.route}
     if data.is_features:
         log("f-CLSWGAN's own ZSL and GZSL classifiers (uncalibrated, as published)")
-        generative.metrics["published_protocol"] = published_protocol(
+        routes["published_protocol"] = published_protocol(
             gan, data, train, test_seen + test_unseen, device, options.seed
         )
-    log(f"training the attribute probe ({options.probe_steps} steps)")
-    binary, rule = binarize(data.attributes)
-    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
-    imagined = generative.imagined
-
-    def per_predicate(images: LabelledImages) -> dict[str, float]:
-        accuracy = predicate_accuracy(probe, images, binary, device, batch).tolist()
-        return dict(zip(data.predicates, accuracy, strict=True))
-
+    record = _attribute_record(data, generative.imagined, splits, options, device, log)
     if metrics:
         log(f"metrics: {', '.join(metrics)}")
     inputs = MetricInputs(
-        data, train, test_seen, test_unseen, imagined, gan, device, batch, options.seed
+        data, train, test_seen, test_unseen, generative.imagined, gan, device, batch, options.seed
     )
-    return {
-        "generative": generative.metrics,
-        "generated_attribute_accuracy": attribute_accuracy(probe, imagined, binary, device, batch),
-        "attribute_probe": {
-            "real_test_seen": attribute_accuracy(probe, test_seen, binary, device, batch),
-            "real_test_unseen": attribute_accuracy(probe, test_unseen, binary, device, batch),
-            "threshold": rule,
-            "steps": options.probe_steps,
-            "per_predicate": {
+    return routes, record, compute_metrics(metrics, inputs)
+
+
+def _attribute_record(
+    data: ZslData,
+    imagined: LabelledImages,
+    splits: tuple[LabelledImages, LabelledImages, LabelledImages],
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> ImaginedRecord:
+    """How well the imagined unseen samples carry their attributes, judged by a probe trained
+    on the real training images (its accuracy on real test images beside, as the reference)."""
+    train, test_seen, test_unseen = splits
+    log(f"training the attribute probe ({options.probe_steps} steps)")
+    binary, rule = binarize(data.attributes)
+    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
+
+    def accuracy(images: LabelledImages) -> float:
+        return attribute_accuracy(probe, images, binary, device, options.batch_size)
+
+    def per_predicate(images: LabelledImages) -> dict[str, float]:
+        values = predicate_accuracy(probe, images, binary, device, options.batch_size).tolist()
+        return dict(zip(data.predicates, values, strict=True))
+
+    return ImaginedRecord(
+        attribute_accuracy=accuracy(imagined),
+        probe=AttributeProbe(
+            real_test_seen=accuracy(test_seen),
+            real_test_unseen=accuracy(test_unseen),
+            threshold=rule,
+            steps=options.probe_steps,
+            per_predicate={
                 "imagined_unseen": per_predicate(imagined),
                 "real_test_unseen": per_predicate(test_unseen),
             },
-        },
-        "metrics": compute_metrics(metrics, inputs),
-    }
-
-
-def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
-    """Write ``RUN_DIR/eval.json`` atomically."""
-    path = Path(run_dir) / EVAL_FILE
-    return write_file(path, json.dumps(result, indent=2) + "\n")
-
-
-def read_eval(run_dir: Path) -> dict[str, object] | None:
-    """``RUN_DIR/eval.json``, or None when absent or unreadable."""
-    try:
-        return json.loads((Path(run_dir) / EVAL_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+        ),
+    )

@@ -22,12 +22,13 @@ from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import EPOCHS, SoftmaxClassifier, fit_softmax
 from zsk.core.evaluate.embedding import CalibrationImages
 from zsk.core.evaluate.inference import classifier_features, imagine_classes
-from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.result import Candidate, RouteResult
 
 
 @dataclass
 class GenerativeResult:
-    metrics: dict[str, object]
+    route: RouteResult
     imagined: LabelledImages
     """The images imagined for the unseen classes (judged later for attributes and FID)."""
 
@@ -102,7 +103,7 @@ def choose_imagining(
     how: Imagining,
     per_class: tuple[int, ...],
     epochs: tuple[int, ...],
-) -> tuple[Imagining, Calibration, list[dict[str, float]]]:
+) -> tuple[Imagining, Calibration, list[Candidate]]:
     """The number imagined per class and the classifier's epochs with the best validation H
     (after its own calibration), among ``per_class`` × ``epochs``: each candidate is made as
     :func:`generative_calibration` makes one, on validation classes only. Returns the chosen
@@ -113,7 +114,7 @@ def choose_imagining(
         for passes in epochs:
             candidate = replace(how, per_class=count, epochs=passes)
             calibration = generative_calibration(gan, data, fit, validation, candidate)
-            table.append({"images_per_class": count, "epochs": passes, "val_h": calibration.h})
+            table.append(Candidate(images_per_class=count, epochs=passes, val_h=calibration.h))
             if best is None or calibration.h > best[1].h:
                 best = (candidate, calibration)
     if best is None:
@@ -129,18 +130,19 @@ def evaluate_generative(
     calibration: Calibration,
     source: str,
     how: Imagining,
+    candidates: list[Candidate],
 ) -> GenerativeResult:
     """Generative ZSL top-1 and GZSL u, s, H with ``calibration`` (chosen beforehand by
-    :func:`generative_calibration` on the validation images ``source`` names)."""
+    :func:`generative_calibration` on the validation images ``source`` names, with ``how``
+    chosen among ``candidates``)."""
     classifier, imagined = _classifier_with_imagined(gan, data, train, data.seen, data.unseen, how)
     test_scores = classifier.scores(_features(gan, test, how), len(data.classes))
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    gzsl = calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen)
-    gzsl["calibration"]["source"] = source
-    metrics = {
-        "zsl_top1": zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
-        "gzsl": gzsl,
-        "images_per_class": how.per_class,
-        "classifier_epochs": how.epochs,
-    }
-    return GenerativeResult(metrics, imagined)
+    route = RouteResult(
+        zsl_top1=zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
+        gzsl=calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen, source),
+        images_per_class=how.per_class,
+        classifier_epochs=how.epochs,
+        chosen_on_validation=candidates,
+    )
+    return GenerativeResult(route, imagined)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from zsk.core.components.interfaces import Metric, MetricValue
 from zsk.core.components.metric_inputs import MetricInputs
+from zsk.core.evaluate.result import MetricOutcome
 from zsk.core.spec.refs import MetricRef
 from zsk.registry import UserError, get_registry
 
@@ -52,6 +53,13 @@ def build_metrics(refs: list[MetricRef]) -> dict[str, Metric]:
     return {ref.type: ref.build() for ref in refs}
 
 
-def compute_metrics(metrics: dict[str, Metric], inputs: MetricInputs) -> dict[str, dict]:
-    """Each metric's checked values, by the metric's name."""
-    return {name: check_values(name, metric.compute(inputs)) for name, metric in metrics.items()}
+def compute_metrics(metrics: dict[str, Metric], inputs: MetricInputs) -> dict[str, MetricOutcome]:
+    """Each metric's checked values by the metric's name; a metric that raises or returns what
+    eval.json cannot hold is recorded as failed with the reason, and the others still count."""
+    outcomes = {}
+    for name, metric in metrics.items():
+        try:
+            outcomes[name] = MetricOutcome(values=check_values(name, metric.compute(inputs)))
+        except Exception as exc:  # a plugin's fault must not throw the evaluation away
+            outcomes[name] = MetricOutcome(failed=f"{type(exc).__name__}: {exc}")
+    return outcomes

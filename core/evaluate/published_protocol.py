@@ -27,7 +27,8 @@ from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import PUBLISHED, fit_softmax
 from zsk.core.evaluate.inference import classifier_features, imagine_classes
-from zsk.core.evaluate.metrics import gzsl_accuracy, zsl_top1
+from zsk.core.evaluate.protocol import gzsl_accuracy, zsl_top1
+from zsk.core.evaluate.result import GzslNumbers, RouteResult
 
 #: the release's generated features per unseen class (its AwA and CUB ZSL scripts) and epochs
 PER_CLASS, EPOCHS = 300, 25
@@ -41,7 +42,7 @@ def published_protocol(
     device: torch.device,
     seed: int,
     per_class: int = PER_CLASS,
-) -> dict[str, object]:
+) -> RouteResult:
     """ZSL top-1 and uncalibrated GZSL u, s, H of the release's two classifiers (see module)."""
     generated = imagine_classes(
         gan,
@@ -74,9 +75,9 @@ def published_protocol(
     seen_mask = torch.zeros(classes, dtype=torch.bool)
     seen_mask[torch.tensor(data.seen)] = True
     gzsl = gzsl_accuracy(gzsl_scores, test.labels, seen_mask)
-    return {
-        "zsl_top1": zsl_top1(zsl_scores, test.labels[unseen], data.unseen),
-        "gzsl": {"u": gzsl.u, "s": gzsl.s, "h": gzsl.h},
-        "features_per_class": per_class,
-        "classifier_epochs": EPOCHS,
-    }
+    return RouteResult(
+        zsl_top1=zsl_top1(zsl_scores, test.labels[unseen], data.unseen),
+        gzsl=GzslNumbers(u=gzsl.u, s=gzsl.s, h=gzsl.h),
+        images_per_class=per_class,
+        classifier_epochs=EPOCHS,
+    )

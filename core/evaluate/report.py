@@ -2,7 +2,8 @@
 
 Pictures go to ``RUN_DIR/report/`` and are linked by relative paths, so the run directory can
 be moved or published as it is. The evaluation table comes from ``eval.json`` when it describes
-the newest checkpoint, and is computed (and eval.json rewritten) otherwise.
+the newest checkpoint, and is computed (and eval.json rewritten) otherwise; a damaged eval.json
+is refused (exit 2) with the fix, never silently replaced.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import torch
 
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate, read_eval, write_eval
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.pictures import generate_images, save_grid
 from zsk.core.evaluate.plot import plot_series, read_metrics, split_losses
+from zsk.core.evaluate.result import read_eval, write_eval
 from zsk.core.evaluate.summary import markdown_table
 from zsk.core.evaluate.trained import TrainedRun
 from zsk.core.storage.files import write_file
@@ -76,6 +78,7 @@ def write_report(
 ) -> Path:
     """Write the report and its pictures; return the path of report.md."""
     run_dir, data = trained.run_dir, trained.build.data
+    result = read_eval(run_dir)  # a damaged eval.json is refused before any work
     lines = [f"# zsk report: {trained.build.spec.name}", "", *_overview(trained), ""]
 
     lines += ["## Loss curves", ""]
@@ -97,14 +100,13 @@ def write_report(
     else:
         lines += _picture_sections(trained, device, log)
 
-    result = read_eval(run_dir)
-    if result is None or result.get("step") != trained.step:
+    if result is None or result.step != trained.step:
         log("eval.json is missing or older than the checkpoint: evaluating")
         result = evaluate(trained, options, device, log)
         write_eval(run_dir, result)
     lines += [
         "",
-        f"## Evaluation (step {result['step']})",
+        f"## Evaluation (step {result.step})",
         "",
         markdown_table(result),
         "",

@@ -2,94 +2,113 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from zsk.core.evaluate.calibration import FAMILIAR
+from zsk.core.evaluate.result import (
+    EvalResult,
+    GzslNumbers,
+    Headline,
+    MetricOutcome,
+    RouteResult,
+)
+
+Row = tuple[str, str, str]
 
 
-def _percent(value: Any) -> str:
+def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * float(value):.1f}%"
 
 
-def _number(value: Any) -> str:
+def _number(value: float | None) -> str:
     return "—" if value is None else f"{float(value):.4g}"
 
 
-def _gzsl_rows(method: str, gzsl: dict[str, Any]) -> list[tuple[str, str, str]]:
-    calibration = gzsl["calibration"]
+def _gzsl_rows(method: str, gzsl: GzslNumbers) -> list[Row]:
+    calibration = gzsl.calibration
+    if calibration is None:  # a route whose own scores decide between seen and unseen
+        return [
+            (method, "GZSL u (unseen), uncalibrated", _percent(gzsl.u)),
+            (method, "GZSL s (seen), uncalibrated", _percent(gzsl.s)),
+            (method, "GZSL H, uncalibrated", _percent(gzsl.h)),
+        ]
     h = "GZSL H"
-    if calibration.get("source") == FAMILIAR:
+    if calibration.source == FAMILIAR:
         h += " — SELF-CALIBRATED on classes the run trained on, not a GZSL result"
-    return [
-        (method, "GZSL u (unseen)", _percent(gzsl["u"])),
-        (method, "GZSL s (seen)", _percent(gzsl["s"])),
-        (method, h, _percent(gzsl["h"])),
-        (method, "calibration γ (chosen on validation)", _number(calibration["gamma"])),
-        (method, "calibration chosen on", str(calibration.get("source", "—"))),
-        (method, "AUSUC", _number(gzsl["ausuc"])),
-        (method, "GZSL H without calibration", _percent(gzsl["uncalibrated"]["h"])),
+    rows = [
+        (method, "GZSL u (unseen)", _percent(gzsl.u)),
+        (method, "GZSL s (seen)", _percent(gzsl.s)),
+        (method, h, _percent(gzsl.h)),
+        (method, "calibration γ (chosen on validation)", _number(calibration.gamma)),
+        (method, "calibration chosen on", calibration.source),
     ]
-
-
-def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Rows (method, metric, formatted value) of an eval.json object."""
-    if result["gzsl"] is None:  # a run without an embedding head
-        rows = [("embedding", "—", str(result.get("embedding_unavailable", "—")))]
-    else:
-        rows = [("embedding", "ZSL top-1 (per class)", _percent(result["zsl_top1"]))]
-        rows += _gzsl_rows("embedding", result["gzsl"])
-    generative = result["generative"]
-    if generative is None:  # a run without a trained generator
-        return [*rows, ("generative", "—", str(result.get("imagined_unavailable", "—")))]
-    probe = result["attribute_probe"]
-    rows.append(("generative", "ZSL top-1 (per class)", _percent(generative["zsl_top1"])))
-    rows += _gzsl_rows("generative", generative["gzsl"])
-    rows += [
-        (
-            "generative",
-            "samples per unseen class (chosen on validation)",
-            str(generative.get("images_per_class", "—")),
-        ),
-        (
-            "generative",
-            "classifier epochs (chosen on validation)",
-            str(generative.get("classifier_epochs", "—")),
-        ),
-    ]
-    rows += _published_rows(generative.get("published_protocol"))
-    rows += [
-        ("imagined images", "attribute accuracy", _percent(result["generated_attribute_accuracy"])),
-        (
-            "imagined images",
-            "probe on real unseen (reference)",
-            _percent(probe["real_test_unseen"]),
-        ),
-        ("imagined images", "probe on real seen (reference)", _percent(probe["real_test_seen"])),
-    ]
-    for metric, values in result.get("metrics", {}).items():
-        rows += [(f"metric {metric}", key, _value(value)) for key, value in values.items()]
+    if gzsl.ausuc is not None:
+        rows.append((method, "AUSUC", _number(gzsl.ausuc)))
+    if gzsl.uncalibrated is not None:
+        rows.append((method, "GZSL H without calibration", _percent(gzsl.uncalibrated.h)))
     return rows
 
 
-def _published_rows(published: dict[str, Any] | None) -> list[tuple[str, str, str]]:
-    """A feature run's numbers as f-CLSWGAN's release computes them (uncalibrated)."""
-    if published is None:
-        return []
-    method = "published protocol"
-    gzsl = published["gzsl"]
+def _route_rows(method: str, route: RouteResult) -> list[Row]:
+    rows = [(method, "ZSL top-1 (per class)", _percent(route.zsl_top1))]
+    rows += _gzsl_rows(method, route.gzsl)
+    if route.images_per_class is not None:
+        chosen = "samples per unseen class (chosen on validation)"
+        rows.append((method, chosen, str(route.images_per_class)))
+    if route.classifier_epochs is not None:
+        chosen = "classifier epochs (chosen on validation)"
+        rows.append((method, chosen, str(route.classifier_epochs)))
+    return rows
+
+
+def _metric_rows(name: str, outcome: MetricOutcome) -> list[Row]:
+    if outcome.failed is not None or outcome.values is None:
+        return [(f"metric {name}", "FAILED", outcome.failed or "no values")]
     return [
-        (method, "ZSL top-1 (per class)", _percent(published["zsl_top1"])),
-        (method, "GZSL u (unseen), uncalibrated", _percent(gzsl["u"])),
-        (method, "GZSL s (seen), uncalibrated", _percent(gzsl["s"])),
-        (method, "GZSL H, uncalibrated", _percent(gzsl["h"])),
+        (f"metric {name}", key, value if isinstance(value, str) else _number(value))
+        for key, value in outcome.values.items()
     ]
 
 
-def _value(value: Any) -> str:
-    return value if isinstance(value, str) else _number(value)
+def summary_rows(result: EvalResult) -> list[Row]:
+    """Rows (method, metric, formatted value) of an evaluation: each route (or why the run
+    has none), the imagined samples' attribute accuracy, and each metric plugin."""
+    rows: list[Row] = []
+    for name, route in result.routes.items():
+        rows += _route_rows(name.replace("_", " "), route)
+    rows += [(method, "—", reason) for method, reason in result.unavailable.items()]
+    if result.imagined is not None:
+        probe = result.imagined.probe
+        rows += [
+            (
+                "imagined images",
+                "attribute accuracy",
+                _percent(result.imagined.attribute_accuracy),
+            ),
+            (
+                "imagined images",
+                "probe on real unseen (reference)",
+                _percent(probe.real_test_unseen),
+            ),
+            ("imagined images", "probe on real seen (reference)", _percent(probe.real_test_seen)),
+        ]
+    for name, outcome in result.metrics.items():
+        rows += _metric_rows(name, outcome)
+    return rows + headline_rows(result.headline)
 
 
-def markdown_table(result: dict[str, Any]) -> str:
+def headline_rows(headline: Headline | None) -> list[Row]:
+    """The headline route, its test numbers, and what chose it."""
+    if headline is None:
+        return []
+    chosen = f"{headline.route} ({headline.kind})"
+    return [
+        ("headline", "route", chosen),
+        ("headline", "ZSL top-1 (per class)", _percent(headline.zsl_top1)),
+        ("headline", "GZSL H (calibrated)", _percent(headline.h)),
+        ("headline", "chosen by", headline.why),
+    ]
+
+
+def markdown_table(result: EvalResult) -> str:
     """The summary rows as a Markdown table."""
     lines = ["| method | metric | value |", "| --- | --- | --- |"]
     lines += [f"| {m} | {k} | {v} |" for m, k, v in summary_rows(result)]

@@ -24,12 +24,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
 from PIL import Image
 
 from zsk.core.build.composer import compose, load_data
-from zsk.core.data.source import folder_formats, load_folder
-from zsk.core.spec.loading import load_spec
+from zsk.core.data.folder_formats import folder_formats, load_folder
+from zsk.core.spec.loading import validate_spec
 from zsk.core.spec.sections import Spec
 from zsk.core.train.loop import Trainer
 from zsk.registry import UserError
@@ -143,10 +142,7 @@ def recommended_spec(
 
 def validated_spec(spec: dict[str, Any]) -> Spec:
     """``spec`` (a plain dict) validated as a spec file is, its plugins resolved."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "spec.yaml"
-        path.write_text(yaml.safe_dump(spec, sort_keys=False))
-        return load_spec(path)
+    return validate_spec(spec, source="the recommended spec")
 
 
 def training_images(spec: dict[str, Any]) -> list[Path]:

@@ -3,28 +3,33 @@
 A run directory holds ``spec.lock.yaml`` (the fully resolved spec plus a ``lock:`` section with
 the zsk and torch versions, each component's plugin, distribution and version, and the data
 set's fingerprint) and ``init.safetensors`` (the seeded initial weights). Both are written
-deterministically, so the same spec and seed give byte-identical files. ``runs/.latest`` (under
-the current directory) names the latest build, for commands given no run directory.
+deterministically, so the same spec and seed give byte-identical files; the weights' metadata
+names the digest of the lock file written with them, so an edited lock file is noticed.
+``runs/.latest`` (under the current directory) names the latest build, for commands given no
+run directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 import yaml
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from zsk.core.build.composer import Build, compose, load_data
 from zsk.core.build.model import Objective
 from zsk.core.spec.loading import SpecDocument, load_spec_document
-from zsk.core.spec.sections import SpecError
-from zsk.core.storage.files import explained, write_file, writing
+from zsk.core.spec.sections import Spec, SpecError
+from zsk.core.storage.files import explained, write_file, writing_together
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import CHECKPOINT_DIR
 from zsk.core.train.state import prefixed
@@ -41,40 +46,64 @@ STAGES_FILE = "stages.lock.yaml"
 T = TypeVar("T")
 
 
-def build_run(
-    spec_path: Path,
-    overrides: Sequence[str] = (),
-    out: Path | None = None,
-    force: bool = False,
-    *,
-    on_moved_aside: Callable[[Path, Path], None] | None = None,
-    record_latest: bool = True,
-) -> tuple[Path, Build]:
-    """Validate, build and check ``spec_path``; write its run directory and record it as latest.
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    Refuses a run directory that holds training checkpoints unless ``force``, which moves the
-    old run aside to ``<dir>.old-<timestamp>`` (nothing is deleted) and tells
-    ``on_moved_aside(old, new)``. ``record_latest=False`` leaves ``runs/.latest`` alone.
-    """
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run directory's files, composed and checked but not yet written."""
+
+    run_dir: Path
+    build: Build
+    lock: str
+
+    @property
+    def spec(self) -> Spec:
+        return self.build.spec
+
+
+def plan_run(spec_path: Path, overrides: Sequence[str] = (), out: Path | None = None) -> PlannedRun:
+    """Validate, compose and check ``spec_path`` for ``out`` (default ``runs/<spec name>``);
+    nothing is written."""
     document = load_spec_document(Path(spec_path), overrides)
     spec = document.spec
     run_dir = Path(out) if out is not None else RUNS / spec.name
-    refuse_in_the_way(run_dir, force, staged=False)
     data = located_in(document, lambda: load_data(spec))
     build = located_in(document, lambda: compose(spec, data))
-    move_aside_in_the_way(run_dir, staged=False, on_moved_aside=on_moved_aside)
-    with run_lock(run_dir, "zsk build"):
-        write_run(run_dir, build, source=str(spec_path), overrides=overrides)
-    if record_latest:
-        record_latest_run(run_dir)
-    return run_dir, build
+    lock = lock_section(build, source=str(spec_path), overrides=overrides)
+    return PlannedRun(run_dir, build, lock_text(build, lock))
+
+
+def write_runs(
+    planned: Sequence[PlannedRun],
+    *,
+    retired: Sequence[Path] = (),
+    beside: Mapping[Path, str] | None = None,
+) -> None:
+    """Write every planned run's lock file and initial weights, all or none: each file is written
+    and flushed under a temporary name first, then all are renamed into place. ``retired`` run
+    directories lose their lock file and weights (an old validation run the new spec has not);
+    ``beside`` are further text files written with them (a staged run's stages.lock.yaml)."""
+    with writing_together() as staging:
+        for path, text in (beside or {}).items():
+            with staging.file(path) as temporary:
+                temporary.write_text(text, encoding="utf-8")
+        for plan in planned:
+            with staging.file(plan.run_dir / INIT_FILE) as temporary:
+                save_initial_weights(plan.build, temporary, lock=plan.lock)
+            with staging.file(plan.run_dir / LOCK_FILE) as temporary:
+                temporary.write_text(plan.lock, encoding="utf-8")
+        for folder in retired:
+            for name in (LOCK_FILE, INIT_FILE):
+                with explained(folder / name, "removing"):
+                    (folder / name).unlink(missing_ok=True)
 
 
 def write_run(run_dir: Path, build: Build, *, source: str, overrides: Sequence[str]) -> None:
-    """Write the run directory's lock file and initial weights (the caller holds its lock)."""
+    """Write one run directory's lock file and initial weights (the caller holds its lock)."""
     lock = lock_section(build, source=source, overrides=overrides)
-    write_file(run_dir / LOCK_FILE, lock_text(build, lock))
-    save_initial_weights(build, run_dir / INIT_FILE)
+    write_runs([PlannedRun(run_dir, build, lock_text(build, lock))])
 
 
 def resolve_run_dir(run_dir: Path | None) -> Path:
@@ -117,8 +146,9 @@ def is_staged(run_dir: Path) -> bool:
     return (Path(run_dir) / STAGES_FILE).is_file()
 
 
-def load_run(run_dir: Path) -> Build:
-    """The build of ``run_dir``: its lock file's spec, its data, its initial weights."""
+def load_run(run_dir: Path, *, say: Callable[[str], None] = _say) -> Build:
+    """The build of ``run_dir``: its lock file's spec, its data, its initial weights. A lock
+    file that is not the one the weights were written with (edited since) is announced."""
     run_dir = resolve_run_dir(run_dir)
     if is_staged(run_dir):
         stages = sorted(p.parent.name for p in run_dir.glob(f"*/{LOCK_FILE}"))
@@ -127,7 +157,15 @@ def load_run(run_dir: Path) -> Build:
             + ", ".join(str(run_dir / name) for name in stages),
             hint=f"name a stage's folder, e.g. {run_dir / stages[0]}" if stages else None,
         )
-    document = load_spec_document(run_dir / LOCK_FILE)
+    lock_file = run_dir / LOCK_FILE
+    written_with = weights_lock_digest(run_dir / INIT_FILE)
+    if written_with is not None and lock_digest(_read_lock(lock_file)) != written_with:
+        say(
+            f"note: {lock_file} is not the file {INIT_FILE} was built with (edited since zsk "
+            f"build, or a build was interrupted); using it as it is now. To start over from "
+            f"it: zsk build {lock_file} --out {run_dir} --force"
+        )
+    document = load_spec_document(lock_file)
     spec = document.spec
     data = located_in(document, lambda: load_data(spec))
     built_with = (document.lock or {}).get("data_fingerprint")
@@ -137,9 +175,18 @@ def load_run(run_dir: Path) -> Build:
             f"attributes or split: fingerprint {data.fingerprint()}, built with {built_with})",
             hint="restore the data set as it was, or build a new run with zsk build SPEC",
         )
-    build = located_in(document, lambda: compose(spec, data))
+    # composed once, without a second dry pass: `zsk build` checked this spec's wiring, and
+    # init.safetensors is checked against the networks below
+    build = located_in(document, lambda: compose(spec, data, dry=False))
     load_initial_weights(build, run_dir / INIT_FILE)
     return build
+
+
+def _read_lock(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""  # load_spec_document explains it
 
 
 def lock_section(
@@ -175,15 +222,31 @@ def _state(build: Build) -> dict[str, torch.Tensor]:
     return state
 
 
-def save_initial_weights(build: Build, path: Path) -> None:
-    """``init.safetensors``: every tensor copied out (no shared storage), one metadata entry
-    (safetensors writes several in no fixed order), so the bytes depend on the weights only."""
+def lock_digest(lock: str) -> str:
+    return hashlib.sha256(lock.encode("utf-8")).hexdigest()
+
+
+def save_initial_weights(build: Build, path: Path, *, lock: str) -> None:
+    """``init.safetensors`` at ``path``: every tensor copied out (no shared storage), one metadata
+    entry (safetensors writes several in no fixed order) naming the digest of the ``lock`` file
+    written with it, so the bytes depend on the weights and the lock file only."""
     tensors = {
         name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
     }
-    metadata = {"zsk": json.dumps({"spec": build.spec.name, "format": "zsk-init-1"})}
-    with writing(path) as temporary:
-        save_file(tensors, str(temporary), metadata=metadata)
+    info = {"spec": build.spec.name, "format": "zsk-init-1", "lock_sha256": lock_digest(lock)}
+    save_file(tensors, str(path), metadata={"zsk": json.dumps(info)})
+
+
+def weights_lock_digest(path: Path) -> str | None:
+    """The digest of the lock file ``init.safetensors`` at ``path`` was written with (None for
+    a file written before zsk kept it, or one that is unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            info = json.loads((handle.metadata() or {}).get("zsk", "{}"))
+    except (SafetensorError, OSError, ValueError):
+        return None
+    digest = info.get("lock_sha256") if isinstance(info, dict) else None
+    return digest if isinstance(digest, str) else None
 
 
 def load_initial_weights(build: Build, path: Path) -> None:
@@ -227,13 +290,13 @@ def located_in(document: SpecDocument, action: Callable[[], T]) -> T:
 
 def _in_the_way(run_dir: Path, staged: bool) -> str | None:
     """What a build of this kind (staged or not) in ``run_dir`` would destroy, if anything:
-    trained weights, or a build of the other kind."""
+    trained weights (of the run, a stage or a validation run), or a build of the other kind."""
     other = is_staged(run_dir) if not staged else (run_dir / LOCK_FILE).is_file()
     if other:
         return f"holds a {'staged' if not staged else 'one-stage'} run"
-    folders = [run_dir / CHECKPOINT_DIR]
+    folders = [run_dir / CHECKPOINT_DIR, *sorted(run_dir.glob(f"*/{CHECKPOINT_DIR}"))]
     if staged:
-        folders += sorted(run_dir.glob(f"*/{CHECKPOINT_DIR}"))
+        folders += sorted(run_dir.glob(f"*/*/{CHECKPOINT_DIR}"))
     for folder in folders:
         if folder.is_dir() and any(p.is_file() for p in folder.rglob("*")):
             return f"already holds training checkpoints ({folder})"

@@ -12,8 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from zsk.core.rundir.directory import LOCK_FILE, build_run
-from zsk.core.spec.sections import Spec
+from zsk.core.rundir.directory import LOCK_FILE, PlannedRun, plan_run
 from zsk.core.train.checkpoint import find_latest
 from zsk.registry import UserError
 
@@ -24,28 +23,26 @@ def validation_dir(run_dir: Path) -> Path:
     return Path(run_dir) / VALIDATION_DIR
 
 
-def build_validation_run(
-    spec_path: Path, overrides: Sequence[str], run_dir: Path, spec: Spec, force: bool
-) -> Path | None:
-    """Build ``RUN_DIR/validation`` when ``spec`` asks for one; its directory, else None.
+def plan_validation_run(
+    spec_path: Path, overrides: Sequence[str], main: PlannedRun
+) -> PlannedRun | None:
+    """``RUN_DIR/validation`` planned when ``main``'s spec asks for one, else None.
 
     A spec with a ``holdout`` section is itself a validation run, and gets none.
     """
+    spec = main.spec
     if spec.validation_run is None or spec.holdout is not None:
         return None
     holdout = json.dumps(spec.validation_run.model_dump(mode="json"))
     extra = (f"holdout={holdout}", "validation_run=null")
     try:
-        out, _ = build_run(
-            spec_path, (*overrides, *extra), validation_dir(run_dir), force, record_latest=False
-        )
+        return plan_run(spec_path, (*overrides, *extra), validation_dir(main.run_dir))
     except UserError as exc:
         raise UserError(
             f"the spec's validation_run section cannot be built: {exc.render()}",
             hint="change validation_run's settings, or remove the section (GZSL is then "
             "self-calibrated, which zsk eval marks)",
         ) from exc
-    return out
 
 
 def companion(run_dir: Path) -> Path | None:

@@ -14,31 +14,34 @@ problems in the same file.
 
 from __future__ import annotations
 
-import difflib
-import types
+import copy
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from zsk.core.spec.refs import ComponentRef
+from zsk.core.spec.pydantic_problems import Translator, canonical
+from zsk.core.spec.refs import recorded_components
 from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
 from zsk.core.spec.stages import StagedSpec, stage_problems
-from zsk.registry import ComponentRegistry, RegistryError, UserError, get_registry
+from zsk.registry import ComponentRegistry, UserError, get_registry
 
 LOCK_KEY = "lock"
 LOCK_SUFFIX = ".lock.yaml"
 
 
-@dataclass
-class SpecDocument:
-    """A validated spec and where each of its parts came from."""
+Root = typing.TypeVar("Root", Spec, StagedSpec)
 
-    spec: Spec
+
+@dataclass
+class _Document(typing.Generic[Root]):
+    """A validated spec (one-stage or staged) and where each of its parts came from."""
+
+    spec: Root
     source: str
     marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
@@ -50,20 +53,12 @@ class SpecDocument:
         return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
 
-@dataclass
-class StagedDocument:
+class SpecDocument(_Document[Spec]):
+    """A validated one-stage spec and where each of its parts came from."""
+
+
+class StagedDocument(_Document[StagedSpec]):
     """A validated staged spec and where each of its parts came from."""
-
-    spec: StagedSpec
-    source: str
-    marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    overridden: dict[SpecPath, str] = field(default_factory=dict)
-    lock: dict[str, Any] | None = None
-
-    def locate(self, path: SpecPath, *, key: bool = False) -> str:
-        """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
-        return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
     def stage_document(self, stage: str, spec: Spec) -> SpecDocument:
         """Stage ``stage`` as the one-stage ``spec``, its paths located where the stage is
@@ -100,7 +95,7 @@ class _Locator:
     overridden: dict[SpecPath, str]
 
     def __call__(self, path: SpecPath, *, key: bool = False) -> str:
-        path = _canonical(path)
+        path = canonical(path)
         if key and path in self.key_marks:
             line, col = self.key_marks[path]
             return f"{self.source}:{line}:{col}"
@@ -112,10 +107,6 @@ class _Locator:
                 line, col = self.marks[prefix]
                 return f"{self.source}:{line}:{col}"
         return f"{self.source}:1:1"
-
-
-def _canonical(path: Sequence[Any]) -> SpecPath:
-    return tuple(part if isinstance(part, int) else str(part) for part in path)
 
 
 def load_spec(path: Path, overrides: Sequence[str] = ()) -> Spec:
@@ -170,31 +161,57 @@ def read_spec(
     registry = registry or get_registry()
     lock = lock if isinstance(lock, dict) else None
     overridden = dict(locator.overridden)
+    recorded = recorded_components(lock)
     if "stages" in data:
-        staged = _validate(StagedSpec, data, registry, locator)
+        staged = _validate(StagedSpec, data, registry, locator, recorded)
         problems = stage_problems(staged, registry)
         if problems:
             raise SpecError(problems).located(locator)
         return StagedDocument(staged, source, marks, key_marks, overridden, lock)
-    spec = _validate(Spec, data, registry, locator)
-    problems = reference_problems(spec, registry)
-    if problems:
-        raise SpecError(problems).located(locator)
+    spec = _checked_spec(data, registry, locator, recorded)
     return SpecDocument(spec, source, marks, key_marks, overridden, lock)
 
 
-Root = typing.TypeVar("Root", Spec, StagedSpec)
+def validate_spec(
+    data: Mapping[str, Any], *, source: str = "spec", registry: ComponentRegistry | None = None
+) -> Spec:
+    """A one-stage spec given as a mapping (what a spec file's YAML holds) validated as a spec
+    file is: every default filled, component references checked against the registry.
+
+    For code that makes a spec (``zsk init``); a problem is reported at its dotted path in
+    ``source``. ``data`` is not changed.
+    """
+    locator = _Locator(source, {}, {}, {})
+    return _checked_spec(copy.deepcopy(dict(data)), registry or get_registry(), locator)
+
+
+def _checked_spec(
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]] | None = None,
+) -> Spec:
+    spec = _validate(Spec, data, registry, locator, recorded or {})
+    problems = reference_problems(spec, registry)
+    if problems:
+        raise SpecError(problems).located(locator)
+    return spec
 
 
 def _validate(
-    root: type[Root], data: dict[str, Any], registry: ComponentRegistry, locator: _Locator
+    root: type[Root],
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]],
 ) -> Root:
     """The spec with every default filled (nested references' params too:
-    :mod:`zsk.core.spec.refs`)."""
+    :mod:`zsk.core.spec.refs`); ``recorded`` (a lock's :func:`recorded_components`) lets an
+    unknown component's message name the package it came from."""
     try:
-        return root.model_validate(data, context={"registry": registry})
+        return root.model_validate(data, context={"registry": registry, "recorded": recorded})
     except ValidationError as exc:
-        problems = _Translator(root, data, registry).problems(exc.errors(), ())
+        problems = Translator(root, data, registry).problems(exc.errors(), ())
         raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
 
 
@@ -275,30 +292,52 @@ def _walk(
 
 #: nesting a ``--set`` value may have (a spec's deepest value is a few levels down)
 MAX_DEPTH = 32
+#: values a ``--set`` value may hold with its aliases written out (YAML's ``&a``/``*a``)
+MAX_VALUES = 100_000
 
 
 def _too_deep(where: str) -> UserError:
     return UserError(
-        f"the value is nested more than {MAX_DEPTH} levels deep",
+        f"the value is nested more than {MAX_DEPTH} levels deep, refers to itself, or holds "
+        f"more than {MAX_VALUES:,} values once its aliases are written out",
         where=where,
         hint="a spec value is a number, a string, or a short list or mapping",
     )
 
 
-def _depth(value: Any) -> int:
-    """How deeply lists and mappings nest in ``value`` (0 for a scalar), without recursion."""
-    deepest, stack = 0, [(value, 0)]
+def _children(value: Any) -> list[Any] | None:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return value if isinstance(value, list) else None
+
+
+def _too_big(value: Any) -> bool:
+    """Whether lists and mappings in ``value`` nest more than :data:`MAX_DEPTH` deep, form a
+    loop, or hold more than :data:`MAX_VALUES` values with aliases written out. Each object is
+    measured once (an alias shares its anchor's object), without recursion."""
+    measured: dict[int, tuple[int, int]] = {}  # id -> (depth, values written out)
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-            stack.extend((child, depth) for child in item)
-    return deepest
+        item, done = stack.pop()
+        children = _children(item)
+        if children is None or (id(item) in measured and not done):
+            continue
+        if not done:
+            if id(item) in open_ids:
+                return True  # an alias to a value that contains it
+            open_ids.add(id(item))
+            stack.append((item, True))
+            stack.extend((child, False) for child in children)
+            continue
+        open_ids.discard(id(item))
+        inner = [measured.get(id(c), (0, 1)) for c in children]
+        depth = 1 + max((d for d, _ in inner), default=0)
+        count = 1 + sum(n for _, n in inner)
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            return True
+        measured[id(item)] = (depth, count)
+    return False
 
 
 def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
@@ -317,7 +356,7 @@ def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
         raise UserError(f"the value is not valid YAML: {problem}", where=where) from None
     except RecursionError:
         raise _too_deep(where) from None
-    if _depth(value) > MAX_DEPTH:
+    if _too_big(value):
         raise _too_deep(where)
     container: Any = data
     path: list[str | int] = []
@@ -348,100 +387,3 @@ def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
         else:
             container = container[key]
     return tuple(path), text
-
-
-class _Translator:
-    """Turns pydantic's errors into located :class:`Problem` s in the spec's own terms."""
-
-    def __init__(self, root: type[BaseModel], data: Any, registry: ComponentRegistry):
-        self.root = root
-        self.data = data
-        self.registry = registry
-
-    def problems(self, errors: list[Any], prefix: SpecPath) -> list[Problem]:
-        out: list[Problem] = []
-        for error in errors:
-            out.extend(self._one(error, prefix))
-        return out
-
-    def _one(self, error: Any, prefix: SpecPath) -> list[Problem]:
-        path = (*prefix, *_canonical(error["loc"]))
-        kind = error["type"]
-        if kind == "unknown_component":
-            return [Problem((*path[:-1], "type"), error["msg"])]
-        if kind == "extra_forbidden":
-            return [self._unknown_key(path)]
-        if kind == "missing":
-            return [Problem(path, f"required key {path[-1]!r} is missing")]
-        message = error["msg"].removeprefix("Value error, ")
-        if "input" in error and not isinstance(error["input"], (dict, list)):
-            shown = repr(error["input"])
-            message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
-        return [Problem(path, message)]
-
-    def _unknown_key(self, path: SpecPath) -> Problem:
-        name = str(path[-1])
-        known = _fields_at(self.root, path[:-1], self.data, self.registry)
-        message = f"unknown key {name!r}."
-        hint = None
-        if known:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            if close:
-                message += f" Did you mean '{close[0]}'?"
-            hint = f"keys here: {', '.join(known)}"
-        return Problem(path, message, hint)
-
-
-def _value_at(data: Any, path: SpecPath) -> Any:
-    for part in path:
-        in_dict = isinstance(data, dict) and part in data
-        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-        if not (in_dict or in_list):
-            return None
-        data = data[part]
-    return data
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _strip_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _model_at(model: Any, path: SpecPath, data: Any, registry: ComponentRegistry) -> Any:
-    """The annotation found at ``path`` below ``model`` (component params by their ``type``)."""
-    annotation = model
-    walked: SpecPath = ()
-    for part in path:
-        annotation = _strip_optional(annotation)
-        origin = typing.get_origin(annotation)
-        if origin in (dict, list, tuple):
-            args = typing.get_args(annotation)
-            annotation = args[-1] if origin is dict else (args[0] if args else Any)
-        elif _is_model(annotation):
-            if issubclass(annotation, ComponentRef) and part == "params":
-                ref = _value_at(data, walked)
-                try:
-                    annotation = registry.component(annotation.kind, str(ref.get("type")))
-                    annotation = annotation.Params
-                except (RegistryError, AttributeError):
-                    return None
-            elif part in annotation.model_fields:
-                annotation = annotation.model_fields[part].annotation
-            else:
-                return None
-        else:
-            return None
-        walked = (*walked, part)
-    return _strip_optional(annotation)
-
-
-def _fields_at(model: Any, path: SpecPath, data: Any, registry: ComponentRegistry) -> list[str]:
-    found = _model_at(model, path, data, registry)
-    return list(found.model_fields) if _is_model(found) else []

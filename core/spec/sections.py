@@ -48,6 +48,10 @@ def dotted(path: Sequence[PathPart]) -> str:
 _PLAIN_KEY = re.compile(r"[^\s.]+")
 
 
+#: the largest seed: a signed 64-bit integer, which every generator (and a rank's offset) takes
+MAX_SEED = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a spec, at a path inside it."""
@@ -142,10 +146,19 @@ class OptimizerSpec(_Strict):
         return self
 
 
+class GeneratorOptimizerSpec(OptimizerSpec):
+    """The generator's optimiser: its own default learning rate, which holds whichever of its
+    other keys a spec gives (``generator: {betas: [0.5, 0.9]}`` keeps lr 5e-5)."""
+
+    lr: float = Field(5e-5, gt=0, description="Adam learning rate")
+
+
 class OptimizersSpec(_Strict):
-    generator: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(lr=5e-5))
+    """One optimiser per role; each role's defaults hold key by key."""
+
+    generator: GeneratorOptimizerSpec = Field(default_factory=GeneratorOptimizerSpec)
     discriminator: OptimizerSpec = Field(
-        default_factory=lambda: OptimizerSpec(lr=2e-4),
+        default_factory=OptimizerSpec,
         description="the discriminator and the semantic encoder",
     )
 
@@ -219,7 +232,9 @@ class TrainSpec(_Strict):
     compile: bool = False
     ema: EmaSpec | None = None
     grad_clip: float | None = Field(None, gt=0, description="clip gradient norms to this")
-    seed: int = Field(0, ge=0, description="seeds the initial weights and the training run")
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="seeds the initial weights and the training run"
+    )
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     sample_every: int = Field(500, ge=1)
@@ -252,7 +267,7 @@ class HoldoutSpec(_Strict):
     images: float = Field(
         0.2, gt=0, lt=1, description="share of each remaining seen class's training images held out"
     )
-    seed: int = Field(0, ge=0, description="draws the held-out classes and images")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="draws the held-out classes and images")
 
 
 class Spec(_Strict):

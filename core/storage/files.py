@@ -2,14 +2,20 @@
 
 Every writer in zsk goes through :func:`write_file` (bytes or text) or :func:`writing` (a library
 that wants a path to write to, such as safetensors, Pillow or NumPy). Both write a temporary file
-next to the target whose name is unique to the writing process and call, flush it to disk, rename
-it over the target and flush the folder, so a reader sees the old file or the new one, never half
+next to the target whose name is unique to the writing process and call, give it the usual
+permissions (0666 less the umask, whatever the library chose), flush it to disk, rename it over
+the target and flush the folder, so a reader sees the old file or the new one, never half
 of one, and two writers never share a temporary file. When anything fails the temporary file is
 removed and the previous file is left exactly as it was.
 
 An :class:`OSError` that the user can fix (a full disk, a read-only folder, a missing permission,
 a name too long, a file where a folder should be) becomes a :class:`~zsk.registry.UserError`
-naming the path and the fix, so the CLI exits 2 without a traceback.
+naming the path and the fix, so the CLI exits 2 without a traceback. So does a library's own
+error for the same cause (safetensors' ``SafetensorError`` carries the ``os error`` number; NumPy
+reports a short write without one, which a folder whose disk is full explains).
+
+A writer killed before its rename leaves its temporary file behind; the first write into a
+folder in each process removes the temporaries there whose writer is no longer running.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,12 +73,38 @@ _EXPLAINED: dict[int, tuple[str, str]] = {
 }
 
 
-def explain(exc: OSError, path: Path | str, action: str = "writing") -> UserError | None:
-    """The user's version of ``exc`` raised while ``action`` ``path``, or None for a bug."""
-    if exc.errno not in _EXPLAINED:
+#: how libraries that are not Python's own I/O name the operating system's error number
+_OS_ERROR_NUMBER = re.compile(r"\(os error (\d+)\)")
+#: a hidden temporary file of :func:`temporary_name`, with the writer's process id
+_TEMPORARY = re.compile(r"^\..*\.tmp-(\d+)-[0-9a-f]{8}(\.[^.]*)?$")
+
+
+def explain(exc: BaseException, path: Path | str, action: str = "writing") -> UserError | None:
+    """The user's version of ``exc`` raised while ``action`` ``path``, or None for a bug.
+
+    ``exc`` is an :class:`OSError` or a library's error that names an ``(os error N)``; an
+    :class:`OSError` without a number (NumPy's short write) while the disk holding ``path`` is
+    full is that full disk.
+    """
+    if isinstance(exc, OSError):
+        code = exc.errno
+        if code is None and _disk_full(Path(path).parent):
+            code = errno.ENOSPC
+    else:
+        found = _OS_ERROR_NUMBER.search(str(exc))
+        code = int(found.group(1)) if found else None
+    if code is None or code not in _EXPLAINED:
         return None
-    what, fix = _EXPLAINED[exc.errno]
-    return UserError(f"{action} failed: {what.format(path=path)} ({exc.strerror})", hint=fix)
+    what, fix = _EXPLAINED[code]
+    return UserError(f"{action} failed: {what.format(path=path)} ({os.strerror(code)})", hint=fix)
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        usage = os.statvfs(folder)
+    except OSError:
+        return False
+    return usage.f_bavail * usage.f_frsize < 64 * 1024
 
 
 @contextlib.contextmanager
@@ -79,7 +112,9 @@ def explained(path: Path | str, action: str = "writing") -> Iterator[None]:
     """Turn an :class:`OSError` the user can fix into a :class:`UserError` about ``path``."""
     try:
         yield
-    except OSError as exc:
+    except UserError:
+        raise
+    except Exception as exc:  # an OSError, or a library's error wrapping one
         error = explain(exc, path, action)
         if error is None:
             raise
@@ -101,6 +136,57 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{token}{path.suffix}")
 
 
+def _writer_ended(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # running, as another user
+        return False
+    return False
+
+
+def remove_dead_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files in ``folder`` whose writer process has ended (killed before
+    its rename); return them. Temporaries of running writers are left alone."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match and _writer_ended(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+                removed.append(folder / name)
+    return removed
+
+
+#: folders this process has already cleaned of dead writers' temporaries
+_swept: set[Path] = set()
+
+
+def _sweep_once(folder: Path) -> None:
+    key = folder.absolute()
+    if key not in _swept:
+        _swept.add(key)
+        remove_dead_temporaries(folder)
+
+
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    """The process's umask (read once: reading it means setting it)."""
+    if not _UMASK:
+        _UMASK.append(os.umask(0o022))
+        os.umask(_UMASK[0])
+    return _UMASK[0]
+
+
 def _fsync_folder(folder: Path) -> None:
     try:
         descriptor = os.open(folder, os.O_RDONLY)
@@ -114,6 +200,57 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+class Staging:
+    """Files written under temporary names and renamed into place together (see
+    :func:`writing_together`)."""
+
+    def __init__(self, durable: bool):
+        self.durable = durable
+        self.staged: list[tuple[Path, Path]] = []
+
+    @contextlib.contextmanager
+    def file(self, path: Path | str) -> Iterator[Path]:
+        """Yield a temporary path to write ``path``'s new content to; it is flushed on exit."""
+        path = Path(path)
+        make_folder(path.parent)
+        _sweep_once(path.parent)
+        temporary = temporary_name(path)
+        self.staged.append((temporary, path))
+        with explained(path):
+            yield temporary
+            os.chmod(temporary, 0o666 & ~_umask())  # libraries that create 0600 files, too
+            if self.durable:
+                with open(temporary, "rb+") as handle:
+                    os.fsync(handle.fileno())
+
+    def commit(self) -> None:
+        for temporary, path in self.staged:
+            with explained(path):
+                os.replace(temporary, path)
+        if self.durable:
+            for folder in dict.fromkeys(path.parent for _, path in self.staged):
+                _fsync_folder(folder)
+
+    def discard(self) -> None:
+        for temporary, _ in self.staged:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def writing_together(*, durable: bool = True) -> Iterator[Staging]:
+    """Write several files that belong together (a run's lock file and weights): each is staged
+    with ``staging.file(path)``, and only when every one is written and flushed are they renamed
+    over their targets, one after the other. Any failure before that leaves every previous file
+    as it was and removes every temporary."""
+    staging = Staging(durable)
+    try:
+        yield staging
+        staging.commit()
+    finally:
+        staging.discard()
+
+
 @contextlib.contextmanager
 def writing(path: Path | str, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically.
@@ -122,21 +259,8 @@ def writing(path: Path | str, *, durable: bool = True) -> Iterator[Path]:
     cut then keeps the old file or the new one); files that are cheap to make again (generated
     data sets, crops) pass False and are still written atomically.
     """
-    path = Path(path)
-    make_folder(path.parent)
-    temporary = temporary_name(path)
-    try:
-        with explained(path):
-            yield temporary
-            if durable:
-                with open(temporary, "rb+") as handle:
-                    os.fsync(handle.fileno())
-            os.replace(temporary, path)
-            if durable:
-                _fsync_folder(path.parent)
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+    with writing_together(durable=durable) as staging, staging.file(path) as temporary:
+        yield temporary
 
 
 def write_file(path: Path | str, content: bytes | str, *, durable: bool = True) -> Path:

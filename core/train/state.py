@@ -17,12 +17,21 @@ uninterrupted one would. A single-process run resumes bit for bit.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Literal
+import sys
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
+from zsk.core.train.optimizer_state import (
+    OptimizerRecord,
+    check_optimizer_state,
+    join_optimizer_state,
+    keep_settings,
+    settings_changed,
+    split_optimizer_state,
+)
 from zsk.registry import UserError
 
 if TYPE_CHECKING:
@@ -50,14 +59,14 @@ class FirstBad(BaseModel):
         return f"the {self.phase} loss went bad first at step {self.step} through {named}"
 
 
-class OptimizerRecord(BaseModel):
-    param_groups: list[dict[str, Any]]
-    plain_state: dict[str, dict[str, Any]] = Field(default_factory=dict)
+#: the Mersenne Twister's state: Python keeps 624 words and a position, numpy 624 words
+_PYTHON_WORDS = Annotated[list[int], Field(min_length=625, max_length=625)]
+_NUMPY_WORDS = Annotated[list[int], Field(min_length=624, max_length=624)]
 
 
 class RngRecord(BaseModel):
-    python: tuple[int, list[int], float | None]
-    numpy: tuple[str, list[int], NonNegativeInt, int, float]
+    python: tuple[int, _PYTHON_WORDS, float | None]
+    numpy: tuple[str, _NUMPY_WORDS, NonNegativeInt, int, float]
 
 
 class StreamRecord(BaseModel):
@@ -169,7 +178,11 @@ class TrainState:
                 where,
             )
         if "rng.torch" not in tensors or tensors["rng.torch"].dtype != torch.uint8:
-            raise UserError(f"checkpoint {where} lacks its random number generator state")
+            raise UserError(
+                f"checkpoint {where} lacks its random number generator state",
+                hint="resume from an earlier checkpoint (delete this one), or start a new run "
+                "directory",
+            )
         if record.stream.position > len(self.stream):
             raise UserError(
                 f"checkpoint {where} places the data stream at batch {record.stream.position} "
@@ -184,26 +197,43 @@ class TrainState:
         if self.ema is not None:
             ema = prefixed(tensors, EMA_PREFIX)
             self.ema.load_state_dict(ema or self.gan.generator.state_dict())
-        for phase in PHASES:
-            updater = self.updaters[phase]
-            join_optimizer_state(
-                updater.optimizer,
-                tensors,
-                record.optimizers[phase].model_dump(),
-                f"optim.{phase}",
-            )
-            saved = record.scalers.get(phase)
-            if updater.scaler is not None and saved:
-                updater.scaler.load_state_dict(saved)
+        self._load_optimizers(tensors, record, where)
         self.stream.load_state_dict(record.stream.model_dump())
         self.step = record.step
         self.skipped = record.skipped_steps
         self.bad_in_a_row = record.nonfinite_in_a_row
         self.first_bad = record.first_bad
         if self.rank == 0:
-            restore_rng(tensors, record.rng.model_dump())
+            restore_rng(tensors, record.rng.model_dump(), where)
         else:
             seed_everything(self.seed + 7919 * self.rank + 104729 * self.step)
+
+    def _load_optimizers(
+        self, tensors: dict[str, torch.Tensor], record: TrainStateRecord, where: str
+    ) -> None:
+        """Each phase's optimiser state (checked before), with the spec's settings kept and a
+        checkpoint that saved other settings announced."""
+        for phase in PHASES:
+            updater = self.updaters[phase]
+            changed = settings_changed(updater.optimizer, record.optimizers[phase])
+            if changed and self.rank == 0:
+                print(
+                    f"note: checkpoint {where}: the {phase} optimiser's settings differ from the "
+                    f"spec's ({'; '.join(changed)}); resuming with the spec's",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            live = updater.optimizer.state_dict()["param_groups"]
+            join_optimizer_state(
+                updater.optimizer,
+                tensors,
+                record.optimizers[phase].model_dump(),
+                f"optim.{phase}",
+            )
+            keep_settings(updater.optimizer, live)
+            saved = record.scalers.get(phase)
+            if updater.scaler is not None and saved:
+                updater.scaler.load_state_dict(saved)
 
 
 def _first_problem(exc: ValidationError) -> str:
@@ -243,92 +273,6 @@ def load_trained_weights(
 
 
 # optimisers --------------------------------------------------------------------------------
-def split_optimizer_state(
-    optimizer: torch.optim.Optimizer, prefix: str
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors (``<prefix>.<param index>.<name>``) for safetensors, the rest for JSON."""
-    state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    plain: dict[str, dict[str, Any]] = {}
-    for index, entries in state["state"].items():
-        for name, value in entries.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{prefix}.{index}.{name}"] = value
-            else:
-                plain.setdefault(str(index), {})[name] = value
-    return tensors, {"param_groups": state["param_groups"], "plain_state": plain}
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return type(value).__name__
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (list, tuple)):
-        return "sequence"
-    return type(value).__name__
-
-
-def check_optimizer_state(
-    optimizer: torch.optim.Optimizer,
-    tensors: dict[str, torch.Tensor],
-    record: OptimizerRecord,
-    prefix: str,
-    where: str,
-) -> None:
-    """Refuse saved optimiser state that does not fit ``optimizer``: other groups, settings of
-    another type, parameters it does not have, moments of another shape."""
-    live = optimizer.state_dict()["param_groups"]
-    problem = None
-    if len(record.param_groups) != len(live):
-        problem = f"{len(record.param_groups)} parameter groups where this run has {len(live)}"
-    for saved, current in zip(record.param_groups, live, strict=False):
-        if problem:
-            break
-        if set(saved) != set(current):
-            problem = f"parameter group keys {sorted(saved)} differ from {sorted(current)}"
-        elif saved["params"] != current["params"]:
-            problem = "another set of parameters"
-        else:
-            bad = [k for k in current if _kind(saved[k]) != _kind(current[k])]
-            problem = f"setting {bad[0]!r} is {saved[bad[0]]!r}" if bad else None
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    for key, value in tensors.items():
-        if problem or not key.startswith(prefix + "."):
-            continue
-        index, _, name = key[len(prefix) + 1 :].partition(".")
-        if not index.isdigit() or int(index) >= len(params):
-            problem = f"state for parameter {index!r}, which this run does not have"
-        elif value.dim() > 0 and value.shape != params[int(index)].shape:
-            problem = (
-                f"{name} of parameter {index} has shape {tuple(value.shape)}, "
-                f"the parameter {tuple(params[int(index)].shape)}"
-            )
-    if problem:
-        raise UserError(
-            f"checkpoint {where}: the {prefix} optimiser state does not fit this run: {problem}",
-            hint="resume with the spec it was written for, or start a new run directory",
-        )
-
-
-def join_optimizer_state(
-    optimizer: torch.optim.Optimizer,
-    tensors: dict[str, torch.Tensor],
-    meta: dict[str, Any],
-    prefix: str,
-) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for index, entries in meta["plain_state"].items():
-        state.setdefault(int(index), {}).update(entries)
-    for key, value in tensors.items():
-        if not key.startswith(prefix + "."):
-            continue
-        index, _, name = key[len(prefix) + 1 :].partition(".")
-        state.setdefault(int(index), {})[name] = value
-    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in meta["param_groups"]]
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
-
-
 def scaler_state(scaler: torch.amp.GradScaler | None) -> dict[str, Any] | None:
     if scaler is None:
         return None
@@ -353,7 +297,8 @@ def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, plain
 
 
-def restore_rng(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> None:
+def restore_rng(tensors: dict[str, torch.Tensor], plain: dict[str, Any], where: str) -> None:
+    """Set every generator to the checkpoint's state; a state they refuse names ``where``."""
     try:
         torch.set_rng_state(tensors["rng.torch"])
         version, internal, gauss = plain["python"]
@@ -361,8 +306,12 @@ def restore_rng(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> None
         kind, keys, position, has_gauss, cached = plain["numpy"]
         keys = np.asarray(keys, dtype=np.uint32)
         np.random.set_state((kind, keys, position, has_gauss, cached))
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise UserError(f"a checkpoint's random number generator state is damaged: {exc}") from None
+    except (RuntimeError, ValueError, TypeError, OverflowError, IndexError) as exc:
+        raise UserError(
+            f"checkpoint {where}: its random number generator state is damaged: {exc}",
+            hint="resume from an earlier checkpoint (delete this one), or start a new run "
+            "directory",
+        ) from None
     cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k[9:]))
     if cuda and torch.cuda.is_available():
         states = [tensors[k] for k in cuda][: torch.cuda.device_count()]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from zsk.core.build.step import PhaseResult
 from zsk.core.train.distributed import Distributed, any_replica, average_gradients
 from zsk.core.train.optim import gradient_norm
-from zsk.core.train.step import PhaseResult
 
 
 @dataclass

@@ -121,9 +121,10 @@ def test_time_to_quality_reads_a_finished_run(tmp_path):
     records = [{"time": start + 10 * i, "step": 25 * i, "d/lsgan": 0.5} for i in (1, 2, 3)]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     result = {
-        "zsl_top1": 0.4321,
-        "gzsl": {"h": 0.25},
-        "generative": {"zsl_top1": 0.5, "gzsl": {"h": 0.3}},
+        "routes": {
+            "embedding": {"zsl_top1": 0.4321, "gzsl": {"h": 0.25}},
+            "generative": {"zsl_top1": 0.5, "gzsl": {"h": 0.3}},
+        }
     }
     (tmp_path / "eval.json").write_text(json.dumps(result))
     os.utime(tmp_path / "eval.json", (start + 30 + 120, start + 30 + 120))

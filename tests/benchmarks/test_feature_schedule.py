@@ -61,7 +61,7 @@ def test_curve_then_test_at_one_of_its_steps(tmp_path, sets, capsys):
         assert "validation-at-2" in run["calibration"]["source"]
         evaluation = json.loads((folder / f"test-2-seed{run['seed']}" / "eval.json").read_text())
         assert evaluation["step"] == 2
-        assert evaluation["generative"]["zsl_top1"] == run["zsl_top1"]
+        assert evaluation["routes"]["generative"]["zsl_top1"] == run["zsl_top1"]
 
     feature_schedule.main([str(tmp_path), "ridge", *sets])
     ridge = find(read(results), kind="ridge", name="published")

@@ -8,23 +8,22 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
-from feature_data import feature_spec
 
+from tests.features.feature_data import feature_spec
 from zsk.core.cli.main import cli
 
-#: The top-level keys of an image run's eval.json (tests/cli/test_end_to_end.py), which a
+#: The top-level keys of an image run's eval.json (tests/core/cli/test_end_to_end.py), which a
 #: feature run's must also have.
 IMAGE_RUN_KEYS = {
+    "schema_version",
     "run",
     "checkpoint",
     "step",
-    "zsl_top1",
-    "gzsl",
-    "generative",
-    "generated_attribute_accuracy",
-    "attribute_probe",
+    "routes",
+    "unavailable",
+    "imagined",
     "metrics",
-    "validation",
+    "calibration",
     "images",
     "seed",
 }
@@ -62,8 +61,10 @@ def test_build_train_eval_report_a_feature_run(tmp_path, monkeypatch):
     result = ok("eval", "runs/f", *choices, "--probe-steps", "20", "--device", "cpu", "--json")
     evaluation = json.loads(result.output[result.output.index("{") :])
     assert set(evaluation) >= IMAGE_RUN_KEYS
-    assert evaluation["gzsl"] is None and "embedding" in evaluation["embedding_unavailable"]
-    generative = evaluation["generative"]
+    assert list(evaluation["routes"]) == ["generative", "published_protocol"]
+    assert "calibration" not in evaluation["routes"]["published_protocol"]["gzsl"]
+    assert "embedding" in evaluation["unavailable"]["embedding"]
+    generative = evaluation["routes"]["generative"]
     assert 0.0 <= generative["zsl_top1"] <= 1.0 and 0.0 <= generative["gzsl"]["h"] <= 1.0
     assert generative["gzsl"]["calibration"]["source"].startswith("validation run")
     tried = generative["chosen_on_validation"]

@@ -54,7 +54,8 @@ def test_an_example_runs_on_benchmark_files(example, tmp_path, monkeypatch):
     ok("train", "runs/f", "--device", "cpu")
     fast = ["--images-per-class", "4", "--classifier-epochs", "2", "--probe-steps", "5"]
     ok("eval", "runs/f", *fast, "--device", "cpu")
-    generative = json.loads((tmp_path / "runs" / "f" / "eval.json").read_text())["generative"]
+    evaluation = json.loads((tmp_path / "runs" / "f" / "eval.json").read_text())
+    generative = evaluation["routes"]["generative"]
     assert 0.0 <= generative["zsl_top1"] <= 1.0
     source = generative["gzsl"]["calibration"]["source"]
     assert source.startswith("validation run") and "(2 held-out classes)" in source

@@ -17,6 +17,7 @@ from zsk.core.evaluate.plot import (
     split_losses,
     wants_log_scale,
 )
+from zsk.core.evaluate.result import EvalResult, RouteResult
 from zsk.core.evaluate.summary import markdown_table, summary_rows
 
 
@@ -68,24 +69,46 @@ def test_plot_series_refuses_nothing(tmp_path):
         plot_series({}, tmp_path / "x.png")
 
 
-def _result(metrics=None):
+def _result(metrics=None) -> EvalResult:
     gzsl = {
         "u": 0.5,
         "s": 0.25,
         "h": 1 / 3,
-        "calibration": {"gamma": 0.125, "val_u": 0.4, "val_s": 0.6, "val_h": 0.48},
+        "calibration": {
+            "gamma": 0.125,
+            "val_u": 0.4,
+            "val_s": 0.6,
+            "val_h": 0.48,
+            "source": "validation run v",
+        },
         "ausuc": 0.3,
         "uncalibrated": {"u": 0.1, "s": 0.9, "h": 0.18},
     }
-    result = {
-        "zsl_top1": 0.75,
-        "gzsl": gzsl,
-        "generative": {"zsl_top1": 0.6, "gzsl": gzsl},
-        "generated_attribute_accuracy": 0.8,
-        "attribute_probe": {"real_test_seen": 0.95, "real_test_unseen": 0.85},
-        "metrics": metrics or {},
-    }
-    return result
+    return EvalResult.model_validate(
+        {
+            "run": "runs/x",
+            "checkpoint": "step-3.safetensors",
+            "step": 3,
+            "seed": 0,
+            "routes": {
+                "embedding": {"zsl_top1": 0.75, "gzsl": gzsl},
+                "generative": {"zsl_top1": 0.6, "gzsl": gzsl, "images_per_class": 64},
+            },
+            "imagined": {
+                "attribute_accuracy": 0.8,
+                "probe": {
+                    "real_test_seen": 0.95,
+                    "real_test_unseen": 0.85,
+                    "threshold": "binary attributes, threshold 0.5",
+                    "steps": 5,
+                    "per_predicate": {},
+                },
+            },
+            "metrics": metrics or {},
+            "calibration": {"source": "validation run v", "seen_images": 4, "unseen_images": 6},
+            "images": {"train": 10, "test_seen": 4, "test_unseen": 6},
+        }
+    )
 
 
 def test_summary_rows_format_fractions_as_percentages():
@@ -94,18 +117,31 @@ def test_summary_rows_format_fractions_as_percentages():
     assert ("embedding", "GZSL H", "33.3%") in rows
     assert ("generative", "ZSL top-1 (per class)", "60.0%") in rows
     assert ("embedding", "calibration γ (chosen on validation)", "0.125") in rows
+    assert ("generative", "samples per unseen class (chosen on validation)", "64") in rows
+    assert ("imagined images", "attribute accuracy", "80.0%") in rows
     assert not [row for row in rows if row[0].startswith("metric")]
-    metrics = {"fid": {"fid": 12.5, "kid": None, "note": "few images"}}
+    metrics = {"fid": {"values": {"fid": 12.5, "kid": None, "note": "few images"}}}
     rows = summary_rows(_result(metrics))
     assert ("metric fid", "fid", "12.5") in rows and ("metric fid", "kid", "—") in rows
     assert ("metric fid", "note", "few images") in rows
 
 
+def test_summary_rows_name_a_failed_metric_and_an_unavailable_route():
+    result = _result({"fid": {"failed": "ValueError: no weights"}}).model_copy(
+        update={"unavailable": {"embedding": "no embedding head"}}
+    )
+    rows = summary_rows(result)
+    assert ("metric fid", "FAILED", "ValueError: no weights") in rows
+    assert ("embedding", "—", "no embedding head") in rows
+
+
 def test_a_feature_runs_published_protocol_has_its_own_rows():
     assert not [row for row in summary_rows(_result()) if row[0] == "published protocol"]
-    result = _result()
     published = {"zsl_top1": 0.5, "gzsl": {"u": 0.125, "s": 0.875, "h": 0.21875}}
-    result["generative"]["published_protocol"] = published
+    result = _result()
+    result = result.model_copy(
+        update={"routes": result.routes | {"published_protocol": RouteResult(**published)}}
+    )
     rows = [row for row in summary_rows(result) if row[0] == "published protocol"]
     assert rows == [
         ("published protocol", "ZSL top-1 (per class)", "50.0%"),

@@ -14,7 +14,7 @@ from zsk.core.evaluate.embedding import (
 )
 from zsk.core.evaluate.generative import Imagining, evaluate_generative, generative_calibration
 from zsk.core.evaluate.inference import cosine_scores, imagine_classes
-from zsk.core.evaluate.metrics import (
+from zsk.core.evaluate.protocol import (
     calibrate,
     calibrated_gzsl,
     choose_calibration,
@@ -22,7 +22,7 @@ from zsk.core.evaluate.metrics import (
     restrict,
     zsl_top1,
 )
-from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
 
 from .conftest import ToyGenerator, ToyTranslator
 
@@ -74,11 +74,17 @@ def test_calibration_is_chosen_on_validation_scores_only():
         calibration.gamma + 5.0
     )
     test_scores = _scores(8, 5, 1)
-    result = calibrated_gzsl(calibration, test_scores, test_labels, seen, unseen)
-    assert result["calibration"] == calibration.as_dict()
+    result = calibrated_gzsl(calibration, test_scores, test_labels, seen, unseen, "val")
+    assert result.calibration == calibration.record("val")
+    assert (result.calibration.gamma, result.calibration.val_h) == (
+        calibration.gamma,
+        calibration.h,
+    )
     mask = torch.tensor([True, True, True, False, False])
     by_hand = gzsl_accuracy(test_scores, test_labels, mask, calibration.gamma)
-    assert (result["u"], result["s"], result["h"]) == (by_hand.u, by_hand.s, by_hand.h)
+    assert (result.u, result.s, result.h) == (by_hand.u, by_hand.s, by_hand.h)
+    plain = gzsl_accuracy(test_scores, test_labels, mask, 0.0)
+    assert (result.uncalibrated.u, result.uncalibrated.h) == (plain.u, plain.h)
 
 
 def test_restrict_maps_labels_to_candidate_positions():
@@ -110,9 +116,9 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
     validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
     calibration = embedding_calibration(toy.gan(), data, validation, CPU, batch_size=16)
     result = evaluate_embedding(toy.gan(), data, test, calibration, "toy", CPU, batch_size=16)
-    assert result["zsl_top1"] == pytest.approx(1.0)
-    assert result["gzsl"]["h"] == pytest.approx(1.0)
-    assert result["gzsl"]["calibration"] == {**calibration.as_dict(), "source": "toy"}
+    assert result.zsl_top1 == pytest.approx(1.0)
+    assert result.gzsl.h == pytest.approx(1.0)
+    assert result.gzsl.calibration == calibration.record("toy")
 
     # unseen test images that look like seen class 0: ZSL falls
     generator = torch.Generator().manual_seed(5)
@@ -123,7 +129,7 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
     )
     fooled = LabelledImages(images, test.labels)
     other = evaluate_embedding(toy.gan(), data, fooled, calibration, "toy", CPU, batch_size=16)
-    assert other["zsl_top1"] < 1.0
+    assert other.zsl_top1 < 1.0
 
 
 @pytest.mark.parametrize("translating", [False, True])
@@ -134,16 +140,17 @@ def test_generative_route_on_a_toy_world(toy, toy_sets, translating):
     validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
     how = Imagining(per_class=8, device=CPU, batch_size=16, seed=0)
     calibration = generative_calibration(gan, data, train.subset(split.fit), validation, how)
-    result = evaluate_generative(gan, data, train, test, calibration, "toy", how)
+    result = evaluate_generative(gan, data, train, test, calibration, "toy", how, [])
     assert result.imagined.labels.tolist() == [4] * 8 + [5] * 8
     assert result.imagined.images.shape == (16, 3, 16, 16)
     assert result.imagined.images.dtype == torch.uint8
-    metrics = result.metrics
-    assert metrics["gzsl"]["calibration"] == {**calibration.as_dict(), "source": "toy"}
-    assert metrics["zsl_top1"] == pytest.approx(1.0)
-    assert metrics["gzsl"]["u"] > 0.5 and metrics["gzsl"]["s"] > 0.5
-    for value in (metrics["gzsl"]["u"], metrics["gzsl"]["s"], metrics["gzsl"]["ausuc"]):
+    route = result.route
+    assert route.gzsl.calibration == calibration.record("toy")
+    assert route.zsl_top1 == pytest.approx(1.0)
+    assert route.gzsl.u > 0.5 and route.gzsl.s > 0.5
+    for value in (route.gzsl.u, route.gzsl.s, route.gzsl.ausuc):
         assert 0.0 <= value <= 1.0
+    assert (route.images_per_class, route.classifier_epochs) == (how.per_class, how.epochs)
 
 
 def test_softmax_classifier_fits_separable_features_and_masks_other_classes():

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-from train_fixtures import make_build, spec_dict
 
+from tests.tiny_components import make_build, spec_dict
 from zsk.core.train.checkpoint import (
     find_latest,
     list_checkpoints,
@@ -15,7 +15,7 @@ from zsk.core.train.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from zsk.core.train.state import join_optimizer_state, split_optimizer_state
+from zsk.core.train.optimizer_state import join_optimizer_state, split_optimizer_state
 from zsk.core.train.trained_weights import load_generator_and_discriminator
 from zsk.registry import UserError
 

@@ -1,0 +1,92 @@
+"""``zsk eval`` of a staged run: every stage evaluated as a run, every route of every stage
+compared, one headline chosen among them on validation classes.
+
+Each stage is evaluated as ``zsk eval RUN_DIR/<stage>`` would (its GZSL constants chosen on its
+own validation run) and its ``eval.json`` written in its folder; the staged run's ``eval.json``
+holds them all, under their stage's name, and the headline: the route of any stage with the
+highest GZSL H on the validation runs' held-out classes, which every stage's validation run
+shares (:mod:`zsk.core.rundir.stage_training`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.headline import choose_headline, route_kind
+from zsk.core.evaluate.result import RouteResult, StagedEvalResult, write_eval
+from zsk.core.evaluate.trained import load_trained
+from zsk.core.rundir.stages import StagedRun
+from zsk.registry import UserError
+
+
+def evaluate_staged(
+    staged: StagedRun,
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None] = lambda message: None,
+) -> StagedEvalResult:
+    """Every stage of ``staged`` evaluated (each stage's eval.json written), and the headline."""
+    if options.calibration_run is not None:
+        raise UserError(
+            f"{staged.run_dir} is a staged run: each stage calibrates on its own validation run",
+            hint="leave out --calibrate-with (or evaluate one stage: zsk eval RUN_DIR/STAGE)",
+        )
+    trained = [(stage, load_trained(stage.run_dir)) for stage in staged.stages]  # all, first
+    results, routes = {}, {}
+    for stage, run in trained:
+        log(f"stage '{stage.name}' ({run.run_dir})")
+        draws = stage.spec.data is not None and bool(stage.spec.objective.generator)
+        own = options if draws else dataclasses.replace(options, metrics=())
+        result = evaluate(run, own, device, log)
+        write_eval(stage.run_dir, result)
+        results[stage.name] = result
+        features = run.build.data.is_features
+        routes.update(_named_routes(stage.name, result.routes, features))
+    return StagedEvalResult(
+        run=str(staged.run_dir),
+        stages=results,
+        kinds={name: kind for name, (kind, _) in routes.items()},
+        headline=choose_headline(routes),
+    )
+
+
+def _named_routes(
+    stage: str, routes: dict[str, RouteResult], features: bool
+) -> dict[str, tuple[str, RouteResult]]:
+    return {f"{stage}/{name}": (route_kind(name, features), r) for name, r in routes.items()}
+
+
+#: Columns of the route table of a staged evaluation (terminal and report.md).
+ROUTE_COLUMNS = ("route", "kind", "ZSL top-1", "GZSL H (calibrated)", "validation H", "")
+
+
+def route_rows(result: StagedEvalResult) -> list[tuple[str, ...]]:
+    """One row per route of every stage: its test numbers, the validation H the headline is
+    chosen by, a mark on the headline; then the routes a stage cannot take, and why."""
+    chosen = result.headline.route if result.headline is not None else None
+    rows: list[tuple[str, ...]] = []
+    for stage, stage_result in result.stages.items():
+        for name, route in stage_result.routes.items():
+            full, calibration = f"{stage}/{name}", route.gzsl.calibration
+            rows.append(
+                (
+                    full,
+                    result.kinds.get(full, "—"),
+                    _percent(route.zsl_top1),
+                    _percent(route.gzsl.h) if calibration is not None else "— (uncalibrated)",
+                    _percent(calibration.val_h) if calibration is not None else "—",
+                    "headline" if full == chosen else "",
+                )
+            )
+    for stage, stage_result in result.stages.items():
+        for name, why in stage_result.unavailable.items():
+            rows.append((f"{stage}/{name}", "—", "—", "—", "—", why))
+    return rows
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"

@@ -1,0 +1,102 @@
+"""The headline route is the one with the highest GZSL H on validation classes: test numbers
+play no part, an uncalibrated route is never chosen, a tie goes to the route reported first, and
+eval.json records which route, its kind and why."""
+
+from __future__ import annotations
+
+from zsk.core.evaluate.calibration import FAMILIAR
+from zsk.core.evaluate.headline import choose_headline, route_kind
+from zsk.core.evaluate.result import (
+    EvalResult,
+    Headline,
+    RouteResult,
+    StagedEvalResult,
+    read_staged_eval,
+    write_eval,
+)
+
+
+def route(
+    val_h: float | None, test_h: float, zsl: float, source: str = "validation run v"
+) -> RouteResult:
+    calibration = (
+        None
+        if val_h is None
+        else {"gamma": 0.1, "val_u": val_h, "val_s": val_h, "val_h": val_h, "source": source}
+    )
+    gzsl = {
+        "u": test_h,
+        "s": test_h,
+        "h": test_h,
+        "ausuc": 0.1,
+        "calibration": calibration,
+        "uncalibrated": {"u": 0.0, "s": 1.0, "h": 0.0},
+    }
+    return RouteResult.model_validate({"zsl_top1": zsl, "gzsl": gzsl})
+
+
+def test_the_highest_validation_h_wins_whatever_the_test_numbers():
+    routes = {
+        "recogniser/embedding": ("embedding", route(0.40, test_h=0.90, zsl=0.95)),
+        "recogniser/generative": ("image-generative", route(0.20, test_h=0.80, zsl=0.90)),
+        "features/generative": ("feature-generative", route(0.55, test_h=0.30, zsl=0.35)),
+        "features/published_protocol": ("feature-generative", route(None, 0.99, zsl=0.99)),
+    }
+    headline = choose_headline(routes)
+    assert headline is not None
+    assert (headline.route, headline.kind) == ("features/generative", "feature-generative")
+    assert (headline.val_h, headline.zsl_top1, headline.h) == (0.55, 0.35, 0.30)
+    assert headline.candidates == {
+        "recogniser/embedding": 0.40,
+        "recogniser/generative": 0.20,
+        "features/generative": 0.55,
+    }
+    assert headline.why == (
+        "the highest GZSL H on validation classes (recogniser/embedding 0.400, "
+        "recogniser/generative 0.200, features/generative 0.550); chosen on validation run v"
+    )
+
+
+def test_a_tie_goes_to_the_first_route_and_no_calibrated_route_gives_no_headline():
+    tie = {
+        "embedding": ("embedding", route(0.5, test_h=0.1, zsl=0.1)),
+        "generative": ("image-generative", route(0.5, test_h=0.9, zsl=0.9)),
+    }
+    assert choose_headline(tie).route == "embedding"
+    assert choose_headline({"p": ("feature-generative", route(None, 0.5, 0.5))}) is None
+    assert choose_headline({}) is None
+
+
+def test_a_self_calibrated_choice_says_so():
+    headline = choose_headline({"embedding": ("embedding", route(0.3, 0.3, 0.3, FAMILIAR))})
+    assert "a choice on classes the run trained on" in headline.why
+
+
+def test_route_kinds():
+    assert route_kind("embedding", features=True) == "embedding"
+    assert route_kind("generative", features=False) == "image-generative"
+    assert route_kind("generative", features=True) == "feature-generative"
+    assert (
+        route_kind("published_protocol", features=True) == "feature-generative (published protocol)"
+    )
+
+
+def test_a_staged_result_round_trips_with_its_headline(tmp_path):
+    stage = {
+        "run": "runs/x/a",
+        "checkpoint": "step-3.safetensors",
+        "step": 3,
+        "seed": 0,
+        "routes": {"embedding": route(0.5, 0.4, 0.6).model_dump()},
+        "calibration": {"source": "v", "seen_images": 4, "unseen_images": 6},
+        "images": {"train": 10, "test_seen": 4, "test_unseen": 6},
+    }
+    one = EvalResult.model_validate(stage)
+    headline = choose_headline({"a/embedding": ("embedding", one.routes["embedding"])})
+    staged = StagedEvalResult(
+        run="runs/x", stages={"a": one}, kinds={"a/embedding": "embedding"}, headline=headline
+    )
+    write_eval(tmp_path, staged)
+    back = read_staged_eval(tmp_path)
+    assert back == staged and isinstance(back.headline, Headline)
+    assert back.stages["a"].routes["embedding"].gzsl.calibration.val_h == 0.5
