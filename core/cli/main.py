@@ -75,7 +75,7 @@ def _version() -> str:
 
 @click.group(cls=ZskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
-    version=None, package_name="zsk", prog_name="zsk", message="%(prog)s %(version)s"
+    version=None, package_name="zsk-toolkit", prog_name="zsk", message="%(prog)s %(version)s"
 )
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 @click.pass_context
