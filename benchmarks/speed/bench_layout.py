@@ -44,13 +44,7 @@ TINY = [
 def to_channels_last(trainer) -> None:
     """What the trainer does on CUDA: networks, then every batch, in channels_last."""
     trainer.gan.to(memory_format=torch.channels_last)
-    next_batch = trainer._next_batch
-
-    def converted():
-        images, labels = next_batch()
-        return images.contiguous(memory_format=torch.channels_last), labels
-
-    trainer._next_batch = converted
+    trainer.feed.channels_last = True
 
 
 def measure(threads: int, pairs: int, overrides: list[str], work: Path) -> list[str]:

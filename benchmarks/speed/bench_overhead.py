@@ -140,7 +140,7 @@ def endless(stream: BatchStream) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
 
 def twin_stream(trainer) -> BatchStream:
     """A stream that yields the batches the trainer's stream yields, in the same order."""
-    own = trainer.stream
+    own = trainer.feed.stream
     twin = BatchStream(own.images, own.labels, own.batch_size, seed=own.seed)
     twin.load_state_dict(own.state_dict())
     return twin
@@ -171,7 +171,7 @@ def check_agreement(trainer, steps: int, settings: FlatSettings | None = None):
     gan.load_state_dict(initial)
     torch.set_rng_state(rng)
     settings = settings or flat_settings(trainer.build)
-    flat = FlatLoop(gan, trainer.class_attributes, settings)
+    flat = FlatLoop(gan, trainer.feed.class_attributes, settings)
     batches = endless(twin)
     flat_values: list[torch.Tensor] = []
     for _ in range(steps):

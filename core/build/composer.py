@@ -4,7 +4,7 @@ It builds G, the discriminator (trunk and heads), the semantic encoder ψ and ev
 the registry alone, naming no concrete component, in the order the constructors need:
 trunk (its output shape probed on a tiny batch) → heads (``in_shape`` = trunk features) →
 the reconstruction-feature head's output shape → generator → semantic encoder → losses.
-Then a dry forward and backward pass on a tiny batch (:mod:`zsk.core.build.dry_run`) checks the
+Then a dry forward and backward pass on a tiny batch (:mod:`zsk.core.build.dry_pass`) checks the
 wiring, so a mismatch is reported in the spec's terms before anything trains. Construction is
 seeded with ``spec.train.seed`` inside a forked RNG: the same spec gives the same initial
 weights, and the caller's random state is left untouched.
@@ -20,19 +20,21 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from zsk.core.build.dry_run import (
+from zsk.core.build.dry_pass import (
     DRY_BATCH,
-    DryRun,
+    DryPassResult,
     at_path,
     dry_pass,
     probe_images,
     shape_text,
     size_text,
+    tensor_at,
 )
 from zsk.core.build.model import GAN, Discriminator, Objective, WeightedTerm
 from zsk.core.components.interfaces import Dims, Head, Trunk
-from zsk.core.components.zsl_data import ZslData, require_usable
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.holdout import apply_holdout
+from zsk.core.data.reader_output import read_checked, reader_label
 from zsk.core.spec.refs import ComponentRef
 from zsk.core.spec.sections import (
     PHASES,
@@ -56,7 +58,7 @@ class Build:
     gan: GAN
     objective: Objective
     provenance: dict[str, dict[str, str]]
-    dry_run: DryRun | None = field(default=None, repr=False)
+    dry_pass_result: DryPassResult | None = field(default=None, repr=False)
 
 
 #: Roles whose heads evaluation, generation and reconstruction call without a condition.
@@ -84,17 +86,17 @@ def compose(
         objective = Objective(
             **{phase: _build_terms(spec, phase, dims, registry) for phase in PHASES}
         )
-        dry_run = _checked_wiring(spec, data, gan) if dry else None
-    return Build(spec, data, dims, gan, objective, provenance(spec, registry), dry_run)
+        dry_pass_result = _checked_wiring(spec, data, gan) if dry else None
+    return Build(spec, data, dims, gan, objective, provenance(spec, registry), dry_pass_result)
 
 
-def _checked_wiring(spec: Spec, data: ZslData, gan: GAN) -> DryRun:
+def _checked_wiring(spec: Spec, data: ZslData, gan: GAN) -> DryPassResult:
     """The dry pass, with the weights and gradients left as they were before it."""
     initial = {name: value.clone() for name, value in gan.state_dict().items()}
-    dry_run = dry_pass(spec, data, gan, DRY_BATCH)
+    dry_pass_result = dry_pass(spec, data, gan, DRY_BATCH)
     gan.load_state_dict(initial)
     gan.zero_grad(set_to_none=True)
-    return dry_run
+    return dry_pass_result
 
 
 def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslData:
@@ -106,7 +108,8 @@ def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslDa
     """
     registry = registry or get_registry()
     try:
-        data = require_usable(spec.data.build(registry=registry).load())
+        reader = spec.data.build(registry=registry)
+        data = read_checked(reader, reader_label(spec.data.type, registry))
     except UserError as exc:
         text = f"{exc.where}: {exc.message}" if exc.where else exc.message
         where = _data_param_named(spec, text, registry)
@@ -180,11 +183,11 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
     trunk = at_path(
         ("model", "trunk"),
         f"building trunk '{model.trunk.type}'",
-        lambda: model.trunk.build(dims, registry=registry),
+        lambda: model.trunk.build(dims=dims, registry=registry),
     )
     images = probe_images(dims, DRY_BATCH, spec.train.seed)
     what = "feature vectors" if dims.feature_dim else "images"
-    features = at_path(
+    features = tensor_at(
         ("model", "trunk"),
         f"trunk '{model.trunk.type}' on {shape_text(images)} {what}",
         lambda: _probe(trunk, images),
@@ -205,7 +208,7 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
     recon = heads.get("reconstruction_feature")
     if recon is not None:
         path = ("model", "heads", "reconstruction_feature")
-        out = at_path(
+        out = tensor_at(
             path,
             f"head '{model.heads['reconstruction_feature'].type}'",
             lambda: _probe(recon, features),
@@ -214,12 +217,12 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
     generator = at_path(
         ("model", "generator"),
         f"building generator '{model.generator.type}'",
-        lambda: model.generator.build(dims, feature_shape, registry=registry),
+        lambda: model.generator.build(dims=dims, feature_shape=feature_shape, registry=registry),
     )
     semantic = at_path(
         ("model", "semantic_encoder"),
         f"building semantic encoder '{model.semantic_encoder.type}'",
-        lambda: model.semantic_encoder.build(dims, registry=registry),
+        lambda: model.semantic_encoder.build(dims=dims, registry=registry),
     )
     return GAN(generator, Discriminator(trunk, heads), semantic, dims)
 
@@ -273,7 +276,7 @@ def _build_heads(
         role: at_path(
             ("model", "heads", role),
             f"building head '{ref.type}'",
-            lambda ref=ref: ref.build(dims, in_shape, registry=registry),
+            lambda ref=ref: ref.build(dims=dims, in_shape=in_shape, registry=registry),
         )
         for role, ref in model.heads.items()
     }
@@ -287,7 +290,7 @@ def _build_terms(
         loss = at_path(
             ("objective", phase, index),
             f"building loss '{term.type}'",
-            lambda term=term: term.build(dims, registry=registry),
+            lambda term=term: term.build(dims=dims, registry=registry),
         )
         trainable = [name for name, p in loss.named_parameters() if p.requires_grad]
         if trainable:

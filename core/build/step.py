@@ -1,7 +1,7 @@
 """One training step as data: the batch a step draws, and the lazy context the loss terms read.
 
 The trainer's step (:mod:`zsk.core.train.loop`) and the composer's dry pass
-(:mod:`zsk.core.build.dry_run`) both drive the networks through this context, so a head, a
+(:mod:`zsk.core.build.dry_pass`) both drive the networks through this context, so a head, a
 condition or an auxiliary term is wired in one place.
 
 :class:`PhaseContext` implements :class:`zsk.core.components.interfaces.StepContext`. Every quantity
@@ -19,6 +19,10 @@ import torch
 
 from zsk.core.build.model import GAN, WeightedTerm
 from zsk.core.components.interfaces import (
+    CLASS_TABLES,
+    CLASSES,
+    Classes,
+    ClassTable,
     Condition,
     EmbeddingHead,
     Head,
@@ -29,9 +33,8 @@ from zsk.core.components.interfaces import (
 from zsk.core.spec.sections import LabelSmoothingSpec
 from zsk.registry import UserError
 
-ATTRIBUTE_SETS = ("own", "other", "target")
 #: Whose class a conditional head is told for each source: real images their own, fakes theirs.
-CONDITION_OF_SOURCE = {"real": "own", "fake": "target"}
+CONDITION_OF_SOURCE: dict[str, Classes] = {"real": "own", "fake": "target"}
 
 
 @dataclass
@@ -75,7 +78,7 @@ def draw_batch(
 
 
 @dataclass
-class Regularisers:
+class Regularizers:
     """The tricks that keep D from getting too smart, at this step's levels."""
 
     smoothing: LabelSmoothingSpec | None = None
@@ -115,7 +118,7 @@ class PhaseContext:
     gan: GAN
     batch: Batch
     fakes: FakeImages
-    regularisers: Regularisers = field(default_factory=Regularisers)
+    regularizers: Regularizers = field(default_factory=Regularizers)
     current_term: str = ""
     #: Each (head role, source) a loss term of this phase judged, in order: the heads whose
     #: own terms (:meth:`auxiliary_losses`) the phase adds.
@@ -136,7 +139,7 @@ class PhaseContext:
         return images.detach() if self.phase == "discriminator" else images
 
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
-        std = self.regularisers.noise_std
+        std = self.regularizers.noise_std
         return images + std * torch.randn_like(images) if std > 0 else images
 
     def features(self, source: Source) -> torch.Tensor:
@@ -162,7 +165,7 @@ class PhaseContext:
             )
         return heads[role]
 
-    def _condition(self, head: Head, which: str) -> Condition | None:
+    def _condition(self, head: Head, which: Classes) -> Condition | None:
         """What a conditional ``head`` is told about images of the ``which`` classes."""
         if not head.condition:
             return None
@@ -201,7 +204,7 @@ class PhaseContext:
         return logits
 
     def score(
-        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+        self, images: torch.Tensor, which: Classes = "own", role: str = "real_fake"
     ) -> torch.Tensor:
         module = self._head_module(role)
         with second_order():
@@ -233,20 +236,25 @@ class PhaseContext:
         )
 
     # attributes and their embeddings --------------------------------------------------------
-    def labels(self, which: str) -> torch.Tensor:
-        if which not in ATTRIBUTE_SETS:
+    def labels(self, which: Classes) -> torch.Tensor:
+        if which not in CLASSES:
             raise UserError(
-                f"loss '{self.current_term}' asked for labels '{which}'",
-                hint=f"choose one of {', '.join(ATTRIBUTE_SETS)}",
+                f"loss '{self.current_term}' asked for labels {which!r}",
+                hint=f"choose one of {', '.join(CLASSES)}",
             )
         return getattr(self.batch, which)
 
-    def attributes(self, which: str) -> torch.Tensor:
+    def attributes(self, which: ClassTable) -> torch.Tensor:
         if which == "seen":  # every seen class once, in label order
             return self.batch.class_attributes
+        if which not in CLASSES:
+            raise UserError(
+                f"loss '{self.current_term}' asked for attributes {which!r}",
+                hint=f"choose one of {', '.join(CLASS_TABLES)}",
+            )
         return self.batch.class_attributes[self.labels(which)]
 
-    def semantic(self, which: str) -> torch.Tensor:
+    def semantic(self, which: ClassTable) -> torch.Tensor:
         attributes = self.attributes(which)
         return self._cached(("semantic", which), lambda: self.gan.semantic_encoder(attributes))
 
@@ -256,20 +264,20 @@ class PhaseContext:
 
     def _draw_real_fake_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
         size, device = self.batch.own.shape[0], self.batch.real.device
-        smoothing = self.regularisers.smoothing
+        smoothing = self.regularizers.smoothing
         if smoothing is None:
             real, fake = torch.ones(size, device=device), torch.zeros(size, device=device)
         else:
             real = torch.empty(size, device=device).uniform_(*smoothing.real)
             fake = torch.empty(size, device=device).uniform_(*smoothing.fake)
-        if _coin(self.regularisers.flip_real_fake):
+        if _coin(self.regularizers.flip_real_fake):
             real, fake = fake, real
         return real, fake
 
     def cosine_targets(self) -> tuple[float, float]:
         return self._cached(
             ("cos_targets",),
-            lambda: (0.0, 1.0) if _coin(self.regularisers.flip_cosine) else (1.0, 0.0),
+            lambda: (0.0, 1.0) if _coin(self.regularizers.flip_cosine) else (1.0, 0.0),
         )
 
 

@@ -14,6 +14,7 @@ from zsk.core.cli.options import (
     images_per_class_option,
     probe_steps_option,
     progress_log,
+    seed_option,
 )
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.metric_plugins import parse_metric
@@ -86,7 +87,7 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @calibrate_with_option
-@click.option("--seed", default=EvalOptions.seed, show_default=True, type=int)
+@seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
 def eval_command(
     run_dir: Path | None,
@@ -143,12 +144,18 @@ def eval_command(
         return
     trained = load_trained(run_dir)
     result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
+    _show_then_write(trained.run_dir, result, as_json, console)
+
+
+def _show_then_write(run_dir: Path, result: EvalResult, as_json: bool, console: Console) -> None:
+    """Print the result (a table, or the JSON object), warn of failed metric plugins, then
+    write eval.json: a write that fails (a full or read-only folder) loses no number."""
     if as_json:
         click.echo(result.to_json(), nl=False)
     else:
         print_table(result, Console())
     for name, reason in result.failed_metrics().items():
         console.print(f"warning: metric {name} failed ({reason}); eval.json records it as failed")
-    path = write_eval(trained.run_dir, result)  # shown first: a failed write loses no number
+    path = write_eval(run_dir, result)
     if not as_json:
         console.print(f"wrote {path}")

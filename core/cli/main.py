@@ -17,15 +17,15 @@ from zsk.registry import UserError
 #: command name -> "module:attribute" (relative to zsk.core.cli)
 BUILTIN_COMMANDS: dict[str, str] = {
     "plugins": "plugins_cmd:plugins",
-    "plugin": "plugin_new_cmd:plugin",
+    "plugin": "plugin_cmd:plugin",
     "data": "data_cmd:data",
     "init": "init_cmd:init",
     "build": "build_cmd:build",
-    "schema": "build_cmd:schema",
+    "schema": "schema_cmd:schema",
     "train": "train_cmd:train",
     "eval": "eval_cmd:eval_command",
-    "generate": "pictures_cmd:generate",
-    "translate": "pictures_cmd:translate",
+    "generate": "generate_cmd:generate",
+    "translate": "translate_cmd:translate",
     "report": "report_cmd:report",
 }
 
@@ -35,8 +35,9 @@ class ZskGroup(click.Group):
 
     _commands_added_by: object = None
 
-    def _add_plugin_commands(self) -> None:
-        """Ask plugins for their commands once per plugin manager (a reset loads them anew)."""
+    def add_plugin_commands(self) -> None:
+        """Ask plugins for their commands once per plugin manager (a reset loads them anew);
+        a hook that raises is a failed plugin (``zsk plugins`` lists it)."""
         from zsk.registry.manager import get_plugin_manager, register_commands
 
         manager = get_plugin_manager()
@@ -45,7 +46,7 @@ class ZskGroup(click.Group):
             register_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands()
+        self.add_plugin_commands()
         return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
@@ -53,7 +54,7 @@ class ZskGroup(click.Group):
             module_name, attribute = BUILTIN_COMMANDS[name].split(":")
             module = importlib.import_module(f"zsk.core.cli.{module_name}")
             return getattr(module, attribute)
-        self._add_plugin_commands()
+        self.add_plugin_commands()
         return self.commands.get(name)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -74,7 +75,7 @@ def _version() -> str:
 
 @click.group(cls=ZskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
-    version=None, package_name="zsk", prog_name="zsk", message="%(prog)s %(version)s"
+    version=None, package_name="zsk-toolkit", prog_name="zsk", message="%(prog)s %(version)s"
 )
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 @click.pass_context

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.rundir.directory import resolve_run_dir
+from zsk.core.spec.sections import MAX_SEED
 from zsk.core.train.device import DEVICE_CHOICES
 
 device_option = click.option(
@@ -51,3 +52,14 @@ def progress_log(console: Console) -> Callable[[str], None]:
     """A ``log`` for long commands: each message dimmed on ``console`` (stderr), apart from the
     result on stdout."""
     return lambda message: console.print(f"[dim]{message}[/dim]")
+
+
+def seed_option(help_text: str = "Random seed.", default: int = 0):
+    """``--seed``: a non-negative 64-bit seed (a larger one is refused with the range)."""
+    return click.option(
+        "--seed",
+        type=click.IntRange(0, MAX_SEED),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )

@@ -94,24 +94,39 @@ def build_detector(weights: Path | None, *, min_size: int = 800, **options: int)
         weights=None, weights_backbone=None, num_classes=91, min_size=min_size, **options
     )
     if weights is not None:
-        if weights.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(weights))
-        else:
-            try:
-                state = torch.load(weights, map_location="cpu", weights_only=True)
-            except Exception as exc:  # torch raises many kinds for a bad file
-                raise UserError(f"cannot read weights: {exc}", where=str(weights)) from None
+        state = _read_weights(weights)
         try:
             model.load_state_dict(state)
-        except RuntimeError as exc:
+        except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
             raise UserError(
                 "not Mask R-CNN ResNet-50 FPN COCO weights",
                 where=str(weights),
                 hint=f"use {WEIGHTS_FILE} from {WEIGHTS_URL}",
             ) from exc
     return model.eval()
+
+
+def _read_weights(path: Path) -> dict:
+    """A state dict of tensors from ``path`` (safetensors, or torch's ``.pth`` read without
+    running code); anything else is refused naming the file."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch and safetensors raise many kinds for a bad file
+        raise UserError(f"cannot read weights: {exc}", where=str(path)) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise UserError(
+            f"holds a {type(state).__name__}, not a state dict of named tensors",
+            where=str(path),
+            hint=f"use {WEIGHTS_FILE} from {WEIGHTS_URL}",
+        )
+    return state
 
 
 @torch.inference_mode()

@@ -188,6 +188,12 @@ def _read_samples(
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise UserError("file not found", where=str(path), hint="write the folder again") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            where=str(path),
+            hint="save it as UTF-8, or write the folder again",
+        ) from None
     rows = list(csv.reader(lines))
     if not rows or rows[0] != ["split", "class", "file"]:
         raise UserError("the header must be 'split,class,file'", where=f"{path}:1")

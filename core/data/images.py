@@ -1,6 +1,8 @@
 """Robust image decoding: any readable file becomes an RGB square of the asked size, the rest None.
 
 Greyscale, palette, CMYK and transparent images are converted to RGB (transparency over white);
+16-bit greyscale (PNG, TIFF) is scaled to 8 bits rather than clipped (Pillow's own conversion
+would turn everything above 255 white);
 a file whose name lies about its format (PNG bytes in a ``.jpg``) is read by its content. An
 empty, truncated or otherwise undecodable file is reported as ``None`` so that the caller skips
 it and counts it. The notebook replaced such files by random noise, which trains the networks
@@ -30,10 +32,17 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
+#: Pillow's modes of integer greyscale wider than 8 bits (16-bit PNG and TIFF open as these)
+_WIDE_GREY = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """``image`` in RGB mode; transparent pixels become white."""
+    """``image`` in RGB mode; transparent pixels become white; 16-bit grey scaled to 8 bits."""
     if image.mode == "RGB":
         return image
+    if image.mode in _WIDE_GREY:
+        grey = np.asarray(image, dtype=np.float64) / 257.0  # 65535 -> 255
+        return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
     )

@@ -77,8 +77,16 @@ def _load_v73(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray | list
         ) from None
     try:
         with h5py.File(path, "r") as mat:
+            for name in names:
+                if name in mat and not isinstance(mat[name], h5py.Dataset):
+                    raise UserError(
+                        f"variable '{name}' is a MATLAB struct or object, not a matrix or a cell "
+                        "array",
+                        where=str(path),
+                        hint="replace it with the original file from the benchmark download",
+                    )
             return {name: _h5_value(mat, mat[name]) for name in names if name in mat}
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, TypeError) as exc:
         raise UserError(
             f"not a readable MATLAB v7.3 file ({exc})",
             where=str(path),

@@ -117,6 +117,20 @@ def read_class_list(path: Path, known: list[str]) -> dict[str, int]:
     return listed
 
 
+def _csv_row(line: str, delimiter: str, where: str) -> list[str]:
+    """One line as one CSV row; a quoted field left open (a line break inside a field) is
+    refused, so every row keeps its line number."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise UserError(
+            f"the line is not one CSV row ({exc}): a quoted field holds a line break or a stray "
+            "quote",
+            where=where,
+            hint="put each class on one line: remove line breaks and stray quotes inside fields",
+        ) from None
+
+
 def read_attribute_csv(path: Path) -> tuple[list[str], list[str], np.ndarray]:
     """``(classes, predicates, matrix)`` from a CSV (or TSV) whose header names the predicates.
 
@@ -125,7 +139,7 @@ def read_attribute_csv(path: Path) -> tuple[list[str], list[str], np.ndarray]:
     lines = text_lines(path, "attribute table")
     header_line = lines[0][1]
     delimiter = "\t" if "\t" in header_line else ","
-    rows = list(csv.reader([line for _, line in lines], delimiter=delimiter))
+    rows = [_csv_row(line, delimiter, f"{path}:{number}") for number, line in lines]
     predicates = [p.strip() for p in rows[0][1:]]
     if not predicates or any(not p for p in predicates):
         raise UserError(

@@ -7,6 +7,7 @@ Attribute values are in the data set's own scale (the rows of ``ZslData.attribut
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 
 import torch
@@ -54,11 +55,13 @@ def parse_edits(text: str, predicates: list[str]) -> dict[int, float]:
         try:
             edits[index] = float(value)
         except ValueError:
+            edits[index] = math.nan
+        if not math.isfinite(edits[index]):
             raise UserError(
-                f"value '{value.strip()}' of predicate '{name.strip()}' is not a number",
+                f"value '{value.strip()}' of predicate '{name.strip()}' is not a finite number",
                 where="--attributes",
                 hint="e.g. stripes=1,water=0",
-            ) from None
+            )
     if not edits:
         raise UserError("no NAME=VALUE pairs given", where="--attributes", hint="e.g. stripes=1")
     return edits

@@ -24,8 +24,8 @@ from typing import Any
 from PIL import Image
 
 from zsk.core.build.composer import compose, load_data
+from zsk.core.data.folder_formats import folder_formats, load_folder
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.data.source import folder_formats, load_folder
 from zsk.core.recommend.recipes import route_sections
 from zsk.core.spec.loading import validate_spec
 from zsk.core.spec.sections import HoldoutSpec, Spec

@@ -25,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from zsk.core.spec.pydantic_problems import Translator, canonical
+from zsk.core.spec.refs import recorded_components
 from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
 from zsk.core.spec.stages import StagedSpec, stage_problems
 from zsk.registry import ComponentRegistry, UserError, get_registry
@@ -33,11 +34,14 @@ LOCK_KEY = "lock"
 LOCK_SUFFIX = ".lock.yaml"
 
 
-@dataclass
-class SpecDocument:
-    """A validated spec and where each of its parts came from."""
+Root = typing.TypeVar("Root", Spec, StagedSpec)
 
-    spec: Spec
+
+@dataclass
+class _Document(typing.Generic[Root]):
+    """A validated spec (one-stage or staged) and where each of its parts came from."""
+
+    spec: Root
     source: str
     marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
@@ -49,20 +53,12 @@ class SpecDocument:
         return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
 
-@dataclass
-class StagedDocument:
+class SpecDocument(_Document[Spec]):
+    """A validated one-stage spec and where each of its parts came from."""
+
+
+class StagedDocument(_Document[StagedSpec]):
     """A validated staged spec and where each of its parts came from."""
-
-    spec: StagedSpec
-    source: str
-    marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    overridden: dict[SpecPath, str] = field(default_factory=dict)
-    lock: dict[str, Any] | None = None
-
-    def locate(self, path: SpecPath, *, key: bool = False) -> str:
-        """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
-        return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
     def stage_document(self, stage: str, spec: Spec) -> SpecDocument:
         """Stage ``stage`` as the one-stage ``spec``, its paths located where the stage is
@@ -165,13 +161,14 @@ def read_spec(
     registry = registry or get_registry()
     lock = lock if isinstance(lock, dict) else None
     overridden = dict(locator.overridden)
+    recorded = recorded_components(lock)
     if "stages" in data:
-        staged = _validate(StagedSpec, data, registry, locator)
+        staged = _validate(StagedSpec, data, registry, locator, recorded)
         problems = stage_problems(staged, registry)
         if problems:
             raise SpecError(problems).located(locator)
         return StagedDocument(staged, source, marks, key_marks, overridden, lock)
-    spec = _checked_spec(data, registry, locator)
+    spec = _checked_spec(data, registry, locator, recorded)
     return SpecDocument(spec, source, marks, key_marks, overridden, lock)
 
 
@@ -188,24 +185,31 @@ def validate_spec(
     return _checked_spec(copy.deepcopy(dict(data)), registry or get_registry(), locator)
 
 
-def _checked_spec(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
-    spec = _validate(Spec, data, registry, locator)
+def _checked_spec(
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]] | None = None,
+) -> Spec:
+    spec = _validate(Spec, data, registry, locator, recorded or {})
     problems = reference_problems(spec, registry)
     if problems:
         raise SpecError(problems).located(locator)
     return spec
 
 
-Root = typing.TypeVar("Root", Spec, StagedSpec)
-
-
 def _validate(
-    root: type[Root], data: dict[str, Any], registry: ComponentRegistry, locator: _Locator
+    root: type[Root],
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]],
 ) -> Root:
     """The spec with every default filled (nested references' params too:
-    :mod:`zsk.core.spec.refs`)."""
+    :mod:`zsk.core.spec.refs`); ``recorded`` (a lock's :func:`recorded_components`) lets an
+    unknown component's message name the package it came from."""
     try:
-        return root.model_validate(data, context={"registry": registry})
+        return root.model_validate(data, context={"registry": registry, "recorded": recorded})
     except ValidationError as exc:
         problems = Translator(root, data, registry).problems(exc.errors(), ())
         raise SpecError(problems, _MarkedOrigin(locator, problems)) from None
@@ -288,30 +292,52 @@ def _walk(
 
 #: nesting a ``--set`` value may have (a spec's deepest value is a few levels down)
 MAX_DEPTH = 32
+#: values a ``--set`` value may hold with its aliases written out (YAML's ``&a``/``*a``)
+MAX_VALUES = 100_000
 
 
 def _too_deep(where: str) -> UserError:
     return UserError(
-        f"the value is nested more than {MAX_DEPTH} levels deep",
+        f"the value is nested more than {MAX_DEPTH} levels deep, refers to itself, or holds "
+        f"more than {MAX_VALUES:,} values once its aliases are written out",
         where=where,
         hint="a spec value is a number, a string, or a short list or mapping",
     )
 
 
-def _depth(value: Any) -> int:
-    """How deeply lists and mappings nest in ``value`` (0 for a scalar), without recursion."""
-    deepest, stack = 0, [(value, 0)]
+def _children(value: Any) -> list[Any] | None:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return value if isinstance(value, list) else None
+
+
+def _too_big(value: Any) -> bool:
+    """Whether lists and mappings in ``value`` nest more than :data:`MAX_DEPTH` deep, form a
+    loop, or hold more than :data:`MAX_VALUES` values with aliases written out. Each object is
+    measured once (an alias shares its anchor's object), without recursion."""
+    measured: dict[int, tuple[int, int]] = {}  # id -> (depth, values written out)
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-            stack.extend((child, depth) for child in item)
-    return deepest
+        item, done = stack.pop()
+        children = _children(item)
+        if children is None or (id(item) in measured and not done):
+            continue
+        if not done:
+            if id(item) in open_ids:
+                return True  # an alias to a value that contains it
+            open_ids.add(id(item))
+            stack.append((item, True))
+            stack.extend((child, False) for child in children)
+            continue
+        open_ids.discard(id(item))
+        inner = [measured.get(id(c), (0, 1)) for c in children]
+        depth = 1 + max((d for d, _ in inner), default=0)
+        count = 1 + sum(n for _, n in inner)
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            return True
+        measured[id(item)] = (depth, count)
+    return False
 
 
 def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
@@ -330,7 +356,7 @@ def apply_override(data: dict[str, Any], override: str) -> tuple[SpecPath, str]:
         raise UserError(f"the value is not valid YAML: {problem}", where=where) from None
     except RecursionError:
         raise _too_deep(where) from None
-    if _depth(value) > MAX_DEPTH:
+    if _too_big(value):
         raise _too_deep(where)
     container: Any = data
     path: list[str | int] = []

@@ -48,6 +48,10 @@ def dotted(path: Sequence[PathPart]) -> str:
 _PLAIN_KEY = re.compile(r"[^\s.]+")
 
 
+#: the largest seed: a signed 64-bit integer, which every generator (and a rank's offset) takes
+MAX_SEED = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a spec, at a path inside it."""
@@ -142,10 +146,19 @@ class OptimizerSpec(_Strict):
         return self
 
 
+class GeneratorOptimizerSpec(OptimizerSpec):
+    """The generator's optimiser: its own default learning rate, which holds whichever of its
+    other keys a spec gives (``generator: {betas: [0.5, 0.9]}`` keeps lr 5e-5)."""
+
+    lr: float = Field(5e-5, gt=0, description="Adam learning rate")
+
+
 class OptimizersSpec(_Strict):
-    generator: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(lr=5e-5))
+    """One optimiser per role; each role's defaults hold key by key."""
+
+    generator: GeneratorOptimizerSpec = Field(default_factory=GeneratorOptimizerSpec)
     discriminator: OptimizerSpec = Field(
-        default_factory=lambda: OptimizerSpec(lr=2e-4),
+        default_factory=OptimizerSpec,
         description="the discriminator and the semantic encoder",
     )
 
@@ -225,7 +238,9 @@ class TrainSpec(_Strict):
     )
     ema: EmaSpec | None = None
     grad_clip: float | None = Field(None, gt=0, description="clip gradient norms to this")
-    seed: int = Field(0, ge=0, description="seeds the initial weights and the training run")
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="seeds the initial weights and the training run"
+    )
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     sample_every: int = Field(500, ge=1)
@@ -258,7 +273,7 @@ class HoldoutSpec(_Strict):
     images: float = Field(
         0.2, gt=0, lt=1, description="share of each remaining seen class's training images held out"
     )
-    seed: int = Field(0, ge=0, description="draws the held-out classes and images")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="draws the held-out classes and images")
 
 
 class Spec(_Strict):
@@ -300,8 +315,7 @@ def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]
             problems.append(Problem(path, exc.message, exc.hint))
             return None
 
-    heads = spec.model.heads
-    for key, ref in heads.items():
+    for key, ref in spec.model.heads.items():
         head = lookup("head", ref.type, ("model", "heads", key, "type"))
         role = getattr(head, "role", key)
         if role != key:
@@ -315,41 +329,52 @@ def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]
                 )
             )
     for phase in PHASES:
-        seen_names: dict[str, int] = {}
-        for index, term in enumerate(getattr(spec.objective, phase)):
-            loss = lookup("loss", term.type, ("objective", phase, index, "type"))
-            if loss is None:
-                continue
-            allowed = sorted(getattr(loss, "phases", PHASES))
-            if phase not in allowed:
-                problems.append(
-                    Problem(
-                        ("objective", phase, index, "type"),
-                        f"loss '{term.type}' is not a {phase} term; it belongs in "
-                        f"{' or '.join('objective.' + p for p in allowed)}",
-                    )
+        problems += _term_problems(spec, phase, lookup)
+    return problems
+
+
+def _term_problems(
+    spec: Spec, phase: str, lookup: Callable[[str, str, SpecPath], type[Component] | None]
+) -> list[Problem]:
+    """Each term of ``objective.PHASE``: allowed there, its heads present, its name unique."""
+    problems: list[Problem] = []
+    heads = spec.model.heads
+    seen_names: dict[str, int] = {}
+    for index, term in enumerate(getattr(spec.objective, phase)):
+        where = ("objective", phase, index, "type")
+        loss = lookup("loss", term.type, where)
+        if loss is None:
+            continue
+        allowed = sorted(getattr(loss, "phases", PHASES))
+        if phase not in allowed:
+            problems.append(
+                Problem(
+                    where,
+                    f"loss '{term.type}' is not a {phase} term; it belongs in "
+                    f"{' or '.join('objective.' + p for p in allowed)}",
                 )
-            missing = sorted(set(getattr(loss, "requires", ())) - set(heads))
-            if missing:
-                have = ", ".join(sorted(heads)) or "none"
-                problems.append(
-                    Problem(
-                        ("objective", phase, index, "type"),
-                        f"loss '{term.type}' reads the {', '.join(missing)} head(s), but "
-                        f"model.heads has no {' or '.join(repr(m) for m in missing)} "
-                        f"(it has: {have})",
-                        hint=f"add model.heads.{missing[0]}, or drop this term",
-                    )
+            )
+        missing = sorted(set(getattr(loss, "requires", ())) - set(heads))
+        if missing:
+            have = ", ".join(sorted(heads)) or "none"
+            problems.append(
+                Problem(
+                    where,
+                    f"loss '{term.type}' reads the {', '.join(missing)} head(s), but "
+                    f"model.heads has no {' or '.join(repr(m) for m in missing)} "
+                    f"(it has: {have})",
+                    hint=f"add model.heads.{missing[0]}, or drop this term",
                 )
-            name = term.display_name
-            if name in seen_names:
-                problems.append(
-                    Problem(
-                        ("objective", phase, index),
-                        f"two terms named '{name}' in objective.{phase} (terms "
-                        f"{seen_names[name]} and {index})",
-                        hint="give one of them a distinct `label:`",
-                    )
+            )
+        name = term.display_name
+        if name in seen_names:
+            problems.append(
+                Problem(
+                    ("objective", phase, index),
+                    f"two terms named '{name}' in objective.{phase} (terms "
+                    f"{seen_names[name]} and {index})",
+                    hint="give one of them a distinct `label:`",
                 )
-            seen_names.setdefault(name, index)
+            )
+        seen_names.setdefault(name, index)
     return problems

@@ -118,7 +118,8 @@ def _state_problem(
         names.setdefault(int(index), set()).add(name)
     kinds = {frozenset(n) for n in names.values()}
     if len(kinds) > 1:
-        return f"parameters with different state entries ({' vs '.join(map(sorted, kinds))})"
+        shown = " vs ".join(f"[{', '.join(sorted(kind))}]" for kind in kinds)
+        return f"parameters with different state entries ({shown})"
     return None
 
 

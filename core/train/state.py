@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import random
 import sys
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from zsk.core.train.optimizer_state import (
     OptimizerRecord,
@@ -59,9 +59,14 @@ class FirstBad(BaseModel):
         return f"the {self.phase} loss went bad first at step {self.step} through {named}"
 
 
+#: the Mersenne Twister's state: Python keeps 624 words and a position, numpy 624 words
+_PYTHON_WORDS = Annotated[list[int], Field(min_length=625, max_length=625)]
+_NUMPY_WORDS = Annotated[list[int], Field(min_length=624, max_length=624)]
+
+
 class RngRecord(BaseModel):
-    python: tuple[int, list[int], float | None]
-    numpy: tuple[str, list[int], NonNegativeInt, int, float]
+    python: tuple[int, _PYTHON_WORDS, float | None]
+    numpy: tuple[str, _NUMPY_WORDS, NonNegativeInt, int, float]
 
 
 class StreamRecord(BaseModel):
@@ -301,7 +306,7 @@ def restore_rng(tensors: dict[str, torch.Tensor], plain: dict[str, Any], where: 
         kind, keys, position, has_gauss, cached = plain["numpy"]
         keys = np.asarray(keys, dtype=np.uint32)
         np.random.set_state((kind, keys, position, has_gauss, cached))
-    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
+    except (RuntimeError, ValueError, TypeError, OverflowError, IndexError) as exc:
         raise UserError(
             f"checkpoint {where}: its random number generator state is damaged: {exc}",
             hint="resume from an earlier checkpoint (delete this one), or start a new run "

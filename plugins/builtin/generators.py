@@ -157,8 +157,8 @@ class EncoderDecoder(Generator):
                 )
             return self
 
-    def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params: Params, *, dims: Dims, feature_shape: tuple[int, ...] | None = None):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         depth = _depth(dims.image_size, params.bottleneck_size, f"generator '{self.name}'")
         widths = _widths(params, depth)
         where = f"generator '{self.name}'"
@@ -270,8 +270,8 @@ class NoiseDecoder(Generator):
             0.25, ge=0, lt=1, description="dropout in the attribute MLP"
         )
 
-    def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params: Params, *, dims: Dims, feature_shape: tuple[int, ...] | None = None):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         where = f"generator '{self.name}'"
         depth = _depth(dims.image_size, params.bottleneck_size, where)
         widths = _widths(params, depth)
@@ -281,10 +281,8 @@ class NoiseDecoder(Generator):
         self.noise_scale = nn.Parameter(torch.ones(dims.noise_dim))
         self.noise_shift = nn.Parameter(torch.zeros(dims.noise_dim))
         self.attribute_encoder = mlp(
-            dims.num_attributes,
-            params.attribute_hidden,
-            params.attribute_dim,
-            negative_slope=params.negative_slope,
+            [dims.num_attributes, *params.attribute_hidden, params.attribute_dim],
+            params.negative_slope,
             dropout=params.attribute_dropout,
         )
         self.code_dim = dims.noise_dim + params.attribute_dim

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 import torch
-from feature_data import feature_spec, synthetic_features
 
+from tests.features.feature_data import feature_spec, synthetic_features
 from zsk.core.build.composer import compose
 from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.data.loader import BatchStream, load_split_images
@@ -34,14 +34,14 @@ def data():
 def test_the_composer_sizes_every_network_from_the_feature_data(data):
     made = build(data=data)
     assert made.dims.feature_dim == 12 and made.dims.sample_shape == (12,)
-    assert made.dry_run.shapes["model.generator"] == (12,)
-    assert made.dry_run.shapes["model.trunk"] == (12, 1, 1)  # hidden: [] passes x on
+    assert made.dry_pass_result.shapes["model.generator"] == (12,)
+    assert made.dry_pass_result.shapes["model.trunk"] == (12, 1, 1)  # hidden: [] passes x on
     attributes = data.attributes[:3]
     fakes = made.gan.generator(attributes)
     assert fakes.shape == (3, 12) and bool((fakes >= 0).all())  # ReLU output
     hidden = feature_spec()
     hidden["model"]["trunk"]["params"]["hidden"] = [20, 10]
-    assert build(hidden, data).dry_run.shapes["model.trunk"] == (10, 1, 1)
+    assert build(hidden, data).dry_pass_result.shapes["model.trunk"] == (10, 1, 1)
 
 
 def test_a_conv_head_on_a_feature_trunk_is_told_to_use_a_1x1_kernel(data):
@@ -50,12 +50,12 @@ def test_a_conv_head_on_a_feature_trunk_is_told_to_use_a_1x1_kernel(data):
     with pytest.raises(SpecError, match=r"(?s)model\.heads\.attribute.*kernel_size: 1, padding: 0"):
         build(spec, data)
     spec["model"]["heads"]["attribute"]["params"] = {"kernel_size": 1, "padding": 0}
-    assert build(spec, data).dry_run.shapes["model.heads.attribute"] == (6,)
+    assert build(spec, data).dry_pass_result.shapes["model.heads.attribute"] == (6,)
 
 
 def test_feature_components_refuse_an_image_data_set():
     with pytest.raises(UserError, match="works on feature vectors, but the data set holds images"):
-        PretrainedClassifier(PretrainedClassifier.Params(), TOY_DIMS)
+        PretrainedClassifier(PretrainedClassifier.Params(), dims=TOY_DIMS)
 
 
 def test_batches_of_features_are_the_rows_unscaled(data):
@@ -100,7 +100,7 @@ def test_gradients_reach_the_critic_and_through_it_the_generator(data):
 
 def test_the_classifier_regulariser_is_the_frozen_classifiers_cross_entropy(data):
     dims = dataclasses.replace(TOY_DIMS, feature_dim=12, num_seen_classes=len(data.seen))
-    loss = PretrainedClassifier(PretrainedClassifier.Params(epochs=20), dims)
+    loss = PretrainedClassifier(PretrainedClassifier.Params(epochs=20), dims=dims)
     features, labels = load_split_images(data, "train", 64)
     seen_labels = torch.tensor([data.seen.index(int(c)) for c in labels])
     loss.prepare(features, seen_labels)
@@ -122,7 +122,7 @@ def test_the_classifier_regulariser_is_the_frozen_classifiers_cross_entropy(data
 
 def test_the_regulariser_refuses_to_run_unprepared():
     dims = dataclasses.replace(TOY_DIMS, feature_dim=12)
-    loss = PretrainedClassifier(PretrainedClassifier.Params(), dims)
+    loss = PretrainedClassifier(PretrainedClassifier.Params(), dims=dims)
     with pytest.raises(RuntimeError, match="before prepare"):
         loss(ToyStep("generator", dims=dims))
 

@@ -35,7 +35,7 @@ def test_parse_edits_reads_name_value_pairs(toy):
         parse_edits("furr=1", predicates)
     with pytest.raises(UserError, match="not NAME=VALUE"):
         parse_edits("red", predicates)
-    with pytest.raises(UserError, match="'lots' of predicate 'red' is not a number"):
+    with pytest.raises(UserError, match="'lots' of predicate 'red' is not a finite number"):
         parse_edits("red=lots", predicates)
 
 

@@ -1,0 +1,121 @@
+"""The main job end to end, as a user drives it: synth, build, train, eval, generate, translate,
+report — through click's test runner, at tiny sizes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from zsk.core.cli.main import cli
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
+#: beside the tiny sizes (tests/conftest.py): log, sample and checkpoint within 3 steps
+EVERY_STEP = ["train.log_every=1", "train.sample_every=3", "train.checkpoint_every=3"]
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+@pytest.mark.slow
+def test_synth_build_train_eval_generate_translate_report(
+    tmp_path, monkeypatch, tiny_shapes, tiny_synth, run_zsk
+):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "shapes.yaml"
+    spec.write_text(EXAMPLE.read_text())
+    run_zsk("data", "synth", "data/shapes", *tiny_synth)
+    overrides = [part for item in (*tiny_shapes, *EVERY_STEP) for part in ("--set", item)]
+    # the validation run that chooses the GZSL calibration: 3 of the seen classes held out
+    built = run_zsk(
+        "build", spec, *overrides, "--set", "holdout.classes=3", "--out", "runs/tiny-val"
+    )
+    assert "(37 seen)" in built.output  # 40 seen classes, 3 held out
+    assert "a validation run: 3 seen classes and 37 images of the others held out" in " ".join(
+        built.output.split()
+    )
+    run_zsk("train", "runs/tiny-val", "--steps", "3", "--device", "cpu")
+    run_zsk("build", spec, *overrides, "--out", "runs/tiny")
+    run_zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
+    run_dir = tmp_path / "runs" / "tiny"
+
+    result = run_zsk(
+        "eval",
+        "--json",
+        "--calibrate-with",
+        "runs/tiny-val",
+        "--images-per-class",
+        "4",
+        "--probe-steps",
+        "5",
+        "--device",
+        "cpu",
+    )
+    printed = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
+    assert printed == json.loads((run_dir / "eval.json").read_text())
+    assert printed["step"] == 3
+    embedding, generative = printed["routes"]["embedding"], printed["routes"]["generative"]
+    for value in (
+        embedding["zsl_top1"],
+        embedding["gzsl"]["u"],
+        embedding["gzsl"]["s"],
+        embedding["gzsl"]["h"],
+        embedding["gzsl"]["ausuc"],
+        generative["zsl_top1"],
+        generative["gzsl"]["u"],
+        generative["gzsl"]["s"],
+        generative["gzsl"]["h"],
+        printed["imagined"]["attribute_accuracy"],
+    ):
+        assert _fraction(value)
+    assert isinstance(embedding["gzsl"]["calibration"]["gamma"], float)
+    assert "runs/tiny-val (3 held-out classes)" in embedding["gzsl"]["calibration"]["source"]
+    # the generative route chooses its constant on the same validation run
+    generative_source = generative["gzsl"]["calibration"]["source"]
+    assert generative_source == embedding["gzsl"]["calibration"]["source"]
+    assert printed["metrics"] == {}
+    # the constants came from a validation run: no pseudo-unseen classes are named
+    assert printed["calibration"]["source"] == generative_source
+    assert "pseudo_unseen_classes" not in printed["calibration"]
+
+    # a validation run evaluated on its own calibrates on its own held-out images
+    own = run_zsk(
+        "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2"
+    )
+    assert (
+        "runs/tiny-val (3 held-out classes)"
+        in json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]["source"]
+    )
+    refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])
+    assert refused.exit_code == 2
+    assert "is not a validation run: its spec has no holdout section" in refused.output
+
+    classes = (tmp_path / "data/shapes/classes.txt").read_text().split()[1::2]
+    unseen = (tmp_path / "data/shapes/testclasses.txt").read_text().split()
+    predicates = (tmp_path / "data/shapes/predicates.txt").read_text().split()[1::2]
+    grid = tmp_path / "grid.png"
+    run_zsk("generate", "--class", unseen[0], "--class", classes[0], "--n", "3", "--out", grid)
+    with Image.open(grid) as image:
+        assert image.height == 2 + 2 * 18  # two rows of 16-pixel images with 2-pixel gaps
+    run_zsk(
+        "generate", run_dir, "--attributes", f"{predicates[0]}=1", "--n", "2", "--out", "edit.png"
+    )
+    assert (tmp_path / "edit.png").is_file()
+
+    source = next((tmp_path / "data/shapes/JPEGImages").rglob("*.jpg"))
+    out = tmp_path / "translation.png"
+    result = run_zsk("translate", source, "--to", unseen[0], "--out", out)
+    assert "source | reconstruction | translation" in result.output
+    with Image.open(out) as image:
+        assert image.size[1] == 2 + 18 and image.size[0] == 2 + 3 * 18
+
+    run_zsk("report", "--device", "cpu")
+    report = (run_dir / "report.md").read_text()
+    assert "![loss terms](report/losses.png)" in report
+    assert "| embedding | ZSL top-1 (per class) |" in report
+    for picture in ("losses.png", "samples-seen.png", "samples-unseen.png"):
+        assert (run_dir / "report" / picture).stat().st_size > 0

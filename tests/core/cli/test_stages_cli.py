@@ -1,0 +1,202 @@
+"""A staged spec through the command line on tiny data: `zsk build` builds every stage and its
+validation run, `zsk train` trains them in order with the features extracted in between, and
+`--resume` continues inside the second stage after an interruption without touching the first."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from zsk.core.rundir.directory import load_run
+from zsk.core.train.checkpoint import find_latest
+from zsk.core.train.trained_weights import load_generator_and_discriminator
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes-two-stage.yaml"
+FEATURE_STEPS = 300
+
+
+def tiny_stages(tiny_shapes: tuple[str, ...]) -> list[str]:
+    """``--set`` arguments shrinking both stages of the example (its validation runs kept)."""
+    recogniser = [
+        f"stages.recogniser.{item}" for item in tiny_shapes if "validation_run" not in item
+    ]
+    recogniser += ["stages.recogniser.train.epochs=null", "stages.recogniser.train.steps=2"]
+    features = [
+        "stages.features.model.generator.params.hidden=[16]",
+        "stages.features.model.heads.real_fake.params.hidden=[16]",
+        "stages.features.train.batch_size=8",
+        f"stages.features.train.steps={FEATURE_STEPS}",
+        "stages.features.train.log_every=1",
+    ]
+    return [part for item in recogniser + features for part in ("--set", item)]
+
+
+def _zsk_process(*args: str, cwd: Path) -> subprocess.Popen:
+    command = [sys.executable, "-c", "from zsk.core.cli.main import main; main()", *args]
+    environment = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _interrupt_when(process: subprocess.Popen, marker: Path) -> str:
+    """SIGTERM ``process`` once ``marker`` exists; its stderr."""
+    deadline = time.monotonic() + 300
+    while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    return stderr
+
+
+def _checkpoints(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((run / "checkpoints").glob("*"))}
+
+
+@pytest.mark.slow
+def test_two_stages_build_train_and_resume_inside_the_second(
+    tmp_path, monkeypatch, run_zsk, tiny_shapes, tiny_synth
+):
+    monkeypatch.chdir(tmp_path)
+    run_zsk("data", "synth", "data/shapes", *tiny_synth)
+    run_zsk("build", EXAMPLE, *tiny_stages(tiny_shapes), says=["recogniser -> features"])
+    run = Path("runs") / "shapes-two-stage"
+    recogniser, features = run / "recogniser", run / "features"
+    for folder in (recogniser, recogniser / "validation", features, features / "validation"):
+        assert (folder / "spec.lock.yaml").is_file() and (folder / "init.safetensors").is_file()
+    assert Path("runs/.latest").read_text().strip() == str(run)
+
+    # `zsk train` (the latest build), stopped inside the feature stage's validation run
+    process = _zsk_process("train", "--device", "cpu", cwd=tmp_path)
+    stderr = _interrupt_when(process, features / "validation" / "metrics.jsonl")
+    assert process.returncode == 143, stderr
+    assert "--resume" in stderr
+    trained_first = {r: _checkpoints(r) for r in (recogniser, recogniser / "validation")}
+    assert all(trained_first.values()), "the first stage finished before the second began"
+    stopped_at = int(find_latest(features / "validation").stem.rsplit("-", 1)[-1])
+    assert 0 < stopped_at < FEATURE_STEPS
+    assert find_latest(features) is None
+
+    run_zsk("train", "--device", "cpu", code=2, says=["already has checkpoints", "--resume"])
+    resumed = run_zsk("train", "--device", "cpu", "--resume")
+    assert f"already trained {recogniser} to step 2" in resumed.output
+    assert f"trained {features} to step {FEATURE_STEPS}" in resumed.output
+    for folder, files in trained_first.items():
+        assert _checkpoints(folder) == files, f"{folder} was trained again"
+    validation_metrics = (features / "validation" / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in validation_metrics if '"step"' in line]
+    assert steps == sorted(set(steps)) and steps[-1] == FEATURE_STEPS  # continued, not restarted
+
+    _check_no_held_out_class_leaks(recogniser, features)
+    _check_features_are_the_recognisers_embeddings(recogniser, features)
+
+    _check_every_route_and_the_headline(run_zsk, run)
+    rebuild = ("build", EXAMPLE, *tiny_stages(tiny_shapes))
+    run_zsk(*rebuild, code=2, says=["already holds training checkpoints", "--force"])
+
+    unseen = Path("data/shapes/testclasses.txt").read_text().split()[0]
+    drawn = recogniser / "pictures" / "grid.png"
+    run_zsk("generate", "--class", unseen, "--n", "2", "--out", drawn, "--device", "cpu")
+    assert Image.open(drawn).size[0] > 0  # the recogniser stage, the one with a generator, drew
+
+
+def test_a_staged_run_without_an_image_generator_draws_no_pictures(
+    tmp_path, monkeypatch, run_zsk, tiny_shapes, tiny_synth
+):
+    monkeypatch.chdir(tmp_path)
+    run_zsk("data", "synth", "data/shapes", *tiny_synth)
+    no_gan = ("--set", "stages.recogniser.objective.generator=[]", "--set", "validation_run=null")
+    run_zsk("build", EXAMPLE, *tiny_stages(tiny_shapes), "--out", "runs/r")
+    assert Path("runs/r/features/validation/spec.lock.yaml").is_file()
+    run_zsk("build", EXAMPLE, *tiny_stages(tiny_shapes), *no_gan, "--out", "runs/r")
+    for stage in ("recogniser", "features"):  # the validation runs the new spec has not
+        assert not Path(f"runs/r/{stage}/validation/spec.lock.yaml").exists()
+        assert Path(f"runs/r/{stage}/spec.lock.yaml").is_file()
+    run_zsk(
+        "generate",
+        "--class",
+        "x",
+        code=2,
+        says=["no stage of runs/r (recogniser, features) trains an image generator"],
+    )
+
+
+def _check_every_route_and_the_headline(run_zsk, run: Path) -> None:
+    """`zsk eval` evaluates each stage on its own validation run and names as headline the
+    route of highest validation H over every stage; `zsk report` links the stages' reports."""
+    fast = ("--device", "cpu", "--probe-steps", "5", "--images-per-class", "2")
+    run_zsk("eval", *fast, "--classifier-epochs", "2", says=["headline: "])
+    staged = json.loads((run / "eval.json").read_text())
+    stages = {name: json.loads((run / name / "eval.json").read_text()) for name in staged["stages"]}
+    assert list(stages) == ["recogniser", "features"] and staged["stages"] == stages
+    validation_h = {}
+    for name, result in stages.items():
+        for route, numbers in result["routes"].items():
+            calibration = numbers["gzsl"].get("calibration")
+            if calibration is not None:
+                assert calibration["source"].startswith(
+                    f"validation run {run / name / 'validation'}"
+                )
+                validation_h[f"{name}/{route}"] = calibration["val_h"]
+    assert set(validation_h) == {
+        "recogniser/embedding",
+        "recogniser/generative",
+        "features/generative",
+    }
+    assert staged["kinds"]["features/generative"] == "feature-generative"
+    assert staged["kinds"]["recogniser/generative"] == "image-generative"
+    headline = staged["headline"]
+    assert headline["route"] == max(validation_h, key=lambda name: validation_h[name])
+    assert headline["candidates"] == validation_h
+
+    run_zsk("report", *fast, says=[str(run / "report.md")])
+    report = (run / "report.md").read_text()
+    assert f"**Headline: {headline['route']}**" in report
+    for name in stages:
+        assert f"]({name}/report.md)" in report and (run / name / "report.md").is_file()
+
+
+def _check_no_held_out_class_leaks(recogniser: Path, features: Path) -> None:
+    """Each validation run of the second stage holds out the classes that the first stage's
+    validation run held out, and reads the features that run's discriminator gave."""
+    image_holdout = load_run(recogniser / "validation").data.holdout
+    feature_holdout = load_run(features / "validation").data.holdout
+    assert image_holdout is not None and feature_holdout is not None
+    assert feature_holdout.classes == image_holdout.classes
+    for reader, source in (
+        (features, recogniser),
+        (features / "validation", recogniser / "validation"),
+    ):
+        lock = yaml.safe_load((reader / "spec.lock.yaml").read_text())
+        root = Path(lock["data"]["params"]["root"])
+        index = json.loads((root / "features.json").read_text())
+        assert index["source"]["run"] == str(source.resolve())
+        assert index["source"]["checkpoint"] == find_latest(source).name
+
+
+def _check_features_are_the_recognisers_embeddings(recogniser: Path, features: Path) -> None:
+    """Row 0 of the first stage's features is its embedding head's φ of the first training
+    image, computed here from the trained weights with the training scaling x / 127.5 - 1."""
+    build = load_run(recogniser)
+    gan = load_generator_and_discriminator(build, recogniser)
+    size = build.dims.image_size
+    image = Image.open(build.data.train[0].path).convert("RGB")
+    image = image.resize((size, size), Image.Resampling.BILINEAR)
+    pixels = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        phi = gan.discriminator.heads["embedding"](gan.discriminator.trunk(pixels / 127.5 - 1))
+    lock = yaml.safe_load((features / "spec.lock.yaml").read_text())
+    stored = np.load(Path(lock["data"]["params"]["root"]) / "features.npy")
+    assert stored.shape == (len(load_run(features).data.features), build.spec.model.embedding_dim)
+    assert np.allclose(stored[0], phi.flatten().numpy(), atol=1e-3)
