@@ -88,6 +88,25 @@ def init(
       zsk init data/mine --cpu-minutes 5 --out quick.yaml
       zsk init data/mine --route image-gan --out mine-gan.yaml
     """
+    out = out or Path(f"{data_dir.resolve().name}.yaml")
+    if out.exists() and not force:
+        raise UserError(f"{out} exists", hint="pass --force to overwrite it, or --out FILE")
+    _refuse_faults(data_dir)
+    spec, header, note = _sized_spec(data_dir, out.stem, route, cpu_minutes, max_image_size, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_file(out, header + yaml.safe_dump(spec, sort_keys=False, width=100))
+    stage = spec["stages"]["recogniser"] if "stages" in spec else spec
+    size, epochs = stage["model"]["image_size"], stage["train"]["epochs"]
+    click.echo(f"wrote {out}: {route}, {size} px, {epochs} epochs")
+    if note:
+        click.echo(f"sized to small data: {note}", err=True)
+
+
+def _sized_spec(
+    data_dir: Path, name: str, route: str, cpu_minutes: float, max_image_size: str, seed: int
+) -> tuple[dict, str, str]:
+    """The route's spec sized to the data and the budget, its header, and what small data
+    changed ("" when nothing)."""
     from zsk.core.recommend.init_spec import (
         FEATURE_STAGE_SECONDS,
         IMAGE_SIZES,
@@ -102,11 +121,6 @@ def init(
         training_images,
     )
 
-    out = out or Path(f"{data_dir.resolve().name}.yaml")
-    if out.exists() and not force:
-        raise UserError(f"{out} exists", hint="pass --force to overwrite it, or --out FILE")
-    _refuse_faults(data_dir)
-    name = out.stem
     train = training_images(recommended_spec(data_dir, name, IMAGE_SIZES[0], route, 1, seed))
     side = median_side(train)
     size = image_size_for(side, int(max_image_size))
@@ -118,27 +132,22 @@ def init(
     if not fit.validation_run:
         del spec["validation_run"]
     flops = step_flops(spec)
-    budget = cpu_minutes * 60 - (FEATURE_STAGE_SECONDS if route == "two-stage" else 0.0)
-    epochs = epochs_for(first, flops, fit.batch_size, images, budget)
+    feature_stage = FEATURE_STAGE_SECONDS if route == "two-stage" else 0.0
+    epochs = epochs_for(first, flops, fit.batch_size, images, cpu_minutes * 60 - feature_stage)
     spec["train"]["epochs"] = epochs
-    expected = expected_cpu_seconds(first, flops, fit.batch_size, images, epochs) / 60
+    expected = expected_cpu_seconds(first, flops, fit.batch_size, images, epochs) + feature_stage
     if route == "two-stage":
-        expected += FEATURE_STAGE_SECONDS / 60
         spec = staged(spec, num_attributes(spec))
     header = (
         f"# Written by `zsk init {data_dir} --route {route}`: images of median side {side} px -> "
         f"trained at {size} px;\n# {images} training images, {flops / 1e9:.2f} GFLOP per step at "
-        f"batch {fit.batch_size}: {epochs} epochs, about {expected:.2g} CPU minutes of one thread "
-        f"for the run and its validation run\n# (asked: {cpu_minutes:g}).\n"
+        f"batch {fit.batch_size}: {epochs} epochs, about {expected / 60:.2g} CPU minutes of one "
+        f"thread for the run and its validation run\n# (asked: {cpu_minutes:g}).\n"
         + (f"# Sized to small data: {fit.note}.\n" if fit.note else "")
         + "# Build, train and evaluate: zsk build THIS_FILE && zsk train && zsk eval\n"
         f"# {MEASURED[route].format(PAPER_TRUNK=PAPER_TRUNK)}\n"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_file(out, header + yaml.safe_dump(spec, sort_keys=False, width=100))
-    click.echo(f"wrote {out}: {route}, {size} px, {epochs} epochs")
-    if fit.note:
-        click.echo(f"sized to small data: {fit.note}", err=True)
+    return spec, header, fit.note
 
 
 def _refuse_faults(data_dir: Path) -> None:

@@ -21,7 +21,6 @@ LONGER: dict[str, int] = {
     "core/testing/xlsa17.py:write_xlsa17": 79,
     "core/testing/toy_step.py:ToyStep.__init__": 67,
     "core/testing/contract.py:_check_head": 64,
-    "core/recommend/init_spec.py:recommended_spec": 63,
 }
 
 
