@@ -9,8 +9,8 @@ import signal
 import pytest
 import torch
 from PIL import Image
-from train_fixtures import make_build, spec_dict
 
+from tests.tiny_components import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, list_checkpoints, read_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.signals import StopRequest, TrainingInterrupted, stop_on_signals
@@ -74,7 +74,7 @@ def test_noise_generator_samples_every_class_from_fixed_noise(tiny_data, tmp_pat
 def _state(trainer):
     state = {f"gan.{k}": v for k, v in trainer.gan.state_dict().items()}
     state.update({f"ema.{k}": v for k, v in trainer.ema.state_dict().items()})
-    for name, optimizer in (("g", trainer.optimisation.opt_g), ("d", trainer.optimisation.opt_d)):
+    for name, optimizer in (("g", trainer.optimization.opt_g), ("d", trainer.optimization.opt_d)):
         for index, entries in optimizer.state_dict()["state"].items():
             state.update({f"{name}.{index}.{k}": v for k, v in entries.items()})
     return state

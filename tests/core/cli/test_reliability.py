@@ -18,6 +18,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from tests import tiny_components
 from zsk.core.cli.main import cli
 from zsk.core.storage import files
 from zsk.core.storage.runlock import LOCK_FILE, run_lock
@@ -26,16 +27,22 @@ from zsk.core.train.checkpoint import find_latest, read_checkpoint
 from zsk.registry import hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
-FIXTURES = Path(__file__).parents[1] / "core" / "train" / "train_fixtures.py"
-sys.path.insert(0, str(FIXTURES.parent))
-import train_fixtures  # noqa: E402
+#: Run as a script, it registers the tiny components and starts the CLI.
+FIXTURES = Path(tiny_components.__file__)
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 
 
 def _zsk(*args):
-    with torch.random.fork_rng(devices=[]):
-        return CliRunner().invoke(cli, [str(a) for a in args])
+    """``zsk ARGS`` in this process, on one thread as the training subprocesses run: runs
+    compared bit for bit across processes must use the same number of threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return CliRunner().invoke(cli, [str(a) for a in args])
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _refused(result, *words):
@@ -50,7 +57,7 @@ def _refused(result, *words):
 def project(tmp_path, monkeypatch):
     """A working directory with the tiny data set and a built (untrained) run."""
     monkeypatch.chdir(tmp_path)
-    with train_fixtures.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
+    with tiny_components.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
         yield run_dir
 
 
@@ -110,7 +117,7 @@ def test_build_refuses_a_run_that_is_training(project):
 
 
 def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(project, tmp_path):
-    straight = train_fixtures.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
+    straight = tiny_components.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
     assert _zsk("train", straight, "--device", "cpu").exit_code == 0
     for delay in (0.0, 0.3):  # during the first checkpoint, and a little later
         process = _start_training(project)

@@ -19,13 +19,13 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from tests import tiny_components
 from zsk.core.cli.main import cli
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import find_latest, step_of
 
-FIXTURES = Path(__file__).parents[1] / "core" / "train" / "train_fixtures.py"
-sys.path.insert(0, str(FIXTURES.parent))
-import train_fixtures  # noqa: E402
+#: Run as a script, it registers the tiny components and starts the CLI.
+FIXTURES = Path(tiny_components.__file__)
 
 BUILD_FILES = ("spec.lock.yaml", "init.safetensors")
 
@@ -46,14 +46,14 @@ def _refused(result, *words):
 def tiny_parts(tmp_path, monkeypatch):
     """The tiny components registered and their data set in ``tmp_path/data``."""
     monkeypatch.chdir(tmp_path)
-    train_fixtures.register()
-    train_fixtures.make_data(tmp_path / "data")
+    tiny_components.register()
+    tiny_components.make_data(tmp_path / "data")
     yield tmp_path / "data"
-    train_fixtures.unregister()
+    tiny_components.unregister()
 
 
 def _spec(folder: Path, data: Path, validation: bool = True, **train) -> Path:
-    spec = train_fixtures.spec_dict(data, **train)
+    spec = tiny_components.spec_dict(data, **train)
     if validation:
         spec["validation_run"] = {"classes": 1, "images": 0.25}
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,12 +16,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from tests import tiny_components
+from tests.core.data.test_feature_folder import write_folder
 from zsk.core.cli.main import cli
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "data"))
-from test_feature_folder import write_folder  # noqa: E402
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 ZSK = Path(sys.executable).with_name("zsk")
 TINY = ["--classes", "14", "--unseen", "2", "--images-per-class", "2"]
 SMALL = ["--min-size", "16", "--max-size", "24"]
@@ -138,21 +137,15 @@ def test_seeds_beyond_64_bits_are_refused_where_they_enter(tmp_path):
 
 
 def test_non_finite_generate_attributes_are_refused(tmp_path, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "train"))
-    import train_fixtures
-
     monkeypatch.chdir(tmp_path)
-    train_fixtures.register()
-    try:
-        train_fixtures.make_data(tmp_path / "data")
-        run = train_fixtures.write_run(tmp_path, tmp_path / "data", steps=1)
+    with tiny_components.registered():
+        tiny_components.make_data(tmp_path / "data")
+        run = tiny_components.write_run(tmp_path, tmp_path / "data", steps=1)
         assert _zsk("train", run, "--device", "cpu").exit_code == 0
         for value in ("nan", "inf", "-inf", "lots"):
             drawn = _zsk("generate", run, "--attributes", f"r={value}", "--out", "x.png")
             _refused(drawn, "--attributes", "not a finite number")
         assert not (tmp_path / "x.png").exists()
-    finally:
-        train_fixtures.unregister()
 
 
 # data files --------------------------------------------------------------------------------
