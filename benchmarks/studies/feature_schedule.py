@@ -54,7 +54,7 @@ from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.generative import Imagining, validation_scores
-from zsk.core.evaluate.metrics import calibrate, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, zsl_top1
 from zsk.core.evaluate.result import write_eval
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.rundir.building import build_run

@@ -31,7 +31,7 @@ from zsk.core.evaluate.attribute_probe import binarize, predicate_accuracy, trai
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.embedding import class_scores, embedding_calibration
 from zsk.core.evaluate.inference import imagine_classes
-from zsk.core.evaluate.metrics import zsl_top1
+from zsk.core.evaluate.protocol import zsl_top1
 from zsk.core.evaluate.trained import load_trained
 from zsk.registry import UserError
 

@@ -27,7 +27,7 @@ from typing import Any
 from PIL import Image
 
 from zsk.core.build.composer import compose, load_data
-from zsk.core.data.source import folder_formats, load_folder
+from zsk.core.data.folder_formats import folder_formats, load_folder
 from zsk.core.spec.loading import validate_spec
 from zsk.core.spec.sections import Spec
 from zsk.core.train.loop import Trainer

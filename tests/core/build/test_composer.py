@@ -12,7 +12,7 @@ from tests import tiny_components
 from tests.tiny_components import TinyEmbedding
 from zsk.core.build import composer
 from zsk.core.build.composer import compose
-from zsk.core.build.dry_run import measure
+from zsk.core.build.dry_pass import measure
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.spec.sections import Spec, SpecError
 from zsk.registry import UserError, get_registry, hookimpl
@@ -106,8 +106,8 @@ def test_compose_sizes_come_from_data_and_trunk(tiny):
     heads = build.gan.discriminator.heads
     assert heads["embedding"].in_shape == (8, 4, 4)
     assert build.gan.generator.feature_shape == (8, 4, 4)
-    assert build.dry_run.shapes["model.heads.attribute"] == (NUM_ATTRIBUTES,)
-    assert build.dry_run.shapes["model.generator"] == (3, 16, 16)
+    assert build.dry_pass_result.shapes["model.heads.attribute"] == (NUM_ATTRIBUTES,)
+    assert build.dry_pass_result.shapes["model.generator"] == (3, 16, 16)
     names = [(t.name, t.weight) for t in build.objective.generator]
     assert names == [("tiny_lsgan", 2.0), ("tiny_rec", 1.0)]
     assert build.provenance["model.heads.embedding"]["plugin"] == "tiny"
@@ -138,7 +138,7 @@ def test_without_the_dry_pass_the_same_networks_are_composed(tiny, monkeypatch):
 
     monkeypatch.setattr(composer, "dry_pass", no_dry_pass)
     loaded = compose(spec, tiny_data(), dry=False)
-    assert loaded.dry_run is None
+    assert loaded.dry_pass_result is None
     first, second = checked.gan.state_dict(), loaded.gan.state_dict()
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
@@ -232,7 +232,7 @@ def test_builtin_components_compose(tmp_path, tiny_shapes):
     build = compose(spec, load_data(spec))
     assert build.dims.num_attributes == build.data.num_attributes == 20
     # 16 px through the two stride-2 blocks of channels=[8,16]
-    assert build.dry_run.shapes["model.trunk"] == (16, 4, 4)
+    assert build.dry_pass_result.shapes["model.trunk"] == (16, 4, 4)
     assert build.provenance["model.trunk.params.weight_norm"]["type"] == "spectral"
 
 

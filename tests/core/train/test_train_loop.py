@@ -74,7 +74,7 @@ def test_noise_generator_samples_every_class_from_fixed_noise(tiny_data, tmp_pat
 def _state(trainer):
     state = {f"gan.{k}": v for k, v in trainer.gan.state_dict().items()}
     state.update({f"ema.{k}": v for k, v in trainer.ema.state_dict().items()})
-    for name, optimizer in (("g", trainer.optimisation.opt_g), ("d", trainer.optimisation.opt_d)):
+    for name, optimizer in (("g", trainer.optimization.opt_g), ("d", trainer.optimization.opt_d)):
         for index, entries in optimizer.state_dict()["state"].items():
             state.update({f"{name}.{index}.{k}": v for k, v in entries.items()})
     return state
