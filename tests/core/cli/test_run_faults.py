@@ -17,29 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from click.testing import CliRunner
 
 from tests import tiny_components
-from zsk.core.cli.main import cli
+from tests.core.cli.faults import TINY_CLI, refused, start_training, zsk
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import find_latest, step_of
 
-#: Run as a script, it registers the tiny components and starts the CLI.
-FIXTURES = Path(tiny_components.__file__)
-
 BUILD_FILES = ("spec.lock.yaml", "init.safetensors")
-
-
-def _zsk(*args):
-    with torch.random.fork_rng(devices=[]):
-        return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def _refused(result, *words):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output, result.output
-    for word in words:
-        assert word in result.output, (word, result.output)
 
 
 @pytest.fixture
@@ -83,17 +67,6 @@ def _fill(folder: Path, spare: int = 0) -> None:
     (folder / "spare").unlink()
 
 
-def _start_training(run: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(FIXTURES), "train", str(run), "--device", "cpu", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        cwd=run.parent,
-    )
-
-
 def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -106,7 +79,7 @@ def test_build_writes_the_run_and_its_validation_run_with_ordinary_permissions(
     tiny_parts, tmp_path, consistent_run
 ):
     run = tmp_path / "run"
-    assert _zsk("build", _spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
+    assert zsk("build", _spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
     consistent_run(run)
     umask = os.umask(0o022)
     os.umask(umask)
@@ -119,14 +92,14 @@ def test_build_is_refused_while_the_validation_run_trains_and_changes_nothing(
     tiny_parts, tmp_path, consistent_run
 ):
     spec, run = _spec(tmp_path, tiny_parts, steps=100000), tmp_path / "run"
-    assert _zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
     before = _snapshot(run)
-    trainer = _start_training(run)
+    trainer = start_training(run)
     try:
         _wait_for(run / "validation" / "metrics.jsonl", trainer)
         assert not (run / "metrics.jsonl").exists()  # still in the validation phase
-        rebuilt = _zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
-        _refused(rebuilt, "is in use by `zsk train`", f"pid {trainer.pid}")
+        rebuilt = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
+        refused(rebuilt, "is in use by `zsk train`", f"pid {trainer.pid}")
     finally:
         trainer.send_signal(signal.SIGTERM)
         trainer.communicate(timeout=120)
@@ -134,10 +107,10 @@ def test_build_is_refused_while_the_validation_run_trains_and_changes_nothing(
     consistent_run(run)
     # a killed validation phase leaves checkpoints in RUN/validation only: refused, then --force
     # moves the whole run aside
-    again = _zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
-    _refused(again, "already holds training checkpoints", "validation/checkpoints", "--force")
+    again = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
+    refused(again, "already holds training checkpoints", "validation/checkpoints", "--force")
     assert _snapshot(run) == before
-    forced = _zsk("build", spec, "--out", run, "--set", "model.noise_dim=5", "--force")
+    forced = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5", "--force")
     assert forced.exit_code == 0, forced.output
     assert "moved the previous run" in forced.output
     assert not (run / "validation" / "checkpoints").exists()
@@ -146,11 +119,11 @@ def test_build_is_refused_while_the_validation_run_trains_and_changes_nothing(
 
 def test_a_lock_on_the_validation_run_alone_refuses_the_build(tiny_parts, tmp_path, consistent_run):
     spec, run = _spec(tmp_path, tiny_parts), tmp_path / "run"
-    assert _zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
     before = _snapshot(run)
     with run_lock(run / "validation", "zsk train"):
-        rebuilt = _zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
-    _refused(rebuilt, f"{run / 'validation'} is in use by `zsk train`")
+        rebuilt = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
+    refused(rebuilt, f"{run / 'validation'} is in use by `zsk train`")
     assert _snapshot(run) == before
     consistent_run(run)
 
@@ -159,9 +132,9 @@ def test_a_rebuild_without_a_validation_run_retires_the_old_one(
     tiny_parts, tmp_path, consistent_run
 ):
     run = tmp_path / "run"
-    assert _zsk("build", _spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
+    assert zsk("build", _spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
     plain = _spec(tmp_path / "plain", tiny_parts, validation=False)
-    assert _zsk("build", plain, "--out", run).exit_code == 0
+    assert zsk("build", plain, "--out", run).exit_code == 0
     assert not (run / "validation" / "spec.lock.yaml").exists()
     consistent_run(run)
 
@@ -171,16 +144,16 @@ def test_a_full_disk_during_a_rebuild_leaves_the_old_run_whole(
 ):
     disk = small_disk(512)
     spec, run = _spec(tmp_path, tiny_parts), disk / "run"
-    assert _zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
     before = _snapshot(run)
     for spare in (0, 24 * 1024):  # nothing left; room for some of the new files only
         _fill(disk, spare)
-        rebuilt = _zsk("build", spec, "--out", run, "--set", "train.seed=5")
-        _refused(rebuilt, "no space left on the device", str(run), "free some space")
+        rebuilt = zsk("build", spec, "--out", run, "--set", "train.seed=5")
+        refused(rebuilt, "no space left on the device", str(run), "free some space")
         assert _snapshot(run) == before
         consistent_run(run)
         (disk / "filler").unlink()
-    assert _zsk("build", spec, "--out", run, "--set", "train.seed=5").exit_code == 0
+    assert zsk("build", spec, "--out", run, "--set", "train.seed=5").exit_code == 0
     assert _snapshot(run) != before
     consistent_run(run)
 
@@ -188,13 +161,13 @@ def test_a_full_disk_during_a_rebuild_leaves_the_old_run_whole(
 def test_an_edited_lock_file_is_announced_when_training(tiny_parts, tmp_path, consistent_run):
     run = tmp_path / "run"
     spec = _spec(tmp_path, tiny_parts, validation=False, steps=2)
-    assert _zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
     lock = run / "spec.lock.yaml"
     lock.write_text(lock.read_text().replace("seed: 3", "seed: 4"))
-    trained = _zsk("train", run, "--device", "cpu")
+    trained = zsk("train", run, "--device", "cpu")
     assert trained.exit_code == 0, trained.output
     assert f"{lock} is not the file init.safetensors was built with" in trained.output
-    rebuilt = _zsk("build", lock, "--out", run, "--force")
+    rebuilt = zsk("build", lock, "--out", run, "--force")
     assert rebuilt.exit_code == 0, rebuilt.output
     consistent_run(run)
 
@@ -208,14 +181,14 @@ def test_a_full_disk_while_checkpointing_exits_2_and_the_run_resumes(
     spec = _spec(
         tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=1, sample_every=100
     )
-    assert _zsk("build", spec, "--out", run).exit_code == 0
-    assert _zsk("train", run, "--device", "cpu", "--steps", "1").exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("train", run, "--device", "cpu", "--steps", "1").exit_code == 0
     _fill(disk, spare=8192)  # room for the lock and a metrics line, not a checkpoint
-    full = _zsk("train", run, "--device", "cpu", "--resume")
-    _refused(full, "no space left on the device", "checkpoints/step-000000002", "free some space")
+    full = zsk("train", run, "--device", "cpu", "--resume")
+    refused(full, "no space left on the device", "checkpoints/step-000000002", "free some space")
     consistent_run(run)
     (disk / "filler").unlink()
-    resumed = _zsk("train", run, "--device", "cpu", "--resume")
+    resumed = zsk("train", run, "--device", "cpu", "--resume")
     assert resumed.exit_code == 0, resumed.output
     consistent_run(run)
 
@@ -231,8 +204,8 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_command(
 ):
     run = tmp_path / "run"
     spec = _spec(tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=2)
-    assert _zsk("build", spec, "--out", run).exit_code == 0
-    assert _zsk("train", run, "--device", "cpu", "--steps", "2").exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("train", run, "--device", "cpu", "--steps", "2").exit_code == 0
     dead = _dead_pid()
     left = [
         run / f".init.tmp-{dead}-0123abcd.safetensors",
@@ -241,7 +214,7 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_command(
     alive = run / "checkpoints" / f".step-000000004.tmp-{os.getppid()}-00000000.json"
     for path in (*left, alive):
         path.write_bytes(b"\0" * 1000)
-    resumed = _zsk("train", run, "--device", "cpu", "--resume")
+    resumed = zsk("train", run, "--device", "cpu", "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert [p for p in left if p.exists()] == []
     assert alive.exists()  # its writer is running
@@ -254,15 +227,15 @@ def test_kill_9_while_writing_leaves_nothing_after_the_next_command(
 ):
     run = tmp_path / "run"
     spec = _spec(tmp_path, tiny_parts, validation=False, steps=100000, checkpoint_every=1)
-    assert _zsk("build", spec, "--out", run).exit_code == 0
-    trainer = _start_training(run)
+    assert zsk("build", spec, "--out", run).exit_code == 0
+    trainer = start_training(run)
     _wait_for(run / "checkpoints", trainer)
     time.sleep(0.5)
     trainer.kill()
     trainer.wait()
     latest = find_latest(run)
     step = step_of(latest) if latest is not None else 0
-    resumed = _zsk("train", run, "--device", "cpu", "--resume", "--steps", step + 1)
+    resumed = zsk("train", run, "--device", "cpu", "--resume", "--steps", step + 1)
     assert resumed.exit_code == 0, resumed.output
     consistent_run(run)
 
@@ -379,8 +352,8 @@ def _damage(checkpoint: Path, sidecar_change=None, tensor_change=None) -> None:
 def trained_two_steps(tiny_parts, tmp_path):
     run = tmp_path / "run"
     spec = _spec(tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=2)
-    assert _zsk("build", spec, "--out", run).exit_code == 0
-    assert _zsk("train", run, "--device", "cpu", "--steps", "2").exit_code == 0
+    assert zsk("build", spec, "--out", run).exit_code == 0
+    assert zsk("train", run, "--device", "cpu", "--steps", "2").exit_code == 0
     checkpoint = find_latest(run)
     originals = {p: p.read_bytes() for p in (checkpoint, checkpoint.with_suffix(".json"))}
     return run, checkpoint, originals
@@ -394,7 +367,7 @@ def test_every_damaged_optimiser_setting_or_state_is_refused_naming_the_checkpoi
     cases += [(what, None, change, words) for what, change, words in TENSOR_DAMAGE[1:]]
     for what, sidecar_change, tensor_change, words in cases:
         _damage(checkpoint, sidecar_change, tensor_change)
-        resumed = _zsk("train", run, "--device", "cpu", "--resume", "--steps", "3")
+        resumed = zsk("train", run, "--device", "cpu", "--resume", "--steps", "3")
         assert resumed.exit_code == 2, (what, resumed.output)
         assert "Traceback" not in resumed.output, (what, resumed.output)
         assert words in resumed.output and "step-000000002" in resumed.output, (
@@ -404,7 +377,7 @@ def test_every_damaged_optimiser_setting_or_state_is_refused_naming_the_checkpoi
         for path, content in originals.items():
             path.write_bytes(content)
     consistent_run(run)
-    resumed = _zsk("train", run, "--device", "cpu", "--resume", "--steps", "3")
+    resumed = zsk("train", run, "--device", "cpu", "--resume", "--steps", "3")
     assert resumed.exit_code == 0, resumed.output
 
 
@@ -413,7 +386,7 @@ def test_a_0_dim_adam_moment_is_refused_not_a_crash(trained_two_steps, consisten
     what, change, words = TENSOR_DAMAGE[0]
     _damage(checkpoint, tensor_change=change)
     resumed = subprocess.run(
-        [sys.executable, str(FIXTURES), "train", str(run), "--device", "cpu", "--resume"],
+        [sys.executable, str(TINY_CLI), "train", str(run), "--device", "cpu", "--resume"],
         capture_output=True,
         text=True,
         env=dict(os.environ, OMP_NUM_THREADS="1"),
@@ -429,7 +402,7 @@ def test_other_optimiser_settings_in_a_checkpoint_are_announced_and_the_spec_kep
 ):
     run, checkpoint, _ = trained_two_steps
     _damage(checkpoint, lambda m: _group(m).update(betas=[0.1, 0.2]))
-    resumed = _zsk("train", run, "--device", "cpu", "--resume", "--steps", "3")
+    resumed = zsk("train", run, "--device", "cpu", "--resume", "--steps", "3")
     assert resumed.exit_code == 0, resumed.output
     assert "generator optimiser's settings differ from the spec's" in resumed.output
     assert "betas [0.1, 0.2] in the checkpoint" in resumed.output
