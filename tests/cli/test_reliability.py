@@ -109,7 +109,19 @@ def test_build_refuses_a_run_that_is_training(project):
     assert (project / "init.safetensors").read_bytes() == before
 
 
-def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(project, tmp_path):
+@pytest.fixture
+def one_thread():
+    """torch on one thread in this process, as in the trainers it starts (OMP_NUM_THREADS=1):
+    bit-for-bit comparisons need the same reduction order on both sides."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(
+    project, tmp_path, one_thread, consistent_run
+):
     straight = train_fixtures.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
     assert _zsk("train", straight, "--device", "cpu").exit_code == 0
     for delay in (0.0, 0.3):  # during the first checkpoint, and a little later
@@ -131,9 +143,12 @@ def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(
     assert expected.keys() == actual.keys()
     assert [k for k in expected if not torch.equal(expected[k], actual[k])] == []
     assert _steps(project) == [2, 4]
+    consistent_run(project)
 
 
-def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(project, monkeypatch):
+def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(
+    project, monkeypatch, consistent_run
+):
     real_write, real_fsync = checkpoint.write_file, files.os.fsync
 
     def full_at_step_3(path, content, **kwargs):
@@ -150,8 +165,10 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(project, mo
     assert [p.name for p in folder.iterdir() if ".tmp-" in p.name] == []
     assert find_latest(project).name == "step-000000002.safetensors"
     read_checkpoint(find_latest(project))  # intact
+    consistent_run(project)
     resumed = _zsk("train", project, "--device", "cpu", "--resume")
     assert resumed.exit_code == 0, resumed.output
+    consistent_run(project)
 
 
 def _raise(code):
@@ -161,7 +178,7 @@ def _raise(code):
     return fail
 
 
-def test_disk_full_while_building_keeps_the_previous_build(project, monkeypatch):
+def test_disk_full_while_building_keeps_the_previous_build(project, monkeypatch, consistent_run):
     names = ("spec.lock.yaml", "init.safetensors")
     before = {name: (project / name).read_bytes() for name in names}
     monkeypatch.setattr(files.os, "fsync", _raise(errno.ENOSPC))
@@ -169,12 +186,16 @@ def test_disk_full_while_building_keeps_the_previous_build(project, monkeypatch)
     _refused(result, "no space left", "init.safetensors")
     assert {name: (project / name).read_bytes() for name in names} == before
     assert [p.name for p in project.iterdir() if ".tmp-" in p.name] == []
+    monkeypatch.undo()
+    consistent_run(project)
 
 
-def test_a_read_only_run_directory_is_explained(project, monkeypatch):
+def test_a_read_only_run_directory_is_explained(project, monkeypatch, consistent_run):
     monkeypatch.setattr(files.os, "replace", _raise(errno.EROFS))
     result = _zsk("train", project, "--device", "cpu", "--steps", "1")
     _refused(result, "read-only file system", str(project))
+    monkeypatch.undo()
+    consistent_run(project)
 
 
 def test_resume_without_sidecars_is_refused_not_restarted(project):
