@@ -3,7 +3,7 @@
 Every hook here is documented in CONTRIBUTING.md and exercised by a test; ``tests/registry``
 fails when one is not. Implement a hook with the :data:`hookimpl` marker::
 
-    from zsk.registry import hookimpl
+    from zsk.api import hookimpl
 
     @hookimpl
     def zsk_register_components(register):
@@ -20,10 +20,17 @@ import pluggy
 PROJECT = "zsk"
 ENTRY_POINT_GROUP = "zsk"
 
-#: The version of the plugin interface: hooks, component base classes and the step context.
-#: A plugin declares the range it supports with a module attribute, e.g.
-#: ``zsk_plugin_api = ">=2.0,<3"``; a plugin outside its range is reported, not loaded.
-PLUGIN_API_VERSION = "2.1"
+#: The version of the plugin interface: hooks and everything in ``zsk.api``. A plugin declares
+#: the range it supports with a module attribute, e.g. ``zsk_plugin_api = ">=3.0,<4"``; a plugin
+#: outside its range is reported, not loaded.
+PLUGIN_API_VERSION = "3.0"
+
+#: What each major version of the plugin API changed, for the message a plugin made for the
+#: previous major version gets.
+MAJOR_CHANGES: dict[int, str] = {
+    3: "moved every name a plugin imports to zsk.api and builds components with keyword-only "
+    "inputs",
+}
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

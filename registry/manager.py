@@ -4,7 +4,8 @@ Built-in plugins are the modules listed in :data:`DEFAULT_PLUGINS`. Installed di
 publish an entry point in the group ``zsk``; the environment variable ``ZSK_LOAD_PLUGINS``
 (comma-separated distribution names; set but empty means none) limits which of those load.
 A plugin that fails to import, to register, or that supports another plugin API version is
-recorded as a :class:`PluginFailure` and never stops the rest from working.
+recorded as a :class:`PluginFailure` and never stops the rest from working: whatever it raises,
+``SystemExit`` and ``KeyboardInterrupt`` included, is that plugin's failure.
 """
 
 from __future__ import annotations
@@ -100,10 +101,20 @@ def _api_mismatch(plugin: Any) -> str | None:
         return f"declares zsk_plugin_api = {wanted!r}, which is not a version range like '>=1,<2'"
     if hookspecs.PLUGIN_API_VERSION in supported:
         return None
-    return (
+    message = (
         f"supports zsk plugin API {wanted} but this zsk provides plugin API "
         f"{hookspecs.PLUGIN_API_VERSION}"
     )
+    major = int(hookspecs.PLUGIN_API_VERSION.split(".")[0])
+    change = hookspecs.MAJOR_CHANGES.get(major)
+    if change and f"{major - 1}.0" in supported:
+        message += (
+            f"; plugin API {major} {change}, so a plugin made for {major - 1}.x is not loaded: "
+            f"install a release of it made for plugin API {major}, or a zsk that provides "
+            f"plugin API {wanted} (docs/plugin-guide.md, 'Migrating from plugin API "
+            f"{major - 1}', tells its author what to change)"
+        )
+    return message
 
 
 def _new_state() -> _State:
@@ -132,7 +143,8 @@ def _load_entry_points(state: _State) -> None:
         plugin_name = entry_point.name
         try:
             plugin = entry_point.load()
-        except Exception as exc:  # a broken third-party package must not stop zsk
+        except BaseException as exc:  # SystemExit or Ctrl-C in a plugin's import
+            # is that plugin's failure: it must not end or silence every command
             state.failures.append(
                 PluginFailure(
                     plugin_name,
@@ -214,7 +226,7 @@ def _build_registry(state: _State) -> ComponentRegistry:
 
         try:
             impl.function(register=register)
-        except Exception as exc:  # isolate the failing plugin, keep the rest
+        except BaseException as exc:  # even SystemExit: isolate it, keep the rest
             registry.remove_plugin(plugin_name)
             state.failures.append(
                 PluginFailure(
@@ -236,7 +248,7 @@ def register_commands(cli: Any) -> None:
         before = dict(cli.commands)
         try:
             impl.function(cli=cli)
-        except Exception as exc:  # isolate the failing plugin, keep the rest
+        except BaseException as exc:  # even SystemExit: isolate it, keep the rest
             cli.commands.clear()
             cli.commands.update(before)
             distribution, _ = state.provenance.get(impl.plugin_name, ("(local)", ""))

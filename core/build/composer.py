@@ -28,11 +28,13 @@ from zsk.core.build.dry_run import (
     probe_images,
     shape_text,
     size_text,
+    tensor_at,
 )
 from zsk.core.build.model import GAN, Discriminator, Objective, WeightedTerm
 from zsk.core.components.interfaces import Dims, Head, Trunk
-from zsk.core.components.zsl_data import ZslData, require_usable
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.holdout import apply_holdout
+from zsk.core.data.reader_output import read_checked, reader_label
 from zsk.core.spec.refs import ComponentRef
 from zsk.core.spec.sections import (
     PHASES,
@@ -106,7 +108,8 @@ def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslDa
     """
     registry = registry or get_registry()
     try:
-        data = require_usable(spec.data.build(registry=registry).load())
+        reader = spec.data.build(registry=registry)
+        data = read_checked(reader, reader_label(spec.data.type, registry))
     except UserError as exc:
         text = f"{exc.where}: {exc.message}" if exc.where else exc.message
         where = _data_param_named(spec, text, registry)
@@ -180,11 +183,11 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
     trunk = at_path(
         ("model", "trunk"),
         f"building trunk '{model.trunk.type}'",
-        lambda: model.trunk.build(dims, registry=registry),
+        lambda: model.trunk.build(dims=dims, registry=registry),
     )
     images = probe_images(dims, DRY_BATCH, spec.train.seed)
     what = "feature vectors" if dims.feature_dim else "images"
-    features = at_path(
+    features = tensor_at(
         ("model", "trunk"),
         f"trunk '{model.trunk.type}' on {shape_text(images)} {what}",
         lambda: _probe(trunk, images),
@@ -205,7 +208,7 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
     recon = heads.get("reconstruction_feature")
     if recon is not None:
         path = ("model", "heads", "reconstruction_feature")
-        out = at_path(
+        out = tensor_at(
             path,
             f"head '{model.heads['reconstruction_feature'].type}'",
             lambda: _probe(recon, features),
@@ -214,12 +217,12 @@ def _build_gan(spec: Spec, dims: Dims, registry: ComponentRegistry) -> GAN:
     generator = at_path(
         ("model", "generator"),
         f"building generator '{model.generator.type}'",
-        lambda: model.generator.build(dims, feature_shape, registry=registry),
+        lambda: model.generator.build(dims=dims, feature_shape=feature_shape, registry=registry),
     )
     semantic = at_path(
         ("model", "semantic_encoder"),
         f"building semantic encoder '{model.semantic_encoder.type}'",
-        lambda: model.semantic_encoder.build(dims, registry=registry),
+        lambda: model.semantic_encoder.build(dims=dims, registry=registry),
     )
     return GAN(generator, Discriminator(trunk, heads), semantic, dims)
 
@@ -273,7 +276,7 @@ def _build_heads(
         role: at_path(
             ("model", "heads", role),
             f"building head '{ref.type}'",
-            lambda ref=ref: ref.build(dims, in_shape, registry=registry),
+            lambda ref=ref: ref.build(dims=dims, in_shape=in_shape, registry=registry),
         )
         for role, ref in model.heads.items()
     }
@@ -287,7 +290,7 @@ def _build_terms(
         loss = at_path(
             ("objective", phase, index),
             f"building loss '{term.type}'",
-            lambda term=term: term.build(dims, registry=registry),
+            lambda term=term: term.build(dims=dims, registry=registry),
         )
         trainable = [name for name, p in loss.named_parameters() if p.requires_grad]
         if trainable:

@@ -54,6 +54,23 @@ def at_path(path: SpecPath, what: str, action: Callable[[], T]) -> T:
         raise SpecError([Problem(path, f"{what} failed: {type(exc).__name__}: {message}")]) from exc
 
 
+def tensor_at(path: SpecPath, what: str, action: Callable[[], Any]) -> torch.Tensor:
+    """:func:`at_path` for a component's output, which must be one tensor: anything else (a
+    list, a tuple, a number) is a problem at ``path`` naming the component, not a crash later."""
+    out = at_path(path, what, action)
+    if not isinstance(out, torch.Tensor):
+        raise SpecError(
+            [
+                Problem(
+                    path,
+                    f"{what} returned a {type(out).__name__}, not a tensor",
+                    hint="a component's forward returns one torch.Tensor",
+                )
+            ]
+        )
+    return out
+
+
 def probe_images(dims: Dims, batch: int, seed: int) -> torch.Tensor:
     """Random samples of ``dims.sample_shape``: images in [-1, 1], or non-negative feature
     vectors (pooled CNN features are non-negative)."""
@@ -129,7 +146,7 @@ def _forward(
     _expect(s_path, s_name, semantic[0], (dims.embedding_dim,), "model.embedding_dim")
     shapes["model.semantic_encoder"] = tuple(semantic[0].shape[1:])
     t_path, t_name = ("model", "trunk"), f"trunk '{model.trunk.type}'"
-    features = [at_path(t_path, t_name, lambda s=source: ctx.features(s)) for source in SOURCES]
+    features = [tensor_at(t_path, t_name, lambda s=source: ctx.features(s)) for source in SOURCES]
     shapes["model.trunk"] = tuple(features[0].shape[1:])
     outputs = [fake, *semantic, *features]
     for role, head in ctx.gan.discriminator.heads.items():
@@ -163,13 +180,11 @@ def _judged(
     dims = ctx.gan.dims
     path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}'"
     where = f"{name} on trunk features {shape_text(features)}"
-    out = at_path(path, where, lambda: ctx.head(role, source))
+    out = tensor_at(path, where, lambda: ctx.head(role, source))
     expected = {"attribute": (dims.num_attributes,), "embedding": (dims.embedding_dim,)}
     if role in expected:
         what = "model.embedding_dim" if role == "embedding" else "the data's attributes"
         _expect(path, name, out, expected[role], what)
-    elif not isinstance(out, torch.Tensor):
-        raise SpecError([Problem(path, f"{name} returned {type(out).__name__}, not a tensor")])
     elif out.dim() < 1 or out.shape[0] != ctx.batch.real.shape[0]:
         raise SpecError([Problem(path, f"{name} gives {shape_text(out)}: no batch dimension")])
     return out

@@ -19,6 +19,10 @@ import torch
 
 from zsk.core.build.model import GAN, WeightedTerm
 from zsk.core.components.interfaces import (
+    CLASS_TABLES,
+    CLASSES,
+    Classes,
+    ClassTable,
     Condition,
     EmbeddingHead,
     Head,
@@ -29,9 +33,8 @@ from zsk.core.components.interfaces import (
 from zsk.core.spec.sections import LabelSmoothingSpec
 from zsk.registry import UserError
 
-ATTRIBUTE_SETS = ("own", "other", "target")
 #: Whose class a conditional head is told for each source: real images their own, fakes theirs.
-CONDITION_OF_SOURCE = {"real": "own", "fake": "target"}
+CONDITION_OF_SOURCE: dict[str, Classes] = {"real": "own", "fake": "target"}
 
 
 @dataclass
@@ -162,7 +165,7 @@ class PhaseContext:
             )
         return heads[role]
 
-    def _condition(self, head: Head, which: str) -> Condition | None:
+    def _condition(self, head: Head, which: Classes) -> Condition | None:
         """What a conditional ``head`` is told about images of the ``which`` classes."""
         if not head.condition:
             return None
@@ -201,7 +204,7 @@ class PhaseContext:
         return logits
 
     def score(
-        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+        self, images: torch.Tensor, which: Classes = "own", role: str = "real_fake"
     ) -> torch.Tensor:
         module = self._head_module(role)
         with second_order():
@@ -233,20 +236,25 @@ class PhaseContext:
         )
 
     # attributes and their embeddings --------------------------------------------------------
-    def labels(self, which: str) -> torch.Tensor:
-        if which not in ATTRIBUTE_SETS:
+    def labels(self, which: Classes) -> torch.Tensor:
+        if which not in CLASSES:
             raise UserError(
-                f"loss '{self.current_term}' asked for labels '{which}'",
-                hint=f"choose one of {', '.join(ATTRIBUTE_SETS)}",
+                f"loss '{self.current_term}' asked for labels {which!r}",
+                hint=f"choose one of {', '.join(CLASSES)}",
             )
         return getattr(self.batch, which)
 
-    def attributes(self, which: str) -> torch.Tensor:
+    def attributes(self, which: ClassTable) -> torch.Tensor:
         if which == "seen":  # every seen class once, in label order
             return self.batch.class_attributes
+        if which not in CLASSES:
+            raise UserError(
+                f"loss '{self.current_term}' asked for attributes {which!r}",
+                hint=f"choose one of {', '.join(CLASS_TABLES)}",
+            )
         return self.batch.class_attributes[self.labels(which)]
 
-    def semantic(self, which: str) -> torch.Tensor:
+    def semantic(self, which: ClassTable) -> torch.Tensor:
         attributes = self.attributes(which)
         return self._cached(("semantic", which), lambda: self.gan.semantic_encoder(attributes))
 

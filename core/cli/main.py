@@ -35,8 +35,9 @@ class ZskGroup(click.Group):
 
     _commands_added_by: object = None
 
-    def _add_plugin_commands(self) -> None:
-        """Ask plugins for their commands once per plugin manager (a reset loads them anew)."""
+    def add_plugin_commands(self) -> None:
+        """Ask plugins for their commands once per plugin manager (a reset loads them anew);
+        a hook that raises is a failed plugin (``zsk plugins`` lists it)."""
         from zsk.registry.manager import get_plugin_manager, register_commands
 
         manager = get_plugin_manager()
@@ -45,7 +46,7 @@ class ZskGroup(click.Group):
             register_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands()
+        self.add_plugin_commands()
         return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
@@ -53,7 +54,7 @@ class ZskGroup(click.Group):
             module_name, attribute = BUILTIN_COMMANDS[name].split(":")
             module = importlib.import_module(f"zsk.core.cli.{module_name}")
             return getattr(module, attribute)
-        self._add_plugin_commands()
+        self.add_plugin_commands()
         return self.commands.get(name)
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -41,6 +41,8 @@ _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 #: File names a component may not take (the package's own modules and tests).
 _RESERVED = {"registration"}
+#: Class names a component may not take: the names its module imports from zsk.api.
+_BASE_NAMES = {"Trunk", "Head", "Loss", "Generator", "Attention", "Metric", "Dataset"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,16 @@ class ComponentScaffold:
     def kind_words(self) -> str:
         return self.template.replace("_", " ")
 
+    @property
+    def title(self) -> str:
+        """The description ``zsk plugins`` shows until the author writes one: the name and the
+        kind, and nothing the name might contradict (``critter_wgan_gp`` -> "Critter wgan gp
+        loss")."""
+        words = self.name.replace("_", " ")
+        kind = self.kind_words
+        named = words if words.endswith(kind.split()[-1]) else f"{words} {kind}"
+        return named[0].upper() + named[1:]
+
     @classmethod
     def parse(cls, text: str, default_name: str) -> ComponentScaffold:
         """``KIND`` or ``KIND:NAME`` (NAME defaults to the name the distribution gives)."""
@@ -76,9 +88,14 @@ class ComponentScaffold:
             )
         class_name = "".join(part.title() for part in name.split("_") if part)
         suffix = SCAFFOLD_KINDS[template][1]
-        return cls(
-            template, name, class_name if class_name.endswith(suffix) else class_name + suffix
-        )
+        class_name = class_name if class_name.endswith(suffix) else class_name + suffix
+        if class_name in _BASE_NAMES:
+            raise UserError(
+                f"--add {text}: its class would be named '{class_name}', which is zsk's base "
+                "class of that name",
+                hint="choose a more specific name, e.g. --add trunk:wide_trunk",
+            )
+        return cls(template, name, class_name)
 
 
 @dataclass(frozen=True)
@@ -151,9 +168,10 @@ class Scaffold:
                 for c in self.components
             ),
             "imports": "\n".join(
-                f"from {self.module}.{c.name} import {c.class_name}" for c in self.components
+                f"from {self.module}.{c.name} import {c.class_name}"
+                for c in sorted(self.components, key=lambda c: c.name)
             ),
-            "all_names": ", ".join(f'"{c.class_name}"' for c in self.components),
+            "all_list": _python_list([*(c.class_name for c in self.components), "zsk_plugin_api"]),
             "registrations": "\n".join(f"    register({c.class_name})" for c in self.components),
             "rows": "\n".join(
                 f'    ("{c.kind}", "{c.name}", {c.class_name}),' for c in self.components
@@ -164,8 +182,17 @@ class Scaffold:
         }
 
 
+def _python_list(names: Sequence[str]) -> str:
+    """``["a", "b"]`` as ruff formats it: on one line when ``__all__ = `` and it fit in 100
+    characters, else one name a line."""
+    one_line = "[" + ", ".join(f'"{n}"' for n in names) + "]"
+    if len("__all__ = ") + len(one_line) <= 100:
+        return one_line
+    return "[\n" + "".join(f'    "{n}",\n' for n in names) + "]"
+
+
 def _component_values(c: ComponentScaffold) -> dict[str, str]:
-    return {"component": c.name, "class_name": c.class_name, "kind": c.kind}
+    return {"component": c.name, "class_name": c.class_name, "kind": c.kind, "title": c.title}
 
 
 def plugin_api_range() -> str:
@@ -241,7 +268,7 @@ def plugin() -> None:
     \b
     Example:
       zsk plugin new zsk-focal --add loss
-      cd zsk-focal && pip install -e . && pytest
+      cd zsk-focal && pip install -e ".[test]" && pytest
     """
 
 
@@ -272,7 +299,7 @@ def new(name: str, adds: tuple[str, ...], folder: Path | None) -> None:
     Example:
       zsk plugin new zsk-focal --add loss
       zsk plugin new zsk-mine --add conditional_head:projection --add metric:colour_gap
-      cd zsk-focal && pip install -e . && pytest
+      cd zsk-focal && pip install -e ".[test]" && pytest
     """
     folder = folder if folder is not None else Path(name)
     scaffold = write_scaffold(name, adds, folder)
@@ -282,5 +309,5 @@ def new(name: str, adds: tuple[str, ...], folder: Path | None) -> None:
     )
     click.echo(
         f"wrote {scaffold.dist} to {folder}/: {made}\n"
-        f"next: cd {folder} && pip install -e . && pytest"
+        f"next: cd {folder} && pip install -e '.[test]' && pytest"
     )

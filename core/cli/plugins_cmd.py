@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zsk.core.cli.main import ZskGroup
 from zsk.core.components.interfaces import KINDS
 from zsk.registry import RegistryError, get_registry
 from zsk.registry.manager import failures
@@ -39,6 +40,14 @@ def _print_params(name: str, kind: str | None) -> None:
         console.print(table)
 
 
+def _run_command_hooks() -> None:
+    """Run every plugin's ``zsk_register_commands`` hook (a built-in command like this one is
+    found without them), so that a plugin whose command hook raises is listed as failed."""
+    root = click.get_current_context().find_root().command
+    if isinstance(root, ZskGroup):
+        root.add_plugin_commands()
+
+
 @click.command()
 @click.option("--kind", type=click.Choice(KINDS), help="Only components of this kind.")
 @click.option("--filter", "pattern", default="*", metavar="GLOB", help="Only names matching GLOB.")
@@ -60,6 +69,7 @@ def plugins(
     if params_of:
         _print_params(params_of, kind)
         return
+    _run_command_hooks()
     registry = get_registry()
     entries = registry.list(kind, pattern)
     broken = failures()

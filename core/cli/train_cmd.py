@@ -53,8 +53,13 @@ def _train_validation_run(run_dir: Path, device: str, layout) -> None:
         click.echo(f"trained the validation run {run_dir} to step {result.step}")
 
 
-def _train_stages(run_dir: Path, device: str, resume: bool, layout) -> None:
+def _train_stages(run_dir: Path, device: str, resume: bool, layout, length_given: bool) -> None:
     """Train every stage of a staged run in order, features extracted in between."""
+    if length_given:
+        raise click.UsageError(
+            "a staged run trains each stage to its spec's length; set it in the spec or at "
+            "build time (--set stages.NAME.train.steps=N), not with --steps/--epochs"
+        )
     from zsk.core.rundir.stage_training import train_staged
     from zsk.core.rundir.stages import read_staged
     from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
@@ -140,12 +145,7 @@ def train(
     run_dir = resolve_run_dir(run_dir)
     layout = from_environment()
     if is_staged(run_dir):
-        if steps is not None or epochs is not None:
-            raise click.UsageError(
-                "a staged run trains each stage to its spec's length; set it in the spec or "
-                "at build time (--set stages.NAME.train.steps=N), not with --steps/--epochs"
-            )
-        _train_stages(run_dir, device, resume, layout)
+        _train_stages(run_dir, device, resume, layout, steps is not None or epochs is not None)
         return
     # the run's lock is held from the start: a build must not rewrite the run while its
     # validation run trains

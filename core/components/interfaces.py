@@ -4,22 +4,24 @@ These classes are the plugin API (version :data:`zsk.registry.PLUGIN_API_VERSION
 builds every network from them and names no concrete component; a plugin subclasses one, sets
 ``name``, a nested ``Params`` model and a docstring, and registers it.
 
-Construction conventions (all keyword-free, positional, in this order):
+Construction: ``params`` (the component's validated ``Params``) first, then the kind's inputs as
+keyword-only arguments; each kind's reference type builds it (``zsk.api.TrunkRef.build(dims=...)
+-> Trunk``), so a type checker checks both sides:
 
 =================  ==============================================================
 kind               constructor
 =================  ==============================================================
-generator          ``(params, dims, feature_shape)``; ``feature_shape`` is the shape
-                   (without batch) of the reconstruction-feature head's output, or
-                   ``None`` when the spec has no such head
-trunk              ``(params, dims)``
-head               ``(params, dims, in_shape)``; ``in_shape`` is the trunk's (C, H, W)
-semantic_encoder   ``(params, dims)``
-loss               ``(params, dims)``
-normalizer         ``(params,)``
-attention          ``(params, channels)``
-dataset            ``(params,)``
-metric             ``(params,)``
+generator          ``(params, *, dims, feature_shape)``; ``feature_shape`` is the
+                   shape (without batch) of the reconstruction-feature head's output,
+                   or ``None`` when the spec has no such head
+trunk              ``(params, *, dims)``
+head               ``(params, *, dims, in_shape)``; ``in_shape`` is the trunk's (C, H, W)
+semantic_encoder   ``(params, *, dims)``
+loss               ``(params, *, dims)``
+normalizer         ``(params)``
+attention          ``(params, *, channels)``
+dataset            ``(params)``
+metric             ``(params)``
 =================  ==============================================================
 """
 
@@ -46,6 +48,14 @@ Phase = Literal["discriminator", "generator"]
 #: How a generator's ``forward`` uses a source image (:attr:`Generator.source_images`).
 SourceImages = Literal["unused", "required", "optional"]
 Source = Literal["real", "fake"]
+#: Whose classes a step quantity is about: ``"own"`` — each real image's class; ``"other"`` —
+#: another seen class drawn per sample; ``"target"`` — the class each fake was made for.
+Classes = Literal["own", "other", "target"]
+CLASSES: tuple[Classes, ...] = ("own", "other", "target")
+#: What ``attributes`` and ``semantic`` take: a :data:`Classes`, or ``"seen"`` — every seen
+#: class once, row c for label c.
+ClassTable = Literal["own", "other", "target", "seen"]
+CLASS_TABLES: tuple[ClassTable, ...] = (*CLASSES, "seen")
 
 
 _SECOND_ORDER = contextvars.ContextVar("zsk_second_order", default=False)
@@ -126,7 +136,7 @@ class Attention(Component, nn.Module):
 
     kind = "attention"
 
-    def __init__(self, params: Component.Params, channels: int):
+    def __init__(self, params: Component.Params, *, channels: int):
         nn.Module.__init__(self)
         self.params = params
         self.channels = channels
@@ -135,7 +145,7 @@ class Attention(Component, nn.Module):
 class _SizedNetwork(Component, nn.Module):
     """A network built for the spec's sizes: it keeps its ``params`` and the :class:`Dims`."""
 
-    def __init__(self, params: Component.Params, dims: Dims):
+    def __init__(self, params: Component.Params, *, dims: Dims):
         nn.Module.__init__(self)
         self.params = params
         self.dims = dims
@@ -165,10 +175,11 @@ class Generator(_SizedNetwork, abc.ABC):
     def __init__(
         self,
         params: Component.Params,
+        *,
         dims: Dims,
-        feature_shape: tuple[int, ...] | None,
+        feature_shape: tuple[int, ...] | None = None,
     ):
-        super().__init__(params, dims)
+        super().__init__(params, dims=dims)
         self.feature_shape = feature_shape
 
     @abc.abstractmethod
@@ -214,8 +225,8 @@ class Head(_SizedNetwork):
     role: ClassVar[str] = ""
     condition: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims)
+    def __init__(self, params: Component.Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims)
         self.in_shape = in_shape
 
     @classmethod
@@ -260,9 +271,10 @@ class StepContext(Protocol):
     """What a loss can ask for during one training step. Every quantity is computed on first
     request and cached, so a step computes only what its terms need, each once.
 
-    Attribute names: ``"own"`` — the real images' class attributes t_i; ``"other"`` — another
-    seen class's attributes t_j per sample; ``"target"`` — the attributes each fake was made for;
-    ``"seen"`` (``attributes`` and ``semantic`` only) — every seen class once, row c for label c.
+    Classes (:data:`Classes`, :data:`ClassTable`): ``"own"`` — the real images' classes;
+    ``"other"`` — another seen class per sample; ``"target"`` — the classes the fakes were made
+    for; ``"seen"`` (``attributes`` and ``semantic`` only) — every seen class once, row c for
+    label c. The real step and :class:`zsk.api.ToyStep` accept exactly these.
     Sources: ``"real"`` images or ``"fake"`` images (the latter detached from G in the
     discriminator phase). ``real()`` and ``fake()`` are the images without noise; what the
     discriminator sees — ``head``, ``class_logits``, ``reconstruction`` and ``score`` — carries
@@ -277,10 +289,10 @@ class StepContext(Protocol):
     def fake(self) -> torch.Tensor: ...
     def head(self, role: str, source: Source) -> torch.Tensor: ...
     def class_logits(self, source: Source) -> torch.Tensor: ...
-    def semantic(self, which: str) -> torch.Tensor: ...
-    def attributes(self, which: str) -> torch.Tensor: ...
-    def labels(self, which: str) -> torch.Tensor:
-        """Seen-class indices (0 .. num_seen_classes-1) for ``"own"`` or ``"target"``."""
+    def semantic(self, which: ClassTable) -> torch.Tensor: ...
+    def attributes(self, which: ClassTable) -> torch.Tensor: ...
+    def labels(self, which: Classes) -> torch.Tensor:
+        """Seen-class indices (0 .. num_seen_classes-1) of ``which`` classes."""
         ...
 
     def reconstruction(self) -> torch.Tensor:
@@ -297,7 +309,7 @@ class StepContext(Protocol):
         ...
 
     def score(
-        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+        self, images: torch.Tensor, which: Classes = "own", role: str = "real_fake"
     ) -> torch.Tensor:
         """The ``role`` head's score of arbitrary images (a gradient penalty's), through the real
         trunk with the step's instance noise; a conditional head is told the ``which`` classes

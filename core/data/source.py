@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zsk.core.components.zsl_data import ZslData, require_usable
+from zsk.core.components.zsl_data import ZslData
+from zsk.core.data.reader_output import read_checked, reader_label
 from zsk.registry import ComponentRegistry, UserError, get_registry
 
 AUTO = "auto"
@@ -78,4 +79,4 @@ def load_folder(root: Path, fmt: str = AUTO) -> tuple[str, ZslData]:
             hint=f"formats that read a folder: {', '.join(formats)}",
         )
     cls = formats[name]
-    return name, require_usable(cls(cls.Params(root=str(root))).load())
+    return name, read_checked(cls(cls.Params(root=str(root))), reader_label(name))

@@ -44,10 +44,10 @@ def build_run(
     main = plan_run(spec_path, overrides, out)
     validation = plan_validation_run(spec_path, overrides, main)
     run_dir = main.run_dir
-    with _locked(_folders(main, validation)):
+    with locked_runs(_folders(main, validation)):
         refuse_in_the_way(run_dir, force, staged=False)
     move_aside_in_the_way(run_dir, staged=False, on_moved_aside=on_moved_aside)
-    with _locked(_folders(main, validation)):
+    with locked_runs(_folders(main, validation)):
         stale = validation_dir(run_dir)
         retired = [stale] if validation is None and stale.is_dir() else []
         write_runs([p for p in (validation, main) if p is not None], retired=retired)
@@ -63,7 +63,9 @@ def _folders(main: PlannedRun, validation: PlannedRun | None) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _locked(folders: list[Path]) -> Iterator[None]:
+def locked_runs(folders: list[Path]) -> Iterator[None]:
+    """Hold the build lock of every one of ``folders`` (a run and its validation run, or every
+    run of a staged run)."""
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(run_lock(folder, "zsk build"))

@@ -15,7 +15,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,11 +75,20 @@ def plan_run(spec_path: Path, overrides: Sequence[str] = (), out: Path | None = 
     return PlannedRun(run_dir, build, lock_text(build, lock))
 
 
-def write_runs(planned: Sequence[PlannedRun], *, retired: Sequence[Path] = ()) -> None:
+def write_runs(
+    planned: Sequence[PlannedRun],
+    *,
+    retired: Sequence[Path] = (),
+    beside: Mapping[Path, str] | None = None,
+) -> None:
     """Write every planned run's lock file and initial weights, all or none: each file is written
     and flushed under a temporary name first, then all are renamed into place. ``retired`` run
-    directories lose their lock file and weights (an old validation run the new spec has not)."""
+    directories lose their lock file and weights (an old validation run the new spec has not);
+    ``beside`` are further text files written with them (a staged run's stages.lock.yaml)."""
     with writing_together() as staging:
+        for path, text in (beside or {}).items():
+            with staging.file(path) as temporary:
+                temporary.write_text(text, encoding="utf-8")
         for plan in planned:
             with staging.file(plan.run_dir / INIT_FILE) as temporary:
                 save_initial_weights(plan.build, temporary, lock=plan.lock)

@@ -14,7 +14,8 @@ A feature stage is built before those features exist: its networks are composed 
 shape-checked against a stand-in of the feature folder its source will write (the image data
 set's classes, attributes and split, the source discriminator's feature size), which has the
 same fingerprint as the folder extraction writes, so the build stays valid once it is there.
-``stages.lock.yaml`` is written last: a staged build is complete when it is there.
+Every stage's files and ``stages.lock.yaml`` are written together, all new or all old, under
+the locks of the run directory and of every run in it.
 """
 
 from __future__ import annotations
@@ -30,24 +31,26 @@ from zsk.core.build.composer import Build, compose, load_data
 from zsk.core.build.embed import feature_dim
 from zsk.core.components.zsl_data import FeatureSample, ZslData
 from zsk.core.data.holdout import apply_holdout
+from zsk.core.rundir.building import locked_runs
 from zsk.core.rundir.directory import (
     LOCK_FILE,
     RUNS,
     STAGES_FILE,
+    PlannedRun,
     is_staged,
     located_in,
+    lock_section,
+    lock_text,
     move_aside_in_the_way,
     record_latest_run,
     refuse_in_the_way,
-    write_run,
+    write_runs,
 )
 from zsk.core.rundir.validation_run import VALIDATION_DIR
 from zsk.core.spec.loading import StagedDocument, read_spec
 from zsk.core.spec.refs import DatasetRef
 from zsk.core.spec.sections import Problem, Spec, SpecError
 from zsk.core.spec.stages import StagedSpec, StageSpec
-from zsk.core.storage.files import write_file
-from zsk.core.storage.runlock import run_lock
 from zsk.registry import UserError, get_registry
 
 
@@ -142,24 +145,47 @@ def build_staged(
 ) -> tuple[Path, list[StageBuild]]:
     """Build every stage of a staged spec and its validation run into one run directory.
 
-    Every stage is composed and shape-checked before anything is written; a run directory that
-    holds trained stages (or a one-stage run) is refused unless ``force``, which moves it aside.
+    Every stage is composed and shape-checked before anything is written. Under the locks of
+    the run directory and of every run in it, a run directory that holds trained runs (or a
+    one-stage run) is refused unless ``force``, which moves it aside; then every run's files
+    are written together, and runs of an earlier build that this spec has not (a stage renamed,
+    a validation run dropped) lose their lock file and weights.
     """
     staged = document.spec
     run_dir = Path(out) if out is not None else RUNS / staged.name
-    refuse_in_the_way(run_dir, force, staged=True)
     planned = _compose_stages(document, run_dir)
+    runs = [
+        PlannedRun(folder, build, _lock(build, document.source, overrides))
+        for stage, main, validation in planned
+        for folder, build in ((stage.run_dir, main), (stage.validation_dir, validation))
+        if build is not None
+    ]
+    planned_dirs = {r.run_dir for r in runs}
+    with locked_runs(sorted({run_dir, *planned_dirs, *_runs_in(run_dir)})):
+        refuse_in_the_way(run_dir, force, staged=True)
     move_aside_in_the_way(run_dir, staged=True, on_moved_aside=on_moved_aside)
-    source, built = document.source, []
-    with run_lock(run_dir, "zsk build"):
-        for stage, build, validation in planned:
-            write_run(stage.run_dir, build, source=source, overrides=overrides)
-            if validation is not None:
-                write_run(stage.validation_dir, validation, source=source, overrides=overrides)
-            built.append(StageBuild(stage, build, stage.validation_dir if validation else None))
-        write_file(run_dir / STAGES_FILE, _stages_lock_text(staged, source, overrides))
+    existing = _runs_in(run_dir)
+    with locked_runs(sorted({run_dir, *planned_dirs, *existing})):
+        text = _stages_lock_text(staged, document.source, overrides)
+        retired = [folder for folder in existing if folder not in planned_dirs]
+        write_runs(runs, retired=retired, beside={run_dir / STAGES_FILE: text})
     record_latest_run(run_dir)
+    built = [
+        StageBuild(stage, main, stage.validation_dir if validation is not None else None)
+        for stage, main, validation in planned
+    ]
     return run_dir, built
+
+
+def _runs_in(run_dir: Path) -> list[Path]:
+    """The runs a build left in ``run_dir``: its stages and their validation runs."""
+    return sorted(
+        p.parent for p in (*run_dir.glob(f"*/{LOCK_FILE}"), *run_dir.glob(f"*/*/{LOCK_FILE}"))
+    )
+
+
+def _lock(build: Build, source: str, overrides: Sequence[str]) -> str:
+    return lock_text(build, lock_section(build, source=source, overrides=overrides))
 
 
 def _compose_stages(

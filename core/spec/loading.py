@@ -25,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from zsk.core.spec.pydantic_problems import Translator, canonical
+from zsk.core.spec.refs import recorded_components
 from zsk.core.spec.sections import Problem, Spec, SpecError, SpecPath, dotted, reference_problems
 from zsk.core.spec.stages import StagedSpec, stage_problems
 from zsk.registry import ComponentRegistry, UserError, get_registry
@@ -165,13 +166,14 @@ def read_spec(
     registry = registry or get_registry()
     lock = lock if isinstance(lock, dict) else None
     overridden = dict(locator.overridden)
+    recorded = recorded_components(lock)
     if "stages" in data:
-        staged = _validate(StagedSpec, data, registry, locator)
+        staged = _validate(StagedSpec, data, registry, locator, recorded)
         problems = stage_problems(staged, registry)
         if problems:
             raise SpecError(problems).located(locator)
         return StagedDocument(staged, source, marks, key_marks, overridden, lock)
-    spec = _checked_spec(data, registry, locator)
+    spec = _checked_spec(data, registry, locator, recorded)
     return SpecDocument(spec, source, marks, key_marks, overridden, lock)
 
 
@@ -188,8 +190,13 @@ def validate_spec(
     return _checked_spec(copy.deepcopy(dict(data)), registry or get_registry(), locator)
 
 
-def _checked_spec(data: dict[str, Any], registry: ComponentRegistry, locator: _Locator) -> Spec:
-    spec = _validate(Spec, data, registry, locator)
+def _checked_spec(
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]] | None = None,
+) -> Spec:
+    spec = _validate(Spec, data, registry, locator, recorded or {})
     problems = reference_problems(spec, registry)
     if problems:
         raise SpecError(problems).located(locator)
@@ -200,12 +207,17 @@ Root = typing.TypeVar("Root", Spec, StagedSpec)
 
 
 def _validate(
-    root: type[Root], data: dict[str, Any], registry: ComponentRegistry, locator: _Locator
+    root: type[Root],
+    data: dict[str, Any],
+    registry: ComponentRegistry,
+    locator: _Locator,
+    recorded: dict[str, dict[str, str]],
 ) -> Root:
     """The spec with every default filled (nested references' params too:
-    :mod:`zsk.core.spec.refs`)."""
+    :mod:`zsk.core.spec.refs`); ``recorded`` (a lock's :func:`recorded_components`) lets an
+    unknown component's message name the package it came from."""
     try:
-        return root.model_validate(data, context={"registry": registry})
+        return root.model_validate(data, context={"registry": registry, "recorded": recorded})
     except ValidationError as exc:
         problems = Translator(root, data, registry).problems(exc.errors(), ())
         raise SpecError(problems, _MarkedOrigin(locator, problems)) from None

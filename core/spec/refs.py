@@ -1,10 +1,12 @@
 """References to components in specs and in component params: ``{type: NAME, params: {...}}``.
 
-A reference of a given kind (``NormalizerRef``, ``AttentionRef``, ... or :func:`ref_of`) is
+A reference of a given kind (``NormalizerRef``, ``AttentionRef``, ..., one class per kind) is
 resolved when it is validated with the registry in the validation context
 (``model_validate(data, context={"registry": registry})``, as the spec loader does): the name
 must exist, and ``params`` are validated once, by that component's own ``Params`` model, into
-the typed instance that :meth:`ComponentRef.build` hands to the component. The references inside
+the typed instance that each kind's reference hands to the component when it builds it:
+``TrunkRef.build(dims=...) -> Trunk``, ``HeadRef.build(dims=..., in_shape=...) -> Head`` and so
+on, keyword-only, so that a type checker checks a plugin's calls. The references inside
 those params are resolved in the same pass (one a default factory made too), and each remembers
 the registry, so a component builds its nested parts from the registry the spec was validated
 with. A reference made in code, outside such a validation, is resolved when it is built.
@@ -12,8 +14,8 @@ with. A reference made in code, outside such a validation, is resolved when it i
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Any, ClassVar
+from importlib import metadata
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -29,8 +31,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from zsk.core.components.dims import Dims
+from zsk.core.components.interfaces import (
+    Attention,
+    Dataset,
+    Generator,
+    Head,
+    Loss,
+    Metric,
+    Normalizer,
+    SemanticEncoder,
+    Trunk,
+)
 from zsk.registry import ComponentRegistry, UserError, get_registry
 from zsk.registry.components import Component
+
+ComponentT = TypeVar("ComponentT", bound=Component)
 
 
 class _Registry:
@@ -78,8 +94,11 @@ class ComponentRef(BaseModel):
         try:
             component = registry.component(cls.kind, name)
         except UserError as exc:
+            recorded = (info.context or {}).get("recorded", {}).get(name)
+            note = uninstalled_note(cls.kind, name, recorded) if recorded else None
+            message = f"{note}\n  {exc.render()}" if note else exc.render()
             raise PydanticCustomError(
-                "unknown_component", "{message}", {"message": exc.render()}
+                "unknown_component", "{message}", {"message": message}
             ) from None
         return typed_params(component, params, registry)
 
@@ -112,12 +131,54 @@ class ComponentRef(BaseModel):
             )
             raise UserError(f"{self.kind} '{self.type}': invalid params: {details}") from None
 
-    def build(self, *args: Any, registry: ComponentRegistry | None = None) -> Any:
-        """Instantiate the component: ``cls(params, *args)`` (see
-        :mod:`zsk.core.components.interfaces`), from the registry this reference was resolved
-        with."""
+    def _construct(
+        self, base: type[ComponentT], registry: ComponentRegistry | None, **inputs: Any
+    ) -> ComponentT:
+        """The component built as ``cls(params, **inputs)`` from the registry this reference
+        was resolved with, refused unless it is an instance of its kind's ``base``."""
         ref = self.resolve(registry)
-        return ref.registry.component(ref.kind, ref.type)(ref.params, *args)
+        cls = (ref.registry or get_registry()).component(ref.kind, ref.type)
+        built = cls(ref.params, **inputs)
+        if not isinstance(built, base):
+            raise UserError(
+                f"{ref.kind} '{ref.type}' built a {type(built).__name__}, not a {base.__name__}",
+                hint=f"subclass {base.__name__} from zsk.api and register that class",
+            )
+        return built
+
+
+def recorded_components(lock: Any) -> dict[str, dict[str, str]]:
+    """A lock section's record of where each component came from, by component name (what
+    names an uninstalled package when a spec names a component that is gone)."""
+    rows = lock.get("components") if isinstance(lock, dict) else None
+    if not isinstance(rows, dict):
+        return {}
+    return {
+        row["type"]: {key: str(row.get(key, "")) for key in ("distribution", "version", "plugin")}
+        for row in rows.values()
+        if isinstance(row, dict) and isinstance(row.get("type"), str)
+    }
+
+
+def uninstalled_note(kind: str, name: str, recorded: dict[str, str]) -> str | None:
+    """What to install for a component a run was built with (``recorded``: its lock's
+    ``distribution``, ``version`` and ``plugin``) when that distribution is gone or is another
+    version now; None when the same version is installed (its failure notes say more)."""
+    distribution, version = recorded.get("distribution", ""), recorded.get("version", "")
+    if not distribution or not version:
+        return None
+    try:
+        installed = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        now = "which is not installed"
+    else:
+        if installed == version:
+            return None
+        now = f"and {distribution} {installed} is installed now, which does not provide it"
+    return (
+        f"{kind} '{name}' came from {distribution} {version} when this run was built, {now}: "
+        f"install it with `pip install '{distribution}=={version}'`"
+    )
 
 
 def typed_params(
@@ -159,19 +220,94 @@ def _resolve_nested(value: Any, registry: ComponentRegistry) -> None:
         _resolve_nested(item, registry)
 
 
-@functools.cache
-def ref_of(kind: str) -> type[ComponentRef]:
-    """The reference type for components of ``kind`` (one class per kind)."""
-    title = "".join(part.title() for part in kind.split("_")) + "Ref"
-    return type(title, (ComponentRef,), {"kind": kind, "__doc__": f"A reference to a {kind}."})
+class NormalizerRef(ComponentRef):
+    """A reference to a normalizer."""
+
+    kind: ClassVar[str] = "normalizer"
+
+    def build(self, *, registry: ComponentRegistry | None = None) -> Normalizer:
+        return self._construct(Normalizer, registry)
 
 
-NormalizerRef = ref_of("normalizer")
-AttentionRef = ref_of("attention")
-GeneratorRef = ref_of("generator")
-TrunkRef = ref_of("trunk")
-HeadRef = ref_of("head")
-SemanticEncoderRef = ref_of("semantic_encoder")
-LossRef = ref_of("loss")
-DatasetRef = ref_of("dataset")
-MetricRef = ref_of("metric")
+class AttentionRef(ComponentRef):
+    """A reference to an attention block."""
+
+    kind: ClassVar[str] = "attention"
+
+    def build(self, *, channels: int, registry: ComponentRegistry | None = None) -> Attention:
+        return self._construct(Attention, registry, channels=channels)
+
+
+class GeneratorRef(ComponentRef):
+    """A reference to a generator."""
+
+    kind: ClassVar[str] = "generator"
+
+    def build(
+        self,
+        *,
+        dims: Dims,
+        feature_shape: tuple[int, ...] | None = None,
+        registry: ComponentRegistry | None = None,
+    ) -> Generator:
+        return self._construct(Generator, registry, dims=dims, feature_shape=feature_shape)
+
+
+class TrunkRef(ComponentRef):
+    """A reference to a discriminator trunk."""
+
+    kind: ClassVar[str] = "trunk"
+
+    def build(self, *, dims: Dims, registry: ComponentRegistry | None = None) -> Trunk:
+        return self._construct(Trunk, registry, dims=dims)
+
+
+class HeadRef(ComponentRef):
+    """A reference to a discriminator head."""
+
+    kind: ClassVar[str] = "head"
+
+    def build(
+        self,
+        *,
+        dims: Dims,
+        in_shape: tuple[int, int, int],
+        registry: ComponentRegistry | None = None,
+    ) -> Head:
+        return self._construct(Head, registry, dims=dims, in_shape=in_shape)
+
+
+class SemanticEncoderRef(ComponentRef):
+    """A reference to a semantic encoder."""
+
+    kind: ClassVar[str] = "semantic_encoder"
+
+    def build(self, *, dims: Dims, registry: ComponentRegistry | None = None) -> SemanticEncoder:
+        return self._construct(SemanticEncoder, registry, dims=dims)
+
+
+class LossRef(ComponentRef):
+    """A reference to a loss term."""
+
+    kind: ClassVar[str] = "loss"
+
+    def build(self, *, dims: Dims, registry: ComponentRegistry | None = None) -> Loss:
+        return self._construct(Loss, registry, dims=dims)
+
+
+class DatasetRef(ComponentRef):
+    """A reference to a data set."""
+
+    kind: ClassVar[str] = "dataset"
+
+    def build(self, *, registry: ComponentRegistry | None = None) -> Dataset:
+        return self._construct(Dataset, registry)
+
+
+class MetricRef(ComponentRef):
+    """A reference to a metric."""
+
+    kind: ClassVar[str] = "metric"
+
+    def build(self, *, registry: ComponentRegistry | None = None) -> Metric:
+        return self._construct(Metric, registry)

@@ -146,10 +146,19 @@ class OptimizerSpec(_Strict):
         return self
 
 
+class GeneratorOptimizerSpec(OptimizerSpec):
+    """The generator's optimiser: its own default learning rate, which holds whichever of its
+    other keys a spec gives (``generator: {betas: [0.5, 0.9]}`` keeps lr 5e-5)."""
+
+    lr: float = Field(5e-5, gt=0, description="Adam learning rate")
+
+
 class OptimizersSpec(_Strict):
-    generator: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(lr=5e-5))
+    """One optimiser per role; each role's defaults hold key by key."""
+
+    generator: GeneratorOptimizerSpec = Field(default_factory=GeneratorOptimizerSpec)
     discriminator: OptimizerSpec = Field(
-        default_factory=lambda: OptimizerSpec(lr=2e-4),
+        default_factory=OptimizerSpec,
         description="the discriminator and the semantic encoder",
     )
 

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from zsk.core.components.interfaces import CONDITION_PARTS, Condition, Dims
+from zsk.core.data.reader_output import output_problem
 from zsk.core.spec.refs import typed_params
 from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
 from zsk.testing.batch_checks import (
@@ -31,9 +32,11 @@ from zsk.testing.batch_checks import (
     Inputs,
     Run,
     check_batch_of_one,
+    check_reads_condition,
     check_reads_input,
     check_samples_independent,
 )
+from zsk.testing.errors import ContractError
 from zsk.testing.metric_contract import check_metric
 from zsk.testing.toy_step import check_loss
 
@@ -67,7 +70,7 @@ def check_component(
     dims: Dims | None = None,
     in_shape: tuple[int, int, int] = HEAD_IN_SHAPE,
 ) -> None:
-    """Check ``cls`` against the contract of its kind; raise AssertionError saying what failed.
+    """Check ``cls`` against the contract of its kind; raise ContractError saying what failed.
 
     ``params`` are the component's params as a spec would give them (defaults when None);
     a dataset needs them (at least its root). ``dims`` defaults to :data:`TINY_DIMS`;
@@ -92,7 +95,7 @@ def check_component(
         "semantic_encoder": _check_semantic_encoder,
     }
     if cls.kind not in checks:
-        raise AssertionError(f"{label}: no contract for kind {cls.kind!r}")
+        raise ContractError(f"{label}: no contract for kind {cls.kind!r}")
     resolved = typed_params(cls, params)
     checks[cls.kind](cls, resolved, dims or TINY_DIMS, label)
 
@@ -112,17 +115,21 @@ def _check_network(
     inputs = draw(BATCH, 0)
     outputs = run(module, inputs)
     for index, out in enumerate(outputs):
-        assert out.dtype == torch.float32, f"{label}: output {index} has dtype {out.dtype}"
-        assert torch.isfinite(out).all(), f"{label}: output {index} has non-finite values"
+        if out.dtype != torch.float32:
+            raise ContractError(f"{label}: output {index} has dtype {out.dtype}")
+        if not torch.isfinite(out).all():
+            raise ContractError(f"{label}: output {index} has non-finite values")
     check_outputs(outputs)
     trainable = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     if trainable:
         loss = sum(out.square().mean() for out in outputs)
         loss.backward()
         missing = [name for name, p in trainable if p.grad is None]
-        assert not missing, f"{label}: no gradient reaches {', '.join(missing)}"
+        if missing:
+            raise ContractError(f"{label}: no gradient reaches {', '.join(missing)}")
         bad = [name for name, p in trainable if not torch.isfinite(p.grad).all()]
-        assert not bad, f"{label}: non-finite gradients in {', '.join(bad)}"
+        if bad:
+            raise ContractError(f"{label}: non-finite gradients in {', '.join(bad)}")
     check_batch_of_one(label, module, draw, run)
     check_samples_independent(label, module, draw, run)
     _check_round_trip(label, module, build, lambda m: run(m, inputs))
@@ -141,7 +148,7 @@ def _check_round_trip(
         try:
             save_file(state, str(path))
         except (RuntimeError, ValueError) as exc:
-            raise AssertionError(
+            raise ContractError(
                 f"{label}: state dict does not save as safetensors: {exc}"
             ) from None
         loaded = load_file(str(path))
@@ -156,13 +163,15 @@ def _check_round_trip(
         torch.manual_seed(2)
         after = run(fresh)
     for index, (a, b) in enumerate(zip(before, after, strict=True)):
-        assert torch.allclose(a, b, atol=1e-5), (
-            f"{label}: output {index} differs after a safetensors round trip of the state dict"
-        )
+        if not torch.allclose(a, b, atol=1e-5):
+            raise ContractError(
+                f"{label}: output {index} differs after a safetensors round trip of the state dict"
+            )
 
 
 def _expect_shape(label: str, what: str, out: torch.Tensor, shape: tuple[int, ...]) -> None:
-    assert tuple(out.shape) == shape, f"{label}: {what} has shape {tuple(out.shape)}, not {shape}"
+    if tuple(out.shape) != shape:
+        raise ContractError(f"{label}: {what} has shape {tuple(out.shape)}, not {shape}")
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
@@ -187,7 +196,8 @@ def _one_input(make: Callable[[int, int], torch.Tensor]) -> Draw:
 def _check_normalizer(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
     normalizer = cls(params)
     roles = getattr(cls, "roles", frozenset())
-    assert roles, f"{label}: declares no roles (weight and/or feature)"
+    if not roles:
+        raise ContractError(f"{label}: declares no roles (weight and/or feature)")
     # 16 channels: divisible by any usual number of groups
     draw = _one_input(lambda batch, seed: _randn(batch, 16, 8, 8, seed=seed))
     run: Run = lambda m, inputs: (m(inputs[0]),)  # noqa: E731
@@ -214,7 +224,7 @@ def _check_normalizer(cls: type[Component], params: Any, dims: Dims, label: str)
 def _check_attention(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
     _check_network(
         label,
-        lambda: cls(params, 16),
+        lambda: cls(params, channels=16),
         _one_input(lambda batch, seed: _randn(batch, 16, 4, 4, seed=seed)),
         lambda m, inputs: (m(inputs[0]),),
         lambda out: _expect_shape(label, "output", out[0], (BATCH, 16, 4, 4)),
@@ -251,9 +261,12 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
         for what, image in zip(names, out, strict=False):
             _expect_shape(label, f"{what} output", image, image_shape)
             in_range = features_only or image.abs().max() <= 1
-            assert in_range, f"{label}: {what} output leaves [-1, 1]"
+            if not in_range:
+                raise ContractError(f"{label}: {what} output leaves [-1, 1]")
 
-    generator = _check_network(label, lambda: cls(params, dims, FEATURE_SHAPE), draw, run, check)
+    generator = _check_network(
+        label, lambda: cls(params, dims=dims, feature_shape=FEATURE_SHAPE), draw, run, check
+    )
     check_reads_input(label, generator, draw, run, 0, "attributes")
     if generator.takes_noise:
         check_reads_input(label, generator, draw, run, 2, "noise")
@@ -261,13 +274,14 @@ def _check_generator(cls: type[Component], params: Any, dims: Dims, label: str) 
 
 def _check_trunk(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
     def check(out: tuple[torch.Tensor, ...]) -> None:
-        assert out[0].dim() == 4 and out[0].shape[0] == BATCH, (
-            f"{label}: output has shape {tuple(out[0].shape)}, not (B, C, H, W)"
-        )
+        if out[0].dim() != 4 or out[0].shape[0] != BATCH:
+            raise ContractError(
+                f"{label}: output has shape {tuple(out[0].shape)}, not (B, C, H, W)"
+            )
 
     _check_network(
         label,
-        lambda: cls(params, dims),
+        lambda: cls(params, dims=dims),
         _one_input(lambda batch, seed: _images(dims, batch, seed)),
         lambda m, inputs: (m(inputs[0]),),
         check,
@@ -278,11 +292,13 @@ def _check_head(
     cls: type[Component], params: Any, dims: Dims, label: str, in_shape: tuple[int, int, int]
 ) -> None:
     problem = cls.input_problem(params, in_shape)
-    assert problem is None, f"{label}: refuses {in_shape} features: {problem}"
+    if problem is not None:
+        raise ContractError(f"{label}: refuses {in_shape} features: {problem}")
     unknown = set(cls.condition) - CONDITION_PARTS
-    assert not unknown, (
-        f"{label}: condition names {sorted(unknown)}; parts: {sorted(CONDITION_PARTS)}"
-    )
+    if unknown:
+        raise ContractError(
+            f"{label}: condition names {sorted(unknown)}; parts: {sorted(CONDITION_PARTS)}"
+        )
     role = cls.role
 
     def draw(batch: int, seed: int) -> Inputs:
@@ -307,7 +323,8 @@ def _check_head(
         for phase, source in JUDGED:
             extra = head.auxiliary_loss(features, condition, phase, source)
             if extra is not None:
-                assert extra.dim() == 0, f"{label}: auxiliary_loss is not a scalar"
+                if extra.dim() != 0:
+                    raise ContractError(f"{label}: auxiliary_loss is not a scalar")
                 outputs.append(extra)
         return tuple(outputs)
 
@@ -316,9 +333,10 @@ def _check_head(
         if role == "real_fake":
             per_image = tuple(first.shape) == (BATCH,)
             per_patch = first.dim() == 4 and tuple(first.shape[:2]) == (BATCH, 1)
-            assert per_image or per_patch, (
-                f"{label}: scores have shape {tuple(first.shape)}, not (B,) or (B, 1, h, w)"
-            )
+            if not (per_image or per_patch):
+                raise ContractError(
+                    f"{label}: scores have shape {tuple(first.shape)}, not (B,) or (B, 1, h, w)"
+                )
         elif role == "attribute":
             _expect_shape(label, "output", first, (BATCH, dims.num_attributes))
         elif role == "embedding" and not cls.condition:
@@ -326,15 +344,20 @@ def _check_head(
             if len(out) > 1:
                 _expect_shape(label, "class logits", out[1], (BATCH, dims.num_seen_classes))
         else:
-            assert first.shape[0] == BATCH, f"{label}: output's first dimension is not the batch"
+            if first.shape[0] != BATCH:
+                raise ContractError(f"{label}: output's first dimension is not the batch")
 
-    _check_network(label, lambda: cls(params, dims, in_shape), draw, run, check)
+    head = _check_network(
+        label, lambda: cls(params, dims=dims, in_shape=in_shape), draw, run, check
+    )
+    if cls.condition:
+        check_reads_condition(label, head, draw, run)
 
 
 def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label: str) -> None:
     _check_network(
         label,
-        lambda: cls(params, dims),
+        lambda: cls(params, dims=dims),
         _one_input(lambda batch, seed: _rand(batch, dims.num_attributes, seed=seed)),
         lambda m, inputs: (m(inputs[0]),),
         lambda out: _expect_shape(label, "output", out[0], (BATCH, dims.embedding_dim)),
@@ -342,28 +365,16 @@ def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label
 
 
 def _check_dataset(cls: type[Component], params: dict[str, Any] | None, label: str) -> None:
-    assert params is not None, f"{label}: pass params (at least the data set's root) to check it"
-    dataset = cls(typed_params(cls, params))
-    data = dataset.load()
-    num_classes = len(data.classes)
-    assert data.attributes.dim() == 2, (
-        f"{label}: attributes have shape {tuple(data.attributes.shape)}, not (classes, attributes)"
-    )
-    assert data.attributes.shape[0] == num_classes, (
-        f"{label}: {data.attributes.shape[0]} attribute rows for {num_classes} classes"
-    )
-    assert len(data.predicates) == data.attributes.shape[1], (
-        f"{label}: {len(data.predicates)} predicates for {data.attributes.shape[1]} attributes"
-    )
-    seen, unseen = set(data.seen), set(data.unseen)
-    assert not seen & unseen, f"{label}: classes both seen and unseen: {sorted(seen & unseen)}"
-    assert seen | unseen == set(range(num_classes)), (
-        f"{label}: seen and unseen classes do not cover all {num_classes} classes"
-    )
-    for split, samples, allowed in (
-        ("train", data.train, seen),
-        ("test_seen", data.test_seen, seen),
-        ("test_unseen", data.test_unseen, unseen),
-    ):
-        wrong = [s for s in samples if s.label not in allowed]
-        assert not wrong, f"{label}: {split} has images of the wrong classes, e.g. {wrong[0]}"
+    """What ``zsk data check`` and ``zsk build`` require of a reader's output
+    (:func:`zsk.core.data.reader_output.output_problem`), and that its split covers every
+    class."""
+    if params is None:
+        raise ContractError(f"{label}: pass params (at least the data set's root) to check it")
+    data = cls(typed_params(cls, params)).load()
+    problem = output_problem(data)
+    if problem is not None:
+        raise ContractError(f"{label}: read {problem}")
+    uncovered = set(range(len(data.classes))) - set(data.seen) - set(data.unseen)
+    if uncovered:
+        first = data.classes[min(uncovered)]
+        raise ContractError(f"{label}: class '{first}' is neither seen nor unseen")

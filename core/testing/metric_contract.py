@@ -13,6 +13,7 @@ from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.evaluate.metric_plugins import check_values
 from zsk.core.spec.refs import typed_params
 from zsk.registry import Component
+from zsk.testing.errors import ContractError
 
 #: Classes of the made-up evaluation: four seen, two unseen.
 SEEN, UNSEEN = [0, 1, 2, 3], [4, 5]
@@ -62,7 +63,7 @@ def check_metric(
     params: dict[str, Any] | None = None,
     inputs: MetricInputs | None = None,
 ) -> None:
-    """Check a metric class; raise AssertionError saying what failed.
+    """Check a metric class; raise ContractError saying what failed.
 
     Builds it with ``params`` (defaults when None), computes it twice on ``inputs`` (default
     :func:`tiny_inputs`: random images, no networks; pass a real run's inputs for a metric that
@@ -77,12 +78,15 @@ def check_metric(
     try:
         first = check_values(cls.name, metric.compute(inputs))
     except TypeError as exc:
-        raise AssertionError(f"{label}: {exc}") from None
-    assert first, f"{label}: returned no values"
+        raise ContractError(f"{label}: {exc}") from None
+    if not first:
+        raise ContractError(f"{label}: returned no values")
     second = metric.compute(inputs)
-    assert second == first, f"{label}: gives {second} the second time, {first} the first"
+    if second != first:
+        raise ContractError(f"{label}: gives {second} the second time, {first} the first")
     for part, images in zip(_parts(inputs), before, strict=True):
-        assert torch.equal(part.images, images), f"{label}: changed its input images"
+        if not torch.equal(part.images, images):
+            raise ContractError(f"{label}: changed its input images")
 
 
 def _parts(inputs: MetricInputs) -> list[LabelledImages]:

@@ -8,7 +8,7 @@ contract that zsk runs on its own losses and that a plugin author runs on theirs
 
     check_loss(MyLoss)                      # default params
     step = ToyStep("generator")             # or build a step and compare with a formula
-    value = MyLoss(MyLoss.Params(), step.dims)(step)
+    value = MyLoss(MyLoss.Params(), dims=step.dims)(step)
 """
 
 from __future__ import annotations
@@ -20,16 +20,21 @@ from typing import Any
 import torch
 from pydantic import BaseModel
 
-from zsk.core.components.interfaces import Dims, Loss, Phase
+from zsk.core.components.interfaces import (
+    CLASS_TABLES,
+    CLASSES,
+    Classes,
+    ClassTable,
+    Dims,
+    Loss,
+    Phase,
+)
 from zsk.core.spec.refs import typed_params
 from zsk.registry import UserError
+from zsk.testing.errors import ContractError
 
 PHASES: frozenset[str] = frozenset({"discriminator", "generator"})
 SOURCES: tuple[str, ...] = ("real", "fake")
-SEMANTIC_NAMES: tuple[str, ...] = ("own", "other", "target")
-LABEL_NAMES: tuple[str, ...] = ("own", "target")
-#: ``semantic`` and ``attributes`` also give every seen class once (row c for label c).
-CLASS_TABLE_NAMES: tuple[str, ...] = (*SEMANTIC_NAMES, "seen")
 
 #: Small sizes for tests: 16-px RGB images, 6 attributes, 5 seen classes, 8-d embeddings.
 TOY_DIMS = Dims(image_size=16, num_attributes=6, num_seen_classes=5, embedding_dim=8, noise_dim=4)
@@ -104,9 +109,9 @@ class ToyStep:
             for role, shape in head_shapes.items()
             for source in SOURCES
         }
-        self._semantic = {name: self._normal((dims.embedding_dim,)) for name in SEMANTIC_NAMES}
+        self._semantic = {name: self._normal((dims.embedding_dim,)) for name in CLASSES}
         self._attributes = {
-            name: self._uniform((dims.num_attributes,), 0.0, 1.0) for name in SEMANTIC_NAMES
+            name: self._uniform((dims.num_attributes,), 0.0, 1.0) for name in CLASSES
         }
         self._semantic["seen"] = self._normal_leaf((dims.num_seen_classes, dims.embedding_dim))
         self._attributes["seen"] = torch.rand(
@@ -114,8 +119,13 @@ class ToyStep:
         ).requires_grad_(True)
         self._labels = {
             name: torch.randint(dims.num_seen_classes, (batch_size,), generator=self._generator)
-            for name in LABEL_NAMES
+            for name in CLASSES
         }
+        if dims.num_seen_classes > 1:  # "other" is another seen class than each image's own
+            shift = 1 + torch.randint(
+                dims.num_seen_classes - 1, (batch_size,), generator=self._generator
+            )
+            self._labels["other"] = (self._labels["own"] + shift) % dims.num_seen_classes
         self._class_logits = {source: self._normal((dims.num_seen_classes,)) for source in SOURCES}
         if real_fake_targets is None:
             real_fake_targets = (torch.ones(batch_size), torch.zeros(batch_size))
@@ -159,16 +169,16 @@ class ToyStep:
             )
         return self._record(f"class_logits({source})", self._class_logits[source])
 
-    def semantic(self, which: str) -> torch.Tensor:
-        _choose("semantic", which, CLASS_TABLE_NAMES)
+    def semantic(self, which: ClassTable) -> torch.Tensor:
+        _choose("semantic", which, CLASS_TABLES)
         return self._record(f"semantic({which})", self._semantic[which])
 
-    def attributes(self, which: str) -> torch.Tensor:
-        _choose("attributes", which, CLASS_TABLE_NAMES)
+    def attributes(self, which: ClassTable) -> torch.Tensor:
+        _choose("attributes", which, CLASS_TABLES)
         return self._record(f"attributes({which})", self._attributes[which])
 
-    def labels(self, which: str) -> torch.Tensor:
-        _choose("labels", which, LABEL_NAMES)
+    def labels(self, which: Classes) -> torch.Tensor:
+        _choose("labels", which, CLASSES)
         return self._labels[which]
 
     def reconstruction(self) -> torch.Tensor:
@@ -182,9 +192,9 @@ class ToyStep:
         return self._cosine_targets
 
     def score(
-        self, images: torch.Tensor, which: str = "own", role: str = "real_fake"
+        self, images: torch.Tensor, which: Classes = "own", role: str = "real_fake"
     ) -> torch.Tensor:
-        _choose("score", which, SEMANTIC_NAMES)
+        _choose("score", which, CLASSES)
         self.roles_read.add(role)
         return self._score(images)
 
@@ -223,7 +233,7 @@ def check_loss(
     *,
     extra_heads: Mapping[str, tuple[int, ...]] | None = None,
 ) -> None:
-    """Assert that a loss class meets the loss contract; raise AssertionError saying how not.
+    """Check that a loss class meets the loss contract; raise ContractError saying how not.
 
     For each phase in ``cls.phases``, with per-image and with patch-shaped real/fake scores:
     the loss (built with ``params``, default ones when None) returns a finite 0-dim tensor
@@ -235,11 +245,19 @@ def check_loss(
     (:meth:`Loss.prepare`) on a toy step's real samples, as training prepares it.
     """
     label = f"loss '{cls.name}' ({cls.__module__}.{cls.__qualname__})"
-    assert cls.phases and cls.phases <= PHASES, (
-        f"{label}: phases {sorted(cls.phases)} must be a non-empty subset of {sorted(PHASES)}"
-    )
+    if not (cls.phases and cls.phases <= PHASES):
+        raise ContractError(
+            f"{label}: phases {sorted(cls.phases)} must be a non-empty subset of {sorted(PHASES)}"
+        )
     dims = dims or TOY_DIMS
-    loss = cls(_build_params(cls, params), dims)
+    loss = cls(_build_params(cls, params), dims=dims)
+    trainable = [name for name, p in loss.named_parameters() if p.requires_grad]
+    if trainable:
+        raise ContractError(
+            f"{label}: has trainable parameters ({', '.join(trainable)}), which no optimiser "
+            "steps: zsk optimises the networks, not the losses; keep learned parts in a head "
+            "(a head may add its own loss term) or freeze them as buffers"
+        )
     toy = ToyStep("discriminator", dims=dims, batch_size=8)
     loss.prepare(toy.real().detach(), toy.labels("own"))
     for phase in sorted(cls.phases):
@@ -248,38 +266,49 @@ def check_loss(
             shape = "(B, 1, 2, 2)" if patch_size else "(B,)"
             where = f"{label}, {phase} phase, real/fake scores {shape}"
             missing = cls.requires - step.roles
-            assert not missing, (
-                f"{label} requires head roles {sorted(missing)} that ToyStep does not provide; "
-                "pass extra_heads={role: shape} to check_loss"
-            )
+            if missing:
+                raise ContractError(
+                    f"{label} requires head roles {sorted(missing)} that ToyStep does not provide; "
+                    "pass extra_heads={role: shape} to check_loss"
+                )
             value = loss(step)
-            assert isinstance(value, torch.Tensor) and value.dim() == 0, (
-                f"{where}: forward must return a 0-dim tensor, got {value!r:.80}"
-            )
-            assert torch.isfinite(value), f"{where}: loss is {value.item()}"
+            if not (isinstance(value, torch.Tensor) and value.dim() == 0):
+                raise ContractError(
+                    f"{where}: forward must return a 0-dim tensor, got {value!r:.80}"
+                )
+            if not torch.isfinite(value):
+                raise ContractError(f"{where}: loss is {value.item()}")
             undeclared = step.roles_read - cls.requires
-            assert not undeclared, (
-                f"{where}: reads head roles {sorted(undeclared)} not listed in `requires` "
-                f"{sorted(cls.requires)}; add them so the composer can check a spec's heads"
-            )
-            assert value.requires_grad, f"{where}: the loss does not depend on anything it read"
+            if undeclared:
+                raise ContractError(
+                    f"{where}: reads head roles {sorted(undeclared)} not listed in `requires` "
+                    f"{sorted(cls.requires)}; add them so the composer can check a spec's heads"
+                )
+            if not value.requires_grad:
+                raise ContractError(f"{where}: the loss does not depend on anything it read")
             names = list(step.read)
             grads = torch.autograd.grad(value, list(step.read.values()), allow_unused=True)
             reached = {name: g for name, g in zip(names, grads, strict=True) if g is not None}
-            assert reached, f"{where}: no gradient reaches what it read ({', '.join(names)})"
+            if not reached:
+                raise ContractError(
+                    f"{where}: no gradient reaches what it read ({', '.join(names)})"
+                )
             for name, grad in reached.items():
-                assert torch.isfinite(grad).all(), f"{where}: gradient on {name} is not finite"
+                if not torch.isfinite(grad).all():
+                    raise ContractError(f"{where}: gradient on {name} is not finite")
             if "score weight" in step.read:
                 critic = reached.get("score weight")
-                assert critic is not None and critic.abs().sum() > 0, (
-                    f"{where}: no gradient reaches the critic's weights through step.score; a "
-                    "gradient penalty must keep the graph of its input gradient "
-                    "(torch.autograd.grad(..., create_graph=True))"
-                )
+                if not (critic is not None and critic.abs().sum() > 0):
+                    raise ContractError(
+                        f"{where}: no gradient reaches the critic's weights through step.score; a "
+                        "gradient penalty must keep the graph of its input gradient "
+                        "(torch.autograd.grad(..., create_graph=True))"
+                    )
     for phase in sorted(cls.phases):
         step = ToyStep(phase, dims=dims, batch_size=1, extra_heads=extra_heads)
         value = loss(step)
-        assert torch.isfinite(value).all(), (
-            f"{label}, {phase} phase: loss is {value.item()} at batch size 1 (a statistic over the "
-            "batch, such as a standard deviation, is undefined for one sample)"
-        )
+        if not torch.isfinite(value).all():
+            raise ContractError(
+                f"{label}, {phase} phase: loss is {value.item()} at batch size 1 (a statistic "
+                "over the batch, such as a standard deviation, is undefined for one sample)"
+            )

@@ -4,13 +4,15 @@
 # build and train its specs (tiny): its loss and normaliser; its projection head under the
 # built-in hinge loss with R1; its critic under the built-in WGAN-GP over the default trunk with
 # attention. Then its metric in `zsk eval`'s eval.json, its data format in `zsk data check`, and
-# finally uninstall it and see its components gone.
+# finally uninstall it and see its components gone and a run that used them name the package to
+# install. Before any of that: the package type-checks against zsk.api (mypy), and the contract
+# catches the bugs its tests plant under `python -O`, where `assert` is gone.
 #
 #   examples/zsk-plugin-example/ci.sh                 # uses .venv/bin/python of the checkout
 #   PYTHON=/path/to/python examples/zsk-plugin-example/ci.sh
 #
-# No network: the package is installed with --no-deps --no-build-isolation (zsk, setuptools and
-# pytest must already be in the environment). The package is uninstalled again on any exit.
+# No network: the package is installed with --no-deps --no-build-isolation (zsk, setuptools,
+# pytest and mypy must already be in the environment). The package is uninstalled again on any exit.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,6 +63,18 @@ echo "installed $DIST $version"
 step "its own tests (the entry-point test must run, not skip)"
 (cd "$here" && "$PY" -m pytest -q -p no:cacheprovider -rs) | tee "$work/pytest.log"
 if grep -q "skipped" "$work/pytest.log"; then fail "a test of the installed package skipped"; fi
+
+step "mypy: the package type-checks against zsk.api"
+# An editable zsk reaches its modules through an import hook that mypy does not follow, so mypy
+# reads zsk from a tree of links laid out as the installed package is.
+mkdir -p "$work/zsk-types/zsk"
+for part in api:core/api core:core registry:registry testing:core/testing plugins:plugins; do
+    ln -s "$root/${part#*:}" "$work/zsk-types/zsk/${part%%:*}"
+done
+(cd "$here" && MYPYPATH="$work/zsk-types" "$PY" -m mypy)
+
+step "python -O: the contract still catches each planted bug"
+(cd "$here" && "$PY" -O -m pytest -q -p no:cacheprovider tests/test_example_planted_bugs.py)
 
 step "zsk plugins lists its components with distribution $DIST and version $version"
 actual="$(rows_of_dist)"
@@ -166,5 +180,16 @@ set -e
 [[ $status -eq 2 ]] || fail "building the spec without the plugin exited $status, not 2"
 grep -q "unknown loss 'ralsgan'" "$work/build-after.err" || fail "$(cat "$work/build-after.err")"
 echo "refused as expected: $(head -n 1 "$work/build-after.err")"
+
+step "zsk train on a run built with it names the package and version to install"
+set +e
+zsk train "$work/run" --steps 4 --device cpu 2>"$work/train-after.err"
+status=$?
+set -e
+[[ $status -eq 2 ]] || fail "training the run without the plugin exited $status, not 2"
+install="came from $DIST $version when this run was built, which is not installed: install it"
+grep -qF "$install with \`pip install '$DIST==$version'\`" "$work/train-after.err" \
+    || fail "$(cat "$work/train-after.err")"
+echo "refused as expected: $(grep -F "$install" "$work/train-after.err" | head -n 1)"
 
 step "ok: $DIST installs, lists, builds, trains and uninstalls cleanly"

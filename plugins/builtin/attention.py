@@ -34,8 +34,8 @@ class SelfAttention(Attention):
         reduction: int = Field(8, ge=1, description="f and g have channels // reduction channels")
         weight_norm: NormalizerRef = weight_norm_field()
 
-    def __init__(self, params: Component.Params, channels: int):
-        super().__init__(params, channels)
+    def __init__(self, params: Component.Params, *, channels: int):
+        super().__init__(params, channels=channels)
         inner = max(1, channels // params.reduction)
         norm = params.weight_norm.build()
         self.f = norm.wrap(nn.Conv2d(channels, inner, 1))

@@ -106,7 +106,7 @@ class BlockStyle:
         if self.dropout > 0 and index >= self.dropout_from:
             parts["drop"] = nn.Dropout(self.dropout)
         if index in self.attention_at:
-            parts["attn"] = self.attention.build(out_channels)
+            parts["attn"] = self.attention.build(channels=out_channels)
         return nn.Sequential(parts)
 
 

@@ -31,8 +31,8 @@ class _PooledHead(Head):
     class Params(Component.Params):
         weight_norm: NormalizerRef = weight_norm_field()
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.score = self._linear(in_shape[0], 1)
 
     def _linear(self, inputs: int, outputs: int, bias: bool = True) -> nn.Module:
@@ -58,8 +58,8 @@ class ProjectionHead(_PooledHead):
     name = "projection"
     condition = frozenset({"attributes"})
 
-    def __init__(self, params: _PooledHead.Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: _PooledHead.Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.embed = self._linear(dims.num_attributes, in_shape[0], bias=False)
 
     def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
@@ -84,8 +84,8 @@ class ACGANHead(_PooledHead):
             True, description="also train the classifier on fakes in the discriminator phase"
         )
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.classifier = self._linear(in_shape[0], dims.num_seen_classes)
 
     def auxiliary_loss(
@@ -114,8 +114,8 @@ class ContrastiveHead(_PooledHead):
         weight: float = _WEIGHT
         temperature: float = Field(1.0, gt=0, description="temperature τ of the 2C loss")
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.project = self._linear(in_shape[0], dims.embedding_dim)
 
     def auxiliary_loss(

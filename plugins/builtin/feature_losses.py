@@ -48,8 +48,8 @@ class PretrainedClassifier(Loss):
             "as given, Adam 1e-3 β1 0.5, batch 100, N(0, 0.02) weights)",
         )
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         if not dims.feature_dim:
             raise UserError(
                 f"loss '{self.name}' works on feature vectors, but the data set holds images",

@@ -94,8 +94,8 @@ class FeatureGenerator(Generator):
         init: Init = _INIT
         weight_norm: NormalizerRef = weight_norm_field("none")
 
-    def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params: Params, *, dims: Dims, feature_shape: tuple[int, ...] | None = None):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         _needs_features(dims, f"generator '{self.name}'")
         widths = [dims.noise_dim + dims.num_attributes, *params.hidden, dims.feature_dim]
         self.net = mlp(widths, params.negative_slope, params.weight_norm, init=params.init)
@@ -139,8 +139,8 @@ class FeatureTrunk(Trunk):
         init: Init = _INIT
         weight_norm: NormalizerRef = weight_norm_field("none")
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         _needs_features(dims, f"trunk '{self.name}'")
         widths = [dims.feature_dim, *params.hidden]
         # the last hidden layer is activated too: heads read its (non-linear) features
@@ -174,8 +174,8 @@ class ConcatCritic(Head):
         init: Init = _INIT
         weight_norm: NormalizerRef = weight_norm_field("none")
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         size = in_shape[0] * in_shape[1] * in_shape[2]
         widths = [size + dims.num_attributes, *params.hidden, 1]
         self.net = mlp(widths, params.negative_slope, params.weight_norm, init=params.init)

@@ -157,8 +157,8 @@ class EncoderDecoder(Generator):
                 )
             return self
 
-    def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params: Params, *, dims: Dims, feature_shape: tuple[int, ...] | None = None):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         depth = _depth(dims.image_size, params.bottleneck_size, f"generator '{self.name}'")
         widths = _widths(params, depth)
         where = f"generator '{self.name}'"
@@ -270,8 +270,8 @@ class NoiseDecoder(Generator):
             0.25, ge=0, lt=1, description="dropout in the attribute MLP"
         )
 
-    def __init__(self, params: Params, dims: Dims, feature_shape: tuple[int, ...] | None):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params: Params, *, dims: Dims, feature_shape: tuple[int, ...] | None = None):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         where = f"generator '{self.name}'"
         depth = _depth(dims.image_size, params.bottleneck_size, where)
         widths = _widths(params, depth)

@@ -30,8 +30,8 @@ class _ConvHead(Head, abc.ABC):
     """A head whose first layer, ``self.conv``, is one conv from the trunk's channels to
     :meth:`out_channels`."""
 
-    def __init__(self, params: Component.Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Component.Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         conv = nn.Conv2d(
             in_shape[0], self.out_channels(), params.kernel_size, padding=params.padding
         )
@@ -118,8 +118,8 @@ class ConvEmbeddingHead(EmbeddingHead, _ConvHead):
     def out_channels(self) -> int:
         return self.dims.embedding_dim
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.classifier = (
             nn.Linear(dims.embedding_dim, dims.num_seen_classes) if params.classifier else None
         )

@@ -23,8 +23,8 @@ class MlpEncoder(SemanticEncoder):
         negative_slope: float = Field(0.2, ge=0, description="LeakyReLU slope for x < 0")
         dropout: float = Field(0.25, ge=0, lt=1, description="dropout after each hidden layer")
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         self.net = mlp(
             dims.num_attributes,
             params.hidden,
@@ -45,8 +45,8 @@ class LinearEncoder(SemanticEncoder):
     class Params(Component.Params):
         bias: bool = Field(True, description="learn an additive bias")
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim, bias=params.bias)
 
     def forward(self, attributes: torch.Tensor) -> torch.Tensor:
@@ -61,8 +61,8 @@ class IdentityEncoder(SemanticEncoder):
     class Params(Component.Params):
         pass
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         if dims.num_attributes != dims.embedding_dim:
             raise UserError(
                 f"semantic encoder 'identity' passes the {dims.num_attributes} attributes "

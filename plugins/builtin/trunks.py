@@ -49,8 +49,8 @@ class SNConvTrunk(Trunk):
         attention: AttentionRef = attention_field()
         attention_at: list[int] = attention_at_field([-2, -1])
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         where = f"trunk '{self.name}'"
         depth = len(params.channels)
         stride = 2**depth
@@ -92,8 +92,8 @@ class TimmTrunk(Trunk):
             None, description="local .safetensors file with the architecture's weights"
         )
 
-    def __init__(self, params: Params, dims: Dims):
-        super().__init__(params, dims)
+    def __init__(self, params: Params, *, dims: Dims):
+        super().__init__(params, dims=dims)
         where = f"trunk '{self.name}'"
         self.model = timm_models.create(
             params.architecture, where, num_classes=0, global_pool="", in_chans=dims.channels

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -18,12 +19,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import zsk.api  # noqa: F401  (imported once, for the scaffolds' runs)
 from zsk.core.cli.main import cli
 from zsk.core.cli.plugin_new_cmd import SCAFFOLD_KINDS, Scaffold, write_scaffold
 from zsk.core.components.interfaces import Loss
 from zsk.registry import hookimpl, manager
-from zsk.testing import check_component  # noqa: F401  (imported once, for the scaffolds' runs)
-from zsk.testing.toy_step import ToyStep  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -81,7 +81,8 @@ def test_scaffold_passes_its_own_tests_and_registers(
         assert [(r["plugin"], r["distribution"], r["version"]) for r in rows] == [
             (scaffold.module, dist, "0.1.0")
         ]
-        assert rows[0]["description"]
+        words = component.name.replace("_", " ")
+        assert rows[0]["description"].lower() in (f"{words}.", f"{words} {kind_words(kind)}.")
     finally:
         manager.unregister_plugin(scaffold.module)
         for name in [m for m in sys.modules if m.split(".")[0] == scaffold.module]:
@@ -115,6 +116,53 @@ def test_several_components_of_chosen_names_in_one_package_pass_their_tests(
         manager.unregister_plugin("zsk_mixed")
         for name in [m for m in sys.modules if m.split(".")[0] == "zsk_mixed"]:
             del sys.modules[name]
+
+
+def kind_words(kind: str) -> str:
+    return kind.replace("_", " ")
+
+
+def test_every_kind_at_once_is_lint_clean_typed_and_described_by_its_name(tmp_path):
+    folder = tmp_path / "pkg"
+    adds = [f"{kind}:critter_{kind}_thing" for kind in sorted(SCAFFOLD_KINDS)]
+    adds += ["loss:critter_wgan_gp", "metric:attr_agreement"]
+    result = _new("zsk-critterlab", *[p for add in adds for p in ("--add", add)], "--dir", folder)
+    assert result.exit_code == 0, result.output
+    assert "pip install -e '.[test]'" in result.output
+    for args in (["check", "."], ["format", "--check", "."]):
+        ruff = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=folder, capture_output=True, text=True
+        )
+        assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+    scaffold = Scaffold.named("zsk-critterlab", adds)
+    for component in scaffold.components:
+        source = (folder / "src" / "zsk_critterlab" / f"{component.name}.py").read_text()
+        words = component.name.replace("_", " ")
+        title = (
+            words
+            if words.endswith(kind_words(component.template).split()[-1])
+            else (f"{words} {kind_words(component.template)}")
+        )
+        assert f'    """{title[0].upper()}{title[1:]}.\n' in source
+    described = {c.name: c.title for c in scaffold.components}
+    assert described["critter_wgan_gp"] == "Critter wgan gp loss"
+    assert described["attr_agreement"] == "Attr agreement metric"
+
+
+def test_the_data_format_marker_is_the_components_own(tmp_path):
+    write_scaffold("zsk-zoo", ["dataset:zoo_table"], tmp_path / "pkg")
+    source = (tmp_path / "pkg" / "src" / "zsk_zoo" / "zoo_table.py").read_text()
+    assert 'marker_files = ("zoo_table.csv",)' in source
+    readme = (tmp_path / "pkg" / "README.md").read_text()
+    assert 'pip install -e ".[test]"' in readme
+    pyproject = (tmp_path / "pkg" / "pyproject.toml").read_text()
+    assert 'test = ["pytest>=7.4", "ruff>=0.4"]' in pyproject
+
+
+def test_a_class_name_that_would_shadow_a_base_class_is_refused(tmp_path):
+    result = _new("zsk-trunk", "--add", "trunk", "--dir", str(tmp_path / "p"))
+    assert result.exit_code == 2
+    assert "its class would be named 'Trunk', which is zsk's base class" in result.output
 
 
 def test_two_components_of_one_name_are_refused(tmp_path):

@@ -102,6 +102,8 @@ def test_two_stages_build_train_and_resume_inside_the_second(
     _check_features_are_the_recognisers_embeddings(recogniser, features)
 
     _check_every_route_and_the_headline(run_zsk, run)
+    rebuild = ("build", EXAMPLE, *tiny_stages(tiny_shapes))
+    run_zsk(*rebuild, code=2, says=["already holds training checkpoints", "--force"])
 
     unseen = Path("data/shapes/testclasses.txt").read_text().split()[0]
     drawn = recogniser / "pictures" / "grid.png"
@@ -115,8 +117,12 @@ def test_a_staged_run_without_an_image_generator_draws_no_pictures(
     monkeypatch.chdir(tmp_path)
     run_zsk("data", "synth", "data/shapes", *tiny_synth)
     no_gan = ("--set", "stages.recogniser.objective.generator=[]", "--set", "validation_run=null")
+    run_zsk("build", EXAMPLE, *tiny_stages(tiny_shapes), "--out", "runs/r")
+    assert Path("runs/r/features/validation/spec.lock.yaml").is_file()
     run_zsk("build", EXAMPLE, *tiny_stages(tiny_shapes), *no_gan, "--out", "runs/r")
-    assert not Path("runs/r/recogniser/validation").exists()
+    for stage in ("recogniser", "features"):  # the validation runs the new spec has not
+        assert not Path(f"runs/r/{stage}/validation/spec.lock.yaml").exists()
+        assert Path(f"runs/r/{stage}/spec.lock.yaml").is_file()
     run_zsk(
         "generate",
         "--class",

@@ -39,8 +39,8 @@ class TinyTrunk(Trunk):
     class Params(Component.Params):
         channels: list[int] = Field(default_factory=lambda: [4, 8])
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         widths = [dims.channels, *params.channels]
         self.convs = nn.Sequential(
             *(
@@ -62,8 +62,8 @@ class _TinyHead(Head):
 
     out: ClassVar[str] = ""
 
-    def __init__(self, params, dims, in_shape):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         width = {"real_fake": 1, "attribute": dims.num_attributes, "embedding": dims.embedding_dim}
         self.conv = nn.Conv2d(in_shape[0], width.get(self.role, 2), params.kernel)
 
@@ -95,8 +95,8 @@ class TinyEmbedding(EmbeddingHead, _TinyHead):
 
     name, role = "tiny_emb", "embedding"
 
-    def __init__(self, params, dims, in_shape):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.classifier = nn.Linear(dims.embedding_dim, dims.num_seen_classes)
 
     def class_logits(self, embedding):
@@ -127,8 +127,8 @@ class TinyGenerator(Generator):
     class Params(Component.Params):
         detach: bool = False
 
-    def __init__(self, params, dims, feature_shape):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params, *, dims, feature_shape):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         self.pixels = dims.channels * dims.image_size**2
         self.linear = nn.Linear(dims.num_attributes + dims.noise_dim, self.pixels)
         if feature_shape is not None:
@@ -151,8 +151,8 @@ class TinySemantic(SemanticEncoder):
 
     name = "tiny_sem"
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
 
     def forward(self, attributes):

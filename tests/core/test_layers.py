@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("zsk.core.evaluate", "a trained run evaluated: protocol metrics, reports, pictures"),
     ("zsk.core.recommend", "zsk init's recommended spec, sized with the composer and the loop"),
     ("zsk.testing", "contract checks and tiny data for plugin authors' tests"),
+    ("zsk.api", "the plugin API: every name a plugin may import, in one module"),
     ("zsk.core.cli", "the zsk command line"),
 )
 
@@ -50,6 +51,7 @@ PLUGINS_MAY_IMPORT: frozenset[str] = frozenset(
 #: Source folders and the package each one is.
 SOURCES: tuple[tuple[str, str], ...] = (
     ("core/testing", "zsk.testing"),
+    ("core/api", "zsk.api"),
     ("core", "zsk.core"),
     ("registry", "zsk.registry"),
     ("plugins", "zsk.plugins"),
@@ -63,7 +65,8 @@ def module_files() -> dict[str, Path]:
     modules: dict[str, Path] = {}
     for folder, package in SOURCES:
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if package != "zsk.testing" and path.is_relative_to(ROOT / "core/testing"):
+            inner = [ROOT / f for f, p in SOURCES if f.startswith("core/") and p != package]
+            if any(path.is_relative_to(folder) for folder in inner):
                 continue
             parts = path.relative_to(ROOT / folder).with_suffix("").parts
             name = ".".join((package, *parts))

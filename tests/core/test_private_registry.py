@@ -100,7 +100,7 @@ def test_a_reference_made_in_code_is_resolved_once_when_built():
 
     attention = AttentionRef(type="sagan", params={"reduction": 2})
     assert attention.registry is None and attention.params == {"reduction": 2}
-    block = attention.build(8)
+    block = attention.build(channels=8)
     assert block.params.reduction == 2  # the typed Params instance, defaults filled
     assert block.params.weight_norm.registry is get_registry()  # nested default resolved too
     with pytest.raises(UserError, match="unknown normalizer 'spectrl'. Did you mean 'spectral'"):

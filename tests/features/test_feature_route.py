@@ -55,7 +55,7 @@ def test_a_conv_head_on_a_feature_trunk_is_told_to_use_a_1x1_kernel(data):
 
 def test_feature_components_refuse_an_image_data_set():
     with pytest.raises(UserError, match="works on feature vectors, but the data set holds images"):
-        PretrainedClassifier(PretrainedClassifier.Params(), TOY_DIMS)
+        PretrainedClassifier(PretrainedClassifier.Params(), dims=TOY_DIMS)
 
 
 def test_batches_of_features_are_the_rows_unscaled(data):
@@ -100,7 +100,7 @@ def test_gradients_reach_the_critic_and_through_it_the_generator(data):
 
 def test_the_classifier_regulariser_is_the_frozen_classifiers_cross_entropy(data):
     dims = dataclasses.replace(TOY_DIMS, feature_dim=12, num_seen_classes=len(data.seen))
-    loss = PretrainedClassifier(PretrainedClassifier.Params(epochs=20), dims)
+    loss = PretrainedClassifier(PretrainedClassifier.Params(epochs=20), dims=dims)
     features, labels = load_split_images(data, "train", 64)
     seen_labels = torch.tensor([data.seen.index(int(c)) for c in labels])
     loss.prepare(features, seen_labels)
@@ -122,7 +122,7 @@ def test_the_classifier_regulariser_is_the_frozen_classifiers_cross_entropy(data
 
 def test_the_regulariser_refuses_to_run_unprepared():
     dims = dataclasses.replace(TOY_DIMS, feature_dim=12)
-    loss = PretrainedClassifier(PretrainedClassifier.Params(), dims)
+    loss = PretrainedClassifier(PretrainedClassifier.Params(), dims=dims)
     with pytest.raises(RuntimeError, match="before prepare"):
         loss(ToyStep("generator", dims=dims))
 

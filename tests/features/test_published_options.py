@@ -82,11 +82,13 @@ def test_the_published_initialisation_draws_n0_002_weights_and_zero_biases(netwo
     hidden = [400]
     made = {
         "generator": lambda init: FeatureGenerator(
-            FeatureGenerator.Params(hidden=hidden, init=init), DIMS, None
+            FeatureGenerator.Params(hidden=hidden, init=init), dims=DIMS
         ),
-        "trunk": lambda init: FeatureTrunk(FeatureTrunk.Params(hidden=hidden, init=init), DIMS),
+        "trunk": lambda init: FeatureTrunk(
+            FeatureTrunk.Params(hidden=hidden, init=init), dims=DIMS
+        ),
         "critic": lambda init: ConcatCritic(
-            ConcatCritic.Params(hidden=hidden, init=init), DIMS, (300, 1, 1)
+            ConcatCritic.Params(hidden=hidden, init=init), dims=DIMS, in_shape=(300, 1, 1)
         ),
     }[network]
     for layer in _linears(made("normal")):
@@ -113,13 +115,13 @@ def test_the_published_regulariser_classifier_reads_the_features_as_given():
     )
     rows = [s.row for s in data.train]
     real, labels = data.features[rows], torch.tensor([s.label for s in data.train])
-    loss = PretrainedClassifier(PretrainedClassifier.Params(classifier="published"), dims)
+    loss = PretrainedClassifier(PretrainedClassifier.Params(classifier="published"), dims=dims)
     loss.prepare(real, labels)
     assert bool((loss.mean == 0).all()) and bool((loss.scale == 1).all())
     logits = loss.logits(real)
     expected = real @ loss.weight.T + loss.bias  # a linear layer on the raw features
     assert torch.allclose(logits, expected, atol=1e-5)
-    zsk = PretrainedClassifier(PretrainedClassifier.Params(), dims)
+    zsk = PretrainedClassifier(PretrainedClassifier.Params(), dims=dims)
     zsk.prepare(real, labels)
     assert torch.allclose(zsk.mean, real.mean(dim=0), atol=1e-5)
 

@@ -8,7 +8,7 @@ from zsk.plugins.builtin.attention import SelfAttention
 def _attention(channels: int, gamma: float | None = None, **params) -> SelfAttention:
     """Self-attention without weight normalisation; ``gamma`` sets its residual weight."""
     params.setdefault("weight_norm", {"type": "none"})
-    module = SelfAttention(SelfAttention.Params(**params), channels)
+    module = SelfAttention(SelfAttention.Params(**params), channels=channels)
     if gamma is not None:
         with torch.no_grad():
             module.gamma.fill_(gamma)
@@ -63,7 +63,7 @@ def test_sagan_query_and_key_widths(channels, reduction, inner):
 
 
 def test_sagan_spectral_normalises_its_convs_by_default():
-    module = SelfAttention(SelfAttention.Params(), 16)
+    module = SelfAttention(SelfAttention.Params(), channels=16)
     for conv in (module.f, module.g, module.h):
         assert hasattr(conv, "parametrizations") and "weight" in conv.parametrizations
 

@@ -27,7 +27,7 @@ PLAIN = {"weight_norm": {"type": "none"}}
 
 def _head(cls, **params):
     torch.manual_seed(0)
-    return cls(cls.Params.model_validate({**PLAIN, **params}), DIMS, IN_SHAPE)
+    return cls(cls.Params.model_validate({**PLAIN, **params}), dims=DIMS, in_shape=IN_SHAPE)
 
 
 def _condition(batch=5, seed=0):
@@ -104,7 +104,7 @@ def test_contrastive_head_adds_the_2c_loss_on_reals_for_d_and_fakes_for_g():
 def test_r1_and_r2_are_half_gamma_times_the_squared_input_gradient_norm(cls, source):
     direction = torch.randn(3 * 16 * 16)
     step = ToyStep(score=lambda images: images.flatten(1) @ direction)
-    value = cls(cls.Params(gamma=4.0), step.dims)(step)
+    value = cls(cls.Params(gamma=4.0), dims=step.dims)(step)
     torch.testing.assert_close(value, 0.5 * 4.0 * direction.square().sum())
     assert source in step.read
 
@@ -208,8 +208,8 @@ class _LearnedTemperature(Loss):
     name = "learned_temperature_test"
     requires: ClassVar[frozenset[str]] = frozenset({"real_fake"})
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.temperature = torch.nn.Parameter(torch.ones(()))
 
     def forward(self, step):

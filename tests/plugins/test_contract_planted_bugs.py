@@ -56,8 +56,8 @@ class _Encoder(SemanticEncoder):
     class Params(Component.Params):
         fault: str = "none"
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
 
     def forward(self, attributes):

@@ -20,7 +20,7 @@ PATCHES = pytest.mark.parametrize("patch_size", [None, 2], ids=["per-image", "pa
 
 
 def build(cls: type[Loss], step: ToyStep, **params) -> Loss:
-    return cls(cls.Params(**params), step.dims)
+    return cls(cls.Params(**params), dims=step.dims)
 
 
 def by_sample(scores: torch.Tensor) -> list[torch.Tensor]:

@@ -90,7 +90,7 @@ def test_feature_normaliser_used_for_weights_is_a_user_error():
     dims = Dims(image_size=16, num_attributes=4, num_seen_classes=2)
     params = SNConvTrunk.Params(channels=[4, 8], weight_norm={"type": "batch"})
     with pytest.raises(UserError, match="normalizer 'batch' cannot normalise weights"):
-        SNConvTrunk(params, dims)
+        SNConvTrunk(params, dims=dims)
     params = SNConvTrunk.Params(channels=[4, 8], feature_norm={"type": "spectral"})
     with pytest.raises(UserError, match="normalizer 'spectral' cannot normalise features"):
-        SNConvTrunk(params, dims)
+        SNConvTrunk(params, dims=dims)

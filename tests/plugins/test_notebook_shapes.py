@@ -30,13 +30,13 @@ def notebook():
     with torch.device("meta"):
         generator = NoiseDecoder(
             NoiseDecoder.Params(base_channels=64, max_channels=1024, attention_at=[-2, -1]),
-            DIMS,
-            None,
+            dims=DIMS,
+            feature_shape=None,
         )
-        trunk = SNConvTrunk(SNConvTrunk.Params(channels=[32, 64, 128, 256, 512, 1024]), DIMS)
-        real_fake = RealFakeHead(RealFakeHead.Params(), DIMS, (1024, 2, 2))
-        embedding = ConvEmbeddingHead(ConvEmbeddingHead.Params(), DIMS, (1024, 2, 2))
-        semantic = MlpEncoder(MlpEncoder.Params(), DIMS)
+        trunk = SNConvTrunk(SNConvTrunk.Params(channels=[32, 64, 128, 256, 512, 1024]), dims=DIMS)
+        real_fake = RealFakeHead(RealFakeHead.Params(), dims=DIMS, in_shape=(1024, 2, 2))
+        embedding = ConvEmbeddingHead(ConvEmbeddingHead.Params(), dims=DIMS, in_shape=(1024, 2, 2))
+        semantic = MlpEncoder(MlpEncoder.Params(), dims=DIMS)
     return generator, trunk, real_fake, embedding, semantic
 
 

@@ -10,7 +10,7 @@ DIMS = Dims(image_size=32, num_attributes=7, num_seen_classes=3, embedding_dim=5
 
 
 def test_mlp_encoder_layers_and_output():
-    encoder = MlpEncoder(MlpEncoder.Params(hidden=[9, 11]), DIMS)
+    encoder = MlpEncoder(MlpEncoder.Params(hidden=[9, 11]), dims=DIMS)
     linears = [m for m in encoder.net if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(7, 9), (9, 11), (11, 5)]
     assert all(m.negative_slope == 0.2 for m in encoder.net if isinstance(m, nn.LeakyReLU))
@@ -25,20 +25,20 @@ def test_mlp_encoder_layers_and_output():
 
 
 def test_linear_encoder_is_one_affine_map():
-    encoder = LinearEncoder(LinearEncoder.Params(), DIMS)
+    encoder = LinearEncoder(LinearEncoder.Params(), dims=DIMS)
     x = torch.rand(4, 7)
     expected = x @ encoder.linear.weight.T + encoder.linear.bias
     torch.testing.assert_close(encoder(x), expected)
-    assert LinearEncoder(LinearEncoder.Params(bias=False), DIMS).linear.bias is None
+    assert LinearEncoder(LinearEncoder.Params(bias=False), dims=DIMS).linear.bias is None
 
 
 def test_identity_encoder_passes_attributes_through():
     dims = Dims(image_size=32, num_attributes=5, num_seen_classes=3, embedding_dim=5)
     x = torch.rand(4, 5)
-    assert torch.equal(IdentityEncoder(IdentityEncoder.Params(), dims)(x), x)
+    assert torch.equal(IdentityEncoder(IdentityEncoder.Params(), dims=dims)(x), x)
 
 
 def test_identity_encoder_needs_matching_sizes():
     with pytest.raises(UserError, match="passes the 7 attributes through unchanged") as info:
-        IdentityEncoder(IdentityEncoder.Params(), DIMS)
+        IdentityEncoder(IdentityEncoder.Params(), dims=DIMS)
     assert "model.embedding_dim: 7" in info.value.hint

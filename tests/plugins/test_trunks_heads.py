@@ -20,7 +20,7 @@ DIMS = Dims(image_size=32, num_attributes=5, num_seen_classes=3, embedding_dim=6
 @pytest.mark.parametrize("size, channels", [(32, [4, 8, 16]), (64, [4, 8, 8, 16])])
 def test_sn_conv_trunk_halves_the_size_per_block(size, channels):
     dims = Dims(image_size=size, num_attributes=5, num_seen_classes=3)
-    trunk = SNConvTrunk(SNConvTrunk.Params(channels=channels), dims)
+    trunk = SNConvTrunk(SNConvTrunk.Params(channels=channels), dims=dims)
     out = trunk(torch.rand(2, 3, size, size))
     side = size // 2 ** len(channels)
     assert out.shape == (2, channels[-1], side, side)
@@ -28,7 +28,7 @@ def test_sn_conv_trunk_halves_the_size_per_block(size, channels):
 
 
 def test_sn_conv_trunk_follows_the_notebook_block_layout():
-    trunk = SNConvTrunk(SNConvTrunk.Params(channels=[4, 8, 16, 16]), DIMS)
+    trunk = SNConvTrunk(SNConvTrunk.Params(channels=[4, 8, 16, 16]), dims=DIMS)
     blocks = list(trunk.blocks)
     # instance norm from the second block, dropout from the third, attention on the last two
     assert [isinstance(getattr(b, "norm", None), nn.InstanceNorm2d) for b in blocks] == [
@@ -54,18 +54,18 @@ def test_sn_conv_trunk_follows_the_notebook_block_layout():
 def test_sn_conv_trunk_refuses_images_too_small_for_its_blocks():
     dims = Dims(image_size=16, num_attributes=5, num_seen_classes=3)
     with pytest.raises(UserError, match="5 stride-2 blocks need an image_size that is a multiple"):
-        SNConvTrunk(SNConvTrunk.Params(channels=[4] * 5), dims)
+        SNConvTrunk(SNConvTrunk.Params(channels=[4] * 5), dims=dims)
 
 
 def test_timm_trunk_gives_feature_maps():
-    trunk = TimmTrunk(TimmTrunk.Params(architecture="test_resnet"), DIMS)
+    trunk = TimmTrunk(TimmTrunk.Params(architecture="test_resnet"), dims=DIMS)
     out = trunk(torch.rand(2, 3, 32, 32))
     assert out.dim() == 4 and out.shape[:2] == (2, trunk.model.num_features)
     assert trunk.describe() == f"(timm 'test_resnet', output stride {32 // out.shape[-1]})"
 
 
 def test_timm_trunk_permutes_channels_last_features():
-    trunk = TimmTrunk(TimmTrunk.Params(architecture="test_mambaout"), DIMS)
+    trunk = TimmTrunk(TimmTrunk.Params(architecture="test_mambaout"), dims=DIMS)
     out = trunk(torch.rand(2, 3, 32, 32))
     assert out.shape[1] == trunk.model.num_features
     raw = trunk.model.forward_features(torch.rand(1, 3, 32, 32))
@@ -76,41 +76,41 @@ def test_timm_trunk_refuses_token_outputs():
     with pytest.raises(
         UserError, match=r"gives features of shape \(1, 5, 64\), not \(B, C, H, W\)"
     ):
-        TimmTrunk(TimmTrunk.Params(architecture="test_vit"), DIMS)
+        TimmTrunk(TimmTrunk.Params(architecture="test_vit"), dims=DIMS)
 
 
 def test_timm_trunk_unknown_architecture_suggests_names():
     with pytest.raises(UserError, match="timm has no architecture 'resnet1'. Did you mean"):
-        TimmTrunk(TimmTrunk.Params(architecture="resnet1"), DIMS)
+        TimmTrunk(TimmTrunk.Params(architecture="resnet1"), dims=DIMS)
 
 
 def test_timm_trunk_missing_weights_says_where_to_put_them(tmp_path):
     path = tmp_path / "resnet.safetensors"
     params = TimmTrunk.Params(architecture="test_resnet", weights=str(path))
     with pytest.raises(UserError, match="weights file .*resnet.safetensors not found") as info:
-        TimmTrunk(params, DIMS)
+        TimmTrunk(params, dims=DIMS)
     assert "timm/test_resnet" in info.value.hint and "never downloads" in info.value.hint
 
 
 def test_timm_trunk_loads_local_weights(tmp_path):
     torch.manual_seed(0)
-    source = TimmTrunk(TimmTrunk.Params(architecture="test_resnet"), DIMS).eval()
+    source = TimmTrunk(TimmTrunk.Params(architecture="test_resnet"), dims=DIMS).eval()
     path = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in source.model.state_dict().items()}, str(path))
     torch.manual_seed(1)
     params = TimmTrunk.Params(architecture="test_resnet", weights=str(path))
-    loaded = TimmTrunk(params, DIMS).eval()
+    loaded = TimmTrunk(params, dims=DIMS).eval()
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(images), source(images))
 
 
 def test_timm_trunk_refuses_weights_of_another_architecture(tmp_path):
-    other = TimmTrunk(TimmTrunk.Params(architecture="test_efficientnet"), DIMS)
+    other = TimmTrunk(TimmTrunk.Params(architecture="test_efficientnet"), dims=DIMS)
     path = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in other.model.state_dict().items()}, str(path))
     with pytest.raises(UserError, match="does not fit 'test_resnet'|lacks .* tensors"):
-        TimmTrunk(TimmTrunk.Params(architecture="test_resnet", weights=str(path)), DIMS)
+        TimmTrunk(TimmTrunk.Params(architecture="test_resnet", weights=str(path)), dims=DIMS)
 
 
 FEATURES = torch.randn(2, 8, 4, 4)
@@ -118,7 +118,7 @@ FEATURES = torch.randn(2, 8, 4, 4)
 
 def test_real_fake_head_scores_images_or_patches():
     torch.manual_seed(0)
-    head = RealFakeHead(RealFakeHead.Params(patch=True), DIMS, (8, 4, 4))
+    head = RealFakeHead(RealFakeHead.Params(patch=True), dims=DIMS, in_shape=(8, 4, 4))
     patches = head(FEATURES)
     assert patches.shape == (2, 1, 3, 3)  # 4 + 2·1 − 4 + 1 positions per side
     head.params = RealFakeHead.Params(patch=False)
@@ -128,14 +128,14 @@ def test_real_fake_head_scores_images_or_patches():
 
 
 def test_attribute_head_predicts_every_attribute():
-    head = AttributeHead(AttributeHead.Params(output="sigmoid"), DIMS, (8, 4, 4))
+    head = AttributeHead(AttributeHead.Params(output="sigmoid"), dims=DIMS, in_shape=(8, 4, 4))
     out = head(FEATURES)
     assert out.shape == (2, DIMS.num_attributes)
     assert ((out > 0) & (out < 1)).all()
 
 
 def test_embedding_head_and_its_classifier():
-    head = ConvEmbeddingHead(ConvEmbeddingHead.Params(), DIMS, (8, 4, 4))
+    head = ConvEmbeddingHead(ConvEmbeddingHead.Params(), dims=DIMS, in_shape=(8, 4, 4))
     assert head.role == "embedding"
     embedding = head(FEATURES)
     assert embedding.shape == (2, DIMS.embedding_dim)
@@ -143,13 +143,15 @@ def test_embedding_head_and_its_classifier():
     expected = embedding @ head.classifier.weight.T + head.classifier.bias
     torch.testing.assert_close(logits, expected)
     assert logits.shape == (2, DIMS.num_seen_classes)
-    bare = ConvEmbeddingHead(ConvEmbeddingHead.Params(classifier=False), DIMS, (8, 4, 4))
+    bare = ConvEmbeddingHead(
+        ConvEmbeddingHead.Params(classifier=False), dims=DIMS, in_shape=(8, 4, 4)
+    )
     assert bare.class_logits(embedding) is None
 
 
 def test_reconstruction_feature_head_keeps_the_spatial_size():
     params = ReconstructionFeatureHead.Params(channels=12)
-    head = ReconstructionFeatureHead(params, DIMS, (8, 4, 4))
+    head = ReconstructionFeatureHead(params, dims=DIMS, in_shape=(8, 4, 4))
     assert head(FEATURES).shape == (2, 12, 4, 4)
 
 
@@ -170,7 +172,7 @@ def test_one_by_one_heads_pool_first_with_the_same_result(cls):
     """A 1×1 head applies its conv to the averaged features; the mean of the conv over every
     position is the same number (the conv is linear per position), gradients included."""
     torch.manual_seed(0)
-    head = cls(cls.Params(kernel_size=1, padding=0), DIMS, (8, 4, 4))
+    head = cls(cls.Params(kernel_size=1, padding=0), dims=DIMS, in_shape=(8, 4, 4))
     features = FEATURES.clone().requires_grad_()
     pooled = head(features)
     per_position = head.conv(features).mean(dim=(2, 3))

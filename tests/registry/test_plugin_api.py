@@ -100,7 +100,7 @@ def _failure_rows() -> list[dict[str, str]]:
 
 
 def test_a_compatible_plugin_loads_with_its_distribution_and_version(install_fake):
-    install_fake(">=2.0,<3")
+    install_fake(">=3.0,<4")
     entry = get_registry().get("loss", "fake_loss")
     assert (entry.plugin, entry.distribution, entry.version) == ("fake", DIST, VERSION)
     result = CliRunner().invoke(cli, ["plugins", "--json", "--kind", "loss"])
@@ -115,25 +115,38 @@ def test_a_plugin_without_a_declared_range_is_loaded(install_fake):
 
 
 def test_an_incompatible_range_is_reported_with_both_versions(install_fake):
-    install_fake(">=3,<4")
+    install_fake(">=4,<5")
     assert "fake_loss" not in get_registry().names("loss")
     [row] = _failure_rows()
     assert (row["plugin"], row["distribution"]) == ("fake", DIST)
     assert row["error"] == (
-        f"supports zsk plugin API >=3,<4 but this zsk provides plugin API {PLUGIN_API_VERSION}"
+        f"supports zsk plugin API >=4,<5 but this zsk provides plugin API {PLUGIN_API_VERSION}"
     )
     table = CliRunner().invoke(cli, ["plugins"])
     assert table.exit_code == 0
     flat = " ".join(table.output.split())
-    assert f"failed: plugin 'fake' ({DIST}): supports zsk plugin API >=3,<4" in flat
+    assert f"failed: plugin 'fake' ({DIST}): supports zsk plugin API >=4,<5" in flat
     assert f"provides plugin API {PLUGIN_API_VERSION}" in flat
 
 
 def test_a_future_zsk_refuses_a_plugin_for_the_current_api(install_fake, monkeypatch):
-    monkeypatch.setattr(hookspecs, "PLUGIN_API_VERSION", "3.0")
-    install_fake(">=2.0,<3")
+    monkeypatch.setattr(hookspecs, "PLUGIN_API_VERSION", "4.0")
+    install_fake(">=3.0,<4")
     [failure] = manager.failures()
-    assert failure.error.endswith("but this zsk provides plugin API 3.0")
+    assert failure.error.endswith("but this zsk provides plugin API 4.0")
+
+
+def test_a_plugin_for_api_2_is_told_what_api_3_changed(install_fake):
+    install_fake(">=2.0,<3")
+    assert "fake_loss" not in get_registry().names("loss")
+    [failure] = manager.failures()
+    assert failure.error == (
+        "supports zsk plugin API >=2.0,<3 but this zsk provides plugin API 3.0; plugin API 3 "
+        "moved every name a plugin imports to zsk.api and builds components with keyword-only "
+        "inputs, so a plugin made for 2.x is not loaded: install a release of it made for plugin "
+        "API 3, or a zsk that provides plugin API >=2.0,<3 (docs/plugin-guide.md, 'Migrating "
+        "from plugin API 2', tells its author what to change)"
+    )
 
 
 def test_an_unreadable_range_says_what_a_range_looks_like(install_fake):
@@ -145,9 +158,9 @@ def test_an_unreadable_range_says_what_a_range_looks_like(install_fake):
 
 
 def test_a_spec_naming_a_component_of_a_failed_plugin_gives_the_reason(install_fake):
-    install_fake(">=3,<4")
+    install_fake(">=4,<5")
     reason = (
-        f"plugin 'fake' ({DIST}) failed to load: supports zsk plugin API >=3,<4 "
+        f"plugin 'fake' ({DIST}) failed to load: supports zsk plugin API >=4,<5 "
         f"but this zsk provides plugin API {PLUGIN_API_VERSION}"
     )
     with pytest.raises(RegistryError) as error:
@@ -170,7 +183,7 @@ def test_an_import_error_is_reported_and_named_by_lookups(install_fake):
 
 
 def test_a_failed_registration_is_named_only_for_that_component(install_fake):
-    install_fake(">=2.0,<3", extra_registration="register(Undocumented)")
+    install_fake(">=3.0,<4", extra_registration="register(Undocumented)")
     assert get_registry().get("loss", "fake_loss").distribution == DIST
     [failure] = manager.failures()
     assert failure.component == "loss 'undocumented'"
@@ -184,7 +197,7 @@ def test_a_failed_registration_is_named_only_for_that_component(install_fake):
 
 
 def test_load_plugins_env_set_but_empty_loads_no_third_party_plugin(install_fake, monkeypatch):
-    install_fake(">=2.0,<3")
+    install_fake(">=3.0,<4")
     monkeypatch.setenv(manager.LOAD_PLUGINS_ENV, "")
     manager.reset()
     assert "fake_loss" not in get_registry().names("loss")
@@ -192,7 +205,7 @@ def test_load_plugins_env_set_but_empty_loads_no_third_party_plugin(install_fake
 
 
 def test_a_spec_file_naming_it_fails_at_its_line_with_the_reason(install_fake, tmp_path):
-    install_fake(">=3,<4")
+    install_fake(">=4,<5")
     shapes = (REPO / "examples" / "shapes.yaml").read_text()
     assert "{type: lsgan}" in shapes
     spec = tmp_path / "spec.yaml"
@@ -203,4 +216,4 @@ def test_a_spec_file_naming_it_fails_at_its_line_with_the_reason(install_fake, t
     text = error.value.render()
     assert f"spec.yaml:{line}:" in text
     assert "unknown loss 'fake_loss'." in text
-    assert f"plugin 'fake' ({DIST}) failed to load: supports zsk plugin API >=3,<4" in text
+    assert f"plugin 'fake' ({DIST}) failed to load: supports zsk plugin API >=4,<5" in text

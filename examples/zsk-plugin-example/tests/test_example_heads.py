@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import torch
-from zsk.core.components.interfaces import Condition, Dims
-from zsk.testing import check_component
+from zsk.api import Condition, Dims, check_component
 
 from zsk_plugin_example.heads import AttributeProjection, LinearCritic
 
@@ -19,7 +18,7 @@ def test_both_meet_the_zsk_contract():
 
 def test_projection_adds_the_inner_product_of_projected_attributes_and_features():
     head = AttributeProjection(
-        AttributeProjection.Params(weight_norm={"type": "none"}), DIMS, IN_SHAPE
+        AttributeProjection.Params(weight_norm={"type": "none"}), dims=DIMS, in_shape=IN_SHAPE
     )
     features = torch.randn(2, *IN_SHAPE)
     attributes = torch.rand(2, 3)
@@ -32,7 +31,7 @@ def test_projection_adds_the_inner_product_of_projected_attributes_and_features(
 
 
 def test_critic_is_an_affine_map_of_the_pooled_features():
-    head = LinearCritic(LinearCritic.Params(), DIMS, IN_SHAPE)
+    head = LinearCritic(LinearCritic.Params(), dims=DIMS, in_shape=IN_SHAPE)
     features = torch.randn(3, *IN_SHAPE)
     pooled = features.mean(dim=(2, 3))
     torch.testing.assert_close(head(features), pooled @ head.score.weight[0] + head.score.bias)

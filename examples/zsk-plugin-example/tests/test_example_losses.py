@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zsk.testing import ToyStep, check_component
+from zsk.api import ToyStep, check_component
 
 from zsk_plugin_example.losses import RelativisticAverageLSGAN
 
@@ -23,7 +23,7 @@ def ralsgan_by_hand(real: list[float], fake: list[float]) -> float:
 
 def _value(phase: str, patch_size: int | None = None) -> tuple[float, list[float], list[float]]:
     step = ToyStep(phase, batch_size=5, patch_size=patch_size, seed=3)
-    loss = RelativisticAverageLSGAN(RelativisticAverageLSGAN.Params(), step.dims)
+    loss = RelativisticAverageLSGAN(RelativisticAverageLSGAN.Params(), dims=step.dims)
     value = loss(step).item()
     real = step.head("real_fake", "real").flatten().tolist()
     fake = step.head("real_fake", "fake").flatten().tolist()
@@ -52,7 +52,9 @@ def test_equal_scores_cost_two_and_separated_scores_cost_nothing():
         with torch.no_grad():
             step.head("real_fake", "real").fill_(real)
             step.head("real_fake", "fake").fill_(fake)
-        return RelativisticAverageLSGAN(RelativisticAverageLSGAN.Params(), step.dims)(step).item()
+        return RelativisticAverageLSGAN(RelativisticAverageLSGAN.Params(), dims=step.dims)(
+            step
+        ).item()
 
     assert loss_of(0.4, 0.4) == pytest.approx(2.0)
     assert loss_of(1.5, 0.5) == pytest.approx(0.0)
@@ -65,6 +67,6 @@ def test_discriminator_gradient_raises_real_scores_below_the_margin():
     with torch.no_grad():
         real.fill_(0.0)
         fake.fill_(0.0)
-    loss = RelativisticAverageLSGAN(RelativisticAverageLSGAN.Params(), step.dims)(step)
+    loss = RelativisticAverageLSGAN(RelativisticAverageLSGAN.Params(), dims=step.dims)(step)
     grad_real, grad_fake = torch.autograd.grad(loss, [real, fake])
     assert (grad_real < 0).all() and (grad_fake > 0).all()

@@ -7,9 +7,7 @@ import math
 
 import pytest
 import torch
-from zsk.core.components.metric_inputs import LabelledImages
-from zsk.testing import check_component
-from zsk.testing.metric_contract import tiny_inputs
+from zsk.api import LabelledImages, check_component, tiny_inputs
 
 from zsk_plugin_example.metrics import ColourGap
 

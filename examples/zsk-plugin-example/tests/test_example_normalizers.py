@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 from torch import nn
-from zsk.registry import UserError
-from zsk.testing import check_component
+from zsk.api import UserError, check_component
 
 from zsk_plugin_example.normalizers import PixelNorm
 

@@ -6,7 +6,7 @@ from importlib import metadata
 
 import pytest
 from packaging.specifiers import SpecifierSet
-from zsk.registry import PLUGIN_API_VERSION, get_registry, manager
+from zsk.api import PLUGIN_API_VERSION, get_registry, plugin_failures, reload_plugins
 
 import zsk_plugin_example
 from zsk_plugin_example.datasets import ClassTable
@@ -27,10 +27,10 @@ def test_installed_entry_point_registers_every_component(monkeypatch):
         version = metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         pytest.skip(f"{DISTRIBUTION} is not installed; `pip install -e .` tests its entry point")
-    monkeypatch.delenv(manager.LOAD_PLUGINS_ENV, raising=False)
-    manager.reset()
+    monkeypatch.delenv("ZSK_LOAD_PLUGINS", raising=False)
+    reload_plugins()
     try:
-        failed = [f.as_dict() for f in manager.failures() if f.distribution == DISTRIBUTION]
+        failed = [f.as_dict() for f in plugin_failures() if f.distribution == DISTRIBUTION]
         assert failed == []
         registry = get_registry()
         for kind, name, cls in (
@@ -49,4 +49,4 @@ def test_installed_entry_point_registers_every_component(monkeypatch):
                 version,
             )
     finally:
-        manager.reset()
+        reload_plugins()

@@ -44,7 +44,7 @@ class ToyGenerator(Generator):
     name = "toy"
 
     def __init__(self, dims: Dims):
-        super().__init__(None, dims, None)
+        super().__init__(None, dims=dims)
         self.bias = nn.Parameter(torch.zeros(3))
 
     def forward(self, attributes, images=None, noise=None):
@@ -76,7 +76,7 @@ class ToyTrunk(Trunk):
     name = "toy"
 
     def __init__(self, dims: Dims):
-        super().__init__(None, dims)
+        super().__init__(None, dims=dims)
         self.scale = nn.Parameter(torch.ones(3))
 
     def forward(self, images):
@@ -90,7 +90,7 @@ class ToyEmbedding(EmbeddingHead):
     name = "toy"
 
     def __init__(self, dims: Dims):
-        super().__init__(None, dims, (3, 2, 2))
+        super().__init__(None, dims=dims, in_shape=(3, 2, 2))
 
     def forward(self, features):
         return features.mean(dim=(2, 3))
@@ -102,7 +102,7 @@ class ToySemantic(SemanticEncoder):
     name = "toy"
 
     def __init__(self, dims: Dims):
-        super().__init__(None, dims)
+        super().__init__(None, dims=dims)
 
     def forward(self, attributes):
         return attributes[:, :3] * (150 / 127.5) + (50 / 127.5 - 1)

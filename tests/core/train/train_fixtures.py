@@ -45,8 +45,8 @@ class TinyTranslator(Generator):
     name = "tiny_translator"
     source_images = "required"
 
-    def __init__(self, params, dims, feature_shape):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params, *, dims, feature_shape):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         self.body = nn.Sequential(
             nn.Conv2d(3 + dims.num_attributes, 8, 3, padding=1),
             nn.BatchNorm2d(8),
@@ -71,8 +71,8 @@ class TinyNoiseGenerator(Generator):
 
     name = "tiny_noise"
 
-    def __init__(self, params, dims, feature_shape):
-        super().__init__(params, dims, feature_shape)
+    def __init__(self, params, *, dims, feature_shape):
+        super().__init__(params, dims=dims, feature_shape=feature_shape)
         self.linear = nn.Linear(dims.noise_dim + dims.num_attributes, 3 * dims.image_size**2)
 
     def forward(self, attributes, images=None, noise=None):
@@ -89,8 +89,8 @@ class TinyTrunk(Trunk):
 
     name = "tiny_trunk"
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.conv = spectral_norm(nn.Conv2d(3, 4, 4, stride=2, padding=1))
 
     def forward(self, images):
@@ -103,8 +103,8 @@ class TinyRealFake(Head):
     name = "tiny_real_fake"
     role = "real_fake"
 
-    def __init__(self, params, dims, in_shape):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.linear = nn.Linear(int(np.prod(in_shape)), 1)
 
     def forward(self, features):
@@ -116,8 +116,8 @@ class TinyEmbedding(EmbeddingHead):
 
     name = "tiny_embedding"
 
-    def __init__(self, params, dims, in_shape):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.linear = nn.Linear(int(np.prod(in_shape)), dims.embedding_dim)
         self.classifier = nn.Linear(dims.embedding_dim, dims.num_seen_classes)
 
@@ -143,8 +143,8 @@ class TinySemantic(SemanticEncoder):
 
     name = "tiny_semantic"
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
 
     def forward(self, attributes):
@@ -206,8 +206,8 @@ class NanAfter(Loss):
         after: int = Field(0, description="calls that return a finite value")
         count: int = Field(10**9, description="calls that return NaN")
 
-    def __init__(self, params, dims):
-        super().__init__(params, dims)
+    def __init__(self, params, *, dims):
+        super().__init__(params, dims=dims)
         self.calls = 0
 
     def forward(self, step):

@@ -2,12 +2,13 @@
 registered through the `zsk` entry point.
 
 zsk reads ``zsk_plugin_api`` before registering anything: if the running zsk's plugin API
-version is outside this range, the plugin is reported by ``zsk plugins`` and not loaded. The
-heads' ``condition`` and the metric kind arrived with plugin API 1.1; 2.0 renamed the data set
-readers' module, which the data format uses.
+version is outside this range, the plugin is reported by ``zsk plugins`` and not loaded. Every
+name from zsk comes from ``zsk.api``, plugin API 3's one import surface.
 """
 
-from zsk.registry import hookimpl
+from collections.abc import Callable
+
+from zsk.api import Component, hookimpl
 
 from zsk_plugin_example.datasets import ClassTable
 from zsk_plugin_example.heads import AttributeProjection, LinearCritic
@@ -15,7 +16,7 @@ from zsk_plugin_example.losses import RelativisticAverageLSGAN
 from zsk_plugin_example.metrics import ColourGap
 from zsk_plugin_example.normalizers import PixelNorm
 
-zsk_plugin_api = ">=2.0,<3"
+zsk_plugin_api = ">=3.0,<4"
 
 COMPONENTS = (
     RelativisticAverageLSGAN,
@@ -30,6 +31,6 @@ __all__ = [cls.__name__ for cls in COMPONENTS] + ["zsk_plugin_api"]
 
 
 @hookimpl
-def zsk_register_components(register):
+def zsk_register_components(register: Callable[[type[Component]], None]) -> None:
     for cls in COMPONENTS:
         register(cls)

@@ -7,11 +7,7 @@ from pathlib import Path
 
 import torch
 from pydantic import Field
-from zsk.core.components.interfaces import Dataset
-from zsk.core.components.zsl_data import ZslData
-from zsk.core.data.readers import class_images, require_folder
-from zsk.core.data.split import assemble
-from zsk.registry import UserError
+from zsk.api import Dataset, UserError, ZslData, assemble, class_images, require_folder
 
 SPLITS = ("seen", "unseen")
 
@@ -33,6 +29,8 @@ class ClassTable(Dataset):
             0.2, ge=0, lt=1, description="share of each seen class's images tested (GZSL)"
         )
 
+    params: Params  # what zsk hands the constructor: this component's own Params
+
     def load(self) -> ZslData:
         root = Path(self.params.root).expanduser()
         require_folder(root)
@@ -44,7 +42,9 @@ class ClassTable(Dataset):
         header, body = rows[0], rows[1:]
         if header[:2] != ["class", "split"] or len(header) < 3:
             raise UserError("header must be class,split,ATTRIBUTE,...", where=f"{table}:1")
-        classes, values, split = [], [], {"seen": {}, "unseen": {}}
+        classes: list[str] = []
+        values: list[list[float]] = []
+        split: dict[str, dict[str, int]] = {"seen": {}, "unseen": {}}
         for line, row in enumerate(body, start=2):
             if len(row) != len(header) or row[1] not in SPLITS:
                 raise UserError(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 from torch import nn
-from zsk.core.components.interfaces import Condition, Dims, Head
-from zsk.core.spec.refs import NormalizerRef
+from zsk.api import Condition, Dims, Head, NormalizerRef
 
 
 class AttributeProjection(Head):
@@ -28,8 +27,8 @@ class AttributeProjection(Head):
             description="normaliser of w and V (weight role), e.g. spectral or none",
         )
 
-    def __init__(self, params: Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         norm = params.weight_norm.build()
         self.score = norm.wrap(nn.Linear(in_shape[0], 1))
         self.embed = norm.wrap(nn.Linear(dims.num_attributes, in_shape[0], bias=False))
@@ -50,8 +49,8 @@ class LinearCritic(Head):
     name = "linear_critic"
     role = "real_fake"
 
-    def __init__(self, params: Head.Params, dims: Dims, in_shape: tuple[int, int, int]):
-        super().__init__(params, dims, in_shape)
+    def __init__(self, params: Head.Params, *, dims: Dims, in_shape: tuple[int, int, int]):
+        super().__init__(params, dims=dims, in_shape=in_shape)
         self.score = nn.Linear(in_shape[0], 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

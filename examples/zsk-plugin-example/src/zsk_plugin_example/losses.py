@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from zsk.core.components.interfaces import Loss, StepContext
+from zsk.api import Loss, StepContext
 
 
 class RelativisticAverageLSGAN(Loss):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import torch
-from zsk.core.components.interfaces import Metric, MetricValue
-from zsk.core.components.metric_inputs import MetricInputs
+from zsk.api import Metric, MetricInputs, MetricValue
 
 
 class ColourGap(Metric):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 from torch import nn
-from zsk.core.components.interfaces import Normalizer
-from zsk.registry import Component
+from zsk.api import Component, Normalizer
 
 
 class PixelNormLayer(nn.Module):
@@ -35,6 +34,8 @@ class PixelNorm(Normalizer):
 
     class Params(Component.Params):
         eps: float = Field(1e-8, gt=0, description="added to the mean square before the root")
+
+    params: Params  # what zsk hands the constructor: this component's own Params
 
     def feature(self, num_features: int) -> nn.Module:
         return PixelNormLayer(self.params.eps)
