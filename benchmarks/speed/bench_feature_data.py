@@ -5,7 +5,7 @@
 
 Rows (CPU seconds of one thread, median of three):
 
-- read xlsa17: ``zsk.core.data.source.load_folder`` on synthetic ``res101.mat`` and
+- read xlsa17: ``zsk.core.data.folder_formats.load_folder`` on synthetic ``res101.mat`` and
   ``att_splits.mat`` of AwA2's sizes (37,300 features of 2,048 dimensions, stored as float64
   as the download does; 50 classes, 85 attributes), every check included; in a fresh process,
   whose peak memory is reported;
@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 from benchmarks.speed.common import synth_data
 from zsk.core.data.extract import extract
 from zsk.core.data.extractors import timm_extractor
-from zsk.core.data.source import load_folder
+from zsk.core.data.folder_formats import load_folder
 from zsk.testing.xlsa17 import write_xlsa17
 
 #: AwA2's sizes (37,322 samples; here 50 × 746 = 37,300), with about its test-seen share
@@ -51,7 +51,7 @@ QUICK = {"classes": 6, "unseen": 2, "validation": 1, "per_class": 20, "attribute
 READ = """
 import json, resource, sys, time
 from pathlib import Path
-from zsk.core.data.source import load_folder
+from zsk.core.data.folder_formats import load_folder
 start = time.process_time()
 name, data = load_folder(Path(sys.argv[1]))
 seconds = time.process_time() - start

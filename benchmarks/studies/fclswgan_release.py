@@ -1,7 +1,11 @@
 """Run the authors' released f-CLSWGAN code (Xian et al. CVPR 2018, PyTorch) from a folder the
 user names, on the CPU with a current torch, and record its numbers at chosen epochs.
 
+<<<<<<<< HEAD:benchmarks/studies/fclswgan_authors.py
+    python benchmarks/studies/fclswgan_authors.py --authors-code DIR --out RESULT.json \\
+========
     python -m benchmarks.studies.fclswgan_release --authors-code DIR --out RESULT.json \\
+>>>>>>>> main:benchmarks/studies/fclswgan_release.py
         --eval-epochs 2,5,10,20 -- <clswgan.py's own arguments>
 
 DIR holds the release's ``clswgan.py``, ``classifier.py``, ``classifier2.py``, ``util.py`` and

@@ -40,13 +40,21 @@ import torch
 
 from benchmarks.speed.bench_features import AWA2_SIZED, EXAMPLE
 from benchmarks.studies.features_route import ridge_baseline
-from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.results import (
+    RESULTS,
+    find,
+    markdown_table,
+    put,
+    read,
+    study_arguments,
+    tabled,
+)
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.generative import Imagining, validation_scores
-from zsk.core.evaluate.metrics import calibrate, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, zsl_top1
 from zsk.core.evaluate.result import write_eval
 from zsk.core.evaluate.trained import TrainedRun, load_trained
 from zsk.core.rundir.building import build_run
@@ -249,31 +257,49 @@ def _cell(summary: dict) -> str:
 def table(path: Path) -> str:
     """Markdown rows of every curve, test and ridge record of the results file ``path``."""
     records = read(path)
-    lines = [
-        "| settings | step | validation ZSL top-1 | validation H | train CPU s |",
-        "|---|---|---|---|---|",
-    ]
-    for record in (r for r in records if r["kind"] == "curve"):
-        for p in record["points"]:
-            row = (record["name"], p["step"], f"{p['zsl_top1']:.3f}", f"{p['val_h']:.3f}")
-            lines.append("| {} | {} | {} | {} | {:.0f} |".format(*row, p["train_cpu_seconds"]))
-    lines += ["", "| settings | steps | seeds | test ZSL top-1 | test GZSL H | train CPU s |"]
-    lines.append("|---|---|---|---|---|---|")
-    for r in (r for r in records if r["kind"] == "test"):
-        cpu = statistics.mean(run["train_cpu_seconds"] for run in r["runs"])
-        zsl, h = (_cell(r[key]) for key in ("zsl_top1", "gzsl_h"))
-        lines.append(f"| {r['name']} | {r['steps']} | {len(r['runs'])} | {zsl} | {h} | {cpu:.0f} |")
-    lines += [
-        "",
-        "| settings | baseline | test ZSL top-1 | test GZSL H | λ |",
-        "|---|---|---|---|---|",
-    ]
-    for r in (r for r in records if r["kind"] == "ridge"):
-        lines.append(
-            f"| {r['name']} | ridge | {r['zsl_top1']:.3f} | {r['gzsl']['h']:.3f} | "
-            f"{r['lambda']:g} |"
-        )
-    return "\n".join(lines)
+    of = {kind: [r for r in records if r["kind"] == kind] for kind in ("curve", "test", "ridge")}
+    curves = markdown_table(
+        ("settings", "step", "validation ZSL top-1", "validation H", "train CPU s"),
+        (
+            (
+                r["name"],
+                p["step"],
+                f"{p['zsl_top1']:.3f}",
+                f"{p['val_h']:.3f}",
+                f"{p['train_cpu_seconds']:.0f}",
+            )  # fmt: skip
+            for r in of["curve"]
+            for p in r["points"]
+        ),
+    )
+    tests = markdown_table(
+        ("settings", "steps", "seeds", "test ZSL top-1", "test GZSL H", "train CPU s"),
+        (
+            (
+                r["name"],
+                r["steps"],
+                len(r["runs"]),
+                _cell(r["zsl_top1"]),
+                _cell(r["gzsl_h"]),
+                f"{statistics.mean(run['train_cpu_seconds'] for run in r['runs']):.0f}",
+            )  # fmt: skip
+            for r in of["test"]
+        ),
+    )
+    ridges = markdown_table(
+        ("settings", "baseline", "test ZSL top-1", "test GZSL H", "λ"),
+        (
+            (
+                r["name"],
+                "ridge",
+                f"{r['zsl_top1']:.3f}",
+                f"{r['gzsl']['h']:.3f}",
+                f"{r['lambda']:g}",
+            )
+            for r in of["ridge"]
+        ),
+    )
+    return "\n\n".join((curves, tests, ridges))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -47,7 +47,7 @@ from benchmarks.studies.zoo.sets import write_set
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.evaluate.metrics import calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.spec.loading import load_spec
 from zsk.core.storage.files import write_file
 

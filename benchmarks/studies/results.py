@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,3 +71,10 @@ def tabled(args: argparse.Namespace, table: Callable[[Path], str]) -> bool:
     if args.table:
         print(table(args.out))
     return args.table
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table: ``header``, its rule, then a line per row (each cell as ``str``)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -24,13 +24,14 @@ from pathlib import Path
 import torch
 
 from benchmarks.speed.common import machine_line
+from benchmarks.studies.results import markdown_table
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import binarize, predicate_accuracy, train_probe
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.embedding import class_scores, embedding_calibration
 from zsk.core.evaluate.inference import imagine_classes
-from zsk.core.evaluate.metrics import zsl_top1
+from zsk.core.evaluate.protocol import zsl_top1
 from zsk.core.evaluate.trained import load_trained
 from zsk.registry import UserError
 
@@ -98,14 +99,19 @@ def measure(run_dir: Path, per_class: int = 64, probe_steps: int = 1000, seed: i
 
 def table(rows: list[tuple[str, ValidationQuality]]) -> str:
     header = ("validation run", "imagined held-out", "background", "held-out ZSL", "validation H")
-    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|---|"]
-    for name, q in rows:
-        background = "—" if q.imagined_background is None else f"{q.imagined_background:.3f}"
-        lines.append(
-            f"| {name} | {q.imagined:.3f} | {background} | {q.held_out_zsl:.3f} "
-            f"| {q.validation_h:.3f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        header,
+        (
+            (
+                name,
+                f"{q.imagined:.3f}",
+                "—" if q.imagined_background is None else f"{q.imagined_background:.3f}",
+                f"{q.held_out_zsl:.3f}",
+                f"{q.validation_h:.3f}",
+            )  # fmt: skip
+            for name, q in rows
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ It builds G, the discriminator (trunk and heads), the semantic encoder ψ and ev
 the registry alone, naming no concrete component, in the order the constructors need:
 trunk (its output shape probed on a tiny batch) → heads (``in_shape`` = trunk features) →
 the reconstruction-feature head's output shape → generator → semantic encoder → losses.
-Then a dry forward and backward pass on a tiny batch (:mod:`zsk.core.build.dry_run`) checks the
+Then a dry forward and backward pass on a tiny batch (:mod:`zsk.core.build.dry_pass`) checks the
 wiring, so a mismatch is reported in the spec's terms before anything trains. Construction is
 seeded with ``spec.train.seed`` inside a forked RNG: the same spec gives the same initial
 weights, and the caller's random state is left untouched.
@@ -20,9 +20,9 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from zsk.core.build.dry_run import (
+from zsk.core.build.dry_pass import (
     DRY_BATCH,
-    DryRun,
+    DryPassResult,
     at_path,
     dry_pass,
     probe_images,
@@ -58,7 +58,7 @@ class Build:
     gan: GAN
     objective: Objective
     provenance: dict[str, dict[str, str]]
-    dry_run: DryRun | None = field(default=None, repr=False)
+    dry_pass_result: DryPassResult | None = field(default=None, repr=False)
 
 
 #: Roles whose heads evaluation, generation and reconstruction call without a condition.
@@ -86,17 +86,17 @@ def compose(
         objective = Objective(
             **{phase: _build_terms(spec, phase, dims, registry) for phase in PHASES}
         )
-        dry_run = _checked_wiring(spec, data, gan) if dry else None
-    return Build(spec, data, dims, gan, objective, provenance(spec, registry), dry_run)
+        dry_pass_result = _checked_wiring(spec, data, gan) if dry else None
+    return Build(spec, data, dims, gan, objective, provenance(spec, registry), dry_pass_result)
 
 
-def _checked_wiring(spec: Spec, data: ZslData, gan: GAN) -> DryRun:
+def _checked_wiring(spec: Spec, data: ZslData, gan: GAN) -> DryPassResult:
     """The dry pass, with the weights and gradients left as they were before it."""
     initial = {name: value.clone() for name, value in gan.state_dict().items()}
-    dry_run = dry_pass(spec, data, gan, DRY_BATCH)
+    dry_pass_result = dry_pass(spec, data, gan, DRY_BATCH)
     gan.load_state_dict(initial)
     gan.zero_grad(set_to_none=True)
-    return dry_run
+    return dry_pass_result
 
 
 def load_data(spec: Spec, *, registry: ComponentRegistry | None = None) -> ZslData:

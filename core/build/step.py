@@ -1,7 +1,7 @@
 """One training step as data: the batch a step draws, and the lazy context the loss terms read.
 
 The trainer's step (:mod:`zsk.core.train.loop`) and the composer's dry pass
-(:mod:`zsk.core.build.dry_run`) both drive the networks through this context, so a head, a
+(:mod:`zsk.core.build.dry_pass`) both drive the networks through this context, so a head, a
 condition or an auxiliary term is wired in one place.
 
 :class:`PhaseContext` implements :class:`zsk.core.components.interfaces.StepContext`. Every quantity
@@ -78,7 +78,7 @@ def draw_batch(
 
 
 @dataclass
-class Regularisers:
+class Regularizers:
     """The tricks that keep D from getting too smart, at this step's levels."""
 
     smoothing: LabelSmoothingSpec | None = None
@@ -118,7 +118,7 @@ class PhaseContext:
     gan: GAN
     batch: Batch
     fakes: FakeImages
-    regularisers: Regularisers = field(default_factory=Regularisers)
+    regularizers: Regularizers = field(default_factory=Regularizers)
     current_term: str = ""
     #: Each (head role, source) a loss term of this phase judged, in order: the heads whose
     #: own terms (:meth:`auxiliary_losses`) the phase adds.
@@ -139,7 +139,7 @@ class PhaseContext:
         return images.detach() if self.phase == "discriminator" else images
 
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
-        std = self.regularisers.noise_std
+        std = self.regularizers.noise_std
         return images + std * torch.randn_like(images) if std > 0 else images
 
     def features(self, source: Source) -> torch.Tensor:
@@ -264,20 +264,20 @@ class PhaseContext:
 
     def _draw_real_fake_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
         size, device = self.batch.own.shape[0], self.batch.real.device
-        smoothing = self.regularisers.smoothing
+        smoothing = self.regularizers.smoothing
         if smoothing is None:
             real, fake = torch.ones(size, device=device), torch.zeros(size, device=device)
         else:
             real = torch.empty(size, device=device).uniform_(*smoothing.real)
             fake = torch.empty(size, device=device).uniform_(*smoothing.fake)
-        if _coin(self.regularisers.flip_real_fake):
+        if _coin(self.regularizers.flip_real_fake):
             real, fake = fake, real
         return real, fake
 
     def cosine_targets(self) -> tuple[float, float]:
         return self._cached(
             ("cos_targets",),
-            lambda: (0.0, 1.0) if _coin(self.regularisers.flip_cosine) else (1.0, 0.0),
+            lambda: (0.0, 1.0) if _coin(self.regularizers.flip_cosine) else (1.0, 0.0),
         )
 
 

@@ -1,9 +1,7 @@
-"""``zsk build``: a spec to a checked, reproducible run directory; ``zsk schema``: the spec's
-JSON Schema for editors."""
+"""``zsk build``: a spec to a checked, reproducible run directory."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zsk.core.build.composer import Build
-from zsk.core.build.dry_run import DryRun, measure
+from zsk.core.build.dry_pass import DryPassResult, measure
 from zsk.core.spec.sections import PHASES
 
 #: Adam keeps two moments per parameter; with the gradient that is three more copies.
@@ -105,34 +103,6 @@ def _build_stages(document, overrides, out, force, moved, console: Console) -> N
     console.print(f"wrote {run_dir}/ with stages {names}  (next: zsk train {run_dir})")
 
 
-@click.command()
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the schema to this file instead of printing it.",
-)
-def schema(out: Path | None) -> None:
-    """Print the JSON Schema of a spec, with every registered component's params.
-
-    Point an editor at it for completion and checks, e.g. with the YAML language server:
-    a first line `# yaml-language-server: $schema=zsk-spec.schema.json` in the spec.
-
-    \b
-    Example:
-      zsk schema --out zsk-spec.schema.json
-    """
-    from zsk.core.spec.schema import json_schema
-    from zsk.core.storage.files import write_file
-    from zsk.registry import get_registry
-
-    text = json.dumps(json_schema(get_registry()), indent=2, ensure_ascii=False) + "\n"
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        write_file(out, text)
-        click.echo(f"wrote {out}")
-
-
 def _parameters(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -153,7 +123,7 @@ def _holdout_note(data) -> str:
     )
 
 
-def summary_tables(build: Build, cost: DryRun) -> list[Table]:
+def summary_tables(build: Build, cost: DryPassResult) -> list[Table]:
     """The modules (component, plugin, parameters, output shape) and the objective's terms."""
     spec, gan, data = build.spec, build.gan, build.data
     modules = Table(
@@ -188,7 +158,7 @@ def summary_tables(build: Build, cost: DryRun) -> list[Table]:
     return [modules, terms]
 
 
-def totals(build: Build, cost: DryRun) -> list[str]:
+def totals(build: Build, cost: DryPassResult) -> list[str]:
     """Parameter counts, FLOPs and memory per training step (estimates from the dry runs)."""
     gan = build.gan
     counts = {

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from zsk.core.data.source import AUTO
+from zsk.core.data.folder_formats import AUTO
 from zsk.core.data.synth import DEFAULT_CLASSES, DEFAULT_UNSEEN
 from zsk.registry import UserError
 
@@ -161,8 +161,8 @@ def _print_report(report) -> None:
 @click.option("--workers", type=int, default=None, help="Decoding threads [all cores].")
 def prepare(src: Path, fmt: str, size: int, workers: int | None) -> None:
     """Decode and resize every image once into SRC/.zsk-prepared/ for fast training."""
+    from zsk.core.data.folder_formats import load_folder
     from zsk.core.data.prepared import prepare as run_prepare
-    from zsk.core.data.source import load_folder
 
     if not 8 <= size <= 1024:
         raise UserError(f"--size must be between 8 and 1024, got {size}")
@@ -276,26 +276,10 @@ def features(
 
     from zsk.core.data.extract import extract
     from zsk.core.data.extractors import timm_extractor
-    from zsk.core.data.source import load_folder
+    from zsk.core.data.folder_formats import load_folder
     from zsk.core.rundir.run_features import run_extractor
 
-    if (backbone is None) == (run_dir is None):
-        raise UserError(
-            "give either --backbone NAME --weights PATH or --run RUN_DIR",
-            hint="e.g. --backbone resnet101 --weights resnet101.safetensors",
-        )
-    if backbone is not None and weights is None:
-        raise UserError(
-            f"--backbone {backbone} needs --weights: zsk never downloads weights",
-            hint=f"give the local model.safetensors of timm's '{backbone}' (Hugging Face repo "
-            f"timm/{backbone})",
-        )
-    if run_dir is not None and (weights is not None or image_size is not None):
-        raise UserError("--weights and --image-size go with --backbone, not --run")
-    if image_size is not None and not 8 <= image_size <= 1024:
-        raise UserError(f"--image-size must be between 8 and 1024, got {image_size}")
-    if batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    _check_feature_source(backbone, weights, run_dir, image_size, batch_size)
     name, data_set = load_folder(src, fmt)
     target = torch.device(device)
     if backbone is not None:
@@ -324,6 +308,34 @@ def features(
         f"{resumed}{skipped}"
     )
     click.echo(f"next: zsk data check {out}")
+
+
+def _check_feature_source(
+    backbone: str | None,
+    weights: Path | None,
+    run_dir: Path | None,
+    image_size: int | None,
+    batch_size: int,
+) -> None:
+    """Refuse a ``zsk data features`` call that names no source, or two, or settings that do
+    not go with its source."""
+    if (backbone is None) == (run_dir is None):
+        raise UserError(
+            "give either --backbone NAME --weights PATH or --run RUN_DIR",
+            hint="e.g. --backbone resnet101 --weights resnet101.safetensors",
+        )
+    if backbone is not None and weights is None:
+        raise UserError(
+            f"--backbone {backbone} needs --weights: zsk never downloads weights",
+            hint=f"give the local model.safetensors of timm's '{backbone}' (Hugging Face repo "
+            f"timm/{backbone})",
+        )
+    if run_dir is not None and (weights is not None or image_size is not None):
+        raise UserError("--weights and --image-size go with --backbone, not --run")
+    if image_size is not None and not 8 <= image_size <= 1024:
+        raise UserError(f"--image-size must be between 8 and 1024, got {image_size}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
 
 
 @data.command()

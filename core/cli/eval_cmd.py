@@ -144,12 +144,18 @@ def eval_command(
         return
     trained = load_trained(run_dir)
     result = evaluate(trained, options, resolve_device(device), log=progress_log(console))
+    _show_then_write(trained.run_dir, result, as_json, console)
+
+
+def _show_then_write(run_dir: Path, result: EvalResult, as_json: bool, console: Console) -> None:
+    """Print the result (a table, or the JSON object), warn of failed metric plugins, then
+    write eval.json: a write that fails (a full or read-only folder) loses no number."""
     if as_json:
         click.echo(result.to_json(), nl=False)
     else:
         print_table(result, Console())
     for name, reason in result.failed_metrics().items():
         console.print(f"warning: metric {name} failed ({reason}); eval.json records it as failed")
-    path = write_eval(trained.run_dir, result)  # shown first: a failed write loses no number
+    path = write_eval(run_dir, result)
     if not as_json:
         console.print(f"wrote {path}")

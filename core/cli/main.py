@@ -17,15 +17,15 @@ from zsk.registry import UserError
 #: command name -> "module:attribute" (relative to zsk.core.cli)
 BUILTIN_COMMANDS: dict[str, str] = {
     "plugins": "plugins_cmd:plugins",
-    "plugin": "plugin_new_cmd:plugin",
+    "plugin": "plugin_cmd:plugin",
     "data": "data_cmd:data",
     "init": "init_cmd:init",
     "build": "build_cmd:build",
-    "schema": "build_cmd:schema",
+    "schema": "schema_cmd:schema",
     "train": "train_cmd:train",
     "eval": "eval_cmd:eval_command",
-    "generate": "pictures_cmd:generate",
-    "translate": "pictures_cmd:translate",
+    "generate": "generate_cmd:generate",
+    "translate": "translate_cmd:translate",
     "report": "report_cmd:report",
 }
 
@@ -75,7 +75,7 @@ def _version() -> str:
 
 @click.group(cls=ZskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
-    version=None, package_name="zsk", prog_name="zsk", message="%(prog)s %(version)s"
+    version=None, package_name="zsk-toolkit", prog_name="zsk", message="%(prog)s %(version)s"
 )
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 @click.pass_context

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from zsk.core.components.zsl_data import ZslData
+from zsk.core.data.folder_formats import load_folder
 from zsk.core.data.images import decode_into
 from zsk.core.data.progress import progress_bar
-from zsk.core.data.source import load_folder
 
 #: Side at which ``check`` decodes every image: small, so the check is quick (JPEG draft mode).
 CHECK_SIZE = 16

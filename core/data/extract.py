@@ -128,17 +128,7 @@ def extract(
     done = _prepare_out(out, source, force)
     if done == -1:
         return ExtractResult(out, count, dim, count, [], already_complete=True)
-    skipped: list[int] = []
-    if done is None:
-        make_folder(out)
-        write_file(out / INDEX, index_json(data, count, dim, source, complete=False))
-        write_file(out / SAMPLES, planned)
-        with writing(out / ARRAY) as partial:
-            np.lib.format.open_memmap(partial, "w+", np.float32, (count, dim)).flush()
-        write_file(out / PROGRESS, json.dumps({"done": 0, "skipped": []}))
-        done = 0
-    else:
-        skipped = json.loads((out / PROGRESS).read_text(encoding="utf-8"))["skipped"]
+    done, skipped = _started(out, data, (count, dim), source, planned, done)
     resumed_at = done
     paths = [s.path for s in data.train + data.test_seen + data.test_unseen]
     size = extractor.image_size
@@ -167,6 +157,28 @@ def extract(
     (out / PROGRESS).unlink(missing_ok=True)
     report_skipped([paths[i] for i in skipped], count, "images")
     return ExtractResult(out, count, dim, resumed_at, [paths[i] for i in skipped])
+
+
+def _started(
+    out: Path,
+    data: ZslData,
+    shape: tuple[int, int],
+    source: dict,
+    planned: str,
+    done: int | None,
+) -> tuple[int, list[int]]:
+    """The rows done and skipped so far: a new folder's files written with none done (an
+    index marked incomplete, the planned samples, a zeroed array), or a resumed one's progress."""
+    if done is not None:
+        return done, json.loads((out / PROGRESS).read_text(encoding="utf-8"))["skipped"]
+    count, dim = shape
+    make_folder(out)
+    write_file(out / INDEX, index_json(data, count, dim, source, complete=False))
+    write_file(out / SAMPLES, planned)
+    with writing(out / ARRAY) as partial:
+        np.lib.format.open_memmap(partial, "w+", np.float32, (count, dim)).flush()
+    write_file(out / PROGRESS, json.dumps({"done": 0, "skipped": []}))
+    return 0, []
 
 
 def _require_finite(features: np.ndarray, paths: list[Path], start: int, failed: list[int]):

@@ -95,9 +95,10 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images.to(torch.float32).mul_(2.0 / 255.0).sub_(1.0)
 
 
-#: Images converted per step on the CPU: 4 × 3 × 128 × 128 floats (768 KiB) stay in L2 cache
-#: between the conversion and the scaling, so the float batch is written to memory once.
-CPU_CHUNK = 4
+#: Values converted at a time on the CPU: 4 × 3 × 128 × 128 floats (768 KiB) stay in L2 cache
+#: between the conversion and the scaling, so the float batch is written to memory once;
+#: smaller images go more at a time (64 of 32 px), as a few operations each.
+CPU_CHUNK_VALUES = 4 * 3 * 128 * 128
 # x * 2/255 - 1 as one in-place pass: lerp(x, e, w) = (1 - w) x + w e with 1 - w = 2/255, w e = -1
 _LERP_WEIGHT = 253.0 / 255.0
 _LERP_END = torch.tensor(-255.0 / 253.0)
@@ -106,9 +107,10 @@ _LERP_END = torch.tensor(-255.0 / 253.0)
 def gather_unit_range(images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``to_unit_range(images[index])`` on the CPU, a few images at a time (equal within 3e-7)."""
     out = torch.empty((len(index), *images.shape[1:]), dtype=torch.float32)
-    for start in range(0, len(index), CPU_CHUNK):
-        part = out[start : start + CPU_CHUNK]
-        part.copy_(images.index_select(0, index[start : start + CPU_CHUNK]))
+    chunk = max(1, CPU_CHUNK_VALUES // max(1, images[0].numel()))
+    for start in range(0, len(index), chunk):
+        part = out[start : start + chunk]
+        part.copy_(images.index_select(0, index[start : start + chunk]))
         part.lerp_(_LERP_END, _LERP_WEIGHT)
     return out
 

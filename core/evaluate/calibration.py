@@ -11,7 +11,7 @@ preference:
    This is the field's protocol.
 2. The evaluated run is itself a validation run: its own held-out images.
 3. Neither: the run's own training images with pseudo-unseen classes it *was* trained on
-   (:mod:`zsk.core.evaluate.validation`), which underestimates the bias; the source says so.
+   (:mod:`zsk.core.evaluate.pseudo_unseen`), which underestimates the bias; the source says so.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class CalibrationSource:
     the generative route's validation classifier is fitted beside images ``judge`` imagines.
     """
 
-    judge: TrainedRun
+    scorer: TrainedRun
     images: CalibrationImages
     fit: LabelledImages
 

@@ -10,7 +10,7 @@ from zsk.core.build.model import GAN
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.inference import cosine_scores, embed_attributes, embed_images
-from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import RouteResult
 
 

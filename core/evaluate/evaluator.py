@@ -10,6 +10,7 @@ import torch
 
 from zsk.core.components.interfaces import Metric
 from zsk.core.components.metric_inputs import LabelledImages, MetricInputs
+from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.attribute_probe import (
     attribute_accuracy,
@@ -23,6 +24,7 @@ from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.headline import choose_headline, route_kind
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
+from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
 from zsk.core.evaluate.published_protocol import published_protocol
 from zsk.core.evaluate.result import (
     AttributeProbe,
@@ -35,7 +37,6 @@ from zsk.core.evaluate.result import (
     discard_eval,
 )
 from zsk.core.evaluate.trained import TrainedRun, load_trained
-from zsk.core.evaluate.validation import pseudo_unseen_split
 from zsk.core.rundir.validation_run import trained_companion
 from zsk.core.spec.refs import MetricRef
 from zsk.registry import UserError
@@ -133,12 +134,12 @@ def evaluate(
     train, test_seen, test_unseen = _load_splits(trained)
     split = pseudo_unseen_split(train.labels, data.seen, len(data.unseen), options.seed)
     source = calibration_source(trained, train, split, validation_run, log)
-    judge = source.judge.build.gan.to(device).eval()
+    scorer = source.scorer.build.gan.to(device).eval()
     routes, unavailable = {}, {}
     if "embedding" in gan.discriminator.heads:
         log("embedding zero-shot accuracy")
         calibration = embedding_calibration(
-            judge, source.judge.build.data, source.images, device, options.batch_size
+            scorer, source.scorer.build.data, source.images, device, options.batch_size
         )
         test = test_seen + test_unseen
         where = source.images.source
@@ -151,7 +152,7 @@ def evaluate(
     if trained.build.objective.generator:
         splits = (train, test_seen, test_unseen)
         imagined_routes, imagined, outcomes = _imagined_samples(
-            trained, judge, source, splits, metrics, options, device, log
+            trained, scorer, source, splits, metrics, options, device, log
         )
         routes |= imagined_routes
     else:
@@ -189,7 +190,7 @@ def _calibration_summary(
 
 def _imagined_samples(
     trained: TrainedRun,
-    judge,
+    scorer,
     source,
     splits: tuple[LabelledImages, LabelledImages, LabelledImages],
     metrics,
@@ -206,10 +207,10 @@ def _imagined_samples(
     per_class = options.images_per_class or defaults["images_per_class"]
     epochs = options.classifier_epochs or defaults["classifier_epochs"]
     log(f"imagining {', '.join(map(str, per_class))} samples per class and fitting classifiers")
-    judge_data, where = source.judge.build.data, source.images.source
+    scorer_data, where = source.scorer.build.data, source.images.source
     how, calibration, candidates = choose_imagining(
-        judge,
-        judge_data,
+        scorer,
+        scorer_data,
         source.fit,
         source.images,
         Imagining(per_class[0], device, batch, options.seed),
@@ -225,24 +226,38 @@ def _imagined_samples(
         routes["published_protocol"] = published_protocol(
             gan, data, train, test_seen + test_unseen, device, options.seed
         )
-    log(f"training the attribute probe ({options.probe_steps} steps)")
-    binary, rule = binarize(data.attributes)
-    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
-    imagined = generative.imagined
-
-    def accuracy(images: LabelledImages) -> float:
-        return attribute_accuracy(probe, images, binary, device, batch)
-
-    def per_predicate(images: LabelledImages) -> dict[str, float]:
-        values = predicate_accuracy(probe, images, binary, device, batch).tolist()
-        return dict(zip(data.predicates, values, strict=True))
-
+    record = _attribute_record(data, generative.imagined, splits, options, device, log)
     if metrics:
         log(f"metrics: {', '.join(metrics)}")
     inputs = MetricInputs(
-        data, train, test_seen, test_unseen, imagined, gan, device, batch, options.seed
+        data, train, test_seen, test_unseen, generative.imagined, gan, device, batch, options.seed
     )
-    record = ImaginedRecord(
+    return routes, record, compute_metrics(metrics, inputs)
+
+
+def _attribute_record(
+    data: ZslData,
+    imagined: LabelledImages,
+    splits: tuple[LabelledImages, LabelledImages, LabelledImages],
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None],
+) -> ImaginedRecord:
+    """How well the imagined unseen samples carry their attributes, judged by a probe trained
+    on the real training images (its accuracy on real test images beside, as the reference)."""
+    train, test_seen, test_unseen = splits
+    log(f"training the attribute probe ({options.probe_steps} steps)")
+    binary, rule = binarize(data.attributes)
+    probe = train_probe(train, binary, options.probe_steps, device, options.seed)
+
+    def accuracy(images: LabelledImages) -> float:
+        return attribute_accuracy(probe, images, binary, device, options.batch_size)
+
+    def per_predicate(images: LabelledImages) -> dict[str, float]:
+        values = predicate_accuracy(probe, images, binary, device, options.batch_size).tolist()
+        return dict(zip(data.predicates, values, strict=True))
+
+    return ImaginedRecord(
         attribute_accuracy=accuracy(imagined),
         probe=AttributeProbe(
             real_test_seen=accuracy(test_seen),
@@ -255,4 +270,3 @@ def _imagined_samples(
             },
         ),
     )
-    return routes, record, compute_metrics(metrics, inputs)

@@ -22,7 +22,7 @@ from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import EPOCHS, SoftmaxClassifier, fit_softmax
 from zsk.core.evaluate.embedding import CalibrationImages
 from zsk.core.evaluate.inference import classifier_features, imagine_classes
-from zsk.core.evaluate.metrics import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import Candidate, RouteResult
 
 

@@ -27,7 +27,7 @@ from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import PUBLISHED, fit_softmax
 from zsk.core.evaluate.inference import classifier_features, imagine_classes
-from zsk.core.evaluate.metrics import gzsl_accuracy, zsl_top1
+from zsk.core.evaluate.protocol import gzsl_accuracy, zsl_top1
 from zsk.core.evaluate.result import GzslNumbers, RouteResult
 
 #: the release's generated features per unseen class (its AwA and CUB ZSL scripts) and epochs

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from zsk.core.build.composer import Build
 from zsk.core.rundir.directory import load_run
 from zsk.core.train.checkpoint import find_latest
 from zsk.core.train.trained_weights import load_generator_and_discriminator
@@ -17,7 +17,7 @@ class TrainedRun:
     """The run's :class:`~zsk.core.build.composer.Build` (EMA generator when kept), checkpoint."""
 
     run_dir: Path
-    build: Any
+    build: Build
     checkpoint: Path
 
     @property
@@ -26,7 +26,7 @@ class TrainedRun:
         return int(self.checkpoint.stem.rsplit("-", 1)[-1])
 
 
-def load_trained(run_dir: Path, build: Any = None) -> TrainedRun:
+def load_trained(run_dir: Path, build: Build | None = None) -> TrainedRun:
     """Load the newest checkpoint into the run's networks (``build``, else the run's), eval mode.
 
     A run without a checkpoint is refused: its networks hold their initial random weights, and

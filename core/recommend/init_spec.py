@@ -3,17 +3,14 @@
 What the data decides: the reader (AwA2 layout or image folders) and its attribute scale, the
 image size (the smallest the generator supports that is at least the training images' median
 side, capped by ``max_image_size``), and the training length. Only training images are read:
-no test image influences the spec. The length comes from the budget:
-the FLOPs of one real training step (every update its objective makes, counted on the built
-networks) at a nominal rate, split between the run and the validation run that chooses GZSL's
-calibration (``validation_run``). Counting FLOPs, not timing steps, keeps the spec the same on
-every machine; counting a real step, not one pass through every network, is what gives a spec
-without the GAN (``--no-gan``) the same CPU time as one with it: its step costs about a
-quarter.
+no test image influences the spec. The length comes from the budget: the FLOPs of one real
+training step (every update its objective makes, counted on the built networks) at a measured
+rate per route, after the CPU the training process spends besides its steps, split between
+the run and the validation run that chooses GZSL's calibration (``validation_run``). Counting
+FLOPs, not timing steps, keeps the spec the same on every machine; the spec pins one thread,
+so the budget is the process CPU the run spends.
 
-Everything else is the same for every data set: small networks and the objective of
-examples/shapes.yaml with a softmax over every seen class's cosine added to D, chosen on
-validation runs (BENCHMARKS.md §6 says which and why).
+The networks and settings of each route are in :mod:`zsk.core.recommend.recipes`.
 """
 
 from __future__ import annotations
@@ -27,19 +24,30 @@ from typing import Any
 from PIL import Image
 
 from zsk.core.build.composer import compose, load_data
-from zsk.core.data.source import folder_formats, load_folder
+from zsk.core.data.folder_formats import folder_formats, load_folder
+from zsk.core.data.holdout import apply_holdout
+from zsk.core.recommend.recipes import route_sections
 from zsk.core.spec.loading import validate_spec
-from zsk.core.spec.sections import Spec
+from zsk.core.spec.sections import HoldoutSpec, Spec
 from zsk.core.train.loop import Trainer
 from zsk.registry import UserError
 
 #: Image sizes the built-in generator draws (its depth follows the size).
 IMAGE_SIZES = (32, 64, 128)
-#: Training FLOPs one CPU core delivers per second on the small networks below, the process's
-#: start, data loading and checkpoints included: what turns ``--cpu-minutes`` into steps. A
-#: faster or slower core trains proportionally more or fewer steps in the same budget.
-FLOPS_PER_SECOND = 40e9
-BATCH = 32
+#: Training FLOPs per CPU second of one thread, and the CPU seconds a ``zsk train`` process
+#: spends besides its steps (starting Python and torch, reading the images, building both
+#: runs, checkpoints), per route. The recogniser's: fitted to the process CPU of ``zsk train``
+#: at two lengths of its spec on a zoo set (textures: 4 and 16 epochs, 6.9 and 12.7 s); the
+#: image GAN's: one rate with the process included (2-core AMD EPYC KVM VM, torch 2.14.1, one
+#: thread; BENCHMARKS.md §6).
+FLOPS_PER_SECOND = {"no-gan": 57e9, "image-gan": 40e9}
+PROCESS_SECONDS = {"no-gan": 5.0, "image-gan": 0.0}
+#: Process CPU seconds the two-stage route's feature stage adds (extracting φ(x) for both runs,
+#: the regulariser's classifiers, the feature GAN and its validation run), kept out of the
+#: recogniser's share of the budget: a two-stage ``zsk train`` with a one-epoch recogniser
+#: took 12.2 s on a 40-class set, about 5 s of it the process's own and under 1 s the
+#: recogniser's steps.
+FEATURE_STAGE_SECONDS = 6.5
 #: Training images a validation run keeps, as a share of the run's (held-out classes and the
 #: fifth of the other classes' images leave); used to split the budget.
 _VALIDATION_SHARE = 0.6
@@ -76,66 +84,15 @@ def _data_section(root: Path) -> dict[str, Any]:
 
 
 def recommended_spec(
-    root: Path, name: str, image_size: int, gan: bool, epochs: int, seed: int = 0
+    root: Path, name: str, image_size: int, route: str, epochs: int, seed: int = 0
 ) -> dict[str, Any]:
-    """The spec as a plain dict (see module); ``gan=False`` gives the same networks and
-    settings trained without the GAN: no generator terms and no adversarial term, every other
-    term of the discriminator kept (the comparison every claim needs). ``epochs`` is the
-    caller's: :func:`epochs_for` sizes each spec to the budget from its own step."""
-    discriminator: list[dict[str, Any]] = [
-        {"type": "cosine_real", "params": {"lambda_other": 0.5, "lambda_softmax": 0.1}},
-        {"type": "attribute"},
-        {"type": "cosine_softmax"},
-    ]
-    generator: list[dict[str, Any]] = []
-    if gan:
-        discriminator = [{"type": "lsgan"}, *discriminator]
-        generator = [
-            {"type": "lsgan"},
-            {"type": "cosine_generator"},
-            {"type": "attribute"},
-            {"type": "l1_reconstruction", "weight": 10.0},
-        ]
-    generator_params = {"base_channels": 16, "max_channels": 64, "bottleneck_size": 4}
-    if gan:
-        generator_params |= {"noise": True, "source_dropout": 0.75}
+    """The spec of ``route`` (:mod:`zsk.core.recommend.recipes`) as a plain dict, with the
+    data section for ``root`` and a validation run. ``epochs`` is the caller's:
+    :func:`epochs_for` sizes each spec to the budget from its own step."""
     return {
         "name": name,
         "data": _data_section(root),
-        "model": {
-            "image_size": image_size,
-            "embedding_dim": 64,
-            "noise_dim": 32,
-            "generator": {"type": "encoder_decoder", "params": generator_params},
-            "trunk": {
-                "type": "sn_conv",
-                "params": {"channels": [32, 64, 128], "dropout": 0.0, "attention_at": []},
-            },
-            "heads": {
-                "real_fake": {"type": "real_fake"},
-                "attribute": {"type": "attribute"},
-                "embedding": {"type": "embedding", "params": {"classifier": True}},
-                "reconstruction_feature": {
-                    "type": "reconstruction_feature",
-                    "params": {"channels": 32},
-                },
-            },
-            "semantic_encoder": {"type": "linear"},
-        },
-        "objective": {"discriminator": discriminator, "generator": generator},
-        "train": {
-            "batch_size": BATCH,
-            "epochs": epochs,
-            "optimizers": {
-                "generator": {"lr": 2.0e-4, "betas": [0.5, 0.999]},
-                "discriminator": {"lr": 2.0e-4, "betas": [0.5, 0.999]},
-            },
-            "instance_noise": {"std": 0.1, "decay": 0.999},
-            "seed": seed,
-            "log_every": 25,
-            "checkpoint_every": 1000,
-            "sample_every": 500,
-        },
+        **route_sections(route, image_size, epochs, seed),
         "validation_run": {},
     }
 
@@ -145,9 +102,43 @@ def validated_spec(spec: dict[str, Any]) -> Spec:
     return validate_spec(spec, source="the recommended spec")
 
 
+def num_attributes(spec: dict[str, Any]) -> int:
+    """The number of attributes of ``spec``'s data set."""
+    return int(load_data(validated_spec(spec)).attributes.shape[1])
+
+
 def training_images(spec: dict[str, Any]) -> list[Path]:
     """The training images of ``spec``'s data set (never a test image)."""
     return [sample.path for sample in load_data(validated_spec(spec)).train]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFit:
+    """How a route's spec fits a data set: its batch, and whether a validation run fits."""
+
+    batch_size: int
+    validation_run: bool
+    note: str  # what was changed for small data, and why ("" when nothing was)
+
+
+def fit_to_data(spec: dict[str, Any]) -> DataFit:
+    """The route's batch, lowered to what the run's and its validation run's training images
+    fill; without a validation run where the data hold too few seen classes or images for
+    one (GZSL's constant is then chosen on the run's own pseudo-unseen classes)."""
+    data = load_data(validated_spec(spec))
+    wanted = spec["train"]["batch_size"]
+    holdout = HoldoutSpec()
+    try:
+        validation = apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
+    except UserError as exc:
+        batch = max(1, min(wanted, len(data.train)))
+        note = f"no validation run: {exc.message}"
+        return DataFit(batch, False, note + (f"; batch {batch}" if batch < wanted else ""))
+    batch = max(1, min(wanted, len(data.train), len(validation.train)))
+    if batch == wanted:
+        return DataFit(batch, True, "")
+    note = f"batch {batch}: the validation run trains on {len(validation.train)} images"
+    return DataFit(batch, True, note)
 
 
 def step_flops(spec: dict[str, Any]) -> int:
@@ -167,8 +158,15 @@ def step_flops(spec: dict[str, Any]) -> int:
     return counter.get_total_flops() or 1
 
 
-def epochs_for(flops: int, images: int, cpu_seconds: float) -> int:
-    """Passes over the training images that ``cpu_seconds`` buys for the run and its
-    validation run together, at least 1."""
-    steps = cpu_seconds * FLOPS_PER_SECOND / flops / (1 + _VALIDATION_SHARE)
-    return max(1, round(steps * BATCH / max(images, 1)))
+def epochs_for(route: str, flops: int, batch: int, images: int, cpu_seconds: float) -> int:
+    """Passes over the training images that ``cpu_seconds`` of process CPU buy for the run
+    and its validation run together (one ``zsk train``), at least 1."""
+    training = max(cpu_seconds - PROCESS_SECONDS[route], 0.0)
+    steps = training * FLOPS_PER_SECOND[route] / flops / (1 + _VALIDATION_SHARE)
+    return max(1, round(steps * batch / max(images, 1)))
+
+
+def expected_cpu_seconds(route: str, flops: int, batch: int, images: int, epochs: int) -> float:
+    """The process CPU seconds :func:`epochs_for`'s model expects ``epochs`` to cost."""
+    steps = epochs * images / batch * (1 + _VALIDATION_SHARE)
+    return PROCESS_SECONDS[route] + steps * flops / FLOPS_PER_SECOND[route]

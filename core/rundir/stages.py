@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -51,7 +52,7 @@ from zsk.core.spec.loading import StagedDocument, read_spec
 from zsk.core.spec.refs import DatasetRef
 from zsk.core.spec.sections import Problem, Spec, SpecError
 from zsk.core.spec.stages import StagedSpec, StageSpec
-from zsk.registry import UserError, get_registry
+from zsk.registry import ComponentRegistry, UserError, get_registry
 
 
 @dataclass(frozen=True)
@@ -191,48 +192,54 @@ def _lock(build: Build, source: str, overrides: Sequence[str]) -> str:
 def _compose_stages(
     document: StagedDocument, run_dir: Path
 ) -> list[tuple[Stage, Build, Build | None]]:
-    """Each stage's build and its validation run's build, in order (nothing written)."""
+    """Each stage's build and its validation run's build, in order (nothing written); a
+    problem is located where the stage is written."""
     staged, registry = document.spec, get_registry()
     planned: list[tuple[Stage, Build, Build | None]] = []
     builds: dict[str, Build] = {}
     for name, body in staged.stages.items():
-        stage = Stage(name, body, run_dir / name)
         if body.features_from is None:
             assert body.data is not None  # the stage spec's validator: data or features_from
             spec = staged.stage_spec(name, body.data)
             located = document.stage_document(name, spec)
-            data = located_in(located, lambda spec=spec: load_data(spec, registry=registry))
-            validation_data = None
-            if staged.validation_run is not None:
-                holdout = _validation_spec(spec)
-                validation_data = located_in(
-                    located, lambda spec=holdout: load_data(spec, registry=registry)
-                )
+            inputs = located_in(located, partial(_image_inputs, spec, registry))
         else:
-            source = builds[body.features_from.stage]
-            layer, size = body.features_from.layer, source.dims.image_size
-            dim = feature_dim(source.gan, layer, size)
-            root = features_dir(run_dir / body.features_from.stage, layer)
-            spec = staged.stage_spec(name, _feature_folder(root))
+            source, upstream = body.features_from, builds[body.features_from.stage]
+            dim = feature_dim(upstream.gan, source.layer, upstream.dims.image_size)
+            origin = run_dir / source.stage
+            spec = staged.stage_spec(name, _feature_folder(features_dir(origin, source.layer)))
             located = document.stage_document(name, spec)
-            data = _planned_features(source.data, dim, root)
-            validation_data = None
-            if staged.validation_run is not None:
-                root = features_dir(run_dir / body.features_from.stage / VALIDATION_DIR, layer)
-                holdout = _validation_spec(spec.model_copy(update={"data": _feature_folder(root)}))
-                whole = _planned_features(source.data, dim, root)
-                validation_data = located_in(located, lambda h=holdout, w=whole: _held_out(h, w))
-        build = located_in(
-            located, lambda spec=spec, data=data: compose(spec, data, registry=registry)
-        )
+            make = partial(_feature_inputs, spec, upstream.data, dim, origin, source.layer)
+            inputs = located_in(located, make)
+        builds[name] = located_in(located, partial(compose, *inputs[0], registry=registry))
         validation = None
-        if validation_data is not None:
-            validation = located_in(
-                located, lambda h=holdout, d=validation_data: compose(h, d, registry=registry)
-            )
-        builds[name] = build
-        planned.append((stage, build, validation))
+        if inputs[1] is not None:
+            validation = located_in(located, partial(compose, *inputs[1], registry=registry))
+        planned.append((Stage(name, body, run_dir / name), builds[name], validation))
     return planned
+
+
+Inputs = tuple[tuple[Spec, ZslData], tuple[Spec, ZslData] | None]
+
+
+def _image_inputs(spec: Spec, registry: ComponentRegistry) -> Inputs:
+    """An image stage's spec and data, and its validation run's (None without one)."""
+    data = load_data(spec, registry=registry)
+    if spec.validation_run is None:
+        return (spec, data), None
+    holdout = _validation_spec(spec)
+    return (spec, data), (holdout, load_data(holdout, registry=registry))
+
+
+def _feature_inputs(spec: Spec, images: ZslData, dim: int, origin: Path, layer: str) -> Inputs:
+    """A feature stage's spec and stand-in data (the folder its source ``origin`` will write),
+    and its validation run's, which reads the features of the source's validation run."""
+    data = _planned_features(images, dim, features_dir(origin, layer))
+    if spec.validation_run is None:
+        return (spec, data), None
+    root = features_dir(origin / VALIDATION_DIR, layer)
+    holdout = _validation_spec(spec.model_copy(update={"data": _feature_folder(root)}))
+    return (spec, data), (holdout, _held_out(holdout, _planned_features(images, dim, root)))
 
 
 def _validation_spec(spec: Spec) -> Spec:

@@ -34,11 +34,14 @@ LOCK_KEY = "lock"
 LOCK_SUFFIX = ".lock.yaml"
 
 
-@dataclass
-class SpecDocument:
-    """A validated spec and where each of its parts came from."""
+Root = typing.TypeVar("Root", Spec, StagedSpec)
 
-    spec: Spec
+
+@dataclass
+class _Document(typing.Generic[Root]):
+    """A validated spec (one-stage or staged) and where each of its parts came from."""
+
+    spec: Root
     source: str
     marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
@@ -50,20 +53,12 @@ class SpecDocument:
         return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
 
-@dataclass
-class StagedDocument:
+class SpecDocument(_Document[Spec]):
+    """A validated one-stage spec and where each of its parts came from."""
+
+
+class StagedDocument(_Document[StagedSpec]):
     """A validated staged spec and where each of its parts came from."""
-
-    spec: StagedSpec
-    source: str
-    marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[SpecPath, tuple[int, int]] = field(default_factory=dict)
-    overridden: dict[SpecPath, str] = field(default_factory=dict)
-    lock: dict[str, Any] | None = None
-
-    def locate(self, path: SpecPath, *, key: bool = False) -> str:
-        """``file:line:col`` of ``path`` (or of its nearest ancestor in the file)."""
-        return _Locator(self.source, self.marks, self.key_marks, self.overridden)(path, key=key)
 
     def stage_document(self, stage: str, spec: Spec) -> SpecDocument:
         """Stage ``stage`` as the one-stage ``spec``, its paths located where the stage is
@@ -201,9 +196,6 @@ def _checked_spec(
     if problems:
         raise SpecError(problems).located(locator)
     return spec
-
-
-Root = typing.TypeVar("Root", Spec, StagedSpec)
 
 
 def _validate(

@@ -230,6 +230,12 @@ class TrainSpec(_Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     compile: bool = False
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads of the training process (None: torch's default, one per core); "
+        "pinned, the CPU seconds a run spends do not grow with the machine's cores",
+    )
     ema: EmaSpec | None = None
     grad_clip: float | None = Field(None, gt=0, description="clip gradient norms to this")
     seed: int = Field(
@@ -309,8 +315,7 @@ def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]
             problems.append(Problem(path, exc.message, exc.hint))
             return None
 
-    heads = spec.model.heads
-    for key, ref in heads.items():
+    for key, ref in spec.model.heads.items():
         head = lookup("head", ref.type, ("model", "heads", key, "type"))
         role = getattr(head, "role", key)
         if role != key:
@@ -324,41 +329,52 @@ def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]
                 )
             )
     for phase in PHASES:
-        seen_names: dict[str, int] = {}
-        for index, term in enumerate(getattr(spec.objective, phase)):
-            loss = lookup("loss", term.type, ("objective", phase, index, "type"))
-            if loss is None:
-                continue
-            allowed = sorted(getattr(loss, "phases", PHASES))
-            if phase not in allowed:
-                problems.append(
-                    Problem(
-                        ("objective", phase, index, "type"),
-                        f"loss '{term.type}' is not a {phase} term; it belongs in "
-                        f"{' or '.join('objective.' + p for p in allowed)}",
-                    )
+        problems += _term_problems(spec, phase, lookup)
+    return problems
+
+
+def _term_problems(
+    spec: Spec, phase: str, lookup: Callable[[str, str, SpecPath], type[Component] | None]
+) -> list[Problem]:
+    """Each term of ``objective.PHASE``: allowed there, its heads present, its name unique."""
+    problems: list[Problem] = []
+    heads = spec.model.heads
+    seen_names: dict[str, int] = {}
+    for index, term in enumerate(getattr(spec.objective, phase)):
+        where = ("objective", phase, index, "type")
+        loss = lookup("loss", term.type, where)
+        if loss is None:
+            continue
+        allowed = sorted(getattr(loss, "phases", PHASES))
+        if phase not in allowed:
+            problems.append(
+                Problem(
+                    where,
+                    f"loss '{term.type}' is not a {phase} term; it belongs in "
+                    f"{' or '.join('objective.' + p for p in allowed)}",
                 )
-            missing = sorted(set(getattr(loss, "requires", ())) - set(heads))
-            if missing:
-                have = ", ".join(sorted(heads)) or "none"
-                problems.append(
-                    Problem(
-                        ("objective", phase, index, "type"),
-                        f"loss '{term.type}' reads the {', '.join(missing)} head(s), but "
-                        f"model.heads has no {' or '.join(repr(m) for m in missing)} "
-                        f"(it has: {have})",
-                        hint=f"add model.heads.{missing[0]}, or drop this term",
-                    )
+            )
+        missing = sorted(set(getattr(loss, "requires", ())) - set(heads))
+        if missing:
+            have = ", ".join(sorted(heads)) or "none"
+            problems.append(
+                Problem(
+                    where,
+                    f"loss '{term.type}' reads the {', '.join(missing)} head(s), but "
+                    f"model.heads has no {' or '.join(repr(m) for m in missing)} "
+                    f"(it has: {have})",
+                    hint=f"add model.heads.{missing[0]}, or drop this term",
                 )
-            name = term.display_name
-            if name in seen_names:
-                problems.append(
-                    Problem(
-                        ("objective", phase, index),
-                        f"two terms named '{name}' in objective.{phase} (terms "
-                        f"{seen_names[name]} and {index})",
-                        hint="give one of them a distinct `label:`",
-                    )
+            )
+        name = term.display_name
+        if name in seen_names:
+            problems.append(
+                Problem(
+                    ("objective", phase, index),
+                    f"two terms named '{name}' in objective.{phase} (terms "
+                    f"{seen_names[name]} and {index})",
+                    hint="give one of them a distinct `label:`",
                 )
-            seen_names.setdefault(name, index)
+            )
+        seen_names.setdefault(name, index)
     return problems

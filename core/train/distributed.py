@@ -59,7 +59,7 @@ def from_environment() -> Distributed:
     return Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def initialise(layout: Distributed, device: torch.device) -> Distributed:
+def initialize(layout: Distributed, device: torch.device) -> Distributed:
     """Join the process group (NCCL for CUDA, gloo for CPU) with a gloo group for control."""
     if not layout.enabled or dist.is_initialized():
         return layout

@@ -5,7 +5,7 @@ then one generator update on the last batch, reusing the fakes the last D update
 forward once). Every loss term comes from the spec's objective; the loop names none.
 
 The loop is :class:`Trainer`; each of its parts has one job: :class:`~zsk.core.train.feed.
-TrainingFeed` draws the batches, :class:`~zsk.core.train.optimisation.Optimisation` holds the
+TrainingFeed` draws the batches, :class:`~zsk.core.train.optimization.Optimization` holds the
 optimisers and makes a phase's update, :class:`~zsk.core.train.checkpointing.Checkpointing`
 saves and resumes, :class:`~zsk.core.train.training_log.TrainingLog` keeps the logged numbers.
 
@@ -24,7 +24,7 @@ import torch
 
 from zsk.core.build.composer import Build
 from zsk.core.build.model import GAN
-from zsk.core.build.step import FakeImages, Regularisers
+from zsk.core.build.step import FakeImages, Regularizers
 from zsk.core.spec.sections import TrainSpec
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.allocator import keep_freed_memory
@@ -36,13 +36,13 @@ from zsk.core.train.distributed import (
     any_replica,
     average_batch_norm_statistics,
     broadcast_state,
-    initialise,
+    initialize,
     replica_digests,
 )
 from zsk.core.train.ema import ModelEMA
 from zsk.core.train.feed import TrainingFeed
-from zsk.core.train.optimisation import Optimisation
-from zsk.core.train.progress import Reporter
+from zsk.core.train.optimization import Optimization
+from zsk.core.train.reporter import Reporter
 from zsk.core.train.samples import SampleGrid
 from zsk.core.train.signals import StopRequest, TrainingInterrupted
 from zsk.core.train.state import TrainState, seed_everything
@@ -108,9 +108,11 @@ class Trainer:
         self.build, self.settings, self.run_dir = build, build.spec.train, Path(run_dir)
         self.layout = layout or Distributed()
         self.device = resolve_device(device, self.layout.local_rank)
+        if self.settings.threads is not None:
+            torch.set_num_threads(self.settings.threads)
         if self.device.type == "cpu":
             keep_freed_memory()  # reuse freed pages instead of faulting in fresh ones
-        initialise(self.layout, self.device)
+        initialize(self.layout, self.device)
         self.precision = resolve_precision(self.settings.precision, self.device)
         # channels_last is slower on the CPU (BENCHMARKS.md §2), so it applies on CUDA only
         channels_last = self.device.type == "cuda" and self.settings.channels_last
@@ -130,7 +132,7 @@ class Trainer:
                 build.dims.noise_dim,
                 self.settings.seed,
             )
-        self.optimisation = Optimisation(
+        self.optimization = Optimization(
             self.gan, self.settings, self.device, self.layout, self.precision
         )
         self.steps_per_epoch = len(self.feed.stream) / self.settings.n_critic
@@ -139,7 +141,7 @@ class Trainer:
             self.gan,
             self.ema,
             build.objective.named_losses(),
-            self.optimisation.updaters,
+            self.optimization.updaters,
             self.feed.stream,
             seed=self.settings.seed,
             rank=self.layout.rank,
@@ -170,22 +172,22 @@ class Trainer:
         return int(self.settings.steps)
 
     # one step -------------------------------------------------------------------------------
-    def _regularisers(self) -> Regularisers:
+    def _regularizers(self) -> Regularizers:
         flips = self.settings.label_flip
-        return Regularisers(
+        return Regularizers(
             self.settings.label_smoothing, flips.real_fake, flips.cosine, self.noise_std
         )
 
     def _update(self, phase: str, batch, fakes: FakeImages):
         terms = getattr(self.build.objective, phase)
-        return self.optimisation.update(
-            phase, self.gan, terms, batch, fakes, self._regularisers(), self.log.add
+        return self.optimization.update(
+            phase, self.gan, terms, batch, fakes, self._regularizers(), self.log.add
         )
 
     def train_step(self) -> None:
         """``n_critic`` discriminator updates, each on a new batch, then one generator update
         on the last batch (with D and ψ frozen); a non-finite loss skips its update."""
-        self.optimisation.schedule(self.step, self.steps_per_epoch)
+        self.optimization.schedule(self.step, self.steps_per_epoch)
         bad: list[tuple[str, list[str]]] = []
         fresh = self.settings.generator_noise == "fresh"
         for critic in range(self.settings.n_critic):
@@ -276,8 +278,8 @@ class Trainer:
 
     def _write_record(self, reporter: Reporter) -> None:
         extra = {
-            "lr_g": self.optimisation.lr_g,
-            "lr_d": self.optimisation.lr_d,
+            "lr_g": self.optimization.lr_g,
+            "lr_d": self.optimization.lr_d,
             "instance_noise": self.noise_std,
             "skipped_steps": self.state.skipped,
         }

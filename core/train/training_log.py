@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from zsk.core.train.progress import Reporter
+from zsk.core.train.reporter import Reporter
 
 
 class TrainingLog:

@@ -18,6 +18,11 @@ from zsk.core.components.interfaces import Normalizer
 from zsk.core.spec.refs import AttentionRef, NormalizerRef
 from zsk.registry import UserError
 
+#: how a linear layer's weights start: PyTorch's default, or N(0, INIT_STD) with zero biases
+Init = Literal["torch", "normal"]
+#: the standard deviation of the 'normal' initialisation (f-CLSWGAN's and DCGAN's)
+INIT_STD = 0.02
+
 Activation = Literal["leaky_relu", "relu"]
 
 
@@ -111,21 +116,27 @@ class BlockStyle:
 
 
 def mlp(
-    in_features: int,
-    hidden: list[int],
-    out_features: int,
+    widths: list[int],
+    slope: float,
+    weight_norm: NormalizerRef | None = None,
     *,
-    negative_slope: float,
-    dropout: float,
+    init: Init = "torch",
+    dropout: float = 0.0,
+    activate_last: bool = False,
 ) -> nn.Sequential:
-    """Linear layers through ``hidden`` widths, each hidden one followed by LeakyReLU and dropout;
-    the last layer is linear."""
+    """Linear layers between consecutive ``widths``, initialised as ``init`` says and then each
+    weight normalised by ``weight_norm``, with LeakyReLU (and dropout) after each but the last
+    (and the last too, ``activate_last``)."""
     layers: list[nn.Module] = []
-    width = in_features
-    for size in hidden:
-        layers += [nn.Linear(width, size), nn.LeakyReLU(negative_slope)]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = size
-    layers.append(nn.Linear(width, out_features))
+    count = len(widths) - 1
+    for index, (inputs, outputs) in enumerate(zip(widths, widths[1:], strict=False)):
+        linear = nn.Linear(inputs, outputs)
+        if init == "normal":
+            nn.init.normal_(linear.weight, 0.0, INIT_STD)
+            nn.init.zeros_(linear.bias)
+        layers.append(weight_norm.build().wrap(linear) if weight_norm is not None else linear)
+        if index < count - 1 or activate_last:
+            layers.append(nn.LeakyReLU(slope))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)

@@ -18,11 +18,10 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from zsk.core.components.interfaces import Condition, Dims, Generator, Head, Trunk
 from zsk.core.spec.refs import NormalizerRef
-from zsk.plugins.builtin.blocks import weight_norm_field
+from zsk.plugins.builtin.blocks import Init, mlp, weight_norm_field
 from zsk.registry import Component, UserError, hookimpl
 
 _HIDDEN = Field(
@@ -30,14 +29,11 @@ _HIDDEN = Field(
     description="widths of the hidden layers (f-CLSWGAN: one of 4096)",
 )
 _SLOPE = Field(0.2, ge=0, description="negative slope of the hidden layers' LeakyReLU")
-Init = Literal["torch", "normal"]
 _INIT = Field(
     "torch",
     description="the linear layers' initial weights: 'torch' (PyTorch's default, uniform within "
     "1/sqrt(fan_in)) or 'normal' (weights from N(0, 0.02), zero biases: f-CLSWGAN's release)",
 )
-#: the standard deviation of the 'normal' initialisation (f-CLSWGAN's and DCGAN's)
-INIT_STD = 0.02
 
 
 def _needs_features(dims: Dims, what: str) -> None:
@@ -46,33 +42,6 @@ def _needs_features(dims: Dims, what: str) -> None:
             f"{what} works on feature vectors, but the data set holds images",
             hint="use a feature data set (pre-extracted CNN features), or an image component",
         )
-
-
-def mlp(
-    widths: list[int],
-    slope: float,
-    weight_norm: NormalizerRef,
-    *,
-    init: Init = "torch",
-    dropout: float = 0.0,
-    activate_last: bool = False,
-) -> nn.Sequential:
-    """Linear layers between consecutive ``widths``, initialised as ``init`` says and then each
-    weight normalised by ``weight_norm``, with LeakyReLU (and dropout) after each but the last
-    (and the last too, ``activate_last``)."""
-    layers: list[nn.Module] = []
-    count = len(widths) - 1
-    for index, (inputs, outputs) in enumerate(zip(widths, widths[1:], strict=False)):
-        linear = nn.Linear(inputs, outputs)
-        if init == "normal":
-            nn.init.normal_(linear.weight, 0.0, INIT_STD)
-            nn.init.zeros_(linear.bias)
-        layers.append(weight_norm.build().wrap(linear))
-        if index < count - 1 or activate_last:
-            layers.append(nn.LeakyReLU(slope))
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
 
 
 class FeatureGenerator(Generator):

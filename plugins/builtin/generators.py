@@ -281,10 +281,8 @@ class NoiseDecoder(Generator):
         self.noise_scale = nn.Parameter(torch.ones(dims.noise_dim))
         self.noise_shift = nn.Parameter(torch.zeros(dims.noise_dim))
         self.attribute_encoder = mlp(
-            dims.num_attributes,
-            params.attribute_hidden,
-            params.attribute_dim,
-            negative_slope=params.negative_slope,
+            [dims.num_attributes, *params.attribute_hidden, params.attribute_dim],
+            params.negative_slope,
             dropout=params.attribute_dropout,
         )
         self.code_dim = dims.noise_dim + params.attribute_dim

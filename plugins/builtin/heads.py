@@ -11,6 +11,7 @@ import abc
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
@@ -42,7 +43,9 @@ class _ConvHead(Head, abc.ABC):
         padding is linear per position, so it is applied to the averaged features instead:
         the same numbers at a fraction of the cost."""
         if self.params.kernel_size == 1 and self.params.padding == 0:
-            return self.conv(features.mean(dim=(2, 3), keepdim=True)).flatten(1)
+            # as a linear layer: a convolution over one position costs several times more
+            weight = self.conv.weight.flatten(1)
+            return F.linear(features.mean(dim=(2, 3)), weight, self.conv.bias)
         return self.conv(features).mean(dim=(2, 3))
 
     @abc.abstractmethod

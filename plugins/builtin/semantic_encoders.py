@@ -26,10 +26,8 @@ class MlpEncoder(SemanticEncoder):
     def __init__(self, params: Params, *, dims: Dims):
         super().__init__(params, dims=dims)
         self.net = mlp(
-            dims.num_attributes,
-            params.hidden,
-            dims.embedding_dim,
-            negative_slope=params.negative_slope,
+            [dims.num_attributes, *params.hidden, dims.embedding_dim],
+            params.negative_slope,
             dropout=params.dropout,
         )
 

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 import zsk.api as api
 from zsk.core.cli.main import cli
-from zsk.core.cli.plugin_new_cmd import SCAFFOLD_KINDS
+from zsk.core.cli.plugin_cmd import SCAFFOLD_KINDS
 
 REPO = Path(__file__).resolve().parents[2]
 KIND_BASES = (

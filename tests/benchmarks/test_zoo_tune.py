@@ -16,7 +16,9 @@ from zsk.core.data.synth import synthesize
 def spec(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("tune")
     synthesize(root / "data", classes=20, unseen=4, images_per_class=3, min_size=20, max_size=24)
-    made = CliRunner().invoke(cli, ["init", str(root / "data"), "--out", str(root / "s.yaml")])
+    made = CliRunner().invoke(
+        cli, ["init", str(root / "data"), "--out", str(root / "s.yaml"), "--route", "image-gan"]
+    )
     assert made.exit_code == 0, made.output
     return yaml.safe_load((root / "s.yaml").read_text())
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: the helper module
-from feature_data import SyntheticFeatures  # noqa: E402
-
-from zsk.registry import hookimpl  # noqa: E402
-from zsk.registry.manager import register_plugin, unregister_plugin  # noqa: E402
+from tests.features.feature_data import SyntheticFeatures
+from zsk.registry import hookimpl
+from zsk.registry.manager import register_plugin, unregister_plugin
 
 
 @pytest.fixture(autouse=True)

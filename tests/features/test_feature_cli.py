@@ -8,11 +8,11 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
-from feature_data import feature_spec
 
+from tests.features.feature_data import feature_spec
 from zsk.core.cli.main import cli
 
-#: The top-level keys of an image run's eval.json (tests/cli/test_end_to_end.py), which a
+#: The top-level keys of an image run's eval.json (tests/core/cli/test_end_to_end.py), which a
 #: feature run's must also have.
 IMAGE_RUN_KEYS = {
     "schema_version",

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 import torch
-from feature_data import feature_spec, synthetic_features
 
+from tests.features.feature_data import feature_spec, synthetic_features
 from zsk.core.build.composer import compose
 from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.data.loader import BatchStream, load_split_images
@@ -34,14 +34,14 @@ def data():
 def test_the_composer_sizes_every_network_from_the_feature_data(data):
     made = build(data=data)
     assert made.dims.feature_dim == 12 and made.dims.sample_shape == (12,)
-    assert made.dry_run.shapes["model.generator"] == (12,)
-    assert made.dry_run.shapes["model.trunk"] == (12, 1, 1)  # hidden: [] passes x on
+    assert made.dry_pass_result.shapes["model.generator"] == (12,)
+    assert made.dry_pass_result.shapes["model.trunk"] == (12, 1, 1)  # hidden: [] passes x on
     attributes = data.attributes[:3]
     fakes = made.gan.generator(attributes)
     assert fakes.shape == (3, 12) and bool((fakes >= 0).all())  # ReLU output
     hidden = feature_spec()
     hidden["model"]["trunk"]["params"]["hidden"] = [20, 10]
-    assert build(hidden, data).dry_run.shapes["model.trunk"] == (10, 1, 1)
+    assert build(hidden, data).dry_pass_result.shapes["model.trunk"] == (10, 1, 1)
 
 
 def test_a_conv_head_on_a_feature_trunk_is_told_to_use_a_1x1_kernel(data):
@@ -50,7 +50,7 @@ def test_a_conv_head_on_a_feature_trunk_is_told_to_use_a_1x1_kernel(data):
     with pytest.raises(SpecError, match=r"(?s)model\.heads\.attribute.*kernel_size: 1, padding: 0"):
         build(spec, data)
     spec["model"]["heads"]["attribute"]["params"] = {"kernel_size": 1, "padding": 0}
-    assert build(spec, data).dry_run.shapes["model.heads.attribute"] == (6,)
+    assert build(spec, data).dry_pass_result.shapes["model.heads.attribute"] == (6,)
 
 
 def test_feature_components_refuse_an_image_data_set():

@@ -8,8 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from feature_data import feature_spec, synthetic_features
 
+from tests.features.feature_data import feature_spec, synthetic_features
 from zsk.core.build.composer import compose
 from zsk.core.components.dims import Dims
 from zsk.core.components.metric_inputs import LabelledImages

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies import results as study
 from benchmarks.studies.validation_quality import measure
 from benchmarks.studies.zoo.run import ZSK, _call
 from benchmarks.studies.zoo.sets import write_set
@@ -47,29 +47,38 @@ def variants(spec: dict) -> dict[str, dict]:
 
 def table(path: Path) -> str:
     """One row per measured set and variant of the results file ``path``."""
-    lines = [
-        "| set | variant | held-out ZSL | validation H | imagined attr. acc. | train CPU s |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in read(path):
-        imagined = (
-            "—" if r["imagined"] is None or "no GAN" in r["variant"] else f"{r['imagined']:.3f}"
+    header = (
+        "set",
+        "variant",
+        "held-out ZSL",
+        "validation H",
+        "imagined attr. acc.",
+        "train CPU s",
+    )
+    rows = []
+    for r in study.read(path):
+        judged = r["imagined"] is not None and "no GAN" not in r["variant"]
+        rows.append(
+            (
+                r["set"],
+                r["variant"],
+                f"{r['held_out_zsl']:.3f}",
+                f"{r['validation_h']:.3f}",
+                f"{r['imagined']:.3f}" if judged else "—",
+                f"{r['train_cpu_seconds']:.0f}",
+            )  # fmt: skip
         )
-        lines.append(
-            f"| {r['set']} | {r['variant']} | {r['held_out_zsl']:.3f} | {r['validation_h']:.3f} "
-            f"| {imagined} | {r['train_cpu_seconds']:.0f} |"
-        )
-    return "\n".join(lines)
+    return study.markdown_table(header, rows)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = study_arguments(__doc__)
+    parser = study.study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", default=["textures", "scenes", "synth"])
     parser.add_argument("--cpu-minutes", type=float, default=1.0)
     args = parser.parse_args(argv)
-    if tabled(args, table):
+    if study.tabled(args, table):
         return
-    results = args.out / RESULTS
+    results = args.out / study.RESULTS
     for name in args.sets:
         data = write_set(name, args.out / "data")
         work = args.out / "ablation" / name
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         spec = yaml.safe_load(base.read_text())
         for label, objective in variants(spec).items():
             slug = label.split(" (")[0].replace(" ", "-").lower()
-            if find(read(results), set=name, variant=label):
+            if study.find(study.read(results), set=name, variant=label):
                 continue
             edited = {**spec, "objective": objective, "holdout": spec["validation_run"]}
             edited = {k: v for k, v in edited.items() if k != "validation_run"}
@@ -91,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
             quality = measure(run_dir, per_class=32, probe_steps=500)
             record = {"set": name, "variant": label, "train_cpu_seconds": cpu, **vars(quality)}
-            put(results, record, ("set", "variant"))
+            study.put(results, record, ("set", "variant"))
             print(json.dumps(record), flush=True)
 
 

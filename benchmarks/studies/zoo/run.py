@@ -5,10 +5,10 @@
 
 Methods, each on the same data and split:
 
-- ``gan``: the default path of a new user: ``zsk init DATA`` (the recommended spec, sized to
-  the data and ``--cpu-minutes``), ``zsk build``, ``zsk train`` (the run and its validation
-  run), ``zsk eval`` (GZSL calibrated on the validation run's held-out classes);
-- ``nogan``: ``zsk init --no-gan``: the same networks and schedule without the GAN;
+- ``gan``: ``zsk init DATA --route image-gan`` (the image GAN, sized to the data and
+  ``--cpu-minutes``), ``zsk build``, ``zsk train`` (the run and its validation run), ``zsk
+  eval`` (GZSL calibrated on the validation run's held-out classes);
+- ``nogan``: ``zsk init --route no-gan``: the recogniser at the same budget;
 - ``baseline``: benchmarks/studies/zoo/baseline.py (no zsk), given the process CPU seconds that
   ``zsk train`` took for ``gan``, its validation model included.
 
@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 from benchmarks.studies.results import RESULTS, find, put, read
 from benchmarks.studies.zoo.sets import SETS, write_set
@@ -116,7 +118,8 @@ def study_record(evaluation: dict) -> dict:
 def run_zsk(data: Path, work: Path, method: str, seed: int, cpu_minutes: float) -> dict:
     spec, run_dir, log = work / f"{method}.yaml", work / method, work / f"{method}.log"
     init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
-    init += ["--cpu-minutes", str(cpu_minutes)] + (["--no-gan"] if method == "nogan" else [])
+    route = "no-gan" if method == "nogan" else "image-gan"
+    init += ["--cpu-minutes", str(cpu_minutes), "--route", route]
     _call(init, log)
     _call([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
     start = time.time()
@@ -124,8 +127,9 @@ def run_zsk(data: Path, work: Path, method: str, seed: int, cpu_minutes: float) 
     train_wall = time.time() - start
     eval_cpu = _call([*ZSK, "eval", str(run_dir), "--device", "cpu", *EVAL_ARGS], log)
     result = study_record(json.loads((run_dir / "eval.json").read_text()))
+    batch = yaml.safe_load(spec.read_text())["train"]["batch_size"]
     return {"train_cpu_seconds": train_cpu, "train_wall_seconds": train_wall,
-            "eval_cpu_seconds": eval_cpu, "eval": result}  # fmt: skip
+            "eval_cpu_seconds": eval_cpu, "eval": result, "batch_size": batch}  # fmt: skip
 
 
 def run_baseline(work: Path, seed: int, cpu_seconds: float) -> dict:

@@ -17,7 +17,9 @@ from pathlib import Path
 from benchmarks.studies.results import read
 from benchmarks.studies.zoo.baseline import BATCH as BASELINE_BATCH
 from benchmarks.studies.zoo.sets import SETS
-from zsk.core.recommend.init_spec import BATCH
+
+#: The batch of both zsk specs in the grids recorded before ``zsk init --route``.
+RECORDED_BATCH = 32
 
 METHODS = {"gan": "zsk default (GAN)", "nogan": "same networks, no GAN", "baseline": "hand-written"}
 #: Differences within this are ties (about the seed-to-seed spread of the small runs).
@@ -45,7 +47,7 @@ def images_trained_on(record: dict) -> int:
     what the CPU budget bought it (the validation model or run not counted)."""
     if record["method"] == "baseline":
         return record["baseline"]["steps"] * BASELINE_BATCH
-    return record["eval"]["step"] * BATCH
+    return record["eval"]["step"] * record.get("batch_size", RECORDED_BATCH)
 
 
 def load(path: Path) -> dict[tuple[str, str], list[dict]]:

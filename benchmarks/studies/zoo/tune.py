@@ -4,12 +4,12 @@
         [--cpu-minutes 0.4] [--variants NAME ...] [--seed 0] [--recognition-only]
     python -m benchmarks.studies.zoo.tune --table OUT_DIR/results.jsonl   # the Markdown table
 
-For each set, ``zsk init`` writes the recommended spec; each variant edits it (optimiser,
-trunk normalisation, D steps per G step, conditional real/fake head, ...) and is trained as a
-validation run (the spec's ``validation_run`` settings as ``holdout``) at the same FLOP-sized
-length. ``benchmarks.studies.validation_quality`` then measures it from validation data only:
-held-out ZSL, validation H and the attribute accuracy of images imagined for the held-out
-classes. No test image is read. One record per set, budget, seed and variant in
+For each set, ``zsk init --route image-gan`` writes the image GAN's spec; each variant edits
+it (optimiser, trunk normalisation, D steps per G step, conditional real/fake head, ...) and is
+trained as a validation run (the spec's ``validation_run`` settings as ``holdout``) at the same
+FLOP-sized length. ``benchmarks.studies.validation_quality`` then measures it from validation
+data only: held-out ZSL, validation H and the attribute accuracy of images imagined for the
+held-out classes. No test image is read. One record per set, budget, seed and variant in
 ``OUT_DIR/results.jsonl``; a finished one is kept.
 """
 
@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         work.mkdir(parents=True, exist_ok=True)
         base = work / "init.yaml"
         init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(args.seed)]
+        init += ["--route", "image-gan"]
         _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
         spec = yaml.safe_load(base.read_text())
         for label in args.variants:

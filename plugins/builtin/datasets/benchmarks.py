@@ -3,8 +3,10 @@ SUN Attribute (:mod:`zsk.core.data.benchmarks`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import ClassVar, Literal
 
+import numpy as np
 from pydantic import Field
 
 from zsk.core.components.zsl_data import ZslData
@@ -29,7 +31,39 @@ class _BenchmarkParams(ImageReaderParams):
     unseen_classes: str = Field("testclasses.txt", description="unseen class list relative to root")
 
 
-class Cub(ImageReader):
+class _Benchmark(ImageReader):
+    """A benchmark read from its download: its own tables give the classes, attributes and
+    each class's images; the images' list file is named when one is missing."""
+
+    #: The file listing every image, relative to root.
+    image_list: ClassVar[str]
+    #: What the attribute table is divided by (percentages: 100).
+    divide_by: ClassVar[float]
+
+    def read(self, root: Path) -> tuple[list[str], list[str], np.ndarray, dict[str, list[Path]]]:
+        """(class names, predicate names, class × attribute table, each class's images)."""
+        raise NotImplementedError
+
+    def class_place(self, root: Path, classes: list[str], label: int) -> str:
+        """Where the benchmark names class ``label``, for messages."""
+        raise NotImplementedError
+
+    def load(self) -> ZslData:
+        root = self.root()
+        classes, predicates, matrix, by_class = self.read(root)
+        listed = str(root / self.image_list)
+        return self.split(
+            root,
+            classes,
+            predicates,
+            matrix,
+            self.divide_by,
+            images_of=lambda name, at: existing(by_class[name], listed),
+            listed_at=lambda label: self.class_place(root, classes, label),
+        )
+
+
+class Cub(_Benchmark):
     """CUB-200-2011 as downloaded: 200 bird species, 312 attributes (``CUB_200_2011/``)."""
 
     name = "cub"
@@ -48,31 +82,25 @@ class Cub(ImageReader):
             "archive's place beside root is tried, then the attributes are numbered",
         )
 
-    def load(self) -> ZslData:
+    image_list, divide_by = "images.txt", 100.0
+
+    def read(self, root):
         p = self.params
-        root = self.root()
         names = resolve(root, p.attribute_names)
         if not names.is_file() and (root.parent / names.name).is_file():
             names = root.parent / names.name
-        classes, predicates, matrix, by_class = read_cub(
+        return read_cub(
             root,
             resolve(root, p.images),
             resolve(root, p.attribute_matrix),
             names if names.is_file() else None,
         )
-        listed = str(root / "images.txt")
-        return self.split(
-            root,
-            classes,
-            predicates,
-            matrix,
-            100.0,
-            images_of=lambda name, at: existing(by_class[name], listed),
-            listed_at=lambda label: f"{root / 'classes.txt'}:{label + 1}",
-        )
+
+    def class_place(self, root, classes, label):
+        return f"{root / 'classes.txt'}:{label + 1}"
 
 
-class SunAttribute(ImageReader):
+class SunAttribute(_Benchmark):
     """The SUN Attribute database as downloaded: 717 scene classes, 102 attributes."""
 
     name = "sun_attribute"
@@ -86,20 +114,13 @@ class SunAttribute(ImageReader):
             "relative to root",
         )
 
-    def load(self) -> ZslData:
-        p = self.params
-        root = self.root()
-        classes, predicates, matrix, by_class = read_sun(root, resolve(root, p.images))
-        listed = str(root / "images.mat")
-        return self.split(
-            root,
-            classes,
-            predicates,
-            matrix,
-            1.0,
-            images_of=lambda name, at: existing(by_class[name], listed),
-            listed_at=lambda label: f"{listed} (class '{classes[label]}')",
-        )
+    image_list, divide_by = "images.mat", 1.0
+
+    def read(self, root):
+        return read_sun(root, resolve(root, self.params.images))
+
+    def class_place(self, root, classes, label):
+        return f"{root / self.image_list} (class '{classes[label]}')"
 
 
 @hookimpl

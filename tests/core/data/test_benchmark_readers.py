@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from zsk.core.data.source import load_folder
+from zsk.core.data.folder_formats import load_folder
 from zsk.plugins.builtin.datasets.benchmarks import Cub, SunAttribute
 from zsk.plugins.builtin.datasets.image_folders import ImageFolder
 from zsk.registry import UserError

@@ -155,8 +155,12 @@ def test_random_hflip_flips_exactly_the_drawn_samples():
     assert 0.35 < share < 0.65
 
 
-def test_cpu_gather_equals_the_plain_conversion():
+@pytest.mark.parametrize("per_chunk", [1, 2, 100])
+def test_cpu_gather_equals_the_plain_conversion(per_chunk, monkeypatch):
+    from zsk.core.data import loader
     from zsk.core.data.loader import gather_unit_range, to_unit_range
+
+    monkeypatch.setattr(loader, "CPU_CHUNK_VALUES", per_chunk * 3 * 4 * 4)  # images per chunk
 
     images = torch.randint(0, 256, (9, 3, 4, 4), dtype=torch.uint8)
     images[0] = 0

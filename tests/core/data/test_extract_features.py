@@ -16,8 +16,8 @@ from safetensors.torch import save_file
 from zsk.core.cli.main import cli
 from zsk.core.data.extract import extract
 from zsk.core.data.extractors import Extractor, timm_extractor
+from zsk.core.data.folder_formats import load_folder
 from zsk.core.data.images import decode
-from zsk.core.data.source import load_folder
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from zsk.core.cli.main import cli
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import index_json, read_feature_folder, samples_csv
-from zsk.core.data.source import load_folder
+from zsk.core.data.folder_formats import load_folder
 from zsk.registry import UserError
 from zsk.testing.xlsa17 import write_xlsa17
 

@@ -10,8 +10,8 @@ import pytest
 import scipy.io
 import torch
 
+from zsk.core.data.folder_formats import load_folder
 from zsk.core.data.holdout import apply_holdout
-from zsk.core.data.source import load_folder
 from zsk.plugins.builtin.datasets.features import Xlsa17
 from zsk.registry import UserError
 from zsk.testing.xlsa17 import mat_cells, write_mat73, write_xlsa17

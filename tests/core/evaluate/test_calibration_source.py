@@ -11,7 +11,7 @@ import torch
 
 from zsk.core.data.holdout import apply_holdout
 from zsk.core.evaluate.calibration import FAMILIAR, calibration_source, check_validation_run
-from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
 from zsk.registry import UserError
 
 CPU = "cpu"
@@ -52,7 +52,7 @@ def test_without_a_validation_run_the_familiar_split_is_used_and_named(toy, toy_
     trained = _run(toy.data(), toy.gan(), name="runs/main")
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
     source = calibration_source(trained, train, split, None)
-    assert source.judge is trained
+    assert source.scorer is trained
     assert source.images.source == FAMILIAR
     assert (source.images.seen, source.images.unseen) == (split.trained, split.held_out)
     assert torch.equal(source.images.images.labels, train.labels[split.val])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zsk.core.evaluate.metrics import (
+from zsk.core.evaluate.protocol import (
     ausuc,
     calibrated_stacking,
     choose_calibration,

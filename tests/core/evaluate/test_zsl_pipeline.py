@@ -14,7 +14,7 @@ from zsk.core.evaluate.embedding import (
 )
 from zsk.core.evaluate.generative import Imagining, evaluate_generative, generative_calibration
 from zsk.core.evaluate.inference import cosine_scores, imagine_classes
-from zsk.core.evaluate.metrics import (
+from zsk.core.evaluate.protocol import (
     calibrate,
     calibrated_gzsl,
     choose_calibration,
@@ -22,7 +22,7 @@ from zsk.core.evaluate.metrics import (
     restrict,
     zsl_top1,
 )
-from zsk.core.evaluate.validation import pseudo_unseen_split
+from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
 
 from .conftest import ToyGenerator, ToyTranslator
 

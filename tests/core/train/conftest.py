@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-sys.path.insert(
-    0, str(Path(__file__).parent)
-)  # --import-mode=importlib: make the helper importable
-import train_fixtures  # noqa: E402
+from tests import tiny_components
 
 
 @pytest.fixture(autouse=True)
 def _tiny_components():
-    train_fixtures.register()
-    try:
+    with tiny_components.registered():
         yield
-    finally:
-        train_fixtures.unregister()
 
 
 @pytest.fixture(autouse=True)
@@ -32,10 +23,10 @@ def _restore_torch_rng():
 @pytest.fixture(scope="session")
 def tiny_data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny-data")
-    train_fixtures.make_data(root)
+    tiny_components.make_data(root)
     return root
 
 
 @pytest.fixture
 def tiny_data(tiny_data_root):
-    return train_fixtures.make_data(tiny_data_root)
+    return tiny_components.make_data(tiny_data_root)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-from train_fixtures import make_build, spec_dict
 
+from tests.tiny_components import make_build, spec_dict
 from zsk.core.train.checkpoint import (
     find_latest,
     list_checkpoints,

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import torch
-import train_fixtures
-from train_fixtures import write_run
 
+from tests import tiny_components
+from tests.tiny_components import write_run
 from zsk.core.train.checkpoint import find_latest, read_checkpoint
 from zsk.core.train.distributed import Distributed, state_digest
 
@@ -31,7 +31,7 @@ def test_two_gloo_processes_keep_identical_replicas(tiny_data_root, tmp_path):
         "torch.distributed.run",
         "--standalone",
         "--nproc-per-node=2",
-        str(Path(train_fixtures.__file__)),
+        str(Path(tiny_components.__file__)),
         "train",
         str(run),
         "--device",

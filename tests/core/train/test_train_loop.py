@@ -9,8 +9,8 @@ import signal
 import pytest
 import torch
 from PIL import Image
-from train_fixtures import make_build, spec_dict
 
+from tests.tiny_components import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, list_checkpoints, read_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.signals import StopRequest, TrainingInterrupted, stop_on_signals
@@ -64,6 +64,19 @@ def test_training_writes_metrics_samples_and_checkpoints(tiny_data, tmp_path):
     assert any(k.startswith("ema.") for k in tensors)
 
 
+def test_the_spec_pins_the_training_threads(tiny_data, tmp_path):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        _trainer(tiny_data, tmp_path / "pinned", threads=1)
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        _trainer(tiny_data, tmp_path / "default")  # no threads: torch's own setting stays
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_noise_generator_samples_every_class_from_fixed_noise(tiny_data, tmp_path):
     run = tmp_path / "run"
     _trainer(tiny_data, run, generator="tiny_noise", steps=2).run()
@@ -74,7 +87,7 @@ def test_noise_generator_samples_every_class_from_fixed_noise(tiny_data, tmp_pat
 def _state(trainer):
     state = {f"gan.{k}": v for k, v in trainer.gan.state_dict().items()}
     state.update({f"ema.{k}": v for k, v in trainer.ema.state_dict().items()})
-    for name, optimizer in (("g", trainer.optimisation.opt_g), ("d", trainer.optimisation.opt_d)):
+    for name, optimizer in (("g", trainer.optimization.opt_g), ("d", trainer.optimization.opt_d)):
         for index, entries in optimizer.state_dict()["state"].items():
             state.update({f"{name}.{index}.{k}": v for k, v in entries.items()})
     return state

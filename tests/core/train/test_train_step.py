@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_fixtures import make_build, spec_dict
 
-from zsk.core.build.step import FakeImages, PhaseContext, Regularisers, draw_batch, evaluate_terms
+from tests.tiny_components import make_build, spec_dict
+from zsk.core.build.step import FakeImages, PhaseContext, Regularizers, draw_batch, evaluate_terms
 from zsk.core.spec.sections import LabelSmoothingSpec
 from zsk.registry import UserError
 
@@ -25,10 +25,10 @@ def build(tiny_data):
     return make_build(tiny_data, spec_dict(tiny_data.root))
 
 
-def _context(build, phase="discriminator", batch=None, regularisers=None):
+def _context(build, phase="discriminator", batch=None, regularizers=None):
     batch = batch or _batch(build)
     fakes = FakeImages(build.gan, batch, keep_graph=True)
-    return PhaseContext(phase, build.gan, batch, fakes, regularisers or Regularisers())
+    return PhaseContext(phase, build.gan, batch, fakes, regularizers or Regularizers())
 
 
 def test_targets_are_own_class_or_another_seen_class(build):
@@ -100,29 +100,29 @@ def test_instance_noise_reaches_every_image_the_discriminator_sees(build):
     trunk, head = build.gan.discriminator.trunk, build.gan.discriminator.heads["real_fake"]
     clean = _context(build, batch=batch)
     assert torch.allclose(clean.head("real_fake", "real"), head(trunk(batch.real)))
-    noisy = _context(build, batch=batch, regularisers=Regularisers(noise_std=0.5))
+    noisy = _context(build, batch=batch, regularizers=Regularizers(noise_std=0.5))
     assert not torch.allclose(noisy.head("real_fake", "real"), head(trunk(batch.real)))
     assert not torch.allclose(noisy.score(batch.real), head(trunk(batch.real)))
 
 
 def test_smoothed_targets_lie_in_their_ranges_and_flip_swaps_them(build):
     smoothing = LabelSmoothingSpec(real=(0.7, 1.2), fake=(0.0, 0.3))
-    real, fake = _context(build, regularisers=Regularisers(smoothing)).real_fake_targets()
+    real, fake = _context(build, regularizers=Regularizers(smoothing)).real_fake_targets()
     assert ((real >= 0.7) & (real <= 1.2)).all() and ((fake >= 0) & (fake <= 0.3)).all()
     assert real.shape == (6,)
-    flipped = _context(build, regularisers=Regularisers(smoothing, flip_real_fake=1.0))
+    flipped = _context(build, regularizers=Regularizers(smoothing, flip_real_fake=1.0))
     real, fake = flipped.real_fake_targets()
     assert (real <= 0.3).all() and (fake >= 0.7).all()
     plain = _context(build).real_fake_targets()
     assert torch.equal(plain[0], torch.ones(6)) and torch.equal(plain[1], torch.zeros(6))
     assert _context(build).cosine_targets() == (1.0, 0.0)
-    assert _context(build, regularisers=Regularisers(flip_cosine=1.0)).cosine_targets() == (0, 1)
+    assert _context(build, regularizers=Regularizers(flip_cosine=1.0)).cosine_targets() == (0, 1)
 
 
 def test_flip_probability_is_respected_per_batch(build):
     torch.manual_seed(1)
     flips = sum(
-        _context(build, regularisers=Regularisers(flip_cosine=0.3)).cosine_targets() == (0, 1)
+        _context(build, regularizers=Regularizers(flip_cosine=0.3)).cosine_targets() == (0, 1)
         for _ in range(2000)
     )
     assert abs(flips / 2000 - 0.3) < 0.04

@@ -16,7 +16,7 @@ from zsk.core.spec.loading import load_spec
 from zsk.core.spec.sections import Spec
 from zsk.registry import UserError
 
-EXAMPLE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "shapes.yaml").read_text())
+EXAMPLE = yaml.safe_load((Path(__file__).parents[3] / "examples" / "shapes.yaml").read_text())
 #: `file:line:col  path  message`, `--set a.b=v  path  message`, or a hint line (indented).
 LOCATED = re.compile(r"^(\S+:\d+:\d+  \S.*?  \S|--set \S+  \S|  )")
 

@@ -12,7 +12,7 @@ from zsk.core.spec.loading import SpecDocument, StagedDocument, load_spec_docume
 from zsk.core.spec.sections import SpecError
 from zsk.core.spec.stages import StagedSpec
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "examples"
 
 
 @pytest.fixture

@@ -21,13 +21,13 @@ from click.testing import CliRunner
 
 import zsk.api  # noqa: F401  (imported once, for the scaffolds' runs)
 from zsk.core.cli.main import cli
-from zsk.core.cli.plugin_new_cmd import SCAFFOLD_KINDS, Scaffold, write_scaffold
+from zsk.core.cli.plugin_cmd import SCAFFOLD_KINDS, Scaffold, write_scaffold
 from zsk.core.components.interfaces import Loss
 from zsk.registry import hookimpl, manager
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATES = REPO / "core" / "scaffold-templates"
 
 

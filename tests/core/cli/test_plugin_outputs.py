@@ -16,7 +16,7 @@ from zsk.core.data.synth import synthesize
 from zsk.plugins.builtin.datasets.image_folders import Awa2
 from zsk.plugins.builtin.trunks import SNConvTrunk
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 class ShortAwa2(Awa2):

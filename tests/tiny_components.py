@@ -1,11 +1,13 @@
-"""Tiny networks, losses and a tiny on-disk data set for the trainer's tests (16 px, 4-8 channels).
+"""The tests' one set of tiny components: networks, losses and an on-disk data set (16 px, a few
+channels), for tests of the composer, the trainer, checkpoints and the CLI.
 
-Registered as the plugin ``train-test`` by :func:`register`; also used by subprocess tests, which
-import this file by path before starting the CLI.
+Registered as the plugin ``tiny`` by :func:`register` (or :func:`registered`); subprocess tests
+run this file as a script, which registers them and starts the CLI.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,10 +32,10 @@ from zsk.core.components.interfaces import (
 )
 from zsk.core.components.zsl_data import Sample, ZslData
 from zsk.core.spec.sections import Spec
-from zsk.registry import hookimpl
+from zsk.registry import Component, hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
-PLUGIN = "train-test"
+PLUGIN = "tiny"
 SIZE = 16
 CLASSES = ["red", "green", "blue", "white", "black"]
 SEEN, UNSEEN = [0, 1, 2], [3, 4]
@@ -67,62 +69,101 @@ class TinyTranslator(Generator):
 
 
 class TinyNoiseGenerator(Generator):
-    """Draws images from noise and attributes (a linear layer to a 16x16 image)."""
+    """Draws images from noise and attributes by one linear layer (and decodes reconstruction
+    features by another); ``detach`` cuts its images from the graph, a bug to be caught."""
 
     name = "tiny_noise"
 
+    class Params(Component.Params):
+        detach: bool = False
+
     def __init__(self, params, *, dims, feature_shape):
         super().__init__(params, dims=dims, feature_shape=feature_shape)
-        self.linear = nn.Linear(dims.noise_dim + dims.num_attributes, 3 * dims.image_size**2)
+        pixels = dims.channels * dims.image_size**2
+        self.linear = nn.Linear(dims.noise_dim + dims.num_attributes, pixels)
+        if feature_shape is not None:
+            self.decode = nn.Linear(math.prod(feature_shape), pixels)
+
+    def _image(self, flat):
+        side = self.dims.image_size
+        image = torch.tanh(flat).view(-1, self.dims.channels, side, side)
+        return image.detach() if self.params.detach else image
 
     def forward(self, attributes, images=None, noise=None):
-        code = torch.cat([noise, attributes], dim=1)
-        side = self.dims.image_size
-        return torch.tanh(self.linear(code)).view(-1, 3, side, side)
+        return self._image(self.linear(torch.cat([noise, attributes], dim=1)))
 
     def decode_features(self, features):
-        return torch.zeros(features.shape[0], 3, self.dims.image_size, self.dims.image_size)
+        return self._image(self.decode(features.flatten(1)))
 
 
 class TinyTrunk(Trunk):
-    """One spectral-normalised stride-2 conv: 16 px to 8x8x4 features."""
+    """Spectral-normalised stride-2 convs, one per entry of ``channels``: by default 16 px to
+    8x8x4 features."""
 
     name = "tiny_trunk"
 
+    class Params(Component.Params):
+        channels: list[int] = Field(default_factory=lambda: [4])
+
     def __init__(self, params, *, dims):
         super().__init__(params, dims=dims)
-        self.conv = spectral_norm(nn.Conv2d(3, 4, 4, stride=2, padding=1))
+        widths = [dims.channels, *params.channels]
+        self.convs = nn.ModuleList(
+            spectral_norm(nn.Conv2d(a, b, 4, stride=2, padding=1))
+            for a, b in zip(widths, widths[1:], strict=False)
+        )
 
     def forward(self, images):
-        return nn.functional.leaky_relu(self.conv(images), 0.2)
+        for conv in self.convs:
+            images = nn.functional.leaky_relu(conv(images), 0.2)
+        return images
+
+    def describe(self):
+        return f"with {len(self.params.channels)} stride-2 blocks"
 
 
-class TinyRealFake(Head):
+class _ConvHead(Head):
+    """A ``kernel``×``kernel`` conv to the role's width, averaged over positions; refuses
+    features smaller than its kernel."""
+
+    class Params(Component.Params):
+        kernel: int = Field(3, ge=1)
+
+    def __init__(self, params, *, dims, in_shape):
+        super().__init__(params, dims=dims, in_shape=in_shape)
+        width = {"real_fake": 1, "attribute": dims.num_attributes, "embedding": dims.embedding_dim}
+        self.conv = nn.Conv2d(in_shape[0], width[self.role], params.kernel)
+
+    @classmethod
+    def input_problem(cls, params, in_shape):
+        if min(in_shape[1:]) < params.kernel:
+            return f"needs at least {params.kernel}×{params.kernel} features"
+        return None
+
+    def forward(self, features):
+        return self.conv(features).mean(dim=(2, 3)).squeeze(1)
+
+
+class TinyRealFake(_ConvHead):
     """A score per image."""
 
-    name = "tiny_real_fake"
-    role = "real_fake"
-
-    def __init__(self, params, *, dims, in_shape):
-        super().__init__(params, dims=dims, in_shape=in_shape)
-        self.linear = nn.Linear(int(np.prod(in_shape)), 1)
-
-    def forward(self, features):
-        return self.linear(features.flatten(1)).squeeze(1)
+    name, role = "tiny_real_fake", "real_fake"
 
 
-class TinyEmbedding(EmbeddingHead):
+class TinyAttribute(_ConvHead):
+    """The class attributes of each image."""
+
+    name, role = "tiny_attribute", "attribute"
+
+
+class TinyEmbedding(EmbeddingHead, _ConvHead):
     """An embedding and a seen-class classifier on it."""
 
-    name = "tiny_embedding"
+    name, role = "tiny_embedding", "embedding"
 
     def __init__(self, params, *, dims, in_shape):
         super().__init__(params, dims=dims, in_shape=in_shape)
-        self.linear = nn.Linear(int(np.prod(in_shape)), dims.embedding_dim)
         self.classifier = nn.Linear(dims.embedding_dim, dims.num_seen_classes)
-
-    def forward(self, features):
-        return self.linear(features.flatten(1))
 
     def class_logits(self, embedding):
         return self.classifier(embedding)
@@ -235,6 +276,7 @@ COMPONENTS = [
     TinyNoiseGenerator,
     TinyTrunk,
     TinyRealFake,
+    TinyAttribute,
     TinyEmbedding,
     TinyReconstruction,
     TinySemantic,
@@ -262,15 +304,22 @@ def unregister() -> None:
 
 
 @contextmanager
+def registered() -> Iterator[None]:
+    """The tiny components registered for the ``with`` block."""
+    register()
+    try:
+        yield
+    finally:
+        unregister()
+
+
+@contextmanager
 def registered_run(root: Path, **train) -> Iterator[Path]:
     """The tiny components registered, the tiny data set in ``root/data`` and a run built on it
     (``train`` as in :func:`write_run`); the components are unregistered afterwards."""
-    register()
-    try:
+    with registered():
         make_data(root / "data")
         yield write_run(root, root / "data", **train)
-    finally:
-        unregister()
 
 
 def make_data(root: Path, per_class: int = 6) -> ZslData:
@@ -354,7 +403,7 @@ def write_run(folder: Path, data_root: Path, generator: str = "tiny_translator",
     return run_dir
 
 
-if __name__ == "__main__":  # `python train_fixtures.py train RUN ...`: the CLI with these parts
+if __name__ == "__main__":  # `python tiny_components.py train RUN ...`: the CLI with these parts
     import sys
 
     from zsk.core.cli.main import cli

@@ -8,17 +8,15 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from zsk.core.cli.main import cli
+from tests import tiny_components
+from tests.core.cli.faults import refused, start_training, zsk
 from zsk.core.storage import files
 from zsk.core.storage.runlock import LOCK_FILE, run_lock
 from zsk.core.train import checkpoint
@@ -26,43 +24,15 @@ from zsk.core.train.checkpoint import find_latest, read_checkpoint
 from zsk.registry import hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
-FIXTURES = Path(__file__).parents[1] / "core" / "train" / "train_fixtures.py"
-sys.path.insert(0, str(FIXTURES.parent))
-import train_fixtures  # noqa: E402
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
-
-
-def _zsk(*args):
-    with torch.random.fork_rng(devices=[]):
-        return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def _refused(result, *words):
-    """Exit 2, every word in the message, no traceback."""
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.output, (word, result.output)
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A working directory with the tiny data set and a built (untrained) run."""
     monkeypatch.chdir(tmp_path)
-    with train_fixtures.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
+    with tiny_components.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
         yield run_dir
-
-
-def _start_training(run, *extra):
-    return subprocess.Popen(
-        [sys.executable, str(FIXTURES), "train", str(run), "--device", "cpu", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-        cwd=run.parent,
-    )
 
 
 def _wait_for(path, process, timeout=120):
@@ -78,11 +48,11 @@ def _steps(run):
 
 # runs and their files ----------------------------------------------------------------------
 def test_a_second_trainer_of_one_run_is_refused_naming_the_first(project):
-    first = _start_training(project, "--steps", "100000")
+    first = start_training(project, "--steps", "100000")
     try:
         _wait_for(project / "metrics.jsonl", first)
-        second = _zsk("train", project, "--device", "cpu", "--resume", "--steps", "100000")
-        _refused(second, "is in use by `zsk train`", f"pid {first.pid}", socket.gethostname())
+        second = zsk("train", project, "--device", "cpu", "--resume", "--steps", "100000")
+        refused(second, "is in use by `zsk train`", f"pid {first.pid}", socket.gethostname())
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=120)
@@ -95,7 +65,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(project):
     (project / LOCK_FILE).write_text(
         json.dumps({"pid": 4242, "host": "gone", "command": "zsk train", "since": "earlier"})
     )
-    result = _zsk("train", project, "--device", "cpu", "--steps", "1")
+    result = zsk("train", project, "--device", "cpu", "--steps", "1")
     assert result.exit_code == 0, result.output
     assert "taking over the lock" in result.output and "pid 4242 on host gone" in result.output
     assert (project / LOCK_FILE).read_text() == ""  # released on exit
@@ -104,33 +74,21 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(project):
 def test_build_refuses_a_run_that_is_training(project):
     before = (project / "init.safetensors").read_bytes()
     with run_lock(project, "zsk train"):
-        result = _zsk("build", project.parent / "tiny.yaml", "--out", project)
-    _refused(result, "is in use by `zsk train`", f"pid {os.getpid()}")
+        result = zsk("build", project.parent / "tiny.yaml", "--out", project)
+    refused(result, "is in use by `zsk train`", f"pid {os.getpid()}")
     assert (project / "init.safetensors").read_bytes() == before
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread in this process, as in the trainers it starts (OMP_NUM_THREADS=1):
-    bit-for-bit comparisons need the same reduction order on both sides."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(
-    project, tmp_path, one_thread, consistent_run
-):
-    straight = train_fixtures.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
-    assert _zsk("train", straight, "--device", "cpu").exit_code == 0
+def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(project, tmp_path):
+    straight = tiny_components.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
+    assert zsk("train", straight, "--device", "cpu").exit_code == 0
     for delay in (0.0, 0.3):  # during the first checkpoint, and a little later
-        process = _start_training(project)
+        process = start_training(project)
         _wait_for(project / "checkpoints", process)
         time.sleep(delay)
         process.kill()
         process.wait()
-        resumed = _zsk("train", project, "--device", "cpu", "--resume")
+        resumed = zsk("train", project, "--device", "cpu", "--resume")
         if resumed.exit_code == 2:  # the kill came after the last step
             assert "already trained to step 4" in resumed.output
         else:
@@ -143,12 +101,9 @@ def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(
     assert expected.keys() == actual.keys()
     assert [k for k in expected if not torch.equal(expected[k], actual[k])] == []
     assert _steps(project) == [2, 4]
-    consistent_run(project)
 
 
-def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(
-    project, monkeypatch, consistent_run
-):
+def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(project, monkeypatch):
     real_write, real_fsync = checkpoint.write_file, files.os.fsync
 
     def full_at_step_3(path, content, **kwargs):
@@ -157,18 +112,16 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(
         return real_write(path, content, **kwargs)
 
     monkeypatch.setattr(checkpoint, "write_file", full_at_step_3)
-    result = _zsk("train", project, "--device", "cpu")
-    _refused(result, "no space left on the device", "step-000000003", "free some space")
+    result = zsk("train", project, "--device", "cpu")
+    refused(result, "no space left on the device", "step-000000003", "free some space")
     monkeypatch.setattr(checkpoint, "write_file", real_write)
     monkeypatch.setattr(files.os, "fsync", real_fsync)
     folder = project / "checkpoints"
     assert [p.name for p in folder.iterdir() if ".tmp-" in p.name] == []
     assert find_latest(project).name == "step-000000002.safetensors"
     read_checkpoint(find_latest(project))  # intact
-    consistent_run(project)
-    resumed = _zsk("train", project, "--device", "cpu", "--resume")
+    resumed = zsk("train", project, "--device", "cpu", "--resume")
     assert resumed.exit_code == 0, resumed.output
-    consistent_run(project)
 
 
 def _raise(code):
@@ -178,56 +131,52 @@ def _raise(code):
     return fail
 
 
-def test_disk_full_while_building_keeps_the_previous_build(project, monkeypatch, consistent_run):
+def test_disk_full_while_building_keeps_the_previous_build(project, monkeypatch):
     names = ("spec.lock.yaml", "init.safetensors")
     before = {name: (project / name).read_bytes() for name in names}
     monkeypatch.setattr(files.os, "fsync", _raise(errno.ENOSPC))
-    result = _zsk("build", project.parent / "tiny.yaml", "--out", project)
-    _refused(result, "no space left", "init.safetensors")
+    result = zsk("build", project.parent / "tiny.yaml", "--out", project)
+    refused(result, "no space left", "init.safetensors")
     assert {name: (project / name).read_bytes() for name in names} == before
     assert [p.name for p in project.iterdir() if ".tmp-" in p.name] == []
-    monkeypatch.undo()
-    consistent_run(project)
 
 
-def test_a_read_only_run_directory_is_explained(project, monkeypatch, consistent_run):
+def test_a_read_only_run_directory_is_explained(project, monkeypatch):
     monkeypatch.setattr(files.os, "replace", _raise(errno.EROFS))
-    result = _zsk("train", project, "--device", "cpu", "--steps", "1")
-    _refused(result, "read-only file system", str(project))
-    monkeypatch.undo()
-    consistent_run(project)
+    result = zsk("train", project, "--device", "cpu", "--steps", "1")
+    refused(result, "read-only file system", str(project))
 
 
 def test_resume_without_sidecars_is_refused_not_restarted(project):
-    assert _zsk("train", project, "--device", "cpu", "--steps", "2").exit_code == 0
+    assert zsk("train", project, "--device", "cpu", "--steps", "2").exit_code == 0
     for sidecar in (project / "checkpoints").glob("*.json"):
         sidecar.unlink()
-    result = _zsk("train", project, "--device", "cpu", "--resume")
-    _refused(result, "no usable sidecar", "step-000000002.safetensors")
+    result = zsk("train", project, "--device", "cpu", "--resume")
+    refused(result, "no usable sidecar", "step-000000002.safetensors")
 
 
 def test_outputs_that_cannot_be_written_exit_2(project, tmp_path):
-    assert _zsk("train", project, "--device", "cpu", "--steps", "1").exit_code == 0
+    assert zsk("train", project, "--device", "cpu", "--steps", "1").exit_code == 0
     blocker = tmp_path / "passwd"
     blocker.write_text("a file")
-    under_a_file = _zsk("generate", project, "--class", "red", "--out", blocker / "x.png")
-    _refused(under_a_file, str(blocker), "a file where a folder is needed")
-    unknown = _zsk("generate", project, "--class", "red", "--out", tmp_path / "out.txt")
-    _refused(unknown, "unknown image extension '.txt'", ".png")
-    schema = _zsk("schema", "--out", blocker / "schema.json")
-    _refused(schema, str(blocker))
+    under_a_file = zsk("generate", project, "--class", "red", "--out", blocker / "x.png")
+    refused(under_a_file, str(blocker), "a file where a folder is needed")
+    unknown = zsk("generate", project, "--class", "red", "--out", tmp_path / "out.txt")
+    refused(unknown, "unknown image extension '.txt'", ".png")
+    schema = zsk("schema", "--out", blocker / "schema.json")
+    refused(schema, str(blocker))
 
 
 # what the CLI reads ------------------------------------------------------------------------
 def test_a_latest_file_that_is_not_utf8_is_explained(project):
     (Path("runs") / ".latest").write_bytes(b"\xff\xfe runs/x")
-    _refused(_zsk("train", "--device", "cpu"), "runs/.latest", "not UTF-8", "zsk build")
+    refused(zsk("train", "--device", "cpu"), "runs/.latest", "not UTF-8", "zsk build")
 
 
 @pytest.mark.parametrize("value", ["[" * 5000, "{a: " * 3000, "[" * 60 + "]" * 60])
 def test_a_deeply_nested_override_is_refused(value):
-    result = _zsk("build", EXAMPLE, "--set", f"train.batch_size={value}")
-    _refused(result, "--set train.batch_size=")
+    result = zsk("build", EXAMPLE, "--set", f"train.batch_size={value}")
+    refused(result, "--set train.batch_size=")
 
 
 def test_a_raising_command_hook_is_a_failed_plugin_not_a_broken_cli():
@@ -242,10 +191,10 @@ def test_a_raising_command_hook_is_a_failed_plugin_not_a_broken_cli():
 
     register_plugin(Broken(), "broken-commands")
     try:
-        helped = _zsk("--help")
+        helped = zsk("--help")
         assert helped.exit_code == 0, helped.output
         assert "plugins" in helped.output and "half-added" not in helped.output
-        listed = _zsk("plugins", "--json", "--failed")
+        listed = zsk("plugins", "--json", "--failed")
         assert listed.exit_code == 0, listed.output
         failed = json.loads(listed.output)
         assert any(
@@ -277,7 +226,7 @@ def _own_data(root, classes, seen, values=None):
 
 def _build_own(tmp_path, root):
     data = f"data={{type: image_folder, params: {{root: '{root}'}}}}"
-    return _zsk("build", EXAMPLE, "--set", data, "--out", tmp_path / "run")
+    return zsk("build", EXAMPLE, "--set", data, "--out", tmp_path / "run")
 
 
 @pytest.mark.parametrize(
@@ -293,17 +242,17 @@ def test_class_names_stay_inside_the_data_root(tmp_path, name, words):
     outside.mkdir()
     Image.new("RGB", (8, 8)).save(outside / "secret.png")
     root = _own_data(tmp_path / "own", ["cat", "dog", name, "eel"], ["cat", "dog", name])
-    _refused(_zsk("data", "check", root), words, "seen.txt:3")
-    _refused(_build_own(tmp_path, root), words)
+    refused(zsk("data", "check", root), words, "seen.txt:3")
+    refused(_build_own(tmp_path, root), words)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_attributes_are_refused_at_check_and_build(tmp_path, value):
     root = _own_data(tmp_path / "own", ["cat", "dog", "eel"], ["cat", "dog"], {"dog": value})
-    _refused(_zsk("data", "check", root), "attributes.csv:3", "not a finite number")
-    _refused(_build_own(tmp_path, root), "attributes.csv:3", "not a finite number")
+    refused(zsk("data", "check", root), "attributes.csv:3", "not a finite number")
+    refused(_build_own(tmp_path, root), "attributes.csv:3", "not a finite number")
 
 
 def test_one_seen_class_is_refused_at_build_with_the_reason(tmp_path):
     root = _own_data(tmp_path / "own", ["cat", "dog", "eel"], ["cat"])
-    _refused(_build_own(tmp_path, root), "1 seen class", "at least two")
+    refused(_build_own(tmp_path, root), "1 seen class", "at least two")

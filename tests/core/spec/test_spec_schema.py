@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "examples"
 
 _TYPES = {
     "object": dict,

@@ -14,7 +14,7 @@ from PIL import Image
 from zsk.core.components.interfaces import Metric
 from zsk.core.storage import files
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 #: translate's target: a class of the synthetic shapes
 TO_CIRCLE = ("--to", "blue_solid_circle_on_dark")
 

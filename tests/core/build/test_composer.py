@@ -2,111 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from types import SimpleNamespace
-from typing import ClassVar
 
 import pytest
 import torch
-from pydantic import Field
-from torch import nn
 
+from tests import tiny_components
+from tests.tiny_components import TinyEmbedding
 from zsk.core.build import composer
 from zsk.core.build.composer import compose
-from zsk.core.build.dry_run import measure
-from zsk.core.components.interfaces import (
-    EmbeddingHead,
-    Generator,
-    Head,
-    Loss,
-    SemanticEncoder,
-    Trunk,
-)
+from zsk.core.build.dry_pass import measure
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.spec.sections import Spec, SpecError
-from zsk.registry import Component, UserError, get_registry, hookimpl
+from zsk.registry import UserError, get_registry, hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
 NUM_ATTRIBUTES, NUM_SEEN = 5, 3
-
-
-class TinyTrunk(Trunk):
-    """Stride-2 convs, one per entry of channels."""
-
-    name = "tiny_trunk"
-
-    class Params(Component.Params):
-        channels: list[int] = Field(default_factory=lambda: [4, 8])
-
-    def __init__(self, params, *, dims):
-        super().__init__(params, dims=dims)
-        widths = [dims.channels, *params.channels]
-        self.convs = nn.Sequential(
-            *(
-                nn.Conv2d(a, b, 4, stride=2, padding=1)
-                for a, b in zip(widths, widths[1:], strict=False)
-            )
-        )
-
-    def forward(self, images):
-        return self.convs(images)
-
-    def describe(self):
-        return f"with {len(self.params.channels)} stride-2 blocks"
-
-
-class _TinyHead(Head):
-    class Params(Component.Params):
-        kernel: int = Field(3, ge=1)
-
-    out: ClassVar[str] = ""
-
-    def __init__(self, params, *, dims, in_shape):
-        super().__init__(params, dims=dims, in_shape=in_shape)
-        width = {"real_fake": 1, "attribute": dims.num_attributes, "embedding": dims.embedding_dim}
-        self.conv = nn.Conv2d(in_shape[0], width.get(self.role, 2), params.kernel)
-
-    @classmethod
-    def input_problem(cls, params, in_shape):
-        if min(in_shape[1:]) < params.kernel:
-            return f"needs at least {params.kernel}×{params.kernel} features"
-        return None
-
-    def forward(self, features):
-        out = self.conv(features)
-        return out if self.role == "reconstruction_feature" else out.mean(dim=(2, 3)).squeeze(1)
-
-
-class TinyRealFake(_TinyHead):
-    """Real/fake score."""
-
-    name, role = "tiny_rf", "real_fake"
-
-
-class TinyAttribute(_TinyHead):
-    """Attributes."""
-
-    name, role = "tiny_attr", "attribute"
-
-
-class TinyEmbedding(EmbeddingHead, _TinyHead):
-    """Embedding with a classifier."""
-
-    name, role = "tiny_emb", "embedding"
-
-    def __init__(self, params, *, dims, in_shape):
-        super().__init__(params, dims=dims, in_shape=in_shape)
-        self.classifier = nn.Linear(dims.embedding_dim, dims.num_seen_classes)
-
-    def class_logits(self, embedding):
-        return self.classifier(embedding)
-
-
-class TinyReconstruction(_TinyHead):
-    """Reconstruction features."""
-
-    name, role = "tiny_rec", "reconstruction_feature"
 
 
 class WideEmbedding(TinyEmbedding):
@@ -119,95 +31,20 @@ class WideEmbedding(TinyEmbedding):
         return torch.cat([out, out[:, :1]], dim=1)
 
 
-class TinyGenerator(Generator):
-    """Attributes and noise to an image by one linear layer."""
-
-    name = "tiny_gen"
-
-    class Params(Component.Params):
-        detach: bool = False
-
-    def __init__(self, params, *, dims, feature_shape):
-        super().__init__(params, dims=dims, feature_shape=feature_shape)
-        self.pixels = dims.channels * dims.image_size**2
-        self.linear = nn.Linear(dims.num_attributes + dims.noise_dim, self.pixels)
-        if feature_shape is not None:
-            self.decode = nn.Linear(math.prod(feature_shape), self.pixels)
-
-    def _image(self, flat):
-        d = self.dims
-        image = torch.tanh(flat).reshape(-1, d.channels, d.image_size, d.image_size)
-        return image.detach() if self.params.detach else image
-
-    def forward(self, attributes, images=None, noise=None):
-        return self._image(self.linear(torch.cat([attributes, noise], dim=1)))
-
-    def decode_features(self, features):
-        return self._image(self.decode(features.flatten(1)))
-
-
-class TinySemantic(SemanticEncoder):
-    """Linear ψ."""
-
-    name = "tiny_sem"
-
-    def __init__(self, params, *, dims):
-        super().__init__(params, dims=dims)
-        self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
-
-    def forward(self, attributes):
-        return self.linear(attributes)
-
-
-class TinyAdversarial(Loss):
-    """Reads the real/fake head in both phases."""
-
-    name = "tiny_adv"
-    requires = frozenset({"real_fake"})
-
-    def forward(self, step):
-        return step.head("real_fake", "fake").mean()
-
-
-class TinyGeneratorOnly(Loss):
-    """A generator-only term reading the embedding."""
-
-    name = "tiny_gen_only"
-    phases = frozenset({"generator"})
-    requires = frozenset({"embedding"})
-
-    def forward(self, step):
-        return step.head("embedding", "fake").square().mean()
-
-
-COMPONENTS = (
-    TinyTrunk,
-    TinyRealFake,
-    TinyAttribute,
-    TinyEmbedding,
-    TinyReconstruction,
-    WideEmbedding,
-    TinyGenerator,
-    TinySemantic,
-    TinyAdversarial,
-    TinyGeneratorOnly,
-)
-
-
 @pytest.fixture
 def tiny():
-    """The tiny components above, registered as a plugin for the test."""
+    """The tests' tiny components and the faulty embedding above, registered for the test."""
 
     @hookimpl
     def zsk_register_components(register):
-        for cls in COMPONENTS:
-            register(cls)
+        register(WideEmbedding)
 
-    register_plugin(SimpleNamespace(zsk_register_components=zsk_register_components), "tiny")
+    register_plugin(SimpleNamespace(zsk_register_components=zsk_register_components), "wide")
     try:
-        yield get_registry()
+        with tiny_components.registered():
+            yield get_registry()
     finally:
-        unregister_plugin("tiny")
+        unregister_plugin("wide")
 
 
 def tiny_data() -> ZslData:
@@ -230,15 +67,15 @@ def tiny_spec(**model_changes) -> dict:
         "image_size": 16,
         "embedding_dim": 6,
         "noise_dim": 3,
-        "generator": {"type": "tiny_gen"},
-        "trunk": {"type": "tiny_trunk"},
+        "generator": {"type": "tiny_noise"},
+        "trunk": {"type": "tiny_trunk", "params": {"channels": [4, 8]}},
         "heads": {
-            "real_fake": {"type": "tiny_rf"},
-            "attribute": {"type": "tiny_attr"},
-            "embedding": {"type": "tiny_emb"},
-            "reconstruction_feature": {"type": "tiny_rec"},
+            "real_fake": {"type": "tiny_real_fake"},
+            "attribute": {"type": "tiny_attribute"},
+            "embedding": {"type": "tiny_embedding"},
+            "reconstruction_feature": {"type": "tiny_reconstruction"},
         },
-        "semantic_encoder": {"type": "tiny_sem"},
+        "semantic_encoder": {"type": "tiny_semantic"},
     }
     model.update(model_changes)
     return {
@@ -246,8 +83,8 @@ def tiny_spec(**model_changes) -> dict:
         "data": {"type": "awa2"},
         "model": model,
         "objective": {
-            "discriminator": [{"type": "tiny_adv"}],
-            "generator": [{"type": "tiny_adv", "weight": 2.0}, {"type": "tiny_gen_only"}],
+            "discriminator": [{"type": "tiny_lsgan"}],
+            "generator": [{"type": "tiny_lsgan", "weight": 2.0}, {"type": "tiny_rec"}],
         },
         "train": {"seed": 3},
     }
@@ -264,16 +101,17 @@ def test_compose_sizes_come_from_data_and_trunk(tiny):
         NUM_SEEN,
         3,
     )
-    # 16 px through two stride-2 convs: 8 channels at 4×4; kernel-3 heads then leave 2×2.
+    # 16 px through two stride-2 convs: 8 channels at 4×4, which the reconstruction head
+    # passes on to the generator as they are.
     heads = build.gan.discriminator.heads
     assert heads["embedding"].in_shape == (8, 4, 4)
-    assert build.gan.generator.feature_shape == (2, 2, 2)
-    assert build.dry_run.shapes["model.heads.attribute"] == (NUM_ATTRIBUTES,)
-    assert build.dry_run.shapes["model.generator"] == (3, 16, 16)
+    assert build.gan.generator.feature_shape == (8, 4, 4)
+    assert build.dry_pass_result.shapes["model.heads.attribute"] == (NUM_ATTRIBUTES,)
+    assert build.dry_pass_result.shapes["model.generator"] == (3, 16, 16)
     names = [(t.name, t.weight) for t in build.objective.generator]
-    assert names == [("tiny_adv", 2.0), ("tiny_gen_only", 1.0)]
+    assert names == [("tiny_lsgan", 2.0), ("tiny_rec", 1.0)]
     assert build.provenance["model.heads.embedding"]["plugin"] == "tiny"
-    assert build.provenance["objective.generator.1"]["type"] == "tiny_gen_only"
+    assert build.provenance["objective.generator.1"]["type"] == "tiny_rec"
     assert all(p.grad is None for p in build.gan.parameters())
 
 
@@ -300,7 +138,7 @@ def test_without_the_dry_pass_the_same_networks_are_composed(tiny, monkeypatch):
 
     monkeypatch.setattr(composer, "dry_pass", no_dry_pass)
     loaded = compose(spec, tiny_data(), dry=False)
-    assert loaded.dry_run is None
+    assert loaded.dry_pass_result is None
     first, second = checked.gan.state_dict(), loaded.gan.state_dict()
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
@@ -313,10 +151,11 @@ def test_head_needing_larger_features_names_trunk_and_image_size(tiny):
     with pytest.raises(SpecError) as caught:
         compose(spec, tiny_data())
     paths = [p.path for p in caught.value.problems]
-    assert ("model", "heads", "real_fake") in paths and len(paths) == 4
+    # the kernel-3 heads each; the reconstruction head takes features of any size
+    assert paths == [("model", "heads", role) for role in ("real_fake", "attribute", "embedding")]
     text = caught.value.render()
     assert (
-        "heads.embedding ('tiny_emb') needs at least 3×3 features, but trunk 'tiny_trunk' "
+        "heads.embedding ('tiny_embedding') needs at least 3×3 features, but trunk 'tiny_trunk' "
         "gives 8×2×2 features at model.image_size=16 with 3 stride-2 blocks" in text
     )
 
@@ -331,7 +170,7 @@ def test_wrong_output_width_is_reported_at_the_head(tiny):
 
 
 def test_detached_generator_is_caught_by_the_dry_backward(tiny):
-    spec = validated(tiny_spec(generator={"type": "tiny_gen", "params": {"detach": True}}), tiny)
+    spec = validated(tiny_spec(generator={"type": "tiny_noise", "params": {"detach": True}}), tiny)
     with pytest.raises(SpecError) as caught:
         compose(spec, tiny_data())
     assert caught.value.problems[0].path == ("model", "generator")
@@ -348,15 +187,18 @@ def test_spec_size_disagreeing_with_data_says_both(tiny):
 
 
 def test_loss_requirements_and_phases_are_checked(tiny):
-    heads = {"real_fake": {"type": "tiny_rf"}}
+    heads = {"real_fake": {"type": "tiny_real_fake"}}
     raw = tiny_spec(heads=heads)
-    raw["objective"]["discriminator"].append({"type": "tiny_gen_only"})
+    raw["objective"]["discriminator"].append({"type": "tiny_rec"})
     spec = Spec.model_validate(raw)  # without the registry: the composer still checks
     with pytest.raises(SpecError) as caught:
         compose(spec, tiny_data(), registry=tiny)
     found = [(p.path, p.message) for p in caught.value.problems]
     wrong_phase = "is not a discriminator term; it belongs in objective.generator"
-    no_head = "reads the embedding head(s), but model.heads has no 'embedding' (it has: real_fake)"
+    no_head = (
+        "reads the reconstruction_feature head(s), but model.heads has no "
+        "'reconstruction_feature' (it has: real_fake)"
+    )
     assert [path for path, message in found if wrong_phase in message] == [
         ("objective", "discriminator", 1, "type")
     ]
@@ -379,39 +221,18 @@ def test_measure_scales_flops_linearly_with_batch(tiny):
     assert all(torch.equal(initial[k], v) for k, v in build.gan.state_dict().items())
 
 
-def test_builtin_components_compose(tmp_path):
+def test_builtin_components_compose(tmp_path, tiny_shapes):
     from zsk.core.build.composer import load_data
     from zsk.core.data.synth import synthesize
+    from zsk.core.spec.loading import load_spec
 
     synthesize(tmp_path, classes=20, unseen=4, images_per_class=1, min_size=16, max_size=16)
-    raw = {
-        "name": "builtin",
-        "data": {"type": "awa2", "params": {"root": str(tmp_path)}},
-        "model": {
-            "image_size": 16,
-            "embedding_dim": 8,
-            "noise_dim": 4,
-            "generator": {
-                "type": "noise_decoder",
-                "params": {"base_channels": 4, "max_channels": 8},
-            },
-            "trunk": {"type": "sn_conv", "params": {"channels": [4, 8]}},
-            "heads": {
-                "real_fake": {"type": "real_fake"},
-                "embedding": {"type": "embedding"},
-                "reconstruction_feature": {"type": "reconstruction_feature"},
-            },
-            "semantic_encoder": {"type": "linear"},
-        },
-        "objective": {
-            "discriminator": [{"type": "hinge"}, {"type": "cosine_real"}],
-            "generator": [{"type": "hinge"}, {"type": "l1_reconstruction"}],
-        },
-    }
-    spec = validated(raw, get_registry())
+    overrides = [*tiny_shapes, f"data.params.root={tmp_path}"]
+    spec = load_spec(Path(__file__).parents[3] / "examples" / "shapes.yaml", overrides)
     build = compose(spec, load_data(spec))
     assert build.dims.num_attributes == build.data.num_attributes == 20
-    assert build.dry_run.shapes["model.trunk"] == (8, 4, 4)
+    # 16 px through the two stride-2 blocks of channels=[8,16]
+    assert build.dry_pass_result.shapes["model.trunk"] == (16, 4, 4)
     assert build.provenance["model.trunk.params.weight_norm"]["type"] == "spectral"
 
 

@@ -22,7 +22,7 @@ from zsk.core.rundir.directory import load_run
 from zsk.core.train.checkpoint import find_latest
 from zsk.core.train.trained_weights import load_generator_and_discriminator
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes-two-stage.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes-two-stage.yaml"
 FEATURE_STEPS = 300
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from zsk.core.cli.main import cli
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 #: beside the tiny sizes (tests/conftest.py): log, sample and checkpoint within 3 steps
 EVERY_STEP = ["train.log_every=1", "train.sample_every=3", "train.checkpoint_every=3"]
 

@@ -13,30 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from zsk.core.cli.main import cli
+from tests import tiny_components
+from tests.core.cli.faults import refused, zsk
+from tests.core.data.test_feature_folder import write_folder
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "data"))
-from test_feature_folder import write_folder  # noqa: E402
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "shapes.yaml"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 ZSK = Path(sys.executable).with_name("zsk")
 TINY = ["--classes", "14", "--unseen", "2", "--images-per-class", "2"]
 SMALL = ["--min-size", "16", "--max-size", "24"]
-
-
-def _zsk(*args):
-    with torch.random.fork_rng(devices=[]):
-        return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def _refused(result, *words):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output, result.output
-    for word in words:
-        assert word in result.output, (word, result.output)
 
 
 def _zsk_process(*args, cwd=None, timeout=240):
@@ -53,7 +39,7 @@ def _zsk_process(*args, cwd=None, timeout=240):
 @pytest.fixture
 def shapes(tmp_path):
     out = tmp_path / "shapes"
-    assert _zsk("data", "synth", out, *TINY, *SMALL).exit_code == 0
+    assert zsk("data", "synth", out, *TINY, *SMALL).exit_code == 0
     return out
 
 
@@ -61,7 +47,7 @@ def shapes(tmp_path):
 def test_a_full_disk_at_data_prepare_exits_2_not_sigbus(tmp_path, small_disk):
     disk = small_disk(256)
     data = disk / "shapes"
-    assert _zsk("data", "synth", data, *TINY, *SMALL).exit_code == 0
+    assert zsk("data", "synth", data, *TINY, *SMALL).exit_code == 0
     usage = os.statvfs(disk)
     with open(disk / "filler", "wb", buffering=0) as handle:  # 8 KiB left: not the images
         handle.write(b"\0" * (usage.f_bavail * usage.f_frsize - 8192))
@@ -73,7 +59,7 @@ def test_a_full_disk_at_data_prepare_exits_2_not_sigbus(tmp_path, small_disk):
 
 @pytest.mark.parametrize("damage", ["index", "array"])
 def test_a_damaged_prepared_cache_names_the_file_and_the_fix(shapes, tmp_path, tiny_shapes, damage):
-    assert _zsk("data", "prepare", shapes, "--size", "16").exit_code == 0
+    assert zsk("data", "prepare", shapes, "--size", "16").exit_code == 0
     folder = shapes / ".zsk-prepared"
     if damage == "index":
         (folder / "images-16.json").write_text('{"format": "zsk-prepared", "files": 7')
@@ -85,17 +71,17 @@ def test_a_damaged_prepared_cache_names_the_file_and_the_fix(shapes, tmp_path, t
         named = "images-16.npy"
     run = tmp_path / "run"
     sets = [a for s in tiny_shapes for a in ("--set", s)]
-    built = _zsk("build", EXAMPLE, *sets, "--set", f"data.params.root={shapes}", "--out", run)
+    built = zsk("build", EXAMPLE, *sets, "--set", f"data.params.root={shapes}", "--out", run)
     assert built.exit_code == 0, built.output
-    trained = _zsk("train", run, "--device", "cpu", "--steps", "1")
-    _refused(trained, "prepared images", named, "damaged", f"delete {folder}", "data prepare")
+    trained = zsk("train", run, "--device", "cpu", "--steps", "1")
+    refused(trained, "prepared images", named, "damaged", f"delete {folder}", "data prepare")
 
 
 # starting workers --------------------------------------------------------------------------
 def test_torchrun_workers_do_not_import_from_the_working_folder(shapes, tmp_path, tiny_shapes):
     run = tmp_path / "run"
     sets = [a for s in tiny_shapes for a in ("--set", s)]
-    built = _zsk("build", EXAMPLE, *sets, "--set", f"data.params.root={shapes}", "--out", run)
+    built = zsk("build", EXAMPLE, *sets, "--set", f"data.params.root={shapes}", "--out", run)
     assert built.exit_code == 0, built.output
     here = tmp_path / "here"
     info = here / "planted-1.0.dist-info"
@@ -125,34 +111,28 @@ def test_a_nested_alias_override_is_refused_at_once():
     done = _zsk_process("build", EXAMPLE, "--set", f"train.batch_size={value}", timeout=120)
     assert done.returncode == 2, done.stderr
     assert "--set train.batch_size=" in done.stderr and "aliases" in done.stderr
-    looped = _zsk("build", EXAMPLE, "--set", "train.batch_size=&a [*a]")
-    _refused(looped, "refers to itself")
+    looped = zsk("build", EXAMPLE, "--set", "train.batch_size=&a [*a]")
+    refused(looped, "refers to itself")
 
 
 def test_seeds_beyond_64_bits_are_refused_where_they_enter(tmp_path):
     huge = 2**64
-    built = _zsk("build", EXAMPLE, "--set", f"train.seed={huge}")
-    _refused(built, "train.seed", "less than or equal to 9223372036854775807")
-    drawn = _zsk("generate", tmp_path, "--class", "x", "--seed", huge)
-    _refused(drawn, "--seed", "0<=x<=9223372036854775807")
+    built = zsk("build", EXAMPLE, "--set", f"train.seed={huge}")
+    refused(built, "train.seed", "less than or equal to 9223372036854775807")
+    drawn = zsk("generate", tmp_path, "--class", "x", "--seed", huge)
+    refused(drawn, "--seed", "0<=x<=9223372036854775807")
 
 
 def test_non_finite_generate_attributes_are_refused(tmp_path, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).parents[1] / "core" / "train"))
-    import train_fixtures
-
     monkeypatch.chdir(tmp_path)
-    train_fixtures.register()
-    try:
-        train_fixtures.make_data(tmp_path / "data")
-        run = train_fixtures.write_run(tmp_path, tmp_path / "data", steps=1)
-        assert _zsk("train", run, "--device", "cpu").exit_code == 0
+    with tiny_components.registered():
+        tiny_components.make_data(tmp_path / "data")
+        run = tiny_components.write_run(tmp_path, tmp_path / "data", steps=1)
+        assert zsk("train", run, "--device", "cpu").exit_code == 0
         for value in ("nan", "inf", "-inf", "lots"):
-            drawn = _zsk("generate", run, "--attributes", f"r={value}", "--out", "x.png")
-            _refused(drawn, "--attributes", "not a finite number")
+            drawn = zsk("generate", run, "--attributes", f"r={value}", "--out", "x.png")
+            refused(drawn, "--attributes", "not a finite number")
         assert not (tmp_path / "x.png").exists()
-    finally:
-        train_fixtures.unregister()
 
 
 # data files --------------------------------------------------------------------------------
@@ -170,7 +150,7 @@ def _own_data(root: Path, attributes: str, image=None) -> Path:
 
 def test_a_line_break_inside_a_csv_field_is_located(tmp_path):
     root = _own_data(tmp_path / "own", 'class,a,b\ncat,0.5,1\n"dog\nhound",0.2,1\neel,1,0\n')
-    _refused(_zsk("data", "check", root), "attributes.csv:3", "line break")
+    refused(zsk("data", "check", root), "attributes.csv:3", "line break")
 
 
 def test_a_matlab_struct_is_refused_naming_the_variable(tmp_path):
@@ -182,14 +162,14 @@ def test_a_matlab_struct_is_refused_naming_the_variable(tmp_path):
     with h5py.File(tmp_path / "xlsa" / "att_splits.mat", "a") as mat:
         del mat["att"]
         mat.create_group("att").create_dataset("field", data=np.ones(3))
-    _refused(_zsk("data", "check", tmp_path / "xlsa"), "att_splits.mat", "variable 'att'", "struct")
+    refused(zsk("data", "check", tmp_path / "xlsa"), "att_splits.mat", "variable 'att'", "struct")
 
 
 def test_a_samples_csv_that_is_not_utf8_is_located(tmp_path):
     write_folder(tmp_path / "features", np.ones((5, 3), dtype=np.float32))
     samples = tmp_path / "features" / "samples.csv"
     samples.write_bytes(samples.read_bytes().replace(b"cat/1", b"c\xe4t/1"))
-    _refused(_zsk("data", "check", tmp_path / "features"), "samples.csv", "not UTF-8")
+    refused(zsk("data", "check", tmp_path / "features"), "samples.csv", "not UTF-8")
 
 
 @pytest.mark.parametrize("content", ["list", "garbage"])
@@ -200,8 +180,8 @@ def test_crop_weights_that_are_not_a_state_dict_are_refused(shapes, tmp_path, co
     else:
         weights = tmp_path / "weights.safetensors"
         weights.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
-    cropped = _zsk("data", "crop", shapes, tmp_path / "cropped", "--weights", weights)
-    _refused(cropped, str(weights))
+    cropped = zsk("data", "crop", shapes, tmp_path / "cropped", "--weights", weights)
+    refused(cropped, str(weights))
 
 
 def test_16_bit_grey_images_keep_their_tones(tmp_path):
@@ -210,7 +190,7 @@ def test_16_bit_grey_images_keep_their_tones(tmp_path):
     attributes = "class,a,b\ncat,0.5,1\ndog,0.2,1\neel,1,0\n"
     root = _own_data(tmp_path / "own", attributes, image=deep)
     assert Image.open(root / "images" / "cat" / "0.png").mode.startswith("I")
-    prepared = _zsk("data", "prepare", root, "--size", "16")
+    prepared = zsk("data", "prepare", root, "--size", "16")
     assert prepared.exit_code == 0, prepared.output
     pixels = np.load(root / ".zsk-prepared" / "images-16.npy")
     assert pixels.shape == (6, 3, 16, 16)

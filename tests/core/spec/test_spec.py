@@ -12,7 +12,7 @@ from zsk.core.spec.loading import apply_override, load_spec, load_spec_document,
 from zsk.core.spec.sections import Spec, SpecError
 from zsk.registry import UserError, get_registry
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "examples"
 
 MINIMAL = """\
 data: {type: awa2, params: {root: data/shapes}}
@@ -144,25 +144,67 @@ def test_unknown_component_type_says_did_you_mean_at_its_line(tmp_path):
     assert "available generators: encoder_decoder, feature_mlp, noise_decoder" in message
 
 
-def test_unknown_param_key_is_located_at_the_key_with_did_you_mean(tmp_path):
-    text = MINIMAL.replace("      channels: [8, 16]", "      chanels: [8, 16]")
-    message = error_of(tmp_path, text)
-    assert f"spec.yaml:{mark_of(text, 'chanels')}  model.trunk.params.chanels  unknown key " in (
-        message
-    )
-    assert "Did you mean 'channels'?" in message
+#: A mistake in a spec -> (edit of MINIMAL: (old, new), or (None, appended text); the text its
+#: location points at and which occurrence of it, -1 for the last; the path and message that
+#: follow the location; more of the message).
+LOCATED_MISTAKES = {
+    "unknown param key": (
+        ("      channels: [8, 16]", "      chanels: [8, 16]"),
+        ("chanels", 0),
+        "model.trunk.params.chanels  unknown key ",
+        "Did you mean 'channels'?",
+    ),
+    "unknown top-level key": (
+        (None, "trian: {}\n"),
+        ("trian", 0),
+        "trian  unknown key 'trian'. Did you mean 'train'?",
+        "",
+    ),
+    "value out of range": (
+        ("batch_size: 16", "batch_size: 0"),
+        ("0", -1),
+        "train.batch_size  ",
+        "greater than or equal to 1 (got 0)",
+    ),
+    "missing required key": (
+        ("  semantic_encoder: {type: mlp}\n", ""),
+        ("image_size", 0),
+        "model.semantic_encoder  required key ",
+        "",
+    ),
+    "duplicate key": (
+        (None, "train: {seed: 1}\n"),
+        ("train:", 1),
+        "train  duplicate key 'train' (first given on line",
+        "",
+    ),
+    "head under another role's key": (
+        ("embedding: {type: embedding}", "embedding: {type: attribute}"),
+        ("attribute}", 0),
+        "model.heads.embedding.type  head 'attribute' ",
+        "must sit under model.heads.attribute",
+    ),
+    "loss needing a missing head": (
+        ("generator: [{type: lsgan}]", "generator: [{type: l1_reconstruction}]"),
+        ("l1_reconstruction", 0),
+        "objective.generator.0.type  loss ",
+        "model.heads has no 'reconstruction_feature'",
+    ),
+}
 
 
-def test_unknown_top_level_key_and_wrong_value(tmp_path):
-    text = MINIMAL + "trian: {}\n"
+@pytest.mark.parametrize(
+    ("edit", "mark", "located", "said"), LOCATED_MISTAKES.values(), ids=list(LOCATED_MISTAKES)
+)
+def test_a_mistake_is_reported_at_its_line_and_column(tmp_path, edit, mark, located, said):
+    old, new = edit
+    text = MINIMAL + new if old is None else MINIMAL.replace(old, new)
+    assert text != MINIMAL
+    needle, occurrence = mark
+    where = mark_of(text, needle, text.count(needle) - 1 if occurrence < 0 else occurrence)
     message = error_of(tmp_path, text)
-    assert (
-        f":{mark_of(text, 'trian')}  trian  unknown key 'trian'. Did you mean 'train'?" in message
-    )
-    text = MINIMAL.replace("batch_size: 16", "batch_size: 0")
-    message = error_of(tmp_path, text)
-    assert f":{mark_of(text, '0', text.count('0') - 1)}  train.batch_size  " in message
-    assert "greater than or equal to 1 (got 0)" in message
+    assert f"spec.yaml:{where}  {located}" in message
+    assert said in message
 
 
 def test_every_problem_is_reported_not_only_the_first(tmp_path):
@@ -174,42 +216,12 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path):
     assert all(re.match(r"^\S+:\d+:\d+  \S+  \S", line) for line in lines)
 
 
-def test_missing_required_key(tmp_path):
-    text = MINIMAL.replace("  semantic_encoder: {type: mlp}\n", "")
-    message = error_of(tmp_path, text)
-    assert f":{mark_of(text, 'image_size')}  model.semantic_encoder  required key " in message
-
-
 def test_yaml_syntax_error_has_line_and_column(tmp_path):
     text = MINIMAL.replace("  image_size: 32", "  image_size: [32")
     message = error_of(tmp_path, text)
     assert re.match(
         rf"^{re.escape(str(tmp_path / 'spec.yaml'))}:\d+:\d+  \(yaml\)  YAML syntax", message
     )
-
-
-def test_duplicate_keys_are_refused(tmp_path):
-    text = MINIMAL + "train: {seed: 1}\n"
-    message = error_of(tmp_path, text)
-    assert f":{mark_of(text, 'train:', 1)}  train  duplicate key 'train' (first given on line" in (
-        message
-    )
-
-
-def test_head_under_another_roles_key(tmp_path):
-    text = MINIMAL.replace("embedding: {type: embedding}", "embedding: {type: attribute}")
-    message = error_of(tmp_path, text)
-    assert f":{mark_of(text, 'attribute}')}  model.heads.embedding.type  head 'attribute' " in (
-        message
-    )
-    assert "must sit under model.heads.attribute" in message
-
-
-def test_loss_needing_a_missing_head_is_refused_at_load(tmp_path):
-    text = MINIMAL.replace("generator: [{type: lsgan}]", "generator: [{type: l1_reconstruction}]")
-    message = error_of(tmp_path, text)
-    assert f":{mark_of(text, 'l1_reconstruction')}  objective.generator.0.type  loss " in message
-    assert "model.heads has no 'reconstruction_feature'" in message
 
 
 def test_not_a_mapping_missing_file_and_directory(tmp_path):

@@ -13,17 +13,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tests import tiny_components
 from zsk.core.cli.main import cli
 
-FIXTURES = Path(__file__).parents[1] / "core" / "train" / "train_fixtures.py"
-sys.path.insert(0, str(FIXTURES.parent))
-import train_fixtures  # noqa: E402
+#: Run as a script, it registers the tiny components and starts the CLI.
+FIXTURES = Path(tiny_components.__file__)
 
 
 @pytest.fixture
 def tiny_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with train_fixtures.registered_run(tmp_path, steps=2) as run_dir:
+    with tiny_components.registered_run(tmp_path, steps=2) as run_dir:
         yield run_dir
 
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from zsk.core.storage.runlock import LOCK_FILE, run_lock
-from zsk.core.train.progress import truncate_metrics
+from zsk.core.train.reporter import truncate_metrics
 from zsk.registry import UserError
 
 

@@ -31,7 +31,7 @@ SMALL = 2
 
 
 @dataclass
-class DryRun:
+class DryPassResult:
     """What a dry pass saw: each module's output shape (without batch) and, when counted,
     its FLOPs and the bytes autograd saved for the backward pass."""
 
@@ -91,7 +91,9 @@ def probe_batch(spec: Spec, data: ZslData, dims: Dims, batch: int) -> Batch:
     return Batch(real, own, (own + 1) % seen, own, noise, class_attributes)
 
 
-def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = False) -> DryRun:
+def dry_pass(
+    spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = False
+) -> DryPassResult:
     """One forward and backward pass through G, D and ψ on ``batch`` samples, checking shapes.
 
     The pass drives the training step's own machinery (:class:`~zsk.core.build.step.
@@ -127,8 +129,8 @@ def dry_pass(spec: Spec, data: ZslData, gan: GAN, batch: int, *, count: bool = F
             )
     _check_gradients(spec, gan)
     if count:
-        return DryRun(batch, shapes, int(counter.get_total_flops()), saved[0])
-    return DryRun(batch, shapes)
+        return DryPassResult(batch, shapes, int(counter.get_total_flops()), saved[0])
+    return DryPassResult(batch, shapes)
 
 
 def _forward(
@@ -250,7 +252,7 @@ def _check_gradients(spec: Spec, gan: GAN) -> None:
             )
 
 
-def measure(spec: Spec, data: ZslData, gan: GAN, batch: int) -> DryRun:
+def measure(spec: Spec, data: ZslData, gan: GAN, batch: int) -> DryPassResult:
     """FLOPs and saved activation bytes of one dry step at ``batch``, from two small passes.
 
     Both grow linearly with the batch (plus a fixed part: weights saved for backward), so two
@@ -269,7 +271,7 @@ def measure(spec: Spec, data: ZslData, gan: GAN, batch: int) -> DryRun:
     def at_batch(small: int, large: int) -> int:
         return max(0, small + (large - small) * (batch - SMALL) // SMALL)
 
-    return DryRun(
+    return DryPassResult(
         batch, shapes, at_batch(one.flops, two.flops), at_batch(one.saved_bytes, two.saved_bytes)
     )
 

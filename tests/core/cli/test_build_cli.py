@@ -13,7 +13,7 @@ from zsk.core.rundir.directory import LATEST, load_run, resolve_run_dir
 from zsk.core.spec.loading import load_spec
 from zsk.registry import DISTRIBUTION, UserError
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "examples"
 #: Narrower networks than the example's, to keep the test quick; the wiring is the same.
 SMALL = (
     "--set",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from zsk.core.build.model import GAN, WeightedTerm
-from zsk.core.build.step import Batch, FakeImages, PhaseContext, Regularisers, evaluate_terms
+from zsk.core.build.step import Batch, FakeImages, PhaseContext, Regularizers, evaluate_terms
 from zsk.core.spec.sections import TrainSpec
 from zsk.core.train.device import Precision
 from zsk.core.train.distributed import Distributed
@@ -29,7 +29,7 @@ from zsk.core.train.update import PhaseUpdater, UpdateOutcome
 PREFIX = {"discriminator": "d", "generator": "g"}
 
 
-class Optimisation:
+class Optimization:
     """Adam (or AdamW) for G and for D with ψ, their scheduled learning rates, their updates."""
 
     def __init__(
@@ -66,12 +66,12 @@ class Optimisation:
         terms: list[WeightedTerm],
         batch: Batch,
         fakes: FakeImages,
-        regularisers: Regularisers,
+        regularizers: Regularizers,
         log: Callable[[str, torch.Tensor], None],
     ) -> UpdateOutcome:
         """One update of ``phase`` on ``batch``; an applied update's terms and gradient norm go
         to ``log`` (as device tensors, read when a record is written)."""
-        ctx = PhaseContext(phase, gan, batch, fakes, regularisers)
+        ctx = PhaseContext(phase, gan, batch, fakes, regularizers)
         with self.precision.autocast():
             result = evaluate_terms(ctx, terms)
         outcome = self.updaters[phase].update(result)

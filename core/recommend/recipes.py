@@ -1,0 +1,177 @@
+"""The networks, objective and training settings ``zsk init`` writes for each route.
+
+- ``no-gan``: a recogniser. Three strided convolutions with batch norm, 1×1 attribute and
+  embedding heads over the averaged trunk features, D's cosine, attribute and cosine-softmax
+  terms, Adam at 1e-3, batches of 64. Chosen on validation classes (BENCHMARKS.md §6): it
+  processes as many real images per CPU second as a hand-written learner of the same
+  networks and trains to a higher validation H at equal CPU on most zoo sets.
+- ``two-stage``: that recogniser, then a feature GAN over its embeddings φ(x) (a staged spec:
+  ``zsk train`` extracts φ(x) between the stages, ``zsk eval`` names the headline route by
+  validation H). Its feature GAN was chosen on validation classes among small WGAN-GP feature
+  GANs: a linear generator, a critic of one hidden layer of 256, 2 critic steps, 200 generator
+  steps, Adam 1e-3, classifier regulariser β 1.
+- ``image-gan``: the report's image GAN (spectral-norm trunk with instance norm, LSGAN,
+  the cosine, attribute and reconstruction terms): what imagines pictures of unseen classes
+  (``zsk generate``, ``zsk translate``).
+
+Every spec pins one training thread, so the CPU seconds it spends are those it was sized for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROUTES = ("no-gan", "two-stage", "image-gan")
+DEFAULT_ROUTE = "no-gan"
+#: The recogniser's trunk and heads in the paper's form (spectral norm, instance norm from
+#: the second block, self-attention after the last two): one line in a no-gan spec.
+PAPER_TRUNK = (
+    "{weight_norm: {type: spectral}, feature_norm: {type: instance}, norm_from: 1, "
+    "attention_at: [-2, -1]}"
+)
+
+_RECOGNITION_TERMS: list[dict[str, Any]] = [
+    {"type": "cosine_real", "params": {"lambda_other": 0.5, "lambda_softmax": 0.1}},
+    {"type": "attribute"},
+    {"type": "cosine_softmax"},
+]
+_GAN_OPTIMISER = {"lr": 2.0e-4, "betas": [0.5, 0.999]}
+
+
+def batch_size(route: str) -> int:
+    return 32 if route == "image-gan" else 64
+
+
+def _generator(gan: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {"base_channels": 16, "max_channels": 64, "bottleneck_size": 4}
+    if gan:
+        params |= {"noise": True, "source_dropout": 0.75}
+    return {"type": "encoder_decoder", "params": params}
+
+
+def _recogniser_model() -> dict[str, Any]:
+    plain = {"type": "none"}
+    pooled = {"kernel_size": 1, "padding": 0, "weight_norm": plain}
+    return {
+        "generator": _generator(gan=False),
+        "trunk": {
+            "type": "sn_conv",
+            "params": {
+                "channels": [32, 64, 128],
+                "weight_norm": plain,
+                "feature_norm": {"type": "batch"},
+                "norm_from": 0,
+                "dropout": 0.0,
+                "attention_at": [],
+            },
+        },
+        "heads": {
+            "attribute": {"type": "attribute", "params": pooled},
+            "embedding": {"type": "embedding", "params": {"classifier": True, **pooled}},
+        },
+    }
+
+
+def _image_gan_model() -> dict[str, Any]:
+    return {
+        "generator": _generator(gan=True),
+        "trunk": {
+            "type": "sn_conv",
+            "params": {"channels": [32, 64, 128], "dropout": 0.0, "attention_at": []},
+        },
+        "heads": {
+            "real_fake": {"type": "real_fake"},
+            "attribute": {"type": "attribute"},
+            "embedding": {"type": "embedding", "params": {"classifier": True}},
+            "reconstruction_feature": {
+                "type": "reconstruction_feature",
+                "params": {"channels": 32},
+            },
+        },
+    }
+
+
+def _objective(gan: bool) -> dict[str, Any]:
+    if not gan:
+        return {"discriminator": list(_RECOGNITION_TERMS), "generator": []}
+    return {
+        "discriminator": [{"type": "lsgan"}, *_RECOGNITION_TERMS],
+        "generator": [
+            {"type": "lsgan"},
+            {"type": "cosine_generator"},
+            {"type": "attribute"},
+            {"type": "l1_reconstruction", "weight": 10.0},
+        ],
+    }
+
+
+def route_sections(route: str, image_size: int, epochs: int, seed: int) -> dict[str, Any]:
+    """The model, objective and train sections of ``route`` (see module)."""
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; routes: {', '.join(ROUTES)}")
+    gan = route == "image-gan"  # two-stage: the recogniser is its first stage
+    model = _image_gan_model() if gan else _recogniser_model()
+    discriminator = _GAN_OPTIMISER if gan else {"lr": 1.0e-3, "betas": [0.9, 0.999]}
+    return {
+        "model": {
+            "image_size": image_size,
+            "embedding_dim": 64,
+            "noise_dim": 32,
+            **model,
+            "semantic_encoder": {"type": "linear"},
+        },
+        "objective": _objective(gan),
+        "train": {
+            "batch_size": batch_size(route),
+            "epochs": epochs,
+            "threads": 1,
+            "optimizers": {"generator": dict(_GAN_OPTIMISER), "discriminator": discriminator},
+            "instance_noise": {"std": 0.1 if gan else 0.0, "decay": 0.999},
+            "seed": seed,
+            "log_every": 25,
+            "checkpoint_every": 1000,
+            "sample_every": 500,
+        },
+    }
+
+
+def feature_stage(num_attributes: int, seed: int) -> dict:
+    """The two-stage route's second stage: a feature GAN over the recogniser's φ(x)."""
+    optimiser = {"lr": 1.0e-3, "betas": [0.5, 0.999]}
+    return {
+        "features_from": {"stage": "recogniser", "layer": "embedding"},
+        "model": {
+            "noise_dim": num_attributes,
+            "embedding_dim": 8,  # unused: the objective has no embedding term
+            "generator": {"type": "feature_mlp", "params": {"hidden": [], "output": "linear"}},
+            "trunk": {"type": "feature_mlp", "params": {"hidden": []}},
+            "heads": {"real_fake": {"type": "concat_critic", "params": {"hidden": [256]}}},
+            "semantic_encoder": {"type": "linear"},
+        },
+        "objective": {
+            "discriminator": [{"type": "wgan_gp", "params": {"lambda_gp": 10.0}}],
+            "generator": [{"type": "wgan_gp"}, {"type": "pretrained_classifier", "weight": 1.0}],
+        },
+        "train": {
+            "batch_size": 64,
+            "n_critic": 2,
+            "steps": 200,
+            "threads": 1,
+            "negative_fraction": 0.0,
+            "hflip": False,
+            "optimizers": {"generator": optimiser, "discriminator": dict(optimiser)},
+            "seed": seed,
+            "log_every": 100,
+            "checkpoint_every": 200,
+        },
+    }
+
+
+def staged(spec: dict, num_attributes: int) -> dict:
+    """A one-stage recogniser ``spec`` as the two-stage route's staged spec."""
+    body = {key: value for key, value in spec.items() if key not in ("name", "validation_run")}
+    stages = {"recogniser": body, "features": feature_stage(num_attributes, body["train"]["seed"])}
+    top = {"name": spec["name"]}
+    if "validation_run" in spec:
+        top["validation_run"] = spec["validation_run"]
+    return {**top, "stages": stages}

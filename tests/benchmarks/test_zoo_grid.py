@@ -1,0 +1,57 @@
+"""The recommended spec's zoo grid and the step costs: their tables from written records."""
+
+from __future__ import annotations
+
+from benchmarks.speed.step_cost import table as step_table
+from benchmarks.studies.results import put
+from benchmarks.studies.zoo.grid import KEY, table
+
+
+def _gzsl(h: float) -> dict:
+    return {"u": h, "s": h, "h": h}
+
+
+def _records(seed: int) -> list[dict]:
+    base = {"set": "textures", "seed": seed}
+    default = {"eval": {"zsl_top1": 0.5 + 0.1 * seed, "gzsl": _gzsl(0.4)}, "train_cpu_seconds": 20}
+    hand = {"baseline": {"zsl_top1": 0.6, "gzsl": _gzsl(0.3 + 0.1 * seed)}, "train_cpu_seconds": 22}
+    features = {
+        "eval": {"generative": {"zsl_top1": 0.2, "gzsl": _gzsl(0.1)}},
+        "extract_cpu_seconds": 3,
+        "train_cpu_seconds": 7,
+        "ridge": {"zsl_top1": 0.3, "gzsl": _gzsl(0.2), "cpu_seconds": 1},
+    }
+    methods = {"default": default, "baseline": hand, "features": features}
+    return [base | {"method": method} | record for method, record in methods.items()]
+
+
+def test_grid_table_gives_every_route_mean_spread_and_cpu(tmp_path):
+    results = tmp_path / "results.jsonl"
+    for seed in range(3):
+        for record in _records(seed):
+            put(results, record, KEY)
+    text = table(results)
+    assert "| textures | zsk init default | 0.600 ± 0.100 | 0.400 ± 0.000 | 20 |" in text
+    assert "| textures | hand-written | 0.600 ± 0.000 | 0.400 ± 0.100 | 22 |" in text
+    # the φ(x) routes' CPU is what they add to the default run: extraction (+ training)
+    assert "| feature GAN on its φ(x), CPU added | 0.200 ± 0.000 | 0.100 ± 0.000 | 10 |" in text
+    assert "| ridge on its φ(x), CPU added | 0.300 ± 0.000 | 0.200 ± 0.000 | 4 |" in text
+    put(results, _records(3)[0], KEY)  # a fourth seed of one method only: n is not shown
+    assert "zsk init default | 0.650 ± 0.129 |" in table(results)
+
+
+def test_step_cost_table_shows_each_rate_and_the_ratio(tmp_path):
+    results = tmp_path / "results.jsonl"
+    record = {
+        "set": "glyphs",
+        "image_size": 32,
+        "no-gan": {"batch": 64, "ms": 25.0, "images_per_s": 2560, "gflop": 1.72},
+        "image-gan": {"batch": 32, "ms": 100.0, "images_per_s": 320, "gflop": 4.3},
+        "hand-written": {"batch": 64, "ms": 32.0, "images_per_s": 2000},
+        "ratio": 1.28,
+    }
+    put(results, record, ("set",))
+    row = step_table(results).splitlines()[-1]
+    assert row == (
+        "| glyphs | 1.72, 25.0 / 64, 2560 | 4.30, 100.0 / 32, 320 | 32.0 / 64, 2000 | **1.28** |"
+    )

@@ -1,0 +1,139 @@
+"""zsk init: the recommended spec's data-driven choices, and the command's errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+
+from zsk.core.cli.main import cli
+from zsk.core.data.synth import synthesize
+from zsk.core.recommend.init_spec import (
+    FLOPS_PER_SECOND,
+    PROCESS_SECONDS,
+    epochs_for,
+    expected_cpu_seconds,
+    image_size_for,
+    median_side,
+    recommended_spec,
+    step_flops,
+)
+
+
+@pytest.mark.parametrize(
+    ("side", "cap", "size"),
+    [(8, 32, 32), (16, 32, 32), (32, 32, 32), (40, 32, 32), (40, 128, 64), (100, 128, 128)]
+    + [(500, 128, 128), (64, 64, 64)],
+)
+def test_image_size_is_the_smallest_supported_size_covering_the_side_within_the_cap(
+    side, cap, size
+):
+    assert image_size_for(side, cap) == size
+
+
+def test_median_side_reads_the_shorter_side_of_each_image(tmp_path):
+    paths = []
+    for i, (w, h) in enumerate([(10, 50), (30, 20), (40, 40), (90, 60), (5, 5)]):
+        paths.append(tmp_path / f"{i}.png")
+        Image.new("RGB", (w, h)).save(paths[-1])
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    assert median_side([*paths, tmp_path / "broken.png"]) == 20  # of 10, 20, 40, 60, 5
+
+
+@pytest.mark.parametrize("route", ["no-gan", "image-gan"])
+def test_epochs_spend_the_budget_on_the_run_and_its_validation_run(route):
+    flops, batch, images, seconds = 2e9, 64, 640, 600.0
+    # the process's own cost first; the validation run trains on 0.6 of the images
+    steps_of_the_run = (seconds - PROCESS_SECONDS[route]) * FLOPS_PER_SECOND[route] / flops / 1.6
+    epochs = epochs_for(route, int(flops), batch, images, seconds)
+    assert epochs == round(steps_of_the_run * batch / images)
+    assert expected_cpu_seconds(route, int(flops), batch, images, epochs) == pytest.approx(
+        seconds, rel=0.5 / epochs
+    )
+    assert epochs_for(route, int(1e15), batch, images, 1.0) == 1
+
+
+def test_init_writes_the_recogniser_by_default_and_the_image_gan_on_request(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    synthesize(
+        tmp_path / "data", classes=20, unseen=4, images_per_class=3, min_size=20, max_size=24
+    )
+    runner = CliRunner()
+    made = runner.invoke(cli, ["init", "data", "--out", "plain.yaml", "--cpu-minutes", "1"])
+    assert made.exit_code == 0, made.output
+    gan_made = runner.invoke(
+        cli, ["init", "data", "--out", "gan.yaml", "--cpu-minutes", "1", "--route", "image-gan"]
+    )
+    assert gan_made.exit_code == 0, gan_made.output
+    gan, plain = (yaml.safe_load((tmp_path / f).read_text()) for f in ("gan.yaml", "plain.yaml"))
+    assert gan["validation_run"] == {} and plain["validation_run"] == {}
+    assert gan["model"]["image_size"] == 32 and gan["data"]["type"] == "awa2"
+    assert gan["train"]["threads"] == plain["train"]["threads"] == 1
+    # the same budget buys the cheaper step of the recogniser more epochs
+    assert plain["train"]["epochs"] > gan["train"]["epochs"]
+    assert plain["objective"]["generator"] == []
+    assert [t["type"] for t in plain["objective"]["discriminator"]] == [
+        "cosine_real",
+        "attribute",
+        "cosine_softmax",
+    ]
+    assert plain["model"]["trunk"]["params"]["feature_norm"] == {"type": "batch"}
+    assert set(plain["model"]["heads"]) == {"attribute", "embedding"}
+    assert gan["objective"]["generator"] and gan["objective"]["discriminator"][0]["type"] == "lsgan"
+    assert "weight_norm" not in gan["model"]["trunk"]["params"]  # the trunk's spectral default
+    header = (tmp_path / "plain.yaml").read_text().split("name:")[0]
+    assert "--route no-gan" in header and "CPU minutes of one thread" in header
+    again = runner.invoke(cli, ["init", "data", "--out", "gan.yaml"])
+    assert again.exit_code == 2 and "gan.yaml exists" in again.output
+    missing = runner.invoke(cli, ["init", "nowhere", "--out", "x.yaml"])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
+    synthesize(tmp_path, classes=20, unseen=4, images_per_class=8, min_size=20, max_size=24)
+    gan, plain = (recommended_spec(tmp_path, "x", 32, r, epochs=1) for r in ("image-gan", "no-gan"))
+    # the trunk alone, forward and backward (about 3 forward passes, less the first conv's
+    # input gradient, which images do not need) on a batch of real images
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from zsk.core.build.composer import compose, load_data
+    from zsk.core.recommend.init_spec import validated_spec
+
+    loaded = validated_spec(plain)
+    trunk = compose(loaded, load_data(loaded)).gan.discriminator.trunk
+    with FlopCounterMode(display=False) as counter:
+        trunk(torch.randn(plain["train"]["batch_size"], 3, 32, 32))
+    trunk_step = 3 * counter.get_total_flops()
+    plain_flops, gan_flops = step_flops(plain), step_flops(gan)
+    assert 0.8 * trunk_step <= plain_flops < 1.5 * trunk_step
+    # per image, the GAN's step also makes images, judges them and updates G through D
+    per_image = gan_flops / gan["train"]["batch_size"], plain_flops / plain["train"]["batch_size"]
+    assert per_image[0] > 2.5 * per_image[1]
+
+
+def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddings(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    synthesize(
+        tmp_path / "data", classes=20, unseen=4, images_per_class=6, min_size=20, max_size=24
+    )
+    runner = CliRunner()
+    made = runner.invoke(cli, ["init", "data", "--out", "two.yaml", "--route", "two-stage"])
+    assert made.exit_code == 0, made.output
+    plain = runner.invoke(cli, ["init", "data", "--out", "plain.yaml"])
+    assert plain.exit_code == 0, plain.output
+    two, one = (yaml.safe_load((tmp_path / f).read_text()) for f in ("two.yaml", "plain.yaml"))
+    assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {}
+    recogniser, features = two["stages"]["recogniser"], two["stages"]["features"]
+    assert recogniser["model"] == one["model"] and recogniser["objective"] == one["objective"]
+    # the feature stage's CPU comes out of the recogniser's share of the same budget
+    assert recogniser["train"]["epochs"] < one["train"]["epochs"]
+    assert features["features_from"] == {"stage": "recogniser", "layer": "embedding"}
+    assert features["model"]["noise_dim"] == 20  # the data set's attributes
+    assert features["train"]["threads"] == 1
+    from zsk.core.spec.loading import read_spec
+
+    assert list(read_spec(tmp_path / "two.yaml").spec.stages) == ["recogniser", "features"]
