@@ -76,11 +76,12 @@ def add_components():
 
 def check_consistent_run(run_dir) -> None:
     """A run directory describes one state: no temporary file anywhere in it, every lock released,
-    each run's (and its validation run's) weights written with its lock file, and every
+    each run's (and its validation run's) weights built from its lock file's spec, and every
     checkpoint's weights readable and matching their sidecar."""
     from pathlib import Path
 
-    from zsk.core.rundir.directory import INIT_FILE, LOCK_FILE, lock_digest, weights_lock_digest
+    from zsk.core.rundir.directory import INIT_FILE, LOCK_FILE, spec_digest, weights_spec_digest
+    from zsk.core.spec.loading import load_spec
     from zsk.core.storage.runlock import LOCK_FILE as RUN_LOCK
     from zsk.core.train.checkpoint import list_checkpoints, read_checkpoint
 
@@ -91,8 +92,8 @@ def check_consistent_run(run_dir) -> None:
         if not (folder / LOCK_FILE).is_file():
             assert not (folder / INIT_FILE).exists(), f"{folder}: weights without a lock file"
             continue
-        lock = (folder / LOCK_FILE).read_text(encoding="utf-8")
-        assert weights_lock_digest(folder / INIT_FILE) == lock_digest(lock), folder
+        written_with = weights_spec_digest(folder / INIT_FILE)
+        assert written_with == spec_digest(load_spec(folder / LOCK_FILE)), folder
         for weights in list_checkpoints(folder):
             read_checkpoint(weights)
 

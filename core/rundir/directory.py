@@ -4,7 +4,7 @@ A run directory holds ``spec.lock.yaml`` (the fully resolved spec plus a ``lock:
 the zsk and torch versions, each component's plugin, distribution and version, and the data
 set's fingerprint) and ``init.safetensors`` (the seeded initial weights). Both are written
 deterministically, so the same spec and seed give byte-identical files; the weights' metadata
-names the digest of the lock file written with them, so an edited lock file is noticed.
+names the digest of the resolved spec they were built from, so an edited lock file is noticed.
 ``runs/.latest`` (under the current directory) names the latest build, for commands given no
 run directory.
 """
@@ -91,7 +91,7 @@ def write_runs(
                 temporary.write_text(text, encoding="utf-8")
         for plan in planned:
             with staging.file(plan.run_dir / INIT_FILE) as temporary:
-                save_initial_weights(plan.build, temporary, lock=plan.lock)
+                save_initial_weights(plan.build, temporary)
             with staging.file(plan.run_dir / LOCK_FILE) as temporary:
                 temporary.write_text(plan.lock, encoding="utf-8")
         for folder in retired:
@@ -158,15 +158,15 @@ def load_run(run_dir: Path, *, say: Callable[[str], None] = _say) -> Build:
             hint=f"name a stage's folder, e.g. {run_dir / stages[0]}" if stages else None,
         )
     lock_file = run_dir / LOCK_FILE
-    written_with = weights_lock_digest(run_dir / INIT_FILE)
-    if written_with is not None and lock_digest(_read_lock(lock_file)) != written_with:
+    document = load_spec_document(lock_file)
+    spec = document.spec
+    written_with = weights_spec_digest(run_dir / INIT_FILE)
+    if written_with is not None and spec_digest(spec) != written_with:
         say(
-            f"note: {lock_file} is not the file {INIT_FILE} was built with (edited since zsk "
+            f"note: {lock_file} is not the spec {INIT_FILE} was built from (edited since zsk "
             f"build, or a build was interrupted); using it as it is now. To start over from "
             f"it: zsk build {lock_file} --out {run_dir} --force"
         )
-    document = load_spec_document(lock_file)
-    spec = document.spec
     data = located_in(document, lambda: load_data(spec))
     built_with = (document.lock or {}).get("data_fingerprint")
     if built_with is not None and data.fingerprint() != built_with:
@@ -180,13 +180,6 @@ def load_run(run_dir: Path, *, say: Callable[[str], None] = _say) -> Build:
     build = located_in(document, lambda: compose(spec, data, dry=False))
     load_initial_weights(build, run_dir / INIT_FILE)
     return build
-
-
-def _read_lock(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""  # load_spec_document explains it
 
 
 def lock_section(
@@ -222,30 +215,32 @@ def _state(build: Build) -> dict[str, torch.Tensor]:
     return state
 
 
-def lock_digest(lock: str) -> str:
-    return hashlib.sha256(lock.encode("utf-8")).hexdigest()
+def spec_digest(spec: Spec) -> str:
+    """The sha256 of the resolved spec's content (not its file's layout, comments or paths)."""
+    text = json.dumps(spec.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def save_initial_weights(build: Build, path: Path, *, lock: str) -> None:
+def save_initial_weights(build: Build, path: Path) -> None:
     """``init.safetensors`` at ``path``: every tensor copied out (no shared storage), one metadata
-    entry (safetensors writes several in no fixed order) naming the digest of the ``lock`` file
-    written with it, so the bytes depend on the weights and the lock file only."""
+    entry (safetensors writes several in no fixed order) naming the digest of the spec it was
+    built from, so the bytes depend on the weights and the resolved spec only."""
     tensors = {
         name: value.detach().cpu().clone().contiguous() for name, value in _state(build).items()
     }
-    info = {"spec": build.spec.name, "format": "zsk-init-1", "lock_sha256": lock_digest(lock)}
+    info = {"spec": build.spec.name, "format": "zsk-init-1", "spec_sha256": spec_digest(build.spec)}
     save_file(tensors, str(path), metadata={"zsk": json.dumps(info)})
 
 
-def weights_lock_digest(path: Path) -> str | None:
-    """The digest of the lock file ``init.safetensors`` at ``path`` was written with (None for
-    a file written before zsk kept it, or one that is unreadable)."""
+def weights_spec_digest(path: Path) -> str | None:
+    """The digest of the spec ``init.safetensors`` at ``path`` was built from (None for a file
+    written before zsk kept it, or one that is unreadable)."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             info = json.loads((handle.metadata() or {}).get("zsk", "{}"))
     except (SafetensorError, OSError, ValueError):
         return None
-    digest = info.get("lock_sha256") if isinstance(info, dict) else None
+    digest = info.get("spec_sha256") if isinstance(info, dict) else None
     return digest if isinstance(digest, str) else None
 
 

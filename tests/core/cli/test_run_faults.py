@@ -166,7 +166,7 @@ def test_an_edited_lock_file_is_announced_when_training(tiny_parts, tmp_path, co
     lock.write_text(lock.read_text().replace("seed: 3", "seed: 4"))
     trained = zsk("train", run, "--device", "cpu")
     assert trained.exit_code == 0, trained.output
-    assert f"{lock} is not the file init.safetensors was built with" in trained.output
+    assert f"{lock} is not the spec init.safetensors was built from" in trained.output
     rebuilt = zsk("build", lock, "--out", run, "--force")
     assert rebuilt.exit_code == 0, rebuilt.output
     consistent_run(run)
