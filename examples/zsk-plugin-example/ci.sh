@@ -133,7 +133,9 @@ zsk eval "$work/projection" --metric colour_gap --images-per-class 2 --probe-ste
 import json
 import sys
 
-values = json.load(open(sys.argv[1]))["metrics"]["colour_gap"]
+outcome = json.load(open(sys.argv[1]))["metrics"]["colour_gap"]
+assert outcome.get("failed") is None, outcome
+values = outcome["values"]
 assert values["classes"] == 2 and values["colour_gap"] >= 0, values
 print("eval.json metrics.colour_gap:", values)
 EOF
