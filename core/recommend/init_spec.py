@@ -36,17 +36,13 @@ from zsk.registry import UserError
 IMAGE_SIZES = (32, 64, 128)
 #: Training FLOPs per CPU second of one thread, and the CPU seconds a ``zsk train`` process
 #: spends besides its steps (starting Python and torch, reading the images, building both
-#: runs, checkpoints), per route. The recogniser's: fitted to the process CPU of ``zsk train``
-#: at two lengths of its spec on a zoo set (textures: 4 and 16 epochs, 6.9 and 12.7 s); the
-#: image GAN's: one rate with the process included (2-core AMD EPYC KVM VM, torch 2.14.1, one
-#: thread; BENCHMARKS.md §6).
+#: runs, checkpoints), per route: fitted to the process CPU of ``zsk train`` on the reference
+#: machine, so the budget a spec states is what its run spends (BENCHMARKS.md §6 says where).
 FLOPS_PER_SECOND = {"no-gan": 57e9, "image-gan": 40e9}
 PROCESS_SECONDS = {"no-gan": 5.0, "image-gan": 0.0}
 #: Process CPU seconds the two-stage route's feature stage adds (extracting φ(x) for both runs,
 #: the regulariser's classifiers, the feature GAN and its validation run), kept out of the
-#: recogniser's share of the budget: a two-stage ``zsk train`` with a one-epoch recogniser
-#: took 12.2 s on a 40-class set, about 5 s of it the process's own and under 1 s the
-#: recogniser's steps.
+#: recogniser's share of the budget.
 FEATURE_STAGE_SECONDS = 6.5
 #: Training images a validation run keeps, as a share of the run's (held-out classes and the
 #: fifth of the other classes' images leave); used to split the budget.
