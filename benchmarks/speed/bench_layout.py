@@ -3,12 +3,12 @@
     python -m benchmarks.speed.bench_layout          # shapes.yaml (32 px, batch 64), 1, 2 threads
     python -m benchmarks.speed.bench_layout --quick  # tiny networks, a few seconds (test suite)
 
-``zsk train`` converts networks and batches to channels_last on CUDA (``train.channels_last``),
-where cuDNN's fastest kernels want it. This measures whether the CPU would gain too: two trainers
-of the same build, one converted as the CUDA path does, alternate step by step (order flipped
-each pair) after warm-up; the median of the per-pair ratios is reported, so drift of a shared
-machine cancels. Measured on this project's 2-core CPU: channels_last is 2–8% *slower*, so the
-CPU keeps the contiguous layout (BENCHMARKS.md §2).
+``zsk train`` converts networks and batches to channels_last (``train.channels_last``, on by
+default, on every device). This measures what that buys on the CPU: two trainers of the same
+build, one converted as ``zsk train`` does, the other kept contiguous, alternate step by step
+(order flipped each pair) after warm-up; each step's cost is its process CPU seconds, and the
+median of the per-pair ratios is reported, so drift of a shared machine cancels
+(BENCHMARKS.md §2).
 """
 
 from __future__ import annotations
@@ -41,21 +41,21 @@ TINY = [
 ]
 
 
-def to_channels_last(trainer) -> None:
-    """What the trainer does on CUDA: networks, then every batch, in channels_last."""
-    trainer.gan.to(memory_format=torch.channels_last)
-    trainer.feed.channels_last = True
+def to_contiguous(trainer) -> None:
+    """Undo what the trainer does by default: networks, then every batch, contiguous."""
+    trainer.gan.to(memory_format=torch.contiguous_format)
+    trainer.feed.channels_last = False
 
 
 def measure(threads: int, pairs: int, overrides: list[str], work: Path) -> list[str]:
-    """One table row: step wall seconds in each layout and their median ratio."""
+    """One table row: step CPU seconds in each layout and their median ratio."""
     torch.set_num_threads(threads)
     data = synth_data(work / "data", images_per_class=8)
     trainers = {
         layout: make_trainer(SHAPES_SPEC, data, work / f"run-{layout}", overrides)
         for layout in ("true", "false")
     }
-    to_channels_last(trainers["true"])
+    to_contiguous(trainers["false"])
     for trainer in trainers.values():
         for _ in range(2):
             trainer.train_step()  # warm-up: Adam moments allocated, kernels chosen
@@ -63,7 +63,7 @@ def measure(threads: int, pairs: int, overrides: list[str], work: Path) -> list[
     for pair in range(pairs):
         order = ("true", "false") if pair % 2 == 0 else ("false", "true")
         for layout in order:
-            seconds[layout].append(timed(trainers[layout].train_step).wall)
+            seconds[layout].append(timed(trainers[layout].train_step).cpu)
     ratios = [cl / plain for cl, plain in zip(seconds["true"], seconds["false"], strict=True)]
     return [
         str(threads),
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     with tempfile.TemporaryDirectory() as scratch:
         rows = [measure(n, pairs, overrides, Path(scratch) / str(n)) for n in thread_counts]
-    header = ["threads", "contiguous s/step", "channels_last s/step", "ratio (median of pairs)"]
+    header = ["threads", "contiguous CPU s/step", "channels_last CPU s/step", "ratio (median)"]
     print(table(header, rows))
     return 0
 

@@ -3,8 +3,9 @@
 No registry, no step context, no loss objects: the networks are called directly and every loss
 is written inline — LSGAN, the cosine terms with the seen-class softmax, the attribute terms and
 the L1 reconstruction — with the same fused Adam optimisers, label smoothing and flipping,
-instance noise and horizontal flips as the spec asks for. It is what a researcher would write
-by hand for this one objective, and the yardstick for what zsk's modularity costs.
+instance noise, horizontal flips and memory layout as the spec asks for. It is what a
+researcher would write by hand for this one objective, and the yardstick for what zsk's
+modularity costs.
 
 Random numbers are drawn in the order zsk's step draws them (flip coins, other classes,
 negative samples, noise; then the generator, D on fakes, D on reals, targets, ψ, ...), so for
@@ -35,6 +36,7 @@ class FlatSettings:
     noise_dim: int
     negative_fraction: float
     hflip: bool
+    channels_last: bool
     smoothing_real: tuple[float, float] | None
     smoothing_fake: tuple[float, float] | None
     flip_real_fake: float
@@ -80,6 +82,7 @@ def flat_settings(build) -> FlatSettings:
         noise_dim=build.dims.noise_dim,
         negative_fraction=train.negative_fraction,
         hflip=train.hflip,
+        channels_last=train.channels_last,
         smoothing_real=tuple(smoothing.real) if smoothing else None,
         smoothing_fake=tuple(smoothing.fake) if smoothing else None,
         flip_real_fake=train.label_flip.real_fake,
@@ -144,6 +147,8 @@ class FlatLoop:
         if s.hflip:
             flip = (torch.rand(batch) < 0.5).view(-1, 1, 1, 1)
             x = torch.where(flip, x.flip(-1), x)
+        if s.channels_last:  # the networks were converted as zsk train converts them
+            x = x.contiguous(memory_format=torch.channels_last)
         classes = self.attrs.shape[0]
         other = (y + torch.randint(1, max(classes, 2), y.shape)) % classes
         target = torch.where(torch.rand(y.shape) < s.negative_fraction, other, y)

@@ -228,7 +228,11 @@ class TrainSpec(_Strict):
         "classes: f-CLSWGAN's release)",
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool = True
+    channels_last: bool = Field(
+        True,
+        description="image networks and batches in channels_last memory layout (NHWC): faster "
+        "convolutions on CUDA and the CPU; the same numbers up to float rounding",
+    )
     compile: bool = False
     threads: int | None = Field(
         None,

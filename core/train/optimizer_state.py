@@ -176,6 +176,21 @@ def join_optimizer_state(
         state.setdefault(int(index), {})[name] = value
     groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in meta["param_groups"]]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+    match_parameter_layouts(optimizer)
+
+
+def match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor its parameter's memory layout.
+
+    A checkpoint stores tensors contiguous; torch's fused Adam walks a parameter and its
+    moments as one flat buffer each, so moments loaded contiguous for a channels_last
+    parameter would be updated against the wrong elements, silently.
+    """
+    for param, entries in optimizer.state.items():
+        for name, value in entries.items():
+            moment = isinstance(value, torch.Tensor) and value.shape == param.shape
+            if moment and value.stride() != param.stride():
+                entries[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def keep_settings(optimizer: torch.optim.Optimizer, live: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import torch
 from pydantic import Field
 from torch import nn
 
@@ -54,10 +55,19 @@ def attention_at_field(default: list[int], where: str = "blocks") -> Any:
     )
 
 
-def make_activation(kind: Activation, negative_slope: float) -> nn.Module:
+def spatial_mean(maps: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) maps averaged over positions, (B, C): ``mean(dim=(2, 3))``'s numbers, as a
+    sum divided by H·W, whose backward broadcasts the gradient without materialising it (mean's
+    divides every position, which costs more than the heads' linear layers)."""
+    return maps.sum(dim=(2, 3)) / (maps.shape[2] * maps.shape[3])
+
+
+def make_activation(kind: Activation, negative_slope: float, *, inplace: bool = False) -> nn.Module:
+    """The activation module; ``inplace`` overwrites its input (torch's in-place LeakyReLU
+    backward needs a positive slope, so a slope of 0 stays out of place)."""
     if kind == "relu":
-        return nn.ReLU()
-    return nn.LeakyReLU(negative_slope)
+        return nn.ReLU(inplace=inplace)
+    return nn.LeakyReLU(negative_slope, inplace=inplace and negative_slope > 0)
 
 
 def resolve_indices(indices: list[int], count: int, where: str) -> frozenset[int]:
@@ -107,7 +117,8 @@ class BlockStyle:
         parts: OrderedDict[str, nn.Module] = OrderedDict(conv=self.weight_norm.wrap(conv))
         if normalize:
             parts["norm"] = self.feature_norm.feature(out_channels)
-        parts["act"] = make_activation(self.activation, self.negative_slope)
+        # in place: it overwrites the conv's or the norm's fresh output, which no backward reads
+        parts["act"] = make_activation(self.activation, self.negative_slope, inplace=True)
         if self.dropout > 0 and index >= self.dropout_from:
             parts["drop"] = nn.Dropout(self.dropout)
         if index in self.attention_at:

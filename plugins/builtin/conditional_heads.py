@@ -17,7 +17,7 @@ from torch import nn
 
 from zsk.core.components.interfaces import Condition, Dims, Head, Phase, Source
 from zsk.core.spec.refs import NormalizerRef
-from zsk.plugins.builtin.blocks import weight_norm_field
+from zsk.plugins.builtin.blocks import spatial_mean, weight_norm_field
 from zsk.registry import Component, hookimpl
 
 _WEIGHT = Field(1.0, ge=0, description="weight of the head's own loss term in each phase")
@@ -40,7 +40,7 @@ class _PooledHead(Head):
 
     @staticmethod
     def pooled(features: torch.Tensor) -> torch.Tensor:
-        return features.mean(dim=(2, 3))
+        return spatial_mean(features)
 
     def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
         """The real/fake score w·h (a subclass may read ``condition`` here, or in its loss)."""

@@ -17,7 +17,7 @@ from torch import nn
 
 from zsk.core.components.interfaces import Dims, EmbeddingHead, Head
 from zsk.core.spec.refs import NormalizerRef
-from zsk.plugins.builtin.blocks import weight_norm_field
+from zsk.plugins.builtin.blocks import spatial_mean, weight_norm_field
 from zsk.registry import Component, hookimpl
 
 
@@ -45,8 +45,8 @@ class _ConvHead(Head, abc.ABC):
         if self.params.kernel_size == 1 and self.params.padding == 0:
             # as a linear layer: a convolution over one position costs several times more
             weight = self.conv.weight.flatten(1)
-            return F.linear(features.mean(dim=(2, 3)), weight, self.conv.bias)
-        return self.conv(features).mean(dim=(2, 3))
+            return F.linear(spatial_mean(features), weight, self.conv.bias)
+        return spatial_mean(self.conv(features))
 
     @abc.abstractmethod
     def out_channels(self) -> int:

@@ -5,6 +5,7 @@ from torch import nn
 
 from zsk.core.components.interfaces import Dims
 from zsk.plugins.builtin.attention import SelfAttention
+from zsk.plugins.builtin.blocks import spatial_mean
 from zsk.plugins.builtin.heads import (
     AttributeHead,
     ConvEmbeddingHead,
@@ -182,3 +183,45 @@ def test_one_by_one_heads_pool_first_with_the_same_result(cls):
     (grad_pooled,) = torch.autograd.grad(pooled.square().sum(), features)
     (grad_direct,) = torch.autograd.grad(per_position.square().sum(), features)
     torch.testing.assert_close(grad_pooled, grad_direct)
+
+
+def test_spatial_mean_is_the_mean_over_positions_gradient_included():
+    maps = torch.randn(3, 5, 4, 2).contiguous(memory_format=torch.channels_last)
+    maps.requires_grad_()
+    pooled = spatial_mean(maps)
+    expected = maps.detach().sum(dim=(2, 3)) / 8
+    torch.testing.assert_close(pooled, expected)
+    upstream = torch.randn(3, 5)
+    (grad,) = torch.autograd.grad(pooled, maps, upstream)
+    torch.testing.assert_close(grad, (upstream / 8)[:, :, None, None].expand(3, 5, 4, 2))
+
+
+@pytest.mark.parametrize("slope", [0.2, 0.0])
+def test_trunk_blocks_activate_in_place_with_the_out_of_place_numbers(slope):
+    """Each block's activation overwrites the norm's output (a positive slope; torch's in-place
+    LeakyReLU has no backward at slope 0, so that one stays out of place); the block's output
+    and gradients are those of conv → batch norm → LeakyReLU written out."""
+    torch.manual_seed(0)
+    params = SNConvTrunk.Params(
+        channels=[4, 8],
+        weight_norm={"type": "none"},
+        feature_norm={"type": "batch"},
+        norm_from=0,
+        negative_slope=slope,
+        attention_at=[],
+        dropout=0.0,
+    )
+    trunk = SNConvTrunk(params, dims=DIMS)
+    assert [block.act.inplace for block in trunk.blocks] == [slope > 0] * 2
+    images = torch.randn(4, 3, 32, 32)
+    out = trunk(images)
+    (grads,) = torch.autograd.grad(out.square().sum(), [trunk.blocks[0].conv.weight])
+    expected = images
+    for block in trunk.blocks:
+        normed = nn.functional.batch_norm(
+            block.conv(expected), None, None, block.norm.weight, block.norm.bias, training=True
+        )
+        expected = torch.where(normed > 0, normed, slope * normed)
+    torch.testing.assert_close(out, expected)
+    (expected_grads,) = torch.autograd.grad(expected.square().sum(), [trunk.blocks[0].conv.weight])
+    torch.testing.assert_close(grads, expected_grads)
