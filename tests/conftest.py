@@ -76,11 +76,18 @@ def add_components():
 
 def check_consistent_run(run_dir) -> None:
     """A run directory describes one state: no temporary file anywhere in it, every lock released,
-    each run's (and its validation run's) weights built from its lock file's spec, and every
-    checkpoint's weights readable and matching their sidecar."""
+    each run's (and its validation run's, and a staged run's every stage's) weights built from
+    its lock file's spec, and every checkpoint's weights readable and matching their sidecar."""
     from pathlib import Path
 
-    from zsk.core.rundir.directory import INIT_FILE, LOCK_FILE, spec_digest, weights_spec_digest
+    from zsk.core.rundir.directory import (
+        INIT_FILE,
+        LOCK_FILE,
+        is_staged,
+        spec_digest,
+        weights_spec_digest,
+    )
+    from zsk.core.rundir.stages import read_staged
     from zsk.core.spec.loading import load_spec
     from zsk.core.storage.runlock import LOCK_FILE as RUN_LOCK
     from zsk.core.train.checkpoint import list_checkpoints, read_checkpoint
@@ -88,6 +95,10 @@ def check_consistent_run(run_dir) -> None:
     run_dir = Path(run_dir)
     assert [str(p) for p in run_dir.rglob("*.tmp-*")] == []
     assert [str(p) for p in run_dir.rglob(RUN_LOCK) if p.read_text().strip()] == []
+    if is_staged(run_dir):  # each stage is a run with its own validation run
+        for stage in read_staged(run_dir).stages:
+            check_consistent_run(stage.run_dir)
+        return
     for folder in (run_dir, run_dir / "validation"):
         if not (folder / LOCK_FILE).is_file():
             assert not (folder / INIT_FILE).exists(), f"{folder}: weights without a lock file"
