@@ -1,7 +1,7 @@
 """The networks, objective and training settings ``zsk init`` writes for each route.
 
-- ``no-gan``: a recogniser. Three strided convolutions with batch norm, 1×1 attribute and
-  embedding heads over the averaged trunk features, D's cosine, attribute and cosine-softmax
+- ``no-gan``: a recogniser. Three strided convolutions with batch norm (and without the conv
+  biases batch norm cancels), 1×1 attribute and embedding heads over the averaged trunk features, D's cosine, attribute and cosine-softmax
   terms, Adam at 1e-3, batches of 64. Chosen on validation classes (BENCHMARKS.md §6): it
   processes as many real images per CPU second as a hand-written learner of the same
   networks and trains to a higher validation H at equal CPU on most zoo sets.
@@ -65,6 +65,7 @@ def _recogniser_model() -> dict[str, Any]:
                 "norm_from": 0,
                 "dropout": 0.0,
                 "attention_at": [],
+                "bias_before_norm": False,
             },
         },
         "heads": {

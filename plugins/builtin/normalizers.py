@@ -54,6 +54,7 @@ class BatchNorm(Normalizer):
 
     name = "batch"
     roles = frozenset({"feature"})
+    centres_channels = True
 
     class Params(Component.Params):
         momentum: float = Field(0.1, gt=0, le=1, description="running statistics' momentum")
@@ -70,6 +71,7 @@ class InstanceNorm(Normalizer):
 
     name = "instance"
     roles = frozenset({"feature"})
+    centres_channels = True
 
     class Params(Component.Params):
         affine: bool = Field(False, description="learn a per-channel scale and shift")

@@ -48,6 +48,12 @@ class SNConvTrunk(Trunk):
         dropout_from: int = Field(2, ge=0, description="index of the first block with dropout")
         attention: AttentionRef = attention_field()
         attention_at: list[int] = attention_at_field([-2, -1])
+        bias_before_norm: bool = Field(
+            True,
+            description="give a conv that batch or instance norm follows a bias; the norm "
+            "subtracts each channel's mean, which cancels it, so false computes the same "
+            "function at less cost",
+        )
 
     def __init__(self, params: Params, *, dims: Dims):
         super().__init__(params, dims=dims)
@@ -64,8 +70,11 @@ class SNConvTrunk(Trunk):
         blocks = []
         width = dims.channels
         for index, out in enumerate(params.channels):
-            conv = nn.Conv2d(width, out, 4, stride=2, padding=1)
-            blocks.append(style.block(index, conv, out, normalize=index >= params.norm_from))
+            normalize = index >= params.norm_from
+            cancelled = normalize and style.feature_norm.centres_channels
+            bias = params.bias_before_norm or not cancelled
+            conv = nn.Conv2d(width, out, 4, stride=2, padding=1, bias=bias)
+            blocks.append(style.block(index, conv, out, normalize=normalize))
             width = out
         self.blocks = nn.Sequential(*blocks)
 

@@ -12,6 +12,7 @@ from zsk.plugins.builtin.heads import (
     RealFakeHead,
     ReconstructionFeatureHead,
 )
+from zsk.plugins.builtin.normalizers import BatchNorm, GroupNorm, InstanceNorm, NoNorm
 from zsk.plugins.builtin.trunks import SNConvTrunk, TimmTrunk
 from zsk.registry import UserError
 
@@ -225,3 +226,40 @@ def test_trunk_blocks_activate_in_place_with_the_out_of_place_numbers(slope):
     torch.testing.assert_close(out, expected)
     (expected_grads,) = torch.autograd.grad(expected.square().sum(), [trunk.blocks[0].conv.weight])
     torch.testing.assert_close(grads, expected_grads)
+
+
+def test_convs_that_a_centring_norm_follows_can_go_without_their_bias():
+    """Batch norm subtracts each channel's mean, so a conv bias before it changes nothing: the
+    trunk without those biases gives the same features and weight gradients; a block without
+    a norm (here the first, ``norm_from: 1``) keeps its bias."""
+    torch.manual_seed(0)
+    settings = dict(
+        channels=[4, 8, 8], feature_norm={"type": "batch"}, norm_from=1, attention_at=[]
+    )
+    settings |= {"weight_norm": {"type": "none"}, "dropout": 0.0}
+    with_bias = SNConvTrunk(SNConvTrunk.Params(**settings), dims=DIMS)
+    without = SNConvTrunk(SNConvTrunk.Params(**settings, bias_before_norm=False), dims=DIMS)
+    assert [block.conv.bias is not None for block in without.blocks] == [True, False, False]
+    assert all(block.conv.bias is not None for block in with_bias.blocks)
+    without.load_state_dict(with_bias.state_dict(), strict=False)
+    for block in with_bias.blocks:
+        nn.init.uniform_(block.conv.bias, -3, 3)  # any bias: the norm cancels it
+    without.blocks[0].conv.bias.data.copy_(with_bias.blocks[0].conv.bias)
+    images = torch.randn(4, 3, 32, 32)
+    out_with, out_without = with_bias(images), without(images)
+    torch.testing.assert_close(out_without, out_with, rtol=1e-4, atol=1e-5)
+    weights = [block.conv.weight for block in with_bias.blocks]
+    expected = torch.autograd.grad(out_with.square().sum(), weights)
+    found = torch.autograd.grad(
+        out_without.square().sum(), [block.conv.weight for block in without.blocks]
+    )
+    for grad, reference in zip(found, expected, strict=True):
+        torch.testing.assert_close(grad, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_instance_norm_cancels_a_bias_too_and_group_norm_does_not():
+    assert BatchNorm.centres_channels and InstanceNorm.centres_channels
+    assert not GroupNorm.centres_channels and not NoNorm.centres_channels
+    params = SNConvTrunk.Params(channels=[4, 8], norm_from=0, attention_at=[])
+    instance = SNConvTrunk(params.model_copy(update={"bias_before_norm": False}), dims=DIMS)
+    assert all(block.conv.bias is None for block in instance.blocks)
