@@ -2,17 +2,19 @@
 default route), the image GAN (``--route image-gan``) and the hand-written learner, on each zoo
 set (BENCHMARKS.md §4).
 
-    python -m benchmarks.speed.step_cost OUT_DIR [--sets ...] [--rounds 12]
+    python -m benchmarks.speed.step_cost OUT_DIR [--sets ...] [--rounds 16]
     python -m benchmarks.speed.step_cost --table OUT_DIR/results.jsonl   # the Markdown table
 
 For each set, ``zsk init``'s specs (at the image size init chooses) are built and stepped by
 zsk's own trainer on the set's training images; the hand-written learner of
 benchmarks/studies/zoo/baseline.py is stepped on the same images at the same size, in the same
-process and thread. The steps are interleaved (rounds of 4 steps of each, after warm-up), so a
-load that changes during the measurement falls on all of them alike; each cost is the median
-process CPU milliseconds per step. Reported per set: each spec's FLOPs per step (its sizing),
-the milliseconds per step, the real images per CPU second, and the recogniser's rate over the
-hand-written learner's (the goal: at least 1). One record per set in ``OUT_DIR/results.jsonl``.
+process and thread. The steps are interleaved (rounds of 4 steps of each, in alternating order,
+after warm-up), so a load that changes during the measurement falls on all of them alike; each
+cost is the median process CPU milliseconds per step. Reported per set: each spec's FLOPs per
+step (its sizing), the milliseconds per step, the real images per CPU second, and the
+recogniser's rate over the hand-written learner's (the goal: at least 1) as the median over
+rounds of the two rates measured in the same round, with its quartiles. One record per set in
+``OUT_DIR/results.jsonl``.
 """
 
 from __future__ import annotations
@@ -44,19 +46,22 @@ from zsk.core.train.loop import Trainer
 HAND = "hand-written"
 
 
-def interleaved_ms(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
-    """Median process CPU ms per step of each of ``steps``, measured in alternating rounds."""
+def interleaved_ms(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
+    """Process CPU ms per step of each of ``steps`` in each round: every round runs 4 steps of
+    each, in the given order and the reverse order in turn (so none always follows the same
+    one), after warm-up."""
     for step in steps.values():
         for _ in range(3):
             step()
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
+    for index in range(rounds):
+        order = list(steps) if index % 2 == 0 else list(reversed(steps))
+        for name in order:
             start = time.process_time()
             for _ in range(4):
-                step()
-            times[name].append((time.process_time() - start) / 4)
-    return {name: 1000 * statistics.median(found) for name, found in times.items()}
+                steps[name]()
+            times[name].append(1000 * (time.process_time() - start) / 4)
+    return times
 
 
 def zsk_step(spec: dict, folder: Path) -> Callable[[], None]:
@@ -84,16 +89,22 @@ def measure(name: str, data: Path, rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         steps = {route: zsk_step(spec, Path(folder) / route) for route, spec in specs.items()}
         steps[HAND] = hand_written_step(specs[DEFAULT_ROUTE])
-        milliseconds = interleaved_ms(steps, rounds)
+        rounds_ms = interleaved_ms(steps, rounds)
     batches = {route: spec["train"]["batch_size"] for route, spec in specs.items()}
     batches[HAND] = baseline.BATCH
-    record: dict = {"set": name, "image_size": size}
-    for learner, ms in milliseconds.items():
+    record: dict = {"set": name, "image_size": size, "rounds": rounds}
+    for learner, found in rounds_ms.items():
+        ms = statistics.median(found)
         rate = round(1000 * batches[learner] / ms)
         record[learner] = {"batch": batches[learner], "ms": round(ms, 2), "images_per_s": rate}
     for route, spec in specs.items():
         record[route]["gflop"] = round(step_flops(spec) / 1e9, 2)
-    record["ratio"] = round(record[DEFAULT_ROUTE]["images_per_s"] / record[HAND]["images_per_s"], 3)
+    per_round = [
+        (batches[DEFAULT_ROUTE] / ours) / (batches[HAND] / theirs)
+        for ours, theirs in zip(rounds_ms[DEFAULT_ROUTE], rounds_ms[HAND], strict=True)
+    ]
+    record["ratio"] = round(statistics.median(per_round), 3)
+    record["ratio_quartiles"] = [round(q, 3) for q in statistics.quantiles(per_round, n=4)[::2]]
     return record
 
 
@@ -101,7 +112,8 @@ def table(path: Path) -> str:
     """The step costs of the results file ``path``, one row per set."""
     lines = [
         "| set | recogniser (`zsk init`): GFLOP, CPU ms / batch, real images per CPU s | image GAN "
-        "(`--route image-gan`) | hand-written | recogniser ÷ hand-written |",
+        "(`--route image-gan`) | hand-written | recogniser ÷ hand-written, median of rounds "
+        "(quartiles) |",
         "|---|---|---|---|---|",
     ]
     for r in read(path):
@@ -110,7 +122,9 @@ def table(path: Path) -> str:
             found = r[learner]
             flops = f"{found['gflop']:.2f}, " if "gflop" in found else ""
             cells.append(f"{flops}{found['ms']:.1f} / {found['batch']}, {found['images_per_s']}")
-        cells.append(f"**{r['ratio']:.2f}**")
+        quartiles = r.get("ratio_quartiles")
+        spread = f" ({quartiles[0]:.2f}–{quartiles[1]:.2f})" if quartiles else ""
+        cells.append(f"**{r['ratio']:.2f}**{spread}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -118,7 +132,7 @@ def table(path: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = study_arguments(__doc__)
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=16)
     args = parser.parse_args(argv)
     if tabled(args, table):
         return

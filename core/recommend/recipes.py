@@ -1,10 +1,10 @@
 """The networks, objective and training settings ``zsk init`` writes for each route.
 
 - ``no-gan``: a recogniser. Three strided convolutions with batch norm (and without the conv
-  biases batch norm cancels), 1×1 attribute and embedding heads over the averaged trunk features, D's cosine, attribute and cosine-softmax
-  terms, Adam at 1e-3, batches of 64. Chosen on validation classes (BENCHMARKS.md §6): it
-  processes as many real images per CPU second as a hand-written learner of the same
-  networks and trains to a higher validation H at equal CPU on most zoo sets.
+  biases batch norm cancels), 1×1 attribute and embedding heads over the averaged trunk
+  features, D's cosine, attribute and cosine-softmax terms, Adam at 1e-3, batches of 64.
+  Chosen on validation classes (BENCHMARKS.md §6); its step costs about what a hand-written
+  learner's step of the same networks costs (§4).
 - ``two-stage``: that recogniser, then a feature GAN over its embeddings φ(x) (a staged spec:
   ``zsk train`` extracts φ(x) between the stages, ``zsk eval`` names the headline route by
   validation H). Its feature GAN was chosen on validation classes among small WGAN-GP feature

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks.speed.step_cost import interleaved_ms
 from benchmarks.speed.step_cost import table as step_table
 from benchmarks.studies.results import put
 from benchmarks.studies.zoo.grid import KEY, table
@@ -55,3 +56,14 @@ def test_step_cost_table_shows_each_rate_and_the_ratio(tmp_path):
     assert row == (
         "| glyphs | 1.72, 25.0 / 64, 2560 | 4.30, 100.0 / 32, 320 | 32.0 / 64, 2000 | **1.28** |"
     )
+    put(results, record | {"ratio_quartiles": [1.214, 1.3]}, ("set",))
+    assert step_table(results).splitlines()[-1].endswith("| **1.28** (1.21–1.30) |")
+
+
+def test_step_cost_rounds_alternate_the_order_of_the_learners():
+    calls: list[str] = []
+    steps = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
+    times = interleaved_ms(steps, rounds=2)
+    assert {name: len(found) for name, found in times.items()} == {"a": 2, "b": 2, "c": 2}
+    measured = calls[9:]  # after 3 warm-up steps each
+    assert measured == ["a"] * 4 + ["b"] * 4 + ["c"] * 4 + ["c"] * 4 + ["b"] * 4 + ["a"] * 4
