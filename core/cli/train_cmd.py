@@ -48,7 +48,7 @@ def _train_validation_run(run_dir: Path, device: str, layout) -> None:
     if latest is not None and int(latest.stem.rsplit("-", 1)[-1]) >= trainer.total_steps:
         return
     with stop_on_signals() as stop:
-        result = trainer.run(stop)
+        result = trainer.fit(stop)
     if layout.is_main:
         click.echo(f"trained the validation run {run_dir} to step {result.step}")
 
@@ -165,7 +165,7 @@ def train(
                 layout=layout,
             )
             with stop_on_signals() as stop:
-                result = trainer.run(stop)
+                result = trainer.fit(stop)
     except TrainingInterrupted as exc:
         if layout.is_main:
             click.echo(f"{exc}; continue with: zsk train {run_dir} --resume", err=True)

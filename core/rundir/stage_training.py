@@ -90,7 +90,7 @@ def _train_to_end(run_dir: Path, device: str, layout: Distributed, stop) -> Stag
     )
     if latest is not None and step_of(latest) >= trainer.total_steps:
         return StageResult(run_dir, step_of(latest), trained=False)
-    result = trainer.run(stop)
+    result = trainer.fit(stop)
     return StageResult(run_dir, result.step, trained=True)
 
 

@@ -20,7 +20,6 @@ LONGER: dict[str, int] = {
     "core/data/xlsa17_images.py:split_images": 83,
     "core/testing/xlsa17.py:write_xlsa17": 79,
     "core/testing/toy_step.py:ToyStep.__init__": 67,
-    "core/testing/contract.py:_check_head": 64,
 }
 
 

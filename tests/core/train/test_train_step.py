@@ -141,7 +141,7 @@ def test_missing_head_is_a_user_error_naming_term_and_head(tiny_data):
 
 def test_weighted_sum_of_terms(build):
     ctx = _context(build)
-    result = evaluate_terms(ctx, build.objective.discriminator)
+    result = evaluate_terms(ctx, build.objective)
     weights = {t.name: t.weight for t in build.objective.discriminator}
     expected = sum(weights[name] * value for name, value in result.terms.items())
     assert torch.allclose(result.total, expected)
