@@ -13,6 +13,7 @@ from zsk.core.components.interfaces import Loss, SemanticEncoder
 from zsk.plugins.builtin.generators import NoiseDecoder
 from zsk.registry import Component
 from zsk.testing import check_component
+from zsk.testing.errors import ContractError
 from zsk.testing.toy_step import check_loss
 
 SMALL_G = {"base_channels": 4, "max_channels": 8, "attention_at": []}
@@ -44,7 +45,7 @@ def test_the_generators_that_work_pass():
     "cls, what", [(_NoiseBlind, "ignores its noise"), (_AttributeBlind, "ignores its attributes")]
 )
 def test_a_generator_that_ignores_an_input_is_caught(cls, what):
-    with pytest.raises(AssertionError, match=what):
+    with pytest.raises(ContractError, match=what):
         check_component(cls, params=SMALL_G)
 
 
@@ -81,7 +82,7 @@ def test_batch_faults_are_caught(fault, message):
     if message is None:
         check_component(_Encoder, params={"fault": fault})
         return
-    with pytest.raises(AssertionError, match=message):
+    with pytest.raises(ContractError, match=message):
         check_component(_Encoder, params={"fault": fault})
 
 
@@ -108,7 +109,7 @@ class _Penalty(Loss):
 
 def test_a_penalty_without_create_graph_is_caught():
     check_loss(_Penalty)
-    with pytest.raises(AssertionError, match="no gradient reaches the critic's weights"):
+    with pytest.raises(ContractError, match="no gradient reaches the critic's weights"):
         check_loss(_Penalty, {"create_graph": False})
 
 
@@ -124,5 +125,5 @@ class _BatchStatLoss(Loss):
 
 
 def test_a_loss_that_is_nan_at_batch_size_one_is_caught():
-    with pytest.raises(AssertionError, match="at batch size 1"):
+    with pytest.raises(ContractError, match="at batch size 1"):
         check_loss(_BatchStatLoss)
