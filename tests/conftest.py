@@ -92,27 +92,60 @@ def add_components():
 
 
 def check_consistent_run(run_dir) -> None:
-    """A run directory describes one state: no temporary file anywhere in it, every lock released,
-    each run's (and its validation run's) weights built from its lock file's spec, and every
-    checkpoint's weights readable and matching their sidecar."""
+    """A run directory describes one state: no temporary file or unfinished commit anywhere in
+    it, every lock released, each run's (and its validation run's) weights built from its lock
+    file's spec, every checkpoint's weights readable and matching their sidecar; a staged run's
+    stage lock files hold the stages of its ``stages.lock.yaml``."""
     from pathlib import Path
 
-    from zsk.core.rundir.directory import INIT_FILE, LOCK_FILE, spec_digest, weights_spec_digest
-    from zsk.core.spec.loading import load_spec
+    from zsk.core.rundir.directory import is_staged
+    from zsk.core.rundir.stages import read_staged
     from zsk.core.storage.runlock import LOCK_FILE as RUN_LOCK
-    from zsk.core.train.checkpoint import list_checkpoints, read_checkpoint
 
     run_dir = Path(run_dir)
     assert [str(p) for p in run_dir.rglob("*.tmp-*")] == []
+    assert [str(p) for p in run_dir.rglob(".zsk-commit-*")] == []
     assert [str(p) for p in run_dir.rglob(RUN_LOCK) if p.read_text().strip()] == []
-    for folder in (run_dir, run_dir / "validation"):
-        if not (folder / LOCK_FILE).is_file():
-            assert not (folder / INIT_FILE).exists(), f"{folder}: weights without a lock file"
-            continue
-        written_with = weights_spec_digest(folder / INIT_FILE)
-        assert written_with == spec_digest(load_spec(folder / LOCK_FILE)), folder
-        for weights in list_checkpoints(folder):
-            read_checkpoint(weights)
+    folders = [run_dir, run_dir / "validation"]
+    if is_staged(run_dir):
+        staged = read_staged(run_dir)
+        for stage in staged.stages:
+            folders += [stage.run_dir, stage.validation_dir]
+            _check_stage_locks(staged.spec, stage)
+    for folder in folders:
+        _check_run(folder)
+
+
+def _check_run(folder) -> None:
+    """``folder``'s weights were built from its lock file; its checkpoints are whole."""
+    from zsk.core.rundir.directory import INIT_FILE, LOCK_FILE, spec_digest, weights_spec_digest
+    from zsk.core.spec.loading import load_spec
+    from zsk.core.train.checkpoint import list_checkpoints, read_checkpoint
+
+    if not (folder / LOCK_FILE).is_file():
+        assert not (folder / INIT_FILE).exists(), f"{folder}: weights without a lock file"
+        return
+    written_with = weights_spec_digest(folder / INIT_FILE)
+    assert written_with == spec_digest(load_spec(folder / LOCK_FILE)), folder
+    for weights in list_checkpoints(folder):
+        read_checkpoint(weights)
+
+
+def _check_stage_locks(staged_spec, stage) -> None:
+    """The stage's lock file (and its validation run's) is its body in ``stages.lock.yaml``."""
+    from zsk.core.rundir.directory import LOCK_FILE, spec_digest
+    from zsk.core.spec.loading import load_spec
+
+    lock = load_spec(stage.run_dir / LOCK_FILE)
+    expected = staged_spec.stage_spec(stage.name, lock.data)
+    assert spec_digest(lock) == spec_digest(expected), stage.run_dir
+    if (stage.validation_dir / LOCK_FILE).is_file():
+        held_out = load_spec(stage.validation_dir / LOCK_FILE)
+        expected = staged_spec.stage_spec(stage.name, held_out.data)
+        expected = expected.model_copy(
+            update={"holdout": expected.validation_run, "validation_run": None}
+        )
+        assert spec_digest(held_out) == spec_digest(expected), stage.validation_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,8 @@
 """Run the authors' released f-CLSWGAN code (Xian et al. CVPR 2018, PyTorch) from a folder the
 user names, on the CPU with a current torch, and record its numbers at chosen epochs.
 
-<<<<<<<< HEAD:benchmarks/studies/fclswgan_authors.py
-    python benchmarks/studies/fclswgan_authors.py --authors-code DIR --out RESULT.json \\
-========
     python -m benchmarks.studies.fclswgan_release --authors-code DIR --out RESULT.json \\
->>>>>>>> main:benchmarks/studies/fclswgan_release.py
-        --eval-epochs 2,5,10,20 -- <clswgan.py's own arguments>
+        [--epoch-steps N] --eval-epochs 2,5,10,20 -- <clswgan.py's own arguments>
 
 DIR holds the release's ``clswgan.py``, ``classifier.py``, ``classifier2.py``, ``util.py`` and
 ``model.py`` as published (how to get them: BENCHMARKS.md §7). Nothing of that code is part of
@@ -19,6 +15,13 @@ Runtime patches (each applied where its text occurs, so a copy already patched b
 - ``loss.data[0]`` → ``loss.item()``: a 0-dim tensor cannot be indexed since torch 0.4;
 - ``torch.FloatTensor([1])`` → ``torch.tensor(1.0)``: the critic's loss is 0-dim since torch
   0.4, and ``backward`` wants a gradient of the same shape.
+
+``--epoch-steps N`` also sets the length of ``clswgan.py``'s epoch to N generator steps (its
+loop ``for i in range(0, data.ntrain, opt.batch_size)`` runs N times; it is one step per 64
+training features otherwise). Each step draws its batches afresh at random from all training
+features (``util.next_batch``), so the epoch's length changes where the release evaluates (after
+each epoch, generating features from the training's random stream as released), not how it
+trains; it lets the release be evaluated at step counts that are not multiples of its own epoch.
 
 ``volatile=True`` is accepted with a warning and has no effect (the generated features are
 copied with ``.data``), so it is left alone. CPU only: pass no ``--cuda``.
@@ -55,6 +58,8 @@ PATCHES = (
     ("loss.data[0]", "loss.item()"),
     ("torch.FloatTensor([1])", "torch.tensor(1.0)"),
 )
+#: ``clswgan.py``'s epoch loop, whose length ``--epoch-steps`` sets
+EPOCH_LOOP = "for i in range(0, data.ntrain, opt.batch_size):"
 
 
 def patched_source(path: Path) -> str:
@@ -63,6 +68,15 @@ def patched_source(path: Path) -> str:
     for old, new in PATCHES:
         text = text.replace(old, new)
     return text
+
+
+def with_epoch_steps(source: str, steps: int) -> str:
+    """``clswgan.py``'s text with its epoch :data:`EPOCH_LOOP` made ``steps`` generator steps."""
+    if source.count(EPOCH_LOOP) != 1:
+        raise SystemExit(f"clswgan.py has no single {EPOCH_LOOP!r} to set the epoch's length")
+    return source.replace(
+        EPOCH_LOOP, f"for i in range(0, {steps} * opt.batch_size, opt.batch_size):"
+    )
 
 
 def load_release(folder: Path) -> dict[str, types.ModuleType]:
@@ -153,19 +167,23 @@ def _h(u: float, s: float) -> float:
     return 2 * u * s / (u + s) if u + s > 0 else 0.0
 
 
-def run(folder: Path, argv: list[str], epochs: set[int], out: Path) -> dict:
-    """Run ``clswgan.py`` with ``argv``, evaluating at ``epochs``; write and return the record."""
+def run(
+    folder: Path, argv: list[str], epochs: set[int], out: Path, epoch_steps: int | None = None
+) -> dict:
+    """Run ``clswgan.py`` with ``argv``, evaluating at ``epochs`` (of ``epoch_steps`` generator
+    steps each, or the release's own epoch); write and return the record."""
     torch.set_num_threads(1)
     modules = load_release(folder)
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--batch_size", type=int, default=64)
     known, _ = options.parse_known_args(argv)
-    data_size = _training_size(argv)
-    steps_per_epoch = -(-data_size // known.batch_size)
+    steps_per_epoch = epoch_steps or -(-_training_size(argv) // known.batch_size)
     recorder = Recorder(modules, epochs, steps_per_epoch)
     modules["classifier2"].CLASSIFIER = recorder
     sys.argv = [str(folder / "clswgan.py"), *argv]
     source = patched_source(folder / "clswgan.py")
+    if epoch_steps is not None:
+        source = with_epoch_steps(source, epoch_steps)
     exec(compile(source, str(folder / "clswgan.py"), "exec"), {"__name__": "__main__"})
     record = {"argv": argv, "steps_per_epoch": steps_per_epoch, "points": recorder.points}
     record["torch"], record["threads"] = torch.__version__, torch.get_num_threads()
@@ -195,9 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--authors-code", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--eval-epochs", default="1")
+    parser.add_argument("--epoch-steps", type=int, help="generator steps per epoch (see module)")
     args = parser.parse_args(ours)
     epochs = {int(e) for e in args.eval_epochs.split(",")}
-    run(args.authors_code.resolve(), theirs, epochs, args.out)
+    run(args.authors_code.resolve(), theirs, epochs, args.out, args.epoch_steps)
 
 
 if __name__ == "__main__":

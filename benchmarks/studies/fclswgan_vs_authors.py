@@ -1,16 +1,23 @@
 """zsk's f-CLSWGAN example against the authors' released code on the same xlsa17-format files
 (BENCHMARKS.md §7).
 
-    python -m benchmarks.studies.fclswgan_vs_authors OUT data [--size small|full]
-    python -m benchmarks.studies.fclswgan_vs_authors OUT authors --authors-code DIR [--size ..]
-    python -m benchmarks.studies.fclswgan_vs_authors OUT zsk [--size ..] [--seeds 0,1,2]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT data [--dataset D] [--size small|full]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT authors --authors-code DIR [--dataset ..]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT zsk [--dataset ..] [--seeds 0,1,2]
     python -m benchmarks.studies.fclswgan_vs_authors --table OUT/results.jsonl
 
-``data`` writes an AwA2-like synthetic set (zsk.testing.features: 40 classes, 10 unseen, 8 of
-the 30 seen its ``val_loc`` classes, 48 attributes) in the benchmark files' format with zsk's own
-writer (zsk.testing.xlsa17), into OUT/data/SIZE/SYN: ``full`` has 2048-d features, ``small``
-512-d. Each seen class has 212 trainval features (6,360 in all: exactly 100 generator steps per
-epoch of the authors' code at batch 64), 53 seen test features; each unseen class 265.
+``data`` writes one of zsk's synthetic feature sets (zsk.testing.features, :data:`DATASETS`) in
+the benchmark files' format with zsk's own writer (zsk.testing.xlsa17), into
+OUT/data/SIZE/FOLDER: ``full`` has 2048-d features, ``small`` 512-d. ``--dataset`` picks it:
+
+- ``syn40`` (the default): 40 classes, 10 unseen, 8 of the 30 seen its ``val_loc`` classes,
+  48 attributes; each seen class 212 trainval features (6,360 in all: exactly 100 generator
+  steps per epoch of the authors' code at batch 64) and 53 seen test features, each unseen
+  class 265;
+- ``awa2``: the feature benchmarks' AwA2-sized set (``AWA2_SIZED`` in
+  benchmarks/speed/bench_features.py): 50 classes, 10 unseen, 13 of the 40 seen its ``val_loc``
+  classes, 85 attributes, 600 features per class (480 trainval and 120 seen test per seen class:
+  19,200 trainval, 300 generator steps per epoch of the authors' code).
 
 Both sides train with f-CLSWGAN's published AwA settings (β 0.01, 5 critic steps, λ 10, batch
 64, Adam β1 0.5, noise of the attributes' size, MinMax scaling fitted on trainval, 300 generated
@@ -21,8 +28,10 @@ generator steps of ONE training run per seed:
 - ``authors`` runs the release from ``--authors-code DIR`` (``fclswgan_release`` beside this
   module, which patches it in memory for a current torch on the CPU) with ``--gzsl``, recording
   at each step count its ZSL classifier's top-1 and its GZSL classifier's u, s, H, the last of
-  their 25 epochs and (as released) the best of them on the test features;
-- ``zsk`` builds examples/fclswgan-awa2-xlsa17.yaml pointed at the files (sizes by ``--set``),
+  their 25 epochs and (as released) the best of them on the test features; its epoch is set to
+  100 generator steps (``--epoch-steps``: its batches are drawn at random, so the epoch only
+  says where it evaluates), so that it evaluates at the same step counts on every set;
+- ``zsk`` builds examples/fclswgan-awa2-xlsa17.yaml pointed at the files (sizes by spec overrides),
   trains it and its validation run to each step count in turn and runs ``zsk eval``'s
   evaluation: the release's protocol (``routes.published_protocol``: the same two
   classifiers, last epoch) and zsk's calibrated headline (300 generated features per class and
@@ -30,14 +39,16 @@ generator steps of ONE training run per seed:
   are the run's own; its validation run's (needed only for the calibrated headline) are beside
   them in the results.
 
-One process, one thread; process CPU seconds. Results: one JSON line per (side, size, seed, step)
-in OUT/results.jsonl; ``--table`` prints the side-by-side table (mean ± std over seeds).
-``--steps`` (multiples of 100) evaluates at other step counts.
+One process, one thread; process CPU seconds. Results: one JSON line per (side, data set, size,
+seed, step) in OUT/results.jsonl; ``--table`` prints the side-by-side table (mean ± std over
+seeds).
+``--steps`` (multiples of :data:`EPOCH_STEPS`) evaluates at other step counts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -48,6 +59,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from benchmarks.speed.bench_features import AWA2_SIZED
 from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -56,10 +68,25 @@ if TYPE_CHECKING:
     from zsk.core.evaluate.result import EvalResult
 
 STEPS = (200, 500, 1000, 2000)
-#: features per class before the split; 212 trainval + 53 seen test per seen class
-PER_CLASS, TEST_SEEN = 265, 53
-KEY = ("side", "size", "seed", "step")
-SET = {"classes": 40, "unseen": 10, "validation": 8, "attributes": 48, "noise": 1.5, "offset": 0.6}
+#: the release's epoch in generator steps (a divisor of every step count evaluated)
+EPOCH_STEPS = 100
+KEY = ("side", "dataset", "size", "seed", "step")
+#: the synthetic sets (see module) as zsk.testing.features' arguments, less the feature size,
+#: and the folder (the release's ``--dataset``) each is written to
+DATASETS = {
+    "syn40": {
+        "classes": 40,
+        "unseen": 10,
+        "validation": 8,
+        "attributes": 48,
+        "per_class": 265,
+        "test_share": 0.2,
+        "noise": 1.5,
+        "offset": 0.6,
+    },
+    "awa2": {k: v for k, v in AWA2_SIZED.items() if k != "feature_dim"},
+}
+FOLDERS = {"syn40": "SYN", "awa2": "AWA2SYN"}
 #: feature and hidden sizes, and the GAN's learning rate: AwA's published 1e-5 at the full size;
 #: CUB's published 1e-4 at the small one, where 1e-5 left the authors' code at chance ZSL top-1
 #: (0.106 among 10 classes) after 1,000 steps
@@ -75,26 +102,31 @@ AUTHORS_ARGS = (
 )
 
 
-def data_root(out: Path, size: str) -> Path:
-    return out / "data" / size
+def data_folder(out: Path, dataset: str, size: str) -> Path:
+    """Where ``data`` writes ``dataset`` at ``size``: OUT/data/SIZE/FOLDER."""
+    return out / "data" / size / FOLDERS[dataset]
 
 
-def write_data(out: Path, size: str) -> Path:
-    """The synthetic set (see module) as res101.mat and att_splits.mat in OUT/data/SIZE/SYN."""
+def test_seen_per_class(dataset: str) -> int:
+    """Seen test features per seen class: the last ``test_share`` of each class's features."""
+    counts = DATASETS[dataset]
+    return math.ceil(counts["per_class"] * counts["test_share"] - 1e-9)
+
+
+def write_data(out: Path, dataset: str, size: str) -> Path:
+    """``dataset`` (see module) as res101.mat and att_splits.mat in :func:`data_folder`."""
     import scipy.io
 
     from zsk.testing.features import synthetic_features
     from zsk.testing.xlsa17 import write_xlsa17
 
-    dim = SIZES[size]["dim"]
-    data = synthetic_features(**SET, feature_dim=dim, per_class=PER_CLASS, test_share=0.2)
-    root = data_root(out, size) / "SYN"
-    count = {k: SET[k] for k in ("classes", "unseen", "validation", "attributes")}
+    dim, counts = SIZES[size]["dim"], DATASETS[dataset]
+    data = synthetic_features(**counts, feature_dim=dim)
+    root = data_folder(out, dataset, size)
     write_xlsa17(
         root,
-        **count,
-        per_class=PER_CLASS,
-        test_seen_per_class=TEST_SEEN,
+        **{k: counts[k] for k in ("classes", "unseen", "validation", "attributes", "per_class")},
+        test_seen_per_class=test_seen_per_class(dataset),
         dim=dim,
         features_override=data.features.numpy().T.astype(np.float64),
         attributes_override=data.attributes.numpy().T.astype(np.float64),
@@ -108,47 +140,55 @@ def write_data(out: Path, size: str) -> Path:
 
 
 def append(out: Path, record: dict) -> None:
-    """Record one (side, size, seed, step) result in OUT/results.jsonl, replacing an older one."""
+    """Record one (side, data set, size, seed, step) result in OUT/results.jsonl, replacing an
+    older one."""
     put(out / RESULTS, record, KEY)
 
 
-def authors(out: Path, size: str, seeds: list[int], code: Path, steps: list[int]) -> None:
-    """The release at :data:`STEPS` for each seed (see module), one subprocess per seed."""
-    hidden, dim = SIZES[size]["hidden"], SIZES[size]["dim"]
-    attributes, classes = SET["attributes"], SET["classes"]
-    epochs = ",".join(str(s // 100) for s in steps)
+def authors_arguments(out: Path, dataset: str, size: str, seed: int, steps: list[int]) -> list:
+    """The release's command line for one seed: :data:`AUTHORS_ARGS` and the set's sizes."""
+    hidden, counts = SIZES[size]["hidden"], DATASETS[dataset]
+    return AUTHORS_ARGS.split() + [
+        f"--manualSeed={seed + 1}",  # the release treats seed 0 as "no seed"
+        f"--nepoch={max(steps) // EPOCH_STEPS}",
+        f"--lr={SIZES[size]['lr']}",
+        f"--ngh={hidden}",
+        f"--ndh={hidden}",
+        f"--nz={counts['attributes']}",
+        f"--attSize={counts['attributes']}",
+        f"--resSize={SIZES[size]['dim']}",
+        f"--nclass_all={counts['classes']}",
+        f"--dataset={FOLDERS[dataset]}",
+        f"--dataroot={data_folder(out, dataset, size).parent.resolve()}",
+        "--outname=syn",
+    ]
+
+
+def authors(
+    out: Path, dataset: str, size: str, seeds: list[int], code: Path, steps: list[int]
+) -> None:
+    """The release at each of ``steps`` for each seed (see module), one subprocess per seed."""
+    epochs = ",".join(str(s // EPOCH_STEPS) for s in steps)
     for seed in seeds:
-        result = out / "authors" / f"{size}-seed{seed}.json"
-        theirs = AUTHORS_ARGS.split() + [
-            f"--manualSeed={seed + 1}",  # the release treats seed 0 as "no seed"
-            f"--nepoch={max(steps) // 100}",
-            f"--lr={SIZES[size]['lr']}",
-            f"--ngh={hidden}",
-            f"--ndh={hidden}",
-            f"--nz={attributes}",
-            f"--attSize={attributes}",
-            f"--resSize={dim}",
-            f"--nclass_all={classes}",
-            "--dataset=SYN",
-            f"--dataroot={data_root(out, size).resolve()}",
-            "--outname=syn",
-        ]
+        result = out / "authors" / f"{dataset}-{size}-seed{seed}.json"
         work = out / "authors" / "work"
         work.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "benchmarks.studies.fclswgan_release"]
-        command += ["--authors-code", str(code)]
-        command += ["--out", str(result.resolve()), "--eval-epochs", epochs, "--", *theirs]
+        command += ["--authors-code", str(code), "--epoch-steps", str(EPOCH_STEPS)]
+        command += ["--out", str(result.resolve()), "--eval-epochs", epochs, "--"]
+        command += authors_arguments(out, dataset, size, seed, steps)
         env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
         subprocess.run(command, check=True, cwd=work, env=env)
         for point in json.loads(result.read_text())["points"]:
-            append(out, _authors_row(point, size, seed))
+            append(out, _authors_row(point, dataset, size, seed))
 
 
-def _authors_row(point: dict, size: str, seed: int) -> dict:
+def _authors_row(point: dict, dataset: str, size: str, seed: int) -> dict:
     gzsl = point["gzsl"]
     return {
         "side": "authors",
+        "dataset": dataset,
         "size": size,
         "seed": seed,
         "step": point["generator_steps"],
@@ -166,11 +206,11 @@ def _authors_row(point: dict, size: str, seed: int) -> dict:
 EXAMPLE = REPOSITORY / "examples" / "fclswgan-awa2-xlsa17.yaml"
 
 
-def zsk_overrides(out: Path, size: str, seed: int) -> list[str]:
-    """The example pointed at OUT's files at ``size``, training seed ``seed``, every
-    checkpoint kept (the step counts are reached one after another)."""
-    hidden, attributes = SIZES[size]["hidden"], SET["attributes"]
-    root = (data_root(out, size) / "SYN").resolve()
+def zsk_overrides(out: Path, dataset: str, size: str, seed: int) -> list[str]:
+    """The example pointed at OUT's files of ``dataset`` at ``size``, training seed ``seed``,
+    every checkpoint kept (the step counts are reached one after another)."""
+    hidden, attributes = SIZES[size]["hidden"], DATASETS[dataset]["attributes"]
+    root = data_folder(out, dataset, size).resolve()
     return [
         f"data.params.root={root}",
         f"model.noise_dim={attributes}",
@@ -186,8 +226,8 @@ def zsk_overrides(out: Path, size: str, seed: int) -> list[str]:
     ]
 
 
-def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
-    """zsk's example at :data:`STEPS` for each seed: the run and its validation run trained to
+def zsk_side(out: Path, dataset: str, size: str, seeds: list[int], steps: list[int]) -> None:
+    """zsk's example at each of ``steps`` for each seed: the run and its validation run trained to
     each step count in turn, then evaluated as ``zsk eval`` evaluates (see module)."""
     import torch
 
@@ -201,8 +241,8 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
 
     torch.set_num_threads(1)
     for seed in seeds:
-        run_dir = out / "zsk" / f"{size}-seed{seed}"
-        sets = zsk_overrides(out, size, seed)
+        run_dir = out / "zsk" / f"{dataset}-{size}-seed{seed}"
+        sets = zsk_overrides(out, dataset, size, seed)
         build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
         validation = companion(run_dir)
         builds = {path: load_run(path) for path in (run_dir, validation)}
@@ -219,7 +259,8 @@ def zsk_side(out: Path, size: str, seeds: list[int], steps: list[int]) -> None:
             result = evaluate(load_trained(run_dir, builds[run_dir]), options, torch.device("cpu"))
             write_eval(run_dir, result)
             row = _zsk_row(result, size, seed, step, spent[run_dir], time.process_time() - clock)
-            append(out, row | {"validation_train_cpu_seconds": spent[validation]})
+            row |= {"dataset": dataset, "validation_train_cpu_seconds": spent[validation]}
+            append(out, row)
 
 
 def _zsk_row(
@@ -249,60 +290,63 @@ def _cell(values: list[float]) -> str:
 def _group(rows: list[dict]) -> dict[tuple, list[dict]]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["size"], row["step"], row["side"]), []).append(row)
+        groups.setdefault((row["dataset"], row["size"], row["step"], row["side"]), []).append(row)
     return groups
 
 
+def _scores(side: list[dict]) -> str:
+    if not side:
+        return "—"
+    hus = ", ".join(_cell([r[k] for r in side]) for k in ("u", "s", "h"))
+    return f"{_cell([r['zsl_top1'] for r in side])} / {hus}"
+
+
+def _cpu(sides: tuple[list[dict], ...], field: str) -> str:
+    return " / ".join(
+        f"{statistics.mean(r[field] for r in side):.0f}" if side else "—" for side in sides
+    )
+
+
 def table(path: Path) -> str:
-    """The side-by-side table (mean ± std over seeds) of result rows, one line per size and
-    step count: ZSL top-1 and uncalibrated u, s, H of both sides as the release computes them
-    (last classifier epoch), zsk's calibrated H, each side's training CPU seconds; then the
-    release's own printout (best epoch on the test features)."""
+    """The side-by-side table (mean ± std over seeds) of result rows, one line per data set,
+    size and step count: ZSL top-1 and uncalibrated u, s, H of both sides as the release
+    computes them (last classifier epoch), zsk's calibrated H, each side's training and
+    evaluation CPU seconds; then the release's own printout (best epoch on the test features)."""
     groups = _group(read(path))
     lines = [
-        "| size | steps | seeds | authors: ZSL / u, s, H | zsk: ZSL / u, s, H "
-        "| zsk calibrated H | training CPU s (authors / zsk) |",
-        "|---|---|---|---|---|---|---|",
+        "| data set | size | steps | seeds | authors: ZSL / u, s, H | zsk: ZSL / u, s, H "
+        "| zsk calibrated H | training CPU s (authors / zsk) | evaluation CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for size, step in sorted({(k[0], k[1]) for k in groups}):
-        theirs, ours = groups.get((size, step, "authors"), []), groups.get((size, step, "zsk"), [])
-        seeds = min(len(theirs), len(ours)) if theirs and ours else max(len(theirs), len(ours))
-        cells = [
-            " / ".join(
-                [_cell([r["zsl_top1"] for r in side])]
-                + [", ".join(_cell([r[k] for r in side]) for k in ("u", "s", "h"))]
-            )
-            if side
-            else "—"
-            for side in (theirs, ours)
-        ]
-        calibrated = _cell([r["calibrated"]["h"] for r in ours]) if ours else "—"
-        cpu = " / ".join(
-            f"{statistics.mean(r['train_cpu_seconds'] for r in side):.0f}" if side else "—"
-            for side in (theirs, ours)
-        )
-        lines.append(
-            f"| {size} | {step:,} | {seeds} | {cells[0]} | {cells[1]} | {calibrated} | {cpu} |"
-        )
+    for dataset, size, step in sorted({k[:3] for k in groups}):
+        sides = tuple(groups.get((dataset, size, step, side), []) for side in ("authors", "zsk"))
+        seeds = min(map(len, sides)) if all(sides) else max(map(len, sides))
+        calibrated = _cell([r["calibrated"]["h"] for r in sides[1]]) if sides[1] else "—"
+        cells = [dataset, size, f"{step:,}", seeds, *map(_scores, sides), calibrated]
+        cells += [_cpu(sides, "train_cpu_seconds"), _cpu(sides, "eval_cpu_seconds")]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     lines += [
         "",
-        "| size | steps | authors as printed (best of 25 epochs on test): ZSL / u, s, H |",
+        "| data set | size | steps | authors as printed (best of 25 epochs on test): "
+        "ZSL / u, s, H |",
+        "|---|---|---|---|",
     ]
-    lines.append("|---|---|---|")
-    for (size, step, side), members in sorted(groups.items()):
+    for (dataset, size, step, side), members in sorted(groups.items()):
         if side == "authors":
-            best = [r["best_on_test"] for r in members]
-            hus = ", ".join(_cell([b[k] for b in best]) for k in ("u", "s", "h"))
-            lines.append(f"| {size} | {step:,} | {_cell([b['zsl_top1'] for b in best])} / {hus} |")
+            best = _scores([r["best_on_test"] for r in members])
+            lines.append(f"| {dataset} | {size} | {step:,} | {best} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = study_arguments(__doc__)
     parser.add_argument("action", nargs="?", choices=("data", "authors", "zsk"))
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="syn40")
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", default=",".join(map(str, STEPS)), help="multiples of 100")
+    parser.add_argument(
+        "--steps", default=",".join(map(str, STEPS)), help=f"multiples of {EPOCH_STEPS}"
+    )
     parser.add_argument("--authors-code", type=Path)
     args = parser.parse_args(argv)
     if tabled(args, table):
@@ -311,13 +355,14 @@ def main(argv: list[str] | None = None) -> None:
     steps = [int(s) for s in args.steps.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     if args.action == "data":
-        print(write_data(args.out, args.size))
+        print(write_data(args.out, args.dataset, args.size))
     elif args.action == "authors":
         if args.authors_code is None:
             parser.error("authors needs --authors-code DIR (BENCHMARKS.md §7)")
-        authors(args.out, args.size, seeds, args.authors_code.resolve(), steps)
+        code = args.authors_code.resolve()
+        authors(args.out, args.dataset, args.size, seeds, code, steps)
     elif args.action == "zsk":
-        zsk_side(args.out, args.size, seeds, steps)
+        zsk_side(args.out, args.dataset, args.size, seeds, steps)
     else:
         parser.error("give data, authors, zsk or --table")
 

@@ -34,6 +34,14 @@ MEASURED = {
 }
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Safe YAML without anchors and aliases: a value the recipe uses in two places is written
+    out in each, so that editing one place of the spec never changes (or breaks) the other."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 @click.command("init")
 @click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
@@ -94,7 +102,7 @@ def init(
     _refuse_faults(data_dir)
     spec, header, note = _sized_spec(data_dir, out.stem, route, cpu_minutes, max_image_size, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_file(out, header + yaml.safe_dump(spec, sort_keys=False, width=100))
+    write_file(out, header + yaml.dump(spec, Dumper=_NoAliasDumper, sort_keys=False, width=100))
     stage = spec["stages"]["recogniser"] if "stages" in spec else spec
     size, epochs = stage["model"]["image_size"], stage["train"]["epochs"]
     click.echo(f"wrote {out}: {route}, {size} px, {epochs} epochs")

@@ -36,6 +36,8 @@ _RECOGNITION_TERMS: list[dict[str, Any]] = [
     {"type": "cosine_softmax"},
 ]
 _GAN_OPTIMISER = {"lr": 2.0e-4, "betas": [0.5, 0.999]}
+#: The feature stage's batch, where the data hold that many training images.
+FEATURE_BATCH = 64
 
 
 def batch_size(route: str) -> int:
@@ -135,7 +137,7 @@ def route_sections(route: str, image_size: int, epochs: int, seed: int) -> dict[
     }
 
 
-def feature_stage(num_attributes: int, seed: int) -> dict:
+def feature_stage(num_attributes: int, seed: int, batch_size: int) -> dict:
     """The two-stage route's second stage: a feature GAN over the recogniser's φ(x)."""
     optimiser = {"lr": 1.0e-3, "betas": [0.5, 0.999]}
     return {
@@ -153,7 +155,7 @@ def feature_stage(num_attributes: int, seed: int) -> dict:
             "generator": [{"type": "wgan_gp"}, {"type": "pretrained_classifier", "weight": 1.0}],
         },
         "train": {
-            "batch_size": 64,
+            "batch_size": batch_size,
             "n_critic": 2,
             "steps": 200,
             "threads": 1,
@@ -168,9 +170,13 @@ def feature_stage(num_attributes: int, seed: int) -> dict:
 
 
 def staged(spec: dict, num_attributes: int) -> dict:
-    """A one-stage recogniser ``spec`` as the two-stage route's staged spec."""
+    """A one-stage recogniser ``spec`` as the two-stage route's staged spec. The feature stage
+    trains on φ(x) of the recogniser's training images (its validation run on the recogniser's
+    validation run's), so its batch is no larger than the recogniser's, which fits the data."""
     body = {key: value for key, value in spec.items() if key not in ("name", "validation_run")}
-    stages = {"recogniser": body, "features": feature_stage(num_attributes, body["train"]["seed"])}
+    train = body["train"]
+    batch = min(FEATURE_BATCH, train["batch_size"])
+    stages = {"recogniser": body, "features": feature_stage(num_attributes, train["seed"], batch)}
     top = {"name": spec["name"]}
     if "validation_run" in spec:
         top["validation_run"] = spec["validation_run"]

@@ -3,19 +3,25 @@ release, and its table from a few written records."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.io
+import torch
 
 from benchmarks.studies import fclswgan_release
 from benchmarks.studies import fclswgan_vs_authors as study
 from benchmarks.studies.results import put
+from zsk.plugins.builtin.datasets.features import Xlsa17
+from zsk.testing.features import synthetic_features
 
 
 def _row(side: str, step: int, seed: int, zsl: float, u: float, s: float, **extra) -> dict:
     h = 2 * u * s / (u + s)
-    row = {"side": side, "size": "small", "seed": seed, "step": step, "zsl_top1": zsl}
-    row |= {"u": u, "s": s, "h": h, "train_cpu_seconds": 10.0 * step / 100}
+    row = {"side": side, "dataset": "awa2", "size": "small", "seed": seed, "step": step}
+    row |= {"zsl_top1": zsl, "u": u, "s": s, "h": h, "train_cpu_seconds": 10.0 * step / 100}
+    row |= {"eval_cpu_seconds": 3.0 if side == "zsk" else 1.0}
     return row | extra
 
 
@@ -29,15 +35,15 @@ def test_the_table_holds_each_sides_mean_and_spread_at_each_step(tmp_path):
     for row in rows:
         put(path, row, study.KEY)
     table = study.table(path)
-    line = next(line for line in table.splitlines() if line.startswith("| small | 200 |"))
+    line = next(line for line in table.splitlines() if line.startswith("| awa2 | small | 200 |"))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     sd = np.std([0.2, 0.4], ddof=1)
-    assert cells[2] == "2"
+    assert cells[3] == "2"
     h_theirs, h_ours = 2 * 0.1 * 0.9 / 1.0, 2 * 0.2 * 0.8 / 1.0
-    assert cells[3] == f"0.300 ± {sd:.3f} / 0.100 ± 0.000, 0.900 ± 0.000, {h_theirs:.3f} ± 0.000"
-    assert cells[4] == f"0.350 ± {sd:.3f} / 0.200 ± 0.000, 0.800 ± 0.000, {h_ours:.3f} ± 0.000"
-    assert cells[5] == "0.600 ± 0.000" and cells[6] == "20 / 20"
-    assert f"| small | 200 | 0.400 ± {sd:.3f} / 0.500 ± 0.000" in table
+    assert cells[4] == f"0.300 ± {sd:.3f} / 0.100 ± 0.000, 0.900 ± 0.000, {h_theirs:.3f} ± 0.000"
+    assert cells[5] == f"0.350 ± {sd:.3f} / 0.200 ± 0.000, 0.800 ± 0.000, {h_ours:.3f} ± 0.000"
+    assert cells[6] == "0.600 ± 0.000" and cells[7] == "20 / 20" and cells[8] == "1 / 3"
+    assert f"| awa2 | small | 200 | 0.400 ± {sd:.3f} / 0.500 ± 0.000" in table
 
 
 def test_the_release_is_patched_in_memory_for_a_current_torch(tmp_path):
@@ -50,12 +56,67 @@ def test_the_release_is_patched_in_memory_for_a_current_torch(tmp_path):
         fclswgan_release.load_release(tmp_path)
 
 
-def test_the_files_are_in_the_release_format_with_100_steps_per_epoch(tmp_path, monkeypatch):
+def test_the_releases_epoch_is_set_to_the_steps_asked_for(tmp_path):
+    source = "for i in range(0, data.ntrain, opt.batch_size):\n    steps.append(i)\n"
+    patched = fclswgan_release.with_epoch_steps(source, 7)
+    run = {"steps": [], "data": _Namespace(ntrain=19_200), "opt": _Namespace(batch_size=64)}
+    exec(source, dict(run, steps=(unpatched := [])))
+    exec(patched, run)
+    assert len(unpatched) == 19_200 // 64 and len(run["steps"]) == 7
+    with pytest.raises(SystemExit, match="no single"):
+        fclswgan_release.with_epoch_steps("for epoch in range(2):\n    pass\n", 7)
+
+
+class _Namespace:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def test_the_40_class_files_are_in_the_release_format_with_100_steps_per_epoch(
+    tmp_path, monkeypatch
+):
     monkeypatch.setitem(study.SIZES, "small", {"dim": 8, "hidden": 4, "lr": 1e-4})
-    root = study.write_data(tmp_path, "small")
+    root = study.write_data(tmp_path, "syn40", "small")
     splits = scipy.io.loadmat(str(root / "att_splits.mat"))
     features = scipy.io.loadmat(str(root / "res101.mat"))["features"]
-    assert features.shape == (8, study.SET["classes"] * study.PER_CLASS)
+    assert features.shape == (8, 40 * 265)
     trainval = splits["trainval_loc"]
     assert trainval.dtype == np.uint16 and -(-trainval.size // 64) == 100
-    assert splits["att"].shape == (study.SET["attributes"], study.SET["classes"])
+    assert splits["att"].shape == (48, 40)
+
+
+def test_the_awa2_sized_set_reads_back_through_zsks_reader(tmp_path, monkeypatch):
+    """AwA2's sizes (50 classes, 40 seen of which 13 validation classes, 10 unseen, 85
+    attributes, 600 features per class, a fifth of each seen class's held out as seen test
+    features), and the features and attributes of zsk.testing.features' set, unchanged."""
+    monkeypatch.setitem(study.SIZES, "small", {"dim": 8, "hidden": 4, "lr": 1e-4})
+    root = study.write_data(tmp_path, "awa2", "small")
+    data = Xlsa17(Xlsa17.Params(root=str(root))).load()
+    assert len(data.classes) == 50 and data.attributes.shape == (50, 85)
+    assert data.seen == list(range(40)) and data.unseen == list(range(40, 50))
+    assert data.validation_classes == list(range(27, 40))
+    assert (len(data.train), len(data.test_seen), len(data.test_unseen)) == (
+        40 * 480,
+        40 * 120,
+        10 * 600,
+    )
+    expected = synthetic_features(
+        classes=50, unseen=10, attributes=85, feature_dim=8, per_class=600, noise=4.5, offset=0.6
+    )
+    assert data.features.shape == (30_000, 8)
+    assert torch.allclose(data.features, expected.features)
+    assert torch.allclose(data.attributes, expected.attributes)
+    labels = [sample.label for sample in data.train + data.test_seen + data.test_unseen]
+    assert sorted(labels) == np.repeat(np.arange(50), 600).tolist()
+    splits = scipy.io.loadmat(str(root / "att_splits.mat"))
+    assert splits["trainval_loc"].dtype == np.uint16
+
+
+def test_the_releases_command_line_names_the_sets_sizes_and_files(tmp_path):
+    argv = study.authors_arguments(tmp_path, "awa2", "full", 2, [200, 500])
+    options = dict(a.removeprefix("--").split("=", 1) for a in argv if "=" in a)
+    assert options["attSize"] == options["nz"] == "85" and options["nclass_all"] == "50"
+    assert options["resSize"] == "2048" and options["ngh"] == options["ndh"] == "4096"
+    assert options["manualSeed"] == "3" and options["nepoch"] == "5"
+    folder = Path(options["dataroot"]) / options["dataset"]
+    assert folder == study.data_folder(tmp_path, "awa2", "full").resolve()

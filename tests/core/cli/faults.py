@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from tests import tiny_components
 from zsk.core.cli.main import cli
@@ -29,6 +30,26 @@ def zsk(*args):
             return CliRunner().invoke(cli, [str(a) for a in args])
     finally:
         torch.set_num_threads(threads)
+
+
+def own_data(root: Path, classes, seen, values=None, images_per_class: int = 3) -> Path:
+    """An image_folder data set at ``root``: two predicates (``a`` from ``values``, by class,
+    default 0.5), ``images_per_class`` 8-px PNGs of its own colour per class; a class name
+    that is not a folder name gets no folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    values = values or {}
+    rows = [f"{name},{values.get(name, '0.5')},1" for name in classes]
+    (root / "attributes.csv").write_text("class,a,b\n" + "\n".join(rows) + "\n")
+    (root / "seen.txt").write_text("\n".join(seen) + "\n")
+    (root / "unseen.txt").write_text("\n".join(c for c in classes if c not in seen) + "\n")
+    for index, name in enumerate(classes):
+        folder = root / "images" / name
+        if len(name) < 200 and ".." not in name:
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(images_per_class):
+                colour = (40 * index % 256, 9 * i % 256, 0)
+                Image.new("RGB", (8, 8), colour).save(folder / f"{i}.png")
+    return root
 
 
 def refused(result, *words):

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from tests import tiny_components
-from tests.core.cli.faults import refused, start_training, zsk
+from tests.core.cli.faults import own_data, refused, start_training, zsk
 from zsk.core.storage import files
 from zsk.core.storage.runlock import LOCK_FILE, run_lock
 from zsk.core.train import checkpoint
@@ -207,23 +207,6 @@ def test_a_raising_command_hook_is_a_failed_plugin_not_a_broken_cli():
 
 
 # hostile data ------------------------------------------------------------------------------
-def _own_data(root, classes, seen, values=None):
-    """An image_folder data set: two predicates, three small images per class."""
-    root.mkdir(parents=True, exist_ok=True)
-    values = values or {}
-    rows = [f"{name},{values.get(name, '0.5')},1" for name in classes]
-    (root / "attributes.csv").write_text("class,a,b\n" + "\n".join(rows) + "\n")
-    (root / "seen.txt").write_text("\n".join(seen) + "\n")
-    (root / "unseen.txt").write_text("\n".join(c for c in classes if c not in seen) + "\n")
-    for index, name in enumerate(classes):
-        folder = root / "images" / name
-        if len(name) < 200 and ".." not in name:
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(3):
-                Image.new("RGB", (8, 8), (40 * index, 9 * i, 0)).save(folder / f"{i}.png")
-    return root
-
-
 def _build_own(tmp_path, root):
     data = f"data={{type: image_folder, params: {{root: '{root}'}}}}"
     return zsk("build", EXAMPLE, "--set", data, "--out", tmp_path / "run")
@@ -241,18 +224,18 @@ def test_class_names_stay_inside_the_data_root(tmp_path, name, words):
     outside = tmp_path / "escape"
     outside.mkdir()
     Image.new("RGB", (8, 8)).save(outside / "secret.png")
-    root = _own_data(tmp_path / "own", ["cat", "dog", name, "eel"], ["cat", "dog", name])
+    root = own_data(tmp_path / "own", ["cat", "dog", name, "eel"], ["cat", "dog", name])
     refused(zsk("data", "check", root), words, "seen.txt:3")
     refused(_build_own(tmp_path, root), words)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_attributes_are_refused_at_check_and_build(tmp_path, value):
-    root = _own_data(tmp_path / "own", ["cat", "dog", "eel"], ["cat", "dog"], {"dog": value})
+    root = own_data(tmp_path / "own", ["cat", "dog", "eel"], ["cat", "dog"], {"dog": value})
     refused(zsk("data", "check", root), "attributes.csv:3", "not a finite number")
     refused(_build_own(tmp_path, root), "attributes.csv:3", "not a finite number")
 
 
 def test_one_seen_class_is_refused_at_build_with_the_reason(tmp_path):
-    root = _own_data(tmp_path / "own", ["cat", "dog", "eel"], ["cat"])
+    root = own_data(tmp_path / "own", ["cat", "dog", "eel"], ["cat"])
     refused(_build_own(tmp_path, root), "1 seen class", "at least two")

@@ -1,6 +1,9 @@
-"""A staged spec through the command line on tiny data: `zsk build` builds every stage and its
-validation run, `zsk train` trains them in order with the features extracted in between, and
-`--resume` continues inside the second stage after an interruption without touching the first."""
+"""Staged specs through the command line on tiny data: the two-stage spec `zsk init --route
+two-stage` writes, and the example's. `zsk build` builds every stage and its validation run,
+`zsk train` trains them in order with the features extracted in between, a `zsk train` stopped
+inside the second stage is refused without `--resume` and continued with it without touching
+the first stage, and `zsk eval` reports every route of both stages with a headline chosen by
+validation H."""
 
 from __future__ import annotations
 
@@ -19,11 +22,19 @@ import yaml
 from PIL import Image
 
 from zsk.core.rundir.directory import load_run
-from zsk.core.train.checkpoint import find_latest
+from zsk.core.rundir.stages import features_dir
+from zsk.core.train.checkpoint import find_latest, step_of
 from zsk.core.train.trained_weights import load_generator_and_discriminator
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes-two-stage.yaml"
 FEATURE_STEPS = 300
+#: The routes GZSL calibrates on a validation run, by kind: those of a recogniser without a
+#: generator (zsk init's), and those of the example's, whose recogniser also imagines images.
+RECOGNISER_ROUTES = {
+    "recogniser/embedding": "embedding",
+    "features/generative": "feature-generative",
+}
+IMAGE_GAN_ROUTES = {**RECOGNISER_ROUTES, "recogniser/generative": "image-generative"}
 
 
 def tiny_stages(tiny_shapes: tuple[str, ...]) -> list[str]:
@@ -37,7 +48,6 @@ def tiny_stages(tiny_shapes: tuple[str, ...]) -> list[str]:
         "stages.features.model.heads.real_fake.params.hidden=[16]",
         "stages.features.train.batch_size=8",
         f"stages.features.train.steps={FEATURE_STEPS}",
-        "stages.features.train.log_every=1",
     ]
     return [part for item in recogniser + features for part in ("--set", item)]
 
@@ -64,9 +74,35 @@ def _checkpoints(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run / "checkpoints").glob("*"))}
 
 
+def _has_aliases(text: str) -> bool:
+    """Whether YAML ``text`` uses anchors and aliases (a value shared by reference)."""
+    return any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text))
+
+
 @pytest.mark.slow
-def test_two_stages_build_train_and_resume_inside_the_second(
-    tmp_path, monkeypatch, run_zsk, tiny_shapes, tiny_synth
+def test_the_two_stage_spec_of_zsk_init_builds_trains_resumes_and_evaluates_with_no_other_command(
+    tmp_path, monkeypatch, run_zsk, tiny_synth, consistent_run
+):
+    monkeypatch.chdir(tmp_path)
+    run_zsk("data", "synth", "data/shapes", *tiny_synth)
+    # init's smallest budget: one pass of the recogniser; the feature stage keeps its length
+    made = ("init", "data/shapes", "--route", "two-stage", "--cpu-minutes", "0.05")
+    run_zsk(*made, "--out", "two.yaml", says=["wrote two.yaml: two-stage"])
+    written = Path("two.yaml").read_text()
+    assert not _has_aliases(written), "a user editing one value would change another"
+    feature_steps = yaml.safe_load(written)["stages"]["features"]["train"]["steps"]
+
+    run_zsk("build", "two.yaml", says=["recogniser -> features"])
+    run = Path("runs") / "two"
+    assert Path("runs/.latest").read_text().strip() == str(run)
+    _interrupt_inside_the_second_stage_and_resume(run_zsk, consistent_run, run, feature_steps)
+    _check_every_route_and_the_headline(run_zsk, run, RECOGNISER_ROUTES)
+    consistent_run(run)
+
+
+@pytest.mark.slow
+def test_the_example_two_stage_spec_builds_trains_resumes_and_evaluates(
+    tmp_path, monkeypatch, run_zsk, tiny_shapes, tiny_synth, consistent_run
 ):
     monkeypatch.chdir(tmp_path)
     run_zsk("data", "synth", "data/shapes", *tiny_synth)
@@ -77,31 +113,11 @@ def test_two_stages_build_train_and_resume_inside_the_second(
         assert (folder / "spec.lock.yaml").is_file() and (folder / "init.safetensors").is_file()
     assert Path("runs/.latest").read_text().strip() == str(run)
 
-    # `zsk train` (the latest build), stopped inside the feature stage's validation run
-    process = _zsk_process("train", "--device", "cpu", cwd=tmp_path)
-    stderr = _interrupt_when(process, features / "validation" / "metrics.jsonl")
-    assert process.returncode == 143, stderr
-    assert "--resume" in stderr
-    trained_first = {r: _checkpoints(r) for r in (recogniser, recogniser / "validation")}
-    assert all(trained_first.values()), "the first stage finished before the second began"
-    stopped_at = int(find_latest(features / "validation").stem.rsplit("-", 1)[-1])
-    assert 0 < stopped_at < FEATURE_STEPS
-    assert find_latest(features) is None
-
-    run_zsk("train", "--device", "cpu", code=2, says=["already has checkpoints", "--resume"])
-    resumed = run_zsk("train", "--device", "cpu", "--resume")
-    assert f"already trained {recogniser} to step 2" in resumed.output
-    assert f"trained {features} to step {FEATURE_STEPS}" in resumed.output
-    for folder, files in trained_first.items():
-        assert _checkpoints(folder) == files, f"{folder} was trained again"
-    validation_metrics = (features / "validation" / "metrics.jsonl").read_text().splitlines()
-    steps = [json.loads(line)["step"] for line in validation_metrics if '"step"' in line]
-    assert steps == sorted(set(steps)) and steps[-1] == FEATURE_STEPS  # continued, not restarted
-
+    _interrupt_inside_the_second_stage_and_resume(run_zsk, consistent_run, run, FEATURE_STEPS)
     _check_no_held_out_class_leaks(recogniser, features)
     _check_features_are_the_recognisers_embeddings(recogniser, features)
 
-    _check_every_route_and_the_headline(run_zsk, run)
+    _check_every_route_and_the_headline(run_zsk, run, IMAGE_GAN_ROUTES)
     rebuild = ("build", EXAMPLE, *tiny_stages(tiny_shapes))
     run_zsk(*rebuild, code=2, says=["already holds training checkpoints", "--force"])
 
@@ -109,6 +125,39 @@ def test_two_stages_build_train_and_resume_inside_the_second(
     drawn = recogniser / "pictures" / "grid.png"
     run_zsk("generate", "--class", unseen, "--n", "2", "--out", drawn, "--device", "cpu")
     assert Image.open(drawn).size[0] > 0  # the recogniser stage, the one with a generator, drew
+
+
+def _interrupt_inside_the_second_stage_and_resume(
+    run_zsk, consistent_run, run: Path, feature_steps: int
+) -> None:
+    """`zsk train` (the latest build, ``run`` in the working folder) in a process of its own,
+    stopped by SIGTERM once the second stage has begun (its first feature folder exists): the
+    first stage is trained and the second's validation run stopped between steps; a plain
+    `zsk train` is refused, and `zsk train --resume` neither trains the first stage again nor
+    extracts its features again, and continues the second at the step where it stopped."""
+    recogniser, features = run / "recogniser", run / "features"
+    process = _zsk_process("train", "--device", "cpu", cwd=Path.cwd())
+    stderr = _interrupt_when(process, features_dir(recogniser / "validation", "embedding"))
+    assert process.returncode == 143, stderr
+    assert f"continue with: zsk train {run} --resume" in stderr
+    consistent_run(run)
+    trained_first = {r: _checkpoints(r) for r in (recogniser, recogniser / "validation")}
+    assert all(trained_first.values()), "the first stage finished before the second began"
+    stopped_at = step_of(find_latest(features / "validation"))
+    assert 0 < stopped_at < feature_steps
+    assert find_latest(features) is None
+
+    run_zsk("train", "--device", "cpu", code=2, says=["already has checkpoints", "--resume"])
+    resumed = run_zsk("train", "--device", "cpu", "--resume")
+    assert f"already trained {recogniser} to step {step_of(find_latest(recogniser))}" in (
+        resumed.output
+    )
+    assert "features of" not in resumed.output, "the finished extractions are kept"
+    continued = f"training {features / 'validation'} on cpu (fp32), steps {stopped_at}→"
+    assert continued in resumed.output  # continued, not restarted
+    assert f"trained {features} to step {feature_steps}" in resumed.output
+    for folder, files in trained_first.items():
+        assert _checkpoints(folder) == files, f"{folder} was trained again"
 
 
 def test_a_staged_run_without_an_image_generator_draws_no_pictures(
@@ -132,9 +181,10 @@ def test_a_staged_run_without_an_image_generator_draws_no_pictures(
     )
 
 
-def _check_every_route_and_the_headline(run_zsk, run: Path) -> None:
-    """`zsk eval` evaluates each stage on its own validation run and names as headline the
-    route of highest validation H over every stage; `zsk report` links the stages' reports."""
+def _check_every_route_and_the_headline(run_zsk, run: Path, routes: dict[str, str]) -> None:
+    """`zsk eval` evaluates each stage on its own validation run, calibrates ``routes`` (route
+    -> kind) there and names as headline the route of highest validation H over every stage;
+    `zsk report` links the stages' reports."""
     fast = ("--device", "cpu", "--probe-steps", "5", "--images-per-class", "2")
     run_zsk("eval", *fast, "--classifier-epochs", "2", says=["headline: "])
     staged = json.loads((run / "eval.json").read_text())
@@ -149,16 +199,12 @@ def _check_every_route_and_the_headline(run_zsk, run: Path) -> None:
                     f"validation run {run / name / 'validation'}"
                 )
                 validation_h[f"{name}/{route}"] = calibration["val_h"]
-    assert set(validation_h) == {
-        "recogniser/embedding",
-        "recogniser/generative",
-        "features/generative",
-    }
-    assert staged["kinds"]["features/generative"] == "feature-generative"
-    assert staged["kinds"]["recogniser/generative"] == "image-generative"
+    assert set(validation_h) == set(routes)
+    assert {route: staged["kinds"][route] for route in routes} == routes
     headline = staged["headline"]
     assert headline["route"] == max(validation_h, key=lambda name: validation_h[name])
     assert headline["candidates"] == validation_h
+    assert headline["kind"] == routes[headline["route"]]
 
     run_zsk("report", *fast, says=[str(run / "report.md")])
     report = (run / "report.md").read_text()
