@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import statistics
 import time
 from pathlib import Path
 
@@ -42,11 +41,12 @@ import yaml
 
 from benchmarks.studies.results import (
     RESULTS,
+    RouteNumbers,
     find,
     finished,
-    mean_spread,
     put,
     read,
+    routes_table,
     study_arguments,
     tabled,
 )
@@ -251,11 +251,6 @@ def run_one(
 
 def table(path: Path) -> str:
     """Mean ± std over seeds of every route, per set, from the results file ``path``."""
-    records = read(path)
-    lines = [
-        "| set | route | ZSL top-1 | GZSL H (calibrated on validation classes) | CPU s |",
-        "|---|---|---|---|---|",
-    ]
     layer = {"trunk": "trunk features", "embedding": "embeddings φ(x)"}
     routes = {
         "feature GAN on the image run's {}": lambda r: (
@@ -272,19 +267,14 @@ def table(path: Path) -> str:
         ),
         "ridge, {} → attributes": lambda r: (r["ridge"], r["ridge"]["cpu_seconds"]),
     }
-    for name in dict.fromkeys(r["set"] for r in records):
-        mine = [r for r in records if r["set"] == name]
-        source = layer[mine[0].get("layer", "trunk")]
+    cells: dict[tuple[str, str], list[RouteNumbers]] = {}
+    for record in read(path):
+        source = layer[record.get("layer", "trunk")]
         for route, pick in routes.items():
-            route = route.format(source)
-            picked = [pick(r) for r in mine]
-            zsl = [p[0]["zsl_top1"] for p in picked]
-            h = [p[0]["gzsl"]["h"] for p in picked]
-            cpu = statistics.mean(p[1] for p in picked)
-            lines.append(
-                f"| {name} | {route} | {mean_spread(zsl)} | {mean_spread(h)} | {cpu:.0f} |"
-            )
-    return "\n".join(lines)
+            numbers, cpu = pick(record)
+            runs = cells.setdefault((record["set"], route.format(source)), [])
+            runs.append((numbers["zsl_top1"], numbers["gzsl"]["h"], cpu))
+    return routes_table(cells, "GZSL H (calibrated on validation classes)")
 
 
 def _claim(marker: Path) -> bool:

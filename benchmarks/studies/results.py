@@ -14,7 +14,7 @@ import json
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,3 +101,26 @@ def mean_spread(values: list[float]) -> str:
         return f"{values[0]:.3f} (n=1)"
     mean, spread = statistics.mean(values), statistics.stdev(values)
     return f"{mean:.3f} ± {spread:.3f}" + ("" if len(values) >= 3 else f" (n={len(values)})")
+
+
+#: What one run says of one route: ZSL top-1, GZSL H and the CPU seconds it cost.
+RouteNumbers = tuple[float, float, float]
+
+
+def routes_table(
+    cells: Mapping[tuple[str, str], list[RouteNumbers]], h: str = "GZSL H", cpu: str = "CPU s"
+) -> str:
+    """A row per (set, route) of ``cells``, in their order: ZSL top-1 and H as mean ± std over
+    the runs (seeds, :func:`mean_spread`) and the runs' mean CPU seconds; ``h`` and ``cpu``
+    head those columns."""
+    rows = [
+        (
+            name,
+            route,
+            mean_spread([zsl for zsl, _, _ in runs]),
+            mean_spread([h for _, h, _ in runs]),
+            f"{statistics.mean(seconds for _, _, seconds in runs):.0f}",
+        )
+        for (name, route), runs in cells.items()
+    ]
+    return markdown_table(("set", "route", "ZSL top-1", h, cpu), rows)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from zsk.core.build.composer import Build
 from zsk.core.build.dry_pass import DryPassResult, measure
+from zsk.core.cli.path_types import ANY_PATH, FOLDER
 from zsk.core.spec.sections import PHASES
 
 #: Adam keeps two moments per parameter; with the gradient that is three more copies.
@@ -17,7 +18,7 @@ _TRAINING_COPIES = 3
 
 
 @click.command()
-@click.argument("spec", type=click.Path(path_type=Path))
+@click.argument("spec", type=ANY_PATH)
 @click.option(
     "--set",
     "overrides",
@@ -27,7 +28,7 @@ _TRAINING_COPIES = 3
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FOLDER,
     help="Run directory (default: runs/<spec name>).",
 )
 @click.option(

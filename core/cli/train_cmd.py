@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from zsk.core.cli.options import device_option
+from zsk.core.cli.path_types import ANY_PATH
 
 if TYPE_CHECKING:
     from zsk.core.train.loop import TrainResult
@@ -90,7 +91,7 @@ def _train_stages(run_dir: Path, device: str, resume: bool, layout, length_given
 
 
 @click.command()
-@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("run_dir", required=False, type=ANY_PATH)
 @click.option("--steps", type=click.IntRange(min=1), help="Train until step N in total.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for E passes over the images.")
 @device_option

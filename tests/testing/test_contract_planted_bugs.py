@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import pytest
 import torch
+from pydantic import Field
 from torch import nn
 
 from zsk.core.components.interfaces import Loss, SemanticEncoder
@@ -50,22 +51,33 @@ def test_a_generator_that_ignores_an_input_is_caught(cls, what):
 
 
 class _Encoder(SemanticEncoder):
-    """ψ with a planted fault in how it treats the batch."""
+    """ψ with one planted fault, named by its ``fault`` param."""
 
-    name = "batch_faulty"
+    name = "faulty"
 
     class Params(Component.Params):
-        fault: str = "none"
+        fault: str = Field("none", description="which contract to break")
 
     def __init__(self, params, *, dims):
         super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
+        self.unused = nn.Linear(2, 2)
+        self.register_buffer("offset", torch.randn(dims.embedding_dim), persistent=False)
 
     def forward(self, attributes):
         out = self.linear(attributes)
-        if self.params.fault == "centre":  # subtracts the batch mean: samples leak into others
+        if self.params.fault != "grad":  # a parameter no gradient reaches
+            out = out + (self.unused.weight.sum() + self.unused.bias.sum()) * 0
+        fault = self.params.fault
+        if fault == "shape":
+            return out[:, :-1]
+        if fault == "state":  # a buffer the state dict does not keep
+            return out + self.offset
+        if fault == "nan":
+            return out / 0 * 0
+        if fault == "centre":  # subtracts the batch mean: samples leak into others
             return out - out.mean(dim=0)
-        if self.params.fault == "standardise":  # divides by the batch's spread: NaN for one
+        if fault == "standardise":  # divides by the batch's spread: NaN for one
             return out / out.std(dim=0)
         return out
 
@@ -74,11 +86,15 @@ class _Encoder(SemanticEncoder):
     "fault, message",
     [
         ("none", None),
+        ("shape", r"output has shape \(2, 15\), not \(2, 16\)"),
+        ("nan", "output 0 has non-finite values"),
+        ("grad", "no gradient reaches unused.weight, unused.bias"),
+        ("state", "differs after a safetensors round trip"),
         ("centre", "mixes samples across the batch"),
         ("standardise", "not finite at batch size 1"),
     ],
 )
-def test_batch_faults_are_caught(fault, message):
+def test_the_contract_reports_what_a_component_gets_wrong(fault, message):
     if message is None:
         check_component(_Encoder, params={"fault": fault})
         return

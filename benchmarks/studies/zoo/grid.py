@@ -26,16 +26,16 @@ a stopped grid continues where it was.
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 from benchmarks.studies import features_route
 from benchmarks.studies.results import (
     RESULTS,
+    RouteNumbers,
     finished,
-    mean_spread,
     put,
     read,
+    routes_table,
     study_arguments,
     tabled,
 )
@@ -94,7 +94,7 @@ def run_grid(args) -> None:
         put(args.out / RESULTS, finished(record), KEY)
 
 
-def routes(record: dict) -> dict[str, tuple[float, float, float]]:
+def routes(record: dict) -> dict[str, RouteNumbers]:
     """(ZSL top-1, calibrated GZSL H, CPU s) of each route one record holds."""
     method = record["method"]
     if method == "baseline":
@@ -120,31 +120,14 @@ def routes(record: dict) -> dict[str, tuple[float, float, float]]:
 
 
 def table(path: Path) -> str:
-    """Mean ± std over seeds of every route per set; CPU s: mean training process CPU (for
-    the φ(x) routes, what they add to the default run)."""
-    records = read(path)
-    cells: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-    for record in records:
-        for route, values in routes(record).items():
-            cells.setdefault((record["set"], route), []).append(values)
-    lines = [
-        "| set | route | ZSL top-1 | calibrated GZSL H | train CPU s |",
-        "|---|---|---|---|---|",
-    ]
-    for name in SETS:
-        for (set_name, route), values in cells.items():
-            if set_name != name:
-                continue
-            zsl, h, cpu = zip(*values, strict=True)
-            row = [
-                name,
-                route,
-                mean_spread(list(zsl)),
-                mean_spread(list(h)),
-                f"{statistics.mean(cpu):.0f}",
-            ]
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    """Mean ± std over seeds of every route per set, the sets in :data:`SETS`' order; CPU s:
+    mean training process CPU (for the φ(x) routes, what they add to the default run)."""
+    cells: dict[tuple[str, str], list[RouteNumbers]] = {}
+    for record in read(path):
+        for route, numbers in routes(record).items():
+            cells.setdefault((record["set"], route), []).append(numbers)
+    in_order = sorted(cells.items(), key=lambda cell: list(SETS).index(cell[0][0]))
+    return routes_table(dict(in_order), "calibrated GZSL H", "train CPU s")
 
 
 def main(argv: list[str] | None = None) -> None:

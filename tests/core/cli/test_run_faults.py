@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from tests import tiny_components
+from tests import tiny_components, tiny_runs
 from tests.core.cli.faults import TINY_CLI, refused, start_training, zsk
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import find_latest, step_of
@@ -37,7 +37,7 @@ def tiny_parts(tmp_path, monkeypatch):
 
 
 def _spec(folder: Path, data: Path, validation: bool = True, **train) -> Path:
-    spec = tiny_components.spec_dict(data, **train)
+    spec = tiny_runs.spec_dict(data, **train)
     if validation:
         spec["validation_run"] = {"classes": 1, "images": 0.25}
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, list_checkpoints, read_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.signals import StopRequest, TrainingInterrupted, stop_on_signals

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, read_checkpoint, write_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.trained_weights import load_generator_and_discriminator

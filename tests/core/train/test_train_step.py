@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.build.step import FakeImages, PhaseContext, Regularizers, draw_batch, evaluate_terms
 from zsk.core.spec.sections import LabelSmoothingSpec
 from zsk.registry import UserError
