@@ -79,8 +79,16 @@ def _load(trained: TrainedRun, split: str) -> LabelledImages:
 
 def _load_splits(trained: TrainedRun) -> tuple[LabelledImages, LabelledImages, LabelledImages]:
     """The train, test_seen and test_unseen images; refused when one has none."""
-    parts = tuple(_load(trained, name) for name in ("train", "test_seen", "test_unseen"))
-    for name, part in zip(("train", "test_seen", "test_unseen"), parts, strict=True):
+    splits = ("train", "test_seen", "test_unseen")
+    for name in splits:
+        if not getattr(trained.build.data, name):
+            raise UserError(
+                f"the data set's {name} split holds no images, which the evaluation needs",
+                hint="a split of seen classes needs classes with more than one image; "
+                "see `zsk data check DIR`",
+            )
+    parts = tuple(_load(trained, name) for name in splits)
+    for name, part in zip(splits, parts, strict=True):
         if len(part) == 0:
             raise UserError(
                 f"the data set has no readable {name} images, which the evaluation needs",

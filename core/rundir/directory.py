@@ -29,6 +29,7 @@ from zsk.core.build.composer import Build, compose, load_data
 from zsk.core.build.model import Objective
 from zsk.core.spec.loading import SpecDocument, load_spec_document
 from zsk.core.spec.sections import Spec, SpecError
+from zsk.core.storage.commit import interrupted_journals
 from zsk.core.storage.files import explained, write_file, writing_together
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import CHECKPOINT_DIR
@@ -82,7 +83,8 @@ def write_runs(
     beside: Mapping[Path, str] | None = None,
 ) -> None:
     """Write every planned run's lock file and initial weights, all or none: each file is written
-    and flushed under a temporary name first, then all are renamed into place. ``retired`` run
+    and flushed under a temporary name first, then all are renamed into place as one step (a
+    build killed between two renames is completed by the next command). ``retired`` run
     directories lose their lock file and weights (an old validation run the new spec has not);
     ``beside`` are further text files written with them (a staged run's stages.lock.yaml)."""
     with writing_together() as staging:
@@ -96,8 +98,7 @@ def write_runs(
                 temporary.write_text(plan.lock, encoding="utf-8")
         for folder in retired:
             for name in (LOCK_FILE, INIT_FILE):
-                with explained(folder / name, "removing"):
-                    (folder / name).unlink(missing_ok=True)
+                staging.remove(folder / name)
 
 
 def write_run(run_dir: Path, build: Build, *, source: str, overrides: Sequence[str]) -> None:
@@ -107,20 +108,11 @@ def write_run(run_dir: Path, build: Build, *, source: str, overrides: Sequence[s
 
 
 def resolve_run_dir(run_dir: Path | None) -> Path:
-    """``run_dir`` checked to be a run directory; None means the latest build (runs/.latest)."""
+    """``run_dir`` checked to be a run directory; None means the latest build (runs/.latest).
+    A build of it killed between two renames is completed first."""
     if run_dir is None:
-        if not LATEST.is_file():
-            raise UserError(
-                f"no build recorded in {LATEST} (relative to {Path.cwd()})",
-                hint="build one first: zsk build examples/shapes.yaml, or name a run directory",
-            )
-        try:
-            run_dir = Path(LATEST.read_text(encoding="utf-8").strip())
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise UserError(
-                f"{LATEST} (relative to {Path.cwd()}) is not UTF-8 text naming a run: {exc}",
-                hint="delete it and build again (zsk build SPEC), or name a run directory",
-            ) from None
+        run_dir = _latest_run()
+        complete_interrupted_build(run_dir)
         if not is_run_dir(run_dir):
             raise UserError(
                 f"the latest build, {run_dir} (from {LATEST}), is gone",
@@ -128,12 +120,37 @@ def resolve_run_dir(run_dir: Path | None) -> Path:
             )
         return run_dir
     run_dir = Path(run_dir)
+    complete_interrupted_build(run_dir)
     if not is_run_dir(run_dir):
         raise UserError(
             f"{run_dir} is not a run directory: it has no {LOCK_FILE} (nor {STAGES_FILE})",
             hint="give a directory written by zsk build (e.g. runs/shapes)",
         )
     return run_dir
+
+
+def _latest_run() -> Path:
+    """The run directory ``runs/.latest`` names."""
+    if not LATEST.is_file():
+        raise UserError(
+            f"no build recorded in {LATEST} (relative to {Path.cwd()})",
+            hint="build one first: zsk build examples/shapes.yaml, or name a run directory",
+        )
+    try:
+        return Path(LATEST.read_text(encoding="utf-8").strip())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UserError(
+            f"{LATEST} (relative to {Path.cwd()}) is not UTF-8 text naming a run: {exc}",
+            hint="delete it and build again (zsk build SPEC), or name a run directory",
+        ) from None
+
+
+def complete_interrupted_build(run_dir: Path) -> None:
+    """Put in place what a build of ``run_dir`` killed between two renames had begun to (taking
+    the run's lock does it), so that a command reading the run reads it whole."""
+    if interrupted_journals(run_dir):
+        with run_lock(run_dir, "zsk (completing an interrupted build)"):
+            pass
 
 
 def is_run_dir(run_dir: Path) -> bool:

@@ -15,12 +15,14 @@ error for the same cause (safetensors' ``SafetensorError`` carries the ``os erro
 reports a short write without one, which a folder whose disk is full explains).
 
 A writer killed before its rename leaves its temporary file behind; the first write into a
-folder in each process removes the temporaries there whose writer is no longer running.
+folder in each process removes the temporaries there whose writer is no longer running (but
+not those an interrupted commit's journal names: :mod:`zsk.core.storage.commit`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import re
@@ -30,6 +32,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from zsk.core.storage.commit import (
+    Commit,
+    apply_commit,
+    journal_temporaries,
+    journal_text,
+    plan_commit,
+    writer_ended,
+)
 from zsk.registry import UserError
 
 #: errno -> (what went wrong, how to fix it); ``{path}`` is filled in
@@ -136,29 +146,19 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{token}{path.suffix}")
 
 
-def _writer_ended(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # running, as another user
-        return False
-    return False
-
-
 def remove_dead_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files in ``folder`` whose writer process has ended (killed before
-    its rename); return them. Temporaries of running writers are left alone."""
-    removed = []
+    its rename); return them. Temporaries of running writers, and those that a journal of an
+    interrupted commit names (:mod:`zsk.core.storage.commit`), are left alone."""
+    removed: list[Path] = []
     try:
         names = os.listdir(folder)
     except OSError:
         return removed
+    kept = journal_temporaries(folder)
     for name in names:
         match = _TEMPORARY.match(name)
-        if match and _writer_ended(int(match.group(1))):
+        if match and name not in kept and writer_ended(int(match.group(1))):
             with contextlib.suppress(OSError):
                 (folder / name).unlink()
                 removed.append(folder / name)
@@ -187,26 +187,15 @@ def _umask() -> int:
     return _UMASK[0]
 
 
-def _fsync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # a platform or file system without folder handles
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 class Staging:
-    """Files written under temporary names and renamed into place together (see
+    """Files written under temporary names and put in place together (see
     :func:`writing_together`)."""
 
     def __init__(self, durable: bool):
         self.durable = durable
         self.staged: list[tuple[Path, Path]] = []
+        self.removals: list[Path] = []
+        self.journaled = False
 
     @contextlib.contextmanager
     def file(self, path: Path | str) -> Iterator[Path]:
@@ -223,15 +212,37 @@ class Staging:
                 with open(temporary, "rb+") as handle:
                     os.fsync(handle.fileno())
 
+    def remove(self, path: Path | str) -> None:
+        """Remove ``path`` (when it exists) with the staged files, after they are in place."""
+        self.removals.append(Path(path))
+
     def commit(self) -> None:
-        for temporary, path in self.staged:
-            with explained(path):
-                os.replace(temporary, path)
-        if self.durable:
-            for folder in dict.fromkeys(path.parent for _, path in self.staged):
-                _fsync_folder(folder)
+        """Put every staged file in place and remove the files to remove; with more than one
+        change, under a journal that the next command completes after a kill (see
+        :mod:`zsk.core.storage.commit`)."""
+        changes = plan_commit(self.staged, self.removals)
+        if len(changes.renames) + len(changes.removals) > 1:
+            self._write_journal(changes)
+        else:
+            changes = dataclasses.replace(changes, journals=())
+        apply_commit(changes, explained, durable=self.durable)
+
+    def _write_journal(self, changes: Commit) -> None:
+        try:
+            for journal in changes.journals:
+                write_file(journal, journal_text(changes, journal), durable=self.durable)
+        except BaseException:
+            for journal in changes.journals:
+                with contextlib.suppress(OSError):
+                    journal.unlink(missing_ok=True)
+            raise
+        # from here the temporaries are the journal's: a failure leaves them for the next
+        # command that takes the run's lock to put in place
+        self.journaled = True
 
     def discard(self) -> None:
+        if self.journaled:
+            return
         for temporary, _ in self.staged:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
@@ -240,8 +251,9 @@ class Staging:
 @contextlib.contextmanager
 def writing_together(*, durable: bool = True) -> Iterator[Staging]:
     """Write several files that belong together (a run's lock file and weights): each is staged
-    with ``staging.file(path)``, and only when every one is written and flushed are they renamed
-    over their targets, one after the other. Any failure before that leaves every previous file
+    with ``staging.file(path)`` (and files to remove named with ``staging.remove(path)``), and
+    only when every one is written and flushed are they put in place, as one step even across
+    a kill (:mod:`zsk.core.storage.commit`). Any failure before that leaves every previous file
     as it was and removes every temporary."""
     staging = Staging(durable)
     try:

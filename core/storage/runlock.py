@@ -8,7 +8,9 @@ a lock file that still names a holder when its lock is free was left by a proces
 killed, and the next process takes it over with a message saying so. A holder that passes
 ``shared_within=True`` lets the code it calls take the same lock again (``zsk train`` holds the
 run's lock while its validation run trains, and its trainer then takes it for the run); any
-other second taker is refused, in this process too. Taking a lock also removes the temporary
+other second taker is refused, in this process too. Taking a lock first completes what a killed
+writer's commit journal names (:mod:`zsk.core.storage.commit`: a build killed between two
+renames is put in place whole, and the holder says so in one line), then removes the temporary
 files that killed writers left in the run directory and its folders.
 
 The lock file is the one file zsk rewrites in place instead of through
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from zsk.core.storage.commit import complete_interrupted
 from zsk.core.storage.files import explained, make_folder, remove_dead_temporaries
 from zsk.registry import UserError
 
@@ -90,10 +93,11 @@ def run_lock(
             "since": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         _rewrite(descriptor, json.dumps(info) + "\n", path)
-        _remove_dead_temporaries(Path(run_dir))
-        if shared_within:
-            _shared.add(key)
         try:
+            _complete_interrupted_commits(Path(run_dir), say)
+            _remove_dead_temporaries(Path(run_dir))
+            if shared_within:
+                _shared.add(key)
             yield
         finally:
             _shared.discard(key)
@@ -102,13 +106,33 @@ def run_lock(
         os.close(descriptor)  # releases the lock
 
 
-def _remove_dead_temporaries(run_dir: Path) -> None:
-    """Killed writers' temporaries in the run directory and its folders (checkpoints, samples)."""
-    remove_dead_temporaries(run_dir)
+def _folders(run_dir: Path) -> list[Path]:
+    """The run directory and its folders (checkpoints, samples, a validation run, stages)."""
+    folders = [run_dir]
     with contextlib.suppress(OSError):
-        for folder in run_dir.iterdir():
-            if folder.is_dir():
-                remove_dead_temporaries(folder)
+        folders += sorted(folder for folder in run_dir.iterdir() if folder.is_dir())
+    return folders
+
+
+def _complete_interrupted_commits(run_dir: Path, say: Callable[[str], None]) -> None:
+    """Put in place what a killed ``zsk build`` had begun to (its journal names it), in one line."""
+    done = complete_interrupted(_folders(run_dir), explained)
+    if done:
+        names = ", ".join(_shown(path, run_dir) for path in done)
+        say(f"completed an interrupted write of {run_dir}: {names}")
+
+
+def _shown(path: Path, run_dir: Path) -> str:
+    try:
+        return str(path.relative_to(run_dir))
+    except ValueError:
+        return str(path)
+
+
+def _remove_dead_temporaries(run_dir: Path) -> None:
+    """Killed writers' temporaries in the run directory and its folders."""
+    for folder in _folders(run_dir):
+        remove_dead_temporaries(folder)
 
 
 def _read(descriptor: int) -> str:

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from tests import tiny_components
+from tests import tiny_components, tiny_runs
 from zsk.core.cli.main import cli
 
 #: Run as a script, it registers the tiny components and starts the CLI.
@@ -50,6 +51,27 @@ def own_data(root: Path, classes, seen, values=None, images_per_class: int = 3) 
                 colour = (40 * index % 256, 9 * i % 256, 0)
                 Image.new("RGB", (8, 8), colour).save(folder / f"{i}.png")
     return root
+
+
+def tiny_spec(folder: Path, data: Path, validation: bool = True, **train) -> Path:
+    """``folder/tiny.yaml``: the tiny components' spec on ``data``, with a validation run of one
+    held-out class unless not ``validation``; ``train`` overrides its train section."""
+    spec = tiny_runs.spec_dict(data, **train)
+    if validation:
+        spec["validation_run"] = {"classes": 1, "images": 0.25}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def build_files(run: Path) -> dict[str, bytes]:
+    """What ``zsk build`` wrote in ``run`` (every lock file and initial weights), by path."""
+    return {
+        str(p.relative_to(run)): p.read_bytes()
+        for p in sorted(run.rglob("*"))
+        if p.is_file() and p.name in ("spec.lock.yaml", "init.safetensors", "stages.lock.yaml")
+    }
 
 
 def refused(result, *words):

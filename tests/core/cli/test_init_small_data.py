@@ -84,6 +84,8 @@ def test_init_on_small_data_writes_a_spec_that_builds_and_trains(
     assert len(built_runs) == (2 if "validation_run" in spec else 1) * (1 + (route == "two-stage"))
     assert all(find_latest(folder) is not None for folder in built_runs)
     consistent_run(run)
+    if case == "6x1" and route == "no-gan":  # nothing held out: eval says so, not "unreadable"
+        refused(zsk("eval", run, "--device", "cpu"), "test_seen split holds no images")
 
 
 def test_init_refuses_an_empty_seen_class_as_data_check_does(tmp_path):

@@ -16,42 +16,17 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from tests import tiny_components, tiny_runs
-from tests.core.cli.faults import TINY_CLI, refused, start_training, zsk
+from tests.core.cli.faults import (
+    TINY_CLI,
+    build_files,
+    refused,
+    start_training,
+    tiny_spec,
+    zsk,
+)
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.checkpoint import find_latest, step_of
-
-BUILD_FILES = ("spec.lock.yaml", "init.safetensors")
-
-
-@pytest.fixture
-def tiny_parts(tmp_path, monkeypatch):
-    """The tiny components registered and their data set in ``tmp_path/data``."""
-    monkeypatch.chdir(tmp_path)
-    tiny_components.register()
-    tiny_components.make_data(tmp_path / "data")
-    yield tmp_path / "data"
-    tiny_components.unregister()
-
-
-def _spec(folder: Path, data: Path, validation: bool = True, **train) -> Path:
-    spec = tiny_runs.spec_dict(data, **train)
-    if validation:
-        spec["validation_run"] = {"classes": 1, "images": 0.25}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
-
-
-def _snapshot(run: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(run)): p.read_bytes()
-        for p in sorted(run.rglob("*"))
-        if p.is_file() and p.name in BUILD_FILES
-    }
 
 
 def _fill(folder: Path, spare: int = 0) -> None:
@@ -79,11 +54,11 @@ def test_build_writes_the_run_and_its_validation_run_with_ordinary_permissions(
     tiny_parts, tmp_path, consistent_run
 ):
     run = tmp_path / "run"
-    assert zsk("build", _spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
+    assert zsk("build", tiny_spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
     consistent_run(run)
     umask = os.umask(0o022)
     os.umask(umask)
-    for name in BUILD_FILES:
+    for name in ("spec.lock.yaml", "init.safetensors"):
         for folder in (run, run / "validation"):
             assert stat.S_IMODE((folder / name).stat().st_mode) == 0o666 & ~umask, folder / name
 
@@ -91,9 +66,9 @@ def test_build_writes_the_run_and_its_validation_run_with_ordinary_permissions(
 def test_build_is_refused_while_the_validation_run_trains_and_changes_nothing(
     tiny_parts, tmp_path, consistent_run
 ):
-    spec, run = _spec(tmp_path, tiny_parts, steps=100000), tmp_path / "run"
+    spec, run = tiny_spec(tmp_path, tiny_parts, steps=100000), tmp_path / "run"
     assert zsk("build", spec, "--out", run).exit_code == 0
-    before = _snapshot(run)
+    before = build_files(run)
     trainer = start_training(run)
     try:
         _wait_for(run / "validation" / "metrics.jsonl", trainer)
@@ -103,13 +78,13 @@ def test_build_is_refused_while_the_validation_run_trains_and_changes_nothing(
     finally:
         trainer.send_signal(signal.SIGTERM)
         trainer.communicate(timeout=120)
-    assert _snapshot(run) == before
+    assert build_files(run) == before
     consistent_run(run)
     # a killed validation phase leaves checkpoints in RUN/validation only: refused, then --force
     # moves the whole run aside
     again = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
     refused(again, "already holds training checkpoints", "validation/checkpoints", "--force")
-    assert _snapshot(run) == before
+    assert build_files(run) == before
     forced = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5", "--force")
     assert forced.exit_code == 0, forced.output
     assert "moved the previous run" in forced.output
@@ -118,13 +93,13 @@ def test_build_is_refused_while_the_validation_run_trains_and_changes_nothing(
 
 
 def test_a_lock_on_the_validation_run_alone_refuses_the_build(tiny_parts, tmp_path, consistent_run):
-    spec, run = _spec(tmp_path, tiny_parts), tmp_path / "run"
+    spec, run = tiny_spec(tmp_path, tiny_parts), tmp_path / "run"
     assert zsk("build", spec, "--out", run).exit_code == 0
-    before = _snapshot(run)
+    before = build_files(run)
     with run_lock(run / "validation", "zsk train"):
         rebuilt = zsk("build", spec, "--out", run, "--set", "model.noise_dim=5")
     refused(rebuilt, f"{run / 'validation'} is in use by `zsk train`")
-    assert _snapshot(run) == before
+    assert build_files(run) == before
     consistent_run(run)
 
 
@@ -132,8 +107,8 @@ def test_a_rebuild_without_a_validation_run_retires_the_old_one(
     tiny_parts, tmp_path, consistent_run
 ):
     run = tmp_path / "run"
-    assert zsk("build", _spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
-    plain = _spec(tmp_path / "plain", tiny_parts, validation=False)
+    assert zsk("build", tiny_spec(tmp_path, tiny_parts), "--out", run).exit_code == 0
+    plain = tiny_spec(tmp_path / "plain", tiny_parts, validation=False)
     assert zsk("build", plain, "--out", run).exit_code == 0
     assert not (run / "validation" / "spec.lock.yaml").exists()
     consistent_run(run)
@@ -143,24 +118,24 @@ def test_a_full_disk_during_a_rebuild_leaves_the_old_run_whole(
     tiny_parts, tmp_path, small_disk, consistent_run
 ):
     disk = small_disk(512)
-    spec, run = _spec(tmp_path, tiny_parts), disk / "run"
+    spec, run = tiny_spec(tmp_path, tiny_parts), disk / "run"
     assert zsk("build", spec, "--out", run).exit_code == 0
-    before = _snapshot(run)
+    before = build_files(run)
     for spare in (0, 24 * 1024):  # nothing left; room for some of the new files only
         _fill(disk, spare)
         rebuilt = zsk("build", spec, "--out", run, "--set", "train.seed=5")
         refused(rebuilt, "no space left on the device", str(run), "free some space")
-        assert _snapshot(run) == before
+        assert build_files(run) == before
         consistent_run(run)
         (disk / "filler").unlink()
     assert zsk("build", spec, "--out", run, "--set", "train.seed=5").exit_code == 0
-    assert _snapshot(run) != before
+    assert build_files(run) != before
     consistent_run(run)
 
 
 def test_an_edited_lock_file_is_announced_when_training(tiny_parts, tmp_path, consistent_run):
     run = tmp_path / "run"
-    spec = _spec(tmp_path, tiny_parts, validation=False, steps=2)
+    spec = tiny_spec(tmp_path, tiny_parts, validation=False, steps=2)
     assert zsk("build", spec, "--out", run).exit_code == 0
     lock = run / "spec.lock.yaml"
     lock.write_text(lock.read_text().replace("seed: 3", "seed: 4"))
@@ -178,7 +153,7 @@ def test_a_full_disk_while_checkpointing_exits_2_and_the_run_resumes(
 ):
     disk = small_disk(1024)
     run = disk / "run"
-    spec = _spec(
+    spec = tiny_spec(
         tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=1, sample_every=100
     )
     assert zsk("build", spec, "--out", run).exit_code == 0
@@ -203,7 +178,7 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_command(
     tiny_parts, tmp_path, consistent_run
 ):
     run = tmp_path / "run"
-    spec = _spec(tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=2)
+    spec = tiny_spec(tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=2)
     assert zsk("build", spec, "--out", run).exit_code == 0
     assert zsk("train", run, "--device", "cpu", "--steps", "2").exit_code == 0
     dead = _dead_pid()
@@ -226,7 +201,7 @@ def test_kill_9_while_writing_leaves_nothing_after_the_next_command(
     tiny_parts, tmp_path, consistent_run
 ):
     run = tmp_path / "run"
-    spec = _spec(tmp_path, tiny_parts, validation=False, steps=100000, checkpoint_every=1)
+    spec = tiny_spec(tmp_path, tiny_parts, validation=False, steps=100000, checkpoint_every=1)
     assert zsk("build", spec, "--out", run).exit_code == 0
     trainer = start_training(run)
     _wait_for(run / "checkpoints", trainer)
@@ -351,7 +326,7 @@ def _damage(checkpoint: Path, sidecar_change=None, tensor_change=None) -> None:
 @pytest.fixture
 def trained_two_steps(tiny_parts, tmp_path):
     run = tmp_path / "run"
-    spec = _spec(tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=2)
+    spec = tiny_spec(tmp_path, tiny_parts, validation=False, steps=4, checkpoint_every=2)
     assert zsk("build", spec, "--out", run).exit_code == 0
     assert zsk("train", run, "--device", "cpu", "--steps", "2").exit_code == 0
     checkpoint = find_latest(run)
