@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-FOLDERS = ("core", "registry", "plugins")
+FOLDERS = ("core", "registry", "plugins", "tests", "benchmarks", "examples")
 MODULE_LINES, FUNCTION_LINES = 400, 60
 
 
