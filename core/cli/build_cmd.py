@@ -156,7 +156,18 @@ def summary_tables(build: Build, cost: DryPassResult) -> list[Table]:
             origin = build.provenance[f"objective.{phase}.{index}"]
             shown = term.name if term.name == origin["type"] else f"{term.name} ({origin['type']})"
             terms.add_row(phase, shown, origin["plugin"], f"{term.weight:g}")
+        for name, (role, sources) in _auxiliary_rows(build, phase).items():
+            origin = build.provenance[f"model.heads.{role}"]
+            terms.add_row(phase, f"{name} ({origin['type']}: {sources})", origin["plugin"], "1")
     return [modules, terms]
+
+
+def _auxiliary_rows(build: Build, phase: str) -> dict[str, tuple[str, str]]:
+    """The heads' own terms of ``phase`` by logged name: the head's role and its sources."""
+    rows: dict[str, tuple[str, list[str]]] = {}
+    for term in build.objective.auxiliary[phase]:
+        rows.setdefault(term.name, (term.role, []))[1].append(term.source)
+    return {name: (role, ", ".join(sources)) for name, (role, sources) in rows.items()}
 
 
 def totals(build: Build, cost: DryPassResult) -> list[str]:
