@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -9,6 +10,22 @@ from click.testing import CliRunner
 
 from zsk.core.cli.main import cli
 from zsk.registry import hookimpl, manager
+
+
+def _helper_modules() -> list[str]:
+    """The modules beside the tests that are neither tests nor conftests (tiny components,
+    fault helpers, ...), by import name."""
+    root = Path(__file__).parent
+    return [
+        ".".join((root.name, *path.relative_to(root).with_suffix("").parts))
+        for path in sorted(root.rglob("*.py"))
+        if not path.name.startswith("test_") and path.name not in ("conftest.py", "__init__.py")
+    ]
+
+
+# pytest rewrites the asserts of test modules and conftests only; the helpers' asserts are
+# rewritten too, so that they check under python -O (PYTHONOPTIMIZE) as well
+pytest.register_assert_rewrite(*_helper_modules())
 
 
 @pytest.fixture(scope="session")

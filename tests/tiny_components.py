@@ -1,5 +1,6 @@
 """The tests' one set of tiny components: networks, losses and an on-disk data set (16 px, a few
-channels), for tests of the composer, the trainer, checkpoints and the CLI.
+channels), for tests of the composer, the trainer, checkpoints and the CLI (their specs and built
+runs: :mod:`tests.tiny_runs`).
 
 Registered as the plugin ``tiny`` by :func:`register` (or :func:`registered`); subprocess tests
 run this file as a script, which registers them and starts the CLI.
@@ -20,7 +21,6 @@ from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from zsk.core.build.composer import compose
 from zsk.core.components.interfaces import (
     Dataset,
     EmbeddingHead,
@@ -31,7 +31,6 @@ from zsk.core.components.interfaces import (
     Trunk,
 )
 from zsk.core.components.zsl_data import Sample, ZslData
-from zsk.core.spec.sections import Spec
 from zsk.registry import Component, hookimpl
 from zsk.registry.manager import register_plugin, unregister_plugin
 
@@ -313,15 +312,6 @@ def registered() -> Iterator[None]:
         unregister()
 
 
-@contextmanager
-def registered_run(root: Path, **train) -> Iterator[Path]:
-    """The tiny components registered, the tiny data set in ``root/data`` and a run built on it
-    (``train`` as in :func:`write_run`); the components are unregistered afterwards."""
-    with registered():
-        make_data(root / "data")
-        yield write_run(root, root / "data", **train)
-
-
 def make_data(root: Path, per_class: int = 6) -> ZslData:
     """Five flat-coloured classes of 16-px PNGs with a little noise; three seen, two unseen."""
     rng = np.random.default_rng(0)
@@ -348,59 +338,6 @@ def make_data(root: Path, per_class: int = 6) -> ZslData:
         test_seen=[],
         test_unseen=[s for c in UNSEEN for s in samples[c]],
     )
-
-
-def spec_dict(root: Path, generator: str = "tiny_translator", **train) -> dict:
-    heads = {"real_fake": {"type": "tiny_real_fake"}, "embedding": {"type": "tiny_embedding"}}
-    generator_terms = [{"type": "tiny_lsgan"}, {"type": "tiny_cosine", "weight": 0.5}]
-    if generator == "tiny_translator":
-        heads["reconstruction_feature"] = {"type": "tiny_reconstruction"}
-        generator_terms.append({"type": "tiny_rec"})
-    settings = {
-        "batch_size": 4,
-        "steps": 4,
-        "log_every": 2,
-        "checkpoint_every": 2,
-        "sample_every": 2,
-        "precision": "fp32",
-        "seed": 3,
-    }
-    settings.update(train)
-    return {
-        "name": "tiny",
-        "data": {"type": "tiny_data", "params": {"root": str(root)}},
-        "model": {
-            "image_size": SIZE,
-            "embedding_dim": 6,
-            "noise_dim": 4,
-            "generator": {"type": generator},
-            "trunk": {"type": "tiny_trunk"},
-            "heads": heads,
-            "semantic_encoder": {"type": "tiny_semantic"},
-        },
-        "objective": {
-            "discriminator": [{"type": "tiny_lsgan"}, {"type": "tiny_cosine"}],
-            "generator": generator_terms,
-        },
-        "train": settings,
-    }
-
-
-def make_build(data: ZslData, spec: dict):
-    return compose(Spec.model_validate(spec), data)
-
-
-def write_run(folder: Path, data_root: Path, generator: str = "tiny_translator", **train) -> Path:
-    """A run directory built by ``zsk build``'s machinery from a tiny spec file."""
-    import yaml
-
-    from zsk.core.rundir.building import build_run
-
-    folder.mkdir(parents=True, exist_ok=True)
-    spec_path = folder / "tiny.yaml"
-    spec_path.write_text(yaml.safe_dump(spec_dict(data_root, generator, **train)))
-    run_dir, _ = build_run(spec_path, out=folder / "run")
-    return run_dir
 
 
 if __name__ == "__main__":  # `python tiny_components.py train RUN ...`: the CLI with these parts

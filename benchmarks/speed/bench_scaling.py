@@ -252,61 +252,56 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     return a, c, worst
 
 
+#: The table's columns, and each one's cell of a measured point given the matmul peak.
+COLUMNS: list[tuple[str, Callable[[Point, float], object]]] = [
+    ("px", lambda p, peak: p.size),
+    ("batch", lambda p, peak: p.batch),
+    ("malloc", lambda p, peak: "kept" if p.kept_memory else "default"),
+    ("steps", lambda p, peak: p.steps),
+    ("step CPU s", lambda p, peak: f"{p.cpu_s:.2f}"),
+    ("of which kernel s", lambda p, peak: f"{p.system_s:.2f}"),
+    ("page faults", lambda p, peak: f"{p.page_faults / 1000:.0f}k"),
+    ("step wall s", lambda p, peak: f"{p.wall_s:.2f}"),
+    ("CPU ms/image", lambda p, peak: f"{1000 * p.cpu_s / p.batch:.0f}"),
+    ("GFLOP/step", lambda p, peak: f"{p.gflop:.3g}"),
+    ("GFLOP/s", lambda p, peak: f"{p.gflop / p.cpu_s:.3g}"),
+    ("of matmul", lambda p, peak: f"{p.gflop / p.cpu_s / peak:.0%}"),
+    ("ready MiB", lambda p, peak: f"{p.ready_mib:.0f}"),
+    ("peak MiB", lambda p, peak: f"{p.peak_mib:.0f}"),
+    ("step memory MiB", lambda p, peak: f"{p.step_mib:.0f}"),
+]
+
+
 def report(points: list[Point], peak_gflops: float) -> str:
-    rows = [
-        [
-            p.size,
-            p.batch,
-            "kept" if p.kept_memory else "default",
-            p.steps,
-            f"{p.cpu_s:.2f}",
-            f"{p.system_s:.2f}",
-            f"{p.page_faults / 1000:.0f}k",
-            f"{p.wall_s:.2f}",
-            f"{1000 * p.cpu_s / p.batch:.0f}",
-            f"{p.gflop:.3g}",
-            f"{p.gflop / p.cpu_s:.3g}",
-            f"{p.gflop / p.cpu_s / peak_gflops:.0%}",
-            f"{p.ready_mib:.0f}",
-            f"{p.peak_mib:.0f}",
-            f"{p.step_mib:.0f}",
-        ]
-        for p in points
-    ]
-    headers = [
-        "px",
-        "batch",
-        "malloc",
-        "steps",
-        "step CPU s",
-        "of which kernel s",
-        "page faults",
-        "step wall s",
-        "CPU ms/image",
-        "GFLOP/step",
-        "GFLOP/s",
-        "of matmul",
-        "ready MiB",
-        "peak MiB",
-        "step memory MiB",
-    ]
-    lines = [table(headers, rows), ""]
+    """The table of every point, then what the points say: the kept-memory allocator against
+    the default, time and memory as lines in the batch, and the cost of a larger image."""
+    rows = [[cell(p, peak_gflops) for _, cell in COLUMNS] for p in points]
+    lines = [table([name for name, _ in COLUMNS], rows), ""]
     methods = sorted({p.memory_method for p in points})
     lines.append(
         f"one-thread fp32 matmul: {peak_gflops:.1f} GFLOP/s; peak memory read as "
         + ", ".join(methods)
     )
-    kept = [p for p in points if p.kept_memory]
-    points = [p for p in points if not p.kept_memory]
-    for k in kept:
-        (d,) = [p for p in points if (p.size, p.batch) == (k.size, k.batch)]
+    default = [p for p in points if not p.kept_memory]
+    lines += _kept_memory(points, default) + _batch_fits(default) + _size_ratios(default)
+    return "\n".join(lines)
+
+
+def _kept_memory(points: list[Point], default: list[Point]) -> list[str]:
+    lines = []
+    for k in (p for p in points if p.kept_memory):
+        (d,) = [p for p in default if (p.size, p.batch) == (k.size, k.batch)]
         lines.append(
             f"{k.size} px, batch {k.batch}, freed memory kept for reuse: step CPU time "
             f"×{k.cpu_s / d.cpu_s:.2f}, page faults {d.page_faults / 1000:.0f}k → "
             f"{k.page_faults / 1000:.0f}k, peak memory {k.peak_mib - d.peak_mib:+.0f} MiB"
         )
-    sizes = sorted({p.size for p in points})
-    for size in sizes:
+    return lines
+
+
+def _batch_fits(points: list[Point]) -> list[str]:
+    lines = []
+    for size in sorted({p.size for p in points}):
         row = [p for p in points if p.size == size]
         if len(row) < 2:
             continue
@@ -317,7 +312,12 @@ def report(points: list[Point], peak_gflops: float) -> str:
             f"{size} px: time ≈ {a:.2f} s + {1000 * c:.0f} ms × batch (worst residual "
             f"{worst:.0%}); step memory ≈ {ma:.0f} MiB + {mc:.0f} MiB × batch (worst {mworst:.0%})"
         )
-    for small, large in itertools.pairwise(sizes):
+    return lines
+
+
+def _size_ratios(points: list[Point]) -> list[str]:
+    lines = []
+    for small, large in itertools.pairwise(sorted({p.size for p in points})):
         pairs = [
             (p, q)
             for p in points
@@ -332,7 +332,7 @@ def report(points: list[Point], peak_gflops: float) -> str:
             f"{small} → {large} px (pixels ×{(large // small) ** 2}): step time ×{time_ratio:.1f}, "
             f"FLOPs ×{flop_ratio:.1f} (median over batches)"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -137,6 +137,18 @@ class FlatLoop:
             gan.generator.parameters(), lr=settings.lr_g, betas=settings.betas_g, fused=True
         )
 
+    def real_fake_targets(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """LSGAN's targets for real and fake scores, smoothed and flipped as the spec asks."""
+        s = self.s
+        if s.smoothing_real is None:
+            real_t, fake_t = torch.ones(batch), torch.zeros(batch)
+        else:
+            real_t = torch.empty(batch).uniform_(*s.smoothing_real)
+            fake_t = torch.empty(batch).uniform_(*s.smoothing_fake)
+        if coin(s.flip_real_fake):
+            real_t, fake_t = fake_t, real_t
+        return real_t, fake_t
+
     def noisy(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.noise_std * torch.randn_like(x) if self.noise_std > 0 else x
 
@@ -161,13 +173,7 @@ class FlatLoop:
         rf_fake = heads["real_fake"](h_fake)
         h_real = self.trunk(self.noisy(x))
         rf_real = heads["real_fake"](h_real)
-        if s.smoothing_real is None:
-            real_t, fake_t = torch.ones(batch), torch.zeros(batch)
-        else:
-            real_t = torch.empty(batch).uniform_(*s.smoothing_real)
-            fake_t = torch.empty(batch).uniform_(*s.smoothing_fake)
-        if coin(s.flip_real_fake):
-            real_t, fake_t = fake_t, real_t
+        real_t, fake_t = self.real_fake_targets(batch)
         shape = (-1, *([1] * (rf_real.dim() - 1)))
         d_adv = ((real_t.view(shape) - rf_real) ** 2).mean() + (
             (fake_t.view(shape) - rf_fake) ** 2

@@ -250,7 +250,7 @@ def zsk_side(out: Path, dataset: str, size: str, seeds: list[int], steps: list[i
         for step in steps:
             for path, built in builds.items():
                 clock = time.process_time()
-                Trainer(built, path, steps=step, device="cpu", resume=True).run()
+                Trainer(built, path, steps=step, device="cpu", resume=True).fit()
                 spent[path] += time.process_time() - clock
             clock = time.process_time()
             options = EvalOptions(

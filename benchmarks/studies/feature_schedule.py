@@ -113,7 +113,7 @@ def train_to(run_dir: Path, steps: int, built=None) -> tuple[object, float]:
     """Train (or resume) ``run_dir`` to ``steps``; its build and the CPU seconds it took."""
     built = built if built is not None else load_run(run_dir)
     cpu = time.process_time()
-    Trainer(built, run_dir, steps=steps, device="cpu", resume=True).run()
+    Trainer(built, run_dir, steps=steps, device="cpu", resume=True).fit()
     return built, time.process_time() - cpu
 
 

@@ -32,17 +32,25 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
-import statistics
 import time
 from pathlib import Path
 
 import torch
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
-from benchmarks.studies.zoo.run import EVAL_ARGS, ZSK, _call, study_record
+from benchmarks.studies.results import (
+    RESULTS,
+    RouteNumbers,
+    find,
+    finished,
+    put,
+    read,
+    routes_table,
+    study_arguments,
+    tabled,
+)
+from benchmarks.studies.zoo.run import ZSK, _call, run_zsk, study_record
 from benchmarks.studies.zoo.sets import write_set
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import read_feature_folder
@@ -54,8 +62,16 @@ from zsk.core.storage.files import write_file
 SETS = ("shapes", "glyphs", "textures")
 #: The feature GAN: f-CLSWGAN's networks (MLP generator, critic on [x, a]), WGAN-GP λ 10,
 #: β 0.01, 5 critic steps, batch 64, Adam lr 1e-4 β1 0.5 (its CUB settings), hidden 1024
-#: instead of 4096 for features of a few hundred dimensions.
-FEATURE_MODEL = {"hidden": 1024, "steps": 1000, "lr": 1e-4, "beta": 0.01}
+#: instead of 4096 for features of a few hundred dimensions. ``hidden`` is the critic's hidden
+#: width, ``generator_hidden`` the generator's hidden layers.
+FEATURE_MODEL = {
+    "hidden": 1024,
+    "generator_hidden": [1024],
+    "n_critic": 5,
+    "steps": 1000,
+    "lr": 1e-4,
+    "beta": 0.01,
+}
 LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
 
@@ -75,28 +91,18 @@ def data_for(name: str, out: Path) -> Path:
     return write_set(name, out)
 
 
-def image_run(data: Path, work: Path, seed: int, cpu_minutes: float) -> dict:
-    spec, run, log = work / "image.yaml", work / "image", work / "image.log"
-    init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
-    _call([*init, "--cpu-minutes", str(cpu_minutes)], log)
-    _call([*ZSK, "build", str(spec), "--out", str(run), "--force"], log)
-    train = _call([*ZSK, "train", str(run), "--device", "cpu"], log)
-    evaluation = _call([*ZSK, "eval", str(run), "--device", "cpu", *EVAL_ARGS], log)
-    result = study_record(json.loads((run / "eval.json").read_text()))
-    return {"train_cpu_seconds": train, "eval_cpu_seconds": evaluation, "eval": result}
-
-
 def extract(data: Path, run: Path, out: Path, log: Path, layer: str) -> float:
     command = [*ZSK, "data", "features", str(data), "--run", str(run), "--out", str(out)]
     return _call([*command, "--layer", layer, "--force"], log)
 
 
-def feature_spec(folder: Path, seed: int) -> dict:
-    """The feature GAN's spec over the feature folder (sizes from its data)."""
+def feature_spec(folder: Path, seed: int, model: dict = FEATURE_MODEL) -> dict:
+    """The feature GAN's spec at ``model``'s settings (as :data:`FEATURE_MODEL`) over the
+    feature folder (sizes from its data)."""
     data = read_feature_folder(folder)
     train = data.features[[s.row for s in data.train]]
-    hidden = [FEATURE_MODEL["hidden"]]
-    optimiser = {"lr": FEATURE_MODEL["lr"], "betas": [0.5, 0.999]}
+    hidden = [model["hidden"]]
+    optimiser = {"lr": model["lr"], "betas": [0.5, 0.999]}
     return {
         "name": "features",
         "data": {"type": "feature_folder", "params": {"root": str(folder)}},
@@ -106,7 +112,10 @@ def feature_spec(folder: Path, seed: int) -> dict:
             # a trunk whose last activation is a LeakyReLU gives some negative features
             "generator": {
                 "type": "feature_mlp",
-                "params": {"hidden": hidden, "output": "relu" if train.min() >= 0 else "linear"},
+                "params": {
+                    "hidden": model["generator_hidden"],
+                    "output": "relu" if train.min() >= 0 else "linear",
+                },
             },
             "trunk": {"type": "feature_mlp", "params": {"hidden": []}},
             "heads": {"real_fake": {"type": "concat_critic", "params": {"hidden": hidden}}},
@@ -116,33 +125,39 @@ def feature_spec(folder: Path, seed: int) -> dict:
             "discriminator": [{"type": "wgan_gp", "params": {"lambda_gp": 10.0}}],
             "generator": [
                 {"type": "wgan_gp"},
-                {"type": "pretrained_classifier", "weight": FEATURE_MODEL["beta"]},
+                {"type": "pretrained_classifier", "weight": model["beta"]},
             ],
         },
         "train": {
             "batch_size": 64,
-            "n_critic": 5,
-            "steps": FEATURE_MODEL["steps"],
+            "n_critic": model["n_critic"],
+            "steps": model["steps"],
             "negative_fraction": 0.0,
             "hflip": False,
             "optimizers": {"generator": optimiser, "discriminator": optimiser},
             "seed": seed,
             "log_every": 100,
-            "checkpoint_every": FEATURE_MODEL["steps"],
+            "checkpoint_every": model["steps"],
         },
     }
 
 
-def feature_route(work: Path, seed: int, holdout: dict) -> dict:
-    log, cpu = work / "features.log", 0.0
-    for name, folder in (("run", work / "features"), ("validation", work / "features-val")):
-        spec = work / f"features-{name}.yaml"
-        write_file(spec, yaml.safe_dump(feature_spec(folder, seed)))
-        extra = ["--set", f"holdout={json.dumps(holdout)}"] if name == "validation" else []
-        out = work / f"feature-{name}"
+def feature_route(
+    work: Path, seed: int, holdout: dict, model: dict = FEATURE_MODEL, name: str = "feature"
+) -> dict:
+    """The feature GAN at ``model``'s settings on the run's features (``work/features``) and its
+    validation run on the validation run's (``work/features-val``, ``holdout``'s classes held
+    out), built, trained and evaluated calibrated on that validation run, in ``work/NAME-run``
+    and ``work/NAME-validation``: the CPU seconds of training (both) and of evaluation, and the
+    evaluation's record."""
+    log, cpu = work / f"{name}.log", 0.0
+    run, validation = work / f"{name}-run", work / f"{name}-validation"
+    for out, features in ((run, work / "features"), (validation, work / "features-val")):
+        spec = out.with_suffix(".yaml")
+        write_file(spec, yaml.safe_dump(feature_spec(features, seed, model)))
+        extra = ["--set", f"holdout={json.dumps(holdout)}"] if out == validation else []
         _call([*ZSK, "build", str(spec), "--out", str(out), "--force", *extra], log)
         cpu += _call([*ZSK, "train", str(out), "--device", "cpu"], log)
-    run, validation = work / "feature-run", work / "feature-validation"
     command = [*ZSK, "eval", str(run), "--calibrate-with", str(validation), "--device", "cpu"]
     evaluation = _call([*command, "--probe-steps", "400"], log)
     result = study_record(json.loads((run / "eval.json").read_text()))
@@ -213,7 +228,7 @@ def run_one(
     work.mkdir(parents=True, exist_ok=True)
     if images_from is None:
         data = data_for(name, out / "data")
-        image, image_work = image_run(data, work, seed, cpu_minutes), work
+        image, image_work = run_zsk(data, work, "image", seed, cpu_minutes), work
     else:  # the earlier OUT's image run (bit-for-bit the same one) and its recorded results
         data = data_for(name, images_from / "data")
         image_work = images_from / "runs" / work.name
@@ -234,22 +249,8 @@ def run_one(
     }
 
 
-def _cell(values: list[float]) -> str:
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.3f} (n=1)"
-    mean, spread = statistics.mean(values), statistics.stdev(values)
-    return f"{mean:.3f} ± {spread:.3f}" + ("" if len(values) >= 3 else f" (n={len(values)})")
-
-
 def table(path: Path) -> str:
     """Mean ± std over seeds of every route, per set, from the results file ``path``."""
-    records = read(path)
-    lines = [
-        "| set | route | ZSL top-1 | GZSL H (calibrated on validation classes) | CPU s |",
-        "|---|---|---|---|---|",
-    ]
     layer = {"trunk": "trunk features", "embedding": "embeddings φ(x)"}
     routes = {
         "feature GAN on the image run's {}": lambda r: (
@@ -266,17 +267,14 @@ def table(path: Path) -> str:
         ),
         "ridge, {} → attributes": lambda r: (r["ridge"], r["ridge"]["cpu_seconds"]),
     }
-    for name in dict.fromkeys(r["set"] for r in records):
-        mine = [r for r in records if r["set"] == name]
-        source = layer[mine[0].get("layer", "trunk")]
+    cells: dict[tuple[str, str], list[RouteNumbers]] = {}
+    for record in read(path):
+        source = layer[record.get("layer", "trunk")]
         for route, pick in routes.items():
-            route = route.format(source)
-            picked = [pick(r) for r in mine]
-            zsl = [p[0]["zsl_top1"] for p in picked]
-            h = [p[0]["gzsl"]["h"] for p in picked]
-            cpu = statistics.mean(p[1] for p in picked)
-            lines.append(f"| {name} | {route} | {_cell(zsl)} | {_cell(h)} | {cpu:.0f} |")
-    return "\n".join(lines)
+            numbers, cpu = pick(record)
+            runs = cells.setdefault((record["set"], route.format(source)), [])
+            runs.append((numbers["zsl_top1"], numbers["gzsl"]["h"], cpu))
+    return routes_table(cells, "GZSL H (calibrated on validation classes)")
 
 
 def _claim(marker: Path) -> bool:
@@ -308,11 +306,13 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             print(f"{time.strftime('%H:%M:%S')} {name} seed {seed}", flush=True)
             record = run_one(name, seed, args.out, args.cpu_minutes, args.layer, args.images_from)
-            record |= {"set": name, "seed": seed, "layer": args.layer,
-                       "feature_model": FEATURE_MODEL,
-                       "machine": platform.processor() or platform.machine(),
-                       "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
-            put(results, record, ("set", "seed"))
+            record |= {
+                "set": name,
+                "seed": seed,
+                "layer": args.layer,
+                "feature_model": FEATURE_MODEL,
+            }
+            put(results, finished(record), ("set", "seed"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,6 +60,15 @@ def put(path: Path, record: dict, key: tuple[str, ...]) -> None:
         write_file(path, text)
 
 
+def finished(record: dict) -> dict:
+    """``record`` with what every study's results file keeps beside a run's numbers: the
+    machine that measured it and the time it finished."""
+    return record | {
+        "machine": platform.processor() or platform.machine(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
 def study_arguments(doc: str) -> argparse.ArgumentParser:
     """The arguments every study driver takes: ``OUT`` (its folder, or with ``--table`` a
     results file) and ``--table``; the driver adds its own."""
@@ -78,3 +90,37 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def mean_spread(values: list[float]) -> str:
+    """A table cell of numbers over seeds: mean ± std to three places, the count beside it when
+    there are fewer than three, the one value with ``(n=1)``, ``—`` for none."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (n=1)"
+    mean, spread = statistics.mean(values), statistics.stdev(values)
+    return f"{mean:.3f} ± {spread:.3f}" + ("" if len(values) >= 3 else f" (n={len(values)})")
+
+
+#: What one run says of one route: ZSL top-1, GZSL H and the CPU seconds it cost.
+RouteNumbers = tuple[float, float, float]
+
+
+def routes_table(
+    cells: Mapping[tuple[str, str], list[RouteNumbers]], h: str = "GZSL H", cpu: str = "CPU s"
+) -> str:
+    """A row per (set, route) of ``cells``, in their order: ZSL top-1 and H as mean ± std over
+    the runs (seeds, :func:`mean_spread`) and the runs' mean CPU seconds; ``h`` and ``cpu``
+    head those columns."""
+    rows = [
+        (
+            name,
+            route,
+            mean_spread([zsl for zsl, _, _ in runs]),
+            mean_spread([h for _, h, _ in runs]),
+            f"{statistics.mean(seconds for _, _, seconds in runs):.0f}",
+        )
+        for (name, route), runs in cells.items()
+    ]
+    return markdown_table(("set", "route", "ZSL top-1", h, cpu), rows)

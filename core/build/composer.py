@@ -30,7 +30,7 @@ from zsk.core.build.dry_pass import (
     size_text,
     tensor_at,
 )
-from zsk.core.build.model import GAN, Discriminator, Objective, WeightedTerm
+from zsk.core.build.model import GAN, Discriminator, Objective, WeightedTerm, auxiliary_terms
 from zsk.core.components.interfaces import Dims, Head, Trunk
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.holdout import apply_holdout
@@ -84,7 +84,8 @@ def compose(
         torch.manual_seed(spec.train.seed)
         gan = _build_gan(spec, dims, registry)
         objective = Objective(
-            **{phase: _build_terms(spec, phase, dims, registry) for phase in PHASES}
+            **{phase: _build_terms(spec, phase, dims, registry) for phase in PHASES},
+            auxiliary=auxiliary_terms(gan.discriminator.heads),
         )
         dry_pass_result = _checked_wiring(spec, data, gan) if dry else None
     return Build(spec, data, dims, gan, objective, provenance(spec, registry), dry_pass_result)

@@ -7,6 +7,7 @@ the pass counts FLOPs and the bytes autograd saves (``measure``, for ``zsk build
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 from torch.autograd.graph import saved_tensors_hooks
 
-from zsk.core.build.model import GAN
+from zsk.core.build.model import GAN, auxiliary_terms
 from zsk.core.build.step import CONDITION_OF_SOURCE, Batch, FakeImages, PhaseContext
 from zsk.core.components.interfaces import Dims, EmbeddingHead, Head, Source
 from zsk.core.components.zsl_data import ZslData
@@ -155,7 +156,8 @@ def _forward(
         for source in SOURCES:
             out = _judged(spec, ctx, role, source, features[0])
             shapes[f"model.heads.{role}"] = tuple(out.shape[1:])
-            outputs += [out, *_head_terms(spec, ctx, role, head, source)]
+            outputs += [out, *_class_logits(spec, ctx, role, head, source)]
+    outputs += _auxiliary_terms(spec, ctx, fakes)
     if "reconstruction_feature" in ctx.gan.discriminator.heads:
         name = f"{g_name} decoding reconstruction features"
         rebuilt = at_path(g_path, name, ctx.reconstruction)
@@ -192,26 +194,42 @@ def _judged(
     return out
 
 
-def _head_terms(
+def _class_logits(
     spec: Spec, ctx: PhaseContext, role: str, head: Head, source: Source
 ) -> list[torch.Tensor]:
-    """The head's own loss term (a finite scalar) and, for an embedding head, its classifier's
-    seen-class logits, as the step computes them."""
-    path, kind = ("model", "heads", role), spec.model.heads[role].type
+    """An embedding head's classifier's seen-class logits, as the step computes them; none for
+    another head or an embedding head without a classifier."""
+    if role != "embedding" or not isinstance(head, EmbeddingHead):
+        return []
+    path, name = ("model", "heads", role), f"head '{spec.model.heads[role].type}' classifier"
+    logits = at_path(path, name, lambda: ctx.optional_class_logits(source))
+    if logits is None:
+        return []
+    _expect(path, name, logits, (ctx.gan.dims.num_seen_classes,), "the data's seen classes")
+    return [logits]
+
+
+def _auxiliary_terms(spec: Spec, ctx: PhaseContext, fakes: FakeImages) -> list[torch.Tensor]:
+    """Each head's own loss term (a scalar) in each phase its head declares it for
+    (:func:`~zsk.core.build.model.auxiliary_terms`), as the step computes it."""
     found = []
-    name = f"head '{kind}' auxiliary_loss"
-    value = at_path(path, name, lambda: ctx.auxiliary_loss(role, source))
-    if value is not None:
-        if not isinstance(value, torch.Tensor) or value.dim() != 0:
-            raise SpecError([Problem(path, f"{name} returned {shape_text(value)}, not a scalar")])
-        found.append(value)
-    if role == "embedding" and isinstance(head, EmbeddingHead):
-        name = f"head '{kind}' classifier"
-        logits = at_path(path, name, lambda: ctx.optional_class_logits(source))
-        if logits is not None:
-            seen = (ctx.gan.dims.num_seen_classes,)
-            _expect(path, name, logits, seen, "the data's seen classes")
-            found.append(logits)
+    in_phase = {
+        "discriminator": ctx,
+        "generator": PhaseContext("generator", ctx.gan, ctx.batch, fakes),
+    }
+    for phase, terms in auxiliary_terms(ctx.gan.discriminator.heads).items():
+        for term in terms:
+            path = ("model", "heads", term.role)
+            name = f"head '{spec.model.heads[term.role].type}' auxiliary_loss"
+            term_of = functools.partial(in_phase[phase].auxiliary_loss, term.role, term.source)
+            value = at_path(path, name, term_of)
+            if value is None:
+                continue
+            if not isinstance(value, torch.Tensor) or value.dim() != 0:
+                where = f"on {term.source} samples in the {phase} phase"
+                problem = f"{name} returned {shape_text(value)} {where}, not a scalar"
+                raise SpecError([Problem(path, problem)])
+            found.append(value)
     return found
 
 

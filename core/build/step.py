@@ -2,7 +2,8 @@
 
 The trainer's step (:mod:`zsk.core.train.loop`) and the composer's dry pass
 (:mod:`zsk.core.build.dry_pass`) both drive the networks through this context, so a head, a
-condition or an auxiliary term is wired in one place.
+condition or an auxiliary term is wired in one place. A phase's loss is its objective's
+weighted terms and the heads' own terms the objective declares (:func:`evaluate_terms`).
 
 :class:`PhaseContext` implements :class:`zsk.core.components.interfaces.StepContext`. Every quantity
 is computed on first request and cached, so a phase computes only what its terms ask for, each
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from zsk.core.build.model import GAN, WeightedTerm
+from zsk.core.build.model import GAN, Objective, WeightedTerm
 from zsk.core.components.interfaces import (
     CLASS_TABLES,
     CLASSES,
@@ -120,9 +121,6 @@ class PhaseContext:
     fakes: FakeImages
     regularizers: Regularizers = field(default_factory=Regularizers)
     current_term: str = ""
-    #: Each (head role, source) a loss term of this phase judged, in order: the heads whose
-    #: own terms (:meth:`auxiliary_losses`) the phase adds.
-    judged: list[tuple[str, Source]] = field(default_factory=list)
     _cache: dict[tuple, object] = field(default_factory=dict)
 
     def _cached(self, key: tuple, compute: Callable[[], object]):
@@ -177,8 +175,6 @@ class PhaseContext:
 
         def judge() -> torch.Tensor:
             features = self.features(source)
-            if (role, source) not in self.judged:
-                self.judged.append((role, source))
             return module.judge(features, self._condition(module, CONDITION_OF_SOURCE[source]))
 
         return self._cached(("head", role, source), judge)
@@ -217,16 +213,6 @@ class PhaseContext:
         module = self._head_module(role)
         condition = self._condition(module, CONDITION_OF_SOURCE[source])
         return module.auxiliary_loss(self.features(source), condition, self.phase, source)
-
-    def auxiliary_losses(self) -> dict[str, torch.Tensor]:
-        """Each judging head's own term, summed over the sources it judged in this phase."""
-        terms: dict[str, torch.Tensor] = {}
-        for role, source in self.judged:
-            value = self.auxiliary_loss(role, source)
-            if value is not None:
-                name = f"heads.{role}.auxiliary"
-                terms[name] = terms[name] + value if name in terms else value
-        return terms
 
     def reconstruction(self) -> torch.Tensor:
         module = self._head_module("reconstruction_feature")
@@ -292,16 +278,25 @@ class PhaseResult:
     terms: dict[str, torch.Tensor]
 
 
-def evaluate_terms(ctx: PhaseContext, terms: list[WeightedTerm]) -> PhaseResult:
-    """The weighted sum of the phase's terms, and each term's unweighted value (fp32)."""
+def evaluate_terms(ctx: PhaseContext, objective: Objective) -> PhaseResult:
+    """The loss of ``ctx``'s phase: the weighted sum of the objective's terms for the phase, plus
+    the heads' own terms it declares (weight 1); and each term's unweighted value (fp32), a
+    head's terms summed over their sources under one name."""
     values: dict[str, torch.Tensor] = {}
     total = torch.zeros((), device=ctx.batch.real.device)
-    for term in terms:
+    weighted: list[WeightedTerm] = getattr(objective, ctx.phase)
+    for term in weighted:
         ctx.current_term = term.name
         value = term.loss(ctx).float()
         values[term.name] = value
         total = total + term.weight * value
-    for name, value in ctx.auxiliary_losses().items():
-        values[name] = value.float()
-        total = total + value.float()
+    for auxiliary in objective.auxiliary[ctx.phase]:
+        ctx.current_term = auxiliary.name
+        value = ctx.auxiliary_loss(auxiliary.role, auxiliary.source)
+        if value is None:
+            continue
+        value = value.float()
+        name = auxiliary.name
+        values[name] = values[name] + value if name in values else value
+        total = total + value
     return PhaseResult(total, values)

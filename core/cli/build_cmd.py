@@ -10,6 +10,7 @@ from rich.table import Table
 
 from zsk.core.build.composer import Build
 from zsk.core.build.dry_pass import DryPassResult, measure
+from zsk.core.cli.path_types import ANY_PATH, FOLDER
 from zsk.core.spec.sections import PHASES
 
 #: Adam keeps two moments per parameter; with the gradient that is three more copies.
@@ -17,7 +18,7 @@ _TRAINING_COPIES = 3
 
 
 @click.command()
-@click.argument("spec", type=click.Path(path_type=Path))
+@click.argument("spec", type=ANY_PATH)
 @click.option(
     "--set",
     "overrides",
@@ -27,7 +28,7 @@ _TRAINING_COPIES = 3
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FOLDER,
     help="Run directory (default: runs/<spec name>).",
 )
 @click.option(
@@ -155,7 +156,18 @@ def summary_tables(build: Build, cost: DryPassResult) -> list[Table]:
             origin = build.provenance[f"objective.{phase}.{index}"]
             shown = term.name if term.name == origin["type"] else f"{term.name} ({origin['type']})"
             terms.add_row(phase, shown, origin["plugin"], f"{term.weight:g}")
+        for name, (role, sources) in _auxiliary_rows(build, phase).items():
+            origin = build.provenance[f"model.heads.{role}"]
+            terms.add_row(phase, f"{name} ({origin['type']}: {sources})", origin["plugin"], "1")
     return [modules, terms]
+
+
+def _auxiliary_rows(build: Build, phase: str) -> dict[str, tuple[str, str]]:
+    """The heads' own terms of ``phase`` by logged name: the head's role and its sources."""
+    rows: dict[str, tuple[str, list[str]]] = {}
+    for term in build.objective.auxiliary[phase]:
+        rows.setdefault(term.name, (term.role, []))[1].append(term.source)
+    return {name: (role, ", ".join(sources)) for name, (role, sources) in rows.items()}
 
 
 def totals(build: Build, cost: DryPassResult) -> list[str]:

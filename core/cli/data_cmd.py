@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from zsk.core.cli.path_types import FILE, FOLDER
 from zsk.core.data.folder_formats import AUTO
 from zsk.core.data.synth import DEFAULT_CLASSES, DEFAULT_UNSEEN
 from zsk.registry import UserError
@@ -25,7 +26,6 @@ _FORMAT = click.option(
     help="Data set that reads the folder: any registered one with a root parameter (awa2, "
     "image_folder, a plugin's; `zsk plugins --kind dataset`); auto picks by its marker files.",
 )
-_DIR = click.Path(file_okay=False, path_type=Path)
 
 
 @click.group()
@@ -44,7 +44,7 @@ def data() -> None:
 
 
 @data.command()
-@click.argument("out", type=_DIR)
+@click.argument("out", type=FOLDER)
 @click.option("--classes", default=DEFAULT_CLASSES, show_default=True, help="Number of classes.")
 @click.option(
     "--unseen", default=DEFAULT_UNSEEN, show_default=True, help="How many of them are unseen."
@@ -54,16 +54,7 @@ def data() -> None:
 @click.option("--min-size", default=40, show_default=True, help="Smallest image side, px.")
 @click.option("--max-size", default=72, show_default=True, help="Largest image side, px.")
 @click.option("--force", is_flag=True, help="Replace a data set already in OUT.")
-def synth(
-    out: Path,
-    classes: int,
-    unseen: int,
-    images_per_class: int,
-    seed: int,
-    min_size: int,
-    max_size: int,
-    force: bool,
-) -> None:
+def synth(out: Path, force: bool, **drawing: int) -> None:
     """Write the embedded default data set (drawn shapes) to OUT in the AwA2 layout."""
     from zsk.core.data.synth import synthesize
 
@@ -80,15 +71,7 @@ def synth(
             )
         shutil.rmtree(out)
     started = time.perf_counter()
-    summary = synthesize(
-        out,
-        classes=classes,
-        unseen=unseen,
-        images_per_class=images_per_class,
-        seed=seed,
-        min_size=min_size,
-        max_size=max_size,
-    )
+    summary = synthesize(out, **drawing)  # the options are synthesize's own, by name
     seconds = time.perf_counter() - started
     click.echo(
         f"wrote {len(summary.classes)} classes ({len(summary.seen)} seen, "
@@ -100,7 +83,7 @@ def synth(
 
 
 @data.command()
-@click.argument("directory", type=_DIR)
+@click.argument("directory", type=FOLDER)
 @_FORMAT
 @click.option("--decode/--no-decode", default=True, show_default=True, help="Decode every image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -155,7 +138,7 @@ def _print_report(report) -> None:
 
 
 @data.command()
-@click.argument("src", type=_DIR)
+@click.argument("src", type=FOLDER)
 @_FORMAT
 @click.option("--size", default=128, show_default=True, help="Side of the stored squares, px.")
 @click.option("--workers", type=int, default=None, help="Decoding threads [all cores].")
@@ -184,11 +167,11 @@ def prepare(src: Path, fmt: str, size: int, workers: int | None) -> None:
 
 
 @data.command()
-@click.argument("src", type=_DIR)
-@click.argument("out", type=_DIR)
+@click.argument("src", type=FOLDER)
+@click.argument("out", type=FOLDER)
 @click.option(
     "--weights",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Mask R-CNN ResNet-50 FPN COCO weights (.pth or .safetensors) [torch hub cache].",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
@@ -229,18 +212,18 @@ def crop(
 
 
 @data.command()
-@click.argument("src", type=_DIR)
-@click.option("--out", type=_DIR, required=True, help="Feature folder to write (or resume).")
+@click.argument("src", type=FOLDER)
+@click.option("--out", type=FOLDER, required=True, help="Feature folder to write (or resume).")
 @click.option("--backbone", metavar="NAME", help="timm architecture, e.g. resnet101.")
 @click.option(
     "--weights",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="The backbone's local .safetensors weights (zsk never downloads).",
 )
 @click.option(
     "--run",
     "run_dir",
-    type=_DIR,
+    type=FOLDER,
     help="A trained zsk image run: features from its discriminator instead of a backbone.",
 )
 @click.option(
@@ -321,7 +304,7 @@ def _check_feature_source(
     not go with its source."""
     if (backbone is None) == (run_dir is None):
         raise UserError(
-            "give either --backbone NAME --weights PATH or --run RUN_DIR",
+            "give either --backbone NAME --weights PATH or --run RUNFOLDER",
             hint="e.g. --backbone resnet101 --weights resnet101.safetensors",
         )
     if backbone is not None and weights is None:
@@ -339,8 +322,8 @@ def _check_feature_source(
 
 
 @data.command()
-@click.argument("src", type=_DIR)
-@click.argument("out", type=_DIR)
+@click.argument("src", type=FOLDER)
+@click.argument("out", type=FOLDER)
 def apy(src: Path, out: Path) -> None:
     """Crop every object of the aPascal & aYahoo download SRC into an image data set at OUT
     (image_folder layout: attributes.csv, seen.txt, unseen.txt, images/CLASS/)."""

@@ -16,6 +16,7 @@ from zsk.core.cli.options import (
     progress_log,
     seed_option,
 )
+from zsk.core.cli.path_types import FOLDER
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
 from zsk.core.evaluate.metric_plugins import parse_metric
 from zsk.core.evaluate.result import EvalResult, write_eval
@@ -64,7 +65,7 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
 
 
 @click.command("eval")
-@click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dir", required=False, type=FOLDER)
 @click.option("--json", "as_json", is_flag=True, help="Print eval.json's object on stdout only.")
 @click.option(
     "--metric",

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from zsk.core.cli.options import device_option, seed_option
+from zsk.core.cli.path_types import FOLDER
 from zsk.core.cli.picture_files import PICTURES_DIR, out_option, slug
 from zsk.core.evaluate.pictures import (
     attribute_rows,
@@ -22,7 +23,7 @@ from zsk.core.train.device import resolve_device
 
 
 @click.command()
-@click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dir", required=False, type=FOLDER)
 @click.option(
     "--class",
     "class_names",

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
+from zsk.core.cli.path_types import FILE, FOLDER
 from zsk.core.recommend.recipes import DEFAULT_ROUTE, PAPER_TRUNK, ROUTES, staged
 from zsk.core.storage.files import write_file
 from zsk.registry import UserError
@@ -43,10 +44,10 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 @click.command("init")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("data_dir", type=FOLDER)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Spec file to write (default: <data folder name>.yaml here).",
 )
 @click.option(

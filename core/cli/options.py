@@ -4,11 +4,11 @@ the progress log of the long ones."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 from rich.console import Console
 
+from zsk.core.cli.path_types import FOLDER
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.rundir.directory import resolve_run_dir
 from zsk.core.spec.sections import MAX_SEED
@@ -25,7 +25,7 @@ device_option = click.option(
 calibrate_with_option = click.option(
     "--calibrate-with",
     "calibration_run",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=FOLDER,
     callback=lambda ctx, param, value: resolve_run_dir(value) if value else None,
     help="Validation run (same spec plus a holdout section) that chooses the GZSL calibration.",
 )

@@ -4,9 +4,10 @@ the default file name under ``RUN_DIR/pictures``."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import click
+
+from zsk.core.cli.path_types import FILE
 
 PICTURES_DIR = "pictures"
 
@@ -18,6 +19,6 @@ def slug(text: str) -> str:
 def out_option(command: str):
     return click.option(
         "--out",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=FILE,
         help=f"PNG to write (default RUN_DIR/{PICTURES_DIR}/{command}-....png).",
     )

@@ -19,6 +19,7 @@ from string import Template
 import click
 from packaging.version import InvalidVersion, Version
 
+from zsk.core.cli.path_types import FOLDER
 from zsk.core.storage.files import write_file
 from zsk.registry import DISTRIBUTION, PLUGIN_API_VERSION, UserError, get_registry
 from zsk.registry.manager import zsk_version
@@ -286,7 +287,7 @@ def plugin() -> None:
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=FOLDER,
     help="Where to write the package (new or empty); default ./NAME.",
 )
 def new(name: str, adds: tuple[str, ...], folder: Path | None) -> None:

@@ -14,6 +14,7 @@ from zsk.core.cli.options import (
     probe_steps_option,
     progress_log,
 )
+from zsk.core.cli.path_types import FOLDER
 from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.report import write_report
 from zsk.core.evaluate.trained import load_trained
@@ -22,7 +23,7 @@ from zsk.core.train.device import resolve_device
 
 
 @click.command()
-@click.argument("run_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dir", required=False, type=FOLDER)
 @images_per_class_option
 @probe_steps_option
 @calibrate_with_option

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import click
 
+from zsk.core.cli.path_types import FILE
+
 
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Write the schema to this file instead of printing it.",
 )
 def schema(out: Path | None) -> None:

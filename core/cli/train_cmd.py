@@ -7,10 +7,15 @@ import subprocess
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from zsk.core.cli.options import device_option
+from zsk.core.cli.path_types import ANY_PATH
+
+if TYPE_CHECKING:
+    from zsk.core.train.loop import TrainResult
 
 
 def _launch(nproc: int, arguments: list[str]) -> None:
@@ -48,7 +53,7 @@ def _train_validation_run(run_dir: Path, device: str, layout) -> None:
     if latest is not None and int(latest.stem.rsplit("-", 1)[-1]) >= trainer.total_steps:
         return
     with stop_on_signals() as stop:
-        result = trainer.run(stop)
+        result = trainer.fit(stop)
     if layout.is_main:
         click.echo(f"trained the validation run {run_dir} to step {result.step}")
 
@@ -86,7 +91,7 @@ def _train_stages(run_dir: Path, device: str, resume: bool, layout, length_given
 
 
 @click.command()
-@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("run_dir", required=False, type=ANY_PATH)
 @click.option("--steps", type=click.IntRange(min=1), help="Train until step N in total.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for E passes over the images.")
 @device_option
@@ -129,26 +134,43 @@ def train(
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
     if nproc > 1:
-        arguments = [str(run_dir)] if run_dir is not None else []
-        arguments += [f"--device={device}"]
-        arguments += [f"--steps={steps}"] if steps else []
-        arguments += [f"--epochs={epochs}"] if epochs else []
-        arguments += ["--resume"] if resume else []
-        _launch(nproc, arguments)
-    from zsk.core.rundir.directory import is_staged, load_run, resolve_run_dir
-    from zsk.core.rundir.validation_run import companion
-    from zsk.core.storage.runlock import run_lock
-    from zsk.core.train.distributed import from_environment, shutdown
-    from zsk.core.train.loop import Trainer
-    from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
+        _launch(nproc, _worker_arguments(run_dir, device, steps, epochs, resume))
+    from zsk.core.rundir.directory import is_staged, resolve_run_dir
+    from zsk.core.train.distributed import from_environment
 
     run_dir = resolve_run_dir(run_dir)
     layout = from_environment()
     if is_staged(run_dir):
         _train_stages(run_dir, device, resume, layout, steps is not None or epochs is not None)
         return
-    # the run's lock is held from the start: a build must not rewrite the run while its
-    # validation run trains
+    result = _train_run(run_dir, steps, epochs, device, resume, layout)
+    if layout.is_main:
+        _say_trained(run_dir, result)
+
+
+def _worker_arguments(
+    run_dir: Path | None, device: str, steps: int | None, epochs: int | None, resume: bool
+) -> list[str]:
+    """``zsk train``'s arguments for each process torchrun starts (all but ``--nproc``)."""
+    arguments = [str(run_dir)] if run_dir is not None else []
+    arguments += [f"--device={device}"]
+    arguments += [f"--steps={steps}"] if steps else []
+    arguments += [f"--epochs={epochs}"] if epochs else []
+    return arguments + (["--resume"] if resume else [])
+
+
+def _train_run(
+    run_dir: Path, steps: int | None, epochs: int | None, device: str, resume: bool, layout
+) -> TrainResult:
+    """Train a one-stage run, its validation run first, holding the run's lock throughout (a
+    build must not rewrite the run while its validation run trains)."""
+    from zsk.core.rundir.directory import load_run
+    from zsk.core.rundir.validation_run import companion
+    from zsk.core.storage.runlock import run_lock
+    from zsk.core.train.distributed import shutdown
+    from zsk.core.train.loop import Trainer
+    from zsk.core.train.signals import TrainingInterrupted, stop_on_signals
+
     held = run_lock(run_dir, "zsk train", shared_within=True) if layout.is_main else nullcontext()
     try:
         with held:
@@ -165,26 +187,23 @@ def train(
                 layout=layout,
             )
             with stop_on_signals() as stop:
-                result = trainer.run(stop)
+                return trainer.fit(stop)
     except TrainingInterrupted as exc:
         if layout.is_main:
             click.echo(f"{exc}; continue with: zsk train {run_dir} --resume", err=True)
         sys.exit(exc.exit_code)
     finally:
         shutdown(layout)
-    if layout.is_main:
-        click.echo(
-            f"trained {run_dir} to step {result.step}"
-            + (
-                f" ({result.skipped_steps} steps skipped: non-finite loss)"
-                if result.skipped_steps
-                else ""
-            )
-        )
-        click.echo(f"checkpoint: {result.checkpoint}")
-        grid = run_dir / "samples" / "latest.png"
-        if grid.is_file():  # a feature run draws no sample grids
-            click.echo(f"samples:    {grid}")
+
+
+def _say_trained(run_dir: Path, result: TrainResult) -> None:
+    skipped = result.skipped_steps
+    note = f" ({skipped} steps skipped: non-finite loss)" if skipped else ""
+    click.echo(f"trained {run_dir} to step {result.step}{note}")
+    click.echo(f"checkpoint: {result.checkpoint}")
+    grid = run_dir / "samples" / "latest.png"
+    if grid.is_file():  # a feature run draws no sample grids
+        click.echo(f"samples:    {grid}")
 
 
 if __name__ == "__main__":  # each process torchrun starts for `zsk train --nproc N`

@@ -8,6 +8,7 @@ import click
 import torch
 
 from zsk.core.cli.options import device_option, seed_option
+from zsk.core.cli.path_types import ANY_PATH
 from zsk.core.cli.picture_files import PICTURES_DIR, out_option, slug
 from zsk.core.evaluate.pictures import (
     attribute_rows,
@@ -26,9 +27,7 @@ from zsk.registry import UserError
 
 
 @click.command()
-@click.argument(
-    "paths", nargs=-1, required=True, metavar="[RUN_DIR] IMAGE", type=click.Path(path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, metavar="[RUN_DIR] IMAGE", type=ANY_PATH)
 @click.option("--to", "target", metavar="CLASS", help="The class to translate the image to.")
 @click.option(
     "--attributes",

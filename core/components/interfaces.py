@@ -221,7 +221,8 @@ class Head(_SizedNetwork):
     :class:`Condition` for the judged images: their own class for real images, the class each
     fake was made for. Projection discriminators read the condition in ``forward``; a head may
     also add its own loss term through ``auxiliary_loss`` (AC-GAN's classifier, ContraGAN's 2C
-    loss), which each phase adds for every source its loss terms judged with this head.
+    loss), for the phases and sources it declares in ``auxiliary_sources``: the composer lists
+    them in the run's objective (``Objective.auxiliary``) before anything trains.
     """
 
     kind = "head"
@@ -245,12 +246,20 @@ class Head(_SizedNetwork):
         ``forward(features)``."""
         return self(features, condition) if self.condition else self(features)
 
+    def auxiliary_sources(self, phase: Phase) -> tuple[Source, ...]:
+        """The sources whose samples get this head's own term in ``phase``: none without an
+        ``auxiliary_loss``; with one, by default what an adversarial phase judges (D: real and
+        fake, G: fake). Override it when the term belongs to fewer (ContraGAN's D: real)."""
+        if type(self).auxiliary_loss is Head.auxiliary_loss:
+            return ()
+        return ("real", "fake") if phase == "discriminator" else ("fake",)
+
     def auxiliary_loss(
         self, features: torch.Tensor, condition: Condition, phase: Phase, source: Source
     ) -> torch.Tensor | None:
-        """A conditional head's own loss term for ``phase`` on the ``source`` images whose trunk
-        ``features`` it judged, or None (the default: no term). The step adds it to the phase's
-        objective as ``heads.<role>.auxiliary`` with weight 1 (put a weight in ``Params``)."""
+        """A conditional head's own loss term for ``phase`` on the ``source`` samples' trunk
+        ``features``, for each source ``auxiliary_sources(phase)`` names (None adds nothing);
+        added as ``heads.<role>.auxiliary``, weight 1 (put a weight in ``Params``)."""
         return None
 
 

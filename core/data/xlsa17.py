@@ -32,6 +32,12 @@ VALIDATION = ("train_loc", "val_loc")
 _FIX = "use the original file from the benchmark download"
 
 
+def _damaged(path: Path, message: str, fix: str = "") -> UserError:
+    """A problem in the benchmark file ``path``, which the original download does not have;
+    ``fix`` adds what the file must satisfy."""
+    return UserError(message, where=str(path), hint=f"{_FIX}; {fix}" if fix else _FIX)
+
+
 @dataclass(frozen=True)
 class Xlsa17Files:
     """The checked contents of one benchmark folder, all indices zero-based."""
@@ -63,11 +69,10 @@ def read_files(features_file: Path, splits_file: Path, *, features: bool = True)
         raise UserError("'allclasses_names' is not a cell array of text", where=str(splits_file))
     num_classes = attributes.shape[1]
     if len(names) != num_classes:
-        raise UserError(
+        raise _damaged(
+            splits_file,
             f"'allclasses_names' lists {len(names)} classes but 'att' has {num_classes} columns "
             "(one per class)",
-            where=str(splits_file),
-            hint=_FIX,
         )
     _unique_names(names, splits_file)
     _in_range(labels, num_classes, features_file, "labels", "classes ('att' columns)")
@@ -96,11 +101,10 @@ def _feature_matrix(value, labels: np.ndarray, path: Path) -> np.ndarray:
     count = features.shape[1]
     if len(labels) != count:
         transposed = " — is features stored N×D instead of D×N?"
-        raise UserError(
+        raise _damaged(
+            path,
             f"'labels' has {len(labels)} entries but 'features' has {count} columns (one per "
             f"sample){transposed if features.shape[0] == len(labels) else ''}",
-            where=str(path),
-            hint=_FIX,
         )
     with np.errstate(over="ignore", invalid="ignore"):
         rows = np.ascontiguousarray(features.T, dtype=np.float32)
@@ -118,56 +122,46 @@ def _feature_matrix(value, labels: np.ndarray, path: Path) -> np.ndarray:
 
 def _require(variables: dict, name: str, path: Path) -> None:
     if name not in variables:
-        raise UserError(f"has no variable '{name}'", where=str(path), hint=_FIX)
+        raise _damaged(path, f"has no variable '{name}'")
 
 
 def _matrix(value, path: Path, name: str) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.ndim != 2 or value.dtype.kind not in "fiu":
-        raise UserError(f"'{name}' is not a numeric matrix", where=str(path), hint=_FIX)
+        raise _damaged(path, f"'{name}' is not a numeric matrix")
     if name == "att" and not np.isfinite(value).all():
-        raise UserError("'att' holds a non-finite value", where=str(path), hint=_FIX)
+        raise _damaged(path, "'att' holds a non-finite value")
     return value
 
 
 def _indices(value, path: Path, name: str) -> np.ndarray:
     """A vector of whole numbers (MATLAB stores them as doubles) as int64."""
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu" or value.size == 0:
-        raise UserError(f"'{name}' is not a non-empty numeric vector", where=str(path), hint=_FIX)
+        raise _damaged(path, f"'{name}' is not a non-empty numeric vector")
     if value.ndim != 2 or min(value.shape) != 1:
-        raise UserError(
-            f"'{name}' has shape {value.shape}; expected a vector (N×1)", where=str(path), hint=_FIX
-        )
+        raise _damaged(path, f"'{name}' has shape {value.shape}; expected a vector (N×1)")
     flat = value.ravel()
     whole = np.isfinite(flat) & (np.round(flat) == flat)
     if not whole.all():
         at = int(np.argmin(whole))
-        raise UserError(
-            f"'{name}' entry {at + 1} is {flat[at]}, not a whole number",
-            where=str(path),
-            hint=_FIX,
-        )
+        raise _damaged(path, f"'{name}' entry {at + 1} is {flat[at]}, not a whole number")
     return flat.astype(np.int64)
 
 
 def _in_range(values: np.ndarray, upper: int, path: Path, name: str, of: str) -> None:
     bad = np.flatnonzero((values < 1) | (values > upper))
     if len(bad):
-        raise UserError(
+        raise _damaged(
+            path,
             f"'{name}' entry {bad[0] + 1} is {values[bad[0]]}, outside 1..{upper} (the one-based "
             f"numbers of the {upper} {of}); {len(bad)} entries are out of range",
-            where=str(path),
-            hint=f"{_FIX}; the indices are one-based (MATLAB)",
+            "the indices are one-based (MATLAB)",
         )
 
 
 def _no_repeats(indices: np.ndarray, path: Path, name: str) -> None:
     values, counts = np.unique(indices, return_counts=True)
     if (counts > 1).any():
-        raise UserError(
-            f"'{name}' lists sample {values[counts > 1][0] + 1} more than once",
-            where=str(path),
-            hint=_FIX,
-        )
+        raise _damaged(path, f"'{name}' lists sample {values[counts > 1][0] + 1} more than once")
 
 
 def _unique_names(names: list[str], path: Path) -> None:
@@ -176,11 +170,10 @@ def _unique_names(names: list[str], path: Path) -> None:
         if not name.strip():
             raise UserError(f"class {number} of 'allclasses_names' has no name", where=str(path))
         if name.strip() in seen:
-            raise UserError(
+            raise _damaged(
+                path,
                 f"class {number} of 'allclasses_names' ('{name.strip()}') repeats class "
                 f"{seen[name.strip()]}",
-                where=str(path),
-                hint=_FIX,
             )
         seen[name.strip()] = number
 
@@ -190,11 +183,11 @@ def _disjoint_samples(files: Xlsa17Files, names: tuple[str, ...], path: Path) ->
         for second in names[i + 1 :]:
             shared = np.intersect1d(files.loc[first], files.loc[second])
             if len(shared):
-                raise UserError(
+                raise _damaged(
+                    path,
                     f"sample {shared[0] + 1} is in both '{first}' and '{second}' "
                     f"({len(shared)} shared)",
-                    where=str(path),
-                    hint=f"{_FIX}; a sample belongs to one split",
+                    "a sample belongs to one split",
                 )
 
 
@@ -206,11 +199,11 @@ def _disjoint_classes(files: Xlsa17Files, first: str, second: str, path: Path) -
     shared = sorted(set(_classes_of(files, first)) & set(_classes_of(files, second)))
     if shared:
         names = ", ".join(f"'{files.classes[c]}'" for c in shared[:3])
-        raise UserError(
+        raise _damaged(
+            path,
             f"class {names} has samples in both '{first}' and '{second}'"
             + (f" ({len(shared)} classes shared)" if len(shared) > 1 else ""),
-            where=str(path),
-            hint=f"{_FIX}; zero-shot splits keep unseen classes out of training",
+            "zero-shot splits keep unseen classes out of training",
         )
 
 
@@ -221,11 +214,10 @@ def proposed_split(files: Xlsa17Files, path: Path) -> tuple[list[int], list[int]
     seen = _classes_of(files, "trainval_loc")
     stray = sorted(set(_classes_of(files, "test_seen_loc")) - set(seen))
     if stray:
-        raise UserError(
+        raise _damaged(
+            path,
             f"'test_seen_loc' holds samples of '{files.classes[stray[0]]}', a class with no "
             "sample in 'trainval_loc'",
-            where=str(path),
-            hint=_FIX,
         )
     return seen, _classes_of(files, "test_unseen_loc")
 
@@ -239,12 +231,11 @@ def validation_classes(files: Xlsa17Files, path: Path) -> tuple[list[int], list[
     train, val = _classes_of(files, "train_loc"), _classes_of(files, "val_loc")
     outside = (set(train) | set(val)) - set(_classes_of(files, "trainval_loc"))
     if outside:
-        raise UserError(
+        raise _damaged(
+            path,
             f"'train_loc' or 'val_loc' holds samples of '{files.classes[min(outside)]}', a class "
             "with no sample in 'trainval_loc' (train and validation classes split the seen "
             "classes)",
-            where=str(path),
-            hint=_FIX,
         )
     return train, val
 

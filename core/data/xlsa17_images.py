@@ -16,7 +16,13 @@ from pathlib import Path
 import torch
 
 from zsk.core.components.zsl_data import Sample, ZslData
-from zsk.core.data.xlsa17 import PROPOSED, proposed_split, read_files, validation_classes
+from zsk.core.data.xlsa17 import (
+    PROPOSED,
+    Xlsa17Files,
+    proposed_split,
+    read_files,
+    validation_classes,
+)
 from zsk.registry import UserError
 
 
@@ -48,6 +54,27 @@ def split_images(
             hint="use the benchmark download's res101.mat",
         )
     seen, unseen = proposed_split(files, splits_file)
+    to_ours = _class_numbers(files, classes, root, splits_file)
+    lists = _split_samples(files, classes, to_ours, images(), features_file, root)
+    validation = validation_classes(files, splits_file)
+    return ZslData(
+        root=root,
+        classes=classes,
+        predicates=predicates,
+        attributes=attributes,
+        seen=sorted(to_ours[c] for c in seen),
+        unseen=sorted(to_ours[c] for c in unseen),
+        train=lists["trainval_loc"],
+        test_seen=lists["test_seen_loc"],
+        test_unseen=lists["test_unseen_loc"],
+        validation_classes=sorted(to_ours[c] for c in validation[1]) if validation else None,
+    )
+
+
+def _class_numbers(
+    files: Xlsa17Files, classes: list[str], root: Path, splits_file: Path
+) -> list[int]:
+    """The data set's number of each benchmark class (the benchmark's must all be there)."""
     missing = [name for name in files.classes if name not in classes]
     if missing:
         raise UserError(
@@ -56,15 +83,26 @@ def split_images(
             where=str(splits_file),
             hint="the data set's class names must be the benchmark's (allclasses_names)",
         )
-    to_ours = [classes.index(name) for name in files.classes]
+    return [classes.index(name) for name in files.classes]
+
+
+def _split_samples(
+    files: Xlsa17Files,
+    classes: list[str],
+    to_ours: list[int],
+    images: list[Sample],
+    features_file: Path,
+    root: Path,
+) -> dict[str, list[Sample]]:
+    """The data set's image of each sample of every proposed split, by split name; every one
+    must be there, in its class's folder, and named by one sample only."""
     ours: dict[str, Sample] = {}
-    for sample in images():
+    for sample in images:
         ours.setdefault(image_key(sample.path), sample)
-    lists: dict[str, list[Sample]] = {}
+    lists: dict[str, list[Sample]] = {name: [] for name in PROPOSED}
     absent: list[str] = []
     used: dict[str, int] = {}
     for name in PROPOSED:
-        chosen = []
         for row in files.loc[name].tolist():
             key = image_key(files.image_files[row])
             if key in used:
@@ -87,8 +125,7 @@ def split_images(
                     where=str(features_file),
                     hint="put the image in its class's folder",
                 )
-            chosen.append(sample)
-        lists[name] = chosen
+            lists[name].append(sample)
     if absent:
         raise UserError(
             f"{len(absent)} images of the benchmark's split are not in the data set at {root}, "
@@ -96,16 +133,4 @@ def split_images(
             where=str(features_file),
             hint="unpack the complete image download (class folder and file names unchanged)",
         )
-    validation = validation_classes(files, splits_file)
-    return ZslData(
-        root=root,
-        classes=classes,
-        predicates=predicates,
-        attributes=attributes,
-        seen=sorted(to_ours[c] for c in seen),
-        unseen=sorted(to_ours[c] for c in unseen),
-        train=lists["trainval_loc"],
-        test_seen=lists["test_seen_loc"],
-        test_unseen=lists["test_unseen_loc"],
-        validation_classes=sorted(to_ours[c] for c in validation[1]) if validation else None,
-    )
+    return lists

@@ -34,17 +34,16 @@ def choose_headline(routes: dict[str, tuple[str, RouteResult]]) -> Headline | No
     """The route of ``routes`` (name -> (kind, result), in the order they are reported) with
     the highest validation H; the earlier one on a tie. None when no route was calibrated."""
     calibrated = {
-        name: (kind, result)
+        name: (kind, result, calibration)
         for name, (kind, result) in routes.items()
-        if result.gzsl.calibration is not None
+        if (calibration := result.gzsl.calibration) is not None
     }
     if not calibrated:
         return None
-    candidates = {name: _val_h(result) for name, (_, result) in calibrated.items()}
+    candidates = {name: calibration.val_h for name, (_, _, calibration) in calibrated.items()}
     best = max(candidates, key=lambda name: (candidates[name], -list(candidates).index(name)))
-    kind, result = calibrated[best]
-    assert result.gzsl.calibration is not None
-    source = result.gzsl.calibration.source
+    kind, result, calibration = calibrated[best]
+    source = calibration.source
     compared = ", ".join(f"{name} {value:.3f}" for name, value in candidates.items())
     why = f"the highest GZSL H on validation classes ({compared}); chosen on {source}"
     if source == FAMILIAR:
@@ -58,8 +57,3 @@ def choose_headline(routes: dict[str, tuple[str, RouteResult]]) -> Headline | No
         why=why,
         candidates=candidates,
     )
-
-
-def _val_h(result: RouteResult) -> float:
-    assert result.gzsl.calibration is not None
-    return result.gzsl.calibration.val_h

@@ -90,14 +90,15 @@ def _train_to_end(run_dir: Path, device: str, layout: Distributed, stop) -> Stag
     )
     if latest is not None and step_of(latest) >= trainer.total_steps:
         return StageResult(run_dir, step_of(latest), trained=False)
-    result = trainer.run(stop)
+    result = trainer.fit(stop)
     return StageResult(run_dir, result.step, trained=True)
 
 
 def _extract_features(source: Stage, stage: Stage, device: str, say: Callable[[str], None]):
     """The features ``stage`` and its validation run read, from ``source``'s two trained
     discriminators (the source's own and its validation run's)."""
-    assert stage.spec.features_from is not None
+    if stage.spec.features_from is None:
+        raise RuntimeError(f"stage '{stage.name}' does not read features")
     layer = stage.spec.features_from.layer
     images = load_data(load_spec_document(source.run_dir / LOCK_FILE).spec)
     sources = [source.run_dir]

@@ -199,7 +199,8 @@ def _compose_stages(
     builds: dict[str, Build] = {}
     for name, body in staged.stages.items():
         if body.features_from is None:
-            assert body.data is not None  # the stage spec's validator: data or features_from
+            if body.data is None:  # the stage spec's validator requires one of the two
+                raise RuntimeError(f"stage '{name}' has neither data nor features_from")
             spec = staged.stage_spec(name, body.data)
             located = document.stage_document(name, spec)
             inputs = located_in(located, partial(_image_inputs, spec, registry))
@@ -256,7 +257,8 @@ def _feature_folder(root: Path) -> DatasetRef:
 
 def _held_out(spec: Spec, data: ZslData) -> ZslData:
     holdout = spec.holdout
-    assert holdout is not None
+    if holdout is None:
+        raise RuntimeError(f"the validation run of '{spec.name}' has no holdout section")
     try:
         return apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
     except UserError as exc:

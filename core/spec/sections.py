@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from zsk.core.components.interfaces import Phase
 from zsk.core.spec.refs import (
     DatasetRef,
     GeneratorRef,
@@ -280,10 +281,13 @@ class HoldoutSpec(_Strict):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="draws the held-out classes and images")
 
 
+#: A run's name, which names the folder ``zsk build`` writes (``runs/<name>/``): letters,
+#: digits, ``.``, ``_`` and ``-``, starting with a letter or digit.
+RunName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)]
+
+
 class Spec(_Strict):
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        max_length=100,
+    name: RunName = Field(
         description="the run's name (letters, digits, . _ -); `zsk build` writes runs/<name>/; "
         "defaults to the spec file's name without .yaml",
     )
@@ -301,7 +305,7 @@ class Spec(_Strict):
     )
 
 
-PHASES: tuple[str, ...] = ("discriminator", "generator")
+PHASES: tuple[Phase, ...] = ("discriminator", "generator")
 
 
 def reference_problems(spec: Spec, registry: ComponentRegistry) -> list[Problem]:

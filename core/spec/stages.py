@@ -36,6 +36,7 @@ from zsk.core.spec.sections import (
     ModelSpec,
     ObjectiveSpec,
     Problem,
+    RunName,
     Spec,
     SpecPath,
     TrainSpec,
@@ -97,9 +98,7 @@ class StageSpec(_Strict):
 
 
 class StagedSpec(_Strict):
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        max_length=100,
+    name: RunName = Field(
         description="the run's name; `zsk build` writes runs/<name>/ with one folder per stage; "
         "defaults to the spec file's name without .yaml",
     )

@@ -26,6 +26,7 @@ from torch import nn
 from zsk.core.components.interfaces import CONDITION_PARTS, Condition, Dims
 from zsk.core.data.reader_output import output_problem
 from zsk.core.spec.refs import typed_params
+from zsk.core.spec.sections import PHASES
 from zsk.registry import Component, ComponentEntry, ComponentRegistry, get_registry
 from zsk.testing.batch_checks import (
     Draw,
@@ -45,8 +46,6 @@ TINY_DIMS = Dims(
     image_size=32, num_attributes=8, num_seen_classes=4, embedding_dim=16, noise_dim=8, channels=3
 )
 BATCH = 2
-#: The (phase, source) pairs a conditional head's auxiliary loss is checked for.
-JUDGED = (("discriminator", "real"), ("discriminator", "fake"), ("generator", "fake"))
 #: Trunk features a head is checked on, and the reconstruction features a generator decodes.
 HEAD_IN_SHAPE = (16, 4, 4)
 FEATURE_SHAPE = (8, 4, 4)
@@ -299,7 +298,20 @@ def _check_head(
         raise ContractError(
             f"{label}: condition names {sorted(unknown)}; parts: {sorted(CONDITION_PARTS)}"
         )
-    role = cls.role
+    draw, run = _head_inputs(dims, in_shape), _head_outputs(cls, label)
+    head = _check_network(
+        label,
+        lambda: cls(params, dims=dims, in_shape=in_shape),
+        draw,
+        run,
+        lambda out: _check_head_outputs(cls, dims, label, out),
+    )
+    if cls.condition:
+        check_reads_condition(label, head, draw, run)
+
+
+def _head_inputs(dims: Dims, in_shape: tuple[int, int, int]) -> Draw:
+    """A head's inputs: trunk features, and the judged images' attributes, labels and ψ."""
 
     def draw(batch: int, seed: int) -> Inputs:
         generator = torch.Generator().manual_seed(seed)
@@ -310,48 +322,52 @@ def _check_head(
             torch.randn(batch, dims.embedding_dim, generator=generator),
         )
 
+    return draw
+
+
+def _head_outputs(cls: type[Component], label: str) -> Run:
+    """What the step reads of a head: its output; an embedding head's class logits; a
+    conditional head's own loss term for each phase and source it declares (a scalar)."""
+
     def run(head: nn.Module, inputs: Inputs) -> tuple[torch.Tensor, ...]:
         features, attributes, labels, semantic = inputs
         if not cls.condition:
             out = head(features)
-            if role == "embedding":
-                logits = head.class_logits(out)
-                return (out,) if logits is None else (out, logits)
-            return (out,)
+            logits = head.class_logits(out) if cls.role == "embedding" else None
+            return (out,) if logits is None else (out, logits)
         condition = Condition(attributes, labels, semantic if "semantic" in cls.condition else None)
         outputs = [head.judge(features, condition)]
-        for phase, source in JUDGED:
-            extra = head.auxiliary_loss(features, condition, phase, source)
-            if extra is not None:
-                if extra.dim() != 0:
+        for phase in PHASES:
+            for source in head.auxiliary_sources(phase):
+                extra = head.auxiliary_loss(features, condition, phase, source)
+                if extra is not None and extra.dim() != 0:
                     raise ContractError(f"{label}: auxiliary_loss is not a scalar")
-                outputs.append(extra)
+                outputs += [] if extra is None else [extra]
         return tuple(outputs)
 
-    def check(out: tuple[torch.Tensor, ...]) -> None:
-        first = out[0]
-        if role == "real_fake":
-            per_image = tuple(first.shape) == (BATCH,)
-            per_patch = first.dim() == 4 and tuple(first.shape[:2]) == (BATCH, 1)
-            if not (per_image or per_patch):
-                raise ContractError(
-                    f"{label}: scores have shape {tuple(first.shape)}, not (B,) or (B, 1, h, w)"
-                )
-        elif role == "attribute":
-            _expect_shape(label, "output", first, (BATCH, dims.num_attributes))
-        elif role == "embedding" and not cls.condition:
-            _expect_shape(label, "φ(x)", first, (BATCH, dims.embedding_dim))
-            if len(out) > 1:
-                _expect_shape(label, "class logits", out[1], (BATCH, dims.num_seen_classes))
-        else:
-            if first.shape[0] != BATCH:
-                raise ContractError(f"{label}: output's first dimension is not the batch")
+    return run
 
-    head = _check_network(
-        label, lambda: cls(params, dims=dims, in_shape=in_shape), draw, run, check
-    )
-    if cls.condition:
-        check_reads_condition(label, head, draw, run)
+
+def _check_head_outputs(
+    cls: type[Component], dims: Dims, label: str, out: tuple[torch.Tensor, ...]
+) -> None:
+    """A head's output has its role's shape (see :class:`~zsk.api.Head`)."""
+    first = out[0]
+    if cls.role == "real_fake":
+        per_image = tuple(first.shape) == (BATCH,)
+        per_patch = first.dim() == 4 and tuple(first.shape[:2]) == (BATCH, 1)
+        if not (per_image or per_patch):
+            raise ContractError(
+                f"{label}: scores have shape {tuple(first.shape)}, not (B,) or (B, 1, h, w)"
+            )
+    elif cls.role == "attribute":
+        _expect_shape(label, "output", first, (BATCH, dims.num_attributes))
+    elif cls.role == "embedding" and not cls.condition:
+        _expect_shape(label, "φ(x)", first, (BATCH, dims.embedding_dim))
+        if len(out) > 1:
+            _expect_shape(label, "class logits", out[1], (BATCH, dims.num_seen_classes))
+    elif first.shape[0] != BATCH:
+        raise ContractError(f"{label}: output's first dimension is not the batch")
 
 
 def _check_semantic_encoder(cls: type[Component], params: Any, dims: Dims, label: str) -> None:

@@ -51,6 +51,19 @@ def _choose(kind: str, which: str, allowed: tuple[str, ...]) -> None:
         )
 
 
+def _head_shapes(
+    dims: Dims, patch_size: int | None, extra_heads: Mapping[str, tuple[int, ...]] | None
+) -> dict[str, tuple[int, ...]]:
+    """Each head role's output shape without batch: the standard roles' and ``extra_heads``."""
+    return {
+        "real_fake": (1, patch_size, patch_size) if patch_size else (),
+        "attribute": (dims.num_attributes,),
+        "embedding": (dims.embedding_dim,),
+        "reconstruction_feature": RECONSTRUCTION_FEATURE_SHAPE,
+        **dict(extra_heads or {}),
+    }
+
+
 class ToyStep:
     """A :class:`~zsk.core.components.interfaces.StepContext` of random leaf tensors, for tests.
 
@@ -94,19 +107,11 @@ class ToyStep:
         self._classifier = classifier
 
         image_shape = dims.sample_shape
-        score_shape: tuple[int, ...] = (1, patch_size, patch_size) if patch_size else ()
-        head_shapes: dict[str, tuple[int, ...]] = {
-            "real_fake": score_shape,
-            "attribute": (dims.num_attributes,),
-            "embedding": (dims.embedding_dim,),
-            "reconstruction_feature": RECONSTRUCTION_FEATURE_SHAPE,
-            **dict(extra_heads or {}),
-        }
         self._images = {source: self._uniform(image_shape, -1.0, 1.0) for source in SOURCES}
         self._reconstruction = self._uniform(image_shape, -1.0, 1.0)
         self._heads = {
             (role, source): self._normal(shape)
-            for role, shape in head_shapes.items()
+            for role, shape in _head_shapes(dims, patch_size, extra_heads).items()
             for source in SOURCES
         }
         self._semantic = {name: self._normal((dims.embedding_dim,)) for name in CLASSES}
@@ -117,15 +122,7 @@ class ToyStep:
         self._attributes["seen"] = torch.rand(
             (dims.num_seen_classes, dims.num_attributes), generator=self._generator
         ).requires_grad_(True)
-        self._labels = {
-            name: torch.randint(dims.num_seen_classes, (batch_size,), generator=self._generator)
-            for name in CLASSES
-        }
-        if dims.num_seen_classes > 1:  # "other" is another seen class than each image's own
-            shift = 1 + torch.randint(
-                dims.num_seen_classes - 1, (batch_size,), generator=self._generator
-            )
-            self._labels["other"] = (self._labels["own"] + shift) % dims.num_seen_classes
+        self._labels = self._draw_labels()
         self._class_logits = {source: self._normal((dims.num_seen_classes,)) for source in SOURCES}
         if real_fake_targets is None:
             real_fake_targets = (torch.ones(batch_size), torch.zeros(batch_size))
@@ -135,6 +132,17 @@ class ToyStep:
             (math.prod(image_shape), (patch_size or 1) ** 2), scale=0.05
         )
         self._score = score if score is not None else self._default_score
+
+    def _draw_labels(self) -> dict[str, torch.Tensor]:
+        """Seen-class labels of each :data:`CLASSES`; "other" differs from "own" per image."""
+        seen, batch = self.dims.num_seen_classes, self.batch_size
+        labels = {
+            name: torch.randint(seen, (batch,), generator=self._generator) for name in CLASSES
+        }
+        if seen > 1:
+            shift = 1 + torch.randint(seen - 1, (batch,), generator=self._generator)
+            labels["other"] = (labels["own"] + shift) % seen
+        return labels
 
     @property
     def roles(self) -> frozenset[str]:
@@ -251,6 +259,25 @@ def check_loss(
         )
     dims = dims or TOY_DIMS
     loss = cls(_build_params(cls, params), dims=dims)
+    _check_untrained(loss, label)
+    toy = ToyStep("discriminator", dims=dims, batch_size=8)
+    loss.prepare(toy.real().detach(), toy.labels("own"))
+    for phase in sorted(cls.phases):
+        for patch_size in (None, 2):
+            step = ToyStep(phase, dims=dims, patch_size=patch_size, extra_heads=extra_heads)
+            shape = "(B, 1, 2, 2)" if patch_size else "(B,)"
+            _check_on_step(loss, step, label, f"{label}, {phase} phase, real/fake scores {shape}")
+    for phase in sorted(cls.phases):
+        value = loss(ToyStep(phase, dims=dims, batch_size=1, extra_heads=extra_heads))
+        if not torch.isfinite(value).all():
+            raise ContractError(
+                f"{label}, {phase} phase: loss is {value.item()} at batch size 1 (a statistic "
+                "over the batch, such as a standard deviation, is undefined for one sample)"
+            )
+
+
+def _check_untrained(loss: Loss, label: str) -> None:
+    """A loss has no trainable parameters: nothing would step them."""
     trainable = [name for name, p in loss.named_parameters() if p.requires_grad]
     if trainable:
         raise ContractError(
@@ -258,57 +285,50 @@ def check_loss(
             "steps: zsk optimises the networks, not the losses; keep learned parts in a head "
             "(a head may add its own loss term) or freeze them as buffers"
         )
-    toy = ToyStep("discriminator", dims=dims, batch_size=8)
-    loss.prepare(toy.real().detach(), toy.labels("own"))
-    for phase in sorted(cls.phases):
-        for patch_size in (None, 2):
-            step = ToyStep(phase, dims=dims, patch_size=patch_size, extra_heads=extra_heads)
-            shape = "(B, 1, 2, 2)" if patch_size else "(B,)"
-            where = f"{label}, {phase} phase, real/fake scores {shape}"
-            missing = cls.requires - step.roles
-            if missing:
-                raise ContractError(
-                    f"{label} requires head roles {sorted(missing)} that ToyStep does not provide; "
-                    "pass extra_heads={role: shape} to check_loss"
-                )
-            value = loss(step)
-            if not (isinstance(value, torch.Tensor) and value.dim() == 0):
-                raise ContractError(
-                    f"{where}: forward must return a 0-dim tensor, got {value!r:.80}"
-                )
-            if not torch.isfinite(value):
-                raise ContractError(f"{where}: loss is {value.item()}")
-            undeclared = step.roles_read - cls.requires
-            if undeclared:
-                raise ContractError(
-                    f"{where}: reads head roles {sorted(undeclared)} not listed in `requires` "
-                    f"{sorted(cls.requires)}; add them so the composer can check a spec's heads"
-                )
-            if not value.requires_grad:
-                raise ContractError(f"{where}: the loss does not depend on anything it read")
-            names = list(step.read)
-            grads = torch.autograd.grad(value, list(step.read.values()), allow_unused=True)
-            reached = {name: g for name, g in zip(names, grads, strict=True) if g is not None}
-            if not reached:
-                raise ContractError(
-                    f"{where}: no gradient reaches what it read ({', '.join(names)})"
-                )
-            for name, grad in reached.items():
-                if not torch.isfinite(grad).all():
-                    raise ContractError(f"{where}: gradient on {name} is not finite")
-            if "score weight" in step.read:
-                critic = reached.get("score weight")
-                if not (critic is not None and critic.abs().sum() > 0):
-                    raise ContractError(
-                        f"{where}: no gradient reaches the critic's weights through step.score; a "
-                        "gradient penalty must keep the graph of its input gradient "
-                        "(torch.autograd.grad(..., create_graph=True))"
-                    )
-    for phase in sorted(cls.phases):
-        step = ToyStep(phase, dims=dims, batch_size=1, extra_heads=extra_heads)
-        value = loss(step)
-        if not torch.isfinite(value).all():
+
+
+def _check_on_step(loss: Loss, step: ToyStep, label: str, where: str) -> None:
+    """On one toy step: the head roles the loss reads are the ones it requires, and its value
+    is a finite scalar whose gradient reaches what it read (:func:`_check_gradients`)."""
+    cls = type(loss)
+    missing = cls.requires - step.roles
+    if missing:
+        raise ContractError(
+            f"{label} requires head roles {sorted(missing)} that ToyStep does not provide; "
+            "pass extra_heads={role: shape} to check_loss"
+        )
+    value = loss(step)
+    if not (isinstance(value, torch.Tensor) and value.dim() == 0):
+        raise ContractError(f"{where}: forward must return a 0-dim tensor, got {value!r:.80}")
+    if not torch.isfinite(value):
+        raise ContractError(f"{where}: loss is {value.item()}")
+    undeclared = step.roles_read - cls.requires
+    if undeclared:
+        raise ContractError(
+            f"{where}: reads head roles {sorted(undeclared)} not listed in `requires` "
+            f"{sorted(cls.requires)}; add them so the composer can check a spec's heads"
+        )
+    _check_gradients(value, step, where)
+
+
+def _check_gradients(value: torch.Tensor, step: ToyStep, where: str) -> None:
+    """Finite gradient reaches something the loss read, and the critic's weights when it
+    scored images (a gradient penalty keeps its input gradient's graph)."""
+    if not value.requires_grad:
+        raise ContractError(f"{where}: the loss does not depend on anything it read")
+    names = list(step.read)
+    grads = torch.autograd.grad(value, list(step.read.values()), allow_unused=True)
+    reached = {name: g for name, g in zip(names, grads, strict=True) if g is not None}
+    if not reached:
+        raise ContractError(f"{where}: no gradient reaches what it read ({', '.join(names)})")
+    for name, grad in reached.items():
+        if not torch.isfinite(grad).all():
+            raise ContractError(f"{where}: gradient on {name} is not finite")
+    if "score weight" in step.read:
+        critic = reached.get("score weight")
+        if not (critic is not None and critic.abs().sum() > 0):
             raise ContractError(
-                f"{label}, {phase} phase: loss is {value.item()} at batch size 1 (a statistic "
-                "over the batch, such as a standard deviation, is undefined for one sample)"
+                f"{where}: no gradient reaches the critic's weights through step.score; a "
+                "gradient penalty must keep the graph of its input gradient "
+                "(torch.autograd.grad(..., create_graph=True))"
             )

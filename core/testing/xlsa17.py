@@ -80,16 +80,6 @@ def write_xlsa17(
         features = features_override
     seen = list(range(classes - unseen))
     val_classes = seen[len(seen) - validation :]
-    trainval, test_seen, test_unseen, train, val = [], [], [], [], []
-    for c in range(classes):
-        rows = [i + 1 for i in range(len(labels)) if labels[i] == c + 1]
-        if c not in seen:
-            test_unseen += rows
-            continue
-        test_seen += rows[:test_seen_per_class]
-        kept = rows[test_seen_per_class:]
-        trainval += kept
-        (val if c in val_classes else train).extend(kept)
     image_files = [
         f"/BS/xian/work/data/tiny/images/{image_name(names[int(lab) - 1], i)}"
         for i, lab in enumerate(labels)
@@ -102,23 +92,49 @@ def write_xlsa17(
             "image_files": mat_cells(image_files),
         },
     )
-    variables = {
-        "att": att,
-        "original_att": att * 100,
-        "allclasses_names": mat_cells(names),
-        "trainval_loc": np.array(trainval, dtype=np.uint16).reshape(-1, 1),
-        "test_seen_loc": np.array(test_seen, dtype=np.float64).reshape(-1, 1),
-        "test_unseen_loc": np.array(test_unseen, dtype=np.float64).reshape(-1, 1),
-        "train_loc": np.array(train, dtype=np.float64).reshape(-1, 1),
-        "val_loc": np.array(val, dtype=np.float64).reshape(-1, 1),
-    }
-    variables.update(splits_override or {})
+    rows = _split_rows(labels, seen, val_classes, test_seen_per_class)
+    variables = _att_splits(att, names, rows) | (splits_override or {})
     scipy.io.savemat(
         str(root / "att_splits.mat"), {k: v for k, v in variables.items() if v is not None}
     )
     return TinyXlsa17(
         root, names, seen, list(range(len(seen), classes)), val_classes, features, labels, variables
     )
+
+
+def _split_rows(
+    labels: np.ndarray, seen: list[int], val_classes: list[int], test_seen_per_class: int
+) -> dict[str, list[int]]:
+    """Each split's one-based sample numbers: every sample of an unseen class in
+    ``test_unseen_loc``; a seen class's first ``test_seen_per_class`` in ``test_seen_loc``,
+    the rest in ``trainval_loc`` and in ``val_loc`` (validation classes) or ``train_loc``."""
+    rows: dict[str, list[int]] = {
+        name: [] for name in ("trainval", "test_seen", "test_unseen", "train", "val")
+    }
+    for c in range(int(labels.max())):
+        numbers = [i + 1 for i in range(len(labels)) if labels[i] == c + 1]
+        if c not in seen:
+            rows["test_unseen"] += numbers
+            continue
+        rows["test_seen"] += numbers[:test_seen_per_class]
+        kept = numbers[test_seen_per_class:]
+        rows["trainval"] += kept
+        rows["val" if c in val_classes else "train"] += kept
+    return rows
+
+
+def _att_splits(att: np.ndarray, names: list[str], rows: dict[str, list[int]]) -> dict:
+    """``att_splits.mat``'s variables as the download stores them (``trainval_loc`` as uint16,
+    the other indices as doubles, ``original_att`` in percent)."""
+    variables = {
+        "att": att,
+        "original_att": att * 100,
+        "allclasses_names": mat_cells(names),
+    }
+    for name, numbers in rows.items():
+        dtype = np.uint16 if name == "trainval" else np.float64
+        variables[f"{name}_loc"] = np.array(numbers, dtype=dtype).reshape(-1, 1)
+    return variables
 
 
 def write_mat73(path: Path, variables: dict) -> None:

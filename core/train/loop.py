@@ -25,6 +25,7 @@ import torch
 from zsk.core.build.composer import Build
 from zsk.core.build.model import GAN
 from zsk.core.build.step import FakeImages, Regularizers
+from zsk.core.components.interfaces import Phase
 from zsk.core.spec.sections import TrainSpec
 from zsk.core.storage.runlock import run_lock
 from zsk.core.train.allocator import keep_freed_memory
@@ -178,10 +179,9 @@ class Trainer:
             self.settings.label_smoothing, flips.real_fake, flips.cosine, self.noise_std
         )
 
-    def _update(self, phase: str, batch, fakes: FakeImages):
-        terms = getattr(self.build.objective, phase)
+    def _update(self, phase: Phase, batch, fakes: FakeImages):
         return self.optimization.update(
-            phase, self.gan, terms, batch, fakes, self._regularizers(), self.log.add
+            phase, self.gan, self.build.objective, batch, fakes, self._regularizers(), self.log.add
         )
 
     def train_step(self) -> None:
@@ -228,11 +228,11 @@ class Trainer:
             )
 
     # the loop -------------------------------------------------------------------------------
-    def run(self, stop: StopRequest | None = None) -> TrainResult:
+    def fit(self, stop: StopRequest | None = None) -> TrainResult:
         """Train to ``total_steps`` holding the run directory's lock (rank 0 holds it for all)."""
         held = run_lock(self.run_dir, "zsk train") if self.layout.is_main else nullcontext()
         with held:
-            return self._run(stop)
+            return self._fit(stop)
 
     def _start(self) -> None:
         """Resume (with ``--resume``), or prepare the loss terms for a first step."""
@@ -247,7 +247,7 @@ class Trainer:
                 hint=f"train further with --steps N (N > {self.step})",
             )
 
-    def _run(self, stop: StopRequest | None) -> TrainResult:
+    def _fit(self, stop: StopRequest | None) -> TrainResult:
         self._start()
         last_checkpoint = None
         with Reporter(

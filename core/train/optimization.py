@@ -1,8 +1,8 @@
 """The optimisation of a run: the two optimisers (D with ψ, and G), the learning-rate schedule,
 and one phase's update from its loss terms.
 
-A phase's loss is its objective's weighted terms plus the own terms of the heads those terms
-judged (:func:`~zsk.core.build.step.evaluate_terms`); the update is
+A phase's loss is its objective's weighted terms plus the heads' own terms the objective
+declares (:func:`~zsk.core.build.step.evaluate_terms`); the update is
 :class:`~zsk.core.train.update.PhaseUpdater`'s backward, finite check, clip and step.
 """
 
@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import torch
 
-from zsk.core.build.model import GAN, WeightedTerm
+from zsk.core.build.model import GAN, Objective
 from zsk.core.build.step import Batch, FakeImages, PhaseContext, Regularizers, evaluate_terms
+from zsk.core.components.interfaces import Phase
 from zsk.core.spec.sections import TrainSpec
 from zsk.core.train.device import Precision
 from zsk.core.train.distributed import Distributed
@@ -61,9 +62,9 @@ class Optimization:
 
     def update(
         self,
-        phase: str,
+        phase: Phase,
         gan: GAN,
-        terms: list[WeightedTerm],
+        objective: Objective,
         batch: Batch,
         fakes: FakeImages,
         regularizers: Regularizers,
@@ -73,7 +74,7 @@ class Optimization:
         to ``log`` (as device tensors, read when a record is written)."""
         ctx = PhaseContext(phase, gan, batch, fakes, regularizers)
         with self.precision.autocast():
-            result = evaluate_terms(ctx, terms)
+            result = evaluate_terms(ctx, objective)
         outcome = self.updaters[phase].update(result)
         if outcome.applied:
             prefix = PREFIX[phase]

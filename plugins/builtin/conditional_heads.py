@@ -88,11 +88,14 @@ class ACGANHead(_PooledHead):
         super().__init__(params, dims=dims, in_shape=in_shape)
         self.classifier = self._linear(in_shape[0], dims.num_seen_classes)
 
+    def auxiliary_sources(self, phase: Phase) -> tuple[Source, ...]:
+        if phase == "generator":
+            return ("fake",)
+        return ("real", "fake") if self.params.fakes else ("real",)
+
     def auxiliary_loss(
         self, features: torch.Tensor, condition: Condition, phase: Phase, source: Source
-    ) -> torch.Tensor | None:
-        if phase == "discriminator" and source == "fake" and not self.params.fakes:
-            return None
+    ) -> torch.Tensor:
         logits = self.classifier(self.pooled(features))
         return self.params.weight * F.cross_entropy(logits, condition.labels)
 
@@ -118,11 +121,12 @@ class ContrastiveHead(_PooledHead):
         super().__init__(params, dims=dims, in_shape=in_shape)
         self.project = self._linear(in_shape[0], dims.embedding_dim)
 
+    def auxiliary_sources(self, phase: Phase) -> tuple[Source, ...]:
+        return ("real",) if phase == "discriminator" else ("fake",)
+
     def auxiliary_loss(
         self, features: torch.Tensor, condition: Condition, phase: Phase, source: Source
-    ) -> torch.Tensor | None:
-        if (phase == "discriminator") != (source == "real"):
-            return None
+    ) -> torch.Tensor:
         images = F.normalize(self.project(self.pooled(features)), dim=1)
         classes = F.normalize(condition.semantic, dim=1)
         return self.params.weight * conditional_contrastive(

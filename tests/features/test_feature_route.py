@@ -70,7 +70,7 @@ def test_batches_of_features_are_the_rows_unscaled(data):
 
 def _phase(made, phase, batch, fakes):
     ctx = PhaseContext(phase, made.gan, batch, fakes)
-    return evaluate_terms(ctx, getattr(made.objective, phase))
+    return evaluate_terms(ctx, made.objective)
 
 
 def test_gradients_reach_the_critic_and_through_it_the_generator(data):
@@ -136,14 +136,14 @@ def _weights(trainer):
 
 def test_a_feature_run_resumes_bit_for_bit_with_its_fitted_classifier(data, tmp_path):
     straight = Trainer(build(feature_spec(steps=4), data), tmp_path / "straight", device="cpu")
-    straight.run()
-    Trainer(build(feature_spec(steps=2), data), tmp_path / "split", device="cpu").run()
+    straight.fit()
+    Trainer(build(feature_spec(steps=2), data), tmp_path / "split", device="cpu").fit()
     tensors, _ = read_checkpoint(tmp_path / "split" / "checkpoints" / "step-000000002.safetensors")
     assert bool(tensors["objective.generator.1.fitted"])
     second = Trainer(
         build(feature_spec(steps=4), data), tmp_path / "split", device="cpu", resume=True
     )
-    second.run()
+    second.fit()
     expected, actual = _weights(straight), _weights(second)
     assert expected.keys() == actual.keys()
     assert [k for k in expected if not torch.equal(expected[k], actual[k])] == []

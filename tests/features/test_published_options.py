@@ -214,7 +214,7 @@ def _generator_noise(made, sampling: str, tmp_path) -> list[torch.Tensor]:
         return original(attributes, images=images, noise=noise)
 
     generator.forward = recording
-    Trainer(made, tmp_path / sampling, steps=1, device="cpu").run()
+    Trainer(made, tmp_path / sampling, steps=1, device="cpu").fit()
     return seen
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from zsk.core.build.composer import compose, load_data
+from zsk.core.build.model import AuxiliaryTerm
 from zsk.core.build.step import FakeImages, PhaseContext, draw_batch, evaluate_terms
 from zsk.core.components.interfaces import Condition, Dims, Loss
 from zsk.core.data.synth import synthesize
@@ -68,8 +69,10 @@ def test_acgan_adds_its_classifiers_cross_entropy_where_acgan_trains_it():
     ):
         value = head.auxiliary_loss(features, condition, phase, source)
         torch.testing.assert_close(value, expected)
+    assert head.auxiliary_sources("discriminator") == ("real", "fake")
+    assert head.auxiliary_sources("generator") == ("fake",)
     only_real = _head(ACGANHead, fakes=False)
-    assert only_real.auxiliary_loss(features, condition, "discriminator", "fake") is None
+    assert only_real.auxiliary_sources("discriminator") == ("real",)
 
 
 def _two_c_by_hand(images, classes, labels, t):
@@ -97,7 +100,22 @@ def test_contrastive_head_adds_the_2c_loss_on_reals_for_d_and_fakes_for_g():
     for phase, source in (("discriminator", "real"), ("generator", "fake")):
         value = head.auxiliary_loss(features, condition, phase, source)
         assert value.item() == pytest.approx(expected, rel=1e-5)
-    assert head.auxiliary_loss(features, condition, "discriminator", "fake") is None
+    assert head.auxiliary_sources("discriminator") == ("real",)
+    assert head.auxiliary_sources("generator") == ("fake",)
+
+
+def test_a_head_without_its_own_term_declares_none_and_one_with_it_the_judged_sources():
+    class Plain(ProjectionHead):
+        pass
+
+    class WithTerm(ProjectionHead):
+        def auxiliary_loss(self, features, condition, phase, source):
+            return features.mean()
+
+    plain, with_term = _head(Plain), _head(WithTerm)
+    assert [plain.auxiliary_sources(p) for p in ("discriminator", "generator")] == [(), ()]
+    declared = [with_term.auxiliary_sources(p) for p in ("discriminator", "generator")]
+    assert declared == [("real", "fake"), ("fake",)]
 
 
 @pytest.mark.parametrize("cls, source", [(R1, "real"), (R2, "fake")])
@@ -125,14 +143,14 @@ def _build(shapes: Path, tiny_shapes, *overrides: str):
     return compose(spec, load_data(spec))
 
 
-def _discriminator_phase(build, seed=0):
+def _phase_context(build, phase="discriminator", seed=0):
     torch.manual_seed(seed)
     seen = build.data.attributes[build.data.seen].float()
     real = torch.rand(4, 3, 16, 16) * 2 - 1
     own = torch.arange(4) % len(build.data.seen)
     batch = draw_batch(real, own, seen, negative_fraction=0.5, noise_dim=build.dims.noise_dim)
-    fakes = FakeImages(build.gan, batch, keep_graph=False)
-    return PhaseContext("discriminator", build.gan, batch, fakes)
+    fakes = FakeImages(build.gan, batch, keep_graph=phase == "generator")
+    return PhaseContext(phase, build.gan, batch, fakes)
 
 
 CONDITIONED = ["projection", "acgan", "contrastive"]
@@ -155,7 +173,7 @@ def test_penalties_train_the_critic_through_the_trunk_with_attention(
     attention = build.gan.discriminator.trunk.blocks[-1].attn
     with torch.no_grad():
         attention.gamma.fill_(0.5)  # let attention act, so the penalty's gradient passes it
-    ctx = _discriminator_phase(build)
+    ctx = _phase_context(build)
     ctx.current_term = penalty
     term = next(t for t in build.objective.discriminator if t.name == penalty)
     value = term.loss(ctx)
@@ -166,22 +184,61 @@ def test_penalties_train_the_critic_through_the_trunk_with_attention(
         assert weight.grad is not None and weight.grad.abs().sum() > 0
 
 
-def test_an_auxiliary_term_joins_the_phase_objective(shapes, tiny_shapes):
-    build = _build(shapes, tiny_shapes, "model.heads.real_fake.type=acgan")
-    ctx = _discriminator_phase(build)
-    result = evaluate_terms(ctx, build.objective.discriminator)
-    auxiliary = result.terms["heads.real_fake.auxiliary"]
-    terms = [t for t in build.objective.discriminator]
-    named = sum(t.weight * result.terms[t.name] for t in terms)
-    torch.testing.assert_close(result.total, named + auxiliary)
+def _cross_entropy_by_hand(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """mean over images of log Σ_c exp(z_c) − z_y."""
+    rows = [torch.logsumexp(row, 0) - row[y] for row, y in zip(logits, labels, strict=True)]
+    return torch.stack(rows).mean()
+
+
+def test_a_heads_own_terms_are_the_ones_it_declares_whatever_the_phase_judged(shapes, tiny_shapes):
+    """AC-GAN without ``fakes``: D's lsgan judges real and fake images with the head, but the
+    head declares its classifier's term on real images only; G's term is on the fakes."""
+    overrides = ("model.heads.real_fake.type=acgan", "model.heads.real_fake.params.fakes=false")
+    build = _build(shapes, tiny_shapes, *overrides)
+    assert build.objective.auxiliary == {
+        "discriminator": [AuxiliaryTerm("real_fake", "real")],
+        "generator": [AuxiliaryTerm("real_fake", "fake")],
+    }
     head = build.gan.discriminator.heads["real_fake"]
-    assert {("real_fake", "real"), ("real_fake", "fake")} <= set(ctx.judged)
-    features = {s: ctx.features(s) for s in ("real", "fake")}
-    by_hand = sum(
-        torch.nn.functional.cross_entropy(head.classifier(f.mean(dim=(2, 3))), ctx.labels(w))
-        for f, w in ((features["real"], "own"), (features["fake"], "target"))
-    )
-    torch.testing.assert_close(auxiliary, by_hand)
+    weight, bias = head.classifier.weight, head.classifier.bias
+    for phase, source, classes in (
+        ("discriminator", "real", "own"),
+        ("generator", "fake", "target"),
+    ):
+        ctx = _phase_context(build, phase)
+        result = evaluate_terms(ctx, build.objective)
+        auxiliary = result.terms["heads.real_fake.auxiliary"]
+        named = sum(t.weight * result.terms[t.name] for t in getattr(build.objective, phase))
+        torch.testing.assert_close(result.total, named + auxiliary)
+        h = ctx.features(source).mean(dim=(2, 3))  # the head's pooled features
+        by_hand = _cross_entropy_by_hand(h @ weight.T + bias, ctx.labels(classes))
+        torch.testing.assert_close(auxiliary, by_hand)
+
+
+def test_a_contrastive_heads_term_joins_each_phase_on_its_declared_source(shapes, tiny_shapes):
+    build = _build(shapes, tiny_shapes, "model.heads.real_fake.type=contrastive")
+    assert build.objective.auxiliary == {
+        "discriminator": [AuxiliaryTerm("real_fake", "real")],
+        "generator": [AuxiliaryTerm("real_fake", "fake")],
+    }
+    head = build.gan.discriminator.heads["real_fake"]
+    for phase, source, classes in (
+        ("discriminator", "real", "own"),
+        ("generator", "fake", "target"),
+    ):
+        ctx = _phase_context(build, phase)
+        auxiliary = evaluate_terms(ctx, build.objective).terms["heads.real_fake.auxiliary"]
+        images = head.project(ctx.features(source).mean(dim=(2, 3))).detach()
+        semantic = ctx.semantic(classes).detach()
+        by_hand = _two_c_by_hand(images, semantic, ctx.labels(classes).tolist(), 1.0)
+        assert auxiliary.item() == pytest.approx(by_hand, rel=1e-4)
+
+
+def test_a_build_without_a_heads_own_term_declares_none(shapes, tiny_shapes):
+    build = _build(shapes, tiny_shapes)
+    assert build.objective.auxiliary == {"discriminator": [], "generator": []}
+    result = evaluate_terms(_phase_context(build), build.objective)
+    assert not any(name.startswith("heads.") for name in result.terms)
 
 
 class _ConditionalAttributes(AttributeHead):

@@ -21,6 +21,16 @@ def _failed_rows() -> list[dict[str, str]]:
     return json.loads(result.output)
 
 
+def _failed_hook(installed, entry_point, name: str, hook, raised: BaseException) -> None:
+    """A plugin ``name`` (distribution ``zsk-NAME``) whose one ``hook`` raised ``raised``
+    is the one failed plugin, named with its distribution and the hook."""
+    plugin = SimpleNamespace(**{hook.__name__: hook})
+    installed(entry_point(name, plugin, dist_name=f"zsk-{name}"))
+    [row] = _failed_rows()
+    assert row["plugin"] == name and row["distribution"] == f"zsk-{name}"
+    assert row["error"].startswith(f"{hook.__name__} raised {type(raised).__name__}")
+
+
 def _losses_still_listed() -> None:
     result = CliRunner().invoke(cli, ["plugins", "--json", "--kind", "loss"])
     assert result.exit_code == 0, result.output
@@ -50,11 +60,7 @@ def test_a_register_hook_raising_a_base_exception_is_a_failed_plugin(
     def zsk_register_components(register):
         raise raised
 
-    plugin = SimpleNamespace(zsk_register_components=zsk_register_components)
-    installed(entry_point("interrupting", plugin, dist_name="zsk-interrupting"))
-    [row] = _failed_rows()
-    assert row["plugin"] == "interrupting" and row["distribution"] == "zsk-interrupting"
-    assert row["error"].startswith(f"zsk_register_components raised {type(raised).__name__}")
+    _failed_hook(installed, entry_point, "interrupting", zsk_register_components, raised)
     _losses_still_listed()
 
 
@@ -69,11 +75,7 @@ def test_a_raising_command_hook_is_listed_as_failed(installed, entry_point, rais
 
         raise raised
 
-    plugin = SimpleNamespace(zsk_register_commands=zsk_register_commands)
-    installed(entry_point("commands", plugin, dist_name="zsk-commands"))
-    [row] = _failed_rows()
-    assert row["plugin"] == "commands" and row["distribution"] == "zsk-commands"
-    assert row["error"].startswith(f"zsk_register_commands raised {type(raised).__name__}")
+    _failed_hook(installed, entry_point, "commands", zsk_register_commands, raised)
     table = CliRunner().invoke(cli, ["plugins"])
     assert table.exit_code == 0
     assert "failed: plugin 'commands' (zsk-commands): zsk_register_commands raised" in " ".join(

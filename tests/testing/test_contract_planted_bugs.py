@@ -7,12 +7,14 @@ from typing import ClassVar
 
 import pytest
 import torch
+from pydantic import Field
 from torch import nn
 
 from zsk.core.components.interfaces import Loss, SemanticEncoder
 from zsk.plugins.builtin.generators import NoiseDecoder
 from zsk.registry import Component
 from zsk.testing import check_component
+from zsk.testing.errors import ContractError
 from zsk.testing.toy_step import check_loss
 
 SMALL_G = {"base_channels": 4, "max_channels": 8, "attention_at": []}
@@ -44,27 +46,38 @@ def test_the_generators_that_work_pass():
     "cls, what", [(_NoiseBlind, "ignores its noise"), (_AttributeBlind, "ignores its attributes")]
 )
 def test_a_generator_that_ignores_an_input_is_caught(cls, what):
-    with pytest.raises(AssertionError, match=what):
+    with pytest.raises(ContractError, match=what):
         check_component(cls, params=SMALL_G)
 
 
 class _Encoder(SemanticEncoder):
-    """ψ with a planted fault in how it treats the batch."""
+    """ψ with one planted fault, named by its ``fault`` param."""
 
-    name = "batch_faulty"
+    name = "faulty"
 
     class Params(Component.Params):
-        fault: str = "none"
+        fault: str = Field("none", description="which contract to break")
 
     def __init__(self, params, *, dims):
         super().__init__(params, dims=dims)
         self.linear = nn.Linear(dims.num_attributes, dims.embedding_dim)
+        self.unused = nn.Linear(2, 2)
+        self.register_buffer("offset", torch.randn(dims.embedding_dim), persistent=False)
 
     def forward(self, attributes):
         out = self.linear(attributes)
-        if self.params.fault == "centre":  # subtracts the batch mean: samples leak into others
+        if self.params.fault != "grad":  # a parameter no gradient reaches
+            out = out + (self.unused.weight.sum() + self.unused.bias.sum()) * 0
+        fault = self.params.fault
+        if fault == "shape":
+            return out[:, :-1]
+        if fault == "state":  # a buffer the state dict does not keep
+            return out + self.offset
+        if fault == "nan":
+            return out / 0 * 0
+        if fault == "centre":  # subtracts the batch mean: samples leak into others
             return out - out.mean(dim=0)
-        if self.params.fault == "standardise":  # divides by the batch's spread: NaN for one
+        if fault == "standardise":  # divides by the batch's spread: NaN for one
             return out / out.std(dim=0)
         return out
 
@@ -73,15 +86,19 @@ class _Encoder(SemanticEncoder):
     "fault, message",
     [
         ("none", None),
+        ("shape", r"output has shape \(2, 15\), not \(2, 16\)"),
+        ("nan", "output 0 has non-finite values"),
+        ("grad", "no gradient reaches unused.weight, unused.bias"),
+        ("state", "differs after a safetensors round trip"),
         ("centre", "mixes samples across the batch"),
         ("standardise", "not finite at batch size 1"),
     ],
 )
-def test_batch_faults_are_caught(fault, message):
+def test_the_contract_reports_what_a_component_gets_wrong(fault, message):
     if message is None:
         check_component(_Encoder, params={"fault": fault})
         return
-    with pytest.raises(AssertionError, match=message):
+    with pytest.raises(ContractError, match=message):
         check_component(_Encoder, params={"fault": fault})
 
 
@@ -108,7 +125,7 @@ class _Penalty(Loss):
 
 def test_a_penalty_without_create_graph_is_caught():
     check_loss(_Penalty)
-    with pytest.raises(AssertionError, match="no gradient reaches the critic's weights"):
+    with pytest.raises(ContractError, match="no gradient reaches the critic's weights"):
         check_loss(_Penalty, {"create_graph": False})
 
 
@@ -124,5 +141,5 @@ class _BatchStatLoss(Loss):
 
 
 def test_a_loss_that_is_nan_at_batch_size_one_is_caught():
-    with pytest.raises(AssertionError, match="at batch size 1"):
+    with pytest.raises(ContractError, match="at batch size 1"):
         check_loss(_BatchStatLoss)

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError
 
 from zsk.core.components.interfaces import Dims, Loss
 from zsk.registry import UserError
+from zsk.testing.errors import ContractError
 from zsk.testing.toy_step import TOY_DIMS, ToyStep, check_loss
 
 # -- ToyStep -------------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ class NoPhaseLoss(GoodLoss):
     ids=lambda value: value.__name__ if isinstance(value, type) else "",
 )
 def test_a_broken_loss_fails_the_contract_saying_why(cls, message):
-    with pytest.raises(AssertionError, match=message):
+    with pytest.raises(ContractError, match=message):
         check_loss(cls)
 
 
@@ -223,5 +224,5 @@ def test_contract_tries_patch_shaped_real_fake_scores():
             scores = step.head("real_fake", "real")
             return (scores * torch.ones(scores.shape[0])).mean() if scores.dim() == 1 else scores
 
-    with pytest.raises(AssertionError, match=r"real/fake scores \(B, 1, 2, 2\)"):
+    with pytest.raises(ContractError, match=r"real/fake scores \(B, 1, 2, 2\)"):
         check_loss(PerImageOnlyLoss)

@@ -22,16 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read
+from benchmarks.studies.results import RESULTS, find, finished, put, read
 from benchmarks.studies.zoo.sets import SETS, write_set
 
 HERE = Path(__file__).resolve().parent
@@ -115,11 +115,15 @@ def study_record(evaluation: dict) -> dict:
     }
 
 
-def run_zsk(data: Path, work: Path, method: str, seed: int, cpu_minutes: float) -> dict:
-    spec, run_dir, log = work / f"{method}.yaml", work / method, work / f"{method}.log"
+def run_zsk(
+    data: Path, work: Path, name: str, seed: int, cpu_minutes: float, route: str | None = None
+) -> dict:
+    """``zsk init DATA`` (its default route, or ``route``) sized to ``cpu_minutes``, then ``zsk
+    build``, ``zsk train`` and ``zsk eval`` of the run in ``work/NAME``: the training CPU and
+    wall seconds, the evaluation's CPU seconds and record, and the batch the spec chose."""
+    spec, run_dir, log = work / f"{name}.yaml", work / name, work / f"{name}.log"
     init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
-    route = "no-gan" if method == "nogan" else "image-gan"
-    init += ["--cpu-minutes", str(cpu_minutes), "--route", route]
+    init += ["--cpu-minutes", str(cpu_minutes), *(["--route", route] if route else [])]
     _call(init, log)
     _call([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
     start = time.time()
@@ -145,6 +149,30 @@ def run_baseline(work: Path, seed: int, cpu_seconds: float) -> dict:
     return {"train_cpu_seconds": cpu, "baseline": json.loads(out.read_text())}
 
 
+def pending(args: argparse.Namespace) -> Iterator[tuple[str, int, str, Path, Path]]:
+    """Each (set, seed, method) of ``args`` that ``args.out``'s results file does not hold yet,
+    with the set's data folder and the (set, seed)'s work folder, announced as it starts; seed
+    by seed, so every set has one seed before any has two."""
+    for seed in args.seeds:
+        for name in args.sets:
+            data = write_set(name, args.out / "data")
+            work = args.out / "runs" / f"{name}-s{seed}"
+            work.mkdir(parents=True, exist_ok=True)
+            for method in args.methods:
+                if find(read(args.out / RESULTS), set=name, seed=seed, method=method):
+                    continue
+                print(f"{time.strftime('%H:%M:%S')} {name} seed {seed} {method}", flush=True)
+                yield name, seed, method, data, work
+
+
+def recorded(out: Path, name: str, seed: int, method: str) -> dict:
+    """The finished ``method``'s record for (set, seed), which another method builds on."""
+    record = find(read(out / RESULTS), set=name, seed=seed, method=method)
+    if record is None:
+        raise SystemExit(f"{name} seed {seed}: run the {method} method first")
+    return record
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path)
@@ -153,27 +181,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
     args = parser.parse_args(argv)
-    target = args.out / RESULTS
-    for seed in args.seeds:
-        for name in args.sets:
-            data = write_set(name, args.out / "data")
-            work = args.out / "runs" / f"{name}-s{seed}"
-            work.mkdir(parents=True, exist_ok=True)
-            for method in args.methods:
-                if find(done := read(target), set=name, method=method, seed=seed):
-                    continue
-                print(f"{time.strftime('%H:%M:%S')} {name} seed {seed} {method}", flush=True)
-                if method == "baseline":
-                    gan = find(done, set=name, method="gan", seed=seed)
-                    if gan is None:
-                        raise SystemExit(f"{name} seed {seed}: run the gan method first")
-                    record = run_baseline(work, seed, gan["train_cpu_seconds"])
-                else:
-                    record = run_zsk(data, work, method, seed, args.cpu_minutes)
-                record |= {"set": name, "method": method, "seed": seed,
-                           "machine": platform.processor() or platform.machine(),
-                           "finished": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
-                put(target, record, KEY)
+    for name, seed, method, data, work in pending(args):
+        if method == "baseline":
+            gan = recorded(args.out, name, seed, "gan")
+            record = run_baseline(work, seed, gan["train_cpu_seconds"])
+        else:
+            route = "no-gan" if method == "nogan" else "image-gan"
+            record = run_zsk(data, work, method, seed, args.cpu_minutes, route)
+        record |= {"set": name, "method": method, "seed": seed}
+        put(args.out / RESULTS, finished(record), KEY)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from tests import tiny_components
+from tests import tiny_components, tiny_runs
 from zsk.core.cli.main import cli
 
 #: Run as a script, it registers the tiny components and starts the CLI.
@@ -56,7 +56,7 @@ def own_data(root: Path, classes, seen, values=None, images_per_class: int = 3) 
 def tiny_spec(folder: Path, data: Path, validation: bool = True, **train) -> Path:
     """``folder/tiny.yaml``: the tiny components' spec on ``data``, with a validation run of one
     held-out class unless not ``validation``; ``train`` overrides its train section."""
-    spec = tiny_components.spec_dict(data, **train)
+    spec = tiny_runs.spec_dict(data, **train)
     if validation:
         spec["validation_run"] = {"classes": 1, "images": 0.25}
     folder.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,21 @@ def test_build_twice_gives_identical_files_and_a_summary(project):
     assert (run / "spec.lock.yaml").read_bytes() == lock
 
 
+def test_the_summary_lists_each_heads_own_terms_with_the_phase_and_sources_it_joins(project):
+    acgan = ("--set", "model.heads.real_fake={type: acgan, params: {fakes: false}}")
+    with torch.random.fork_rng(devices=[]):
+        built = CliRunner().invoke(
+            cli, ["build", str(EXAMPLES / "shapes.yaml"), *SMALL, *acgan], env={"COLUMNS": "200"}
+        )
+    assert built.exit_code == 0, built.output
+    rows = [line.split("│")[1:-1] for line in built.output.splitlines() if "auxiliary" in line]
+    cells = [[cell.strip() for cell in row] for row in rows]
+    assert [(phase, term, weight) for phase, term, _, weight in cells] == [
+        ("discriminator", "heads.real_fake.auxiliary (acgan: real)", "1"),
+        ("generator", "heads.real_fake.auxiliary (acgan: fake)", "1"),
+    ]
+
+
 def test_lock_file_is_the_resolved_spec_and_load_run_restores_the_build(project):
     assert zsk("build", str(EXAMPLES / "shapes.yaml"), *SMALL).exit_code == 0
     run = resolve_run_dir(None)

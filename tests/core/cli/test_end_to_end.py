@@ -26,6 +26,20 @@ def test_synth_build_train_eval_generate_translate_report(
     tmp_path, monkeypatch, tiny_shapes, tiny_synth, run_zsk
 ):
     monkeypatch.chdir(tmp_path)
+    run_dir = _synth_build_and_train(run_zsk, tmp_path, tiny_shapes, tiny_synth)
+    _evaluate(run_zsk, run_dir)
+    _generate_and_translate(run_zsk, tmp_path, run_dir)
+    run_zsk("report", "--device", "cpu")
+    report = (run_dir / "report.md").read_text()
+    assert "![loss terms](report/losses.png)" in report
+    assert "| embedding | ZSL top-1 (per class) |" in report
+    for picture in ("losses.png", "samples-seen.png", "samples-unseen.png"):
+        assert (run_dir / "report" / picture).stat().st_size > 0
+
+
+def _synth_build_and_train(run_zsk, tmp_path: Path, tiny_shapes, tiny_synth) -> Path:
+    """The shapes data set, a validation run holding 3 seen classes out and the run, each
+    trained 3 steps; the run's folder."""
     spec = tmp_path / "shapes.yaml"
     spec.write_text(EXAMPLE.read_text())
     run_zsk("data", "synth", "data/shapes", *tiny_synth)
@@ -41,8 +55,12 @@ def test_synth_build_train_eval_generate_translate_report(
     run_zsk("train", "runs/tiny-val", "--steps", "3", "--device", "cpu")
     run_zsk("build", spec, *overrides, "--out", "runs/tiny")
     run_zsk("train", "--steps", "3", "--device", "cpu")  # the last build, as a user would
-    run_dir = tmp_path / "runs" / "tiny"
+    return tmp_path / "runs" / "tiny"
 
+
+def _evaluate(run_zsk, run_dir: Path) -> None:
+    """eval.json as printed, every route's numbers in [0, 1], the constants chosen on the
+    validation run; the validation run on its own; a run that is not a validation run refused."""
     result = run_zsk(
         "eval",
         "--json",
@@ -94,6 +112,9 @@ def test_synth_build_train_eval_generate_translate_report(
     assert refused.exit_code == 2
     assert "is not a validation run: its spec has no holdout section" in refused.output
 
+
+def _generate_and_translate(run_zsk, tmp_path: Path, run_dir: Path) -> None:
+    """Grids of named classes and of edited attributes, and a translation to an unseen class."""
     classes = (tmp_path / "data/shapes/classes.txt").read_text().split()[1::2]
     unseen = (tmp_path / "data/shapes/testclasses.txt").read_text().split()
     predicates = (tmp_path / "data/shapes/predicates.txt").read_text().split()[1::2]
@@ -112,10 +133,3 @@ def test_synth_build_train_eval_generate_translate_report(
     assert "source | reconstruction | translation" in result.output
     with Image.open(out) as image:
         assert image.size[1] == 2 + 18 and image.size[0] == 2 + 3 * 18
-
-    run_zsk("report", "--device", "cpu")
-    report = (run_dir / "report.md").read_text()
-    assert "![loss terms](report/losses.png)" in report
-    assert "| embedding | ZSL top-1 (per class) |" in report
-    for picture in ("losses.png", "samples-seen.png", "samples-unseen.png"):
-        assert (run_dir / "report" / picture).stat().st_size > 0

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests import tiny_components
+from tests import tiny_components, tiny_runs
 from tests.core.cli.faults import refused, zsk
 from tests.core.data.test_feature_folder import write_folder
 
@@ -127,7 +127,7 @@ def test_non_finite_generate_attributes_are_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with tiny_components.registered():
         tiny_components.make_data(tmp_path / "data")
-        run = tiny_components.write_run(tmp_path, tmp_path / "data", steps=1)
+        run = tiny_runs.write_run(tmp_path, tmp_path / "data", steps=1)
         assert zsk("train", run, "--device", "cpu").exit_code == 0
         for value in ("nan", "inf", "-inf", "lots"):
             drawn = zsk("generate", run, "--attributes", f"r={value}", "--out", "x.png")

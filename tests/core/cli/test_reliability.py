@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests import tiny_components
+from tests import tiny_runs
 from tests.core.cli.faults import own_data, refused, start_training, zsk
 from zsk.core.storage import files
 from zsk.core.storage.runlock import LOCK_FILE, run_lock
@@ -31,7 +31,7 @@ EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes.yaml"
 def project(tmp_path, monkeypatch):
     """A working directory with the tiny data set and a built (untrained) run."""
     monkeypatch.chdir(tmp_path)
-    with tiny_components.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
+    with tiny_runs.registered_run(tmp_path, steps=4, checkpoint_every=1) as run_dir:
         yield run_dir
 
 
@@ -80,7 +80,7 @@ def test_build_refuses_a_run_that_is_training(project):
 
 
 def test_kill_9_at_any_moment_resumes_bit_for_bit_and_metrics_never_double_back(project, tmp_path):
-    straight = tiny_components.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
+    straight = tiny_runs.write_run(tmp_path / "straight", tmp_path / "data", steps=4)
     assert zsk("train", straight, "--device", "cpu").exit_code == 0
     for delay in (0.0, 0.3):  # during the first checkpoint, and a little later
         process = start_training(project)

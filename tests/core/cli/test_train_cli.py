@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tests import tiny_components
+from tests import tiny_components, tiny_runs
 from zsk.core.cli.main import cli
 
 #: Run as a script, it registers the tiny components and starts the CLI.
@@ -23,7 +23,7 @@ FIXTURES = Path(tiny_components.__file__)
 @pytest.fixture
 def tiny_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with tiny_components.registered_run(tmp_path, steps=2) as run_dir:
+    with tiny_runs.registered_run(tmp_path, steps=2) as run_dir:
         yield run_dir
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
-from click.testing import CliRunner
 from PIL import Image
 
-from zsk.core.cli.main import cli
 from zsk.core.data.synth import synthesize
 from zsk.core.recommend.init_spec import (
     FLOPS_PER_SECOND,
@@ -20,6 +18,13 @@ from zsk.core.recommend.init_spec import (
     recommended_spec,
     step_flops,
 )
+
+
+def _shapes(folder, images_per_class: int) -> None:
+    """A small shapes data set in ``folder``: 20 classes (4 unseen) of 20–24 px images."""
+    synthesize(
+        folder, classes=20, unseen=4, images_per_class=images_per_class, min_size=20, max_size=24
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,18 +60,13 @@ def test_epochs_spend_the_budget_on_the_run_and_its_validation_run(route):
     assert epochs_for(route, int(1e15), batch, images, 1.0) == 1
 
 
-def test_init_writes_the_recogniser_by_default_and_the_image_gan_on_request(tmp_path, monkeypatch):
+def test_init_writes_the_recogniser_by_default_and_the_image_gan_on_request(
+    tmp_path, monkeypatch, run_zsk
+):
     monkeypatch.chdir(tmp_path)
-    synthesize(
-        tmp_path / "data", classes=20, unseen=4, images_per_class=3, min_size=20, max_size=24
-    )
-    runner = CliRunner()
-    made = runner.invoke(cli, ["init", "data", "--out", "plain.yaml", "--cpu-minutes", "1"])
-    assert made.exit_code == 0, made.output
-    gan_made = runner.invoke(
-        cli, ["init", "data", "--out", "gan.yaml", "--cpu-minutes", "1", "--route", "image-gan"]
-    )
-    assert gan_made.exit_code == 0, gan_made.output
+    _shapes(tmp_path / "data", images_per_class=3)
+    run_zsk("init", "data", "--out", "plain.yaml", "--cpu-minutes", "1")
+    run_zsk("init", "data", "--out", "gan.yaml", "--cpu-minutes", "1", "--route", "image-gan")
     gan, plain = (yaml.safe_load((tmp_path / f).read_text()) for f in ("gan.yaml", "plain.yaml"))
     assert gan["validation_run"] == {} and plain["validation_run"] == {}
     assert gan["model"]["image_size"] == 32 and gan["data"]["type"] == "awa2"
@@ -85,14 +85,12 @@ def test_init_writes_the_recogniser_by_default_and_the_image_gan_on_request(tmp_
     assert "weight_norm" not in gan["model"]["trunk"]["params"]  # the trunk's spectral default
     header = (tmp_path / "plain.yaml").read_text().split("name:")[0]
     assert "--route no-gan" in header and "CPU minutes of one thread" in header
-    again = runner.invoke(cli, ["init", "data", "--out", "gan.yaml"])
-    assert again.exit_code == 2 and "gan.yaml exists" in again.output
-    missing = runner.invoke(cli, ["init", "nowhere", "--out", "x.yaml"])
-    assert missing.exit_code == 2 and "Traceback" not in missing.output
+    run_zsk("init", "data", "--out", "gan.yaml", code=2, says=["gan.yaml exists"])
+    run_zsk("init", "nowhere", "--out", "x.yaml", code=2)
 
 
 def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
-    synthesize(tmp_path, classes=20, unseen=4, images_per_class=8, min_size=20, max_size=24)
+    _shapes(tmp_path, images_per_class=8)
     gan, plain = (recommended_spec(tmp_path, "x", 32, r, epochs=1) for r in ("image-gan", "no-gan"))
     # the trunk alone, forward and backward (about 3 forward passes, less the first conv's
     # input gradient, which images do not need) on a batch of real images
@@ -114,17 +112,12 @@ def test_a_step_is_counted_with_every_update_its_objective_makes(tmp_path):
 
 
 def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddings(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, run_zsk
 ):
     monkeypatch.chdir(tmp_path)
-    synthesize(
-        tmp_path / "data", classes=20, unseen=4, images_per_class=6, min_size=20, max_size=24
-    )
-    runner = CliRunner()
-    made = runner.invoke(cli, ["init", "data", "--out", "two.yaml", "--route", "two-stage"])
-    assert made.exit_code == 0, made.output
-    plain = runner.invoke(cli, ["init", "data", "--out", "plain.yaml"])
-    assert plain.exit_code == 0, plain.output
+    _shapes(tmp_path / "data", images_per_class=6)
+    run_zsk("init", "data", "--out", "two.yaml", "--route", "two-stage")
+    run_zsk("init", "data", "--out", "plain.yaml")
     two, one = (yaml.safe_load((tmp_path / f).read_text()) for f in ("two.yaml", "plain.yaml"))
     assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {}
     recogniser, features = two["stages"]["recogniser"], two["stages"]["features"]

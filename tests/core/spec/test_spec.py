@@ -8,37 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.core.spec.minimal_spec import MINIMAL, write
 from zsk.core.spec.loading import apply_override, load_spec, load_spec_document, validate_spec
 from zsk.core.spec.sections import Spec, SpecError
 from zsk.registry import UserError, get_registry
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
-
-MINIMAL = """\
-data: {type: awa2, params: {root: data/shapes}}
-model:
-  image_size: 32
-  generator: {type: encoder_decoder}
-  trunk:
-    type: sn_conv
-    params:
-      channels: [8, 16]
-  heads:
-    real_fake: {type: real_fake}
-    embedding: {type: embedding}
-  semantic_encoder: {type: mlp}
-objective:
-  discriminator: [{type: lsgan}, {type: cosine_real}]
-  generator: [{type: lsgan}]
-train:
-  batch_size: 16
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def mark_of(text: str, needle: str, occurrence: int = 0) -> str:

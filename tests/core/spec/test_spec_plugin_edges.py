@@ -9,29 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.core.spec.minimal_spec import MINIMAL, write
 from zsk.core.spec.loading import load_spec, load_spec_document
 from zsk.registry import UserError
-
-MINIMAL = """\
-data: {type: awa2, params: {root: data/shapes}}
-model:
-  image_size: 32
-  generator: {type: encoder_decoder}
-  trunk: {type: sn_conv, params: {channels: [8, 16]}}
-  heads:
-    real_fake: {type: real_fake}
-    embedding: {type: embedding}
-  semantic_encoder: {type: mlp}
-objective:
-  discriminator: [{type: lsgan}, {type: cosine_real}]
-  generator: [{type: lsgan}]
-train:
-  batch_size: 16
-"""
-
-
-def _spec_text(train: str = "") -> str:
-    return MINIMAL + train
 
 
 @pytest.mark.parametrize(
@@ -46,9 +26,7 @@ def _spec_text(train: str = "") -> str:
 def test_each_roles_default_learning_rate_holds_whatever_sibling_keys_are_given(
     tmp_path, given, generator_lr, discriminator_lr
 ):
-    path = tmp_path / "spec.yaml"
-    path.write_text(_spec_text(given))
-    optimizers = load_spec(path).train.optimizers
+    optimizers = load_spec(write(tmp_path, MINIMAL + given)).train.optimizers
     assert (optimizers.generator.lr, optimizers.discriminator.lr) == (
         generator_lr,
         discriminator_lr,
@@ -58,7 +36,7 @@ def test_each_roles_default_learning_rate_holds_whatever_sibling_keys_are_given(
 
 
 def _lock_naming(tmp_path: Path, distribution: str, version: str) -> Path:
-    spec = yaml.safe_load(_spec_text())
+    spec = yaml.safe_load(MINIMAL)
     spec["objective"]["generator"] = [{"type": "critter_wgan_gp"}]
     spec["lock"] = {
         "components": {
@@ -97,9 +75,8 @@ def test_a_lock_naming_another_installed_version_names_both(tmp_path):
 
 
 def test_a_plain_spec_keeps_the_did_you_mean(tmp_path):
-    path = tmp_path / "spec.yaml"
-    path.write_text(_spec_text().replace("generator: [{type: lsgan}]", "generator: [{type: lsgn}]"))
+    text = MINIMAL.replace("generator: [{type: lsgan}]", "generator: [{type: lsgn}]")
     with pytest.raises(UserError) as caught:
-        load_spec(path)
+        load_spec(write(tmp_path, text))
     assert "unknown loss 'lsgn'. Did you mean 'lsgan'?" in caught.value.render()
     assert "came from" not in caught.value.render()

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.train.checkpoint import (
     find_latest,
     list_checkpoints,

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from tests import tiny_components
-from tests.tiny_components import write_run
+from tests.tiny_runs import write_run
 from zsk.core.train.checkpoint import find_latest, read_checkpoint
 from zsk.core.train.distributed import Distributed, state_digest
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, list_checkpoints, read_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.signals import StopRequest, TrainingInterrupted, stop_on_signals
@@ -38,7 +38,7 @@ def _trainer(data, run_dir, generator="tiny_translator", objective=None, **train
 
 def test_training_writes_metrics_samples_and_checkpoints(tiny_data, tmp_path):
     run = tmp_path / "run"
-    result = _trainer(tiny_data, run, keep_checkpoints=1, ema={"decay": 0.5}).run()
+    result = _trainer(tiny_data, run, keep_checkpoints=1, ema={"decay": 0.5}).fit()
     assert result.step == 4 and result.skipped_steps == 0
     assert [p.name for p in list_checkpoints(run)] == ["step-000000004.safetensors"]
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -79,7 +79,7 @@ def test_the_spec_pins_the_training_threads(tiny_data, tmp_path):
 
 def test_noise_generator_samples_every_class_from_fixed_noise(tiny_data, tmp_path):
     run = tmp_path / "run"
-    _trainer(tiny_data, run, generator="tiny_noise", steps=2).run()
+    _trainer(tiny_data, run, generator="tiny_noise", steps=2).fit()
     with Image.open(run / "samples" / "latest.png") as grid:
         assert grid.size == (5 * 16 + 6 * 2, 4 * 16 + 5 * 2)
 
@@ -95,12 +95,12 @@ def _state(trainer):
 
 def test_resuming_equals_never_stopping_bit_for_bit(tiny_data, tmp_path):
     straight = _trainer(tiny_data, tmp_path / "straight", steps=6, **NOISY)
-    straight.run()
+    straight.fit()
     first = _trainer(tiny_data, tmp_path / "split", steps=3, **NOISY)
-    first.run()
+    first.fit()
     build = make_build(tiny_data, spec_dict(tiny_data.root, steps=6, **NOISY))
     second = Trainer(build, tmp_path / "split", device="cpu", resume=True)
-    result = second.run()
+    result = second.fit()
     assert result.step == 6
     expected, actual = _state(straight), _state(second)
     assert expected.keys() == actual.keys()
@@ -111,30 +111,30 @@ def test_resuming_equals_never_stopping_bit_for_bit(tiny_data, tmp_path):
 
 def test_a_run_with_checkpoints_is_not_overwritten_without_resume(tiny_data, tmp_path):
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2).run()
+    _trainer(tiny_data, run, steps=2).fit()
     with pytest.raises(UserError, match="(?s)already has checkpoints.*--resume"):
-        _trainer(tiny_data, run, steps=2).run()
+        _trainer(tiny_data, run, steps=2).fit()
     build = make_build(tiny_data, spec_dict(tiny_data.root, steps=2))
     with pytest.raises(UserError, match="already trained to step 2"):
-        Trainer(build, run, device="cpu", resume=True).run()
+        Trainer(build, run, device="cpu", resume=True).fit()
 
 
 def test_resume_refuses_a_checkpoint_of_another_model(tiny_data, tmp_path):
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2).run()
+    _trainer(tiny_data, run, steps=2).fit()
     spec = spec_dict(tiny_data.root, steps=4)
     spec["model"]["embedding_dim"] = 5
     with pytest.raises(UserError, match="another model"):
-        Trainer(make_build(tiny_data, spec), run, device="cpu", resume=True).run()
+        Trainer(make_build(tiny_data, spec), run, device="cpu", resume=True).fit()
 
 
 def test_resume_reports_a_truncated_checkpoint(tiny_data, tmp_path):
     run = tmp_path / "run"
-    result = _trainer(tiny_data, run, steps=2).run()
+    result = _trainer(tiny_data, run, steps=2).fit()
     result.checkpoint.write_bytes(result.checkpoint.read_bytes()[:100])
     build = make_build(tiny_data, spec_dict(tiny_data.root, steps=4))
     with pytest.raises(UserError, match="corrupt"):
-        Trainer(build, run, device="cpu", resume=True).run()
+        Trainer(build, run, device="cpu", resume=True).fit()
 
 
 def test_sigterm_finishes_the_step_and_writes_a_checkpoint(tiny_data, tmp_path):
@@ -143,7 +143,7 @@ def test_sigterm_finishes_the_step_and_writes_a_checkpoint(tiny_data, tmp_path):
     with stop_on_signals() as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         with pytest.raises(TrainingInterrupted) as stopped:
-            trainer.run(stop)
+            trainer.fit(stop)
     assert stopped.value.exit_code == 143
     assert stopped.value.checkpoint == find_latest(run)
     assert read_checkpoint(find_latest(run))[1]["step"] == 1
@@ -176,7 +176,7 @@ def test_non_finite_steps_are_skipped_and_counted(tiny_data, tmp_path):
     trainer = _trainer(
         tiny_data, run, objective=_nan_objective(after=1, count=2), steps=4, log_every=4
     )
-    result = trainer.run()
+    result = trainer.fit()
     assert result.step == 4 and result.skipped_steps == 2
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["skipped_steps"] == 2 and record["d/nan_after"] == 0.0
@@ -186,7 +186,7 @@ def test_repeated_non_finite_loss_stops_naming_the_term_and_last_checkpoint(tiny
     run = tmp_path / "run"
     trainer = _trainer(tiny_data, run, objective=_nan_objective(after=2), steps=20)
     with pytest.raises(UserError) as stopped:
-        trainer.run()
+        trainer.fit()
     message = stopped.value.render()
     assert f"{MAX_NONFINITE_IN_A_ROW} steps in a row" in message
     assert "'nan_after'" in message and "discriminator loss" in message and "step 3" in message

@@ -41,7 +41,7 @@ def test_adam_or_adamw_with_the_spec_settings():
 
 
 def test_discriminator_optimiser_covers_the_semantic_encoder(tiny_data):
-    from tests.tiny_components import make_build, spec_dict
+    from tests.tiny_runs import make_build, spec_dict
 
     gan = make_build(tiny_data, spec_dict(tiny_data.root)).gan
     ids = {id(p) for p in discriminator_parameters(gan)}

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.train.checkpoint import find_latest, read_checkpoint, write_checkpoint
 from zsk.core.train.loop import MAX_NONFINITE_IN_A_ROW, Trainer
 from zsk.core.train.trained_weights import load_generator_and_discriminator
@@ -44,7 +44,7 @@ def test_instance_noise_is_a_function_of_the_step(tiny_data, tmp_path):
     trainer = _trainer(
         tiny_data, tmp_path / "run", steps=3, instance_noise={"std": 0.2, "decay": 0.5}
     )
-    trainer.run()
+    trainer.fit()
     assert trainer.noise_std == pytest.approx(0.2 * 0.5**3)
     _, meta = read_checkpoint(find_latest(tmp_path / "run"))
     assert "instance_noise_std" not in meta  # not state: recomputed from the step
@@ -53,13 +53,13 @@ def test_instance_noise_is_a_function_of_the_step(tiny_data, tmp_path):
 def test_resuming_inside_a_run_of_non_finite_steps_keeps_where_it_began(tiny_data, tmp_path):
     run = tmp_path / "run"
     first = _trainer(tiny_data, run, objective=_nan_after(2), steps=4)
-    assert first.run().skipped_steps == 2  # steps 3 and 4; the last checkpoint is step 4
+    assert first.fit().skipped_steps == 2  # steps 3 and 4; the last checkpoint is step 4
     _, meta = read_checkpoint(find_latest(run))
     assert meta["nonfinite_in_a_row"] == 2
     assert meta["first_bad"] == {"step": 3, "phase": "discriminator", "terms": ["nan_after"]}
     resumed = _trainer(tiny_data, run, resume=True, objective=_nan_after(0), steps=20)
     with pytest.raises(UserError) as stopped:
-        resumed.run()
+        resumed.fit()
     message = stopped.value.render()
     assert f"{MAX_NONFINITE_IN_A_ROW} steps in a row" in message
     assert "went bad first at step 3" in message and "'nan_after'" in message
@@ -70,7 +70,7 @@ def test_a_checkpoint_of_version_0_1_still_resumes(tiny_data, tmp_path):
     """0.1 saved the instance-noise level and no first_bad; both are handled, for evaluation
     (its weights load as saved) and for resuming."""
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2).run()
+    _trainer(tiny_data, run, steps=2).fit()
 
     def as_0_1(meta):
         del meta["first_bad"]
@@ -83,7 +83,7 @@ def test_a_checkpoint_of_version_0_1_still_resumes(tiny_data, tmp_path):
     weights = gan.state_dict()
     assert weights and all(torch.equal(saved[f"gan.{k}"], v) for k, v in weights.items())
     resumed = _trainer(tiny_data, run, resume=True, steps=3)
-    assert resumed.run().step == 3
+    assert resumed.fit().step == 3
 
 
 @pytest.mark.parametrize(
@@ -105,17 +105,17 @@ def test_a_checkpoint_of_version_0_1_still_resumes(tiny_data, tmp_path):
 )
 def test_a_damaged_sidecar_is_refused_naming_the_field(tiny_data, tmp_path, edit, words):
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2).run()
+    _trainer(tiny_data, run, steps=2).fit()
     sidecar = _edit_sidecar(run, edit)
     with pytest.raises(UserError) as refused:
-        _trainer(tiny_data, run, resume=True, steps=3).run()
+        _trainer(tiny_data, run, resume=True, steps=3).fit()
     message = refused.value.render()
     assert words in message and str(sidecar.with_suffix("")) in message
 
 
 def test_optimizer_moments_of_another_shape_are_refused(tiny_data, tmp_path):
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2).run()
+    _trainer(tiny_data, run, steps=2).fit()
     path = find_latest(run)
     tensors, meta = read_checkpoint(path)
     name = next(k for k in tensors if k.startswith("optim.generator.") and "exp_avg" in k)
@@ -124,12 +124,12 @@ def test_optimizer_moments_of_another_shape_are_refused(tiny_data, tmp_path):
         meta.pop(key)
     write_checkpoint(run, 2, tensors, meta, keep=1)
     with pytest.raises(UserError, match=r"optim\.generator optimiser state.*shape \(7, 1\)"):
-        _trainer(tiny_data, run, resume=True, steps=3).run()
+        _trainer(tiny_data, run, resume=True, steps=3).fit()
 
 
 def test_weights_without_a_sidecar_refuse_to_resume_or_restart(tiny_data, tmp_path):
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2, checkpoint_every=1, keep_checkpoints=3).run()
+    _trainer(tiny_data, run, steps=2, checkpoint_every=1, keep_checkpoints=3).fit()
     folder = run / "checkpoints"
     for sidecar in folder.glob("*.json"):
         sidecar.unlink()
@@ -137,7 +137,7 @@ def test_weights_without_a_sidecar_refuse_to_resume_or_restart(tiny_data, tmp_pa
     before = {p: p.read_bytes() for p in weights}
     for resume in (True, False):
         with pytest.raises(UserError) as refused:
-            _trainer(tiny_data, run, resume=resume, steps=4).run()
+            _trainer(tiny_data, run, resume=resume, steps=4).fit()
         message = refused.value.render()
         assert "step-000000002.safetensors have no usable sidecar" in message
         assert "start again from step 0" in message and "step-000000001.safetensors" in message
@@ -148,9 +148,9 @@ def test_a_sidecar_without_weights_is_an_unfinished_checkpoint(tiny_data, tmp_pa
     """The sidecar is written first: a kill before the weights leaves it alone; resume goes on
     from the previous checkpoint and writes that step again."""
     run = tmp_path / "run"
-    _trainer(tiny_data, run, steps=2, checkpoint_every=1, keep_checkpoints=3).run()
+    _trainer(tiny_data, run, steps=2, checkpoint_every=1, keep_checkpoints=3).fit()
     (run / "checkpoints" / "step-000000002.safetensors").unlink()
     assert find_latest(run).name == "step-000000001.safetensors"
     resumed = _trainer(tiny_data, run, resume=True, steps=3, checkpoint_every=1, keep_checkpoints=3)
-    assert resumed.run().step == 3
+    assert resumed.fit().step == 3
     assert read_checkpoint(run / "checkpoints" / "step-000000002.json")[1]["step"] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.tiny_components import make_build, spec_dict
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.build.step import FakeImages, PhaseContext, Regularizers, draw_batch, evaluate_terms
 from zsk.core.spec.sections import LabelSmoothingSpec
 from zsk.registry import UserError
@@ -141,7 +141,7 @@ def test_missing_head_is_a_user_error_naming_term_and_head(tiny_data):
 
 def test_weighted_sum_of_terms(build):
     ctx = _context(build)
-    result = evaluate_terms(ctx, build.objective.discriminator)
+    result = evaluate_terms(ctx, build.objective)
     weights = {t.name: t.weight for t in build.objective.discriminator}
     expected = sum(weights[name] * value for name, value in result.terms.items())
     assert torch.allclose(result.total, expected)
