@@ -112,9 +112,6 @@ class Normalizer(Component):
 
     kind = "normalizer"
     roles: ClassVar[frozenset[str]] = frozenset()
-    #: Whether the feature layer subtracts each channel's own mean (batch, instance norm), which
-    #: cancels any per-channel bias added before it.
-    centres_channels: ClassVar[bool] = False
 
     def __init__(self, params: Component.Params):
         self.params = params

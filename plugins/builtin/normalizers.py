@@ -54,7 +54,6 @@ class BatchNorm(Normalizer):
 
     name = "batch"
     roles = frozenset({"feature"})
-    centres_channels = True
 
     class Params(Component.Params):
         momentum: float = Field(0.1, gt=0, le=1, description="running statistics' momentum")
@@ -71,7 +70,6 @@ class InstanceNorm(Normalizer):
 
     name = "instance"
     roles = frozenset({"feature"})
-    centres_channels = True
 
     class Params(Component.Params):
         affine: bool = Field(False, description="learn a per-channel scale and shift")
@@ -115,6 +113,12 @@ class LayerNorm(Normalizer):
 
     def feature(self, num_features: int) -> nn.Module:
         return nn.GroupNorm(1, num_features)
+
+
+def cancels_channel_bias(normalizer: Normalizer) -> bool:
+    """Whether ``normalizer``'s feature layer subtracts each channel's own mean (batch and
+    instance norm), which cancels any per-channel bias added before it."""
+    return isinstance(normalizer, BatchNorm | InstanceNorm)
 
 
 @hookimpl

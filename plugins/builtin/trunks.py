@@ -20,6 +20,7 @@ from zsk.plugins.builtin.blocks import (
     resolve_indices,
     weight_norm_field,
 )
+from zsk.plugins.builtin.normalizers import cancels_channel_bias
 from zsk.registry import Component, UserError, hookimpl
 
 
@@ -71,7 +72,7 @@ class SNConvTrunk(Trunk):
         width = dims.channels
         for index, out in enumerate(params.channels):
             normalize = index >= params.norm_from
-            cancelled = normalize and style.feature_norm.centres_channels
+            cancelled = normalize and cancels_channel_bias(style.feature_norm)
             bias = params.bias_before_norm or not cancelled
             conv = nn.Conv2d(width, out, 4, stride=2, padding=1, bias=bias)
             blocks.append(style.block(index, conv, out, normalize=normalize))

@@ -12,7 +12,13 @@ from zsk.plugins.builtin.heads import (
     RealFakeHead,
     ReconstructionFeatureHead,
 )
-from zsk.plugins.builtin.normalizers import BatchNorm, GroupNorm, InstanceNorm, NoNorm
+from zsk.plugins.builtin.normalizers import (
+    BatchNorm,
+    GroupNorm,
+    InstanceNorm,
+    NoNorm,
+    cancels_channel_bias,
+)
 from zsk.plugins.builtin.trunks import SNConvTrunk, TimmTrunk
 from zsk.registry import UserError
 
@@ -258,8 +264,10 @@ def test_convs_that_a_centring_norm_follows_can_go_without_their_bias():
 
 
 def test_instance_norm_cancels_a_bias_too_and_group_norm_does_not():
-    assert BatchNorm.centres_channels and InstanceNorm.centres_channels
-    assert not GroupNorm.centres_channels and not NoNorm.centres_channels
+    assert cancels_channel_bias(BatchNorm(BatchNorm.Params()))
+    assert cancels_channel_bias(InstanceNorm(InstanceNorm.Params()))
+    assert not cancels_channel_bias(GroupNorm(GroupNorm.Params()))
+    assert not cancels_channel_bias(NoNorm(NoNorm.Params()))
     params = SNConvTrunk.Params(channels=[4, 8], norm_from=0, attention_at=[])
     instance = SNConvTrunk(params.model_copy(update={"bias_before_norm": False}), dims=DIMS)
     assert all(block.conv.bias is None for block in instance.blocks)

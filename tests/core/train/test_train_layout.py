@@ -8,7 +8,8 @@ import copy
 import pytest
 import torch
 
-from tests.tiny_components import SIZE, make_build, spec_dict
+from tests.tiny_components import SIZE
+from tests.tiny_runs import make_build, spec_dict
 from zsk.core.recommend.recipes import PAPER_TRUNK, route_sections
 from zsk.core.train.loop import Trainer
 from zsk.core.train.optimizer_state import join_optimizer_state, split_optimizer_state
