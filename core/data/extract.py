@@ -132,12 +132,7 @@ def extract(
     rows = plan_rows(data)
     count, dim = len(rows), extractor.dim
     planned = samples_csv(rows)
-    source = {
-        "data_set": str(Path(data.root).resolve()),
-        "format": source_format,
-        "samples_sha256": hashlib.sha256(planned.encode()).hexdigest(),
-        **extractor.identity,
-    }
+    source = _source(data, planned, source_format, extractor)
     done = _prepare_out(out, source, force)
     if done == -1:
         return ExtractResult(out, count, dim, count, [], already_complete=True)
@@ -172,6 +167,17 @@ def extract(
     (out / PROGRESS).unlink(missing_ok=True)
     report_skipped([paths[i] for i in skipped], count, "images")
     return ExtractResult(out, count, dim, resumed_at, [paths[i] for i in skipped])
+
+
+def _source(data: ZslData, planned: str, source_format: str, extractor: Extractor) -> dict:
+    """What the features are of: the data set, its planned rows and the extractor; a folder
+    started from another source is not continued."""
+    return {
+        "data_set": str(Path(data.root).resolve()),
+        "format": source_format,
+        "samples_sha256": hashlib.sha256(planned.encode()).hexdigest(),
+        **extractor.identity,
+    }
 
 
 def _started(
