@@ -6,7 +6,9 @@ the final size. Batches are then written into the memory-mapped array in row ord
 each one ``progress.json`` records how many rows are on disk (the array is flushed first, so
 the record never runs ahead of the data). A run that is killed continues at the recorded row
 when the same command is given again; a different extractor or a changed data set is refused
-instead of mixing features. The last step marks ``features.json`` complete.
+instead of mixing features. A caller that asks to stop (``should_stop``, read after each
+batch's record) gets :class:`ExtractionStopped` the same way. The last step marks
+``features.json`` complete.
 
 Images that cannot be decoded keep a zero row and are marked ``skipped`` in ``samples.csv``,
 so no split contains them.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +102,15 @@ def _prepare_out(out: Path, source: dict, force: bool) -> int | None:
     return int(progress["done"])
 
 
+class ExtractionStopped(Exception):
+    """The extraction into ``out`` stopped on request after ``done`` of ``count`` rows; the
+    same call continues it."""
+
+    def __init__(self, out: Path, done: int, count: int):
+        self.out, self.done, self.count = out, done, count
+        super().__init__(f"{done} of {count} features kept in {out}")
+
+
 def extract(
     data: ZslData,
     out: Path,
@@ -109,6 +121,7 @@ def extract(
     workers: int | None = None,
     progress: bool = False,
     force: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ExtractResult:
     """Write the features of every image of ``data`` to the feature folder ``out`` (see module)."""
     if data.is_features:
@@ -119,12 +132,7 @@ def extract(
     rows = plan_rows(data)
     count, dim = len(rows), extractor.dim
     planned = samples_csv(rows)
-    source = {
-        "data_set": str(Path(data.root).resolve()),
-        "format": source_format,
-        "samples_sha256": hashlib.sha256(planned.encode()).hexdigest(),
-        **extractor.identity,
-    }
+    source = _source(data, planned, source_format, extractor)
     done = _prepare_out(out, source, force)
     if done == -1:
         return ExtractResult(out, count, dim, count, [], already_complete=True)
@@ -149,6 +157,8 @@ def extract(
             write_file(out / PROGRESS, json.dumps({"done": stop, "skipped": skipped}))
             for _ in range(start, stop):
                 advance()
+            if stop < count and should_stop is not None and should_stop():
+                raise ExtractionStopped(out, stop, count)
     del array
     dropped = set(skipped)
     marked = [(SKIPPED if i in dropped else r[0], r[1], r[2]) for i, r in enumerate(rows)]
@@ -157,6 +167,17 @@ def extract(
     (out / PROGRESS).unlink(missing_ok=True)
     report_skipped([paths[i] for i in skipped], count, "images")
     return ExtractResult(out, count, dim, resumed_at, [paths[i] for i in skipped])
+
+
+def _source(data: ZslData, planned: str, source_format: str, extractor: Extractor) -> dict:
+    """What the features are of: the data set, its planned rows and the extractor; a folder
+    started from another source is not continued."""
+    return {
+        "data_set": str(Path(data.root).resolve()),
+        "format": source_format,
+        "samples_sha256": hashlib.sha256(planned.encode()).hexdigest(),
+        **extractor.identity,
+    }
 
 
 def _started(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zsk.core.build.composer import load_data
-from zsk.core.data.extract import extract
+from zsk.core.data.extract import ExtractionStopped, extract
 from zsk.core.rundir.directory import LOCK_FILE, load_run
 from zsk.core.rundir.run_features import run_extractor
 from zsk.core.rundir.stages import Stage, StagedRun, features_dir
@@ -31,6 +31,7 @@ from zsk.core.train.checkpoint import find_latest, step_of
 from zsk.core.train.device import resolve_device
 from zsk.core.train.distributed import Distributed
 from zsk.core.train.loop import Trainer
+from zsk.core.train.signals import StopRequest, TrainingInterrupted
 from zsk.registry import UserError
 
 
@@ -49,7 +50,7 @@ def train_staged(
     device: str,
     resume: bool,
     layout: Distributed,
-    stop,
+    stop: StopRequest,
     say: Callable[[str], None],
 ) -> list[StageResult]:
     """Train every stage of ``staged`` in order (see module); each run's result."""
@@ -65,7 +66,7 @@ def train_staged(
         for stage in staged.stages:
             source = staged.source_of(stage)
             if source is not None:
-                _extract_features(source, stage, device, say)
+                _extract_features(source, stage, device, say, stop)
             for run_dir in stage.runs():
                 results.append(_train_to_end(run_dir, device, layout, stop))
     return results
@@ -82,7 +83,9 @@ def _refuse_without_resume(staged: StagedRun, resume: bool) -> None:
         )
 
 
-def _train_to_end(run_dir: Path, device: str, layout: Distributed, stop) -> StageResult:
+def _train_to_end(
+    run_dir: Path, device: str, layout: Distributed, stop: StopRequest
+) -> StageResult:
     """Train ``run_dir`` to its spec's length, continuing from its newest checkpoint."""
     latest = find_latest(run_dir)
     trainer = Trainer(
@@ -94,9 +97,12 @@ def _train_to_end(run_dir: Path, device: str, layout: Distributed, stop) -> Stag
     return StageResult(run_dir, result.step, trained=True)
 
 
-def _extract_features(source: Stage, stage: Stage, device: str, say: Callable[[str], None]):
+def _extract_features(
+    source: Stage, stage: Stage, device: str, say: Callable[[str], None], stop: StopRequest
+):
     """The features ``stage`` and its validation run read, from ``source``'s two trained
-    discriminators (the source's own and its validation run's)."""
+    discriminators (the source's own and its validation run's); a stop request ends it between
+    batches, the rows written kept for ``--resume``."""
     if stage.spec.features_from is None:
         raise RuntimeError(f"stage '{stage.name}' does not read features")
     layer = stage.spec.features_from.layer
@@ -107,13 +113,19 @@ def _extract_features(source: Stage, stage: Stage, device: str, say: Callable[[s
     target = resolve_device(device)
     for trained in sources:
         out = features_dir(trained, layer)
-        result = extract(
-            images,
-            out,
-            run_extractor(trained, layer, target),
-            source_format=f"zsk stage '{source.name}'",
-            progress=sys.stderr.isatty(),
-            force=True,
-        )
+        try:
+            result = extract(
+                images,
+                out,
+                run_extractor(trained, layer, target),
+                source_format=f"zsk stage '{source.name}'",
+                progress=sys.stderr.isatty(),
+                force=True,
+                should_stop=lambda: stop.requested,
+            )
+        except ExtractionStopped as stopped:
+            name = stop.signal.name if stop.signal is not None else "a stop request"
+            kept = f"{stopped.done} of {stopped.count} features kept in"
+            raise TrainingInterrupted(name, out, stop.exit_code or 143, kept) from None
         if not result.already_complete:
             say(f"stage '{stage.name}': {result.count} {layer} features of {trained} -> {out}")

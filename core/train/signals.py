@@ -37,12 +37,22 @@ class StopRequest:
 
 
 class TrainingInterrupted(Exception):
-    """Training stopped on a signal after writing ``checkpoint``; exit with ``exit_code``."""
+    """Training stopped on a signal after writing ``checkpoint``; exit with ``exit_code``.
 
-    def __init__(self, signal_name: str, checkpoint: object, exit_code: int):
+    ``kept`` says what was saved: a checkpoint, or the features a staged run had extracted
+    so far (stopped between a stage's extraction batches).
+    """
+
+    def __init__(
+        self,
+        signal_name: str,
+        checkpoint: object,
+        exit_code: int,
+        kept: str = "checkpoint written to",
+    ):
         self.exit_code = exit_code
         self.checkpoint = checkpoint
-        super().__init__(f"stopped by {signal_name}; checkpoint written to {checkpoint}")
+        super().__init__(f"stopped by {signal_name}; {kept} {checkpoint}")
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from PIL import Image
 from zsk.core.rundir.directory import load_run
 from zsk.core.rundir.stages import features_dir
 from zsk.core.train.checkpoint import find_latest, step_of
+from zsk.core.train.reporter import METRICS_FILE
 from zsk.core.train.trained_weights import load_generator_and_discriminator
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "shapes-two-stage.yaml"
@@ -95,7 +96,9 @@ def test_the_two_stage_spec_of_zsk_init_builds_trains_resumes_and_evaluates_with
     run_zsk("build", "two.yaml", says=["recogniser -> features"])
     run = Path("runs") / "two"
     assert Path("runs/.latest").read_text().strip() == str(run)
-    _interrupt_inside_the_second_stage_and_resume(run_zsk, consistent_run, run, feature_steps)
+    _interrupt_inside_the_second_stage_and_resume(
+        run_zsk, consistent_run, run, feature_steps, during="training"
+    )
     _check_every_route_and_the_headline(run_zsk, run, RECOGNISER_ROUTES)
     consistent_run(run)
 
@@ -113,7 +116,9 @@ def test_the_example_two_stage_spec_builds_trains_resumes_and_evaluates(
         assert (folder / "spec.lock.yaml").is_file() and (folder / "init.safetensors").is_file()
     assert Path("runs/.latest").read_text().strip() == str(run)
 
-    _interrupt_inside_the_second_stage_and_resume(run_zsk, consistent_run, run, FEATURE_STEPS)
+    _interrupt_inside_the_second_stage_and_resume(
+        run_zsk, consistent_run, run, FEATURE_STEPS, during="extraction"
+    )
     _check_no_held_out_class_leaks(recogniser, features)
     _check_features_are_the_recognisers_embeddings(recogniser, features)
 
@@ -128,23 +133,33 @@ def test_the_example_two_stage_spec_builds_trains_resumes_and_evaluates(
 
 
 def _interrupt_inside_the_second_stage_and_resume(
-    run_zsk, consistent_run, run: Path, feature_steps: int
+    run_zsk, consistent_run, run: Path, feature_steps: int, *, during: str
 ) -> None:
     """`zsk train` (the latest build, ``run`` in the working folder) in a process of its own,
-    stopped by SIGTERM once the second stage has begun (its first feature folder exists): the
-    first stage is trained and the second's validation run stopped between steps; a plain
-    `zsk train` is refused, and `zsk train --resume` neither trains the first stage again nor
-    extracts its features again, and continues the second at the step where it stopped."""
+    stopped by SIGTERM inside the second stage: ``during="extraction"`` as soon as its first
+    feature folder exists (the stop lands between extraction batches, the rows written kept),
+    ``during="training"`` once its validation run logs (the stop lands between steps). The
+    first stage is trained either way; a plain `zsk train` is refused, and `zsk train
+    --resume` does not train the first stage again and continues the second where it
+    stopped."""
     recogniser, features = run / "recogniser", run / "features"
+    marker = {
+        "extraction": features_dir(recogniser / "validation", "embedding"),
+        "training": features / "validation" / METRICS_FILE,
+    }[during]
     process = _zsk_process("train", "--device", "cpu", cwd=Path.cwd())
-    stderr = _interrupt_when(process, features_dir(recogniser / "validation", "embedding"))
+    stderr = _interrupt_when(process, marker)
     assert process.returncode == 143, stderr
     assert f"continue with: zsk train {run} --resume" in stderr
     consistent_run(run)
     trained_first = {r: _checkpoints(r) for r in (recogniser, recogniser / "validation")}
     assert all(trained_first.values()), "the first stage finished before the second began"
-    stopped_at = step_of(find_latest(features / "validation"))
-    assert 0 < stopped_at < feature_steps
+    if during == "extraction":
+        assert "features kept in" in stderr
+        assert find_latest(features / "validation") is None
+    else:
+        stopped_at = step_of(find_latest(features / "validation"))
+        assert 0 < stopped_at < feature_steps
     assert find_latest(features) is None
 
     run_zsk("train", "--device", "cpu", code=2, says=["already has checkpoints", "--resume"])
@@ -152,9 +167,13 @@ def _interrupt_inside_the_second_stage_and_resume(
     assert f"already trained {recogniser} to step {step_of(find_latest(recogniser))}" in (
         resumed.output
     )
-    assert "features of" not in resumed.output, "the finished extractions are kept"
-    continued = f"training {features / 'validation'} on cpu (fp32), steps {stopped_at}→"
-    assert continued in resumed.output  # continued, not restarted
+    if during == "extraction":
+        finished = f"features of {recogniser / 'validation'} -> "
+        assert finished in resumed.output, "the stopped extraction is finished"
+    else:
+        assert "features of" not in resumed.output, "the finished extractions are kept"
+        continued = f"training {features / 'validation'} on cpu (fp32), steps {stopped_at}→"
+        assert continued in resumed.output  # continued, not restarted
     assert f"trained {features} to step {feature_steps}" in resumed.output
     for folder, files in trained_first.items():
         assert _checkpoints(folder) == files, f"{folder} was trained again"

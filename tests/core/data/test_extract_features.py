@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from safetensors.torch import save_file
 
 from zsk.core.cli.main import cli
-from zsk.core.data.extract import extract
+from zsk.core.data.extract import ExtractionStopped, extract
 from zsk.core.data.extractors import Extractor, timm_extractor
 from zsk.core.data.folder_formats import load_folder
 from zsk.core.data.images import decode
@@ -285,3 +285,27 @@ def test_a_killed_extraction_resumes_to_the_same_features(shapes, tmp_path):
     np.testing.assert_array_equal(
         np.load(out / "features.npy"), np.load(tmp_path / "whole" / "features.npy")
     )
+
+
+def test_a_stop_request_ends_the_extraction_between_batches_and_it_resumes(
+    shapes, weights, tmp_path
+):
+    _, data = load_folder(shapes)
+    base = timm_extractor("test_resnet", weights, 32, torch.device("cpu"))
+    full, out = tmp_path / "full", tmp_path / "out"
+    extract(data, full, base, source_format="awa2", batch_size=5)
+    asked: list[int] = []
+
+    def after_two_batches() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    with pytest.raises(ExtractionStopped) as stopped:
+        extract(data, out, base, source_format="awa2", batch_size=5, should_stop=after_two_batches)
+    assert (stopped.value.done, stopped.value.count) == (10, 32)
+    assert json.loads((out / "progress.json").read_text())["done"] == 10
+    resumed = extract(
+        data, out, base, source_format="awa2", batch_size=5, should_stop=lambda: False
+    )
+    assert resumed.resumed_at == 10
+    assert np.array_equal(np.load(out / "features.npy"), np.load(full / "features.npy"))
