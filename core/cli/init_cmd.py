@@ -17,9 +17,10 @@ MEASURED = {
     "no-gan": (
         "A recogniser, chosen on validation classes of six data sets zsk was never tuned on\n"
         "# (BENCHMARKS.md §6, with its test numbers beside a hand-written learner at equal CPU);\n"
-        "# it processes 0.83-0.85 of that learner's real images per CPU second (§4). Sized by\n"
-        "# this rule, at --cpu-minutes 0.4 (24 s) zsk train spent 24.1-24.9 CPU s on the zoo's\n"
-        "# sets. The paper's trunk is one line away:\n"
+        "# per CPU second it processes about as many real images as that learner (§4). Sized\n"
+        "# by this rule, at --cpu-minutes 0.4 (24 s) zsk train spent 21.7-33.7 CPU s on the\n"
+        "# zoo's sets (§6: the CPU seconds of a step vary with the machine's load). The paper's\n"
+        "# trunk is one line away:\n"
         "#   model.trunk.params: {PAPER_TRUNK}"
     ),
     "two-stage": (
