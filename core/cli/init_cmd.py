@@ -31,7 +31,7 @@ MEASURED = {
     "image-gan": (
         "The report's image GAN: what imagines pictures of unseen classes (zsk generate,\n"
         "# zsk translate). As a recogniser it lost to the no-gan route at equal CPU on five of\n"
-        "# six zoo sets (BENCHMARKS.md §6): a GAN step costs about four recognition steps."
+        "# six zoo sets (BENCHMARKS.md §6): a GAN step costs about five recognition steps."
     ),
 }
 
