@@ -50,7 +50,7 @@ from benchmarks.studies.results import (
     study_arguments,
     tabled,
 )
-from benchmarks.studies.zoo.run import ZSK, _call, run_zsk, study_record
+from benchmarks.studies.zoo.run import ZSK, run_logged, run_zsk, study_record
 from benchmarks.studies.zoo.sets import write_set
 from zsk.core.components.zsl_data import ZslData
 from zsk.core.data.feature_folder import read_feature_folder
@@ -86,14 +86,14 @@ def data_for(name: str, out: Path) -> Path:
         folder = out / "shapes"
         if not (folder / "classes.txt").is_file():
             out.mkdir(parents=True, exist_ok=True)
-            _call([*ZSK, "data", "synth", str(folder)], out / "shapes.log")
+            run_logged([*ZSK, "data", "synth", str(folder)], out / "shapes.log")
         return folder
     return write_set(name, out)
 
 
 def extract(data: Path, run: Path, out: Path, log: Path, layer: str) -> float:
     command = [*ZSK, "data", "features", str(data), "--run", str(run), "--out", str(out)]
-    return _call([*command, "--layer", layer, "--force"], log)
+    return run_logged([*command, "--layer", layer, "--force"], log)
 
 
 def feature_spec(folder: Path, seed: int, model: dict = FEATURE_MODEL) -> dict:
@@ -156,10 +156,10 @@ def feature_route(
         spec = out.with_suffix(".yaml")
         write_file(spec, yaml.safe_dump(feature_spec(features, seed, model)))
         extra = ["--set", f"holdout={json.dumps(holdout)}"] if out == validation else []
-        _call([*ZSK, "build", str(spec), "--out", str(out), "--force", *extra], log)
-        cpu += _call([*ZSK, "train", str(out), "--device", "cpu"], log)
+        run_logged([*ZSK, "build", str(spec), "--out", str(out), "--force", *extra], log)
+        cpu += run_logged([*ZSK, "train", str(out), "--device", "cpu"], log)
     command = [*ZSK, "eval", str(run), "--calibrate-with", str(validation), "--device", "cpu"]
-    evaluation = _call([*command, "--probe-steps", "400"], log)
+    evaluation = run_logged([*command, "--probe-steps", "400"], log)
     result = study_record(json.loads((run / "eval.json").read_text()))
     return {"train_cpu_seconds": cpu, "eval_cpu_seconds": evaluation, "eval": result}
 

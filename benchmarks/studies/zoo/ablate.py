@@ -20,7 +20,7 @@ import yaml
 
 from benchmarks.studies import results as study
 from benchmarks.studies.validation_quality import measure
-from benchmarks.studies.zoo.run import ZSK, _call
+from benchmarks.studies.zoo.run import ZSK, run_logged
 from benchmarks.studies.zoo.sets import write_set
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         work.mkdir(parents=True, exist_ok=True)
         base = work / "default.yaml"
         init = [*ZSK, "init", str(data), "--out", str(base), "--force"]
-        _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
+        run_logged([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
         spec = yaml.safe_load(base.read_text())
         for label, objective in variants(spec).items():
             slug = label.split(" (")[0].replace(" ", "-").lower()
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> None:
             path = work / f"{slug}.yaml"
             path.write_text(yaml.safe_dump(edited, sort_keys=False))
             run_dir = work / slug
-            _call([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
-            cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
+            run_logged([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
+            cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
             quality = measure(run_dir, per_class=32, probe_steps=500)
             record = {"set": name, "variant": label, "train_cpu_seconds": cpu, **vars(quality)}
             study.put(results, record, ("set", "variant"))

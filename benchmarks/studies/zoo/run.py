@@ -49,7 +49,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _call(command: list[str], log: Path) -> float:
+def run_logged(command: list[str], log: Path) -> float:
     """Run ``command`` (one thread), appending its output to ``log``; its CPU seconds."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     before = _children_cpu()
@@ -124,12 +124,12 @@ def run_zsk(
     spec, run_dir, log = work / f"{name}.yaml", work / name, work / f"{name}.log"
     init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
     init += ["--cpu-minutes", str(cpu_minutes), *(["--route", route] if route else [])]
-    _call(init, log)
-    _call([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
+    run_logged(init, log)
+    run_logged([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
     start = time.time()
-    train_cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], log)
+    train_cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], log)
     train_wall = time.time() - start
-    eval_cpu = _call([*ZSK, "eval", str(run_dir), "--device", "cpu", *EVAL_ARGS], log)
+    eval_cpu = run_logged([*ZSK, "eval", str(run_dir), "--device", "cpu", *EVAL_ARGS], log)
     result = study_record(json.loads((run_dir / "eval.json").read_text()))
     batch = yaml.safe_load(spec.read_text())["train"]["batch_size"]
     return {"train_cpu_seconds": train_cpu, "train_wall_seconds": train_wall,
@@ -145,7 +145,7 @@ def run_baseline(work: Path, seed: int, cpu_seconds: float) -> dict:
     write_manifest(work / "gan.yaml", manifest)
     command = [sys.executable, str(HERE / "baseline.py"), str(manifest), str(out)]
     command += ["--cpu-seconds", f"{cpu_seconds:.1f}", "--seed", str(seed)]
-    cpu = _call(command, log)
+    cpu = run_logged(command, log)
     return {"train_cpu_seconds": cpu, "baseline": json.loads(out.read_text())}
 
 

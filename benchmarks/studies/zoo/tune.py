@@ -24,7 +24,7 @@ import yaml
 
 from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
 from benchmarks.studies.validation_quality import measure, recognition
-from benchmarks.studies.zoo.run import ZSK, _call
+from benchmarks.studies.zoo.run import ZSK, run_logged
 from benchmarks.studies.zoo.sets import write_set
 from zsk.core.evaluate.trained import load_trained
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         base = work / "init.yaml"
         init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(args.seed)]
         init += ["--route", "image-gan"]
-        _call([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
+        run_logged([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
         spec = yaml.safe_load(base.read_text())
         for label in args.variants:
             key = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes}
@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             path, run_dir = work / f"{slug(label)}.yaml", work / slug(label)
             path.write_text(yaml.safe_dump(variant_spec(spec, label), sort_keys=False))
-            _call([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
-            cpu = _call([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
+            run_logged([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
+            cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
             if args.recognition_only:
                 zsl, h = recognition(load_trained(run_dir))
                 quality = {"held_out_zsl": zsl, "validation_h": h, "imagined": None}
