@@ -15,8 +15,8 @@ OUT/data/SIZE/FOLDER: ``full`` has 2048-d features, ``small`` 512-d. ``--dataset
   steps per epoch of the authors' code at batch 64) and 53 seen test features, each unseen
   class 265;
 - ``syn40clean``: syn40's classes, attributes and splits with each class's features fixed by
-  its attributes (no class offset, within-class noise 0.05): the set on which the release
-  learns at the ``full`` size within 1,000 steps (on syn40 and awa2 it stays at chance there);
+  its attributes (no class offset, within-class noise 0.05): an easier set, on which the
+  release's GZSL classifier finds unseen classes at the ``full`` size (BENCHMARKS.md §7);
 - ``awa2``: the feature benchmarks' AwA2-sized set (``AWA2_SIZED`` in
   benchmarks/speed/bench_features.py): 50 classes, 10 unseen, 13 of the 40 seen its ``val_loc``
   classes, 85 attributes, 600 features per class (480 trainval and 120 seen test per seen class:
