@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+from benchmarks.speed.budget import spent_cpu
+from benchmarks.speed.budget import table as budget_table
 from benchmarks.speed.step_cost import interleaved_ms
 from benchmarks.speed.step_cost import table as step_table
 from benchmarks.studies.results import put
@@ -67,3 +71,21 @@ def test_step_cost_rounds_alternate_the_order_of_the_learners():
     assert {name: len(found) for name, found in times.items()} == {"a": 2, "b": 2, "c": 2}
     measured = calls[9:]  # after 3 warm-up steps each
     assert measured == ["a"] * 4 + ["b"] * 4 + ["c"] * 4 + ["c"] * 4 + ["b"] * 4 + ["a"] * 4
+
+
+def test_budget_table_sets_what_zsk_train_spent_against_the_budget(tmp_path):
+    results = tmp_path / "results.jsonl"
+    record = {"set": "photo", "cpu_minutes": 0.4, "seed": 0, "asked_cpu_seconds": 24.0}
+    put(results, record | {"train_cpu_seconds": 27.6, "epochs": 95}, ("set", "cpu_minutes", "seed"))
+    assert budget_table(results).splitlines()[-1] == "| photo | 24 | 27.6 | 1.15 | 95 |"
+
+
+def test_spent_cpu_counts_the_childs_threads_without_thread_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    code = (
+        "import os, time; assert 'OMP_NUM_THREADS' not in os.environ; "
+        "end = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    )
+    cpu, wall = spent_cpu([sys.executable, "-c", code], tmp_path / "log")
+    assert 0.3 <= cpu < 0.3 + 5 and wall >= cpu * 0.5
+    assert (tmp_path / "log").read_text().startswith("$ ")
