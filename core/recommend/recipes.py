@@ -32,6 +32,7 @@ PAPER_TRUNK = (
     "attention_at: [-2, -1]}"
 )
 
+
 def _recognition_terms(seen_classifier: bool) -> list[dict[str, Any]]:
     """D's cosine, attribute and cosine-softmax terms. ``seen_classifier`` keeps
     ``cosine_real``'s softmax of a linear seen-class classifier on φ (λ2 0.1, chosen for the
@@ -43,6 +44,7 @@ def _recognition_terms(seen_classifier: bool) -> list[dict[str, Any]]:
         {"type": "attribute"},
         {"type": "cosine_softmax"},
     ]
+
 
 _GAN_OPTIMISER = {"lr": 2.0e-4, "betas": [0.5, 0.999]}
 #: The feature stage's batch, where the data hold that many training images.
