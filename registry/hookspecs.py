@@ -23,7 +23,7 @@ ENTRY_POINT_GROUP = "zsk"
 #: The version of the plugin interface: hooks and everything in ``zsk.api``. A plugin declares
 #: the range it supports with a module attribute, e.g. ``zsk_plugin_api = ">=3.0,<4"``; a plugin
 #: outside its range is reported, not loaded.
-PLUGIN_API_VERSION = "3.1"
+PLUGIN_API_VERSION = "3.2"
 
 #: What each major version of the plugin API changed, for the message a plugin made for the
 #: previous major version gets.

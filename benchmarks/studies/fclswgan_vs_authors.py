@@ -3,7 +3,7 @@
 
     python -m benchmarks.studies.fclswgan_vs_authors OUT data [--dataset D] [--size small|full]
     python -m benchmarks.studies.fclswgan_vs_authors OUT authors --authors-code DIR [--dataset ..]
-    python -m benchmarks.studies.fclswgan_vs_authors OUT zsk [--dataset ..] [--seeds 0,1,2]
+    python -m benchmarks.studies.fclswgan_vs_authors OUT zsk [--dataset ..] [--no-calibrated]
     python -m benchmarks.studies.fclswgan_vs_authors --table OUT/results.jsonl
 
 ``data`` writes one of zsk's synthetic feature sets (zsk.testing.features, :data:`DATASETS`) in
@@ -14,6 +14,9 @@ OUT/data/SIZE/FOLDER: ``full`` has 2048-d features, ``small`` 512-d. ``--dataset
   48 attributes; each seen class 212 trainval features (6,360 in all: exactly 100 generator
   steps per epoch of the authors' code at batch 64) and 53 seen test features, each unseen
   class 265;
+- ``syn40clean``: syn40's classes, attributes and splits with each class's features fixed by
+  its attributes (no class offset, within-class noise 0.05): the set on which the release
+  learns at the ``full`` size within 1,000 steps (on syn40 and awa2 it stays at chance there);
 - ``awa2``: the feature benchmarks' AwA2-sized set (``AWA2_SIZED`` in
   benchmarks/speed/bench_features.py): 50 classes, 10 unseen, 13 of the 40 seen its ``val_loc``
   classes, 85 attributes, 600 features per class (480 trainval and 120 seen test per seen class:
@@ -37,12 +40,14 @@ generator steps of ONE training run per seed:
   classifiers, last epoch) and zsk's calibrated headline (300 generated features per class and
   30 classifier epochs, the only candidates, to keep the evaluation short). Training CPU seconds
   are the run's own; its validation run's (needed only for the calibrated headline) are beside
-  them in the results.
+  them in the results. ``--no-calibrated`` trains no validation run and computes the release's
+  protocol alone (half the CPU; the table's calibrated H then reads "not measured").
 
 One process, one thread; process CPU seconds. Results: one JSON line per (side, data set, size,
-seed, step) in OUT/results.jsonl; ``--table`` prints the side-by-side table (mean ± std over
-seeds).
-``--steps`` (multiples of :data:`EPOCH_STEPS`) evaluates at other step counts.
+seed, step) in OUT/results.jsonl, each written when its step count is done; ``--table`` prints
+the side-by-side table (mean ± std over seeds). Stopped and started again, ``zsk`` goes on from
+its last recorded step count (its checkpoint); the release cannot resume, so ``authors`` starts
+that seed afresh (``--seeds`` and ``--steps``, multiples of :data:`EPOCH_STEPS`, say which).
 """
 
 from __future__ import annotations
@@ -50,7 +55,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -60,12 +64,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmarks.speed.bench_features import AWA2_SIZED
+from benchmarks.studies.fclswgan_table import table
 from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 if TYPE_CHECKING:
-    from zsk.core.evaluate.result import EvalResult
+    from collections.abc import Iterator
+
+    from zsk.core.build.composer import Build
+    from zsk.core.evaluate.result import RouteResult
+    from zsk.core.evaluate.trained import TrainedRun
 
 STEPS = (200, 500, 1000, 2000)
 #: the release's epoch in generator steps (a divisor of every step count evaluated)
@@ -73,20 +82,22 @@ EPOCH_STEPS = 100
 KEY = ("side", "dataset", "size", "seed", "step")
 #: the synthetic sets (see module) as zsk.testing.features' arguments, less the feature size,
 #: and the folder (the release's ``--dataset``) each is written to
+SYN40 = {
+    "classes": 40,
+    "unseen": 10,
+    "validation": 8,
+    "attributes": 48,
+    "per_class": 265,
+    "test_share": 0.2,
+    "noise": 1.5,
+    "offset": 0.6,
+}
 DATASETS = {
-    "syn40": {
-        "classes": 40,
-        "unseen": 10,
-        "validation": 8,
-        "attributes": 48,
-        "per_class": 265,
-        "test_share": 0.2,
-        "noise": 1.5,
-        "offset": 0.6,
-    },
+    "syn40": SYN40,
+    "syn40clean": SYN40 | {"noise": 0.05, "offset": 0.0},
     "awa2": {k: v for k, v in AWA2_SIZED.items() if k != "feature_dim"},
 }
-FOLDERS = {"syn40": "SYN", "awa2": "AWA2SYN"}
+FOLDERS = {"syn40": "SYN", "syn40clean": "SYNCLEAN", "awa2": "AWA2SYN"}
 #: feature and hidden sizes, and the GAN's learning rate: AwA's published 1e-5 at the full size;
 #: CUB's published 1e-4 at the small one, where 1e-5 left the authors' code at chance ZSL top-1
 #: (0.106 among 10 classes) after 1,000 steps
@@ -179,9 +190,20 @@ def authors(
         command += authors_arguments(out, dataset, size, seed, steps)
         env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")]))
-        subprocess.run(command, check=True, cwd=work, env=env)
-        for point in json.loads(result.read_text())["points"]:
+        for point in _streamed_points(command, work, env):
             append(out, _authors_row(point, dataset, size, seed))
+
+
+def _streamed_points(command: list[str], cwd: Path, env: dict) -> Iterator[dict]:
+    """Run the release's driver, echoing its output, and yield each point it prints (a JSON
+    line) as it comes, so that the step counts it finished stay recorded if it is stopped."""
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True) as run:
+        for line in run.stdout or ():
+            print(line, end="", flush=True)
+            if line.startswith('{"epoch"'):
+                yield json.loads(line)
+    if run.returncode:
+        raise subprocess.CalledProcessError(run.returncode, command)
 
 
 def _authors_row(point: dict, dataset: str, size: str, seed: int) -> dict:
@@ -226,14 +248,16 @@ def zsk_overrides(out: Path, dataset: str, size: str, seed: int) -> list[str]:
     ]
 
 
-def zsk_side(out: Path, dataset: str, size: str, seeds: list[int], steps: list[int]) -> None:
-    """zsk's example at each of ``steps`` for each seed: the run and its validation run trained to
-    each step count in turn, then evaluated as ``zsk eval`` evaluates (see module)."""
+def zsk_side(
+    out: Path, dataset: str, size: str, seeds: list[int], steps: list[int], calibrated: bool = True
+) -> None:
+    """zsk's example at each of ``steps`` for each seed: the run (and, for the calibrated
+    headline, its validation run) trained to each step count in turn, then evaluated as ``zsk
+    eval`` evaluates (see module); ``calibrated=False`` trains no validation run and evaluates
+    the release's protocol alone. A seed whose run OUT already holds goes on from its last
+    recorded step count."""
     import torch
 
-    from zsk.core.evaluate.evaluator import EvalOptions, evaluate
-    from zsk.core.evaluate.result import write_eval
-    from zsk.core.evaluate.trained import load_trained
     from zsk.core.rundir.building import build_run
     from zsk.core.rundir.directory import load_run
     from zsk.core.rundir.validation_run import companion
@@ -242,100 +266,99 @@ def zsk_side(out: Path, dataset: str, size: str, seeds: list[int], steps: list[i
     torch.set_num_threads(1)
     for seed in seeds:
         run_dir = out / "zsk" / f"{dataset}-{size}-seed{seed}"
-        sets = zsk_overrides(out, dataset, size, seed)
-        build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
-        validation = companion(run_dir)
-        builds = {path: load_run(path) for path in (run_dir, validation)}
-        spent = dict.fromkeys(builds, 0.0)
-        for step in steps:
+        done = _recorded_zsk(out, dataset, size, seed, calibrated)
+        if not done:
+            sets = zsk_overrides(out, dataset, size, seed)
+            build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
+        paths = (run_dir, companion(run_dir)) if calibrated else (run_dir,)
+        builds = {path: load_run(path) for path in paths}
+        last = done[-1] if done else {}
+        spent = {run_dir: last.get("train_cpu_seconds", 0.0)}
+        spent[companion(run_dir)] = last.get("validation_train_cpu_seconds", 0.0)
+        for step in (s for s in steps if s > last.get("step", 0)):
             for path, built in builds.items():
                 clock = time.process_time()
                 Trainer(built, path, steps=step, device="cpu", resume=True).fit()
                 spent[path] += time.process_time() - clock
             clock = time.process_time()
-            options = EvalOptions(
-                images_per_class=(300,), classifier_epochs=(30,), probe_steps=100, seed=seed
-            )
-            result = evaluate(load_trained(run_dir, builds[run_dir]), options, torch.device("cpu"))
-            write_eval(run_dir, result)
-            row = _zsk_row(result, size, seed, step, spent[run_dir], time.process_time() - clock)
-            row |= {"dataset": dataset, "validation_train_cpu_seconds": spent[validation]}
-            append(out, row)
+            row = _zsk_evaluated(run_dir, builds[run_dir], seed, calibrated)
+            row |= {"dataset": dataset, "size": size, "seed": seed, "step": step}
+            row |= {"train_cpu_seconds": spent[run_dir]}
+            row |= {"eval_cpu_seconds": time.process_time() - clock}
+            if calibrated:
+                row["validation_train_cpu_seconds"] = spent[companion(run_dir)]
+            append(out, row | {"finished": time.strftime("%Y-%m-%d %H:%M:%S")})
 
 
-def _zsk_row(
-    result: EvalResult, size: str, seed: int, step: int, train: float, spent: float
-) -> dict:
-    generative, published = (result.routes[k] for k in ("generative", "published_protocol"))
-    return {
-        "side": "zsk",
-        "size": size,
-        "seed": seed,
-        "step": step,
-        "zsl_top1": published.zsl_top1,
-        **{k: getattr(published.gzsl, k) for k in ("u", "s", "h")},
-        "calibrated": {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h},
-        "train_cpu_seconds": train,
-        "eval_cpu_seconds": spent,
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+def _recorded_zsk(out: Path, dataset: str, size: str, seed: int, calibrated: bool) -> list[dict]:
+    """zsk's rows of this seed that OUT already holds, by step, when its run can go on from
+    them (a checkpoint kept; the same evaluation asked for); else none, and the run starts
+    afresh."""
+    from zsk.core.train.checkpoint import find_latest
+
+    run_dir = out / "zsk" / f"{dataset}-{size}-seed{seed}"
+    if not run_dir.is_dir() or find_latest(run_dir) is None:
+        return []
+    rows = [
+        r
+        for r in read(out / RESULTS)
+        if (r["side"], r["dataset"], r["size"], r["seed"]) == ("zsk", dataset, size, seed)
+    ]
+    if any(("calibrated" in r) != calibrated for r in rows):
+        return []
+    return sorted(rows, key=lambda r: r["step"])
+
+
+def _zsk_evaluated(run_dir: Path, build: Build, seed: int, calibrated: bool) -> dict:
+    """The run's newest checkpoint evaluated: the release's protocol, and with ``calibrated``
+    zsk's calibrated headline beside it (written as the run's eval.json)."""
+    import torch
+
+    from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+    from zsk.core.evaluate.result import write_eval
+    from zsk.core.evaluate.trained import load_trained
+
+    trained, cpu = load_trained(run_dir, build), torch.device("cpu")
+    if not calibrated:
+        return _published_numbers(_published_only(trained, seed))
+    options = EvalOptions(
+        images_per_class=(300,), classifier_epochs=(30,), probe_steps=100, seed=seed
+    )
+    result = evaluate(trained, options, cpu)
+    write_eval(run_dir, result)
+    generative = result.routes["generative"]
+    calibrated_numbers = {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h}
+    return _published_numbers(result.routes["published_protocol"]) | {
+        "calibrated": calibrated_numbers
     }
 
 
-def _cell(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.3f}" if values else "—"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+def _published_only(trained: TrainedRun, seed: int) -> RouteResult:
+    """The release's protocol (``routes.published_protocol``) on the trained run, computed as
+    ``zsk eval`` computes it (with its own draws of the generator's noise), without the rest of
+    its evaluation."""
+    import torch
 
+    from zsk.core.components.metric_inputs import LabelledImages
+    from zsk.core.data.loader import load_split_images
+    from zsk.core.evaluate.published_protocol import published_protocol
 
-def _group(rows: list[dict]) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["dataset"], row["size"], row["step"], row["side"]), []).append(row)
-    return groups
-
-
-def _scores(side: list[dict]) -> str:
-    if not side:
-        return "—"
-    hus = ", ".join(_cell([r[k] for r in side]) for k in ("u", "s", "h"))
-    return f"{_cell([r['zsl_top1'] for r in side])} / {hus}"
-
-
-def _cpu(sides: tuple[list[dict], ...], field: str) -> str:
-    return " / ".join(
-        f"{statistics.mean(r[field] for r in side):.0f}" if side else "—" for side in sides
+    data, size = trained.build.data, trained.build.dims.image_size
+    gan = trained.build.gan.to("cpu").eval()
+    torch.manual_seed(seed)
+    train, test_seen, test_unseen = (
+        LabelledImages(*load_split_images(data, split, size))
+        for split in ("train", "test_seen", "test_unseen")
     )
+    return published_protocol(gan, data, train, test_seen + test_unseen, torch.device("cpu"), seed)
 
 
-def table(path: Path) -> str:
-    """The side-by-side table (mean ± std over seeds) of result rows, one line per data set,
-    size and step count: ZSL top-1 and uncalibrated u, s, H of both sides as the release
-    computes them (last classifier epoch), zsk's calibrated H, each side's training and
-    evaluation CPU seconds; then the release's own printout (best epoch on the test features)."""
-    groups = _group(read(path))
-    lines = [
-        "| data set | size | steps | seeds | authors: ZSL / u, s, H | zsk: ZSL / u, s, H "
-        "| zsk calibrated H | training CPU s (authors / zsk) | evaluation CPU s |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for dataset, size, step in sorted({k[:3] for k in groups}):
-        sides = tuple(groups.get((dataset, size, step, side), []) for side in ("authors", "zsk"))
-        seeds = min(map(len, sides)) if all(sides) else max(map(len, sides))
-        calibrated = _cell([r["calibrated"]["h"] for r in sides[1]]) if sides[1] else "—"
-        cells = [dataset, size, f"{step:,}", seeds, *map(_scores, sides), calibrated]
-        cells += [_cpu(sides, "train_cpu_seconds"), _cpu(sides, "eval_cpu_seconds")]
-        lines.append("| " + " | ".join(map(str, cells)) + " |")
-    lines += [
-        "",
-        "| data set | size | steps | authors as printed (best of 25 epochs on test): "
-        "ZSL / u, s, H |",
-        "|---|---|---|---|",
-    ]
-    for (dataset, size, step, side), members in sorted(groups.items()):
-        if side == "authors":
-            best = _scores([r["best_on_test"] for r in members])
-            lines.append(f"| {dataset} | {size} | {step:,} | {best} |")
-    return "\n".join(lines)
+def _published_numbers(published: RouteResult) -> dict:
+    return {
+        "side": "zsk",
+        "zsl_top1": published.zsl_top1,
+        **{k: getattr(published.gzsl, k) for k in ("u", "s", "h")},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -348,6 +371,12 @@ def main(argv: list[str] | None = None) -> None:
         "--steps", default=",".join(map(str, STEPS)), help=f"multiples of {EPOCH_STEPS}"
     )
     parser.add_argument("--authors-code", type=Path)
+    parser.add_argument(
+        "--no-calibrated",
+        action="store_true",
+        help="zsk: train no validation run and evaluate the release's protocol alone "
+        "(half the CPU; the table's calibrated H reads 'not measured')",
+    )
     args = parser.parse_args(argv)
     if tabled(args, table):
         return
@@ -362,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
         code = args.authors_code.resolve()
         authors(args.out, args.dataset, args.size, seeds, code, steps)
     elif args.action == "zsk":
-        zsk_side(args.out, args.dataset, args.size, seeds, steps)
+        zsk_side(args.out, args.dataset, args.size, seeds, steps, not args.no_calibrated)
     else:
         parser.error("give data, authors, zsk or --table")
 

@@ -174,10 +174,23 @@ class PhaseContext:
         module = self._head_module(role)
 
         def judge() -> torch.Tensor:
-            features = self.features(source)
+            pools = module.pools_positions()
+            features = self.mean_features(source) if pools else self.features(source)
             return module.judge(features, self._condition(module, CONDITION_OF_SOURCE[source]))
 
         return self._cached(("head", role, source), judge)
+
+    def mean_features(self, source: Source) -> torch.Tensor:
+        """The trunk's features averaged over positions, (B, C, 1, 1), once for every head that
+        pools (``Head.pools_positions``): their gradients then add up on the mean and reach the
+        trunk as one broadcast, where each head's own mean made them a dense sum of full maps,
+        a slower gradient for the trunk's backward (channels_last convolutions among others)."""
+
+        def mean() -> torch.Tensor:
+            features = self.features(source)
+            return features.sum(dim=(2, 3), keepdim=True) / (features.shape[2] * features.shape[3])
+
+        return self._cached(("mean_features", source), mean)
 
     def optional_class_logits(self, source: Source) -> torch.Tensor | None:
         """Seen-class logits of the embedding head's classifier; None when it has none."""

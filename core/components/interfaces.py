@@ -101,13 +101,10 @@ class Condition:
 
 
 class Normalizer(Component):
-    """Base of normalisers.
-
-    A *weight* normaliser wraps a layer (``wrap``), e.g. spectral normalisation of a conv kernel;
-    a *feature* normaliser makes a normalisation layer for a number of channels (``feature``),
-    e.g. batch or instance norm. ``roles`` says which of the two a normaliser can play; a block
-    that takes a normaliser asks for the role it needs, and a normaliser asked for a role it
-    cannot play is a user error.
+    """Base of normalisers: a *weight* normaliser wraps a layer (``wrap``, e.g. spectral norm of
+    a conv kernel), a *feature* normaliser makes a normalisation layer for a number of channels
+    (``feature``, e.g. batch or instance norm). ``roles`` says which of the two it can play; a
+    block asks for the role it needs, and asking for one it cannot play is a user error.
     """
 
     kind = "normalizer"
@@ -138,8 +135,7 @@ class Attention(Component, nn.Module):
 
     def __init__(self, params: Component.Params, *, channels: int):
         nn.Module.__init__(self)
-        self.params = params
-        self.channels = channels
+        self.params, self.channels = params, channels
 
 
 class _SizedNetwork(Component, nn.Module):
@@ -147,8 +143,7 @@ class _SizedNetwork(Component, nn.Module):
 
     def __init__(self, params: Component.Params, *, dims: Dims):
         nn.Module.__init__(self)
-        self.params = params
-        self.dims = dims
+        self.params, self.dims = params, dims
 
 
 class Generator(_SizedNetwork, abc.ABC):
@@ -242,6 +237,11 @@ class Head(_SizedNetwork):
         """The head's output: ``forward(features, condition)`` for a conditional head, else
         ``forward(features)``."""
         return self(features, condition) if self.condition else self(features)
+
+    def pools_positions(self) -> bool:
+        """Whether the output reads the features only through their mean over positions: the
+        step then gives it that mean, (B, C, 1, 1), computed once for every head that pools."""
+        return False
 
     def auxiliary_sources(self, phase: Phase) -> tuple[Source, ...]:
         """The sources whose samples get this head's own term in ``phase``: none without an

@@ -106,3 +106,23 @@ def check_reads_condition(label: str, head: nn.Module, draw: Draw, run: Run) -> 
             "(the judged images' classes) changes: it ignores its condition; read it in "
             "forward or auxiliary_loss, or declare no `condition`"
         )
+
+
+def check_pools_positions(label: str, head: nn.Module, draw: Draw, run: Run) -> None:
+    """A head that declares ``pools_positions`` judges the features' mean over positions,
+    (B, C, 1, 1) — what the step hands it — as it judges the features themselves."""
+    if not head.pools_positions():
+        return
+    head.eval()
+    inputs = draw(4, 15)
+    pooled = (inputs[0].mean(dim=(2, 3), keepdim=True), *inputs[1:])
+    with torch.no_grad():
+        torch.manual_seed(16)
+        whole = run(head, inputs)[0]
+        torch.manual_seed(16)
+        mean = run(head, pooled)[0]
+    if whole.shape != mean.shape or not torch.allclose(whole, mean, atol=1e-5):
+        raise ContractError(
+            f"{label}: declares pools_positions() but judges the features' mean over positions "
+            "differently from the features; return False there"
+        )

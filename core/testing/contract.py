@@ -33,6 +33,7 @@ from zsk.testing.batch_checks import (
     Inputs,
     Run,
     check_batch_of_one,
+    check_pools_positions,
     check_reads_condition,
     check_reads_input,
     check_samples_independent,
@@ -308,6 +309,7 @@ def _check_head(
     )
     if cls.condition:
         check_reads_condition(label, head, draw, run)
+    check_pools_positions(label, head, draw, run)
 
 
 def _head_inputs(dims: Dims, in_shape: tuple[int, int, int]) -> Draw:

@@ -42,6 +42,9 @@ class _PooledHead(Head):
     def pooled(features: torch.Tensor) -> torch.Tensor:
         return spatial_mean(features)
 
+    def pools_positions(self) -> bool:
+        return True
+
     def forward(self, features: torch.Tensor, condition: Condition) -> torch.Tensor:
         """The real/fake score w·h (a subclass may read ``condition`` here, or in its loss)."""
         return self.score(self.pooled(features)).squeeze(1)

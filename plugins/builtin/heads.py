@@ -38,11 +38,14 @@ class _ConvHead(Head, abc.ABC):
         )
         self.conv = params.weight_norm.build().wrap(conv)
 
+    def _pointwise(self) -> bool:
+        return self.params.kernel_size == 1 and self.params.padding == 0
+
     def pooled(self, features: torch.Tensor) -> torch.Tensor:
         """The head's conv averaged over positions, (B, out_channels). A 1×1 conv without
         padding is linear per position, so it is applied to the averaged features instead:
         the same numbers at a fraction of the cost."""
-        if self.params.kernel_size == 1 and self.params.padding == 0:
+        if self._pointwise():
             # as a linear layer: a convolution over one position costs several times more
             weight = self.conv.weight.flatten(1)
             return F.linear(spatial_mean(features), weight, self.conv.bias)
@@ -75,6 +78,9 @@ class RealFakeHead(_ConvHead):
     def out_channels(self) -> int:
         return 1
 
+    def pools_positions(self) -> bool:
+        return self._pointwise() and not self.params.patch
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if self.params.patch:
             return self.conv(features)
@@ -95,6 +101,9 @@ class AttributeHead(_ConvHead):
 
     def out_channels(self) -> int:
         return self.dims.num_attributes
+
+    def pools_positions(self) -> bool:
+        return self._pointwise()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         attributes = self.pooled(features)
@@ -120,6 +129,9 @@ class ConvEmbeddingHead(EmbeddingHead, _ConvHead):
 
     def out_channels(self) -> int:
         return self.dims.embedding_dim
+
+    def pools_positions(self) -> bool:
+        return self._pointwise()
 
     def __init__(self, params: Params, *, dims: Dims, in_shape: tuple[int, int, int]):
         super().__init__(params, dims=dims, in_shape=in_shape)

@@ -12,7 +12,7 @@ import torch
 
 from benchmarks.studies import fclswgan_release
 from benchmarks.studies import fclswgan_vs_authors as study
-from benchmarks.studies.results import put
+from benchmarks.studies.results import put, read
 from zsk.plugins.builtin.datasets.features import Xlsa17
 from zsk.testing.features import synthetic_features
 
@@ -120,3 +120,77 @@ def test_the_releases_command_line_names_the_sets_sizes_and_files(tmp_path):
     assert options["manualSeed"] == "3" and options["nepoch"] == "5"
     folder = Path(options["dataroot"]) / options["dataset"]
     assert folder == study.data_folder(tmp_path, "awa2", "full").resolve()
+
+
+def test_the_clean_40_class_set_is_syn40_with_features_fixed_by_the_attributes(
+    tmp_path, monkeypatch
+):
+    """syn40clean: syn40's classes, attributes and splits; no class offset and a within-class
+    spread of 0.05, so each class's features sit close to relu(t_c M), scaled."""
+    monkeypatch.setitem(study.SIZES, "small", {"dim": 8, "hidden": 4, "lr": 1e-4})
+    root = study.write_data(tmp_path, "syn40clean", "small")
+    data = Xlsa17(Xlsa17.Params(root=str(root))).load()
+    syn40 = Xlsa17(Xlsa17.Params(root=str(study.write_data(tmp_path, "syn40", "small")))).load()
+    assert data.attributes.shape == (40, 48) and torch.equal(data.attributes, syn40.attributes)
+    assert [len(getattr(data, k)) for k in ("train", "test_seen", "test_unseen")] == [
+        len(getattr(syn40, k)) for k in ("train", "test_seen", "test_unseen")
+    ]
+    generator = torch.Generator().manual_seed(0)
+    table = torch.nn.functional.normalize(torch.rand(40, 48, generator=generator))
+    mixing = torch.randn(48, 8, generator=generator)
+    means = torch.relu(table @ mixing).repeat_interleave(265, dim=0)
+    positive = means > 0.3  # where relu does not cut the spread
+    x, y = means[positive], data.features[positive]
+    scale = float((x * y).sum() / (x * x).sum())
+    assert scale == pytest.approx(0.5 / float(means.mean()), rel=0.02)
+    assert float((y - scale * x).std()) == pytest.approx(0.05 * scale, rel=0.1)
+
+
+def test_rows_without_the_calibrated_headline_say_so(tmp_path):
+    path = tmp_path / "results.jsonl"
+    best = {"zsl_top1": 0.3, "u": 0.1, "s": 0.9, "h": 0.18}
+    put(path, _row("authors", 200, 0, 0.3, 0.1, 0.9, best_on_test=best), study.KEY)
+    put(path, _row("zsk", 200, 0, 0.3, 0.1, 0.9), study.KEY)
+    line = next(line for line in study.table(path).splitlines() if "| 200 |" in line)
+    assert line.split("|")[7].strip() == "not measured"
+
+
+def test_zsks_side_without_the_calibrated_headline_trains_no_validation_run_and_resumes(
+    tmp_path, monkeypatch
+):
+    """--no-calibrated: the run alone, its newest checkpoint evaluated by the release's protocol
+    (routes.published_protocol); a second call goes on from the last recorded step count."""
+    from zsk.core.components.metric_inputs import LabelledImages
+    from zsk.core.data.loader import load_split_images
+    from zsk.core.evaluate.published_protocol import published_protocol
+    from zsk.core.evaluate.trained import load_trained
+    from zsk.core.rundir.validation_run import companion
+    from zsk.core.train.checkpoint import find_latest
+
+    monkeypatch.setitem(study.SIZES, "small", {"dim": 8, "hidden": 4, "lr": 1e-4})
+    study.write_data(tmp_path, "syn40clean", "small")
+    study.zsk_side(tmp_path, "syn40clean", "small", [0], [2, 4], calibrated=False)
+    run_dir = tmp_path / "zsk" / "syn40clean-small-seed0"
+    rows = read(tmp_path / "results.jsonl")
+    assert [r["step"] for r in rows] == [2, 4] and find_latest(companion(run_dir)) is None
+    assert all("calibrated" not in r and "validation_train_cpu_seconds" not in r for r in rows)
+    assert 0 < rows[0]["train_cpu_seconds"] < rows[1]["train_cpu_seconds"]
+    trained = load_trained(run_dir)  # the step-4 checkpoint, loaded afresh
+    assert trained.step == 4
+    splits = [
+        LabelledImages(*load_split_images(trained.build.data, split, 0))
+        for split in ("train", "test_seen", "test_unseen")
+    ]
+    torch.manual_seed(0)  # the generator's noise, as the driver seeds it
+    cpu = torch.device("cpu")
+    published = published_protocol(
+        trained.build.gan.eval(), trained.build.data, splits[0], splits[1] + splits[2], cpu, 0
+    )
+    assert rows[1]["zsl_top1"] == published.zsl_top1
+    assert (rows[1]["u"], rows[1]["s"], rows[1]["h"]) == tuple(
+        getattr(published.gzsl, k) for k in ("u", "s", "h")
+    )
+    study.zsk_side(tmp_path, "syn40clean", "small", [0], [2, 4, 6], calibrated=False)
+    rows = read(tmp_path / "results.jsonl")
+    assert [r["step"] for r in rows] == [2, 4, 6] and load_trained(run_dir).step == 6
+    assert rows[2]["train_cpu_seconds"] > rows[1]["train_cpu_seconds"]

@@ -141,7 +141,7 @@ def test_a_plugin_for_api_2_is_told_what_api_3_changed(install_fake):
     assert "fake_loss" not in get_registry().names("loss")
     [failure] = manager.failures()
     assert failure.error == (
-        "supports zsk plugin API >=2.0,<3 but this zsk provides plugin API 3.1; plugin API 3 "
+        "supports zsk plugin API >=2.0,<3 but this zsk provides plugin API 3.2; plugin API 3 "
         "moved every name a plugin imports to zsk.api and builds components with keyword-only "
         "inputs, so a plugin made for 2.x is not loaded: install a release of it made for plugin "
         "API 3, or a zsk that provides plugin API >=2.0,<3 (docs/plugin-guide.md, 'Migrating "

@@ -12,6 +12,7 @@ from torch import nn
 
 from zsk.core.components.interfaces import Loss, SemanticEncoder
 from zsk.plugins.builtin.generators import NoiseDecoder
+from zsk.plugins.builtin.heads import AttributeHead
 from zsk.registry import Component
 from zsk.testing import check_component
 from zsk.testing.errors import ContractError
@@ -143,3 +144,18 @@ class _BatchStatLoss(Loss):
 def test_a_loss_that_is_nan_at_batch_size_one_is_caught():
     with pytest.raises(ContractError, match="at batch size 1"):
         check_loss(_BatchStatLoss)
+
+
+class _ClaimsToPool(AttributeHead):
+    """Declares that it reads only the features' mean, whatever its conv's kernel."""
+
+    name = "claims_to_pool"
+
+    def pools_positions(self) -> bool:
+        return True
+
+
+def test_a_head_that_reads_positions_but_claims_to_pool_is_caught():
+    check_component(_ClaimsToPool, params={"kernel_size": 1, "padding": 0}, in_shape=(8, 4, 4))
+    with pytest.raises(ContractError, match="declares pools_positions"):
+        check_component(_ClaimsToPool, params={"kernel_size": 3}, in_shape=(8, 4, 4))

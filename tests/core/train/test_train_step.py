@@ -146,3 +146,50 @@ def test_weighted_sum_of_terms(build):
     expected = sum(weights[name] * value for name, value in result.terms.items())
     assert torch.allclose(result.total, expected)
     assert set(result.terms) == {"tiny_lsgan", "tiny_cosine"}
+
+
+def _pointwise_heads_build(tiny_data, **real_fake):
+    spec = spec_dict(tiny_data.root)
+    pointwise = {"kernel_size": 1, "padding": 0}
+    spec["model"]["heads"].update(
+        real_fake={"type": "real_fake", "params": {**pointwise, **real_fake}},
+        embedding={"type": "embedding", "params": pointwise},
+        attribute={"type": "attribute", "params": pointwise},
+    )
+    return make_build(tiny_data, spec)
+
+
+def test_heads_that_pool_read_one_mean_of_the_features(tiny_data):
+    build = _pointwise_heads_build(tiny_data)
+    heads = build.gan.discriminator.heads
+    pooling = [role for role, head in heads.items() if head.pools_positions()]
+    assert sorted(pooling) == ["attribute", "embedding", "real_fake"]
+    ctx = _context(build)
+    mean = ctx.features("real").detach().mean(dim=(2, 3))
+    for role in pooling:
+        conv = heads[role].conv
+        expected = mean @ conv.weight.flatten(1).T + conv.bias
+        judged = ctx.head(role, "real")
+        assert torch.allclose(judged, expected.reshape(judged.shape), atol=1e-6)
+    patches = _pointwise_heads_build(tiny_data, patch=True).gan.discriminator.heads
+    assert not patches["real_fake"].pools_positions()  # a score per position reads every one
+
+
+def test_the_trunk_gets_the_pooling_heads_gradient_as_one_broadcast(tiny_data):
+    build = _pointwise_heads_build(tiny_data)
+    ctx = _context(build)
+    loss = ctx.head("embedding", "real").sum() + ctx.head("attribute", "real").square().sum()
+    arrived = []
+    ctx.features("real").register_hook(arrived.append)
+    loss.backward()
+    (gradient,) = arrived
+    assert gradient.stride()[2:] == (0, 0)  # one (B, C) gradient broadcast over positions
+    features = ctx.features("real").detach().requires_grad_(True)
+    mean = features.mean(dim=(2, 3))
+    heads = build.gan.discriminator.heads
+    embedding, attribute = heads["embedding"].conv, heads["attribute"].conv
+    formula = (mean @ embedding.weight.flatten(1).T + embedding.bias).sum() + (
+        (mean @ attribute.weight.flatten(1).T + attribute.bias).square().sum()
+    )
+    (expected,) = torch.autograd.grad(formula, features)
+    assert torch.allclose(gradient, expected, atol=1e-6)
