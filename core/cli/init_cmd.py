@@ -143,9 +143,9 @@ def _sized_spec(
         del spec["validation_run"]
     flops = step_flops(spec)
     feature_stage = FEATURE_STAGE_SECONDS if route == "two-stage" else 0.0
-    epochs = epochs_for(first, flops, fit.batch_size, images, cpu_minutes * 60 - feature_stage)
+    epochs = epochs_for(first, flops, fit, cpu_minutes * 60 - feature_stage)
     spec["train"]["epochs"] = epochs
-    expected = expected_cpu_seconds(first, flops, fit.batch_size, images, epochs) + feature_stage
+    expected = expected_cpu_seconds(first, flops, fit, epochs) + feature_stage
     if route == "two-stage":
         spec = staged(spec, num_attributes(spec))
     header = (

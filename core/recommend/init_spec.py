@@ -5,8 +5,9 @@ image size (the smallest the generator supports that is at least the training im
 side, capped by ``max_image_size``), and the training length. Only training images are read:
 no test image influences the spec. The length comes from the budget: the FLOPs of one real
 training step (every update its objective makes, counted on the built networks) at a measured
-rate per route, after the CPU the training process spends besides its steps, split between
-the run and the validation run that chooses GZSL's calibration (``validation_run``). Counting
+rate per route, after the CPU the training process spends besides its steps, for the steps of
+the run and of the validation run that chooses GZSL's calibration (``validation_run``), each
+counted as the trainer counts them (whole batches of its own training images). Counting
 FLOPs, not timing steps, keeps the spec the same on every machine; the spec pins one thread,
 so the budget is the process CPU the run spends.
 
@@ -37,16 +38,14 @@ IMAGE_SIZES = (32, 64, 128)
 #: Training FLOPs per CPU second of one thread, and the CPU seconds a ``zsk train`` process
 #: spends besides its steps (starting Python and torch, reading the images, building both
 #: runs, checkpoints), per route: fitted to the process CPU of ``zsk train`` on the reference
-#: machine, so the budget a spec states is what its run spends (BENCHMARKS.md §6 says where).
-FLOPS_PER_SECOND = {"no-gan": 78e9, "image-gan": 40e9}
+#: machine, shared as it usually is, so the budget a spec states is what its run spends
+#: (BENCHMARKS.md §6 says where; the image GAN's from an older measurement).
+FLOPS_PER_SECOND = {"no-gan": 65e9, "image-gan": 40e9}
 PROCESS_SECONDS = {"no-gan": 5.0, "image-gan": 0.0}
 #: Process CPU seconds the two-stage route's feature stage adds (extracting φ(x) for both runs,
 #: the regulariser's classifiers, the feature GAN and its validation run), kept out of the
 #: recogniser's share of the budget.
 FEATURE_STAGE_SECONDS = 6.5
-#: Training images a validation run keeps, as a share of the run's (held-out classes and the
-#: fifth of the other classes' images leave); used to split the budget.
-_VALIDATION_SHARE = 0.6
 
 
 def median_side(paths: list[Path], sample: int = 64) -> int:
@@ -110,11 +109,20 @@ def training_images(spec: dict[str, Any]) -> list[Path]:
 
 @dataclasses.dataclass(frozen=True)
 class DataFit:
-    """How a route's spec fits a data set: its batch, and whether a validation run fits."""
+    """How a route's spec fits a data set: its batch, whether a validation run fits, and the
+    training images of the run and of its validation run (0 without one)."""
 
     batch_size: int
     validation_run: bool
     note: str  # what was changed for small data, and why ("" when nothing was)
+    run_images: int
+    validation_images: int
+
+    def steps(self, epochs: int) -> int:
+        """Training steps of the run and its validation run for ``epochs``, as the trainer
+        counts them: whole batches only (the sized routes make one critic update a step)."""
+        batches = self.run_images // self.batch_size + self.validation_images // self.batch_size
+        return epochs * batches
 
 
 def fit_to_data(spec: dict[str, Any]) -> DataFit:
@@ -122,19 +130,18 @@ def fit_to_data(spec: dict[str, Any]) -> DataFit:
     fill; without a validation run where the data hold too few seen classes or images for
     one (GZSL's constant is then chosen on the run's own pseudo-unseen classes)."""
     data = load_data(validated_spec(spec))
-    wanted = spec["train"]["batch_size"]
+    wanted, images = spec["train"]["batch_size"], len(data.train)
     holdout = HoldoutSpec()
     try:
         validation = apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
     except UserError as exc:
-        batch = max(1, min(wanted, len(data.train)))
-        note = f"no validation run: {exc.message}"
-        return DataFit(batch, False, note + (f"; batch {batch}" if batch < wanted else ""))
-    batch = max(1, min(wanted, len(data.train), len(validation.train)))
-    if batch == wanted:
-        return DataFit(batch, True, "")
-    note = f"batch {batch}: the validation run trains on {len(validation.train)} images"
-    return DataFit(batch, True, note)
+        batch = max(1, min(wanted, images))
+        note = f"no validation run: {exc.message}" + (f"; batch {batch}" if batch < wanted else "")
+        return DataFit(batch, False, note, images, 0)
+    held = len(validation.train)
+    batch = max(1, min(wanted, images, held))
+    note = "" if batch == wanted else f"batch {batch}: the validation run trains on {held} images"
+    return DataFit(batch, True, note, images, held)
 
 
 def step_flops(spec: dict[str, Any]) -> int:
@@ -154,15 +161,14 @@ def step_flops(spec: dict[str, Any]) -> int:
     return counter.get_total_flops() or 1
 
 
-def epochs_for(route: str, flops: int, batch: int, images: int, cpu_seconds: float) -> int:
+def epochs_for(route: str, flops: int, fit: DataFit, cpu_seconds: float) -> int:
     """Passes over the training images that ``cpu_seconds`` of process CPU buy for the run
     and its validation run together (one ``zsk train``), at least 1."""
     training = max(cpu_seconds - PROCESS_SECONDS[route], 0.0)
-    steps = training * FLOPS_PER_SECOND[route] / flops / (1 + _VALIDATION_SHARE)
-    return max(1, round(steps * batch / max(images, 1)))
+    steps = training * FLOPS_PER_SECOND[route] / flops
+    return max(1, round(steps / max(fit.steps(1), 1)))
 
 
-def expected_cpu_seconds(route: str, flops: int, batch: int, images: int, epochs: int) -> float:
+def expected_cpu_seconds(route: str, flops: int, fit: DataFit, epochs: int) -> float:
     """The process CPU seconds :func:`epochs_for`'s model expects ``epochs`` to cost."""
-    steps = epochs * images / batch * (1 + _VALIDATION_SHARE)
-    return PROCESS_SECONDS[route] + steps * flops / FLOPS_PER_SECOND[route]
+    return PROCESS_SECONDS[route] + fit.steps(epochs) * flops / FLOPS_PER_SECOND[route]

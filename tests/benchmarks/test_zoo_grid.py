@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
+from benchmarks.speed.budget import spent_cpu
+from benchmarks.speed.budget import table as budget_table
 from benchmarks.speed.step_cost import interleaved_ms
 from benchmarks.speed.step_cost import table as step_table
 from benchmarks.studies.results import put
-from benchmarks.studies.zoo.grid import KEY, table
+from benchmarks.studies.zoo.grid import KEY, TWO_STAGE, table
 
 
-def _gzsl(h: float) -> dict:
-    return {"u": h, "s": h, "h": h}
+def _gzsl(h: float, val_h: float = 0.5) -> dict:
+    return {"u": h, "s": h, "h": h, "calibration": {"val_h": val_h}}
 
 
 def _records(seed: int) -> list[dict]:
@@ -41,6 +45,25 @@ def test_grid_table_gives_every_route_mean_spread_and_cpu(tmp_path):
     assert "zsk init default | 0.650 ± 0.129 |" in table(results)
 
 
+def test_two_stage_headline_is_the_route_with_the_higher_validation_h(tmp_path):
+    results = tmp_path / "results.jsonl"
+    for seed in range(3):
+        default, _, features = _records(seed)
+        # seed 1: the feature GAN has the higher validation H, so it is the headline
+        features["eval"]["generative"]["gzsl"] = _gzsl(0.1, val_h=0.9 if seed == 1 else 0.2)
+        put(results, default, KEY)
+        put(results, features, KEY)
+    zsl = [0.5, 0.2, 0.7]  # embedding's 0.5 + 0.1·seed, except seed 1's feature GAN
+    h = [0.4, 0.1, 0.4]
+    mean = lambda v: sum(v) / 3  # noqa: E731
+    std = lambda v: (sum((x - mean(v)) ** 2 for x in v) / 2) ** 0.5  # noqa: E731
+    row = (
+        f"| textures | {TWO_STAGE} | {mean(zsl):.3f} ± {std(zsl):.3f} | "
+        f"{mean(h):.3f} ± {std(h):.3f} | 30 |"  # 20 (recogniser) + 3 (φ(x)) + 7 (feature GAN)
+    )
+    assert row in table(results).splitlines()
+
+
 def test_step_cost_table_shows_each_rate_and_the_ratio(tmp_path):
     results = tmp_path / "results.jsonl"
     record = {
@@ -67,3 +90,21 @@ def test_step_cost_rounds_alternate_the_order_of_the_learners():
     assert {name: len(found) for name, found in times.items()} == {"a": 2, "b": 2, "c": 2}
     measured = calls[9:]  # after 3 warm-up steps each
     assert measured == ["a"] * 4 + ["b"] * 4 + ["c"] * 4 + ["c"] * 4 + ["b"] * 4 + ["a"] * 4
+
+
+def test_budget_table_sets_what_zsk_train_spent_against_the_budget(tmp_path):
+    results = tmp_path / "results.jsonl"
+    record = {"set": "photo", "cpu_minutes": 0.4, "seed": 0, "asked_cpu_seconds": 24.0}
+    put(results, record | {"train_cpu_seconds": 27.6, "epochs": 95}, ("set", "cpu_minutes", "seed"))
+    assert budget_table(results).splitlines()[-1] == "| photo | 24 | 27.6 | 1.15 | 95 |"
+
+
+def test_spent_cpu_counts_the_childs_threads_without_thread_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    code = (
+        "import os, time; assert 'OMP_NUM_THREADS' not in os.environ; "
+        "end = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    )
+    cpu, wall = spent_cpu([sys.executable, "-c", code], tmp_path / "log")
+    assert 0.3 <= cpu < 0.3 + 5 and wall >= cpu * 0.5
+    assert (tmp_path / "log").read_text().startswith("$ ")

@@ -7,20 +7,34 @@ import yaml
 from click.testing import CliRunner
 
 from benchmarks.studies.results import put
-from benchmarks.studies.zoo.tune import KEY, VARIANTS, table, variant_spec
+from benchmarks.studies.zoo.tune import KEY, RECOGNISER_VARIANTS, VARIANTS, table, variant_spec
 from zsk.core.cli.main import cli
 from zsk.core.data.synth import synthesize
 
 
-@pytest.fixture(scope="module")
-def spec(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("tune")
-    synthesize(root / "data", classes=20, unseen=4, images_per_class=3, min_size=20, max_size=24)
+def _init(root, route: str) -> dict:
     made = CliRunner().invoke(
-        cli, ["init", str(root / "data"), "--out", str(root / "s.yaml"), "--route", "image-gan"]
+        cli, ["init", str(root / "data"), "--out", str(root / f"{route}.yaml"), "--route", route]
     )
     assert made.exit_code == 0, made.output
-    return yaml.safe_load((root / "s.yaml").read_text())
+    return yaml.safe_load((root / f"{route}.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tune")
+    synthesize(root / "data", classes=20, unseen=4, images_per_class=3, min_size=20, max_size=24)
+    return root
+
+
+@pytest.fixture(scope="module")
+def spec(data_root) -> dict:
+    return _init(data_root, "image-gan")
+
+
+@pytest.fixture(scope="module")
+def recogniser(data_root) -> dict:
+    return _init(data_root, "no-gan")
 
 
 def _types(terms: list[dict]) -> list[str]:
@@ -58,6 +72,25 @@ def test_variants_edit_what_their_names_say(spec):
     assert plain["objective"]["generator"] == []
 
 
+def test_recogniser_variants_drop_the_terms_and_heads_their_names_say(recogniser):
+    for label in RECOGNISER_VARIANTS:
+        assert variant_spec(recogniser, label)["holdout"] == recogniser["validation_run"]
+    default = variant_spec(recogniser, "recogniser")
+    assert _types(default["objective"]["discriminator"]) == [
+        "cosine_real",
+        "attribute",
+        "cosine_softmax",
+    ]
+    plain = variant_spec(recogniser, "recogniser with the hand-written learner's terms")
+    assert _types(plain["objective"]["discriminator"]) == ["cosine_real", "cosine_softmax"]
+    assert plain["objective"]["discriminator"][0]["params"]["lambda_softmax"] == 0.0
+    assert set(plain["model"]["heads"]) == {"embedding"}
+    assert plain["model"]["heads"]["embedding"]["params"]["classifier"] is False
+    no_attribute = variant_spec(recogniser, "recogniser without the attribute term")
+    assert set(no_attribute["model"]["heads"]) == {"embedding"}
+    assert no_attribute["objective"]["discriminator"][0] == default["objective"]["discriminator"][0]
+
+
 def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
     results = tmp_path / "results.jsonl"
     measured = (("default", 0.75, 0.125), ("trunk without instance norm", 0.625, None))
@@ -69,7 +102,22 @@ def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
     assert lines[0] == "| variant | glyphs 0.4 min |"
     # an untrained generator's images, and a run measured --recognition-only, are not judged
     assert lines[2:] == [
-        "| default | 0.750 / 0.250 / 0.125 |",
-        "| trunk without instance norm | 0.625 / 0.250 / — |",
-        "| no GAN | 0.500 / 0.250 / — |",
+        "| default | 0.750 (n=1) / 0.250 (n=1) / 0.125 (n=1) |",
+        "| trunk without instance norm | 0.625 (n=1) / 0.250 (n=1) / — |",
+        "| no GAN | 0.500 (n=1) / 0.250 (n=1) / — |",
     ]
+
+
+def test_table_averages_a_variant_over_its_seeds(tmp_path):
+    results = tmp_path / "results.jsonl"
+    zsl, h = [0.5, 0.625, 0.875], [0.25, 0.5, 0.75]
+    for seed in range(3):
+        record = {"set": "textures", "variant": "recogniser", "cpu_minutes": 0.4, "seed": seed,
+                  "held_out_zsl": zsl[seed], "validation_h": h[seed], "imagined": None}  # fmt: skip
+        put(results, record, KEY)
+    mean_zsl, mean_h = sum(zsl) / 3, sum(h) / 3
+    std_zsl = (sum((v - mean_zsl) ** 2 for v in zsl) / 2) ** 0.5
+    std_h = (sum((v - mean_h) ** 2 for v in h) / 2) ** 0.5
+    assert table(results).splitlines()[2] == (
+        f"| recogniser | {mean_zsl:.3f} ± {std_zsl:.3f} / {mean_h:.3f} ± {std_h:.3f} / — |"
+    )

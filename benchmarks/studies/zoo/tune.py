@@ -1,14 +1,15 @@
 """Training settings of the recommended spec, compared on validation data only.
 
     python -m benchmarks.studies.zoo.tune OUT_DIR [--sets glyphs textures scenes]
-        [--cpu-minutes 0.4] [--variants NAME ...] [--seed 0] [--recognition-only]
+        [--cpu-minutes 0.4] [--variants NAME ...] [--seeds 0 ...] [--recognition-only]
     python -m benchmarks.studies.zoo.tune --table OUT_DIR/results.jsonl   # the Markdown table
 
-For each set, ``zsk init --route image-gan`` writes the image GAN's spec; each variant edits
-it (optimiser, trunk normalisation, D steps per G step, conditional real/fake head, ...) and is
-trained as a validation run (the spec's ``validation_run`` settings as ``holdout``) at the same
-FLOP-sized length. ``benchmarks.studies.validation_quality`` then measures it from validation
-data only: held-out ZSL, validation H and the attribute accuracy of images imagined for the
+For each set, ``zsk init --route image-gan`` writes the image GAN's spec (``--route no-gan``
+the recogniser's, for :data:`RECOGNISER_VARIANTS`); each variant edits it (optimiser, trunk
+normalisation, loss terms, conditional real/fake head, ...) and is trained as a validation run
+(the spec's ``validation_run`` settings as ``holdout``) at the same FLOP-sized length.
+``benchmarks.studies.validation_quality`` then measures it from validation data only: held-out
+ZSL, validation H and (image GAN variants) the attribute accuracy of images imagined for the
 held-out classes. No test image is read. One record per set, budget, seed and variant in
 ``OUT_DIR/results.jsonl``; a finished one is kept.
 """
@@ -22,7 +23,15 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.studies.results import RESULTS, find, put, read, study_arguments, tabled
+from benchmarks.studies.results import (
+    RESULTS,
+    find,
+    mean_spread,
+    put,
+    read,
+    study_arguments,
+    tabled,
+)
 from benchmarks.studies.validation_quality import measure, recognition
 from benchmarks.studies.zoo.run import ZSK, run_logged
 from benchmarks.studies.zoo.sets import write_set
@@ -63,14 +72,32 @@ def _sagan_trunk(spec: dict) -> None:
 
 def _no_cosine_softmax(spec: dict) -> None:
     """Without the softmax over every seen class's cosine (D's ``cosine_softmax`` term)."""
-    terms = spec["objective"]["discriminator"]
-    spec["objective"]["discriminator"] = [t for t in terms if t["type"] != "cosine_softmax"]
+    _no_term(spec, "cosine_softmax")
 
 
 def _no_gan(spec: dict) -> None:
     objective = spec["objective"]
     objective["discriminator"] = [t for t in objective["discriminator"] if t["type"] != "lsgan"]
     objective["generator"] = []
+
+
+def _no_attribute_term(spec: dict) -> None:
+    """Without D's attribute term and the head it trains."""
+    _no_term(spec, "attribute")
+    del spec["model"]["heads"]["attribute"]
+
+
+def _no_seen_classifier(spec: dict) -> None:
+    """Without ``cosine_real``'s seen-class softmax (λ2) and the classifier it trains."""
+    for term in spec["objective"]["discriminator"]:
+        if term["type"] == "cosine_real":
+            term["params"]["lambda_softmax"] = 0.0
+    spec["model"]["heads"]["embedding"]["params"]["classifier"] = False
+
+
+def _no_term(spec: dict, kind: str) -> None:
+    terms = spec["objective"]["discriminator"]
+    spec["objective"]["discriminator"] = [t for t in terms if t["type"] != kind]
 
 
 def _head(kind: str) -> Edit:
@@ -102,6 +129,14 @@ VARIANTS: dict[str, list[Edit]] = {
     "acgan head": [_head("acgan")],
     "contrastive head": [_head("contrastive")],
 }
+#: Variants of the recogniser (``--route no-gan``'s spec).
+RECOGNISER_VARIANTS: dict[str, list[Edit]] = {
+    "recogniser": [],
+    "recogniser without the attribute term": [_no_attribute_term],
+    "recogniser without the seen-class classifier": [_no_seen_classifier],
+    "recogniser with the hand-written learner's terms": [_no_attribute_term, _no_seen_classifier],
+}
+VARIANTS |= RECOGNISER_VARIANTS
 
 
 def slug(label: str) -> str:
@@ -117,32 +152,38 @@ def variant_spec(spec: dict, label: str) -> dict:
     return edited
 
 
+def route_of(label: str) -> str:
+    """The ``zsk init`` route whose spec variant ``label`` edits."""
+    return "no-gan" if label in RECOGNISER_VARIANTS else "image-gan"
+
+
 def table(path: Path) -> str:
     """Every measured variant of the results file ``path``: held-out ZSL / validation H /
-    imagined held-out attribute accuracy per set and budget (and training seed, where not 0),
-    variants in :data:`VARIANTS` order ("—" for the imagined images of runs whose generator
-    never trained)."""
-    found: dict[tuple[str, str], dict] = {}
+    imagined held-out attribute accuracy per set and budget, each the mean ± std over the
+    seeds measured (:func:`mean_spread`), variants in :data:`VARIANTS` order ("—" for the
+    imagined images of runs whose generator never trained)."""
+    found: dict[tuple[str, str], list[dict]] = {}
     for record in read(path):
-        seed = record.get("seed", 0)
-        column = f"{record['set']} {record['cpu_minutes']:g} min" + (
-            f" seed {seed}" if seed else ""
-        )
-        found[record["variant"], column] = record
+        column = f"{record['set']} {record['cpu_minutes']:g} min"
+        found.setdefault((record["variant"], column), []).append(record)
     columns = sorted({column for _, column in found})
     lines = ["| variant | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for label in VARIANTS:
-        cells = []
-        for column in columns:
-            r = found.get((label, column))
-            judged = r and r["imagined"] is not None and "no GAN" not in label
-            imagined = f"{r['imagined']:.3f}" if judged else "—"
-            cells.append(
-                f"{r['held_out_zsl']:.3f} / {r['validation_h']:.3f} / {imagined}" if r else "—"
-            )
+        cells = [_cell(found.get((label, column), []), label) for column in columns]
         if any(c != "—" for c in cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(records: list[dict], label: str) -> str:
+    if not records:
+        return "—"
+    judged = [r["imagined"] for r in records if r["imagined"] is not None]
+    imagined = mean_spread(judged) if judged and route_of(label) == "image-gan" else "—"
+    if "no GAN" in label:
+        imagined = "—"
+    zsl = mean_spread([r["held_out_zsl"] for r in records])
+    return f"{zsl} / {mean_spread([r['validation_h'] for r in records])} / {imagined}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="*", default=["glyphs", "textures", "scenes"])
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument(
         "--recognition-only",
         action="store_true",
@@ -159,33 +200,41 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if tabled(args, table):
         return
-    budget = f"{args.cpu_minutes:g}min-s{args.seed}"
+    for seed in args.seeds:
+        for name in args.sets:
+            _study_set(args, name, seed)
+
+
+def _study_set(args, name: str, seed: int) -> None:
+    """Train and measure every variant of ``args`` on set ``name`` with ``seed``."""
     results = args.out / RESULTS
-    for name in args.sets:
-        data = write_set(name, args.out / "data")
-        work = args.out / "tune" / name / budget
-        work.mkdir(parents=True, exist_ok=True)
-        base = work / "init.yaml"
-        init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(args.seed)]
-        init += ["--route", "image-gan"]
-        run_logged([*init, "--cpu-minutes", str(args.cpu_minutes)], work / "log")
-        spec = yaml.safe_load(base.read_text())
-        for label in args.variants:
-            key = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes}
-            if find(read(results), **key, seed=args.seed):
-                continue
-            path, run_dir = work / f"{slug(label)}.yaml", work / slug(label)
-            path.write_text(yaml.safe_dump(variant_spec(spec, label), sort_keys=False))
-            run_logged([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
-            cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
-            if args.recognition_only:
-                zsl, h = recognition(load_trained(run_dir))
-                quality = {"held_out_zsl": zsl, "validation_h": h, "imagined": None}
-            else:
-                quality = vars(measure(run_dir, per_class=32, probe_steps=500))
-            record = {**key, "seed": args.seed, "train_cpu_seconds": cpu, **quality}
-            put(results, record, KEY)
-            print(json.dumps(record), flush=True)
+    data = write_set(name, args.out / "data")
+    work = args.out / "tune" / name / f"{args.cpu_minutes:g}min-s{seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    specs: dict[str, dict] = {}
+    for label in args.variants:
+        key = {"set": name, "variant": label, "cpu_minutes": args.cpu_minutes}
+        if find(read(results), **key, seed=seed):
+            continue
+        route = route_of(label)
+        if route not in specs:
+            base = work / f"init-{route}.yaml"
+            init = [*ZSK, "init", str(data), "--out", str(base), "--force", "--seed", str(seed)]
+            init += ["--route", route, "--cpu-minutes", str(args.cpu_minutes)]
+            run_logged(init, work / "log")
+            specs[route] = yaml.safe_load(base.read_text())
+        path, run_dir = work / f"{slug(label)}.yaml", work / slug(label)
+        path.write_text(yaml.safe_dump(variant_spec(specs[route], label), sort_keys=False))
+        run_logged([*ZSK, "build", str(path), "--out", str(run_dir), "--force"], work / "log")
+        cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], work / "log")
+        if args.recognition_only or route == "no-gan":
+            zsl, h = recognition(load_trained(run_dir))
+            quality = {"held_out_zsl": zsl, "validation_h": h, "imagined": None}
+        else:
+            quality = vars(measure(run_dir, per_class=32, probe_steps=500))
+        record = {**key, "seed": seed, "train_cpu_seconds": cpu, **quality}
+        put(results, record, KEY)
+        print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

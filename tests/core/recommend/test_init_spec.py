@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import yaml
@@ -11,8 +13,10 @@ from zsk.core.data.synth import synthesize
 from zsk.core.recommend.init_spec import (
     FLOPS_PER_SECOND,
     PROCESS_SECONDS,
+    DataFit,
     epochs_for,
     expected_cpu_seconds,
+    fit_to_data,
     image_size_for,
     median_side,
     recommended_spec,
@@ -49,15 +53,41 @@ def test_median_side_reads_the_shorter_side_of_each_image(tmp_path):
 
 @pytest.mark.parametrize("route", ["no-gan", "image-gan"])
 def test_epochs_spend_the_budget_on_the_run_and_its_validation_run(route):
-    flops, batch, images, seconds = 2e9, 64, 640, 600.0
-    # the process's own cost first; the validation run trains on 0.6 of the images
-    steps_of_the_run = (seconds - PROCESS_SECONDS[route]) * FLOPS_PER_SECOND[route] / flops / 1.6
-    epochs = epochs_for(route, int(flops), batch, images, seconds)
-    assert epochs == round(steps_of_the_run * batch / images)
-    assert expected_cpu_seconds(route, int(flops), batch, images, epochs) == pytest.approx(
-        seconds, rel=0.5 / epochs
-    )
-    assert epochs_for(route, int(1e15), batch, images, 1.0) == 1
+    flops, seconds = 2e9, 600.0
+    # whole batches only: 640 images make 10 batches of 64, the validation run's 380 make 5
+    fit = DataFit(64, True, "", run_images=640, validation_images=380)
+    assert fit.steps(3) == 3 * (10 + 5)
+    assert DataFit(64, False, "", run_images=640, validation_images=0).steps(3) == 30
+    # the process's own cost first, then as many steps as the rest buys
+    steps = (seconds - PROCESS_SECONDS[route]) * FLOPS_PER_SECOND[route] / flops
+    epochs = epochs_for(route, int(flops), fit, seconds)
+    assert epochs == round(steps / 15)
+    expected = PROCESS_SECONDS[route] + epochs * 15 * flops / FLOPS_PER_SECOND[route]
+    assert expected_cpu_seconds(route, int(flops), fit, epochs) == pytest.approx(expected)
+    assert expected == pytest.approx(seconds, rel=0.5 / epochs)
+    assert epochs_for(route, int(1e15), fit, 1.0) == 1
+
+
+def test_the_counted_steps_are_the_trainers(tmp_path, run_zsk):
+    """What zsk init counts for its epochs is what zsk train then trains, run and validation
+    run together."""
+    _shapes(tmp_path / "data", images_per_class=9)
+    spec = recommended_spec(tmp_path / "data", "shapes", 32, "no-gan", epochs=2)
+    spec["train"]["batch_size"] = 16
+    fit = fit_to_data(spec)
+    spec["train"]["batch_size"] = fit.batch_size
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    run_zsk("build", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "run"))
+    run_zsk("train", str(tmp_path / "run"), "--device", "cpu")
+    trained = [
+        json.loads(path.read_text().splitlines()[-1])["step"]
+        for path in (
+            tmp_path / "run" / "metrics.jsonl",
+            tmp_path / "run" / "validation" / "metrics.jsonl",
+        )
+    ]
+    assert fit.validation_images > 0
+    assert sum(trained) == fit.steps(2)
 
 
 def test_init_writes_the_recogniser_by_default_and_the_image_gan_on_request(
