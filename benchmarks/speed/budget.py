@@ -82,18 +82,25 @@ def measure(name: str, data: Path, work: Path, minutes: float, seed: int) -> dic
 
 
 def table(path: Path) -> str:
-    """Asked and spent process CPU seconds of the results file ``path``, one row per record."""
+    """Spent against asked process CPU seconds of the results file ``path``: a row per set, a
+    column per budget (spent, and spent ÷ asked)."""
+    records = read(path)
+    budgets = sorted({r["asked_cpu_seconds"] for r in records})
+    spent = {(r["set"], r["asked_cpu_seconds"]): r["train_cpu_seconds"] for r in records}
+    sets = list(dict.fromkeys(r["set"] for r in records))
     rows = [
         (
-            r["set"],
-            f"{r['asked_cpu_seconds']:.0f}",
-            f"{r['train_cpu_seconds']:.1f}",
-            f"{r['train_cpu_seconds'] / r['asked_cpu_seconds']:.2f}",
-            r["epochs"],
+            name,
+            *(
+                f"{spent[name, asked]:.1f} ({spent[name, asked] / asked:.2f})"
+                if (name, asked) in spent
+                else "—"
+                for asked in budgets
+            ),
         )
-        for r in read(path)
+        for name in sets
     ]
-    header = ("set", "asked CPU s", "`zsk train` spent CPU s", "spent ÷ asked", "epochs")
+    header = ("set", *(f"asked {asked:.0f} s: `zsk train` spent (÷ asked)" for asked in budgets))
     return markdown_table(header, rows)
 
 

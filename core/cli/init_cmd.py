@@ -17,8 +17,8 @@ MEASURED = {
     "no-gan": (
         "A recogniser, chosen on validation classes of six data sets zsk was never tuned on\n"
         "# (BENCHMARKS.md §6, with its test numbers beside a hand-written learner at equal CPU);\n"
-        "# per CPU second it processes about as many real images as that learner (§4). Sized\n"
-        "# by this rule, at --cpu-minutes 0.4 (24 s) zsk train spent 21.7-33.7 CPU s on the\n"
+        "# per CPU second it processes more real images than that learner (§4). Sized by\n"
+        "# this rule, zsk train spent 20-24 CPU s of 24 asked and 100-112 of 120 on the\n"
         "# zoo's sets (§6: the CPU seconds of a step vary with the machine's load). The paper's\n"
         "# trunk is one line away:\n"
         "#   model.trunk.params: {PAPER_TRUNK}"

@@ -95,8 +95,15 @@ def test_step_cost_rounds_alternate_the_order_of_the_learners():
 def test_budget_table_sets_what_zsk_train_spent_against_the_budget(tmp_path):
     results = tmp_path / "results.jsonl"
     record = {"set": "photo", "cpu_minutes": 0.4, "seed": 0, "asked_cpu_seconds": 24.0}
-    put(results, record | {"train_cpu_seconds": 27.6, "epochs": 95}, ("set", "cpu_minutes", "seed"))
-    assert budget_table(results).splitlines()[-1] == "| photo | 24 | 27.6 | 1.15 | 95 |"
+    key = ("set", "cpu_minutes", "seed")
+    put(results, record | {"train_cpu_seconds": 27.6, "epochs": 95}, key)
+    assert budget_table(results).splitlines()[-1] == "| photo | 27.6 (1.15) |"
+    longer = {"cpu_minutes": 2.0, "asked_cpu_seconds": 120.0, "train_cpu_seconds": 114.0}
+    put(results, record | longer | {"epochs": 400}, key)
+    put(results, record | longer | {"set": "digits", "epochs": 300}, key)
+    lines = budget_table(results).splitlines()
+    assert lines[0].startswith("| set | asked 24 s: `zsk train` spent (÷ asked) | asked 120 s")
+    assert lines[2:] == ["| photo | 27.6 (1.15) | 114.0 (0.95) |", "| digits | — | 114.0 (0.95) |"]
 
 
 def test_spent_cpu_counts_the_childs_threads_without_thread_variables(tmp_path, monkeypatch):
