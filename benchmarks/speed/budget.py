@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
-import subprocess
 import time
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from benchmarks.studies.results import (
     study_arguments,
     tabled,
 )
-from benchmarks.studies.zoo.run import ZSK
+from benchmarks.studies.zoo.run import ZSK, run_logged
 from benchmarks.studies.zoo.sets import SETS, write_set
 
 #: Environment variables that would pin torch's threads from outside the spec.
@@ -41,18 +39,11 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def spent_cpu(command: list[str], log: Path) -> tuple[float, float]:
     """Run ``command`` as a user would (no thread variables), appending its output to ``log``:
-    its process CPU seconds (user and system, every thread) and its wall seconds."""
+    its process CPU seconds (every thread) and its wall seconds."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, start = usage.ru_utime + usage.ru_stime, time.time()
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed; see {log}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime - before, time.time() - start
+    start = time.time()
+    cpu = run_logged(command, log, env)
+    return cpu, time.time() - start
 
 
 def measure(name: str, data: Path, work: Path, minutes: float, seed: int) -> dict:

@@ -49,9 +49,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_logged(command: list[str], log: Path) -> float:
-    """Run ``command`` (one thread), appending its output to ``log``; its CPU seconds."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> float:
+    """Run ``command``, appending its output to ``log``; its process CPU seconds (user and
+    system, every thread). ``env`` defaults to this process's environment pinned to one
+    thread."""
+    if env is None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     before = _children_cpu()
     with log.open("a") as out:
         out.write(f"$ {' '.join(command)}\n")
