@@ -178,10 +178,9 @@ def table(path: Path) -> str:
 def _cell(records: list[dict], label: str) -> str:
     if not records:
         return "—"
-    judged = [r["imagined"] for r in records if r["imagined"] is not None]
-    imagined = mean_spread(judged) if judged and route_of(label) == "image-gan" else "—"
-    if "no GAN" in label:
-        imagined = "—"
+    trains_generator = route_of(label) == "image-gan" and "no GAN" not in label
+    judged = [r["imagined"] for r in records if r["imagined"] is not None and trains_generator]
+    imagined = mean_spread(judged) if judged else "—"
     zsl = mean_spread([r["held_out_zsl"] for r in records])
     return f"{zsl} / {mean_spread([r['validation_h'] for r in records])} / {imagined}"
 
