@@ -35,8 +35,12 @@ seen + generated unseen features, all classes) and their ZSL classifier (generat
 features alone, unseen classes), each with the release's own arguments (Adam, ``--classifier_lr``,
 β1 0.5, 25 epochs, batch ``--syn_num``). Both classifiers report the best of their 25 epochs on
 the *test* features (as released); the wrapper also records every epoch's test numbers, so the
-last epoch's (no choice on test data) is reported beside them. The evaluation runs under a forked
-random state, so the training's random stream is the same whichever epochs are evaluated.
+last epoch's (no choice on test data) is reported beside them. ``--eval-draws K`` evaluates each
+chosen epoch K times: the first on the features the release generated, each other on features
+drawn again with its own ``generate_syn_feature`` (and the classifiers initialised afresh); the
+point records every draw and each number's mean over them. The evaluation runs under a forked
+random state, so the training's random stream is the same whichever epochs are evaluated, and
+however many draws.
 
 CPU seconds are the process's (all threads), split into training (everything but evaluation,
 the pre-trained classifier included) and evaluation.
@@ -101,10 +105,14 @@ def load_release(folder: Path) -> dict[str, types.ModuleType]:
 class Recorder:
     """Wraps ``classifier2.CLASSIFIER``: evaluates at chosen epochs, records what it found."""
 
-    def __init__(self, modules: dict[str, types.ModuleType], epochs: set[int], steps_per_epoch):
+    def __init__(
+        self, modules: dict[str, types.ModuleType], epochs: set[int], steps_per_epoch, draws=1
+    ):
         self.original = modules["classifier2"].CLASSIFIER
         self.util = modules["util"]
-        self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
+        self.epochs, self.steps_per_epoch, self.draws = epochs, steps_per_epoch, draws
+        #: ``clswgan.py``'s namespace while it runs (its generator and ``generate_syn_feature``)
+        self.release: dict = {}
         self.calls, self.eval_cpu, self.points = 0, 0.0, []
         self.started = time.process_time()
         self._record_epochs()
@@ -134,12 +142,11 @@ class Recorder:
             point = {"epoch": self.calls, "generator_steps": self.calls * self.steps_per_epoch}
             point["train_cpu_seconds"] = train_cpu
             args = (cuda, lr, beta1, nepoch, batch)
-            if gzsl:
-                point["gzsl"] = self._gzsl(train_x, train_y, data, nclass, args)
-                unseen_x, unseen_y = train_x[data.ntrain :], train_y[data.ntrain :]
-            else:
-                unseen_x, unseen_y = train_x, data.unseenclasses[train_y]
-            point["zsl"] = self._zsl(unseen_x, unseen_y, data, args)
+            point["draws"] = [self._draw(train_x, train_y, data, nclass, args, gzsl)]
+            for _ in range(self.draws - 1):
+                train_x, train_y = self._generated_afresh(data, train_x, train_y, gzsl)
+                point["draws"].append(self._draw(train_x, train_y, data, nclass, args, gzsl))
+            point |= _mean_of(point["draws"])
         self.eval_cpu += time.process_time() - clock
         point["eval_cpu_seconds"] = time.process_time() - clock
         self.points.append(point)
@@ -147,6 +154,32 @@ class Recorder:
         best = point.get("gzsl", {"best": {"s": 0.0, "u": 0.0, "h": 0.0}})["best"]
         return types.SimpleNamespace(
             acc=point["zsl"]["best"], acc_seen=best["s"], acc_unseen=best["u"], H=best["h"]
+        )
+
+    def _draw(self, train_x, train_y, data, nclass, args, gzsl: bool) -> dict:
+        """Both classifiers on one draw of generated features (the GZSL one with ``gzsl``)."""
+        draw = {}
+        if gzsl:
+            draw["gzsl"] = self._gzsl(train_x, train_y, data, nclass, args)
+            unseen_x, unseen_y = train_x[data.ntrain :], train_y[data.ntrain :]
+        else:
+            unseen_x, unseen_y = train_x, data.unseenclasses[train_y]
+        draw["zsl"] = self._zsl(unseen_x, unseen_y, data, args)
+        return draw
+
+    def _generated_afresh(self, data, train_x, train_y, gzsl: bool):
+        """The classifiers' training features with the generated unseen ones drawn again by the
+        release's own ``generate_syn_feature`` (its generator is in eval mode here)."""
+        release = self.release
+        num = release["opt"].syn_num
+        fake_x, fake_y = release["generate_syn_feature"](
+            release["netG"], data.unseenclasses, data.attribute, num
+        )
+        if not gzsl:
+            return fake_x, self.util.map_label(fake_y, data.unseenclasses)
+        return (
+            torch.cat([train_x[: data.ntrain], fake_x]),
+            torch.cat([train_y[: data.ntrain], fake_y]),
         )
 
     def _gzsl(self, train_x, train_y, data, nclass, args) -> dict:
@@ -163,28 +196,46 @@ class Recorder:
         return {"best": float(fitted.acc), "last": fitted.history[-1]}
 
 
+def _mean_of(draws: list[dict]) -> dict:
+    """Each number of the draws (``zsl``'s and ``gzsl``'s best and last) averaged over them."""
+
+    def mean(values):
+        if isinstance(values[0], dict):
+            return {key: mean([v[key] for v in values]) for key in values[0]}
+        return sum(values) / len(values)
+
+    return mean(draws)
+
+
 def _h(u: float, s: float) -> float:
     return 2 * u * s / (u + s) if u + s > 0 else 0.0
 
 
 def run(
-    folder: Path, argv: list[str], epochs: set[int], out: Path, epoch_steps: int | None = None
+    folder: Path,
+    argv: list[str],
+    epochs: set[int],
+    out: Path,
+    epoch_steps: int | None = None,
+    draws: int = 1,
 ) -> dict:
     """Run ``clswgan.py`` with ``argv``, evaluating at ``epochs`` (of ``epoch_steps`` generator
-    steps each, or the release's own epoch); write and return the record."""
+    steps each, or the release's own epoch) on ``draws`` draws each; write and return the
+    record."""
     torch.set_num_threads(1)
     modules = load_release(folder)
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--batch_size", type=int, default=64)
     known, _ = options.parse_known_args(argv)
     steps_per_epoch = epoch_steps or -(-_training_size(argv) // known.batch_size)
-    recorder = Recorder(modules, epochs, steps_per_epoch)
+    recorder = Recorder(modules, epochs, steps_per_epoch, draws)
     modules["classifier2"].CLASSIFIER = recorder
     sys.argv = [str(folder / "clswgan.py"), *argv]
     source = patched_source(folder / "clswgan.py")
     if epoch_steps is not None:
         source = with_epoch_steps(source, epoch_steps)
-    exec(compile(source, str(folder / "clswgan.py"), "exec"), {"__name__": "__main__"})
+    recorder.release["__name__"] = "__main__"
+    exec(compile(source, str(folder / "clswgan.py"), "exec"), recorder.release)
     record = {"argv": argv, "steps_per_epoch": steps_per_epoch, "points": recorder.points}
     record["torch"], record["threads"] = torch.__version__, torch.get_num_threads()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -214,9 +265,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--eval-epochs", default="1")
     parser.add_argument("--epoch-steps", type=int, help="generator steps per epoch (see module)")
+    parser.add_argument("--eval-draws", type=int, default=1, help="draws per evaluation (module)")
     args = parser.parse_args(ours)
     epochs = {int(e) for e in args.eval_epochs.split(",")}
-    run(args.authors_code.resolve(), theirs, epochs, args.out, args.epoch_steps)
+    run(args.authors_code.resolve(), theirs, epochs, args.out, args.epoch_steps, args.eval_draws)
 
 
 if __name__ == "__main__":

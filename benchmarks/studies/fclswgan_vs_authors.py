@@ -43,6 +43,11 @@ generator steps of ONE training run per seed:
   them in the results. ``--no-calibrated`` trains no validation run and computes the release's
   protocol alone (half the CPU; the table's calibrated H then reads "not measured").
 
+Each side's release-protocol numbers at a step count are the mean over :data:`EVAL_DRAWS`
+evaluations, each with its own draw of generated features and of the two classifiers'
+initialisation (``--eval-draws`` of ``fclswgan_release``; zsk's draws seeded ``seed *
+EVAL_DRAWS + draw``); the training is one run either way.
+
 One process, one thread; process CPU seconds. Results: one JSON line per (side, data set, size,
 seed, step) in OUT/results.jsonl, each written when its step count is done; ``--table`` prints
 the side-by-side table (mean ± std over seeds). Stopped and started again, ``zsk`` goes on from
@@ -73,12 +78,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from zsk.core.build.composer import Build
-    from zsk.core.evaluate.result import RouteResult
     from zsk.core.evaluate.trained import TrainedRun
 
 STEPS = (200, 500, 1000, 2000)
 #: the release's epoch in generator steps (a divisor of every step count evaluated)
 EPOCH_STEPS = 100
+#: evaluations of each side at each step count, each with its own draw of the generator's noise
+#: and of the final classifiers' initialisation and batches; a row holds their mean, because one
+#: draw's last-epoch numbers move between draws by more than the two implementations differ
+EVAL_DRAWS = 5
 KEY = ("side", "dataset", "size", "seed", "step")
 #: the synthetic sets (see module) as zsk.testing.features' arguments, less the feature size,
 #: and the folder (the release's ``--dataset``) each is written to
@@ -186,6 +194,7 @@ def authors(
         work.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "benchmarks.studies.fclswgan_release"]
         command += ["--authors-code", str(code), "--epoch-steps", str(EPOCH_STEPS)]
+        command += ["--eval-draws", str(EVAL_DRAWS)]
         command += ["--out", str(result.resolve()), "--eval-epochs", epochs, "--"]
         command += authors_arguments(out, dataset, size, seed, steps)
         env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -219,6 +228,7 @@ def _authors_row(point: dict, dataset: str, size: str, seed: int) -> dict:
         "s": gzsl["last"]["s"],
         "h": gzsl["last"]["h"],
         "best_on_test": {"zsl_top1": point["zsl"]["best"], **gzsl["best"]},
+        "eval_draws": len(point["draws"]),
         "train_cpu_seconds": point["train_cpu_seconds"],
         "eval_cpu_seconds": point["eval_cpu_seconds"],
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -255,7 +265,8 @@ def zsk_side(
     headline, its validation run) trained to each step count in turn, then evaluated as ``zsk
     eval`` evaluates (see module); ``calibrated=False`` trains no validation run and evaluates
     the release's protocol alone. A seed whose run OUT already holds goes on from its last
-    recorded step count."""
+    recorded step count; its rows evaluated on another number of draws are evaluated afresh
+    from their checkpoints (the training is the same)."""
     import torch
 
     from zsk.core.rundir.building import build_run
@@ -272,6 +283,8 @@ def zsk_side(
             build_run(EXAMPLE, sets, run_dir, force=True, record_latest=False)
         paths = (run_dir, companion(run_dir)) if calibrated else (run_dir,)
         builds = {path: load_run(path) for path in paths}
+        for row in (r for r in done if r.get("eval_draws") != EVAL_DRAWS):
+            append(out, _reevaluated(run_dir, builds[run_dir], row))
         last = done[-1] if done else {}
         spent = {run_dir: last.get("train_cpu_seconds", 0.0)}
         spent[companion(run_dir)] = last.get("validation_train_cpu_seconds", 0.0)
@@ -310,33 +323,51 @@ def _recorded_zsk(out: Path, dataset: str, size: str, seed: int, calibrated: boo
 
 
 def _zsk_evaluated(run_dir: Path, build: Build, seed: int, calibrated: bool) -> dict:
-    """The run's newest checkpoint evaluated: the release's protocol, and with ``calibrated``
-    zsk's calibrated headline beside it (written as the run's eval.json)."""
+    """The run's newest checkpoint evaluated: the release's protocol (:func:`_published_mean`),
+    and with ``calibrated`` zsk's calibrated headline beside it (written as the run's
+    eval.json)."""
     import torch
 
     from zsk.core.evaluate.evaluator import EvalOptions, evaluate
     from zsk.core.evaluate.result import write_eval
     from zsk.core.evaluate.trained import load_trained
 
-    trained, cpu = load_trained(run_dir, build), torch.device("cpu")
+    trained = load_trained(run_dir, build)
+    numbers = _published_mean(trained, seed)
     if not calibrated:
-        return _published_numbers(_published_only(trained, seed))
+        return numbers
     options = EvalOptions(
         images_per_class=(300,), classifier_epochs=(30,), probe_steps=100, seed=seed
     )
-    result = evaluate(trained, options, cpu)
+    result = evaluate(trained, options, torch.device("cpu"))
     write_eval(run_dir, result)
     generative = result.routes["generative"]
-    calibrated_numbers = {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h}
-    return _published_numbers(result.routes["published_protocol"]) | {
-        "calibrated": calibrated_numbers
-    }
+    return numbers | {"calibrated": {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h}}
 
 
-def _published_only(trained: TrainedRun, seed: int) -> RouteResult:
+def _reevaluated(run_dir: Path, build: Build, row: dict) -> dict:
+    """``row`` with the release's protocol computed afresh (:func:`_published_mean`) on the
+    checkpoint of its step count; its calibrated headline, if any, is kept."""
+    from zsk.core.evaluate.trained import TrainedRun
+    from zsk.core.train.checkpoint import WEIGHTS_SUFFIX, checkpoint_stem
+    from zsk.core.train.trained_weights import load_generator_and_discriminator
+
+    checkpoint = checkpoint_stem(run_dir, row["step"]).with_suffix(WEIGHTS_SUFFIX)
+    if not checkpoint.is_file():
+        raise SystemExit(
+            f"{run_dir} keeps no checkpoint of step {row['step']} to evaluate on "
+            f"{EVAL_DRAWS} draws: remove the run folder to train it afresh"
+        )
+    load_generator_and_discriminator(build, checkpoint)
+    clock = time.process_time()
+    numbers = _published_mean(TrainedRun(run_dir, build, checkpoint), row["seed"])
+    return row | numbers | {"eval_cpu_seconds": time.process_time() - clock}
+
+
+def _published_mean(trained: TrainedRun, seed: int) -> dict:
     """The release's protocol (``routes.published_protocol``) on the trained run, computed as
-    ``zsk eval`` computes it (with its own draws of the generator's noise), without the rest of
-    its evaluation."""
+    ``zsk eval`` computes it, on :data:`EVAL_DRAWS` draws (the generator's noise and the
+    classifiers' seed ``seed * EVAL_DRAWS + draw``): the mean of each number over the draws."""
     import torch
 
     from zsk.core.components.metric_inputs import LabelledImages
@@ -345,20 +376,18 @@ def _published_only(trained: TrainedRun, seed: int) -> RouteResult:
 
     data, size = trained.build.data, trained.build.dims.image_size
     gan = trained.build.gan.to("cpu").eval()
-    torch.manual_seed(seed)
     train, test_seen, test_unseen = (
         LabelledImages(*load_split_images(data, split, size))
         for split in ("train", "test_seen", "test_unseen")
     )
-    return published_protocol(gan, data, train, test_seen + test_unseen, torch.device("cpu"), seed)
-
-
-def _published_numbers(published: RouteResult) -> dict:
-    return {
-        "side": "zsk",
-        "zsl_top1": published.zsl_top1,
-        **{k: getattr(published.gzsl, k) for k in ("u", "s", "h")},
-    }
+    draws = []
+    for draw in range(seed * EVAL_DRAWS, (seed + 1) * EVAL_DRAWS):
+        torch.manual_seed(draw)
+        cpu = torch.device("cpu")
+        published = published_protocol(gan, data, train, test_seen + test_unseen, cpu, draw)
+        draws.append((published.zsl_top1, *(getattr(published.gzsl, k) for k in "ush")))
+    means = dict(zip(("zsl_top1", "u", "s", "h"), np.mean(draws, axis=0).tolist(), strict=True))
+    return {"side": "zsk", **means, "eval_draws": EVAL_DRAWS}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -159,7 +159,8 @@ def test_zsks_side_without_the_calibrated_headline_trains_no_validation_run_and_
     tmp_path, monkeypatch
 ):
     """--no-calibrated: the run alone, its newest checkpoint evaluated by the release's protocol
-    (routes.published_protocol); a second call goes on from the last recorded step count."""
+    (routes.published_protocol) on EVAL_DRAWS draws; a second call goes on from the last
+    recorded step count, and evaluates again a recorded row of another number of draws."""
     from zsk.core.components.metric_inputs import LabelledImages
     from zsk.core.data.loader import load_split_images
     from zsk.core.evaluate.published_protocol import published_protocol
@@ -181,16 +182,72 @@ def test_zsks_side_without_the_calibrated_headline_trains_no_validation_run_and_
         LabelledImages(*load_split_images(trained.build.data, split, 0))
         for split in ("train", "test_seen", "test_unseen")
     ]
-    torch.manual_seed(0)  # the generator's noise, as the driver seeds it
-    cpu = torch.device("cpu")
-    published = published_protocol(
-        trained.build.gan.eval(), trained.build.data, splits[0], splits[1] + splits[2], cpu, 0
-    )
-    assert rows[1]["zsl_top1"] == published.zsl_top1
-    assert (rows[1]["u"], rows[1]["s"], rows[1]["h"]) == tuple(
-        getattr(published.gzsl, k) for k in ("u", "s", "h")
-    )
+    cpu, draws, gan = torch.device("cpu"), [], trained.build.gan.eval()
+    for draw in range(study.EVAL_DRAWS):  # seed 0's draws: seeds 0, 1, ... as the driver's
+        torch.manual_seed(draw)
+        published = published_protocol(
+            gan, trained.build.data, splits[0], splits[1] + splits[2], cpu, draw
+        )
+        draws.append([published.zsl_top1, *(getattr(published.gzsl, k) for k in "ush")])
+    means = np.mean(draws, axis=0)
+    assert [rows[1][k] for k in ("zsl_top1", "u", "s", "h")] == pytest.approx(means, abs=1e-12)
+    assert rows[1]["eval_draws"] == study.EVAL_DRAWS
+    put(tmp_path / "results.jsonl", rows[1] | {"zsl_top1": -1.0, "eval_draws": 1}, study.KEY)
     study.zsk_side(tmp_path, "syn40clean", "small", [0], [2, 4, 6], calibrated=False)
     rows = read(tmp_path / "results.jsonl")
     assert [r["step"] for r in rows] == [2, 4, 6] and load_trained(run_dir).step == 6
+    # the step-4 row of one draw was evaluated again from its checkpoint; its training kept
+    assert rows[1]["zsl_top1"] == pytest.approx(means[0], abs=1e-12)
+    assert rows[1]["eval_draws"] == study.EVAL_DRAWS
     assert rows[2]["train_cpu_seconds"] > rows[1]["train_cpu_seconds"]
+
+
+class _FakeClassifier:
+    """The release's classifier2.CLASSIFIER's shape: it evaluates twice while it trains (seen
+    then unseen for GZSL) and keeps the best; each number is the mean of its training features
+    (plus the epoch), so a draw's numbers say which features it was trained on."""
+
+    def __init__(self, x, y, data, nclass, cuda, lr, beta1, nepoch, batch, generalized):
+        self.x, self.ntrain = x, data.ntrain
+        if generalized:
+            for epoch in range(2):
+                self.acc_seen, self.acc_unseen = self.val_gzsl(epoch, 0), self.val_gzsl(epoch, 1)
+            self.H = 2 * self.acc_seen * self.acc_unseen / (self.acc_seen + self.acc_unseen)
+        else:
+            self.acc = max(self.val(epoch) for epoch in range(2))
+
+    def val(self, epoch):
+        return float(self.x.mean()) + epoch
+
+    def val_gzsl(self, epoch, unseen):
+        part = self.x[self.ntrain :] if unseen else self.x[: self.ntrain]
+        return float(part.mean()) + epoch
+
+
+def test_each_evaluation_of_the_release_averages_its_draws_of_generated_features():
+    """--eval-draws 3: the first draw on the features the release generated, the others on
+    features its own generate_syn_feature draws again (real seen features kept); the point's
+    numbers are each draw's mean."""
+    modules = {
+        "classifier2": _Namespace(CLASSIFIER=_FakeClassifier),
+        "util": _Namespace(map_label=lambda labels, classes: labels - 2),
+    }
+    recorder = fclswgan_release.Recorder(modules, {1}, 100, draws=3)
+    fills = iter([5.0, 7.0])
+
+    def generate(net, classes, attribute, num):
+        return torch.full((num * 2, 1), next(fills)), torch.tensor([2, 3] * num)
+
+    recorder.release.update(opt=_Namespace(syn_num=2), netG=None, generate_syn_feature=generate)
+    data = _Namespace(ntrain=4, unseenclasses=torch.tensor([2, 3]), attribute=None)
+    real, fake = torch.ones(4, 1), torch.full((4, 1), 3.0)
+    labels = torch.tensor([0, 1, 0, 1, 2, 3, 2, 3])
+    recorder(torch.cat([real, fake]), labels, data, 4, False, 1e-3, 0.5, 25, 2, True)
+    point = recorder.points[0]
+    assert [d["gzsl"]["last"]["u"] for d in point["draws"]] == [4.0, 6.0, 8.0]
+    assert [d["gzsl"]["last"]["s"] for d in point["draws"]] == [2.0, 2.0, 2.0]
+    assert [d["zsl"]["last"] for d in point["draws"]] == [4.0, 6.0, 8.0]
+    hs = [2 * 2.0 * u / (2.0 + u) for u in (4.0, 6.0, 8.0)]
+    assert point["gzsl"]["last"]["h"] == pytest.approx(sum(hs) / 3)
+    assert point["zsl"] == {"best": pytest.approx(6.0), "last": pytest.approx(6.0)}
+    assert point["generator_steps"] == 100
