@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmarks.speed.bench_features import AWA2_SIZED
+from benchmarks.studies.fclswgan_scoring import EVAL_DRAWS, reevaluated, zsk_evaluated
 from benchmarks.studies.fclswgan_table import table
 from benchmarks.studies.results import RESULTS, put, read, study_arguments, tabled
 
@@ -77,16 +78,10 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from zsk.core.build.composer import Build
-    from zsk.core.evaluate.trained import TrainedRun
 
 STEPS = (200, 500, 1000, 2000)
 #: the release's epoch in generator steps (a divisor of every step count evaluated)
 EPOCH_STEPS = 100
-#: evaluations of each side at each step count, each with its own draw of the generator's noise
-#: and of the final classifiers' initialisation and batches; a row holds their mean, because one
-#: draw's last-epoch numbers move between draws by more than the two implementations differ
-EVAL_DRAWS = 5
 KEY = ("side", "dataset", "size", "seed", "step")
 #: the synthetic sets (see module) as zsk.testing.features' arguments, less the feature size,
 #: and the folder (the release's ``--dataset``) each is written to
@@ -284,7 +279,7 @@ def zsk_side(
         paths = (run_dir, companion(run_dir)) if calibrated else (run_dir,)
         builds = {path: load_run(path) for path in paths}
         for row in (r for r in done if r.get("eval_draws") != EVAL_DRAWS):
-            append(out, _reevaluated(run_dir, builds[run_dir], row))
+            append(out, reevaluated(run_dir, builds[run_dir], row))
         last = done[-1] if done else {}
         spent = {run_dir: last.get("train_cpu_seconds", 0.0)}
         spent[companion(run_dir)] = last.get("validation_train_cpu_seconds", 0.0)
@@ -294,7 +289,7 @@ def zsk_side(
                 Trainer(built, path, steps=step, device="cpu", resume=True).fit()
                 spent[path] += time.process_time() - clock
             clock = time.process_time()
-            row = _zsk_evaluated(run_dir, builds[run_dir], seed, calibrated)
+            row = zsk_evaluated(run_dir, builds[run_dir], seed, calibrated)
             row |= {"dataset": dataset, "size": size, "seed": seed, "step": step}
             row |= {"train_cpu_seconds": spent[run_dir]}
             row |= {"eval_cpu_seconds": time.process_time() - clock}
@@ -320,74 +315,6 @@ def _recorded_zsk(out: Path, dataset: str, size: str, seed: int, calibrated: boo
     if any(("calibrated" in r) != calibrated for r in rows):
         return []
     return sorted(rows, key=lambda r: r["step"])
-
-
-def _zsk_evaluated(run_dir: Path, build: Build, seed: int, calibrated: bool) -> dict:
-    """The run's newest checkpoint evaluated: the release's protocol (:func:`_published_mean`),
-    and with ``calibrated`` zsk's calibrated headline beside it (written as the run's
-    eval.json)."""
-    import torch
-
-    from zsk.core.evaluate.evaluator import EvalOptions, evaluate
-    from zsk.core.evaluate.result import write_eval
-    from zsk.core.evaluate.trained import load_trained
-
-    trained = load_trained(run_dir, build)
-    numbers = _published_mean(trained, seed)
-    if not calibrated:
-        return numbers
-    options = EvalOptions(
-        images_per_class=(300,), classifier_epochs=(30,), probe_steps=100, seed=seed
-    )
-    result = evaluate(trained, options, torch.device("cpu"))
-    write_eval(run_dir, result)
-    generative = result.routes["generative"]
-    return numbers | {"calibrated": {"zsl_top1": generative.zsl_top1, "h": generative.gzsl.h}}
-
-
-def _reevaluated(run_dir: Path, build: Build, row: dict) -> dict:
-    """``row`` with the release's protocol computed afresh (:func:`_published_mean`) on the
-    checkpoint of its step count; its calibrated headline, if any, is kept."""
-    from zsk.core.evaluate.trained import TrainedRun
-    from zsk.core.train.checkpoint import WEIGHTS_SUFFIX, checkpoint_stem
-    from zsk.core.train.trained_weights import load_generator_and_discriminator
-
-    checkpoint = checkpoint_stem(run_dir, row["step"]).with_suffix(WEIGHTS_SUFFIX)
-    if not checkpoint.is_file():
-        raise SystemExit(
-            f"{run_dir} keeps no checkpoint of step {row['step']} to evaluate on "
-            f"{EVAL_DRAWS} draws: remove the run folder to train it afresh"
-        )
-    load_generator_and_discriminator(build, checkpoint)
-    clock = time.process_time()
-    numbers = _published_mean(TrainedRun(run_dir, build, checkpoint), row["seed"])
-    return row | numbers | {"eval_cpu_seconds": time.process_time() - clock}
-
-
-def _published_mean(trained: TrainedRun, seed: int) -> dict:
-    """The release's protocol (``routes.published_protocol``) on the trained run, computed as
-    ``zsk eval`` computes it, on :data:`EVAL_DRAWS` draws (the generator's noise and the
-    classifiers' seed ``seed * EVAL_DRAWS + draw``): the mean of each number over the draws."""
-    import torch
-
-    from zsk.core.components.metric_inputs import LabelledImages
-    from zsk.core.data.loader import load_split_images
-    from zsk.core.evaluate.published_protocol import published_protocol
-
-    data, size = trained.build.data, trained.build.dims.image_size
-    gan = trained.build.gan.to("cpu").eval()
-    train, test_seen, test_unseen = (
-        LabelledImages(*load_split_images(data, split, size))
-        for split in ("train", "test_seen", "test_unseen")
-    )
-    draws = []
-    for draw in range(seed * EVAL_DRAWS, (seed + 1) * EVAL_DRAWS):
-        torch.manual_seed(draw)
-        cpu = torch.device("cpu")
-        published = published_protocol(gan, data, train, test_seen + test_unseen, cpu, draw)
-        draws.append((published.zsl_top1, *(getattr(published.gzsl, k) for k in "ush")))
-    means = dict(zip(("zsl_top1", "u", "s", "h"), np.mean(draws, axis=0).tolist(), strict=True))
-    return {"side": "zsk", **means, "eval_draws": EVAL_DRAWS}
 
 
 def main(argv: list[str] | None = None) -> None:
