@@ -62,7 +62,7 @@ def recognition(run) -> tuple[float, float]:
     """(held-out ZSL, validation H) of a loaded validation run: its embedding route only."""
     data, held = run.build.data, run.build.data.holdout.classes
     validation = holdout_images(run)
-    calibration = embedding_calibration(run.build.gan, data, validation, CPU, BATCH)
+    calibration, _ = embedding_calibration(run.build.gan, data, validation, CPU, BATCH)
     is_held = torch.isin(validation.images.labels, torch.tensor(held))
     scores = class_scores(run.build.gan, data, validation.images.images[is_held], CPU, BATCH)
     return zsl_top1(scores, validation.images.labels[is_held], held), calibration.h

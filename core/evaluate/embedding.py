@@ -42,11 +42,13 @@ def embedding_calibration(
     validation: CalibrationImages,
     device: torch.device,
     batch_size: int,
-) -> Calibration:
+) -> tuple[Calibration, torch.Tensor]:
     """The constant with the best validation H for ``gan`` (the run that trained on
-    ``validation.seen``, which is a validation run when one is given)."""
+    ``validation.seen``, which is a validation run when one is given), and the validation
+    scores it was chosen on (N, C)."""
     scores = class_scores(gan, data, validation.images.images, device, batch_size)
-    return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+    calibration = calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+    return calibration, scores
 
 
 def evaluate_embedding(
@@ -57,15 +59,17 @@ def evaluate_embedding(
     source: str,
     device: torch.device,
     batch_size: int,
-) -> RouteResult:
-    """ZSL top-1 over the unseen classes, and GZSL over all classes with ``calibration``.
+) -> tuple[RouteResult, torch.Tensor]:
+    """ZSL top-1 over the unseen classes, and GZSL over all classes with ``calibration``; and
+    the test scores (N, C) they were read from.
 
     ``test`` holds the test_seen and test_unseen images; ``calibration`` was chosen on
     validation images before (:func:`embedding_calibration`), and ``source`` names them.
     """
     test_scores = class_scores(gan, data, test.images, device, batch_size)
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    return RouteResult(
+    route = RouteResult(
         zsl_top1=zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         gzsl=calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen, source),
     )
+    return route, test_scores

@@ -20,9 +20,10 @@ from zsk.core.evaluate.attribute_probe import (
 )
 from zsk.core.evaluate.calibration import calibration_source, check_validation_run
 from zsk.core.evaluate.classifier import EPOCHS
+from zsk.core.evaluate.combined import Classes, RouteScores, combined_route
 from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
-from zsk.core.evaluate.headline import choose_headline, route_kind
+from zsk.core.evaluate.headline import COMBINED, choose_headline, route_kind
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
 from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
 from zsk.core.evaluate.published_protocol import published_protocol
@@ -128,12 +129,24 @@ def evaluate(
     device: torch.device,
     log: Callable[[str], None] = lambda message: None,
 ) -> EvalResult:
-    """Embedding ZSL/GZSL, generative ZSL/GZSL, attribute accuracy of imagined images, the
-    metric plugins ``options.metrics`` names, and the headline route (chosen by validation H).
+    """Embedding ZSL/GZSL, generative ZSL/GZSL, the two combined, attribute accuracy of
+    imagined images, the metric plugins ``options.metrics`` names, and the headline route
+    (chosen by validation H).
 
     Once the request is checked, the run's previous eval.json is removed, so that an
     evaluation that fails or is stopped never leaves an old result looking current.
     """
+    return evaluate_scored(trained, options, device, log)[0]
+
+
+def evaluate_scored(
+    trained: TrainedRun,
+    options: EvalOptions,
+    device: torch.device,
+    log: Callable[[str], None] = lambda message: None,
+) -> tuple[EvalResult, dict[str, RouteScores]]:
+    """:func:`evaluate`, and the validation and test scores of each calibrated route, which a
+    staged evaluation combines across stages."""
     metrics, validation_run = _checked_request(trained, options)
     discard_eval(trained.run_dir)
     data = trained.build.data
@@ -143,31 +156,39 @@ def evaluate(
     split = pseudo_unseen_split(train.labels, data.seen, len(data.unseen), options.seed)
     source = calibration_source(trained, train, split, validation_run, log)
     scorer = source.scorer.build.gan.to(device).eval()
-    routes, unavailable = {}, {}
+    routes, unavailable, scores = {}, {}, {}
+    test = test_seen + test_unseen
+    validation_labels = source.images.images.labels
+    classes = Classes(data.seen, data.unseen, source.images.seen, source.images.unseen)
     if "embedding" in gan.discriminator.heads:
         log("embedding zero-shot accuracy")
-        calibration = embedding_calibration(
+        calibration, validation_scores = embedding_calibration(
             scorer, source.scorer.build.data, source.images, device, options.batch_size
         )
-        test = test_seen + test_unseen
         where = source.images.source
-        routes["embedding"] = evaluate_embedding(
+        routes["embedding"], test_scores = evaluate_embedding(
             gan, data, test, calibration, where, device, options.batch_size
+        )
+        scores["embedding"] = RouteScores(
+            validation_scores, validation_labels, test_scores, test.labels, classes, where
         )
     else:
         unavailable["embedding"] = NO_EMBEDDING
     imagined, outcomes = None, {}
     if trained.build.objective.generator:
         splits = (train, test_seen, test_unseen)
-        imagined_routes, imagined, outcomes = _imagined_samples(
+        imagined_routes, imagined, outcomes, scores["generative"] = _imagined_samples(
             trained, scorer, source, splits, metrics, options, device, log
         )
         routes |= imagined_routes
     else:
         unavailable["generative"] = NO_GENERATOR
+    if {"embedding", "generative"} <= set(scores):
+        log("the embedding and generative routes combined")
+        routes[COMBINED] = combined_route(scores["embedding"], scores["generative"])
     pseudo = validation_run is None and data.holdout is None
     kinds = {name: (route_kind(name, data.is_features), route) for name, route in routes.items()}
-    return EvalResult(
+    result = EvalResult(
         run=str(trained.run_dir),
         checkpoint=trained.checkpoint.name,
         step=trained.step,
@@ -182,6 +203,7 @@ def evaluate(
         ),
         headline=choose_headline(kinds),
     )
+    return result, scores
 
 
 def _calibration_summary(
@@ -205,10 +227,10 @@ def _imagined_samples(
     options: EvalOptions,
     device: torch.device,
     log: Callable[[str], None],
-) -> tuple[dict[str, RouteResult], ImaginedRecord, dict[str, MetricOutcome]]:
+) -> tuple[dict[str, RouteResult], ImaginedRecord, dict[str, MetricOutcome], RouteScores]:
     """Generative ZSL/GZSL (and, for a feature run, f-CLSWGAN's published protocol beside it),
-    the imagined samples' attribute accuracy (per predicate too), and the metric plugins, for a
-    run whose spec trains a generator."""
+    the imagined samples' attribute accuracy (per predicate too), the metric plugins, and the
+    generative route's scores, for a run whose spec trains a generator."""
     data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
     train, test_seen, test_unseen = splits
     defaults = FEATURE_CHOICES if data.is_features else IMAGE_CHOICES
@@ -216,7 +238,7 @@ def _imagined_samples(
     epochs = options.classifier_epochs or defaults["classifier_epochs"]
     log(f"imagining {', '.join(map(str, per_class))} samples per class and fitting classifiers")
     scorer_data, where = source.scorer.build.data, source.images.source
-    how, calibration, candidates = choose_imagining(
+    chosen = choose_imagining(
         scorer,
         scorer_data,
         source.fit,
@@ -225,8 +247,17 @@ def _imagined_samples(
         per_class,
         epochs,
     )
+    test = test_seen + test_unseen
     generative = evaluate_generative(
-        gan, data, train, test_seen + test_unseen, calibration, where, how, candidates
+        gan, data, train, test, chosen.calibration, where, chosen.how, chosen.candidates
+    )
+    scores = RouteScores(
+        chosen.validation_scores,
+        source.images.images.labels,
+        generative.test_scores,
+        test.labels,
+        Classes(data.seen, data.unseen, source.images.seen, source.images.unseen),
+        where,
     )
     routes = {"generative": generative.route}
     if data.is_features:
@@ -240,7 +271,7 @@ def _imagined_samples(
     inputs = MetricInputs(
         data, train, test_seen, test_unseen, generative.imagined, gan, device, batch, options.seed
     )
-    return routes, record, compute_metrics(metrics, inputs)
+    return routes, record, compute_metrics(metrics, inputs), scores
 
 
 def _attribute_record(

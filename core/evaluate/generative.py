@@ -31,6 +31,8 @@ class GenerativeResult:
     route: RouteResult
     imagined: LabelledImages
     """The images imagined for the unseen classes (judged later for attributes and FID)."""
+    test_scores: torch.Tensor
+    """The final classifier's log-probabilities (N, C) on the test images."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,24 @@ def validation_scores(
 
 def generative_calibration(
     gan: GAN, data: ZslData, fit: LabelledImages, validation: CalibrationImages, how: Imagining
-) -> Calibration:
-    """The constant with the best validation H for :func:`validation_scores`' classifier."""
+) -> tuple[Calibration, torch.Tensor]:
+    """The constant with the best validation H for :func:`validation_scores`' classifier, and
+    those validation scores."""
     scores = validation_scores(gan, data, fit, validation, how)
-    return calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+    calibration = calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+    return calibration, scores
+
+
+@dataclass(frozen=True)
+class ChosenImagining:
+    """The generative route's settings chosen on validation classes: how to imagine, the
+    calibration they reached, every candidate's validation H, and the chosen classifier's
+    validation scores (N, C)."""
+
+    how: Imagining
+    calibration: Calibration
+    candidates: list[Candidate]
+    validation_scores: torch.Tensor
 
 
 def choose_imagining(
@@ -103,23 +119,22 @@ def choose_imagining(
     how: Imagining,
     per_class: tuple[int, ...],
     epochs: tuple[int, ...],
-) -> tuple[Imagining, Calibration, list[Candidate]]:
+) -> ChosenImagining:
     """The number imagined per class and the classifier's epochs with the best validation H
     (after its own calibration), among ``per_class`` × ``epochs``: each candidate is made as
-    :func:`generative_calibration` makes one, on validation classes only. Returns the chosen
-    settings, their calibration, and every candidate's validation H (ties: the first)."""
-    best: tuple[Imagining, Calibration] | None = None
+    :func:`generative_calibration` makes one, on validation classes only (ties: the first)."""
+    best: tuple[Imagining, Calibration, torch.Tensor] | None = None
     table = []
     for count in per_class:
         for passes in epochs:
             candidate = replace(how, per_class=count, epochs=passes)
-            calibration = generative_calibration(gan, data, fit, validation, candidate)
+            calibration, scores = generative_calibration(gan, data, fit, validation, candidate)
             table.append(Candidate(images_per_class=count, epochs=passes, val_h=calibration.h))
             if best is None or calibration.h > best[1].h:
-                best = (candidate, calibration)
+                best = (candidate, calibration, scores)
     if best is None:
         raise ValueError("no candidate settings to choose among")
-    return best[0], best[1], table
+    return ChosenImagining(best[0], best[1], table, best[2])
 
 
 def evaluate_generative(
@@ -145,4 +160,4 @@ def evaluate_generative(
         classifier_epochs=how.epochs,
         chosen_on_validation=candidates,
     )
-    return GenerativeResult(route, imagined)
+    return GenerativeResult(route, imagined, test_scores)

@@ -20,13 +20,25 @@ EMBEDDING, IMAGE_GENERATIVE, FEATURE_GENERATIVE = (
 )
 
 
+#: The route that combines a run's embedding and generative routes (:mod:`.combined`).
+COMBINED = "combined"
+
+
+def combined_kind(generative_kind: str) -> str:
+    """The kind of a route combining the embedding route with one of ``generative_kind``."""
+    return f"{EMBEDDING} + {generative_kind}"
+
+
 def route_kind(route: str, features: bool) -> str:
     """``embedding``, ``image-generative`` or ``feature-generative`` for a route of a run that
-    trains on images or (``features``) on feature vectors; another route of imagined samples
-    (f-CLSWGAN's published protocol) is its generative kind with its name beside it."""
+    trains on images or (``features``) on feature vectors; ``embedding + ...`` for the two
+    combined; another route of imagined samples (f-CLSWGAN's published protocol) is its
+    generative kind with its name beside it."""
     if route == "embedding":
         return EMBEDDING
     kind = FEATURE_GENERATIVE if features else IMAGE_GENERATIVE
+    if route == COMBINED:
+        return combined_kind(kind)
     return kind if route == "generative" else f"{kind} ({route.replace('_', ' ')})"
 
 

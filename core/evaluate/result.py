@@ -65,15 +65,28 @@ class Candidate(_Record):
     val_h: float
 
 
+class Combination(_Record):
+    """How a combined route weighs its two routes, chosen on validation classes: the softmax
+    temperature of the embedding route's cosines and the embedding route's weight, for GZSL
+    and (``zsl_``) for ZSL."""
+
+    temperature: float
+    embedding_weight: float
+    zsl_temperature: float
+    zsl_embedding_weight: float
+
+
 class RouteResult(_Record):
     """One route's numbers: ZSL top-1 among the unseen classes, GZSL over all classes, and, for
-    a route that imagines samples, the settings chosen on validation classes among candidates."""
+    a route that imagines samples, the settings chosen on validation classes among candidates;
+    for a combined route, how it weighs its two routes."""
 
     zsl_top1: float
     gzsl: GzslNumbers
     images_per_class: int | None = None
     classifier_epochs: int | None = None
     chosen_on_validation: list[Candidate] | None = None
+    combination: Combination | None = None
 
 
 class AttributeProbe(_Record):
@@ -160,13 +173,15 @@ class EvalResult(_Record):
 
 
 class StagedEvalResult(_Record):
-    """``zsk eval`` of a staged run: each stage's evaluation by stage name, the kind of every
-    route by ``STAGE/ROUTE`` (embedding, image-generative, feature-generative), and the
-    headline among all of them."""
+    """``zsk eval`` of a staged run: each stage's evaluation by stage name, the routes that
+    combine two stages (by ``STAGE/ROUTE+STAGE/ROUTE``), the kind of every route by its full
+    name (embedding, image-generative, feature-generative, combined), and the headline among
+    all of them."""
 
     schema_version: Literal[2] = SCHEMA_VERSION
     run: str
     stages: dict[str, EvalResult]
+    combined: dict[str, RouteResult] = Field(default_factory=dict)
     kinds: dict[str, str]
     headline: Headline | None = None
 

@@ -6,6 +6,10 @@ own validation run) and its ``eval.json`` written in its folder; the staged run'
 holds them all, under their stage's name, and the headline: the route of any stage with the
 highest GZSL H on the validation runs' held-out classes, which every stage's validation run
 shares (:mod:`zsk.core.rundir.stage_training`).
+
+A feature stage's samples are its source stage's images seen through the source's
+discriminator, so the source's embedding route and the feature stage's generative route score
+the same images: they are also combined (:mod:`zsk.core.evaluate.combined`), as one more route.
 """
 
 from __future__ import annotations
@@ -15,8 +19,14 @@ from collections.abc import Callable
 
 import torch
 
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate
-from zsk.core.evaluate.headline import choose_headline, route_kind
+from zsk.core.evaluate.combined import RouteScores, combined_route, same_images
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate_scored
+from zsk.core.evaluate.headline import (
+    FEATURE_GENERATIVE,
+    choose_headline,
+    combined_kind,
+    route_kind,
+)
 from zsk.core.evaluate.result import RouteResult, StagedEvalResult, write_eval
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.stages import StagedRun
@@ -36,22 +46,45 @@ def evaluate_staged(
             hint="leave out --calibrate-with (or evaluate one stage: zsk eval RUN_DIR/STAGE)",
         )
     trained = [(stage, load_trained(stage.run_dir)) for stage in staged.stages]  # all, first
-    results, routes = {}, {}
+    results, routes, scores = {}, {}, {}
     for stage, run in trained:
         log(f"stage '{stage.name}' ({run.run_dir})")
         draws = stage.spec.data is not None and bool(stage.spec.objective.generator)
         own = options if draws else dataclasses.replace(options, metrics=())
-        result = evaluate(run, own, device, log)
+        result, scores[stage.name] = evaluate_scored(run, own, device, log)
         write_eval(stage.run_dir, result)
         results[stage.name] = result
         features = run.build.data.is_features
         routes.update(_named_routes(stage.name, result.routes, features))
+    combined = _across_stages(staged, scores)
+    for name, route in combined.items():
+        routes[name] = (combined_kind(FEATURE_GENERATIVE), route)
     return StagedEvalResult(
         run=str(staged.run_dir),
         stages=results,
+        combined=combined,
         kinds={name: kind for name, (kind, _) in routes.items()},
         headline=choose_headline(routes),
     )
+
+
+def _across_stages(
+    staged: StagedRun, scores: dict[str, dict[str, RouteScores]]
+) -> dict[str, RouteResult]:
+    """Each feature stage's generative route combined with its source stage's embedding route,
+    named ``SOURCE/embedding+STAGE/generative``, where both were calibrated on the same images."""
+    combined = {}
+    for stage in staged.stages:
+        source = stage.spec.features_from
+        if source is None:
+            continue
+        embedding = scores[source.stage].get("embedding")
+        generative = scores[stage.name].get("generative")
+        if embedding is None or generative is None or not same_images(embedding, generative):
+            continue
+        name = f"{source.stage}/embedding+{stage.name}/generative"
+        combined[name] = combined_route(embedding, generative)
+    return combined
 
 
 def _named_routes(
@@ -65,23 +98,28 @@ ROUTE_COLUMNS = ("route", "kind", "ZSL top-1", "GZSL H (calibrated)", "validatio
 
 
 def route_rows(result: StagedEvalResult) -> list[tuple[str, ...]]:
-    """One row per route of every stage: its test numbers, the validation H the headline is
-    chosen by, a mark on the headline; then the routes a stage cannot take, and why."""
+    """One row per route of every stage, then per route combining two stages: its test
+    numbers, the validation H the headline is chosen by, a mark on the headline; then the
+    routes a stage cannot take, and why."""
     chosen = result.headline.route if result.headline is not None else None
+    every = {
+        f"{stage}/{name}": route
+        for stage, stage_result in result.stages.items()
+        for name, route in stage_result.routes.items()
+    } | result.combined
     rows: list[tuple[str, ...]] = []
-    for stage, stage_result in result.stages.items():
-        for name, route in stage_result.routes.items():
-            full, calibration = f"{stage}/{name}", route.gzsl.calibration
-            rows.append(
-                (
-                    full,
-                    result.kinds.get(full, "—"),
-                    _percent(route.zsl_top1),
-                    _percent(route.gzsl.h) if calibration is not None else "— (uncalibrated)",
-                    _percent(calibration.val_h) if calibration is not None else "—",
-                    "headline" if full == chosen else "",
-                )
+    for full, route in every.items():
+        calibration = route.gzsl.calibration
+        rows.append(
+            (
+                full,
+                result.kinds.get(full, "—"),
+                _percent(route.zsl_top1),
+                _percent(route.gzsl.h) if calibration is not None else "— (uncalibrated)",
+                _percent(calibration.val_h) if calibration is not None else "—",
+                "headline" if full == chosen else "",
             )
+        )
     for stage, stage_result in result.stages.items():
         for name, why in stage_result.unavailable.items():
             rows.append((f"{stage}/{name}", "—", "—", "—", "—", why))

@@ -9,24 +9,43 @@ from benchmarks.speed.budget import table as budget_table
 from benchmarks.speed.step_cost import interleaved_ms
 from benchmarks.speed.step_cost import table as step_table
 from benchmarks.studies.results import put
-from benchmarks.studies.zoo.grid import KEY, TWO_STAGE, table
+from benchmarks.studies.zoo.grid import (
+    DEFAULT,
+    FIRST_STAGE,
+    HAND_WRITTEN,
+    KEY,
+    NO_GAN,
+    STAGE_ROUTES,
+    compare,
+    staged_record,
+    table,
+)
 
 
-def _gzsl(h: float, val_h: float = 0.5) -> dict:
-    return {"u": h, "s": h, "h": h, "calibration": {"val_h": val_h}}
+def _route(zsl: float, h: float, val_h: float = 0.5) -> dict:
+    return {"zsl_top1": zsl, "h": h, "val_h": val_h}
 
 
 def _records(seed: int) -> list[dict]:
     base = {"set": "textures", "seed": seed}
-    default = {"eval": {"zsl_top1": 0.5 + 0.1 * seed, "gzsl": _gzsl(0.4)}, "train_cpu_seconds": 20}
-    hand = {"baseline": {"zsl_top1": 0.6, "gzsl": _gzsl(0.3 + 0.1 * seed)}, "train_cpu_seconds": 22}
-    features = {
-        "eval": {"generative": {"zsl_top1": 0.2, "gzsl": _gzsl(0.1)}},
-        "extract_cpu_seconds": 3,
-        "train_cpu_seconds": 7,
-        "ridge": {"zsl_top1": 0.3, "gzsl": _gzsl(0.2), "cpu_seconds": 1},
+    stage_routes = {
+        STAGE_ROUTES[FIRST_STAGE]: _route(0.5, 0.3),
+        "features/generative": _route(0.4, 0.4 + 0.1 * seed),
+        "recogniser/embedding+features/generative": _route(0.6 + 0.1 * seed, 0.5),
     }
-    methods = {"default": default, "baseline": hand, "features": features}
+    headline = {"route": "recogniser/embedding+features/generative", **_route(0.7, 0.6, 0.8)}
+    two_stage = {
+        "eval": {"routes": stage_routes, "headline": headline},
+        "train_cpu_seconds": 20,
+        "ridge": {"zsl_top1": 0.3, "gzsl": {"h": 0.2}, "cpu_seconds": 1},
+    }
+    no_gan = {"eval": {"zsl_top1": 0.5, "gzsl": {"h": 0.5, "calibration": {"val_h": 0.7}}}}
+    hand = {"baseline": {"zsl_top1": 0.6, "gzsl": {"h": 0.3 + 0.1 * seed}}}
+    methods = {
+        "two-stage": two_stage,
+        "no-gan": no_gan | {"train_cpu_seconds": 21},
+        "baseline": hand | {"train_cpu_seconds": 22},
+    }
     return [base | {"method": method} | record for method, record in methods.items()]
 
 
@@ -36,32 +55,50 @@ def test_grid_table_gives_every_route_mean_spread_and_cpu(tmp_path):
         for record in _records(seed):
             put(results, record, KEY)
     text = table(results)
-    assert "| textures | zsk init default | 0.600 ± 0.100 | 0.400 ± 0.000 | 20 |" in text
-    assert "| textures | hand-written | 0.600 ± 0.000 | 0.400 ± 0.100 | 22 |" in text
-    # the φ(x) routes' CPU is what they add to the default run: extraction (+ training)
-    assert "| feature GAN on its φ(x), CPU added | 0.200 ± 0.000 | 0.100 ± 0.000 | 10 |" in text
-    assert "| ridge on its φ(x), CPU added | 0.300 ± 0.000 | 0.200 ± 0.000 | 4 |" in text
-    put(results, _records(3)[0], KEY)  # a fourth seed of one method only: n is not shown
-    assert "zsk init default | 0.650 ± 0.129 |" in table(results)
-
-
-def test_two_stage_headline_is_the_route_with_the_higher_validation_h(tmp_path):
-    results = tmp_path / "results.jsonl"
-    for seed in range(3):
-        default, _, features = _records(seed)
-        # seed 1: the feature GAN has the higher validation H, so it is the headline
-        features["eval"]["generative"]["gzsl"] = _gzsl(0.1, val_h=0.9 if seed == 1 else 0.2)
-        put(results, default, KEY)
-        put(results, features, KEY)
-    zsl = [0.5, 0.2, 0.7]  # embedding's 0.5 + 0.1·seed, except seed 1's feature GAN
-    h = [0.4, 0.1, 0.4]
-    mean = lambda v: sum(v) / 3  # noqa: E731
-    std = lambda v: (sum((x - mean(v)) ** 2 for x in v) / 2) ** 0.5  # noqa: E731
-    row = (
-        f"| textures | {TWO_STAGE} | {mean(zsl):.3f} ± {std(zsl):.3f} | "
-        f"{mean(h):.3f} ± {std(h):.3f} | 30 |"  # 20 (recogniser) + 3 (φ(x)) + 7 (feature GAN)
+    assert f"| textures | {DEFAULT} | 0.700 ± 0.000 | 0.600 ± 0.000 | 20 |" in text
+    assert f"| textures | {HAND_WRITTEN} | 0.600 ± 0.000 | 0.400 ± 0.100 | 22 |" in text
+    assert f"| textures | {NO_GAN} | 0.500 ± 0.000 | 0.500 ± 0.000 | 21 |" in text
+    assert "| the two combined | 0.700 ± 0.100 | 0.500 ± 0.000 | 20 |" in text
+    assert "| ridge on its φ(x), CPU added | 0.300 ± 0.000 | 0.200 ± 0.000 | 1 |" in text
+    # the verdicts: ZSL 0.7 vs 0.6 with no spread is ahead; H 0.6 vs 0.4 ± 0.1 is ahead (0.2 >
+    # 0.1); H against the first stage's 0.3, ahead; validation H 0.8 against no-GAN's 0.7
+    verdict = text.splitlines()[-1]
+    assert verdict == (
+        "| textures | ahead (0.700 vs 0.600) | ahead (0.600 vs 0.400) | ahead (0.600 vs 0.300) "
+        "| ahead (0.800 vs 0.700) |"
     )
-    assert row in table(results).splitlines()
+    put(results, _records(3)[0], KEY)  # a fourth seed of one method only: n is not shown
+    assert "| the two combined | 0.750 ± 0.129 |" in table(results)
+
+
+def test_compare_calls_means_within_the_larger_spread_a_tie():
+    assert compare([0.5, 0.6, 0.7], [0.55, 0.55, 0.55]) == "tie (0.600 vs 0.550)"
+    assert compare([0.3, 0.3, 0.3], [0.5, 0.6, 0.7]) == "behind (0.300 vs 0.600)"
+    assert compare([0.9, 0.9, 0.9], [0.5, 0.6, 0.7]) == "ahead (0.900 vs 0.600)"
+
+
+def test_staged_record_keeps_every_calibrated_route_and_the_headline():
+    gzsl = {"h": 0.4, "calibration": {"val_h": 0.6}}
+    evaluation = {
+        "stages": {
+            "recogniser": {"routes": {"embedding": {"zsl_top1": 0.5, "gzsl": gzsl}}},
+            "features": {
+                "routes": {
+                    "generative": {"zsl_top1": 0.3, "gzsl": gzsl},
+                    "published_protocol": {"zsl_top1": 0.2, "gzsl": {"h": 0.1}},
+                }
+            },
+        },
+        "combined": {"recogniser/embedding+features/generative": {"zsl_top1": 0.7, "gzsl": gzsl}},
+        "headline": {"route": "recogniser/embedding", "zsl_top1": 0.5, "h": 0.4, "val_h": 0.6},
+    }
+    record = staged_record(evaluation)
+    assert record["routes"] == {
+        "recogniser/embedding": _route(0.5, 0.4, 0.6),
+        "features/generative": _route(0.3, 0.4, 0.6),
+        "recogniser/embedding+features/generative": _route(0.7, 0.4, 0.6),
+    }
+    assert record["headline"] == {"route": "recogniser/embedding", **_route(0.5, 0.4, 0.6)}
 
 
 def test_step_cost_table_shows_each_rate_and_the_ratio(tmp_path):

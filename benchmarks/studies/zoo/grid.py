@@ -1,41 +1,41 @@
-"""The zoo grid of the recommended spec: `zsk init`'s default beside a hand-written learner at
-the same process CPU, ridge regression on the default's own embeddings φ(x), and a feature GAN
-trained on them (the two-stage route, on top of the default run).
+"""The zoo grid of the recommended spec: `zsk init`'s two-stage default beside its no-GAN twin
+and a hand-written learner at the same process CPU, and ridge regression on its embeddings.
 
     python -m benchmarks.studies.zoo.grid OUT [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.4]
-        [--methods default baseline features]
+        [--methods two-stage no-gan baseline]
     python -m benchmarks.studies.zoo.grid --table OUT/results.jsonl
 
 For every set and training seed, on one split:
 
-- ``default``: ``zsk init DATA --cpu-minutes M --seed S`` (its default route), ``zsk build``,
-  ``zsk train`` (the run and its validation run, one process), ``zsk eval`` (GZSL calibrated
-  on the validation run's held-out classes);
+- ``two-stage``: ``zsk init DATA --route two-stage --cpu-minutes M --seed S``, ``zsk build``,
+  ``zsk train`` (both stages and their validation runs, one process), ``zsk eval``: every
+  route of both stages and the two combined, each calibrated on the validation runs' held-out
+  classes, and the headline chosen among them by validation H; then ridge regression from the
+  recogniser's φ(x) (the features ``zsk train`` extracted for the second stage) to class
+  attributes, λ and constant chosen on the validation run's held-out classes;
+- ``no-gan``: ``zsk init --route no-gan`` at the same budget (the recogniser alone);
 - ``baseline``: benchmarks/studies/zoo/baseline.py (no zsk) given the process CPU seconds that
-  ``zsk train`` spent for ``default``, its own validation model included;
-- ``features``: ``zsk data features --layer embedding`` of the default run and of its
-  validation run; ridge regression from φ(x) to class attributes (λ and the GZSL constant
-  chosen on the validation run's held-out classes); a feature GAN (:data:`FEATURE_GAN`) on
-  the run's φ(x) and its validation run on the validation run's φ(x), ``zsk eval
-  --calibrate-with`` (generated features per class and classifier epochs chosen there too).
-
-The table adds the two-stage route's own headline per seed (:data:`TWO_STAGE`): the default's
-embedding route or the feature GAN, whichever has the higher validation H, at both stages' CPU.
+  ``zsk train`` spent for ``two-stage``, its own validation model included.
 
 Every command is a child process on one thread; CPU seconds are the children's user + system
 time. One JSON object per finished (set, seed, method) is appended to ``OUT/results.jsonl``;
-a stopped grid continues where it was.
+a stopped grid continues where it was. ``--table`` prints every route's numbers and, per set,
+the comparisons the recipe is held to (:func:`verdicts`).
 """
 
 from __future__ import annotations
 
+import json
+import resource
+import statistics
 from pathlib import Path
 
-from benchmarks.studies import features_route
+from benchmarks.studies.features_route import ridge_baseline
 from benchmarks.studies.results import (
     RESULTS,
     RouteNumbers,
     finished,
+    markdown_table,
     put,
     read,
     routes_table,
@@ -43,120 +43,194 @@ from benchmarks.studies.results import (
     tabled,
 )
 from benchmarks.studies.zoo.run import (
+    ZSK,
     pending,
     recorded,
     run_baseline,
+    run_logged,
     run_zsk,
 )
 from benchmarks.studies.zoo.sets import SETS
+from zsk.core.data.feature_folder import read_feature_folder
+from zsk.core.data.holdout import apply_holdout
 from zsk.core.spec.loading import load_spec
 
-METHODS = ("default", "baseline", "features")
-#: The feature GAN of the two-stage route: chosen on validation classes (textures and glyphs,
-#: seed 0) among WGAN-GP feature GANs of 200 generator steps: a linear generator, a critic of
-#: one hidden layer of 256, 2 critic steps, Adam 1e-3, classifier regulariser β 1
-#: (``features_route.FEATURE_MODEL``'s keys).
-FEATURE_GAN = {
-    "hidden": 256,
-    "generator_hidden": [],
-    "n_critic": 2,
-    "steps": 200,
-    "lr": 1e-3,
-    "beta": 1.0,
-}
+METHODS = ("two-stage", "no-gan", "baseline")
 #: The fields that name one run in the results file.
 KEY = ("set", "seed", "method")
+#: The table's rows of a two-stage run: its headline and the routes it was chosen among.
+DEFAULT = "zsk init default (two-stage): its headline"
+FIRST_STAGE = "its first stage: the recogniser's embedding route"
+FEATURE_GAN = "its feature GAN's classifier"
+COMBINED = "the two combined"
+NO_GAN = "no-GAN twin (--route no-gan), same budget"
+HAND_WRITTEN = "hand-written, the default's process CPU"
+RIDGE = "ridge on its φ(x), CPU added"
+#: Where each route of a two-stage run sits in its eval.json.
+STAGE_ROUTES = {
+    FIRST_STAGE: "recogniser/embedding",
+    FEATURE_GAN: "features/generative",
+    COMBINED: "recogniser/embedding+features/generative",
+}
 
 
-def features(data: Path, work: Path, seed: int) -> dict:
-    """φ(x) of the default run and its validation run; ridge and the feature GAN on them."""
-    run, log = work / "default", work / "features.log"
-    cpu = features_route.extract(data, run, work / "features", log, "embedding")
-    cpu += features_route.extract(data, run / "validation", work / "features-val", log, "embedding")
-    holdout = load_spec(work / "default.yaml").validation_run.model_dump(mode="json")
-    gan = features_route.feature_route(work, seed, holdout, FEATURE_GAN, "feature-gan")
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def route_numbers(route: dict) -> dict:
+    """ZSL top-1, calibrated H and validation H of one route of an eval.json."""
     return {
-        "extract_cpu_seconds": cpu,
-        **gan,
-        "ridge": features_route.ridge(work, holdout),
-        "feature_gan": FEATURE_GAN,
+        "zsl_top1": route["zsl_top1"],
+        "h": route["gzsl"]["h"],
+        "val_h": route["gzsl"]["calibration"]["val_h"],
+    }
+
+
+def staged_record(evaluation: dict) -> dict:
+    """A staged eval.json as the grid keeps it: every calibrated route by its full name, and
+    the headline's route and numbers."""
+    routes = {
+        f"{stage}/{name}": route_numbers(route)
+        for stage, result in evaluation["stages"].items()
+        for name, route in result["routes"].items()
+        if "calibration" in route["gzsl"]
+    }
+    routes |= {name: route_numbers(route) for name, route in evaluation["combined"].items()}
+    headline = evaluation["headline"]
+    numbers = {"zsl_top1": headline["zsl_top1"], "h": headline["h"], "val_h": headline["val_h"]}
+    return {"routes": routes, "headline": {"route": headline["route"], **numbers}}
+
+
+def two_stage(data: Path, work: Path, seed: int, cpu_minutes: float) -> dict:
+    """``zsk init --route two-stage`` built, trained and evaluated in ``work/two-stage``, and
+    ridge on its recogniser's φ(x)."""
+    spec, run_dir, log = work / "two-stage.yaml", work / "two-stage", work / "two-stage.log"
+    init = [*ZSK, "init", str(data), "--route", "two-stage", "--out", str(spec), "--force"]
+    run_logged([*init, "--seed", str(seed), "--cpu-minutes", str(cpu_minutes)], log)
+    run_logged([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
+    train_cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], log)
+    # the feature stage's own candidates of samples per class (zsk eval's defaults)
+    evaluate = [*ZSK, "eval", str(run_dir), "--device", "cpu", "--probe-steps", "400"]
+    eval_cpu = run_logged(evaluate, log)
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    start = _own_cpu()
+    recogniser = run_dir / "recogniser"
+    holdout = load_spec(recogniser / "spec.lock.yaml").validation_run
+    full = read_feature_folder(recogniser / "validation" / "features-embedding")
+    validation = apply_holdout(full, holdout.classes, holdout.images, holdout.seed)
+    ridge = ridge_baseline(validation, read_feature_folder(recogniser / "features-embedding"))
+    return {
+        "train_cpu_seconds": train_cpu,
+        "eval_cpu_seconds": eval_cpu,
+        "eval": staged_record(evaluation),
+        "ridge": ridge | {"cpu_seconds": _own_cpu() - start},
     }
 
 
 def run_grid(args) -> None:
     for name, seed, method, data, work in pending(args):
-        if method == "default":
-            record = run_zsk(data, work, "default", seed, args.cpu_minutes)
-        elif method == "baseline":
-            default = recorded(args.out, name, seed, "default")
-            (work / "gan.yaml").write_bytes((work / "default.yaml").read_bytes())
-            record = run_baseline(work, seed, default["train_cpu_seconds"])
+        if method == "two-stage":
+            record = two_stage(data, work, seed, args.cpu_minutes)
+        elif method == "no-gan":
+            record = run_zsk(data, work, "no-gan", seed, args.cpu_minutes, "no-gan")
         else:
-            record = features(data, work, seed)
+            default = recorded(args.out, name, seed, "two-stage")
+            recorded(args.out, name, seed, "no-gan")  # its spec holds the split, as the default's
+            (work / "gan.yaml").write_bytes((work / "no-gan.yaml").read_bytes())
+            record = run_baseline(work, seed, default["train_cpu_seconds"])
         record |= {"set": name, "seed": seed, "method": method, "cpu_minutes": args.cpu_minutes}
         put(args.out / RESULTS, finished(record), KEY)
 
 
 def routes(record: dict) -> dict[str, RouteNumbers]:
     """(ZSL top-1, calibrated GZSL H, CPU s) of each route one record holds."""
-    method = record["method"]
+    method, cpu = record["method"], record["train_cpu_seconds"]
     if method == "baseline":
         found = record["baseline"]
-        return {
-            "hand-written": (found["zsl_top1"], found["gzsl"]["h"], record["train_cpu_seconds"])
-        }
-    if method == "default":
+        return {HAND_WRITTEN: (found["zsl_top1"], found["gzsl"]["h"], cpu)}
+    if method == "no-gan":
         found = record["eval"]
-        cpu = record["train_cpu_seconds"]
-        return {"zsk init default": (found["zsl_top1"], found["gzsl"]["h"], cpu)}
-    generative, ridge = record["eval"]["generative"], record["ridge"]
-    gan_cpu = record["extract_cpu_seconds"] + record["train_cpu_seconds"]
-    ridge_cpu = record["extract_cpu_seconds"] + ridge["cpu_seconds"]
-    return {
-        "feature GAN on its φ(x), CPU added": (
-            generative["zsl_top1"],
-            generative["gzsl"]["h"],
-            gan_cpu,
-        ),
-        "ridge on its φ(x), CPU added": (ridge["zsl_top1"], ridge["gzsl"]["h"], ridge_cpu),
-    }
+        return {NO_GAN: (found["zsl_top1"], found["gzsl"]["h"], cpu)}
+    evaluation, ridge = record["eval"], record["ridge"]
+    found = {DEFAULT: evaluation["headline"]}
+    found |= {row: evaluation["routes"][route] for row, route in STAGE_ROUTES.items()}
+    numbers = {row: (r["zsl_top1"], r["h"], cpu) for row, r in found.items()}
+    ridge_cpu = ridge["cpu_seconds"]
+    return numbers | {RIDGE: (ridge["zsl_top1"], ridge["gzsl"]["h"], ridge_cpu)}
 
 
-#: The two-stage route's own result: of the default run's embedding route and the feature GAN
-#: on its φ(x), the one with the higher validation H (what ``zsk eval`` of a two-stage run names
-#: its headline), with the CPU of both stages.
-TWO_STAGE = "two-stage headline (by validation H), both stages' CPU"
-
-
-def two_stage(default: dict, features: dict) -> RouteNumbers:
-    """The two-stage route's headline numbers from one seed's default and features records."""
-    embedding, generative = default["eval"], features["eval"]["generative"]
-    chosen = embedding
-    if generative["gzsl"]["calibration"]["val_h"] > embedding["gzsl"]["calibration"]["val_h"]:
-        chosen = generative
-    cpu = (
-        default["train_cpu_seconds"]
-        + features["extract_cpu_seconds"]
-        + features["train_cpu_seconds"]
-    )
-    return chosen["zsl_top1"], chosen["gzsl"]["h"], cpu
-
-
-def table(path: Path) -> str:
-    """Mean ± std over seeds of every route per set, the sets in :data:`SETS`' order; CPU s:
-    mean training process CPU (for the φ(x) routes, what they add to the default run)."""
+def _cells(records: list[dict]) -> dict[tuple[str, str], list[RouteNumbers]]:
     cells: dict[tuple[str, str], list[RouteNumbers]] = {}
-    records = read(path)
     for record in records:
         for route, numbers in routes(record).items():
             cells.setdefault((record["set"], route), []).append(numbers)
-    by_run = {(r["set"], r["seed"], r["method"]): r for r in records}
-    for (name, seed, method), record in by_run.items():
-        if method == "features" and (name, seed, "default") in by_run:
-            numbers = two_stage(by_run[name, seed, "default"], record)
-            cells.setdefault((name, TWO_STAGE), []).append(numbers)
-    in_order = sorted(cells.items(), key=lambda cell: list(SETS).index(cell[0][0]))
-    return routes_table(dict(in_order), "calibrated GZSL H", "train CPU s")
+    return dict(sorted(cells.items(), key=lambda cell: list(SETS).index(cell[0][0])))
+
+
+def compare(ours: list[float], theirs: list[float]) -> str:
+    """``ahead``, ``behind`` or ``tie`` (the means closer than the larger standard deviation
+    over seeds), with both means."""
+    mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
+    spread = max(statistics.stdev(ours), statistics.stdev(theirs))
+    word = "tie" if abs(mean_ours - mean_theirs) <= spread else "ahead"
+    if word == "ahead" and mean_ours < mean_theirs:
+        word = "behind"
+    return f"{word} ({mean_ours:.3f} vs {mean_theirs:.3f})"
+
+
+def verdicts(records: list[dict]) -> str:
+    """Per set with three seeds or more of each: the default's headline against the
+    hand-written learner (ZSL top-1, H), its H against its own first stage's, and, the choice
+    of the default, its validation H against the no-GAN twin's."""
+    cells = _cells(records)
+    validation: dict[tuple[str, str], list[float]] = {}
+    for record in records:
+        if record["method"] == "two-stage":
+            val_h = record["eval"]["headline"]["val_h"]
+            validation.setdefault((record["set"], "two-stage"), []).append(val_h)
+        elif record["method"] == "no-gan":
+            val_h = record["eval"]["gzsl"]["calibration"]["val_h"]
+            validation.setdefault((record["set"], "no-gan"), []).append(val_h)
+    rows = []
+    for name in SETS:
+        needed = [cells.get((name, row), []) for row in (DEFAULT, HAND_WRITTEN, FIRST_STAGE)]
+        if min(len(runs) for runs in needed) < 3:
+            continue
+        default, hand, first = needed
+
+        def column(runs: list[RouteNumbers], index: int) -> list[float]:
+            return [numbers[index] for numbers in runs]
+
+        choice = "—"
+        if len(validation.get((name, "no-gan"), [])) >= 3:
+            choice = compare(validation[name, "two-stage"], validation[name, "no-gan"])
+        rows.append(
+            (
+                name,
+                compare(column(default, 0), column(hand, 0)),
+                compare(column(default, 1), column(hand, 1)),
+                compare(column(default, 1), column(first, 1)),
+                choice,
+            )
+        )
+    header = (
+        "set",
+        "ZSL vs hand-written",
+        "H vs hand-written",
+        "H vs its first stage",
+        "validation H vs no-GAN twin",
+    )
+    return markdown_table(header, rows)
+
+
+def table(path: Path) -> str:
+    """Mean ± std over seeds of every route per set, the sets in :data:`SETS`' order (CPU s:
+    mean training process CPU; ridge: what it adds to the run), then :func:`verdicts`."""
+    records = read(path)
+    every = routes_table(_cells(records), "calibrated GZSL H", "train CPU s")
+    return every + "\n\n" + verdicts(records)
 
 
 def main(argv: list[str] | None = None) -> None:

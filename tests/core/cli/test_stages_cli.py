@@ -34,8 +34,13 @@ FEATURE_STEPS = 300
 RECOGNISER_ROUTES = {
     "recogniser/embedding": "embedding",
     "features/generative": "feature-generative",
+    "recogniser/embedding+features/generative": "embedding + feature-generative",
 }
-IMAGE_GAN_ROUTES = {**RECOGNISER_ROUTES, "recogniser/generative": "image-generative"}
+IMAGE_GAN_ROUTES = {
+    **RECOGNISER_ROUTES,
+    "recogniser/generative": "image-generative",
+    "recogniser/combined": "embedding + image-generative",
+}
 
 
 def tiny_stages(tiny_shapes: tuple[str, ...]) -> list[str]:
@@ -218,6 +223,13 @@ def _check_every_route_and_the_headline(run_zsk, run: Path, routes: dict[str, st
                     f"validation run {run / name / 'validation'}"
                 )
                 validation_h[f"{name}/{route}"] = calibration["val_h"]
+    # the recogniser's embedding route and the feature stage's classifier, combined: chosen on
+    # the recogniser's validation run like its embedding route
+    for route, numbers in staged["combined"].items():
+        calibration = numbers["gzsl"]["calibration"]
+        assert calibration["source"].startswith(f"validation run {run / 'recogniser'}")
+        assert 0 <= numbers["combination"]["embedding_weight"] <= 1
+        validation_h[route] = calibration["val_h"]
     assert set(validation_h) == set(routes)
     assert {route: staged["kinds"][route] for route in routes} == routes
     headline = staged["headline"]

@@ -114,8 +114,8 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
     data = toy.data()
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
     validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
-    calibration = embedding_calibration(toy.gan(), data, validation, CPU, batch_size=16)
-    result = evaluate_embedding(toy.gan(), data, test, calibration, "toy", CPU, batch_size=16)
+    calibration, _ = embedding_calibration(toy.gan(), data, validation, CPU, batch_size=16)
+    result, _ = evaluate_embedding(toy.gan(), data, test, calibration, "toy", CPU, batch_size=16)
     assert result.zsl_top1 == pytest.approx(1.0)
     assert result.gzsl.h == pytest.approx(1.0)
     assert result.gzsl.calibration == calibration.record("toy")
@@ -128,7 +128,7 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
         torch.zeros(int(is_unseen.sum()), dtype=torch.long), generator
     )
     fooled = LabelledImages(images, test.labels)
-    other = evaluate_embedding(toy.gan(), data, fooled, calibration, "toy", CPU, batch_size=16)
+    other, _ = evaluate_embedding(toy.gan(), data, fooled, calibration, "toy", CPU, batch_size=16)
     assert other.zsl_top1 < 1.0
 
 
@@ -139,7 +139,7 @@ def test_generative_route_on_a_toy_world(toy, toy_sets, translating):
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
     validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
     how = Imagining(per_class=8, device=CPU, batch_size=16, seed=0)
-    calibration = generative_calibration(gan, data, train.subset(split.fit), validation, how)
+    calibration, _ = generative_calibration(gan, data, train.subset(split.fit), validation, how)
     result = evaluate_generative(gan, data, train, test, calibration, "toy", how, [])
     assert result.imagined.labels.tolist() == [4] * 8 + [5] * 8
     assert result.imagined.images.shape == (16, 3, 16, 16)
@@ -220,7 +220,7 @@ def test_generative_constant_is_chosen_by_the_judge_imagining_its_held_out_class
     fit = train.subset(train.labels != 3)
     validation = CalibrationImages(train, [0, 1, 2], held_out, "toy")
     how = Imagining(per_class=5, device=CPU, batch_size=16, seed=0)
-    calibration = generative_calibration(judge, data, fit, validation, how)
+    calibration, _ = generative_calibration(judge, data, fit, validation, how)
     asked = torch.cat(judge.generator.asked)
     assert torch.equal(asked, data.attributes[held_out].repeat(5, 1))
     # colours separate the classes, so the validation classifier is right on both sides
