@@ -1,6 +1,6 @@
-"""What one training step costs per real image: the recommended recogniser (`zsk init`'s
-default route), the image GAN (``--route image-gan``) and the hand-written learner, on each zoo
-set (BENCHMARKS.md §4).
+"""What one training step costs per real image: the recommended recogniser (the first stage of
+`zsk init`'s default route; alone, ``--route no-gan``), the image GAN (``--route image-gan``)
+and the hand-written learner, on each zoo set (BENCHMARKS.md §4).
 
     python -m benchmarks.speed.step_cost OUT_DIR [--sets ...] [--rounds 16]
     python -m benchmarks.speed.step_cost --table OUT_DIR/results.jsonl   # the Markdown table
@@ -40,10 +40,12 @@ from zsk.core.recommend.init_spec import (
     training_images,
     validated_spec,
 )
-from zsk.core.recommend.recipes import DEFAULT_ROUTE, ROUTES
+from zsk.core.recommend.recipes import RECOGNISER
 from zsk.core.train.loop import Trainer
 
 HAND = "hand-written"
+#: The routes whose training steps are measured: the recogniser and the image GAN.
+LEARNERS = (RECOGNISER, "image-gan")
 
 
 def interleaved_ms(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
@@ -83,12 +85,12 @@ def hand_written_step(spec: dict) -> Callable[[], None]:
 
 def measure(name: str, data: Path, rounds: int) -> dict:
     """One set's record: the batch, FLOPs, ms and images per CPU second of every learner."""
-    probe = recommended_spec(data, name, 32, DEFAULT_ROUTE, epochs=1)
+    probe = recommended_spec(data, name, 32, RECOGNISER, epochs=1)
     size = image_size_for(median_side(training_images(probe)), 32)
-    specs = {route: recommended_spec(data, name, size, route, epochs=1) for route in ROUTES}
+    specs = {route: recommended_spec(data, name, size, route, epochs=1) for route in LEARNERS}
     with tempfile.TemporaryDirectory() as folder:
         steps = {route: zsk_step(spec, Path(folder) / route) for route, spec in specs.items()}
-        steps[HAND] = hand_written_step(specs[DEFAULT_ROUTE])
+        steps[HAND] = hand_written_step(specs[RECOGNISER])
         rounds_ms = interleaved_ms(steps, rounds)
     batches = {route: spec["train"]["batch_size"] for route, spec in specs.items()}
     batches[HAND] = baseline.BATCH
@@ -100,8 +102,8 @@ def measure(name: str, data: Path, rounds: int) -> dict:
     for route, spec in specs.items():
         record[route]["gflop"] = round(step_flops(spec) / 1e9, 2)
     per_round = [
-        (batches[DEFAULT_ROUTE] / ours) / (batches[HAND] / theirs)
-        for ours, theirs in zip(rounds_ms[DEFAULT_ROUTE], rounds_ms[HAND], strict=True)
+        (batches[RECOGNISER] / ours) / (batches[HAND] / theirs)
+        for ours, theirs in zip(rounds_ms[RECOGNISER], rounds_ms[HAND], strict=True)
     ]
     record["ratio"] = round(statistics.median(per_round), 3)
     record["ratio_quartiles"] = [round(q, 3) for q in statistics.quantiles(per_round, n=4)[::2]]
@@ -111,14 +113,15 @@ def measure(name: str, data: Path, rounds: int) -> dict:
 def table(path: Path) -> str:
     """The step costs of the results file ``path``, one row per set."""
     lines = [
-        "| set | recogniser (`zsk init`): GFLOP, CPU ms / batch, real images per CPU s | image GAN "
+        "| set | recogniser (`zsk init`'s first stage): GFLOP, CPU ms / batch, real images per "
+        "CPU s | image GAN "
         "(`--route image-gan`) | hand-written | recogniser ÷ hand-written, median of rounds "
         "(quartiles) |",
         "|---|---|---|---|---|",
     ]
     for r in read(path):
         cells = [r["set"]]
-        for learner in (DEFAULT_ROUTE, "image-gan", HAND):
+        for learner in (RECOGNISER, "image-gan", HAND):
             found = r[learner]
             flops = f"{found['gflop']:.2f}, " if "gflop" in found else ""
             cells.append(f"{flops}{found['ms']:.1f} / {found['batch']}, {found['images_per_s']}")

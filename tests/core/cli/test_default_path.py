@@ -1,4 +1,5 @@
-"""The default path of a new user: zsk init → build → train → eval, with no extra flag.
+"""The recogniser's path: zsk init --route no-gan → build → train → eval (the default
+two-stage path, whose first stage this is, is driven in test_stages_cli.py).
 
 GZSL is calibrated on the spec's own validation run, and no test image influences any choice:
 replacing every test image changes no spec value, no weight and no calibration constant.
@@ -23,7 +24,7 @@ from zsk.core.train.checkpoint import find_latest
 def _pipeline(run_zsk, data: Path, work: Path, tiny: tuple[str, ...]) -> dict:
     """init → build → train → eval in ``work``; what each step chose or wrote."""
     spec = work / "spec.yaml"
-    run_zsk("init", data, "--out", spec, "--cpu-minutes", "0.1")
+    run_zsk("init", data, "--route", "no-gan", "--out", spec, "--cpu-minutes", "0.1")
     overrides = [part for item in tiny for part in ("--set", item)]
     run_zsk("build", spec, *overrides, "--out", work / "run")
     run_zsk("train", work / "run")
@@ -63,7 +64,7 @@ def _replace_test_images(spec: Path) -> int:
 
 
 @pytest.mark.slow
-def test_default_path_calibrates_on_its_validation_run_and_ignores_test_images(
+def test_recogniser_path_calibrates_on_its_validation_run_and_ignores_test_images(
     tmp_path, monkeypatch, tiny_shapes, tiny_synth, run_zsk
 ):
     monkeypatch.chdir(tmp_path)

@@ -86,13 +86,14 @@ def _has_aliases(text: str) -> bool:
 
 
 @pytest.mark.slow
-def test_the_two_stage_spec_of_zsk_init_builds_trains_resumes_and_evaluates_with_no_other_command(
+def test_the_default_spec_of_zsk_init_builds_trains_resumes_and_evaluates_with_no_other_command(
     tmp_path, monkeypatch, run_zsk, tiny_synth, consistent_run
 ):
     monkeypatch.chdir(tmp_path)
     run_zsk("data", "synth", "data/shapes", *tiny_synth)
-    # init's smallest budget: one pass of the recogniser; the feature stage keeps its length
-    made = ("init", "data/shapes", "--route", "two-stage", "--cpu-minutes", "0.05")
+    # the default route, at init's smallest budget: one pass of the recogniser; the feature
+    # stage keeps its length
+    made = ("init", "data/shapes", "--cpu-minutes", "0.05")
     run_zsk(*made, "--out", "two.yaml", says=["wrote two.yaml: two-stage"])
     written = Path("two.yaml").read_text()
     assert not _has_aliases(written), "a user editing one value would change another"

@@ -90,12 +90,10 @@ def test_the_counted_steps_are_the_trainers(tmp_path, run_zsk):
     assert sum(trained) == fit.steps(2)
 
 
-def test_init_writes_the_recogniser_by_default_and_the_image_gan_on_request(
-    tmp_path, monkeypatch, run_zsk
-):
+def test_init_writes_the_recogniser_and_the_image_gan_on_request(tmp_path, monkeypatch, run_zsk):
     monkeypatch.chdir(tmp_path)
     _shapes(tmp_path / "data", images_per_class=3)
-    run_zsk("init", "data", "--out", "plain.yaml", "--cpu-minutes", "1")
+    run_zsk("init", "data", "--out", "plain.yaml", "--cpu-minutes", "1", "--route", "no-gan")
     run_zsk("init", "data", "--out", "gan.yaml", "--cpu-minutes", "1", "--route", "image-gan")
     gan, plain = (yaml.safe_load((tmp_path / f).read_text()) for f in ("gan.yaml", "plain.yaml"))
     assert gan["validation_run"] == {} and plain["validation_run"] == {}
@@ -146,8 +144,8 @@ def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddi
 ):
     monkeypatch.chdir(tmp_path)
     _shapes(tmp_path / "data", images_per_class=6)
-    run_zsk("init", "data", "--out", "two.yaml", "--route", "two-stage")
-    run_zsk("init", "data", "--out", "plain.yaml")
+    run_zsk("init", "data", "--out", "two.yaml", says=["wrote two.yaml: two-stage"])  # default
+    run_zsk("init", "data", "--out", "plain.yaml", "--route", "no-gan")
     two, one = (yaml.safe_load((tmp_path / f).read_text()) for f in ("two.yaml", "plain.yaml"))
     assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {}
     recogniser, features = two["stages"]["recogniser"], two["stages"]["features"]
