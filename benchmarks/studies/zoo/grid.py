@@ -225,12 +225,36 @@ def verdicts(records: list[dict]) -> str:
     return markdown_table(header, rows)
 
 
+def budgets(records: list[dict]) -> str:
+    """Per set, what ``zsk train`` spent of the budget ``zsk init`` was asked for: process CPU
+    seconds ÷ asked, mean and range over seeds, for each zsk route."""
+    spent: dict[tuple[str, str], list[float]] = {}
+    for record in records:
+        if record["method"] in ("two-stage", "no-gan"):
+            share = record["train_cpu_seconds"] / (60 * record["cpu_minutes"])
+            spent.setdefault((record["set"], record["method"]), []).append(share)
+    rows = []
+    for name in SETS:
+        cells = [name]
+        for method in ("two-stage", "no-gan"):
+            found = spent.get((name, method))
+            if found is None:
+                cells.append("—")
+            else:
+                cells.append(f"{statistics.mean(found):.2f} ({min(found):.2f}–{max(found):.2f})")
+        if cells[1:] != ["—", "—"]:
+            rows.append(cells)
+    header = ("set", "two-stage: spent ÷ asked (range)", "no-gan: spent ÷ asked (range)")
+    return markdown_table(header, rows)
+
+
 def table(path: Path) -> str:
     """Mean ± std over seeds of every route per set, the sets in :data:`SETS`' order (CPU s:
-    mean training process CPU; ridge: what it adds to the run), then :func:`verdicts`."""
+    mean training process CPU; ridge: what it adds to the run), then :func:`verdicts` and
+    :func:`budgets`."""
     records = read(path)
     every = routes_table(_cells(records), "calibrated GZSL H", "train CPU s")
-    return every + "\n\n" + verdicts(records)
+    return "\n\n".join((every, verdicts(records), budgets(records)))
 
 
 def main(argv: list[str] | None = None) -> None:
