@@ -56,6 +56,14 @@ def _route_rows(method: str, route: RouteResult) -> list[Row]:
     if route.classifier_epochs is not None:
         chosen = "classifier epochs (chosen on validation)"
         rows.append((method, chosen, str(route.classifier_epochs)))
+    weighing = route.combination
+    if weighing is not None:
+        for task, weight, temperature in (
+            ("GZSL", weighing.embedding_weight, weighing.temperature),
+            ("ZSL", weighing.zsl_embedding_weight, weighing.zsl_temperature),
+        ):
+            chosen = f"embedding route's weight for {task} (chosen on validation)"
+            rows.append((method, chosen, f"{weight:g} (cosines at temperature {temperature:g})"))
     return rows
 
 

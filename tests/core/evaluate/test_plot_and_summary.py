@@ -17,7 +17,7 @@ from zsk.core.evaluate.plot import (
     split_losses,
     wants_log_scale,
 )
-from zsk.core.evaluate.result import EvalResult, RouteResult
+from zsk.core.evaluate.result import Combination, EvalResult, RouteResult
 from zsk.core.evaluate.summary import markdown_table, summary_rows
 
 
@@ -148,6 +148,27 @@ def test_a_feature_runs_published_protocol_has_its_own_rows():
         ("published protocol", "GZSL u (unseen), uncalibrated", "12.5%"),
         ("published protocol", "GZSL s (seen), uncalibrated", "87.5%"),
         ("published protocol", "GZSL H, uncalibrated", "21.9%"),
+    ]
+
+
+def test_a_combined_route_names_the_weighing_chosen_for_each_task():
+    combination = {
+        "temperature": 10.0,
+        "embedding_weight": 0.25,
+        "zsl_temperature": 5.0,
+        "zsl_embedding_weight": 1.0,
+    }
+    result = _result()
+    weighing = Combination(**combination)
+    route = result.routes["embedding"].model_copy(update={"combination": weighing})
+    result = result.model_copy(update={"routes": result.routes | {"combined": route}})
+    rows = [row[1:] for row in summary_rows(result) if row[0] == "combined"]
+    assert rows[-2:] == [
+        (
+            "embedding route's weight for GZSL (chosen on validation)",
+            "0.25 (cosines at temperature 10)",
+        ),
+        ("embedding route's weight for ZSL (chosen on validation)", "1 (cosines at temperature 5)"),
     ]
 
 
