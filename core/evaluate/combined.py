@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import Combination, RouteResult
 
 #: Softmax temperatures for the embedding route's cosines (a cosine lies in [-1, 1], so a
@@ -92,24 +92,21 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
     validation_classes = sorted(classes.validation_seen + classes.validation_unseen)
     labels = embedding.validation_labels
     held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
-    best_h: tuple[Calibration, float, float] | None = None
-    best_zsl: tuple[float, float, float] | None = None
-    for temperature in TEMPERATURES:
-        for weight in WEIGHTS:
-            scores = combine(
-                embedding.validation, generative.validation, validation_classes, temperature, weight
-            )
-            calibration = calibrate(
-                scores, labels, classes.validation_seen, classes.validation_unseen
-            )
-            if best_h is None or calibration.h > best_h[0].h:
-                best_h = (calibration, temperature, weight)
-            zsl = zsl_top1(scores[held_out], labels[held_out], classes.validation_unseen)
-            if best_zsl is None or zsl > best_zsl[0]:
-                best_zsl = (zsl, temperature, weight)
-    assert best_h is not None and best_zsl is not None
-    calibration, temperature, weight = best_h
-    _, zsl_temperature, zsl_weight = best_zsl
+    weighings = [(temperature, weight) for temperature in TEMPERATURES for weight in WEIGHTS]
+    calibrations, zsl = [], []
+    for temperature, weight in weighings:
+        scores = combine(
+            embedding.validation, generative.validation, validation_classes, temperature, weight
+        )
+        calibrations.append(
+            calibrate(scores, labels, classes.validation_seen, classes.validation_unseen)
+        )
+        zsl.append(zsl_top1(scores[held_out], labels[held_out], classes.validation_unseen))
+    # the first weighing of the best, in the order above
+    by_h = max(range(len(weighings)), key=lambda k: calibrations[k].h)
+    by_zsl = max(range(len(weighings)), key=lambda k: zsl[k])
+    calibration, (temperature, weight) = calibrations[by_h], weighings[by_h]
+    zsl_temperature, zsl_weight = weighings[by_zsl]
     every = sorted(classes.seen + classes.unseen)
     test = combine(embedding.test, generative.test, every, temperature, weight)
     unseen_only = combine(embedding.test, generative.test, every, zsl_temperature, zsl_weight)

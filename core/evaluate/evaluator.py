@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from zsk.core.build.model import GAN
 from zsk.core.components.interfaces import Metric
 from zsk.core.components.metric_inputs import LabelledImages, MetricInputs
 from zsk.core.components.zsl_data import ZslData
@@ -18,7 +19,11 @@ from zsk.core.evaluate.attribute_probe import (
     predicate_accuracy,
     train_probe,
 )
-from zsk.core.evaluate.calibration import calibration_source, check_validation_run
+from zsk.core.evaluate.calibration import (
+    CalibrationSource,
+    calibration_source,
+    check_validation_run,
+)
 from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.combined import Classes, RouteScores, combined_route
 from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration, evaluate_embedding
@@ -158,19 +163,10 @@ def evaluate_scored(
     scorer = source.scorer.build.gan.to(device).eval()
     routes, unavailable, scores = {}, {}, {}
     test = test_seen + test_unseen
-    validation_labels = source.images.images.labels
-    classes = Classes(data.seen, data.unseen, source.images.seen, source.images.unseen)
     if "embedding" in gan.discriminator.heads:
         log("embedding zero-shot accuracy")
-        calibration, validation_scores = embedding_calibration(
-            scorer, source.scorer.build.data, source.images, device, options.batch_size
-        )
-        where = source.images.source
-        routes["embedding"], test_scores = evaluate_embedding(
-            gan, data, test, calibration, where, device, options.batch_size
-        )
-        scores["embedding"] = RouteScores(
-            validation_scores, validation_labels, test_scores, test.labels, classes, where
+        routes["embedding"], scores["embedding"] = _embedding_route(
+            gan, scorer, source, data, test, options.batch_size, device
         )
     else:
         unavailable["embedding"] = NO_EMBEDDING
@@ -204,6 +200,37 @@ def evaluate_scored(
         headline=choose_headline(kinds),
     )
     return result, scores
+
+
+def _embedding_route(
+    gan: GAN,
+    scorer: GAN,
+    source: CalibrationSource,
+    data: ZslData,
+    test: LabelledImages,
+    batch: int,
+    device: torch.device,
+) -> tuple[RouteResult, RouteScores]:
+    """The embedding route, its constant chosen by ``scorer`` on ``source``'s images, and its
+    scores there and on ``test``."""
+    calibration, validation_scores = embedding_calibration(
+        scorer, source.scorer.build.data, source.images, device, batch
+    )
+    where = source.images.source
+    route, test_scores = evaluate_embedding(gan, data, test, calibration, where, device, batch)
+    scores = RouteScores(
+        validation_scores,
+        source.images.images.labels,
+        test_scores,
+        test.labels,
+        _classes(data, source.images),
+        where,
+    )
+    return route, scores
+
+
+def _classes(data: ZslData, validation: CalibrationImages) -> Classes:
+    return Classes(data.seen, data.unseen, validation.seen, validation.unseen)
 
 
 def _calibration_summary(
@@ -256,7 +283,7 @@ def _imagined_samples(
         source.images.images.labels,
         generative.test_scores,
         test.labels,
-        Classes(data.seen, data.unseen, source.images.seen, source.images.unseen),
+        _classes(data, source.images),
         where,
     )
     routes = {"generative": generative.route}
