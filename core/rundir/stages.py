@@ -207,7 +207,7 @@ def _compose_stages(
         else:
             source, upstream = body.features_from, builds[body.features_from.stage]
             dim = feature_dim(upstream.gan, source.layer, upstream.dims.image_size)
-            origin = run_dir / source.stage
+            origin = run_dir.resolve() / source.stage  # read from any working directory
             spec = staged.stage_spec(name, _feature_folder(features_dir(origin, source.layer)))
             located = document.stage_document(name, spec)
             make = partial(_feature_inputs, spec, upstream.data, dim, origin, source.layer)

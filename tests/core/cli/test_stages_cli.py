@@ -107,6 +107,12 @@ def test_the_default_spec_of_zsk_init_builds_trains_resumes_and_evaluates_with_n
     )
     _check_every_route_and_the_headline(run_zsk, run, RECOGNISER_ROUTES)
     consistent_run(run)
+    # built with a relative run directory, the feature stage still reads its features from
+    # any working directory (zsk eval /abs/run from elsewhere)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    features = load_run(tmp_path / run / "features")
+    assert features.data.is_features and len(features.data.train) > 0
 
 
 @pytest.mark.slow
