@@ -174,7 +174,7 @@ def evaluate_scored(
     if trained.build.objective.generator:
         splits = (train, test_seen, test_unseen)
         imagined_routes, imagined, outcomes, scores["generative"] = _imagined_samples(
-            trained, scorer, source, splits, metrics, options, device, log
+            trained, scorer, source, splits, test, metrics, options, device, log
         )
         routes |= imagined_routes
     else:
@@ -218,19 +218,28 @@ def _embedding_route(
     )
     where = source.images.source
     route, test_scores = evaluate_embedding(gan, data, test, calibration, where, device, batch)
-    scores = RouteScores(
+    return route, _route_scores(data, source, validation_scores, test, test_scores)
+
+
+def _route_scores(
+    data: ZslData,
+    source: CalibrationSource,
+    validation_scores: torch.Tensor,
+    test: LabelledImages,
+    test_scores: torch.Tensor,
+) -> RouteScores:
+    """A route's scores on ``source``'s validation images and on ``test``, with their labels
+    and classes."""
+    validation = source.images
+    classes = Classes(data.seen, data.unseen, validation.seen, validation.unseen)
+    return RouteScores(
         validation_scores,
-        source.images.images.labels,
+        validation.images.labels,
         test_scores,
         test.labels,
-        _classes(data, source.images),
-        where,
+        classes,
+        validation.source,
     )
-    return route, scores
-
-
-def _classes(data: ZslData, validation: CalibrationImages) -> Classes:
-    return Classes(data.seen, data.unseen, validation.seen, validation.unseen)
 
 
 def _calibration_summary(
@@ -250,6 +259,7 @@ def _imagined_samples(
     scorer,
     source,
     splits: tuple[LabelledImages, LabelledImages, LabelledImages],
+    test: LabelledImages,
     metrics,
     options: EvalOptions,
     device: torch.device,
@@ -257,7 +267,8 @@ def _imagined_samples(
 ) -> tuple[dict[str, RouteResult], ImaginedRecord, dict[str, MetricOutcome], RouteScores]:
     """Generative ZSL/GZSL (and, for a feature run, f-CLSWGAN's published protocol beside it),
     the imagined samples' attribute accuracy (per predicate too), the metric plugins, and the
-    generative route's scores, for a run whose spec trains a generator."""
+    generative route's scores, for a run whose spec trains a generator; ``test`` is the
+    test_seen and test_unseen images of ``splits`` together."""
     data, gan, batch = trained.build.data, trained.build.gan, options.batch_size
     train, test_seen, test_unseen = splits
     defaults = FEATURE_CHOICES if data.is_features else IMAGE_CHOICES
@@ -274,23 +285,15 @@ def _imagined_samples(
         per_class,
         epochs,
     )
-    test = test_seen + test_unseen
     generative = evaluate_generative(
         gan, data, train, test, chosen.calibration, where, chosen.how, chosen.candidates
     )
-    scores = RouteScores(
-        chosen.validation_scores,
-        source.images.images.labels,
-        generative.test_scores,
-        test.labels,
-        _classes(data, source.images),
-        where,
-    )
+    scores = _route_scores(data, source, chosen.validation_scores, test, generative.test_scores)
     routes = {"generative": generative.route}
     if data.is_features:
         log("f-CLSWGAN's own ZSL and GZSL classifiers (uncalibrated, as published)")
         routes["published_protocol"] = published_protocol(
-            gan, data, train, test_seen + test_unseen, device, options.seed
+            gan, data, train, test, device, options.seed
         )
     record = _attribute_record(data, generative.imagined, splits, options, device, log)
     if metrics:

@@ -25,7 +25,6 @@ the comparisons the recipe is held to (:func:`verdicts`).
 
 from __future__ import annotations
 
-import json
 import resource
 import statistics
 from pathlib import Path
@@ -42,14 +41,7 @@ from benchmarks.studies.results import (
     study_arguments,
     tabled,
 )
-from benchmarks.studies.zoo.run import (
-    ZSK,
-    pending,
-    recorded,
-    run_baseline,
-    run_logged,
-    run_zsk,
-)
+from benchmarks.studies.zoo.run import pending, recorded, run_baseline, run_zsk, zsk_pipeline
 from benchmarks.studies.zoo.sets import SETS
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
@@ -106,25 +98,18 @@ def staged_record(evaluation: dict) -> dict:
 def two_stage(data: Path, work: Path, seed: int, cpu_minutes: float) -> dict:
     """``zsk init --route two-stage`` built, trained and evaluated in ``work/two-stage``, and
     ridge on its recogniser's φ(x)."""
-    spec, run_dir, log = work / "two-stage.yaml", work / "two-stage", work / "two-stage.log"
-    init = [*ZSK, "init", str(data), "--route", "two-stage", "--out", str(spec), "--force"]
-    run_logged([*init, "--seed", str(seed), "--cpu-minutes", str(cpu_minutes)], log)
-    run_logged([*ZSK, "build", str(spec), "--out", str(run_dir), "--force"], log)
-    train_cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], log)
     # the feature stage's own candidates of samples per class (zsk eval's defaults)
-    evaluate = [*ZSK, "eval", str(run_dir), "--device", "cpu", "--probe-steps", "400"]
-    eval_cpu = run_logged(evaluate, log)
-    evaluation = json.loads((run_dir / "eval.json").read_text())
+    record = zsk_pipeline(
+        data, work, "two-stage", seed, cpu_minutes, "two-stage", ("--probe-steps", "400")
+    )
     start = _own_cpu()
-    recogniser = run_dir / "recogniser"
+    recogniser = work / "two-stage" / "recogniser"
     holdout = load_spec(recogniser / "spec.lock.yaml").validation_run
     full = read_feature_folder(recogniser / "validation" / "features-embedding")
     validation = apply_holdout(full, holdout.classes, holdout.images, holdout.seed)
     ridge = ridge_baseline(validation, read_feature_folder(recogniser / "features-embedding"))
-    return {
-        "train_cpu_seconds": train_cpu,
-        "eval_cpu_seconds": eval_cpu,
-        "eval": staged_record(evaluation),
+    return record | {
+        "eval": staged_record(record["eval"]),
         "ridge": ridge | {"cpu_seconds": _own_cpu() - start},
     }
 

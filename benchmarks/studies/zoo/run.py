@@ -26,7 +26,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import yaml
@@ -118,12 +118,18 @@ def study_record(evaluation: dict) -> dict:
     }
 
 
-def run_zsk(
-    data: Path, work: Path, name: str, seed: int, cpu_minutes: float, route: str | None = None
+def zsk_pipeline(
+    data: Path,
+    work: Path,
+    name: str,
+    seed: int,
+    cpu_minutes: float,
+    route: str | None = None,
+    eval_args: Sequence[str] = EVAL_ARGS,
 ) -> dict:
     """``zsk init DATA`` (its default route, or ``route``) sized to ``cpu_minutes``, then ``zsk
-    build``, ``zsk train`` and ``zsk eval`` of the run in ``work/NAME``: the training CPU and
-    wall seconds, the evaluation's CPU seconds and record, and the batch the spec chose."""
+    build``, ``zsk train`` and ``zsk eval`` (with ``eval_args``) of the run in ``work/NAME``:
+    the training CPU and wall seconds, the evaluation's CPU seconds and its eval.json."""
     spec, run_dir, log = work / f"{name}.yaml", work / name, work / f"{name}.log"
     init = [*ZSK, "init", str(data), "--out", str(spec), "--force", "--seed", str(seed)]
     init += ["--cpu-minutes", str(cpu_minutes), *(["--route", route] if route else [])]
@@ -132,11 +138,20 @@ def run_zsk(
     start = time.time()
     train_cpu = run_logged([*ZSK, "train", str(run_dir), "--device", "cpu"], log)
     train_wall = time.time() - start
-    eval_cpu = run_logged([*ZSK, "eval", str(run_dir), "--device", "cpu", *EVAL_ARGS], log)
-    result = study_record(json.loads((run_dir / "eval.json").read_text()))
-    batch = yaml.safe_load(spec.read_text())["train"]["batch_size"]
+    eval_cpu = run_logged([*ZSK, "eval", str(run_dir), "--device", "cpu", *eval_args], log)
     return {"train_cpu_seconds": train_cpu, "train_wall_seconds": train_wall,
-            "eval_cpu_seconds": eval_cpu, "eval": result, "batch_size": batch}  # fmt: skip
+            "eval_cpu_seconds": eval_cpu,
+            "eval": json.loads((run_dir / "eval.json").read_text())}  # fmt: skip
+
+
+def run_zsk(
+    data: Path, work: Path, name: str, seed: int, cpu_minutes: float, route: str | None = None
+) -> dict:
+    """:func:`zsk_pipeline` of a one-stage spec, its evaluation as :func:`study_record`, and
+    the batch the spec chose."""
+    record = zsk_pipeline(data, work, name, seed, cpu_minutes, route)
+    batch = yaml.safe_load((work / f"{name}.yaml").read_text())["train"]["batch_size"]
+    return record | {"eval": study_record(record["eval"]), "batch_size": batch}
 
 
 def run_baseline(work: Path, seed: int, cpu_seconds: float) -> dict:
