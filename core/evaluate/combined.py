@@ -10,6 +10,10 @@ are chosen on the validation images both routes' constants were chosen on, never
 for GZSL with the calibration constant, by the highest H; for ZSL, by the highest top-1
 accuracy among the held-out classes on their images (the field reports the two tasks apart,
 as f-CLSWGAN trains a classifier for each). The test scores then only receive them.
+
+A few held-out classes often leave several weighings equally accurate (every one of them, where
+the held-out classes are easy); the likelihood of the true classes then decides, which still
+tells the weighings apart, rather than the order they are tried in.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, restrict, zsl_top1
 from zsk.core.evaluate.result import Combination, RouteResult
 
 #: Softmax temperatures for the embedding route's cosines (a cosine lies in [-1, 1], so a
@@ -82,10 +86,18 @@ def combine(
     return combined
 
 
+def log_likelihood(scores: torch.Tensor, labels: torch.Tensor, candidates: list[int]) -> float:
+    """The mean log-probability of each image's true class among ``candidates``, the scores
+    taken as log-probabilities up to a constant per image."""
+    narrowed, positions = restrict(scores, labels, candidates)
+    log_p = F.log_softmax(narrowed.double(), dim=1)
+    return float(log_p.gather(1, positions.unsqueeze(1)).mean())
+
+
 def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResult:
     """The combinations with the best validation H (for GZSL) and the best validation ZSL
-    top-1 (for ZSL), read on the test images. Both routes must have scored the same images
-    (:func:`same_images`)."""
+    top-1 (for ZSL), the likelihood breaking ties, read on the test images. Both routes must
+    have scored the same images (:func:`same_images`)."""
     if not same_images(embedding, generative):
         raise ValueError("the two routes scored different images")
     classes = embedding.classes
@@ -93,18 +105,24 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
     labels = embedding.validation_labels
     held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
     weighings = [(temperature, weight) for temperature in TEMPERATURES for weight in WEIGHTS]
-    calibrations, zsl = [], []
+    calibrations, gzsl_merit, zsl_merit = [], [], []
     for temperature, weight in weighings:
         scores = combine(
             embedding.validation, generative.validation, validation_classes, temperature, weight
         )
-        calibrations.append(
-            calibrate(scores, labels, classes.validation_seen, classes.validation_unseen)
+        calibration = calibrate(scores, labels, classes.validation_seen, classes.validation_unseen)
+        calibrations.append(calibration)
+        gzsl_merit.append((calibration.h, log_likelihood(scores, labels, validation_classes)))
+        unseen_scores, unseen_labels = scores[held_out], labels[held_out]
+        zsl_merit.append(
+            (
+                zsl_top1(unseen_scores, unseen_labels, classes.validation_unseen),
+                log_likelihood(unseen_scores, unseen_labels, classes.validation_unseen),
+            )
         )
-        zsl.append(zsl_top1(scores[held_out], labels[held_out], classes.validation_unseen))
-    # the first weighing of the best, in the order above
-    by_h = max(range(len(weighings)), key=lambda k: calibrations[k].h)
-    by_zsl = max(range(len(weighings)), key=lambda k: zsl[k])
+    # the best weighing; the first in the order above where even the likelihoods tie
+    by_h = max(range(len(weighings)), key=lambda k: (gzsl_merit[k], -k))
+    by_zsl = max(range(len(weighings)), key=lambda k: (zsl_merit[k], -k))
     calibration, (temperature, weight) = calibrations[by_h], weighings[by_h]
     zsl_temperature, zsl_weight = weighings[by_zsl]
     every = sorted(classes.seen + classes.unseen)

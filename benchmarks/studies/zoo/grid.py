@@ -2,7 +2,7 @@
 and a hand-written learner at the same process CPU, and ridge regression on its embeddings.
 
     python -m benchmarks.studies.zoo.grid OUT [--sets ...] [--seeds 0 1 2] [--cpu-minutes 0.4]
-        [--methods two-stage no-gan baseline]
+        [--methods two-stage no-gan baseline] [--data-seed 0]
     python -m benchmarks.studies.zoo.grid --table OUT/results.jsonl
 
 For every set and training seed, on one split:
@@ -41,7 +41,14 @@ from benchmarks.studies.results import (
     study_arguments,
     tabled,
 )
-from benchmarks.studies.zoo.run import pending, recorded, run_baseline, run_zsk, zsk_pipeline
+from benchmarks.studies.zoo.run import (
+    add_data_seed,
+    pending,
+    recorded,
+    run_baseline,
+    run_zsk,
+    zsk_pipeline,
+)
 from benchmarks.studies.zoo.sets import SETS
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
@@ -126,6 +133,7 @@ def run_grid(args) -> None:
             (work / "gan.yaml").write_bytes((work / "no-gan.yaml").read_bytes())
             record = run_baseline(work, seed, default["train_cpu_seconds"])
         record |= {"set": name, "seed": seed, "method": method, "cpu_minutes": args.cpu_minutes}
+        record["data_seed"] = args.data_seed
         put(args.out / RESULTS, finished(record), KEY)
 
 
@@ -248,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    add_data_seed(parser)
     args = parser.parse_args(argv)
     if tabled(args, table):
         return

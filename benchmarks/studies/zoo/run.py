@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.studies.results import RESULTS, find, finished, put, read
-from benchmarks.studies.zoo.sets import SETS, write_set
+from benchmarks.studies.zoo.sets import DATA_SEED, SETS, write_set
 
 HERE = Path(__file__).resolve().parent
 ZSK = [str(Path(sys.executable).parent / "zsk")]
@@ -173,7 +173,7 @@ def pending(args: argparse.Namespace) -> Iterator[tuple[str, int, str, Path, Pat
     by seed, so every set has one seed before any has two."""
     for seed in args.seeds:
         for name in args.sets:
-            data = write_set(name, args.out / "data")
+            data = write_set(name, args.out / "data", args.data_seed)
             work = args.out / "runs" / f"{name}-s{seed}"
             work.mkdir(parents=True, exist_ok=True)
             for method in args.methods:
@@ -181,6 +181,17 @@ def pending(args: argparse.Namespace) -> Iterator[tuple[str, int, str, Path, Pat
                     continue
                 print(f"{time.strftime('%H:%M:%S')} {name} seed {seed} {method}", flush=True)
                 yield name, seed, method, data, work
+
+
+def add_data_seed(parser: argparse.ArgumentParser) -> None:
+    """The ``--data-seed`` argument: which draw of every set (its unseen classes and noise)."""
+    parser.add_argument(
+        "--data-seed",
+        type=int,
+        default=DATA_SEED,
+        help=f"the draw of every set; {DATA_SEED} is the one the recipe was chosen on, "
+        "another is data it was never tuned on (each OUT holds one draw)",
+    )
 
 
 def recorded(out: Path, name: str, seed: int, method: str) -> dict:
@@ -198,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="*", choices=METHODS, default=list(METHODS))
     parser.add_argument("--cpu-minutes", type=float, default=0.4)
+    add_data_seed(parser)
     args = parser.parse_args(argv)
     for name, seed, method, data, work in pending(args):
         if method == "baseline":

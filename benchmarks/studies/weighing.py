@@ -1,0 +1,192 @@
+"""How a combined route should choose its weighing on few validation classes: every weighing
+of the embedding and feature-generative routes of trained two-stage runs, on the validation
+images and on the test images, and the test numbers each choice rule would have reported.
+
+    python -m benchmarks.studies.weighing OUT RUN_DIR [RUN_DIR ...]
+    python -m benchmarks.studies.weighing --table OUT/results.jsonl
+
+Each RUN_DIR is a trained two-stage run (``zsk init --route two-stage``, as the zoo grid's
+``OUT/runs/SET-sSEED/two-stage``). Both stages are scored as ``zsk eval`` scores them; then for
+every weighing of :mod:`zsk.core.evaluate.combined` the study records, on the validation run's
+held-out classes, H (constant chosen there), ZSL top-1 and the mean negative log-likelihood of
+the true class (among the held-out classes for ZSL, among every validation class for GZSL),
+and on the test images the numbers that weighing gives with that constant. The table applies
+each rule of :data:`RULES` to the validation numbers only and prints the test numbers it picks.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from benchmarks.studies.results import (
+    RESULTS,
+    finished,
+    markdown_table,
+    put,
+    read,
+    study_arguments,
+    tabled,
+)
+from zsk.core.evaluate.combined import (
+    TEMPERATURES,
+    WEIGHTS,
+    RouteScores,
+    combine,
+    log_likelihood,
+)
+from zsk.core.evaluate.evaluator import EvalOptions, evaluate_scored
+from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.trained import load_trained
+from zsk.core.rundir.stages import read_staged
+
+
+def weighings(embedding: RouteScores, generative: RouteScores) -> list[dict]:
+    """Every weighing's validation and test numbers."""
+    classes = embedding.classes
+    validation_classes = sorted(classes.validation_seen + classes.validation_unseen)
+    every = sorted(classes.seen + classes.unseen)
+    labels, test_labels = embedding.validation_labels, embedding.test_labels
+    held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
+    unseen = torch.isin(test_labels, torch.tensor(classes.unseen))
+    rows = []
+    for temperature in TEMPERATURES:
+        for weight in WEIGHTS:
+            val = combine(
+                embedding.validation, generative.validation, validation_classes, temperature, weight
+            )
+            test = combine(embedding.test, generative.test, every, temperature, weight)
+            calibration = calibrate(val, labels, classes.validation_seen, classes.validation_unseen)
+            gzsl = calibrated_gzsl(
+                calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
+            )
+            rows.append(
+                {
+                    "temperature": temperature,
+                    "weight": weight,
+                    "val_h": calibration.h,
+                    "val_zsl": zsl_top1(val[held_out], labels[held_out], classes.validation_unseen),
+                    "val_zsl_nll": -log_likelihood(
+                        val[held_out], labels[held_out], classes.validation_unseen
+                    ),
+                    "val_gzsl_nll": -log_likelihood(val, labels, validation_classes),
+                    "test_h": gzsl.h,
+                    "test_zsl": zsl_top1(test[unseen], test_labels[unseen], classes.unseen),
+                }
+            )
+    return rows
+
+
+def measure(run_dir: Path) -> dict:
+    """The weighings of a two-stage run's recogniser embedding and feature-generative routes."""
+    staged = read_staged(run_dir)
+    scores = {}
+    for stage in staged.stages:
+        _, scores[stage.name] = evaluate_scored(
+            load_trained(stage.run_dir), EvalOptions(), torch.device("cpu")
+        )
+    return {
+        "run": str(run_dir),
+        "validation_unseen": len(scores["recogniser"]["embedding"].classes.validation_unseen),
+        "weighings": weighings(scores["recogniser"]["embedding"], scores["features"]["generative"]),
+    }
+
+
+Rule = Callable[[list[dict], str], dict]
+
+#: The middle weighing, which the rules prefer on a tie (neither route alone, moderate spread).
+MIDDLE = (10.0, 0.5)
+
+
+def _by(criterion: Callable[[dict], float]) -> Callable[[list[dict]], dict]:
+    """The weighing with the best ``criterion`` (higher is better); ties go to the earliest,
+    as :func:`zsk.core.evaluate.combined.combined_route` breaks them."""
+    return lambda rows: max(rows, key=lambda row: (criterion(row), -rows.index(row)))
+
+
+def _near_middle(row: dict) -> float:
+    return -abs(row["weight"] - MIDDLE[1]) - abs(row["temperature"] - MIDDLE[0]) / 100
+
+
+#: Each rule picks, from the validation numbers only, the weighing for GZSL and for ZSL.
+RULES: dict[str, Callable[[list[dict]], tuple[dict, dict]]] = {
+    "accuracy, earliest on ties": lambda rows: (
+        _by(lambda r: r["val_h"])(rows),
+        _by(lambda r: r["val_zsl"])(rows),
+    ),
+    "accuracy, likelihood on ties (zsk eval)": lambda rows: (
+        _by(lambda r: (r["val_h"], -r["val_gzsl_nll"]))(rows),
+        _by(lambda r: (r["val_zsl"], -r["val_zsl_nll"]))(rows),
+    ),
+    "accuracy, middle on ties": lambda rows: (
+        _by(lambda r: (r["val_h"], _near_middle(r)))(rows),
+        _by(lambda r: (r["val_zsl"], _near_middle(r)))(rows),
+    ),
+    "likelihood": lambda rows: (
+        _by(lambda r: -r["val_gzsl_nll"])(rows),
+        _by(lambda r: -r["val_zsl_nll"])(rows),
+    ),
+    "ZSL takes the GZSL weighing": lambda rows: (_by(lambda r: r["val_h"])(rows),) * 2,
+    "fixed: T 10, w ½": lambda rows: (_fixed(rows, *MIDDLE),) * 2,
+    "embedding alone (w 1, T 10)": lambda rows: (_fixed(rows, 10.0, 1.0),) * 2,
+    "generative alone (w 0)": lambda rows: (_fixed(rows, 10.0, 0.0),) * 2,
+}
+
+
+def _fixed(rows: list[dict], temperature: float, weight: float) -> dict:
+    return next(r for r in rows if (r["temperature"], r["weight"]) == (temperature, weight))
+
+
+def table(path: Path) -> str:
+    """Per grid of runs, rule and set: mean ± std over the set's runs of test ZSL and H."""
+    records = read(path)
+    grids = sorted({record["grid"] for record in records})
+    return "\n\n".join(
+        f"{grid}:\n\n" + _grid_table([r for r in records if r["grid"] == grid]) for grid in grids
+    )
+
+
+def _grid_table(records: list[dict]) -> str:
+    sets = sorted({record["set"] for record in records})
+    header = ["rule", *(f"{name} ZSL / H" for name in sets), "mean ZSL / H"]
+    rows = []
+    for rule, choose in RULES.items():
+        cells, means = [], ([], [])
+        for name in sets:
+            picks = [choose(r["weighings"]) for r in records if r["set"] == name]
+            zsl = [zsl_pick["test_zsl"] for _, zsl_pick in picks]
+            h = [h_pick["test_h"] for h_pick, _ in picks]
+            means[0].append(statistics.mean(zsl))
+            means[1].append(statistics.mean(h))
+            cells.append(f"{_spread(zsl)} / {_spread(h)}")
+        mean = f"{statistics.mean(means[0]):.3f} / {statistics.mean(means[1]):.3f}"
+        rows.append([rule, *cells, mean])
+    return markdown_table(header, rows)
+
+
+def _spread(values: list[float]) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f}±{std:.3f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = study_arguments(__doc__)
+    parser.add_argument("runs", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    if tabled(args, table):
+        return
+    for run_dir in args.runs:
+        name = run_dir.parent.name  # SET-sSEED
+        grid = str(run_dir.parents[2])
+        record = {"set": name.rsplit("-s", 1)[0], "seed": int(name.rsplit("-s", 1)[1])}
+        record |= {"grid": grid} | measure(run_dir)
+        put(args.out / RESULTS, finished(record), ("grid", "set", "seed"))
+        print(f"{grid} {name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
