@@ -2,7 +2,8 @@
 of the embedding and feature-generative routes of trained two-stage runs, on the validation
 images and on the test images, and the test numbers each choice rule would have reported.
 
-    python -m benchmarks.studies.weighing OUT --grid NAME GRID_OUT/runs/*/two-stage
+    python -m benchmarks.studies.weighing OUT --grid NAME [--imagining PER_CLASS EPOCHS] \
+        GRID_OUT/runs/*/two-stage
     python -m benchmarks.studies.weighing --table OUT/results.jsonl
 
 Each RUN_DIR is a trained two-stage run of the zoo grid (benchmarks/studies/zoo/grid.py),
@@ -83,13 +84,14 @@ def weighings(embedding: RouteScores, generative: RouteScores) -> list[dict]:
     return rows
 
 
-def measure(run_dir: Path) -> dict:
-    """The weighings of a two-stage run's recogniser embedding and feature-generative routes."""
+def measure(run_dir: Path, options: EvalOptions) -> dict:
+    """The weighings of a two-stage run's recogniser embedding and feature-generative routes,
+    each stage evaluated with ``options``."""
     staged = read_staged(run_dir)
     scores = {}
     for stage in staged.stages:
         _, scores[stage.name] = evaluate_scored(
-            load_trained(stage.run_dir), EvalOptions(), torch.device("cpu")
+            load_trained(stage.run_dir), options, torch.device("cpu")
         )
     return {
         "validation_unseen": len(scores["recogniser"]["embedding"].classes.validation_unseen),
@@ -197,13 +199,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = study_arguments(__doc__)
     parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument("--grid", default="", help="the name of the grid the runs are from")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--imagining",
+        nargs=2,
+        type=int,
+        metavar=("PER_CLASS", "EPOCHS"),
+        help="the feature GAN's classifier with these settings only, instead of those zsk eval "
+        "chooses among on the same validation classes",
+    )
+    args = parser.parse_intermixed_args(argv)  # OUT, then the options, then the runs
+    options = EvalOptions()
+    if args.imagining is not None:
+        options = EvalOptions(
+            images_per_class=(args.imagining[0],), classifier_epochs=(args.imagining[1],)
+        )
     if tabled(args, table):
         return
     for run_dir in args.runs:
         name = run_dir.parent.name  # SET-sSEED
         record = {"set": name.rsplit("-s", 1)[0], "seed": int(name.rsplit("-s", 1)[1])}
-        record |= {"grid": args.grid} | measure(run_dir)
+        record |= {"grid": args.grid} | measure(run_dir, options)
         put(args.out / RESULTS, finished(record), ("grid", "set", "seed"))
         print(f"{args.grid} {name}", file=sys.stderr)
 
