@@ -35,52 +35,37 @@ from benchmarks.studies.results import (
     study_arguments,
     tabled,
 )
-from zsk.core.evaluate.combined import (
-    TEMPERATURES,
-    WEIGHTS,
-    RouteScores,
-    combine,
-    log_likelihood,
-)
+from zsk.core.evaluate.combined import RouteScores, combine, validation_weighings
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate_scored
-from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.protocol import calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.stages import read_staged
 
 
 def weighings(embedding: RouteScores, generative: RouteScores) -> list[dict]:
-    """Every weighing's validation and test numbers."""
+    """Every weighing's validation numbers (as ``zsk eval`` judges it) and test numbers."""
     classes = embedding.classes
-    validation_classes = sorted(classes.validation_seen + classes.validation_unseen)
     every = sorted(classes.seen + classes.unseen)
-    labels, test_labels = embedding.validation_labels, embedding.test_labels
-    held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
+    test_labels = embedding.test_labels
     unseen = torch.isin(test_labels, torch.tensor(classes.unseen))
     rows = []
-    for temperature in TEMPERATURES:
-        for weight in WEIGHTS:
-            val = combine(
-                embedding.validation, generative.validation, validation_classes, temperature, weight
-            )
-            test = combine(embedding.test, generative.test, every, temperature, weight)
-            calibration = calibrate(val, labels, classes.validation_seen, classes.validation_unseen)
-            gzsl = calibrated_gzsl(
-                calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
-            )
-            rows.append(
-                {
-                    "temperature": temperature,
-                    "weight": weight,
-                    "val_h": calibration.h,
-                    "val_zsl": zsl_top1(val[held_out], labels[held_out], classes.validation_unseen),
-                    "val_zsl_nll": -log_likelihood(
-                        val[held_out], labels[held_out], classes.validation_unseen
-                    ),
-                    "val_gzsl_nll": -log_likelihood(val, labels, validation_classes),
-                    "test_h": gzsl.h,
-                    "test_zsl": zsl_top1(test[unseen], test_labels[unseen], classes.unseen),
-                }
-            )
+    for judged in validation_weighings(embedding, generative):
+        test = combine(embedding.test, generative.test, every, judged.temperature, judged.weight)
+        gzsl = calibrated_gzsl(
+            judged.calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
+        )
+        rows.append(
+            {
+                "temperature": judged.temperature,
+                "weight": judged.weight,
+                "val_h": judged.gzsl_merit[0],
+                "val_zsl": judged.zsl_merit[0],
+                "val_zsl_nll": -judged.zsl_merit[1],
+                "val_gzsl_nll": -judged.gzsl_merit[1],
+                "test_h": gzsl.h,
+                "test_zsl": zsl_top1(test[unseen], test_labels[unseen], classes.unseen),
+            }
+        )
     return rows
 
 

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from zsk.core.evaluate.protocol import calibrate, calibrated_gzsl, restrict, zsl_top1
+from zsk.core.evaluate.protocol import (
+    Calibration,
+    calibrate,
+    calibrated_gzsl,
+    restrict,
+    zsl_top1,
+)
 from zsk.core.evaluate.result import Combination, RouteResult
 
 #: Softmax temperatures for the embedding route's cosines (a cosine lies in [-1, 1], so a
@@ -94,51 +100,77 @@ def log_likelihood(scores: torch.Tensor, labels: torch.Tensor, candidates: list[
     return float(log_p.gather(1, positions.unsqueeze(1)).mean())
 
 
+@dataclass(frozen=True)
+class Weighing:
+    """One weighing of two routes, judged on the validation images: its calibration, and
+    (accuracy, log-likelihood of the true classes) for GZSL (H, among every validation class)
+    and for ZSL (top-1, among the held-out classes on their images)."""
+
+    temperature: float
+    weight: float
+    calibration: Calibration
+    gzsl_merit: tuple[float, float]
+    zsl_merit: tuple[float, float]
+
+
+def validation_weighings(embedding: RouteScores, generative: RouteScores) -> list[Weighing]:
+    """Every weighing of :data:`TEMPERATURES` × :data:`WEIGHTS`, in that order, judged on the
+    validation images both routes scored."""
+    classes = embedding.classes
+    validation_classes = sorted(classes.validation_seen + classes.validation_unseen)
+    labels = embedding.validation_labels
+    held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
+    unseen_labels = labels[held_out]
+    judged = []
+    for temperature in TEMPERATURES:
+        for weight in WEIGHTS:
+            scores = combine(
+                embedding.validation, generative.validation, validation_classes, temperature, weight
+            )
+            unseen_scores = scores[held_out]
+            calibration = calibrate(
+                scores, labels, classes.validation_seen, classes.validation_unseen
+            )
+            judged.append(
+                Weighing(
+                    temperature,
+                    weight,
+                    calibration,
+                    (calibration.h, log_likelihood(scores, labels, validation_classes)),
+                    (
+                        zsl_top1(unseen_scores, unseen_labels, classes.validation_unseen),
+                        log_likelihood(unseen_scores, unseen_labels, classes.validation_unseen),
+                    ),
+                )
+            )
+    return judged
+
+
 def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResult:
     """The combinations with the best validation H (for GZSL) and the best validation ZSL
     top-1 (for ZSL), the likelihood breaking ties, read on the test images. Both routes must
     have scored the same images (:func:`same_images`)."""
     if not same_images(embedding, generative):
         raise ValueError("the two routes scored different images")
+    judged = validation_weighings(embedding, generative)
+    # the best weighing; the first in the order tried where even the likelihoods tie
+    by_h = judged[max(range(len(judged)), key=lambda k: (judged[k].gzsl_merit, -k))]
+    by_zsl = judged[max(range(len(judged)), key=lambda k: (judged[k].zsl_merit, -k))]
     classes = embedding.classes
-    validation_classes = sorted(classes.validation_seen + classes.validation_unseen)
-    labels = embedding.validation_labels
-    held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
-    weighings = [(temperature, weight) for temperature in TEMPERATURES for weight in WEIGHTS]
-    calibrations, gzsl_merit, zsl_merit = [], [], []
-    for temperature, weight in weighings:
-        scores = combine(
-            embedding.validation, generative.validation, validation_classes, temperature, weight
-        )
-        calibration = calibrate(scores, labels, classes.validation_seen, classes.validation_unseen)
-        calibrations.append(calibration)
-        gzsl_merit.append((calibration.h, log_likelihood(scores, labels, validation_classes)))
-        unseen_scores, unseen_labels = scores[held_out], labels[held_out]
-        zsl_merit.append(
-            (
-                zsl_top1(unseen_scores, unseen_labels, classes.validation_unseen),
-                log_likelihood(unseen_scores, unseen_labels, classes.validation_unseen),
-            )
-        )
-    # the best weighing; the first in the order above where even the likelihoods tie
-    by_h = max(range(len(weighings)), key=lambda k: (gzsl_merit[k], -k))
-    by_zsl = max(range(len(weighings)), key=lambda k: (zsl_merit[k], -k))
-    calibration, (temperature, weight) = calibrations[by_h], weighings[by_h]
-    zsl_temperature, zsl_weight = weighings[by_zsl]
     every = sorted(classes.seen + classes.unseen)
-    test = combine(embedding.test, generative.test, every, temperature, weight)
-    unseen_only = combine(embedding.test, generative.test, every, zsl_temperature, zsl_weight)
+    test = combine(embedding.test, generative.test, every, by_h.temperature, by_h.weight)
+    unseen_only = combine(embedding.test, generative.test, every, by_zsl.temperature, by_zsl.weight)
     test_labels = embedding.test_labels
     is_unseen = torch.isin(test_labels, torch.tensor(classes.unseen))
     return RouteResult(
         zsl_top1=zsl_top1(unseen_only[is_unseen], test_labels[is_unseen], classes.unseen),
         gzsl=calibrated_gzsl(
-            calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
+            by_h.calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
         ),
         combination=Combination(
-            temperature=temperature,
-            embedding_weight=weight,
-            zsl_temperature=zsl_temperature,
-            zsl_embedding_weight=zsl_weight,
+            temperature=by_h.temperature,
+            embedding_weight=by_h.weight,
+            zsl_temperature=by_zsl.temperature,
+            zsl_embedding_weight=by_zsl.weight,
         ),
     )
