@@ -100,6 +100,19 @@ def _no_term(spec: dict, kind: str) -> None:
     spec["objective"]["discriminator"] = [t for t in terms if t["type"] != kind]
 
 
+def _decay_from(share: float) -> Edit:
+    """The learning rate held for ``share`` of the run's epochs, then taken linearly to 0 by
+    its end (the run's and its validation run's epochs alike)."""
+
+    def edit(spec: dict) -> None:
+        epochs = spec["train"]["epochs"]
+        constant = int(epochs * share)
+        schedule = {"type": "constant_then_linear", "constant": constant, "unit": "epochs"}
+        spec["train"]["schedule"] = schedule | {"decay": epochs - constant}
+
+    return edit
+
+
 def _head(kind: str) -> Edit:
     def edit(spec: dict) -> None:
         spec["model"]["heads"]["real_fake"] = {"type": kind}
@@ -135,6 +148,8 @@ RECOGNISER_VARIANTS: dict[str, list[Edit]] = {
     "recogniser without the attribute term": [_no_attribute_term],
     "recogniser without the seen-class classifier": [_no_seen_classifier],
     "recogniser with the hand-written learner's terms": [_no_attribute_term, _no_seen_classifier],
+    "recogniser, learning rate decayed linearly to 0": [_decay_from(0.0)],
+    "recogniser, learning rate held for half the run, then decayed to 0": [_decay_from(0.5)],
 }
 VARIANTS |= RECOGNISER_VARIANTS
 
