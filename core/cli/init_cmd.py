@@ -75,7 +75,13 @@ class _NoAliasDumper(yaml.SafeDumper):
     "chosen on validation classes); no-gan: the recogniser alone; image-gan: the report's "
     "image GAN, which also imagines pictures. Each is sized to the same budget.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds training and the validation run's draw of held-out classes and images.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
 def init(
     data_dir: Path,

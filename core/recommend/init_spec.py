@@ -84,13 +84,15 @@ def recommended_spec(
     root: Path, name: str, image_size: int, route: str, epochs: int, seed: int = 0
 ) -> dict[str, Any]:
     """The spec of ``route`` (:mod:`zsk.core.recommend.recipes`) as a plain dict, with the
-    data section for ``root`` and a validation run. ``epochs`` is the caller's:
-    :func:`epochs_for` sizes each spec to the budget from its own step."""
+    data section for ``root`` and a validation run. ``seed`` seeds training and draws the
+    validation run's held-out classes, so runs of several seeds are judged on several draws
+    of held-out classes, not all on one. ``epochs`` is the caller's: :func:`epochs_for` sizes
+    each spec to the budget from its own step."""
     return {
         "name": name,
         "data": _data_section(root),
         **route_sections(route, image_size, epochs, seed),
-        "validation_run": {},
+        "validation_run": {"seed": seed},
     }
 
 
@@ -133,7 +135,7 @@ def fit_to_data(spec: dict[str, Any]) -> DataFit:
     one (GZSL's constant is then chosen on the run's own pseudo-unseen classes)."""
     data = load_data(validated_spec(spec))
     wanted, images = spec["train"]["batch_size"], len(data.train)
-    holdout = HoldoutSpec()
+    holdout = HoldoutSpec.model_validate(spec["validation_run"])
     try:
         validation = apply_holdout(data, holdout.classes, holdout.images, holdout.seed)
     except UserError as exc:

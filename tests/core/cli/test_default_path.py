@@ -76,7 +76,7 @@ def test_recogniser_path_calibrates_on_its_validation_run_and_ignores_test_image
     first = _pipeline(run_zsk, data, tmp_path / "first", tiny)
 
     spec = yaml.safe_load((tmp_path / "first" / "spec.yaml").read_text())
-    assert spec["validation_run"] == {}
+    assert spec["validation_run"] == {"seed": 0}
     assert spec["objective"]["generator"] == [], "the recommended spec is the recogniser"
     assert f"validation run {tmp_path / 'first' / 'run' / 'validation'}" in first["source"]
 

@@ -66,7 +66,7 @@ def test_init_on_small_data_writes_a_spec_that_builds_and_trains(
         assert "validation_run" not in spec
         assert "no validation run" in header and "each has only one" in header
     else:
-        assert spec["validation_run"] == {}
+        assert spec["validation_run"] == {"seed": 0}
     built = zsk("build", spec_file, "--out", run, *tiny)
     assert built.exit_code == 0, built.output
     trained_on = [training_images]

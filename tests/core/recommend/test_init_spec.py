@@ -96,7 +96,7 @@ def test_init_writes_the_recogniser_and_the_image_gan_on_request(tmp_path, monke
     run_zsk("init", "data", "--out", "plain.yaml", "--cpu-minutes", "1", "--route", "no-gan")
     run_zsk("init", "data", "--out", "gan.yaml", "--cpu-minutes", "1", "--route", "image-gan")
     gan, plain = (yaml.safe_load((tmp_path / f).read_text()) for f in ("gan.yaml", "plain.yaml"))
-    assert gan["validation_run"] == {} and plain["validation_run"] == {}
+    assert gan["validation_run"] == plain["validation_run"] == {"seed": 0}
     assert gan["model"]["image_size"] == 32 and gan["data"]["type"] == "awa2"
     assert gan["train"]["threads"] == plain["train"]["threads"] == 1
     # the same budget buys the cheaper step of the recogniser more epochs
@@ -147,7 +147,7 @@ def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddi
     run_zsk("init", "data", "--out", "two.yaml", says=["wrote two.yaml: two-stage"])  # default
     run_zsk("init", "data", "--out", "plain.yaml", "--route", "no-gan")
     two, one = (yaml.safe_load((tmp_path / f).read_text()) for f in ("two.yaml", "plain.yaml"))
-    assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {}
+    assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {"seed": 0}
     recogniser, features = two["stages"]["recogniser"], two["stages"]["features"]
     assert recogniser["model"] == one["model"] and recogniser["objective"] == one["objective"]
     # the feature stage's CPU comes out of the recogniser's share of the same budget
@@ -158,3 +158,24 @@ def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddi
     from zsk.core.spec.loading import read_spec
 
     assert list(read_spec(tmp_path / "two.yaml").spec.stages) == ["recogniser", "features"]
+
+
+def test_each_seed_draws_its_own_held_out_classes(tmp_path, monkeypatch, run_zsk):
+    """Runs of several seeds are judged on several draws of held-out classes, not all on one:
+    the seed reaches the validation run's draw as well as training."""
+    from zsk.core.build.composer import load_data
+    from zsk.core.data.holdout import apply_holdout
+    from zsk.core.recommend.init_spec import validated_spec
+
+    monkeypatch.chdir(tmp_path)
+    _shapes(tmp_path / "data", images_per_class=6)
+    held = {}
+    for seed in (0, 1, 2):
+        run_zsk("init", "data", "--out", f"s{seed}.yaml", "--route", "no-gan", "--seed", str(seed))
+        spec = yaml.safe_load((tmp_path / f"s{seed}.yaml").read_text())
+        assert spec["train"]["seed"] == spec["validation_run"]["seed"] == seed
+        data = load_data(validated_spec(spec))
+        validation = apply_holdout(data, None, 0.2, spec["validation_run"]["seed"])
+        held[seed] = set(validation.holdout.classes)
+        assert len(held[seed]) == len(held[0]) and held[seed] <= set(data.seen)
+    assert len({frozenset(classes) for classes in held.values()}) > 1
