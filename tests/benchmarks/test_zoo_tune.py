@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -89,6 +91,30 @@ def test_recogniser_variants_drop_the_terms_and_heads_their_names_say(recogniser
     no_attribute = variant_spec(recogniser, "recogniser without the attribute term")
     assert set(no_attribute["model"]["heads"]) == {"embedding"}
     assert no_attribute["objective"]["discriminator"][0] == default["objective"]["discriminator"][0]
+
+
+@pytest.mark.parametrize(
+    ("label", "held_for"),
+    [
+        ("recogniser, learning rate decayed linearly to 0", 0.0),
+        ("recogniser, learning rate held for half the run, then decayed to 0", 0.5),
+    ],
+)
+def test_decay_variants_reach_zero_learning_rate_at_the_runs_end(recogniser, label, held_for):
+    from zsk.core.spec.sections import ScheduleSpec
+    from zsk.core.train.optim import lr_factor
+
+    spec = copy.deepcopy(recogniser)
+    epochs = spec["train"]["epochs"] = 6  # the fixture's own budget buys a single epoch
+    edited = variant_spec(spec, label)
+    assert edited["train"]["epochs"] == epochs
+    schedule, per_epoch = ScheduleSpec.model_validate(edited["train"]["schedule"]), 10
+    steps = epochs * per_epoch
+    held = int(epochs * held_for) * per_epoch
+    for step in range(steps):
+        expected = 1.0 if step < held else 1 - (step - held) / (steps - held)
+        assert lr_factor(schedule, step, per_epoch) == pytest.approx(expected)
+    assert lr_factor(schedule, steps, per_epoch) == 0.0
 
 
 def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
