@@ -147,7 +147,8 @@ def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddi
     run_zsk("init", "data", "--out", "two.yaml", says=["wrote two.yaml: two-stage"])  # default
     run_zsk("init", "data", "--out", "plain.yaml", "--route", "no-gan")
     two, one = (yaml.safe_load((tmp_path / f).read_text()) for f in ("two.yaml", "plain.yaml"))
-    assert list(two["stages"]) == ["recogniser", "features"] and two["validation_run"] == {"seed": 0}
+    assert list(two["stages"]) == ["recogniser", "features"]
+    assert two["validation_run"] == {"seed": 0}
     recogniser, features = two["stages"]["recogniser"], two["stages"]["features"]
     assert recogniser["model"] == one["model"] and recogniser["objective"] == one["objective"]
     # the feature stage's CPU comes out of the recogniser's share of the same budget
