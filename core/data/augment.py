@@ -15,3 +15,27 @@ def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None)
     flip = torch.rand(images.shape[0], generator=generator, device=draw_on) < 0.5
     flip = flip.to(images.device).view(-1, *([1] * (images.dim() - 1)))
     return torch.where(flip, images.flip(-1), images)
+
+
+def random_translate(
+    images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Each image of (B, C, H, W) shifted by its own whole number of pixels, up to
+    ``max_shift`` in each direction, the edge rows and columns repeated into what it uncovers
+    (padding by replication, then a random crop back to H×W).
+
+    Offsets are drawn like :func:`random_hflip`'s coin flips: on ``generator``'s device, CPU
+    when none is given.
+    """
+    if max_shift <= 0:
+        return images
+    batch, _, height, width = images.shape
+    draw_on = generator.device if generator is not None else torch.device("cpu")
+    shifts = torch.randint(
+        -max_shift, max_shift + 1, (2, batch), generator=generator, device=draw_on
+    ).to(images.device)
+    rows = (torch.arange(height, device=images.device) + shifts[0, :, None]).clamp(0, height - 1)
+    cols = (torch.arange(width, device=images.device) + shifts[1, :, None]).clamp(0, width - 1)
+    index = torch.arange(batch, device=images.device)[:, None, None]
+    moved = images.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]]
+    return moved.permute(0, 3, 1, 2)

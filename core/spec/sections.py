@@ -213,6 +213,13 @@ class TrainSpec(_Strict):
     label_flip: LabelFlipSpec = Field(default_factory=LabelFlipSpec)
     instance_noise: InstanceNoiseSpec = Field(default_factory=InstanceNoiseSpec)
     hflip: bool = Field(True, description="random horizontal flips of real images")
+    translate: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="random shifts of real images by up to this share of their side, in whole "
+        "pixels, edge pixels repeated into the uncovered border (0: none)",
+    )
     negative_fraction: float = Field(
         0.5, ge=0, le=1, description="share of fakes made for another class's attributes"
     )

@@ -11,7 +11,7 @@ import torch
 
 from zsk.core.build.composer import Build
 from zsk.core.build.step import Batch, draw_batch
-from zsk.core.data.augment import random_hflip
+from zsk.core.data.augment import random_hflip, random_translate
 from zsk.core.data.loader import BatchStream, load_split_images
 from zsk.core.spec.sections import TrainSpec
 from zsk.core.train.distributed import Distributed
@@ -41,6 +41,9 @@ class TrainingFeed:
             )
         self.settings, self.channels_last = settings, channels_last
         self.hflip = settings.hflip and not build.dims.feature_dim
+        self.max_shift = (
+            0 if build.dims.feature_dim else int(settings.translate * build.dims.image_size)
+        )
         self.noise_dim = build.dims.noise_dim
         self.stream = BatchStream(
             images,
@@ -73,6 +76,7 @@ class TrainingFeed:
         images, labels = self.next_batch()
         if self.hflip:
             images = random_hflip(images)
+        images = random_translate(images, self.max_shift)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return draw_batch(

@@ -117,6 +117,16 @@ def test_decay_variants_reach_zero_learning_rate_at_the_runs_end(recogniser, lab
     assert lr_factor(schedule, steps, per_epoch) == 0.0
 
 
+def test_shift_variants_set_the_share_their_names_say(recogniser):
+    for label, share in (("1/16", 1 / 16), ("1/8", 1 / 8)):
+        edited = variant_spec(
+            recogniser, f"recogniser, images shifted by up to {label} of their side"
+        )
+        assert edited["train"]["translate"] == share
+        assert {**edited["train"], "translate": 0.0} == {**recogniser["train"], "translate": 0.0}
+    assert "translate" not in recogniser["train"]
+
+
 def test_table_lists_measured_variants_by_set_and_budget(tmp_path):
     results = tmp_path / "results.jsonl"
     measured = (("default", 0.75, 0.125), ("trunk without instance norm", 0.625, None))

@@ -113,6 +113,15 @@ def _decay_from(share: float) -> Edit:
     return edit
 
 
+def _translate(share: float) -> Edit:
+    """Real images shifted at random by up to ``share`` of their side (``train.translate``)."""
+
+    def edit(spec: dict) -> None:
+        spec["train"]["translate"] = share
+
+    return edit
+
+
 def _head(kind: str) -> Edit:
     def edit(spec: dict) -> None:
         spec["model"]["heads"]["real_fake"] = {"type": kind}
@@ -150,6 +159,8 @@ RECOGNISER_VARIANTS: dict[str, list[Edit]] = {
     "recogniser with the hand-written learner's terms": [_no_attribute_term, _no_seen_classifier],
     "recogniser, learning rate decayed linearly to 0": [_decay_from(0.0)],
     "recogniser, learning rate held for half the run, then decayed to 0": [_decay_from(0.5)],
+    "recogniser, images shifted by up to 1/16 of their side": [_translate(1 / 16)],
+    "recogniser, images shifted by up to 1/8 of their side": [_translate(1 / 8)],
 }
 VARIANTS |= RECOGNISER_VARIANTS
 

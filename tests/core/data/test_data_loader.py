@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zsk.core.data.augment import random_hflip
+from zsk.core.data.augment import random_hflip, random_translate
 from zsk.core.data.images import decode
 from zsk.core.data.loader import BatchStream, load_split_images
 from zsk.core.data.prepared import open_prepared, prepare
@@ -153,6 +153,29 @@ def test_random_hflip_flips_exactly_the_drawn_samples():
     many = random_hflip(torch.zeros(400, 1, 1, 2).index_fill_(3, torch.tensor([1]), 1.0))
     share = (many[:, 0, 0, 0] == 1).float().mean().item()
     assert 0.35 < share < 0.65
+
+
+def test_random_translate_crops_each_image_from_its_edge_padded_copy():
+    images = torch.randn(6, 3, 7, 5)
+    shifted = random_translate(images, 2, torch.Generator().manual_seed(5))
+    dy, dx = torch.randint(-2, 3, (2, 6), generator=torch.Generator().manual_seed(5))
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), mode="replicate")
+    for i in range(6):
+        rows, cols = slice(2 + dy[i], 2 + dy[i] + 7), slice(2 + dx[i], 2 + dx[i] + 5)
+        assert torch.equal(shifted[i], padded[i, :, rows, cols])
+    assert random_translate(images, 0) is images
+
+
+def test_random_translate_draws_every_shift_up_to_the_maximum():
+    # one bright pixel in the middle of each image: where it lands is the shift
+    images = torch.zeros(2000, 1, 9, 9)
+    images[:, :, 4, 4] = 1.0
+    moved = random_translate(images, 3).flatten(1).argmax(1)
+    rows, cols = moved // 9 - 4, moved % 9 - 4
+    assert rows.min() == cols.min() == -3 and rows.max() == cols.max() == 3
+    for offsets in (rows, cols):
+        counts = torch.bincount(offsets + 3, minlength=7).float()
+        assert (counts / counts.sum() - 1 / 7).abs().max() < 0.04
 
 
 @pytest.mark.parametrize("per_chunk", [1, 2, 100])
