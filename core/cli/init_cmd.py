@@ -95,8 +95,9 @@ def init(
     """Write a recommended spec for DATA_DIR (AwA2 layout or image folders).
 
     The image size follows the images' median side; the training length follows the budget,
-    from the FLOPs of a training step; the spec trains a validation run beside the run so
-    that `zsk eval` reports GZSL calibrated on classes the networks never saw.
+    from the CPU a training step takes on this machine (a few steps are timed); the spec
+    trains a validation run beside the run so that `zsk eval` reports GZSL calibrated on
+    classes the networks never saw.
 
     \b
     Examples:
@@ -135,6 +136,7 @@ def _sized_spec(
         num_attributes,
         recommended_spec,
         step_flops,
+        step_seconds,
         training_images,
     )
 
@@ -148,18 +150,19 @@ def _sized_spec(
     spec["train"]["batch_size"] = fit.batch_size
     if not fit.validation_run:
         del spec["validation_run"]
-    flops = step_flops(spec)
+    flops, seconds = step_flops(spec), step_seconds(spec)
     feature_stage = FEATURE_STAGE_SECONDS if route == "two-stage" else 0.0
-    epochs = epochs_for(first, flops, fit, cpu_minutes * 60 - feature_stage)
+    epochs = epochs_for(seconds, fit, cpu_minutes * 60 - feature_stage)
     spec["train"]["epochs"] = epochs
-    expected = expected_cpu_seconds(first, flops, fit, epochs) + feature_stage
+    expected = expected_cpu_seconds(seconds, fit, epochs) + feature_stage
     if route == "two-stage":
         spec = staged(spec, num_attributes(spec))
     header = (
         f"# Written by `zsk init {data_dir} --route {route}`: images of median side {side} px -> "
         f"trained at {size} px;\n# {images} training images, {flops / 1e9:.2f} GFLOP per step at "
-        f"batch {fit.batch_size}: {epochs} epochs, about {expected / 60:.2g} CPU minutes of one "
-        f"thread for the run and its validation run\n# (asked: {cpu_minutes:g}).\n"
+        f"batch {fit.batch_size}, {seconds * 1e3:.0f} ms of CPU per step on the machine that "
+        f"wrote this: {epochs} epochs,\n# about {expected / 60:.2g} CPU minutes of one thread for "
+        f"the run and its validation run (asked: {cpu_minutes:g}).\n"
         + (f"# Sized to small data: {fit.note}.\n" if fit.note else "")
         + "# Build, train and evaluate: zsk build THIS_FILE && zsk train && zsk eval\n"
         f"# {MEASURED[route].format(PAPER_TRUNK=PAPER_TRUNK)}\n"

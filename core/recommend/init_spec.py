@@ -3,13 +3,15 @@
 What the data decides: the reader (AwA2 layout or image folders) and its attribute scale, the
 image size (the smallest the generator supports that is at least the training images' median
 side, capped by ``max_image_size``), and the training length. Only training images are read:
-no test image influences the spec. The length comes from the budget: the FLOPs of one real
-training step (every update its objective makes, counted on the built networks) at a measured
-rate per route, after the CPU the training process spends besides its steps, for the steps of
+no test image influences the spec. The length comes from the budget: the process CPU one real
+training step (every update its objective makes) takes on this machine, timed on the threads
+the spec pins, after the CPU the training process spends besides its steps, for the steps of
 the run and of the validation run that chooses GZSL's calibration (``validation_run``), each
-counted as the trainer counts them (whole batches of its own training images). Counting
-FLOPs, not timing steps, keeps the spec the same on every machine; the spec pins one thread,
-so the budget is the process CPU the run spends.
+counted as the trainer counts them (whole batches of its own training images). Timing the
+step, not counting its FLOPs at a fixed rate, is what makes the stated budget hold on another
+machine: the CPU a FLOP costs differed by a third between the two machines the zoo ran on
+(BENCHMARKS.md §6). The spec file, not ``zsk init``, is what reproduces a run: the same command
+may write a few epochs more or less on another machine or under another load.
 
 The networks and settings of each route are in :mod:`zsk.core.recommend.recipes`.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +38,11 @@ from zsk.registry import UserError
 
 #: Image sizes the built-in generator draws (its depth follows the size).
 IMAGE_SIZES = (32, 64, 128)
-#: Training FLOPs per CPU second of one thread, and the CPU seconds a ``zsk train`` process
-#: spends besides its steps (starting Python and torch, reading the images, building both
-#: runs, checkpoints), per route: fitted to the process CPU of ``zsk train`` on the reference
-#: machine with both cores busy, as a shared machine usually is, so the budget a spec states
-#: is what its run spends (BENCHMARKS.md §6 says where; the image GAN's from an older
-#: measurement).
-FLOPS_PER_SECOND = {"no-gan": 75e9, "image-gan": 40e9}
-PROCESS_SECONDS = {"no-gan": 5.0, "image-gan": 0.0}
+#: Process CPU seconds a ``zsk train`` process spends besides its steps (starting Python and
+#: torch, reading the images, building both runs, checkpoints): fitted, with each step's
+#: timed CPU, to the process CPU of ``zsk train`` on the zoo's grid with both cores busy, as a
+#: shared machine usually is (BENCHMARKS.md §6).
+PROCESS_SECONDS = 5.0
 #: Process CPU seconds the two-stage route's feature stage adds (extracting φ(x) for both runs,
 #: the regulariser's classifiers, the feature GAN and its validation run), kept out of the
 #: recogniser's share of the budget: the median, over the zoo's sets, of a two-stage run's
@@ -165,14 +165,33 @@ def step_flops(spec: dict[str, Any]) -> int:
     return counter.get_total_flops() or 1
 
 
-def epochs_for(route: str, flops: int, fit: DataFit, cpu_seconds: float) -> int:
+def step_seconds(spec: dict[str, Any], least_seconds: float = 1.0, most_steps: int = 50) -> float:
+    """Process CPU seconds of one training step of ``spec`` on this machine, on the threads
+    its spec pins: the trainer's own step on a few training images, timed after two warm-up
+    steps over at least ``least_seconds`` (or ``most_steps`` steps), in a folder thrown away
+    afterwards."""
+    loaded = validated_spec(spec)
+    data = load_data(loaded)
+    few = 2 * loaded.train.batch_size * loaded.train.n_critic
+    build = compose(loaded, dataclasses.replace(data, train=data.train[:few]))
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(build, Path(folder), steps=1, device="cpu")
+        for _ in range(2):
+            trainer.train_step()
+        start, steps = time.process_time(), 0
+        while steps < 3 or (time.process_time() - start < least_seconds and steps < most_steps):
+            trainer.train_step()
+            steps += 1
+        return (time.process_time() - start) / steps
+
+
+def epochs_for(seconds_per_step: float, fit: DataFit, cpu_seconds: float) -> int:
     """Passes over the training images that ``cpu_seconds`` of process CPU buy for the run
     and its validation run together (one ``zsk train``), at least 1."""
-    training = max(cpu_seconds - PROCESS_SECONDS[route], 0.0)
-    steps = training * FLOPS_PER_SECOND[route] / flops
+    steps = max(cpu_seconds - PROCESS_SECONDS, 0.0) / seconds_per_step
     return max(1, round(steps / max(fit.steps(1), 1)))
 
 
-def expected_cpu_seconds(route: str, flops: int, fit: DataFit, epochs: int) -> float:
+def expected_cpu_seconds(seconds_per_step: float, fit: DataFit, epochs: int) -> float:
     """The process CPU seconds :func:`epochs_for`'s model expects ``epochs`` to cost."""
-    return PROCESS_SECONDS[route] + fit.steps(epochs) * flops / FLOPS_PER_SECOND[route]
+    return PROCESS_SECONDS + fit.steps(epochs) * seconds_per_step
