@@ -66,27 +66,28 @@ def test_epochs_spend_the_budget_on_the_run_and_its_validation_run():
     assert epochs_for(1e6, fit, 1.0) == 1
 
 
-def test_a_timed_step_costs_what_the_trainers_steps_cost(tmp_path):
-    """The seconds zsk init sizes a run by are those a step of the trainer takes: timed here
-    against as many of the trainer's own steps, the process's CPU read around them."""
-    import time
-
-    from zsk.core.build.composer import compose, load_data
-    from zsk.core.recommend.init_spec import step_seconds, validated_spec
+@pytest.mark.parametrize(("least", "most", "timed"), [(1.0, 50, 25), (1.0, 10, 10), (0.0, 50, 3)])
+def test_a_timed_step_is_the_mean_cpu_of_the_trainers_steps_after_warming_up(
+    tmp_path, monkeypatch, least, most, timed
+):
+    """zsk init sizes a run by the process CPU of the trainer's own step: the first two steps
+    (allocations, lazy set-up) left out, then steps until ``least`` seconds or ``most`` steps
+    have passed, at least three. A fake clock here: warm-up steps cost 1 s, later ones 0.04 s."""
+    from zsk.core.recommend import init_spec
     from zsk.core.train.loop import Trainer
 
+    clock, steps = [0.0], []
+
+    def step(trainer) -> None:
+        steps.append(trainer)
+        clock[0] += 1.0 if len(steps) <= 2 else 0.04
+
+    monkeypatch.setattr(Trainer, "train_step", step)
+    monkeypatch.setattr(init_spec.time, "process_time", lambda: clock[0])
     _shapes(tmp_path / "data", images_per_class=8)
     spec = recommended_spec(tmp_path / "data", "x", 32, "no-gan", epochs=1)
-    spec["train"]["batch_size"] = 16
-    measured = step_seconds(spec, least_seconds=0.5)
-    loaded = validated_spec(spec)
-    trainer = Trainer(compose(loaded, load_data(loaded)), tmp_path / "run", device="cpu")
-    trainer.train_step()
-    start = time.process_time()
-    for _ in range(10):
-        trainer.train_step()
-    direct = (time.process_time() - start) / 10
-    assert 0.5 * direct < measured < 2.0 * direct
+    assert init_spec.step_seconds(spec, least, most) == pytest.approx(0.04)
+    assert len(steps) == 2 + timed and len({id(t) for t in steps}) == 1
     assert torch.get_num_threads() == spec["train"]["threads"] == 1
 
 
