@@ -159,6 +159,7 @@ RECOGNISER_VARIANTS: dict[str, list[Edit]] = {
     "recogniser with the hand-written learner's terms": [_no_attribute_term, _no_seen_classifier],
     "recogniser, learning rate decayed linearly to 0": [_decay_from(0.0)],
     "recogniser, learning rate held for half the run, then decayed to 0": [_decay_from(0.5)],
+    "recogniser, images not shifted": [_translate(0.0)],
     "recogniser, images shifted by up to 1/16 of their side": [_translate(1 / 16)],
     "recogniser, images shifted by up to 1/8 of their side": [_translate(1 / 8)],
 }
