@@ -18,10 +18,12 @@ The networks and settings of each route are in :mod:`zsk.core.recommend.recipes`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +41,9 @@ from zsk.registry import UserError
 #: Image sizes the built-in generator draws (its depth follows the size).
 IMAGE_SIZES = (32, 64, 128)
 #: Process CPU seconds a ``zsk train`` process spends besides its steps (starting Python and
-#: torch, reading the images, building both runs, checkpoints): fitted, with each step's
-#: timed CPU, to the process CPU of ``zsk train`` on the zoo's grid with both cores busy, as a
-#: shared machine usually is (BENCHMARKS.md §6).
+#: torch, reading the images, building both runs, checkpoints): fitted to the process CPU of
+#: ``zsk train`` on the zoo's grids with both cores busy, as a shared machine usually is, and
+#: confirmed with timed steps on another machine (BENCHMARKS.md §6).
 PROCESS_SECONDS = 5.0
 #: Process CPU seconds the two-stage route's feature stage adds (extracting φ(x) for both runs,
 #: the regulariser's classifiers, the feature GAN and its validation run), kept out of the
@@ -148,34 +150,33 @@ def fit_to_data(spec: dict[str, Any]) -> DataFit:
     return DataFit(batch, True, note, images, held)
 
 
-def step_flops(spec: dict[str, Any]) -> int:
-    """FLOPs of one training step of ``spec`` at its batch size: the trainer's own step (every
-    critic update, and the generator update where the objective has one) on a few training
-    images, in a folder thrown away afterwards."""
-    from torch.utils.flop_counter import FlopCounterMode  # slow to import; only to count
-
+@contextlib.contextmanager
+def _probe_trainer(spec: dict[str, Any]) -> Iterator[Trainer]:
+    """A trainer of ``spec`` on a few of its training images (two batches of every critic
+    update), in a folder thrown away afterwards: what a step of the real run costs."""
     loaded = validated_spec(spec)
     data = load_data(loaded)
     few = 2 * loaded.train.batch_size * loaded.train.n_critic
     build = compose(loaded, dataclasses.replace(data, train=data.train[:few]))
     with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(build, Path(folder), steps=1, device="cpu")
-        with FlopCounterMode(display=False) as counter:
-            trainer.train_step()
+        yield Trainer(build, Path(folder), steps=1, device="cpu")
+
+
+def step_flops(spec: dict[str, Any]) -> int:
+    """FLOPs of one training step of ``spec`` at its batch size: the trainer's own step (every
+    critic update, and the generator update where the objective has one)."""
+    from torch.utils.flop_counter import FlopCounterMode  # slow to import; only to count
+
+    with _probe_trainer(spec) as trainer, FlopCounterMode(display=False) as counter:
+        trainer.train_step()
     return counter.get_total_flops() or 1
 
 
 def step_seconds(spec: dict[str, Any], least_seconds: float = 1.0, most_steps: int = 50) -> float:
     """Process CPU seconds of one training step of ``spec`` on this machine, on the threads
-    its spec pins: the trainer's own step on a few training images, timed after two warm-up
-    steps over at least ``least_seconds`` (or ``most_steps`` steps), in a folder thrown away
-    afterwards."""
-    loaded = validated_spec(spec)
-    data = load_data(loaded)
-    few = 2 * loaded.train.batch_size * loaded.train.n_critic
-    build = compose(loaded, dataclasses.replace(data, train=data.train[:few]))
-    with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(build, Path(folder), steps=1, device="cpu")
+    its spec pins: the trainer's own step, timed after two warm-up steps over at least
+    ``least_seconds`` (or ``most_steps`` steps, and never fewer than three)."""
+    with _probe_trainer(spec) as trainer:
         for _ in range(2):
             trainer.train_step()
         start, steps = time.process_time(), 0

@@ -53,7 +53,7 @@ def _recognition_terms(seen_classifier: bool) -> list[dict[str, Any]]:
 _GAN_OPTIMISER = {"lr": 2.0e-4, "betas": [0.5, 0.999]}
 #: The recogniser's real images are shifted at random by up to this share of their side: it
 #: raised mean validation H over the zoo's six sets and three seeds (0.784 against 0.774,
-#: within the spread; docs/studies.md), at about 3% more CPU a step.
+#: within the spread; docs/studies.md), at under 1% more CPU a step (BENCHMARKS.md §4).
 RECOGNISER_SHIFT = 0.125
 #: The feature stage's batch, where the data hold that many training images.
 FEATURE_BATCH = 64
