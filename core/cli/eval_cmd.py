@@ -18,6 +18,7 @@ from zsk.core.cli.options import (
 )
 from zsk.core.cli.path_types import FOLDER
 from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.headline import headline_sentence
 from zsk.core.evaluate.metric_plugins import parse_metric
 from zsk.core.evaluate.result import EvalResult, write_eval
 from zsk.core.evaluate.summary import summary_rows
@@ -55,10 +56,7 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
             routes.add_row(*row)
         out.print(routes)
         if result.headline is not None:
-            out.print(
-                f"headline: {result.headline.route} ({result.headline.kind}), chosen as "
-                f"{result.headline.why}"
-            )
+            out.print(f"headline: {headline_sentence(result.headline)}")
     path = write_eval(run_dir, result)
     if not as_json:
         console.print(f"wrote {path} (and each stage's eval.json)")

@@ -11,9 +11,9 @@ for GZSL with the calibration constant, by the highest H; for ZSL, by the highes
 accuracy among the held-out classes on their images (the field reports the two tasks apart,
 as f-CLSWGAN trains a classifier for each). The test scores then only receive them.
 
-A few held-out classes often leave several weighings equally accurate (every one of them, where
-the held-out classes are easy); the likelihood of the true classes then decides, which still
-tells the weighings apart, rather than the order they are tried in.
+Weighings are compared as every route compares its candidates (:mod:`.merit`): a few held-out
+classes often leave several equally accurate (every one of them, where the held-out classes are
+easy), and the likelihood of the true classes then decides.
 """
 
 from __future__ import annotations
@@ -23,14 +23,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from zsk.core.evaluate.protocol import (
-    Calibration,
-    calibrate,
-    calibrated_gzsl,
-    restrict,
-    zsl_top1,
-)
-from zsk.core.evaluate.result import Combination, RouteResult
+from zsk.core.evaluate.cross_fit import cross_fitted, validation_folds
+from zsk.core.evaluate.merit import Merit, best, gzsl_merit, zsl_merit
+from zsk.core.evaluate.protocol import Calibration, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.result import Combination, CrossFitRecord, RouteResult
 
 #: Softmax temperatures for the embedding route's cosines (a cosine lies in [-1, 1], so a
 #: temperature of 10 spreads the classes over e^20 in probability).
@@ -54,7 +50,8 @@ class Classes:
 class RouteScores:
     """A route's scores over every class of the data set (N, C, higher is more likely): on the
     validation images its constant was chosen on (``source`` names them) and on the test
-    images, with their labels and classes."""
+    images, with their labels and classes; and every candidate's validation scores that the
+    route chose ``validation`` among, in the order it tried them (none: it chose nothing)."""
 
     validation: torch.Tensor
     validation_labels: torch.Tensor
@@ -62,6 +59,16 @@ class RouteScores:
     test_labels: torch.Tensor
     classes: Classes
     source: str
+    candidates: tuple[torch.Tensor, ...] = ()
+
+    def cross_fitted(self) -> CrossFitRecord | None:
+        """The route's cross-fitted numbers (:mod:`.cross_fit`): one classifier serves both
+        tasks, so its ZSL candidate is its GZSL choice."""
+        classes = self.classes
+        labels = self.validation_labels
+        folds = validation_folds(labels, classes.validation_seen, classes.validation_unseen)
+        tried = self.candidates or (self.validation,)
+        return cross_fitted(tried, labels, classes.validation_seen, folds, True)
 
 
 def same_images(first: RouteScores, second: RouteScores) -> bool:
@@ -92,71 +99,56 @@ def combine(
     return combined
 
 
-def log_likelihood(scores: torch.Tensor, labels: torch.Tensor, candidates: list[int]) -> float:
-    """The mean log-probability of each image's true class among ``candidates``, the scores
-    taken as log-probabilities up to a constant per image."""
-    narrowed, positions = restrict(scores, labels, candidates)
-    log_p = F.log_softmax(narrowed.double(), dim=1)
-    return float(log_p.gather(1, positions.unsqueeze(1)).mean())
-
-
 @dataclass(frozen=True)
 class Weighing:
-    """One weighing of two routes, judged on the validation images: its calibration, and
-    (accuracy, log-likelihood of the true classes) for GZSL (H, among every validation class)
-    and for ZSL (top-1, among the held-out classes on their images)."""
+    """One weighing of two routes, judged on the validation images: its combined scores
+    there, its calibration, and its merits for GZSL (among every validation class) and for ZSL
+    (among the held-out classes on their images)."""
 
     temperature: float
     weight: float
+    scores: torch.Tensor
     calibration: Calibration
-    gzsl_merit: tuple[float, float]
-    zsl_merit: tuple[float, float]
+    gzsl_merit: Merit
+    zsl_merit: Merit
 
 
 def validation_weighings(embedding: RouteScores, generative: RouteScores) -> list[Weighing]:
     """Every weighing of :data:`TEMPERATURES` × :data:`WEIGHTS`, in that order, judged on the
     validation images both routes scored."""
     classes = embedding.classes
-    validation_classes = sorted(classes.validation_seen + classes.validation_unseen)
+    seen, unseen = classes.validation_seen, classes.validation_unseen
     labels = embedding.validation_labels
-    held_out = torch.isin(labels, torch.tensor(classes.validation_unseen))
-    unseen_labels = labels[held_out]
+    held_out = torch.isin(labels, torch.tensor(unseen))
     judged = []
     for temperature in TEMPERATURES:
         for weight in WEIGHTS:
             scores = combine(
-                embedding.validation, generative.validation, validation_classes, temperature, weight
+                embedding.validation,
+                generative.validation,
+                sorted(seen + unseen),
+                temperature,
+                weight,
             )
-            unseen_scores = scores[held_out]
-            calibration = calibrate(
-                scores, labels, classes.validation_seen, classes.validation_unseen
-            )
-            judged.append(
-                Weighing(
-                    temperature,
-                    weight,
-                    calibration,
-                    (calibration.h, log_likelihood(scores, labels, validation_classes)),
-                    (
-                        zsl_top1(unseen_scores, unseen_labels, classes.validation_unseen),
-                        log_likelihood(unseen_scores, unseen_labels, classes.validation_unseen),
-                    ),
-                )
-            )
+            calibration, merit = gzsl_merit(scores, labels, seen, unseen)
+            on_held_out = zsl_merit(scores[held_out], labels[held_out], unseen)
+            judged.append(Weighing(temperature, weight, scores, calibration, merit, on_held_out))
     return judged
 
 
 def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResult:
     """The combinations with the best validation H (for GZSL) and the best validation ZSL
-    top-1 (for ZSL), the likelihood breaking ties, read on the test images. Both routes must
-    have scored the same images (:func:`same_images`)."""
+    top-1 (for ZSL), the likelihood breaking ties, read on the test images, and the choice's
+    cross-fitted numbers. Both routes must have scored the same images (:func:`same_images`)."""
     if not same_images(embedding, generative):
         raise ValueError("the two routes scored different images")
     judged = validation_weighings(embedding, generative)
-    # the best weighing; the first in the order tried where even the likelihoods tie
-    by_h = judged[max(range(len(judged)), key=lambda k: (judged[k].gzsl_merit, -k))]
-    by_zsl = judged[max(range(len(judged)), key=lambda k: (judged[k].zsl_merit, -k))]
+    by_h = judged[best([weighing.gzsl_merit for weighing in judged])]
+    by_zsl = judged[best([weighing.zsl_merit for weighing in judged])]
     classes = embedding.classes
+    labels = embedding.validation_labels
+    folds = validation_folds(labels, classes.validation_seen, classes.validation_unseen)
+    candidates = [weighing.scores for weighing in judged]
     every = sorted(classes.seen + classes.unseen)
     test = combine(embedding.test, generative.test, every, by_h.temperature, by_h.weight)
     unseen_only = combine(embedding.test, generative.test, every, by_zsl.temperature, by_zsl.weight)
@@ -173,4 +165,5 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
             zsl_temperature=by_zsl.temperature,
             zsl_embedding_weight=by_zsl.weight,
         ),
+        cross_fitted=cross_fitted(candidates, labels, classes.validation_seen, folds, False),
     )

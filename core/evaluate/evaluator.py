@@ -179,6 +179,8 @@ def evaluate_scored(
         routes |= imagined_routes
     else:
         unavailable["generative"] = NO_GENERATOR
+    for name, route_scores in scores.items():
+        routes[name] = routes[name].model_copy(update={"cross_fitted": route_scores.cross_fitted()})
     if {"embedding", "generative"} <= set(scores):
         log("the embedding and generative routes combined")
         routes[COMBINED] = combined_route(scores["embedding"], scores["generative"])
@@ -218,18 +220,19 @@ def _embedding_route(
     )
     where = source.images.source
     route, test_scores = evaluate_embedding(gan, data, test, calibration, where, device, batch)
-    return route, _route_scores(data, source, validation_scores, test, test_scores)
+    return route, _route_scores(data, source, (), validation_scores, test, test_scores)
 
 
 def _route_scores(
     data: ZslData,
     source: CalibrationSource,
+    candidates: tuple[torch.Tensor, ...],
     validation_scores: torch.Tensor,
     test: LabelledImages,
     test_scores: torch.Tensor,
 ) -> RouteScores:
-    """A route's scores on ``source``'s validation images and on ``test``, with their labels
-    and classes."""
+    """A route's scores on ``source``'s validation images (every candidate's, and the chosen
+    one's) and on ``test``, with their labels and classes."""
     validation = source.images
     classes = Classes(data.seen, data.unseen, validation.seen, validation.unseen)
     return RouteScores(
@@ -239,6 +242,7 @@ def _route_scores(
         test.labels,
         classes,
         validation.source,
+        candidates,
     )
 
 
@@ -288,7 +292,14 @@ def _imagined_samples(
     generative = evaluate_generative(
         gan, data, train, test, chosen.calibration, where, chosen.how, chosen.candidates
     )
-    scores = _route_scores(data, source, chosen.validation_scores, test, generative.test_scores)
+    scores = _route_scores(
+        data,
+        source,
+        chosen.every_validation_scores,
+        chosen.validation_scores,
+        test,
+        generative.test_scores,
+    )
     routes = {"generative": generative.route}
     if data.is_features:
         log("f-CLSWGAN's own ZSL and GZSL classifiers (uncalibrated, as published)")

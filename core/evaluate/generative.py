@@ -5,7 +5,7 @@ translates random real seen-class training images towards them); a softmax class
 discriminator trunk's pooled features of real seen images plus those imagined images then
 predicts among all classes. ZSL top-1 reads the same classifier's scores among the unseen
 classes only. The calibration constant comes from a validation classifier made the same way
-one level down (:func:`generative_calibration`): by a validation run's networks for its
+one level down (:func:`choose_imagining`): by a validation run's networks for its
 held-out classes where one is given, else by the run's own for pseudo-unseen classes
 (:mod:`zsk.core.evaluate.calibration`).
 """
@@ -22,7 +22,8 @@ from zsk.core.components.zsl_data import ZslData
 from zsk.core.evaluate.classifier import EPOCHS, SoftmaxClassifier, fit_softmax
 from zsk.core.evaluate.embedding import CalibrationImages
 from zsk.core.evaluate.inference import classifier_features, imagine_classes
-from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.merit import best, gzsl_merit
+from zsk.core.evaluate.protocol import Calibration, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import Candidate, RouteResult
 
 
@@ -89,26 +90,17 @@ def validation_scores(
     return classifier.scores(_features(gan, validation.images, how), len(data.classes))
 
 
-def generative_calibration(
-    gan: GAN, data: ZslData, fit: LabelledImages, validation: CalibrationImages, how: Imagining
-) -> tuple[Calibration, torch.Tensor]:
-    """The constant with the best validation H for :func:`validation_scores`' classifier, and
-    those validation scores."""
-    scores = validation_scores(gan, data, fit, validation, how)
-    calibration = calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
-    return calibration, scores
-
-
 @dataclass(frozen=True)
 class ChosenImagining:
     """The generative route's settings chosen on validation classes: how to imagine, the
-    calibration they reached, every candidate's validation H, and the chosen classifier's
-    validation scores (N, C)."""
+    calibration they reached, every candidate's validation H, the chosen classifier's
+    validation scores (N, C), and every candidate's, in the order tried."""
 
     how: Imagining
     calibration: Calibration
     candidates: list[Candidate]
     validation_scores: torch.Tensor
+    every_validation_scores: tuple[torch.Tensor, ...]
 
 
 def choose_imagining(
@@ -121,20 +113,24 @@ def choose_imagining(
     epochs: tuple[int, ...],
 ) -> ChosenImagining:
     """The number imagined per class and the classifier's epochs with the best validation H
-    (after its own calibration), among ``per_class`` × ``epochs``: each candidate is made as
-    :func:`generative_calibration` makes one, on validation classes only (ties: the first)."""
-    best: tuple[Imagining, Calibration, torch.Tensor] | None = None
-    table = []
+    (after its own calibration; :mod:`.merit` breaks ties), among ``per_class`` × ``epochs``:
+    each candidate's classifier is made as :func:`validation_scores` makes one, on validation
+    classes only."""
+    tried, merits, table, scores = [], [], [], []
+    labels = validation.images.labels
     for count in per_class:
         for passes in epochs:
             candidate = replace(how, per_class=count, epochs=passes)
-            calibration, scores = generative_calibration(gan, data, fit, validation, candidate)
+            candidate_scores = validation_scores(gan, data, fit, validation, candidate)
+            calibration, merit = gzsl_merit(
+                candidate_scores, labels, validation.seen, validation.unseen
+            )
+            tried.append((candidate, calibration))
+            merits.append(merit)
+            scores.append(candidate_scores)
             table.append(Candidate(images_per_class=count, epochs=passes, val_h=calibration.h))
-            if best is None or calibration.h > best[1].h:
-                best = (candidate, calibration, scores)
-    if best is None:
-        raise ValueError("no candidate settings to choose among")
-    return ChosenImagining(best[0], best[1], table, best[2])
+    k = best(merits)
+    return ChosenImagining(tried[k][0], tried[k][1], table, scores[k], tuple(scores))
 
 
 def evaluate_generative(
@@ -148,8 +144,8 @@ def evaluate_generative(
     candidates: list[Candidate],
 ) -> GenerativeResult:
     """Generative ZSL top-1 and GZSL u, s, H with ``calibration`` (chosen beforehand by
-    :func:`generative_calibration` on the validation images ``source`` names, with ``how``
-    chosen among ``candidates``)."""
+    :func:`choose_imagining` on the validation images ``source`` names, with ``how`` chosen
+    among ``candidates``)."""
     classifier, imagined = _classifier_with_imagined(gan, data, train, data.seen, data.unseen, how)
     test_scores = classifier.scores(_features(gan, test, how), len(data.classes))
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))

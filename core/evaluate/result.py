@@ -21,8 +21,9 @@ from zsk.core.storage.files import explain, write_file
 from zsk.registry import UserError
 
 EVAL_FILE = "eval.json"
-#: the layout's version; 1 was the unversioned layout with the embedding route at the top
-SCHEMA_VERSION = 2
+#: the layout's version; 1 was the unversioned layout with the embedding route at the top, 2
+#: the headline before it named a ZSL route and its routes' cross-fitted numbers
+SCHEMA_VERSION = 3
 
 
 class _Record(BaseModel):
@@ -76,6 +77,15 @@ class Combination(_Record):
     zsl_embedding_weight: float
 
 
+class CrossFitRecord(_Record):
+    """A route's calibrated H and ZSL top-1 on halves of the validation images it did not
+    choose its settings on, averaged over ``folds`` (:mod:`zsk.core.evaluate.cross_fit`)."""
+
+    h: float
+    zsl_top1: float
+    folds: int
+
+
 class RouteResult(_Record):
     """One route's numbers: ZSL top-1 among the unseen classes, GZSL over all classes, and, for
     a route that imagines samples, the settings chosen on validation classes among candidates;
@@ -87,6 +97,7 @@ class RouteResult(_Record):
     classifier_epochs: int | None = None
     chosen_on_validation: list[Candidate] | None = None
     combination: Combination | None = None
+    cross_fitted: CrossFitRecord | None = None
 
 
 class AttributeProbe(_Record):
@@ -131,23 +142,29 @@ class ImageCounts(_Record):
 
 
 class Headline(_Record):
-    """The route an evaluation puts first, chosen by the highest GZSL H on validation classes
-    (never on test data): its name and kind, that validation H, its test ZSL top-1 and
-    calibrated H, why, and every calibrated route's validation H (``candidates``)."""
+    """The routes an evaluation puts first, chosen on validation classes (never on test data):
+    for GZSL the route with the highest cross-fitted H (``route``, its calibrated test H in
+    ``h``), for ZSL the one with the highest cross-fitted ZSL top-1 (``zsl_route``, its test
+    top-1 in ``zsl_top1``); why; every calibrated route's validation H (``candidates``) and its
+    cross-fitted numbers (``cross_fitted``, empty where a route has none: the choice is then by
+    validation H, for both tasks)."""
 
     route: str
     kind: str
     val_h: float
-    zsl_top1: float
     h: float
+    zsl_route: str
+    zsl_kind: str
+    zsl_top1: float
     why: str
     candidates: dict[str, float]
+    cross_fitted: dict[str, CrossFitRecord] = Field(default_factory=dict)
 
 
 class EvalResult(_Record):
     """Everything ``zsk eval`` measured for one checkpoint of a run."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     run: str
     checkpoint: str
     step: int
@@ -178,7 +195,7 @@ class StagedEvalResult(_Record):
     name (embedding, image-generative, feature-generative, combined), and the headline among
     all of them."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     run: str
     stages: dict[str, EvalResult]
     combined: dict[str, RouteResult] = Field(default_factory=dict)

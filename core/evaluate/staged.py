@@ -25,9 +25,10 @@ from zsk.core.evaluate.headline import (
     FEATURE_GENERATIVE,
     choose_headline,
     combined_kind,
+    headline_mark,
     route_kind,
 )
-from zsk.core.evaluate.result import RouteResult, StagedEvalResult, write_eval
+from zsk.core.evaluate.result import CrossFitRecord, RouteResult, StagedEvalResult, write_eval
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.stages import StagedRun
 from zsk.registry import UserError
@@ -94,14 +95,21 @@ def _named_routes(
 
 
 #: Columns of the route table of a staged evaluation (terminal and report.md).
-ROUTE_COLUMNS = ("route", "kind", "ZSL top-1", "GZSL H (calibrated)", "validation H", "")
+ROUTE_COLUMNS = (
+    "route",
+    "kind",
+    "ZSL top-1",
+    "GZSL H (calibrated)",
+    "validation H",
+    "cross-fitted H / ZSL",
+    "",
+)
 
 
 def route_rows(result: StagedEvalResult) -> list[tuple[str, ...]]:
     """One row per route of every stage, then per route combining two stages: its test
-    numbers, the validation H the headline is chosen by, a mark on the headline; then the
-    routes a stage cannot take, and why."""
-    chosen = result.headline.route if result.headline is not None else None
+    numbers, its validation H and the cross-fitted numbers the headline is chosen by, a mark
+    on the headline; then the routes a stage cannot take, and why."""
     every = {
         f"{stage}/{name}": route
         for stage, stage_result in result.stages.items()
@@ -117,13 +125,18 @@ def route_rows(result: StagedEvalResult) -> list[tuple[str, ...]]:
                 _percent(route.zsl_top1),
                 _percent(route.gzsl.h) if calibration is not None else "— (uncalibrated)",
                 _percent(calibration.val_h) if calibration is not None else "—",
-                "headline" if full == chosen else "",
+                _cross_fitted(route.cross_fitted),
+                headline_mark(full, result.headline),
             )
         )
     for stage, stage_result in result.stages.items():
         for name, why in stage_result.unavailable.items():
-            rows.append((f"{stage}/{name}", "—", "—", "—", "—", why))
+            rows.append((f"{stage}/{name}", "—", "—", "—", "—", "—", why))
     return rows
+
+
+def _cross_fitted(record: CrossFitRecord | None) -> str:
+    return "—" if record is None else f"{_percent(record.h)} / {_percent(record.zsl_top1)}"
 
 
 def _percent(value: float) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from zsk.core.evaluate.evaluator import EvalOptions
+from zsk.core.evaluate.headline import headline_sentence
 from zsk.core.evaluate.report import REPORT_FILE, write_report
 from zsk.core.evaluate.result import StagedEvalResult, read_staged_eval, write_eval
 from zsk.core.evaluate.staged import ROUTE_COLUMNS, evaluate_staged, route_rows
@@ -48,12 +49,7 @@ def write_staged_report(
     lines = [f"# zsk report: {staged.spec.name} (stages {names})", ""]
     headline = result.headline
     if headline is not None:
-        lines += [
-            f"**Headline: {headline.route}** ({headline.kind}): ZSL top-1 "
-            f"{100 * headline.zsl_top1:.1f}%, calibrated GZSL H {100 * headline.h:.1f}%. "
-            f"Chosen as {headline.why}.",
-            "",
-        ]
+        lines += [f"**Headline**: {headline_sentence(headline)}", ""]
     lines += [
         "## Every route of every stage",
         "",
@@ -63,7 +59,9 @@ def write_staged_report(
         "",
         "Accuracies are per-class averages on the test images; the validation H is each "
         "route's GZSL H on its stage's validation run, whose held-out classes every stage "
-        "shares, and the headline is the route with the highest. Full numbers: `eval.json`.",
+        "shares; the cross-fitted numbers are its H and ZSL top-1 there on halves of the "
+        "images it did not choose its settings on, and the headline routes are the highest. "
+        "Full numbers: `eval.json`.",
         "",
         "## Stages",
         "",

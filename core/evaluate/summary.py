@@ -104,13 +104,13 @@ def summary_rows(result: EvalResult) -> list[Row]:
 
 
 def headline_rows(headline: Headline | None) -> list[Row]:
-    """The headline route, its test numbers, and what chose it."""
+    """The headline routes, their test numbers, and what chose them."""
     if headline is None:
         return []
-    chosen = f"{headline.route} ({headline.kind})"
     return [
-        ("headline", "route", chosen),
+        ("headline", "ZSL route", f"{headline.zsl_route} ({headline.zsl_kind})"),
         ("headline", "ZSL top-1 (per class)", _percent(headline.zsl_top1)),
+        ("headline", "GZSL route", f"{headline.route} ({headline.kind})"),
         ("headline", "GZSL H (calibrated)", _percent(headline.h)),
         ("headline", "chosen by", headline.why),
     ]

@@ -10,6 +10,7 @@ from benchmarks.speed.step_cost import interleaved_ms
 from benchmarks.speed.step_cost import table as step_table
 from benchmarks.studies.results import put
 from benchmarks.studies.zoo.grid import (
+    BY_VALIDATION_H,
     DEFAULT,
     FIRST_STAGE,
     HAND_WRITTEN,
@@ -30,7 +31,7 @@ def _records(seed: int) -> list[dict]:
     base = {"set": "textures", "seed": seed, "cpu_minutes": 1.0}
     stage_routes = {
         STAGE_ROUTES[FIRST_STAGE]: _route(0.5, 0.3),
-        "features/generative": _route(0.4, 0.4 + 0.1 * seed),
+        "features/generative": _route(0.4, 0.4 + 0.1 * seed, val_h=0.9),
         "recogniser/embedding+features/generative": _route(0.6 + 0.1 * seed, 0.5),
     }
     headline = {"route": "recogniser/embedding+features/generative", **_route(0.7, 0.6, 0.8)}
@@ -59,6 +60,8 @@ def test_grid_table_gives_every_route_mean_spread_and_cpu(tmp_path):
     assert f"| textures | {HAND_WRITTEN} | 0.600 ± 0.000 | 0.400 ± 0.100 | 22 |" in text
     assert f"| textures | {NO_GAN} | 0.500 ± 0.000 | 0.500 ± 0.000 | 21 |" in text
     assert "| the two combined | 0.700 ± 0.100 | 0.500 ± 0.000 | 20 |" in text
+    # the route plain validation H would have headlined: the feature GAN's (0.9 against 0.5)
+    assert f"| {BY_VALIDATION_H} | 0.400 ± 0.000 | 0.500 ± 0.100 | 20 |" in text
     assert "| ridge on its φ(x), CPU added | 0.300 ± 0.000 | 0.200 ± 0.000 | 1 |" in text
     # the verdicts: ZSL 0.7 vs 0.6 with no spread is ahead; H 0.6 vs 0.4 ± 0.1 is ahead (0.2 >
     # 0.1); H against the first stage's 0.3, ahead; validation H 0.8 against no-GAN's 0.7
@@ -81,9 +84,12 @@ def test_compare_calls_means_within_the_larger_spread_a_tie():
 
 def test_staged_record_keeps_every_calibrated_route_and_the_headline():
     gzsl = {"h": 0.4, "calibration": {"val_h": 0.6}}
+    fitted = {"h": 0.55, "zsl_top1": 0.45, "folds": 10}
     evaluation = {
         "stages": {
-            "recogniser": {"routes": {"embedding": {"zsl_top1": 0.5, "gzsl": gzsl}}},
+            "recogniser": {
+                "routes": {"embedding": {"zsl_top1": 0.5, "gzsl": gzsl, "cross_fitted": fitted}}
+            },
             "features": {
                 "routes": {
                     "generative": {"zsl_top1": 0.3, "gzsl": gzsl},
@@ -92,15 +98,28 @@ def test_staged_record_keeps_every_calibrated_route_and_the_headline():
             },
         },
         "combined": {"recogniser/embedding+features/generative": {"zsl_top1": 0.7, "gzsl": gzsl}},
-        "headline": {"route": "recogniser/embedding", "zsl_top1": 0.5, "h": 0.4, "val_h": 0.6},
+        "headline": {
+            "route": "recogniser/embedding",
+            "kind": "embedding",
+            "zsl_route": "features/generative",
+            "zsl_kind": "feature-generative",
+            "zsl_top1": 0.3,
+            "h": 0.4,
+            "val_h": 0.6,
+            "why": "...",
+        },
     }
     record = staged_record(evaluation)
     assert record["routes"] == {
-        "recogniser/embedding": _route(0.5, 0.4, 0.6),
-        "features/generative": _route(0.3, 0.4, 0.6),
-        "recogniser/embedding+features/generative": _route(0.7, 0.4, 0.6),
+        "recogniser/embedding": _route(0.5, 0.4, 0.6) | {"cross_fitted": fitted},
+        "features/generative": _route(0.3, 0.4, 0.6) | {"cross_fitted": None},
+        "recogniser/embedding+features/generative": _route(0.7, 0.4, 0.6) | {"cross_fitted": None},
     }
-    assert record["headline"] == {"route": "recogniser/embedding", **_route(0.5, 0.4, 0.6)}
+    assert record["headline"] == {
+        "route": "recogniser/embedding",
+        "zsl_route": "features/generative",
+        **_route(0.3, 0.4, 0.6),
+    }
 
 
 def test_step_cost_table_shows_each_rate_and_the_ratio(tmp_path):

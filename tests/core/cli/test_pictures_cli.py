@@ -204,7 +204,7 @@ def test_eval_into_a_full_folder_prints_the_table_then_exits_2(run_zsk, world, m
     ("content", "says"),
     [
         ("[]", "holds a JSON list"),
-        ('{"schema_version": 2, "step": 1}', "is damaged"),
+        ('{"schema_version": 3, "step": 1}', "is damaged"),
         ('{"gzsl": null, "step": 1}', "schema version 1"),
     ],
 )

@@ -1,6 +1,7 @@
-"""The headline route is the one with the highest GZSL H on validation classes: test numbers
-play no part, an uncalibrated route is never chosen, a tie goes to the route reported first, and
-eval.json records which route, its kind and why."""
+"""The headline routes are the ones with the highest cross-fitted GZSL H and ZSL top-1 on
+validation classes (the highest validation H where a route has no cross-fitted numbers): test
+numbers play no part, an uncalibrated route is never chosen, a tie goes to the route reported
+first, and eval.json records which routes, their kinds and why."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from zsk.core.evaluate.result import (
 
 
 def route(
-    val_h: float | None, test_h: float, zsl: float, source: str = "validation run v"
+    val_h: float | None,
+    test_h: float,
+    zsl: float,
+    source: str = "validation run v",
+    cross: tuple[float, float] | None = None,
 ) -> RouteResult:
     calibration = (
         None
@@ -32,7 +37,8 @@ def route(
         "calibration": calibration,
         "uncalibrated": {"u": 0.0, "s": 1.0, "h": 0.0},
     }
-    return RouteResult.model_validate({"zsl_top1": zsl, "gzsl": gzsl})
+    fitted = None if cross is None else {"h": cross[0], "zsl_top1": cross[1], "folds": 10}
+    return RouteResult.model_validate({"zsl_top1": zsl, "gzsl": gzsl, "cross_fitted": fitted})
 
 
 def test_the_highest_validation_h_wins_whatever_the_test_numbers():
@@ -45,7 +51,9 @@ def test_the_highest_validation_h_wins_whatever_the_test_numbers():
     headline = choose_headline(routes)
     assert headline is not None
     assert (headline.route, headline.kind) == ("features/generative", "feature-generative")
+    assert (headline.zsl_route, headline.zsl_kind) == (headline.route, headline.kind)
     assert (headline.val_h, headline.zsl_top1, headline.h) == (0.55, 0.35, 0.30)
+    assert headline.cross_fitted == {}
     assert headline.candidates == {
         "recogniser/embedding": 0.40,
         "recogniser/generative": 0.20,
@@ -57,12 +65,44 @@ def test_the_highest_validation_h_wins_whatever_the_test_numbers():
     )
 
 
+def test_cross_fitted_numbers_choose_each_task_s_route_whatever_the_validation_h():
+    routes = {
+        "r/embedding": ("embedding", route(0.70, 0.60, 0.90, cross=(0.66, 0.85))),
+        "f/generative": ("feature-generative", route(0.80, 0.65, 0.70, cross=(0.60, 0.80))),
+        "r/embedding+f/generative": (
+            "embedding + feature-generative",
+            route(0.90, 0.62, 0.75, cross=(0.68, 0.84)),
+        ),
+    }
+    headline = choose_headline(routes)
+    assert (headline.route, headline.h, headline.val_h) == ("r/embedding+f/generative", 0.62, 0.9)
+    assert (headline.zsl_route, headline.zsl_kind, headline.zsl_top1) == (
+        "r/embedding",
+        "embedding",
+        0.90,
+    )
+    assert headline.cross_fitted["f/generative"].h == 0.60
+    assert headline.candidates["f/generative"] == 0.80
+    assert "cross-fitted GZSL H (r/embedding 0.660, f/generative 0.600, " in headline.why
+    assert "(10 halvings); chosen on validation run v" in headline.why
+    # one calibrated route without cross-fitted numbers: validation H for both tasks
+    routes["r/generative"] = ("image-generative", route(0.95, 0.1, 0.1))
+    fallback = choose_headline(routes)
+    assert fallback.route == fallback.zsl_route == "r/generative"
+    assert fallback.cross_fitted == {}
+
+
 def test_a_tie_goes_to_the_first_route_and_no_calibrated_route_gives_no_headline():
     tie = {
         "embedding": ("embedding", route(0.5, test_h=0.1, zsl=0.1)),
         "generative": ("image-generative", route(0.5, test_h=0.9, zsl=0.9)),
     }
     assert choose_headline(tie).route == "embedding"
+    fitted_tie = {
+        "embedding": ("embedding", route(0.5, 0.1, 0.1, cross=(0.7, 0.7))),
+        "generative": ("image-generative", route(0.9, 0.9, 0.9, cross=(0.7, 0.7))),
+    }
+    assert choose_headline(fitted_tie).route == choose_headline(fitted_tie).zsl_route == "embedding"
     assert choose_headline({"p": ("feature-generative", route(None, 0.5, 0.5))}) is None
     assert choose_headline({}) is None
 

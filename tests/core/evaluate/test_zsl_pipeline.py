@@ -12,7 +12,7 @@ from zsk.core.evaluate.embedding import (
     embedding_calibration,
     evaluate_embedding,
 )
-from zsk.core.evaluate.generative import Imagining, evaluate_generative, generative_calibration
+from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.inference import cosine_scores, imagine_classes
 from zsk.core.evaluate.protocol import (
     calibrate,
@@ -139,7 +139,8 @@ def test_generative_route_on_a_toy_world(toy, toy_sets, translating):
     split = pseudo_unseen_split(train.labels, toy.seen, len(toy.unseen), seed=0)
     validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
     how = Imagining(per_class=8, device=CPU, batch_size=16, seed=0)
-    calibration, _ = generative_calibration(gan, data, train.subset(split.fit), validation, how)
+    fit = train.subset(split.fit)
+    calibration = choose_imagining(gan, data, fit, validation, how, (8,), (how.epochs,)).calibration
     result = evaluate_generative(gan, data, train, test, calibration, "toy", how, [])
     assert result.imagined.labels.tolist() == [4] * 8 + [5] * 8
     assert result.imagined.images.shape == (16, 3, 16, 16)
@@ -220,7 +221,8 @@ def test_generative_constant_is_chosen_by_the_judge_imagining_its_held_out_class
     fit = train.subset(train.labels != 3)
     validation = CalibrationImages(train, [0, 1, 2], held_out, "toy")
     how = Imagining(per_class=5, device=CPU, batch_size=16, seed=0)
-    calibration, _ = generative_calibration(judge, data, fit, validation, how)
+    chosen = choose_imagining(judge, data, fit, validation, how, (5,), (how.epochs,))
+    calibration = chosen.calibration
     asked = torch.cat(judge.generator.asked)
     assert torch.equal(asked, data.attributes[held_out].repeat(5, 1))
     # colours separate the classes, so the validation classifier is right on both sides
