@@ -135,8 +135,8 @@ def evaluate(
     log: Callable[[str], None] = lambda message: None,
 ) -> EvalResult:
     """Embedding ZSL/GZSL, generative ZSL/GZSL, the two combined, attribute accuracy of
-    imagined images, the metric plugins ``options.metrics`` names, and the headline route
-    (chosen by validation H).
+    imagined images, the metric plugins ``options.metrics`` names, and the headline routes
+    (chosen by cross-fitted validation numbers, :mod:`.headline`).
 
     Once the request is checked, the run's previous eval.json is removed, so that an
     evaluation that fails or is stopped never leaves an old result looking current.
