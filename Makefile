@@ -37,7 +37,7 @@ lint: setup
 # Two stages in one spec: the image GAN (the recogniser, whose generator imagines the unseen
 # classes), then a feature GAN of its discriminator's embeddings φ(x), which zsk train extracts
 # between the stages; each stage's validation run (some seen classes held out) is built and
-# trained with it and chooses GZSL's constants and the headline route: no extra flag.
+# trained with it and chooses GZSL's constants and the headline routes: no extra flag.
 demo-features: setup
 	test -f $(DEMO_DATA)/classes.txt || $(BIN)/zsk data synth $(DEMO_DATA)
 	$(BIN)/zsk build examples/shapes-two-stage.yaml --force
