@@ -64,11 +64,11 @@ class RouteScores:
     def cross_fitted(self) -> CrossFitRecord | None:
         """The route's cross-fitted numbers (:mod:`.cross_fit`): one classifier serves both
         tasks, so its ZSL candidate is its GZSL choice."""
-        classes = self.classes
+        seen, unseen = self.classes.validation_seen, self.classes.validation_unseen
         labels = self.validation_labels
-        folds = validation_folds(labels, classes.validation_seen, classes.validation_unseen)
+        folds = validation_folds(labels, seen, unseen)
         tried = self.candidates or (self.validation,)
-        return cross_fitted(tried, labels, classes.validation_seen, folds, True)
+        return cross_fitted(tried, labels, seen, unseen, folds, True)
 
 
 def same_images(first: RouteScores, second: RouteScores) -> bool:
@@ -146,9 +146,10 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
     by_h = judged[best([weighing.gzsl_merit for weighing in judged])]
     by_zsl = judged[best([weighing.zsl_merit for weighing in judged])]
     classes = embedding.classes
+    seen, unseen = classes.validation_seen, classes.validation_unseen
     labels = embedding.validation_labels
-    folds = validation_folds(labels, classes.validation_seen, classes.validation_unseen)
     candidates = [weighing.scores for weighing in judged]
+    folds = validation_folds(labels, seen, unseen)
     every = sorted(classes.seen + classes.unseen)
     test = combine(embedding.test, generative.test, every, by_h.temperature, by_h.weight)
     unseen_only = combine(embedding.test, generative.test, every, by_zsl.temperature, by_zsl.weight)
@@ -165,5 +166,5 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
             zsl_temperature=by_zsl.temperature,
             zsl_embedding_weight=by_zsl.weight,
         ),
-        cross_fitted=cross_fitted(candidates, labels, classes.validation_seen, folds, False),
+        cross_fitted=cross_fitted(candidates, labels, seen, unseen, folds, False),
     )

@@ -5,10 +5,10 @@ Each route chose its settings and calibration constant where the field's protoco
 validation run's held-out classes (or, without one, on classes held out of the run's own
 training images). The H a route reached there (``gzsl.calibration.val_h``) is the best of its
 choices on those same images, which flatters the routes with many choices; so the headline
-compares the routes' cross-fitted numbers (:mod:`.cross_fit`): settings chosen on one half of
-the validation images, judged on the other. The field reports ZSL and GZSL apart (f-CLSWGAN
-trains a classifier for each), and so does the headline: each task's route is the best at it.
-The test numbers of the routes play no part in either choice.
+compares the routes' cross-fitted numbers (:mod:`.cross_fit`): each held-out class's images
+predicted with the settings chosen on the other validation images. The field reports ZSL and
+GZSL apart (f-CLSWGAN trains a classifier for each), and so does the headline: each task's
+route is the best at it. The test numbers of the routes play no part in either choice.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def _cross_fitted_why(cross: dict[str, CrossFitRecord], source: str) -> str:
     folds = next(iter(cross.values())).folds
     return (
         f"the highest cross-fitted GZSL H ({h}) and ZSL top-1 ({zsl}) on validation classes, "
-        f"each route choosing its settings on one half of the images and judged on the other "
-        f"({folds} halvings); chosen on {source}"
+        f"each fold of images predicted with the settings the route chose on the others "
+        f"({folds} folds by held-out class); chosen on {source}"
     )
 
 

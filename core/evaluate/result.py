@@ -78,8 +78,8 @@ class Combination(_Record):
 
 
 class CrossFitRecord(_Record):
-    """A route's calibrated H and ZSL top-1 on halves of the validation images it did not
-    choose its settings on, averaged over ``folds`` (:mod:`zsk.core.evaluate.cross_fit`)."""
+    """A route's calibrated H and ZSL top-1 on the validation images, each of ``folds`` folds
+    predicted with the settings it chose on the others (:mod:`zsk.core.evaluate.cross_fit`)."""
 
     h: float
     zsl_top1: float

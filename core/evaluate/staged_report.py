@@ -59,8 +59,9 @@ def write_staged_report(
         "",
         "Accuracies are per-class averages on the test images; the validation H is each "
         "route's GZSL H on its stage's validation run, whose held-out classes every stage "
-        "shares; the cross-fitted numbers are its H and ZSL top-1 there on halves of the "
-        "images it did not choose its settings on, and the headline routes are the highest. "
+        "shares; the cross-fitted numbers are its H and ZSL top-1 there, each fold of images "
+        "predicted with the settings it chose on the others, and the headline routes are the "
+        "highest. "
         "Full numbers: `eval.json`.",
         "",
         "## Stages",

@@ -84,7 +84,7 @@ def test_cross_fitted_numbers_choose_each_task_s_route_whatever_the_validation_h
     assert headline.cross_fitted["f/generative"].h == 0.60
     assert headline.candidates["f/generative"] == 0.80
     assert "cross-fitted GZSL H (r/embedding 0.660, f/generative 0.600, " in headline.why
-    assert "(10 halvings); chosen on validation run v" in headline.why
+    assert "(10 folds by held-out class); chosen on validation run v" in headline.why
     # one calibrated route without cross-fitted numbers: validation H for both tasks
     routes["r/generative"] = ("image-generative", route(0.95, 0.1, 0.1))
     fallback = choose_headline(routes)
