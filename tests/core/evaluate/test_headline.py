@@ -6,7 +6,12 @@ first, and eval.json records which routes, their kinds and why."""
 from __future__ import annotations
 
 from zsk.core.evaluate.calibration import FAMILIAR
-from zsk.core.evaluate.headline import choose_headline, route_kind
+from zsk.core.evaluate.headline import (
+    choose_headline,
+    headline_mark,
+    headline_sentence,
+    route_kind,
+)
 from zsk.core.evaluate.result import (
     EvalResult,
     Headline,
@@ -85,10 +90,25 @@ def test_cross_fitted_numbers_choose_each_task_s_route_whatever_the_validation_h
     assert headline.candidates["f/generative"] == 0.80
     assert "cross-fitted GZSL H (r/embedding 0.660, f/generative 0.600, " in headline.why
     assert "(10 folds by held-out class); chosen on validation run v" in headline.why
+    assert [headline_mark(name, headline) for name in routes] == [
+        "headline (ZSL)",
+        "",
+        "headline (GZSL)",
+    ]
+    assert headline_sentence(headline).startswith(
+        "GZSL r/embedding+f/generative (embedding + feature-generative), calibrated H 62.0%; "
+        "ZSL r/embedding (embedding), top-1 90.0%. Chosen as the highest cross-fitted GZSL H"
+    )
     # one calibrated route without cross-fitted numbers: validation H for both tasks
     routes["r/generative"] = ("image-generative", route(0.95, 0.1, 0.1))
     fallback = choose_headline(routes)
     assert fallback.route == fallback.zsl_route == "r/generative"
+    assert headline_mark("r/generative", fallback) == "headline"
+    assert headline_mark("r/generative", None) == ""
+    assert headline_sentence(fallback).startswith(
+        "r/generative (image-generative): ZSL top-1 10.0%, calibrated GZSL H 10.0%. Chosen as "
+        "the highest GZSL H on validation classes"
+    )
     assert fallback.cross_fitted == {}
 
 
