@@ -120,15 +120,12 @@ def validation_weighings(embedding: RouteScores, generative: RouteScores) -> lis
     seen, unseen = classes.validation_seen, classes.validation_unseen
     labels = embedding.validation_labels
     held_out = torch.isin(labels, torch.tensor(unseen))
+    every = sorted(seen + unseen)
     judged = []
     for temperature in TEMPERATURES:
         for weight in WEIGHTS:
             scores = combine(
-                embedding.validation,
-                generative.validation,
-                sorted(seen + unseen),
-                temperature,
-                weight,
+                embedding.validation, generative.validation, every, temperature, weight
             )
             calibration, merit = gzsl_merit(scores, labels, seen, unseen)
             on_held_out = zsl_merit(scores[held_out], labels[held_out], unseen)

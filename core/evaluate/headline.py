@@ -14,6 +14,7 @@ route is the best at it. The test numbers of the routes play no part in either c
 from __future__ import annotations
 
 from zsk.core.evaluate.calibration import FAMILIAR
+from zsk.core.evaluate.merit import best
 from zsk.core.evaluate.result import CrossFitRecord, Headline, RouteResult
 
 #: What each route of a run is, by the run's kind of samples.
@@ -90,8 +91,9 @@ def choose_headline(routes: dict[str, tuple[str, RouteResult]]) -> Headline | No
 
 
 def _first_best(values: dict[str, float]) -> str:
+    """The name of the highest value; the first among equals."""
     names = list(values)
-    return max(names, key=lambda name: (values[name], -names.index(name)))
+    return names[best([values[name] for name in names])]
 
 
 def _cross_fitted_why(cross: dict[str, CrossFitRecord], source: str) -> str:

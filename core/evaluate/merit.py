@@ -42,8 +42,8 @@ def zsl_merit(scores: torch.Tensor, labels: torch.Tensor, unseen: list[int]) -> 
     return zsl_top1(scores, labels, unseen), log_likelihood(scores, labels, unseen)
 
 
-def best(merits: Sequence[Merit]) -> int:
-    """The index of the best merit; the first among equals."""
+def best(merits: Sequence[Merit] | Sequence[float]) -> int:
+    """The index of the best merit (or number); the first among equals."""
     if not merits:
         raise ValueError("no candidates to choose among")
     return max(range(len(merits)), key=lambda k: (merits[k], -k))

@@ -53,6 +53,7 @@ from benchmarks.studies.zoo.run import (
 from benchmarks.studies.zoo.sets import SETS
 from zsk.core.data.feature_folder import read_feature_folder
 from zsk.core.data.holdout import apply_holdout
+from zsk.core.evaluate.merit import best
 from zsk.core.spec.loading import load_spec
 
 METHODS = ("two-stage", "no-gan", "baseline")
@@ -152,7 +153,8 @@ def routes(record: dict) -> dict[str, RouteNumbers]:
         return {NO_GAN: (found["zsl_top1"], found["gzsl"]["h"], cpu)}
     evaluation, ridge = record["eval"], record["ridge"]
     every = evaluation["routes"]
-    by_validation_h = max(every, key=lambda name: (every[name]["val_h"], -list(every).index(name)))
+    names = list(every)
+    by_validation_h = names[best([every[name]["val_h"] for name in names])]
     found = {DEFAULT: evaluation["headline"], BY_VALIDATION_H: every[by_validation_h]}
     found |= {row: every[route] for row, route in STAGE_ROUTES.items()}
     numbers = {row: (r["zsl_top1"], r["h"], cpu) for row, r in found.items()}
