@@ -111,8 +111,9 @@ def eval_command(
     RUN_DIR/eval.json (RUN_DIR defaults to the last build), removing the old one first.
 
     Every route the run can take is reported (embedding; generative: imagined images, or
-    generated features for a feature run), and one is named the headline: the route with the
-    highest GZSL H on the validation classes, never chosen on test data. A staged run is
+    generated features for a feature run), and the headline routes are named, never chosen on
+    test data: for GZSL the route with the highest H on the validation classes, for ZSL the
+    one with the highest cross-fitted top-1 there. A staged run is
     evaluated stage by stage (each stage's eval.json in its folder), and its headline is
     chosen among the routes of every stage.
 

@@ -136,7 +136,7 @@ def evaluate(
 ) -> EvalResult:
     """Embedding ZSL/GZSL, generative ZSL/GZSL, the two combined, attribute accuracy of
     imagined images, the metric plugins ``options.metrics`` names, and the headline routes
-    (chosen by cross-fitted validation numbers, :mod:`.headline`).
+    (chosen on validation classes, :mod:`.headline`).
 
     Once the request is checked, the run's previous eval.json is removed, so that an
     evaluation that fails or is stopped never leaves an old result looking current.

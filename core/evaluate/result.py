@@ -143,11 +143,11 @@ class ImageCounts(_Record):
 
 class Headline(_Record):
     """The routes an evaluation puts first, chosen on validation classes (never on test data):
-    for GZSL the route with the highest cross-fitted H (``route``, its calibrated test H in
+    for GZSL the route with the highest validation H (``route``, its calibrated test H in
     ``h``), for ZSL the one with the highest cross-fitted ZSL top-1 (``zsl_route``, its test
     top-1 in ``zsl_top1``); why; every calibrated route's validation H (``candidates``) and its
-    cross-fitted numbers (``cross_fitted``, empty where a route has none: the choice is then by
-    validation H, for both tasks)."""
+    cross-fitted numbers (``cross_fitted``, empty where a route has none: the ZSL route is then
+    the GZSL route)."""
 
     route: str
     kind: str

@@ -108,7 +108,7 @@ ROUTE_COLUMNS = (
 
 def route_rows(result: StagedEvalResult) -> list[tuple[str, ...]]:
     """One row per route of every stage, then per route combining two stages: its test
-    numbers, its validation H and the cross-fitted numbers the headline is chosen by, a mark
+    numbers, its validation H and the cross-fitted numbers, a mark
     on the headline; then the routes a stage cannot take, and why."""
     every = {
         f"{stage}/{name}": route

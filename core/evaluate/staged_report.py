@@ -60,8 +60,8 @@ def write_staged_report(
         "Accuracies are per-class averages on the test images; the validation H is each "
         "route's GZSL H on its stage's validation run, whose held-out classes every stage "
         "shares; the cross-fitted numbers are its H and ZSL top-1 there, each fold of images "
-        "predicted with the settings it chose on the others, and the headline routes are the "
-        "highest. "
+        "predicted with the settings it chose on the others. The GZSL headline is the route "
+        "of highest validation H, the ZSL headline the route of highest cross-fitted top-1. "
         "Full numbers: `eval.json`.",
         "",
         "## Stages",

@@ -3,11 +3,12 @@
 - ``two-stage`` (the default): a recogniser, then a feature GAN over its embeddings φ(x) (a
   staged spec: ``zsk train`` extracts φ(x) between the stages, ``zsk eval`` reports the
   recogniser's embedding route, the feature GAN's classifier and the two combined, and names
-  the headline routes by cross-fitted validation numbers). Chosen on validation classes
-  (BENCHMARKS.md §6): its headline reached a validation H at least the recogniser's alone at
-  the same budget on all six zoo sets. Its feature GAN was chosen on validation classes among
-  small WGAN-GP feature GANs: a linear generator, a critic of one hidden layer of 256, 2 critic
-  steps, 200 generator steps, Adam 1e-3, classifier regulariser β 1.
+  the headline routes on validation classes: GZSL by validation H, ZSL by cross-fitted top-1).
+  Chosen on validation classes (BENCHMARKS.md §6): its headline reached a validation H at
+  least the recogniser's alone at the same budget on all six zoo sets. Its feature GAN was
+  chosen on validation classes among small WGAN-GP feature GANs: a linear generator, a critic
+  of one hidden layer of 256, 2 critic steps, 200 generator steps, Adam 1e-3, classifier
+  regulariser β 1.
 - ``no-gan``: the recogniser alone. Three strided convolutions with batch norm (and without the
   conv biases batch norm cancels), 1×1 attribute and embedding heads over the averaged trunk
   features, D's cosine, attribute and cosine-softmax terms (no seen-class classifier on φ),
