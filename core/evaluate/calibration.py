@@ -5,10 +5,12 @@ preference:
 
 1. ``zsk eval --calibrate-with VAL_RUN``: a validation run of the same task (spec section
    ``holdout``) never trained on some seen classes. Its networks score its held-out classes'
-   images (unseen) and its held-out images of the classes it trained on (seen); the constant
-   with the best H there is applied to the evaluated run. For the generative route its
-   generator imagines the held-out classes, as the evaluated run's imagines the unseen ones.
-   This is the field's protocol.
+   images (unseen) and its held-out images of the classes it trained on (seen), the data set's
+   unseen classes competing on the unseen side by their attributes
+   (:class:`~zsk.core.evaluate.embedding.CalibrationImages`); the constant with the best H
+   there is applied to the evaluated run. For the generative route its generator imagines the
+   held-out and the unseen classes, as the evaluated run's imagines the unseen ones. This is
+   the field's protocol, but for the unseen classes among the candidates (docs/method.md).
 2. The evaluated run is itself a validation run: its own held-out images.
 3. Neither: the run's own training images with pseudo-unseen classes it *was* trained on
    (:mod:`zsk.core.evaluate.pseudo_unseen`), which underestimates the bias; the source says so.
@@ -48,7 +50,9 @@ def holdout_images(trained: TrainedRun) -> CalibrationImages:
         LabelledImages(images, labels),
         seen=data.seen,
         unseen=holdout.classes,
-        source=f"validation run {trained.run_dir} ({len(holdout.classes)} held-out classes)",
+        source=f"validation run {trained.run_dir} ({len(holdout.classes)} held-out classes, "
+        f"{len(data.unseen)} unseen classes as distractors)",
+        distractors=data.unseen,
     )
 
 
@@ -106,5 +110,11 @@ def calibration_source(
         return CalibrationSource(validation_run, holdout_images(validation_run), fit)
     if trained.build.data.holdout is not None:
         return CalibrationSource(trained, holdout_images(trained), train)
-    familiar = CalibrationImages(train.subset(split.val), split.trained, split.held_out, FAMILIAR)
+    familiar = CalibrationImages(
+        train.subset(split.val),
+        split.trained,
+        split.held_out,
+        FAMILIAR,
+        distractors=trained.build.data.unseen,
+    )
     return CalibrationSource(trained, familiar, train.subset(split.fit))

@@ -18,7 +18,7 @@ easy), and the likelihood of the true classes then decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -38,12 +38,15 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 @dataclass(frozen=True)
 class Classes:
-    """The seen and unseen classes of the test images and of the validation images."""
+    """The seen and unseen classes of the test images and of the validation images, and the
+    classes without validation images that compete there on the unseen side
+    (:class:`~.embedding.CalibrationImages`)."""
 
     seen: list[int]
     unseen: list[int]
     validation_seen: list[int]
     validation_unseen: list[int]
+    validation_distractors: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,13 @@ class RouteScores:
     def cross_fitted(self) -> CrossFitRecord | None:
         """The route's cross-fitted numbers (:mod:`.cross_fit`): one classifier serves both
         tasks, so its ZSL candidate is its GZSL choice."""
-        seen, unseen = self.classes.validation_seen, self.classes.validation_unseen
+        classes = self.classes
+        seen, unseen = classes.validation_seen, classes.validation_unseen
         labels = self.validation_labels
         folds = validation_folds(labels, seen, unseen)
         tried = self.candidates or (self.validation,)
-        return cross_fitted(tried, labels, seen, unseen, folds, True)
+        distractors = classes.validation_distractors
+        return cross_fitted(tried, labels, seen, unseen, folds, True, distractors)
 
 
 def same_images(first: RouteScores, second: RouteScores) -> bool:
@@ -118,16 +123,17 @@ def validation_weighings(embedding: RouteScores, generative: RouteScores) -> lis
     validation images both routes scored."""
     classes = embedding.classes
     seen, unseen = classes.validation_seen, classes.validation_unseen
+    unseen_side = unseen + classes.validation_distractors
     labels = embedding.validation_labels
     held_out = torch.isin(labels, torch.tensor(unseen))
-    every = sorted(seen + unseen)
+    every = sorted(seen + unseen_side)
     judged = []
     for temperature in TEMPERATURES:
         for weight in WEIGHTS:
             scores = combine(
                 embedding.validation, generative.validation, every, temperature, weight
             )
-            calibration, merit = gzsl_merit(scores, labels, seen, unseen)
+            calibration, merit = gzsl_merit(scores, labels, seen, unseen_side)
             on_held_out = zsl_merit(scores[held_out], labels[held_out], unseen)
             judged.append(Weighing(temperature, weight, scores, calibration, merit, on_held_out))
     return judged
@@ -163,5 +169,7 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
             zsl_temperature=by_zsl.temperature,
             zsl_embedding_weight=by_zsl.weight,
         ),
-        cross_fitted=cross_fitted(candidates, labels, seen, unseen, folds, False),
+        cross_fitted=cross_fitted(
+            candidates, labels, seen, unseen, folds, False, classes.validation_distractors
+        ),
     )

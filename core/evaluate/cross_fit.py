@@ -64,16 +64,19 @@ def cross_fitted(
     unseen: list[int],
     folds: torch.Tensor,
     zsl_by_gzsl: bool,
+    distractors: Sequence[int] = (),
 ) -> CrossFitRecord | None:
     """H and ZSL top-1 of the pooled out-of-fold predictions over ``folds`` (from
     :func:`validation_folds`), each fold's images predicted by the candidate of ``candidates``
     (validation scores over every class, in the order the route tries them) chosen on the
     other folds: for GZSL by :func:`~.merit.gzsl_merit` with its constant, for ZSL by
     :func:`~.merit.zsl_merit`, or (``zsl_by_gzsl``: the route has one classifier for both
-    tasks) the GZSL choice. None without folds."""
+    tasks) the GZSL choice. ``distractors`` are GZSL candidates on the unseen side without
+    images (:class:`~.embedding.CalibrationImages`). None without folds."""
     if folds.numel() == 0:
         return None
-    classes = sorted(seen + unseen)
+    unseen_side = unseen + list(distractors)
+    classes = sorted(seen + unseen_side)
     positions = restrict(candidates[0], labels, classes)[1]
     seen_mask = torch.tensor([c in set(seen) for c in classes])
     is_unseen = ~seen_mask[positions]
@@ -82,7 +85,9 @@ def cross_fitted(
     zsl = torch.empty_like(unseen_positions)
     for k in range(int(folds.max()) + 1):
         judged, chosen_on = folds == k, folds != k
-        merits = [gzsl_merit(s[chosen_on], labels[chosen_on], seen, unseen) for s in candidates]
+        merits = [
+            gzsl_merit(s[chosen_on], labels[chosen_on], seen, unseen_side) for s in candidates
+        ]
         pick = best([merit for _, merit in merits])
         narrow = restrict(candidates[pick][judged], labels[judged], classes)[0]
         stacked = calibrated_stacking(narrow, seen_mask, merits[pick][0].gamma)

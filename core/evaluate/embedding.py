@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -20,12 +20,22 @@ class CalibrationImages:
 
     ``seen`` are classes the judged networks were trained on, ``unseen`` classes they never
     saw (or, failing a validation run, classes that play them); ``source`` says which in words.
+    ``distractors`` are classes the networks never saw that have no images here: the data
+    set's unseen classes, given by their attributes alone. They are candidates on the unseen
+    side, so the seen images meet the unseen classes they will meet in the test: the constant
+    is then chosen for the classes it will be used with, not only for the held-out ones.
     """
 
     images: LabelledImages
     seen: list[int]
     unseen: list[int]
     source: str
+    distractors: list[int] = field(default_factory=list)
+
+    @property
+    def unseen_side(self) -> list[int]:
+        """Every candidate class on the unseen side: the held-out classes and the distractors."""
+        return self.unseen + self.distractors
 
 
 def class_scores(
@@ -47,7 +57,8 @@ def embedding_calibration(
     ``validation.seen``, which is a validation run when one is given), and the validation
     scores it was chosen on (N, C)."""
     scores = class_scores(gan, data, validation.images.images, device, batch_size)
-    calibration = calibrate(scores, validation.images.labels, validation.seen, validation.unseen)
+    labels = validation.images.labels
+    calibration = calibrate(scores, labels, validation.seen, validation.unseen_side)
     return calibration, scores
 
 

@@ -234,7 +234,9 @@ def _route_scores(
     """A route's scores on ``source``'s validation images (every candidate's, and the chosen
     one's) and on ``test``, with their labels and classes."""
     validation = source.images
-    classes = Classes(data.seen, data.unseen, validation.seen, validation.unseen)
+    classes = Classes(
+        data.seen, data.unseen, validation.seen, validation.unseen, validation.distractors
+    )
     return RouteScores(
         validation_scores,
         validation.images.labels,

@@ -83,9 +83,9 @@ def validation_scores(
 ) -> torch.Tensor:
     """Scores over every class of ``validation.images`` by a classifier that ``gan`` (trained
     on ``validation.seen``) makes as the final one is made: fitted on ``fit`` (real images of
-    ``validation.seen``) plus images imagined for ``validation.unseen``."""
+    ``validation.seen``) plus images imagined for every class of ``validation.unseen_side``."""
     classifier, _ = _classifier_with_imagined(
-        gan, data, fit, validation.seen, validation.unseen, how
+        gan, data, fit, validation.seen, validation.unseen_side, how
     )
     return classifier.scores(_features(gan, validation.images, how), len(data.classes))
 
@@ -123,7 +123,7 @@ def choose_imagining(
             candidate = replace(how, per_class=count, epochs=passes)
             candidate_scores = validation_scores(gan, data, fit, validation, candidate)
             calibration, merit = gzsl_merit(
-                candidate_scores, labels, validation.seen, validation.unseen
+                candidate_scores, labels, validation.seen, validation.unseen_side
             )
             tried.append((candidate, calibration))
             merits.append(merit)

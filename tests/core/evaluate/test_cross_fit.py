@@ -77,3 +77,21 @@ def test_the_best_of_many_noisy_candidates_is_not_flattered():
     typical = sorted(calibrate(scores, labels, SEEN, UNSEEN).h for scores in noisy)[10]
     assert honest.h < typical
     assert honest.zsl_top1 == pytest.approx(0.25, abs=0.15)  # four held-out classes
+
+
+def test_a_distractor_competes_on_the_unseen_side_without_images():
+    # one-hot scores: every image right among the six classes; a seventh class (6) has no
+    # images and competes as a distractor
+    labels = _labels({0: 4, 1: 4, 2: 2, 3: 2, 4: 2, 5: 2})
+    right = torch.nn.functional.one_hot(labels, 7).double()
+    folds = validation_folds(labels, SEEN, UNSEEN)
+    alone = cross_fitted((right,), labels, SEEN, UNSEEN, folds, True)
+    assert alone.h == pytest.approx(1.0)
+    # a distractor that never wins changes nothing
+    assert cross_fitted((right,), labels, SEEN, UNSEEN, folds, True, [6]) == alone
+    # one that beats every class on every image leaves no held-out image right: H 0, while
+    # ZSL (among the held-out classes only) is untouched
+    tempting = right.clone()
+    tempting[:, 6] = 5.0
+    fooled = cross_fitted((tempting,), labels, SEEN, UNSEEN, folds, True, [6])
+    assert (fooled.h, fooled.zsl_top1) == (0.0, pytest.approx(1.0))

@@ -227,3 +227,25 @@ def test_generative_constant_is_chosen_by_the_judge_imagining_its_held_out_class
     assert torch.equal(asked, data.attributes[held_out].repeat(5, 1))
     # colours separate the classes, so the validation classifier is right on both sides
     assert calibration.h == pytest.approx(1.0)
+
+
+def test_the_unseen_classes_compete_as_distractors_where_the_constant_is_chosen(toy, toy_sets):
+    train, _ = toy_sets
+    data, judge = toy.data(), toy.gan()
+    judge.generator = _RecordingGenerator(judge.dims)
+    fit = train.subset(train.labels != 3)
+    validation = CalibrationImages(train, [0, 1, 2], [3], "toy", distractors=toy.unseen)
+    assert validation.unseen_side == [3, *toy.unseen]
+    how = Imagining(per_class=5, device=CPU, batch_size=16, seed=0)
+    chosen = choose_imagining(judge, data, fit, validation, how, (5,), (how.epochs,))
+    # the judge imagines the held-out class and every distractor, and its classifier predicts
+    # among all of them
+    asked = torch.cat(judge.generator.asked)
+    assert torch.equal(asked, data.attributes[[3, *toy.unseen]].repeat_interleave(5, dim=0))
+    assert torch.isfinite(chosen.validation_scores[:, [3, *toy.unseen]]).all()
+    # the embedding route's constant: the best H with the distractors among the candidates
+    calibration, scores = embedding_calibration(judge, data, validation, CPU, batch_size=16)
+    candidates = [0, 1, 2, 3, *toy.unseen]
+    narrow, positions = restrict(scores, train.labels, candidates)
+    seen_mask = torch.tensor([c in (0, 1, 2) for c in candidates])
+    assert calibration == choose_calibration(narrow, positions, seen_mask)

@@ -1,0 +1,48 @@
+"""A finished grid evaluated again: zsk runs get the new evaluation, the rest is kept."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.studies.results import RESULTS, put, read
+from benchmarks.studies.zoo import reevaluate
+from benchmarks.studies.zoo.grid import KEY
+
+
+def _staged_eval(val_h: float) -> dict:
+    gzsl = {"h": 0.5, "calibration": {"val_h": val_h}}
+    route = {"zsl_top1": 0.6, "gzsl": gzsl}
+    headline = {"route": "r/embedding", "zsl_route": "r/embedding", "zsl_top1": 0.6, "h": 0.5}
+    return {
+        "stages": {"r": {"routes": {"embedding": route}}},
+        "combined": {},
+        "headline": headline | {"val_h": val_h},
+    }
+
+
+def test_zsk_runs_are_evaluated_again_and_the_rest_kept(tmp_path, monkeypatch):
+    grid, into = tmp_path / "grid", tmp_path / "again.jsonl"
+    base = {"set": "digits", "seed": 0, "train_cpu_seconds": 60.0}
+    put(grid / RESULTS, base | {"method": "two-stage", "eval": "old", "ridge": "kept"}, KEY)
+    put(grid / RESULTS, base | {"method": "baseline", "baseline": "kept"}, KEY)
+    commands = []
+
+    def evaluate(command: list[str], log) -> float:
+        run_dir = tmp_path / command[command.index("eval") + 1]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "eval.json").write_text(json.dumps(_staged_eval(0.7)))
+        commands.append(command)
+        return 12.5
+
+    monkeypatch.setattr(reevaluate, "run_logged", evaluate)
+    reevaluate.reevaluate(grid, into)
+    two_stage, baseline = read(into)
+    assert two_stage["eval"]["headline"]["val_h"] == 0.7
+    assert two_stage["eval"]["routes"]["r/embedding"]["val_h"] == 0.7
+    assert (two_stage["ridge"], two_stage["train_cpu_seconds"]) == ("kept", 60.0)
+    assert two_stage["eval_cpu_seconds"] == 12.5
+    assert baseline == base | {"method": "baseline", "baseline": "kept"}
+    assert commands[0][-4:] == ["--device", "cpu", "--probe-steps", "400"]
+    assert commands[0][-5].endswith("runs/digits-s0/two-stage")
+    reevaluate.reevaluate(grid, into)  # finished records are not evaluated again
+    assert len(commands) == 1
