@@ -86,6 +86,12 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
     "--batch-size", default=EvalOptions.batch_size, show_default=True, type=click.IntRange(min=1)
 )
 @calibrate_with_option
+@click.option(
+    "--unseen-as-distractors",
+    is_flag=True,
+    help="Let the data set's unseen classes compete, by their attributes, on the validation "
+    "images where GZSL's constants are chosen (docs/method.md).",
+)
 @seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
 def eval_command(
@@ -97,6 +103,7 @@ def eval_command(
     probe_steps: int,
     batch_size: int,
     calibration_run: Path | None,
+    unseen_as_distractors: bool,
     seed: int,
     device: str,
 ) -> None:
@@ -138,6 +145,7 @@ def eval_command(
         seed=seed,
         metrics=tuple(parse_metric(text) for text in metrics),
         calibration_run=calibration_run,
+        unseen_as_distractors=unseen_as_distractors,
     )
     if is_staged(run_dir):
         _eval_stages(run_dir, options, resolve_device(device), as_json, console)

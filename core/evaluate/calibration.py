@@ -5,12 +5,12 @@ preference:
 
 1. ``zsk eval --calibrate-with VAL_RUN``: a validation run of the same task (spec section
    ``holdout``) never trained on some seen classes. Its networks score its held-out classes'
-   images (unseen) and its held-out images of the classes it trained on (seen), the data set's
-   unseen classes competing on the unseen side by their attributes
-   (:class:`~zsk.core.evaluate.embedding.CalibrationImages`); the constant with the best H
-   there is applied to the evaluated run. For the generative route its generator imagines the
-   held-out and the unseen classes, as the evaluated run's imagines the unseen ones. This is
-   the field's protocol, but for the unseen classes among the candidates (docs/method.md).
+   images (unseen) and its held-out images of the classes it trained on (seen); the constant
+   with the best H there is applied to the evaluated run. For the generative route its
+   generator imagines the held-out classes, as the evaluated run's imagines the unseen ones.
+   This is the field's protocol. ``zsk eval --unseen-as-distractors`` lets the data set's
+   unseen classes compete there too, by their attributes
+   (:class:`~zsk.core.evaluate.embedding.CalibrationImages`; docs/method.md).
 2. The evaluated run is itself a validation run: its own held-out images.
 3. Neither: the run's own training images with pseudo-unseen classes it *was* trained on
    (:mod:`zsk.core.evaluate.pseudo_unseen`), which underestimates the bias; the source says so.
@@ -37,8 +37,9 @@ FAMILIAR = (
 )
 
 
-def holdout_images(trained: TrainedRun) -> CalibrationImages:
-    """A validation run's held-out images, labelled, with the classes on each side."""
+def holdout_images(trained: TrainedRun, distractors: bool = False) -> CalibrationImages:
+    """A validation run's held-out images, labelled, with the classes on each side, and
+    (``distractors``) the data set's unseen classes as distractors."""
     data = trained.build.data
     holdout = data.holdout
     if holdout is None:
@@ -46,13 +47,14 @@ def holdout_images(trained: TrainedRun) -> CalibrationImages:
     size = trained.build.dims.image_size
     samples = holdout.seen_images + holdout.unseen_images
     images, labels = load_images(data, samples, size, "held-out", progress=True)
+    rivals = data.unseen if distractors else []
+    extra = f", {len(rivals)} unseen classes as distractors" if rivals else ""
     return CalibrationImages(
         LabelledImages(images, labels),
         seen=data.seen,
         unseen=holdout.classes,
-        source=f"validation run {trained.run_dir} ({len(holdout.classes)} held-out classes, "
-        f"{len(data.unseen)} unseen classes as distractors)",
-        distractors=data.unseen,
+        source=f"validation run {trained.run_dir} ({len(holdout.classes)} held-out classes{extra})",
+        distractors=rivals,
     )
 
 
@@ -97,9 +99,11 @@ def calibration_source(
     train: LabelledImages,
     split: ClassSplit,
     validation_run: TrainedRun | None,
+    distractors: bool = False,
     log: Callable[[str], None] = lambda message: None,
 ) -> CalibrationSource:
-    """Where ``trained``'s constants are chosen (see module); ``train`` are its training images.
+    """Where ``trained``'s constants are chosen (see module); ``train`` are its training images;
+    ``distractors``: the data set's unseen classes compete there on the unseen side.
 
     ``validation_run`` must have passed :func:`check_validation_run`.
     """
@@ -107,14 +111,15 @@ def calibration_source(
         log(f"choosing the calibration on validation run {validation_run.run_dir}")
         data, size = validation_run.build.data, validation_run.build.dims.image_size
         fit = LabelledImages(*load_split_images(data, "train", size, progress=True))
-        return CalibrationSource(validation_run, holdout_images(validation_run), fit)
+        images = holdout_images(validation_run, distractors)
+        return CalibrationSource(validation_run, images, fit)
     if trained.build.data.holdout is not None:
-        return CalibrationSource(trained, holdout_images(trained), train)
+        return CalibrationSource(trained, holdout_images(trained, distractors), train)
     familiar = CalibrationImages(
         train.subset(split.val),
         split.trained,
         split.held_out,
         FAMILIAR,
-        distractors=trained.build.data.unseen,
+        distractors=trained.build.data.unseen if distractors else [],
     )
     return CalibrationSource(trained, familiar, train.subset(split.fit))

@@ -74,6 +74,9 @@ class EvalOptions:
     metrics: tuple[MetricRef, ...] = ()
     #: the validation run that chooses GZSL's constants; None: RUN_DIR/validation when built
     calibration_run: Path | None = None
+    #: let the data set's unseen classes compete on the validation images where the constants
+    #: are chosen (:class:`~.embedding.CalibrationImages`)
+    unseen_as_distractors: bool = False
 
 
 def _load(trained: TrainedRun, split: str) -> LabelledImages:
@@ -159,7 +162,9 @@ def evaluate_scored(
     torch.manual_seed(options.seed)
     train, test_seen, test_unseen = _load_splits(trained)
     split = pseudo_unseen_split(train.labels, data.seen, len(data.unseen), options.seed)
-    source = calibration_source(trained, train, split, validation_run, log)
+    source = calibration_source(
+        trained, train, split, validation_run, options.unseen_as_distractors, log
+    )
     scorer = source.scorer.build.gan.to(device).eval()
     routes, unavailable, scores = {}, {}, {}
     test = test_seen + test_unseen

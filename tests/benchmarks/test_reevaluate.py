@@ -35,14 +35,20 @@ def test_zsk_runs_are_evaluated_again_and_the_rest_kept(tmp_path, monkeypatch):
         return 12.5
 
     monkeypatch.setattr(reevaluate, "run_logged", evaluate)
-    reevaluate.reevaluate(grid, into)
+    reevaluate.reevaluate(grid, into, ("--unseen-as-distractors",))
     two_stage, baseline = read(into)
     assert two_stage["eval"]["headline"]["val_h"] == 0.7
     assert two_stage["eval"]["routes"]["r/embedding"]["val_h"] == 0.7
     assert (two_stage["ridge"], two_stage["train_cpu_seconds"]) == ("kept", 60.0)
     assert two_stage["eval_cpu_seconds"] == 12.5
     assert baseline == base | {"method": "baseline", "baseline": "kept"}
-    assert commands[0][-4:] == ["--device", "cpu", "--probe-steps", "400"]
-    assert commands[0][-5].endswith("runs/digits-s0/two-stage")
+    assert commands[0][-5:] == [
+        "--device",
+        "cpu",
+        "--probe-steps",
+        "400",
+        "--unseen-as-distractors",
+    ]
+    assert commands[0][-6].endswith("runs/digits-s0/two-stage")
     reevaluate.reevaluate(grid, into)  # finished records are not evaluated again
     assert len(commands) == 1

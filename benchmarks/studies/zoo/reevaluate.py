@@ -1,10 +1,11 @@
 """A finished zoo grid evaluated again with today's ``zsk eval``, its trained runs unchanged.
 
-    python -m benchmarks.studies.zoo.reevaluate GRID_OUT INTO.jsonl
+    python -m benchmarks.studies.zoo.reevaluate GRID_OUT INTO.jsonl [--unseen-as-distractors]
 
 A change to the evaluation alone (how constants or routes are chosen) needs no new training
 to be measured: every zsk run of the grid in ``GRID_OUT`` (the two-stage default and its no-GAN
-twin) is evaluated again as the grid evaluates it, and its record is written into ``INTO``
+twin) is evaluated again as the grid evaluates it (with ``--unseen-as-distractors``, so
+evaluated), and its record is written into ``INTO``
 with the new evaluation in place of the old; training CPU, ridge and the hand-written
 learner's records are kept as they were. ``python -m benchmarks.studies.zoo.grid --table
 INTO`` then prints the grid's tables. A stopped run continues where it was.
@@ -27,8 +28,9 @@ METHODS = {
 }
 
 
-def reevaluate(grid: Path, into: Path) -> None:
-    """Every record of ``grid``'s results, its zsk runs evaluated again, into ``into``."""
+def reevaluate(grid: Path, into: Path, extra: tuple[str, ...] = ()) -> None:
+    """Every record of ``grid``'s results, its zsk runs evaluated again (``zsk eval``'s
+    arguments ``extra`` added), into ``into``."""
     for record in read(grid / RESULTS):
         if find(read(into), **{key: record[key] for key in KEY}) is not None:
             continue
@@ -37,7 +39,7 @@ def reevaluate(grid: Path, into: Path) -> None:
             arguments, layout = METHODS[method]
             run_dir = grid / "runs" / f"{record['set']}-s{record['seed']}" / method
             print(f"{record['set']} seed {record['seed']} {method}", flush=True)
-            command = [*ZSK, "eval", str(run_dir), "--device", "cpu", *arguments]
+            command = [*ZSK, "eval", str(run_dir), "--device", "cpu", *arguments, *extra]
             cpu = run_logged(command, run_dir.parent / f"{method}-reevaluated.log")
             evaluation = json.loads((run_dir / "eval.json").read_text())
             record = record | {"eval": layout(evaluation), "eval_cpu_seconds": cpu}
@@ -48,8 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("grid", type=Path, help="a zoo grid's folder")
     parser.add_argument("into", type=Path, help="the results file to write")
+    parser.add_argument("--unseen-as-distractors", action="store_true", help="zsk eval's flag")
     args = parser.parse_args(argv)
-    reevaluate(args.grid, args.into)
+    reevaluate(args.grid, args.into, ("--unseen-as-distractors",) * args.unseen_as_distractors)
 
 
 if __name__ == "__main__":

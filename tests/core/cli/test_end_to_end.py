@@ -100,12 +100,15 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     assert printed["calibration"]["source"] == generative_source
     assert "pseudo_unseen_classes" not in printed["calibration"]
 
-    # a validation run evaluated on its own calibrates on its own held-out images
+    # a validation run evaluated on its own calibrates on its own held-out images; asked to,
+    # with the data set's unseen classes competing there
+    unseen = len((Path("data/shapes/testclasses.txt")).read_text().split())
     own = run_zsk(
-        "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2"
-    )
+        "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2",
+        "--unseen-as-distractors",
+    )  # fmt: skip
     assert (
-        "runs/tiny-val (3 held-out classes)"
+        f"runs/tiny-val (3 held-out classes, {unseen} unseen classes as distractors)"
         in json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]["source"]
     )
     refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])

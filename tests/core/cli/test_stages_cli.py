@@ -230,7 +230,6 @@ def _check_every_route_and_the_headline(run_zsk, run: Path, routes: dict[str, st
                 assert calibration["source"].startswith(
                     f"validation run {run / name / 'validation'}"
                 )
-                assert calibration["source"].endswith("unseen classes as distractors)")
                 validation_h[f"{name}/{route}"] = calibration["val_h"]
                 cross_fitted[f"{name}/{route}"] = numbers["cross_fitted"]
     # the recogniser's embedding route and the feature stage's classifier, combined: chosen on

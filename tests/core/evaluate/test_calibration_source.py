@@ -55,8 +55,10 @@ def test_without_a_validation_run_the_familiar_split_is_used_and_named(toy, toy_
     assert source.scorer is trained
     assert source.images.source == FAMILIAR
     assert (source.images.seen, source.images.unseen) == (split.trained, split.held_out)
-    # the data set's unseen classes compete on the unseen side, without images
-    assert source.images.distractors == toy.unseen
+    assert source.images.distractors == []
+    # asked for, the data set's unseen classes compete on the unseen side, without images
+    rivals = calibration_source(trained, train, split, None, distractors=True)
+    assert rivals.images.distractors == toy.unseen
     assert torch.equal(source.images.images.labels, train.labels[split.val])
     # the generative validation classifier is fitted on the pseudo-seen images not held out
     assert torch.equal(source.fit.images, train.images[split.fit])
