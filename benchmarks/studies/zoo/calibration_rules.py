@@ -54,8 +54,9 @@ Scores = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (scores, labels, see
 @dataclass(frozen=True)
 class Validation:
     """The validation run's scores of its held-out images: over its seen and held-out classes
-    (``plain``, what zsk chooses on), and over those and the data set's unseen classes, which
-    compete on the unseen side as distractors (``with_unseen``)."""
+    (``plain``, what zsk chooses on by default), and over those and the data set's unseen
+    classes, which compete on the unseen side as distractors (``with_unseen``, what ``zsk eval
+    --unseen-as-distractors`` chooses on)."""
 
     plain: Scores
     with_unseen: Scores
@@ -144,12 +145,12 @@ def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     device = torch.device("cpu")
     validation_run = load_trained(run / "validation")
     judge, data = validation_run.build.gan.eval(), validation_run.build.data
-    held_out = holdout_images(validation_run)
+    held_out = holdout_images(validation_run, distractors=True)
     values = class_scores(judge, data, held_out.images.images, device, 256)
     labels = held_out.images.labels
     validation = Validation(
         gzsl_scores(values, labels, held_out.seen, held_out.unseen),
-        gzsl_scores(values, labels, held_out.seen, held_out.unseen + data.unseen),
+        gzsl_scores(values, labels, held_out.seen, held_out.unseen_side),
     )
     images, labels = _test_images(validation_run)
     own = torch.isin(labels, torch.tensor(data.seen + data.unseen))
