@@ -9,8 +9,8 @@ fresh draws of the evaluation zoo (docs/studies.md). For GZSL that is the highes
 (``gzsl.calibration.val_h``). For ZSL it is the highest cross-fitted top-1 (:mod:`.cross_fit`:
 each held-out class's images predicted with the settings chosen on the other validation
 images), which does not flatter the routes that choose among many settings. Cross-fitted H
-was tried for GZSL too and chose routes of lower test H on every draw measured. The test
-numbers of the routes play no part in either choice.
+was tried for GZSL too and chose routes of lower or equal mean test H on every draw measured.
+The test numbers of the routes play no part in either choice.
 """
 
 from __future__ import annotations

@@ -176,9 +176,15 @@ def choose_calibration(
     """The γ with the highest H on these (validation) scores; among ties, the γ nearest 0."""
     curve = seen_unseen_curve(scores, labels, seen_mask)
     h = curve.h
-    best = torch.nonzero(h >= h.max() - 1e-12).squeeze(1)
-    k = int(best[torch.argmin(curve.gammas[best].abs())])
+    k = best_nearest_zero(h, curve.gammas)
     return Calibration(float(curve.gammas[k]), float(curve.u[k]), float(curve.s[k]), float(h[k]))
+
+
+def best_nearest_zero(h: torch.Tensor, gammas: torch.Tensor) -> int:
+    """The index of the highest ``h``; among ties, of the constant of ``gammas`` nearest 0
+    (the least correction the data asks for)."""
+    best = torch.nonzero(h >= h.max() - 1e-12).squeeze(1)
+    return int(best[torch.argmin(gammas[best].abs())])
 
 
 # Scores over every class of a data set (global class indices as labels).

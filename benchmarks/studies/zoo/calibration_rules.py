@@ -31,6 +31,7 @@ from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
 from zsk.core.evaluate.embedding import class_scores
 from zsk.core.evaluate.protocol import (
+    best_nearest_zero,
     choose_calibration,
     gzsl_accuracy,
     restrict,
@@ -71,11 +72,6 @@ def h_at(scores: Scores, gammas: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _first_nearest_zero(h: torch.Tensor, gammas: torch.Tensor) -> float:
-    best = torch.nonzero(h >= h.max() - 1e-12).squeeze(1)
-    return float(gammas[best[torch.argmin(gammas[best].abs())]])
-
-
 def exact(validation: Validation) -> float:
     """zsk's rule: the exact maximum of the validation H curve, nearest 0 among ties."""
     return choose_calibration(*validation.plain).gamma
@@ -107,7 +103,7 @@ def smoothed_best(h: torch.Tensor, gammas: torch.Tensor) -> float:
     kernel = torch.ones(1, 1, 2 * half + 1, dtype=torch.float64) / (2 * half + 1)
     padded = torch.nn.functional.pad(h.view(1, 1, -1), (half, half), mode="replicate")
     average = torch.nn.functional.conv1d(padded, kernel).view(-1)
-    return _first_nearest_zero(average, gammas)
+    return float(gammas[best_nearest_zero(average, gammas)])
 
 
 def uncalibrated(validation: Validation) -> float:
@@ -158,7 +154,7 @@ def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     judge_on_test = gzsl_scores(values, labels[own], data.seen, data.unseen)
     trained = load_trained(run)
     data = trained.build.data
-    images, labels = _test_images(trained)
+    images, labels = _test_images(trained)  # the validation run's test splits differ
     values = class_scores(trained.build.gan.eval(), data, images, device, 256)
     return validation, gzsl_scores(values, labels, data.seen, data.unseen), judge_on_test
 
