@@ -9,14 +9,20 @@ from benchmarks.studies.zoo.calibration_rules import (
     KEY,
     RULES,
     TEST_BEST,
+    Margins,
     Validation,
     exact,
     gzsl_scores,
     hand_grid,
+    median_shifted,
+    share_matched,
     smoothed_best,
     table,
     with_unseen_distractors,
 )
+
+#: Margins that leave a rule's constant where the validation network put it.
+SAME_SCALE = Margins(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0]))
 
 
 def test_the_smoothed_rule_prefers_a_plateau_to_a_higher_spike():
@@ -37,7 +43,7 @@ def test_the_exact_and_grid_rules_on_scores_with_one_switch():
         [[0.9, 0.1, 0.3], [0.1, 0.9, 0.3], [0.8, 0.0, 0.5], [0.0, 0.8, 0.5]], dtype=torch.float64
     )
     plain = gzsl_scores(scores, torch.tensor([0, 1, 2, 2]), [0, 1], [2])
-    validation = Validation(plain, plain)
+    validation = Validation(plain, plain, SAME_SCALE)
     assert abs(exact(validation) - 0.45) < 1e-9  # the midpoint of the switches
     assert abs(hand_grid(validation) - 0.31) < 1e-9  # the first grid point above
 
@@ -56,12 +62,29 @@ def test_an_unseen_class_as_distractor_moves_the_constant():
     )
     labels = torch.tensor([0, 1, 2, 2])
     validation = Validation(
-        gzsl_scores(scores, labels, [0, 1], [2]), gzsl_scores(scores, labels, [0, 1], [2, 3])
+        gzsl_scores(scores, labels, [0, 1], [2]),
+        gzsl_scores(scores, labels, [0, 1], [2, 3]),
+        SAME_SCALE,
     )
     # alone: H = 1 on (0.5, 0.6); with the distractor H = 2/3 on (0.1, 0.2) and on (0.5, 0.6),
     # and the constant nearest 0 wins
     assert abs(exact(validation) - 0.55) < 1e-9
     assert abs(with_unseen_distractors(validation) - 0.15) < 1e-9
+
+
+def test_the_constant_carried_into_the_full_runs_scale():
+    # the exact maximum is 0.45 (the scores of the test above); in the validation network 4 of
+    # 10 training images have a margin below it, and the full run's margins are its doubled
+    scores = torch.tensor(
+        [[0.9, 0.1, 0.3], [0.1, 0.9, 0.3], [0.8, 0.0, 0.5], [0.0, 0.8, 0.5]], dtype=torch.float64
+    )
+    plain = gzsl_scores(scores, torch.tensor([0, 1, 2, 2]), [0, 1], [2])
+    margins = torch.arange(1, 11, dtype=torch.float64) / 10
+    validation = Validation(plain, plain, Margins(margins, 2 * margins))
+    # medians 0.55 and 1.1: moved by 0.55
+    assert abs(median_shifted(validation) - (0.45 + 0.55)) < 1e-9
+    # the share 0.4 of the full run's margins 0.2 ... 2.0: numpy's linear quantile, 0.92
+    assert abs(share_matched(validation) - (0.2 + 0.4 * 9 * 0.2)) < 1e-9
 
 
 def test_the_table_gives_each_rule_per_set_and_the_mean(tmp_path):
@@ -76,5 +99,10 @@ def test_the_table_gives_each_rule_per_set_and_the_mean(tmp_path):
         )
     text = table(results)
     assert "| digits | 2 | 0.500 ± 0.141 | 0.500 ± 0.141 | 0.500 ± 0.141 | 0.600 ± 0.141 |" in text
-    assert "| mean over sets |  | 0.500 | 0.500 | 0.500 | 0.600 | 0.500 | 0.900 |" in text
-    assert text.splitlines()[-1] == "| sets above the exact maximum |  | 0 | 0 | 0 | 1 | 0 | 1 |"
+    assert (
+        "| mean over sets |  | 0.500 | 0.500 | 0.500 | 0.600 | 0.500 | 0.500 | 0.500 | 0.900 |"
+        in text
+    )
+    assert text.splitlines()[-1] == (
+        "| sets above the exact maximum |  | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 1 |"
+    )

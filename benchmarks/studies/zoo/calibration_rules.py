@@ -53,14 +53,27 @@ Scores = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (scores, labels, see
 
 
 @dataclass(frozen=True)
+class Margins:
+    """On training images of the classes both runs trained on, each image's best seen-class
+    score less its best unseen-side score (the constant above which it is sent to the unseen
+    side), in the validation network (its held-out classes on the unseen side) and in the full
+    run's (the data set's unseen classes there): the same images' operating points on each
+    network's own scale."""
+
+    validation: torch.Tensor
+    full: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Validation:
     """The validation run's scores of its held-out images: over its seen and held-out classes
     (``plain``, what zsk chooses on by default), and over those and the data set's unseen
     classes, which compete on the unseen side as distractors (``with_unseen``, what ``zsk eval
-    --unseen-as-distractors`` chooses on)."""
+    --unseen-as-distractors`` chooses on); and both networks' :class:`Margins`."""
 
     plain: Scores
     with_unseen: Scores
+    margins: Margins
 
 
 def h_at(scores: Scores, gammas: torch.Tensor) -> torch.Tensor:
@@ -106,6 +119,22 @@ def smoothed_best(h: torch.Tensor, gammas: torch.Tensor) -> float:
     return float(gammas[best_nearest_zero(average, gammas)])
 
 
+def median_shifted(validation: Validation) -> float:
+    """The exact maximum moved by how far the full run's median margin lies from the
+    validation network's: the constant carried over in the full run's own scale."""
+    margins = validation.margins
+    shift = torch.quantile(margins.full, 0.5) - torch.quantile(margins.validation, 0.5)
+    return exact(validation) + float(shift)
+
+
+def share_matched(validation: Validation) -> float:
+    """The constant that sends as large a share of the training images to the unseen side in
+    the full run as the exact maximum does in the validation network."""
+    margins = validation.margins
+    share = float((margins.validation < exact(validation)).to(torch.float64).mean())
+    return float(torch.quantile(margins.full.to(torch.float64), share))
+
+
 def uncalibrated(validation: Validation) -> float:
     """No calibration: γ = 0."""
     return 0.0
@@ -116,6 +145,8 @@ RULES: dict[str, Callable[[Validation], float]] = {
     "exact maximum, the unseen classes as distractors": with_unseen_distractors,
     "hand-written learner's grid": hand_grid,
     "smoothed maximum": smoothed,
+    "exact maximum, shifted by the median margin": median_shifted,
+    "exact maximum's share of training images sent unseen": share_matched,
     "uncalibrated": uncalibrated,
 }
 TEST_BEST = "test-best (not a rule)"
@@ -135,28 +166,41 @@ def _test_images(trained) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([images for images, _ in parts]), torch.cat([labels for _, labels in parts])
 
 
+def margin(scores: torch.Tensor, seen: list, unseen: list) -> torch.Tensor:
+    """Per image: its best score among ``seen`` less its best among ``unseen``."""
+    return scores[:, seen].max(dim=1).values - scores[:, unseen].max(dim=1).values
+
+
 def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     """The validation run's scores on its held-out images, the run's on its test images, and
     the validation run's on the test images of its own seen classes and the unseen classes."""
     device = torch.device("cpu")
-    validation_run = load_trained(run / "validation")
+    validation_run, trained = load_trained(run / "validation"), load_trained(run)
     judge, data = validation_run.build.gan.eval(), validation_run.build.data
+    full = trained.build.gan.eval()
     held_out = holdout_images(validation_run, distractors=True)
     values = class_scores(judge, data, held_out.images.images, device, 256)
     labels = held_out.images.labels
+    train, _ = load_split_images(data, "train", validation_run.build.dims.image_size)
+    train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:3000]]
+    full_data = trained.build.data
+    margins = Margins(
+        margin(class_scores(judge, data, train, device, 256), held_out.seen, held_out.unseen),
+        margin(class_scores(full, full_data, train, device, 256), full_data.seen, data.unseen),
+    )
     validation = Validation(
         gzsl_scores(values, labels, held_out.seen, held_out.unseen),
         gzsl_scores(values, labels, held_out.seen, held_out.unseen_side),
+        margins,
     )
     images, labels = _test_images(validation_run)
     own = torch.isin(labels, torch.tensor(data.seen + data.unseen))
     values = class_scores(judge, data, images[own], device, 256)
     judge_on_test = gzsl_scores(values, labels[own], data.seen, data.unseen)
-    trained = load_trained(run)
-    data = trained.build.data
     images, labels = _test_images(trained)  # the validation run's test splits differ
-    values = class_scores(trained.build.gan.eval(), data, images, device, 256)
-    return validation, gzsl_scores(values, labels, data.seen, data.unseen), judge_on_test
+    values = class_scores(full, full_data, images, device, 256)
+    test = gzsl_scores(values, labels, full_data.seen, full_data.unseen)
+    return validation, test, judge_on_test
 
 
 def _best(scores: Scores) -> dict[str, float]:
