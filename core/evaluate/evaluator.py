@@ -24,9 +24,15 @@ from zsk.core.evaluate.calibration import (
     calibration_source,
     check_validation_run,
 )
+from zsk.core.evaluate.carry import margin_sample
 from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.combined import Classes, RouteScores, combined_route
-from zsk.core.evaluate.embedding import CalibrationImages, embedding_calibration, evaluate_embedding
+from zsk.core.evaluate.embedding import (
+    CalibrationImages,
+    carried_calibration,
+    embedding_calibration,
+    evaluate_embedding,
+)
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.headline import COMBINED, choose_headline, route_kind
 from zsk.core.evaluate.metric_plugins import build_metrics, compute_metrics
@@ -77,6 +83,9 @@ class EvalOptions:
     #: let the data set's unseen classes compete on the validation images where the constants
     #: are chosen (:class:`~.embedding.CalibrationImages`)
     unseen_as_distractors: bool = False
+    #: carry the embedding constant from the validation run's scale into the run's
+    #: (:mod:`.carry`); False: apply it as chosen, the field's protocol as published
+    carry_constant: bool = True
 
 
 def _load(trained: TrainedRun, split: str) -> LabelledImages:
@@ -170,8 +179,9 @@ def evaluate_scored(
     test = test_seen + test_unseen
     if "embedding" in gan.discriminator.heads:
         log("embedding zero-shot accuracy")
+        carry = options.carry_constant and source.scorer is not trained
         routes["embedding"], scores["embedding"] = _embedding_route(
-            gan, scorer, source, data, test, options.batch_size, device
+            gan, scorer, source, data, test, options, device, carry
         )
     else:
         unavailable["embedding"] = NO_EMBEDDING
@@ -215,14 +225,22 @@ def _embedding_route(
     source: CalibrationSource,
     data: ZslData,
     test: LabelledImages,
-    batch: int,
+    options: EvalOptions,
     device: torch.device,
+    carry: bool,
 ) -> tuple[RouteResult, RouteScores]:
-    """The embedding route, its constant chosen by ``scorer`` on ``source``'s images, and its
-    scores there and on ``test``."""
+    """The embedding route, its constant chosen by ``scorer`` on ``source``'s images (and, with
+    ``carry``, carried into ``gan``'s scale on ``source.fit``), and its scores there and on
+    ``test``."""
+    batch = options.batch_size
     calibration, validation_scores = embedding_calibration(
         scorer, source.scorer.build.data, source.images, device, batch
     )
+    if carry:
+        shared = source.fit.images[margin_sample(len(source.fit), options.seed)]
+        calibration = carried_calibration(
+            calibration, scorer, source.images, gan, data, shared, device, batch
+        )
     where = source.images.source
     route, test_scores = evaluate_embedding(gan, data, test, calibration, where, device, batch)
     return route, _route_scores(data, source, (), validation_scores, test, test_scores)

@@ -155,18 +155,26 @@ def ausuc(u: torch.Tensor, s: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The calibration constant chosen on validation data and the validation scores it gave."""
+    """The calibration constant chosen on validation data and the validation scores it gave;
+    ``chosen``: the constant as the validation network chose it, where ``gamma`` is that one
+    carried into the evaluated run's scale (:mod:`zsk.core.evaluate.carry`)."""
 
     gamma: float
     u: float
     s: float
     h: float
+    chosen: float | None = None
 
     def record(self, source: str) -> CalibrationRecord:
         """The constant and its validation numbers as eval.json keeps them, with ``source``
         (where the validation images came from)."""
         return CalibrationRecord(
-            gamma=self.gamma, val_u=self.u, val_s=self.s, val_h=self.h, source=source
+            gamma=self.gamma,
+            val_u=self.u,
+            val_s=self.s,
+            val_h=self.h,
+            source=source,
+            chosen_gamma=self.chosen,
         )
 
 

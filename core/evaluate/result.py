@@ -39,13 +39,16 @@ class Accuracies(_Record):
 
 
 class CalibrationRecord(_Record):
-    """GZSL's calibration constant γ, the validation accuracies it gave, and where it was chosen."""
+    """GZSL's calibration constant γ, the validation accuracies it gave, and where it was chosen;
+    ``chosen_gamma``: the constant as the validation network chose it, where γ is that one
+    carried into the run's own scale (the embedding route's, :mod:`zsk.core.evaluate.carry`)."""
 
     gamma: float
     val_u: float
     val_s: float
     val_h: float
     source: str
+    chosen_gamma: float | None = None
 
 
 class GzslNumbers(Accuracies):
