@@ -40,6 +40,11 @@ def _gzsl_rows(method: str, gzsl: GzslNumbers) -> list[Row]:
         (method, "calibration γ (chosen on validation)", _number(calibration.gamma)),
         (method, "calibration chosen on", calibration.source),
     ]
+    if calibration.chosen_gamma is not None:
+        rows[3:4] = [
+            (method, "calibration γ (carried into the run's scale)", _number(calibration.gamma)),
+            (method, "calibration γ as chosen on validation", _number(calibration.chosen_gamma)),
+        ]
     if gzsl.ausuc is not None:
         rows.append((method, "AUSUC", _number(gzsl.ausuc)))
     if gzsl.uncalibrated is not None:

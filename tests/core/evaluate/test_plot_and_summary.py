@@ -117,6 +117,12 @@ def test_summary_rows_format_fractions_as_percentages():
     assert ("embedding", "GZSL H", "33.3%") in rows
     assert ("generative", "ZSL top-1 (per class)", "60.0%") in rows
     assert ("embedding", "calibration γ (chosen on validation)", "0.125") in rows
+    carried = _result().model_dump()
+    carried["routes"]["embedding"]["gzsl"]["calibration"]["chosen_gamma"] = 0.25
+    rows_carried = summary_rows(EvalResult.model_validate(carried))
+    assert ("embedding", "calibration γ (carried into the run's scale)", "0.125") in rows_carried
+    assert ("embedding", "calibration γ as chosen on validation", "0.25") in rows_carried
+    assert ("embedding", "calibration γ (chosen on validation)", "0.125") not in rows_carried
     assert ("generative", "samples per unseen class (chosen on validation)", "64") in rows
     assert ("imagined images", "attribute accuracy", "80.0%") in rows
     assert not [row for row in rows if row[0].startswith("metric")]
