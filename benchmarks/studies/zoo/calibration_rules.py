@@ -29,6 +29,7 @@ from benchmarks.studies.results import find, markdown_table, put, read, study_ar
 from benchmarks.studies.zoo.sets import SETS
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
+from zsk.core.evaluate.carry import carried, margin_sample, margins
 from zsk.core.evaluate.embedding import class_scores
 from zsk.core.evaluate.protocol import (
     best_nearest_zero,
@@ -120,11 +121,10 @@ def smoothed_best(h: torch.Tensor, gammas: torch.Tensor) -> float:
 
 
 def median_shifted(validation: Validation) -> float:
-    """The exact maximum moved by how far the full run's median margin lies from the
-    validation network's: the constant carried over in the full run's own scale."""
-    margins = validation.margins
-    shift = torch.quantile(margins.full, 0.5) - torch.quantile(margins.validation, 0.5)
-    return exact(validation) + float(shift)
+    """zsk's carried constant (:func:`zsk.core.evaluate.carry.carried`): the exact maximum moved
+    by how far the full run's median margin lies from the validation network's."""
+    found = choose_calibration(*validation.plain)
+    return carried(found, validation.margins.validation, validation.margins.full).gamma
 
 
 def share_matched(validation: Validation) -> float:
@@ -166,11 +166,6 @@ def _test_images(trained) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([images for images, _ in parts]), torch.cat([labels for _, labels in parts])
 
 
-def margin(scores: torch.Tensor, seen: list, unseen: list) -> torch.Tensor:
-    """Per image: its best score among ``seen`` less its best among ``unseen``."""
-    return scores[:, seen].max(dim=1).values - scores[:, unseen].max(dim=1).values
-
-
 def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     """The validation run's scores on its held-out images, the run's on its test images, and
     the validation run's on the test images of its own seen classes and the unseen classes."""
@@ -182,16 +177,16 @@ def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     values = class_scores(judge, data, held_out.images.images, device, 256)
     labels = held_out.images.labels
     train, _ = load_split_images(data, "train", validation_run.build.dims.image_size)
-    train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:3000]]
+    train = train[margin_sample(len(train), seed=0)]
     full_data = trained.build.data
-    margins = Margins(
-        margin(class_scores(judge, data, train, device, 256), held_out.seen, held_out.unseen),
-        margin(class_scores(full, full_data, train, device, 256), full_data.seen, data.unseen),
+    shared = Margins(
+        margins(class_scores(judge, data, train, device, 256), held_out.seen, held_out.unseen),
+        margins(class_scores(full, full_data, train, device, 256), full_data.seen, data.unseen),
     )
     validation = Validation(
         gzsl_scores(values, labels, held_out.seen, held_out.unseen),
         gzsl_scores(values, labels, held_out.seen, held_out.unseen_side),
-        margins,
+        shared,
     )
     images, labels = _test_images(validation_run)
     own = torch.isin(labels, torch.tensor(data.seen + data.unseen))
