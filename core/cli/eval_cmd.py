@@ -93,10 +93,10 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
     "images where GZSL's constants are chosen (docs/method.md).",
 )
 @click.option(
-    "--constant-as-chosen",
+    "--carry-constant",
     is_flag=True,
-    help="Apply the embedding route's GZSL constant as the validation run chose it, without "
-    "carrying it into the run's own scale (the field's protocol as published; docs/method.md).",
+    help="Carry the embedding route's GZSL constant from the validation run's scale into the "
+    "run's own: the same share of shared training images sent unseen (docs/method.md).",
 )
 @seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
@@ -110,7 +110,7 @@ def eval_command(
     batch_size: int,
     calibration_run: Path | None,
     unseen_as_distractors: bool,
-    constant_as_chosen: bool,
+    carry_constant: bool,
     seed: int,
     device: str,
 ) -> None:
@@ -153,7 +153,7 @@ def eval_command(
         metrics=tuple(parse_metric(text) for text in metrics),
         calibration_run=calibration_run,
         unseen_as_distractors=unseen_as_distractors,
-        carry_constant=not constant_as_chosen,
+        carry_constant=carry_constant,
     )
     if is_staged(run_dir):
         _eval_stages(run_dir, options, resolve_device(device), as_json, console)

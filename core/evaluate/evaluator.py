@@ -84,8 +84,8 @@ class EvalOptions:
     #: are chosen (:class:`~.embedding.CalibrationImages`)
     unseen_as_distractors: bool = False
     #: carry the embedding constant from the validation run's scale into the run's
-    #: (:mod:`.carry`); False: apply it as chosen, the field's protocol as published
-    carry_constant: bool = True
+    #: (:mod:`.carry`) instead of applying it as chosen (the field's protocol)
+    carry_constant: bool = False
 
 
 def _load(trained: TrainedRun, split: str) -> LabelledImages:

@@ -121,18 +121,19 @@ def smoothed_best(h: torch.Tensor, gammas: torch.Tensor) -> float:
 
 
 def median_shifted(validation: Validation) -> float:
-    """zsk's carried constant (:func:`zsk.core.evaluate.carry.carried`): the exact maximum moved
-    by how far the full run's median margin lies from the validation network's."""
-    found = choose_calibration(*validation.plain)
-    return carried(found, validation.margins.validation, validation.margins.full).gamma
+    """The exact maximum moved by how far the full run's median margin lies from the
+    validation network's."""
+    margins = validation.margins
+    shift = torch.quantile(margins.full, 0.5) - torch.quantile(margins.validation, 0.5)
+    return exact(validation) + float(shift)
 
 
 def share_matched(validation: Validation) -> float:
-    """The constant that sends as large a share of the training images to the unseen side in
-    the full run as the exact maximum does in the validation network."""
-    margins = validation.margins
-    share = float((margins.validation < exact(validation)).to(torch.float64).mean())
-    return float(torch.quantile(margins.full.to(torch.float64), share))
+    """``zsk eval --carry-constant`` (:func:`zsk.core.evaluate.carry.carried`): the constant
+    that sends as large a share of the training images to the unseen side in the full run as
+    the exact maximum does in the validation network."""
+    found = choose_calibration(*validation.plain)
+    return carried(found, validation.margins.validation, validation.margins.full).gamma
 
 
 def uncalibrated(validation: Validation) -> float:

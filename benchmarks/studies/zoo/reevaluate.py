@@ -1,11 +1,12 @@
 """A finished zoo grid evaluated again with today's ``zsk eval``, its trained runs unchanged.
 
     python -m benchmarks.studies.zoo.reevaluate GRID_OUT INTO.jsonl [--unseen-as-distractors]
+        [--carry-constant]
 
 A change to the evaluation alone (how constants or routes are chosen) needs no new training
 to be measured: every zsk run of the grid in ``GRID_OUT`` (the two-stage default and its no-GAN
-twin) is evaluated again as the grid evaluates it (with ``--unseen-as-distractors``, so
-evaluated), and its record is written into ``INTO``
+twin) is evaluated again as the grid evaluates it (with ``zsk eval``'s flags given here), and
+its record is written into ``INTO``
 with the new evaluation in place of the old; training CPU, ridge and the hand-written
 learner's records are kept as they were. ``python -m benchmarks.studies.zoo.grid --table
 INTO`` then prints the grid's tables. A stopped run continues where it was.
@@ -26,6 +27,10 @@ METHODS = {
     "two-stage": (("--probe-steps", "400"), staged_record),
     "no-gan": (tuple(EVAL_ARGS), study_record),
 }
+
+
+#: ``zsk eval``'s flags a re-evaluation may add.
+FLAGS = ("--unseen-as-distractors", "--carry-constant")
 
 
 def reevaluate(grid: Path, into: Path, extra: tuple[str, ...] = ()) -> None:
@@ -50,9 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("grid", type=Path, help="a zoo grid's folder")
     parser.add_argument("into", type=Path, help="the results file to write")
-    parser.add_argument("--unseen-as-distractors", action="store_true", help="zsk eval's flag")
+    for flag in FLAGS:
+        parser.add_argument(flag, action="store_true", help="zsk eval's flag")
     args = parser.parse_args(argv)
-    reevaluate(args.grid, args.into, ("--unseen-as-distractors",) * args.unseen_as_distractors)
+    given = tuple(flag for flag in FLAGS if getattr(args, flag[2:].replace("-", "_")))
+    reevaluate(args.grid, args.into, given)
 
 
 if __name__ == "__main__":

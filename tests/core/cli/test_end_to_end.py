@@ -99,18 +99,19 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     # the constants came from a validation run: no pseudo-unseen classes are named
     assert printed["calibration"]["source"] == generative_source
     assert "pseudo_unseen_classes" not in printed["calibration"]
-    # the embedding constant was carried into the run's scale; asked not to, zsk applies the
-    # validation run's choice as it is (the generative route's constant is never carried)
-    carried = embedding["gzsl"]["calibration"]
-    assert isinstance(carried["chosen_gamma"], float)
-    assert generative["gzsl"]["calibration"].get("chosen_gamma") is None
-    as_chosen = run_zsk(
-        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--constant-as-chosen",
+    # the embedding constant was applied as chosen; asked to, zsk carries that constant into
+    # the run's scale (the generative route's constant is never carried)
+    plain = embedding["gzsl"]["calibration"]
+    assert plain.get("chosen_gamma") is None
+    asked = run_zsk(
+        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--carry-constant",
         "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu",
     )  # fmt: skip
-    plain = json.loads(as_chosen.stdout)["routes"]["embedding"]["gzsl"]["calibration"]
-    assert plain["gamma"] == carried["chosen_gamma"] and plain.get("chosen_gamma") is None
-    assert plain["val_h"] == carried["val_h"]
+    routes = json.loads(asked.stdout)["routes"]
+    carried = routes["embedding"]["gzsl"]["calibration"]
+    assert carried["chosen_gamma"] == plain["gamma"] and carried["val_h"] == plain["val_h"]
+    assert isinstance(carried["gamma"], float)
+    assert routes["generative"]["gzsl"]["calibration"].get("chosen_gamma") is None
 
     # a validation run evaluated on its own calibrates on its own held-out images; asked to,
     # with the data set's unseen classes competing there

@@ -3,8 +3,6 @@ the shared images, and the constant carried between two toy networks by hand."""
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -21,12 +19,12 @@ def test_a_margin_is_the_best_seen_score_less_the_best_unseen_score():
     assert torch.allclose(margins(scores, [0, 1], [2, 3]), torch.tensor([0.4, -0.5]))
 
 
-def test_the_constant_moves_by_the_difference_of_the_median_margins():
+def test_the_constant_sends_the_same_share_of_images_unseen_on_the_runs_scale():
     chosen = Calibration(gamma=0.3, u=0.5, s=0.6, h=0.55)
-    validation = torch.tensor([0.1, 0.2, 0.4, 0.9])  # median 0.3
-    run = torch.tensor([0.05, 0.5, 0.6, 0.65, 2.0])  # median 0.6
+    validation = torch.tensor([0.1, 0.2, 0.4, 0.9])  # 0.3 sends a half of them unseen
+    run = torch.tensor([0.05, 0.5, 0.6, 0.65, 2.0])  # its median: a half below
     moved = carried(chosen, validation, run)
-    assert moved.gamma == pytest.approx(0.3 + 0.6 - 0.3)
+    assert moved.gamma == pytest.approx(0.6)
     # the validation numbers are those the constant gave where it was chosen
     assert (moved.u, moved.s, moved.h, moved.chosen) == (0.5, 0.6, 0.55, 0.3)
     record = moved.record("validation run")
@@ -59,14 +57,18 @@ def test_the_constant_is_carried_between_two_networks_on_shared_images(toy, toy_
     chosen = Calibration(gamma=0.1, u=0.0, s=0.0, h=0.0)
     moved = carried_calibration(chosen, judge, validation, run, data, train.images, CPU, 16)
 
-    def median_margin(scores: torch.Tensor, seen: list[int], unseen: list[int]) -> float:
+    def margins_by_hand(scores: torch.Tensor, seen: list[int], unseen: list[int]) -> list[float]:
         rows = scores.tolist()
-        return statistics.median(
-            max(row[c] for c in seen) - max(row[c] for c in unseen) for row in rows
-        )
+        return sorted(max(row[c] for c in seen) - max(row[c] for c in unseen) for row in rows)
 
-    judged = _cosines(train.images, torch.ones(3), data.attributes)
-    scored = _cosines(train.images, scale, data.attributes)
-    shift = median_margin(scored, toy.seen, toy.unseen) - median_margin(judged, [0, 1, 2], [3])
-    assert moved.gamma == pytest.approx(0.1 + shift, abs=1e-5)
-    assert abs(shift) > 0.01 and moved.chosen == 0.1
+    judged = margins_by_hand(_cosines(train.images, torch.ones(3), data.attributes), [0, 1, 2], [3])
+    scored = margins_by_hand(_cosines(train.images, scale, data.attributes), toy.seen, toy.unseen)
+    share = sum(margin < 0.1 for margin in judged) / len(judged)
+    # numpy's linear quantile of the run's sorted margins at that share
+    position = share * (len(scored) - 1)
+    low = int(position)
+    high = min(low + 1, len(scored) - 1)
+    expected = scored[low] + (position - low) * (scored[high] - scored[low])
+    assert 0 < share < 1 and moved.chosen == 0.1
+    assert moved.gamma == pytest.approx(expected, abs=1e-5)
+    assert abs(moved.gamma - 0.1) > 0.01
