@@ -180,6 +180,8 @@ def evaluate_scored(
     if "embedding" in gan.discriminator.heads:
         log("embedding zero-shot accuracy")
         carry = options.carry_constant and source.scorer is not trained
+        if options.carry_constant and not carry:
+            log("--carry-constant: the constant is chosen on this run itself, none to carry")
         routes["embedding"], scores["embedding"] = _embedding_route(
             gan, scorer, source, data, test, options, device, carry
         )
