@@ -118,12 +118,15 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     unseen = len((Path("data/shapes/testclasses.txt")).read_text().split())
     own = run_zsk(
         "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2",
-        "--unseen-as-distractors",
+        "--unseen-as-distractors", "--carry-constant",
+        says=["--carry-constant: the constant is chosen on this run itself, none to carry"],
     )  # fmt: skip
+    calibration = json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]
     assert (
         f"runs/tiny-val (3 held-out classes, {unseen} unseen classes as distractors)"
-        in json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]["source"]
+        in calibration["source"]
     )
+    assert calibration.get("chosen_gamma") is None
     refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])
     assert refused.exit_code == 2
     assert "is not a validation run: its spec has no holdout section" in refused.output
