@@ -127,9 +127,8 @@ def eval_command(
     Every route the run can take is reported (embedding; generative: imagined images, or
     generated features for a feature run), and the headline routes are named, never chosen on
     test data: for GZSL the route with the highest H on the validation classes, for ZSL the
-    one with the highest cross-fitted top-1 there. A staged run is
-    evaluated stage by stage (each stage's eval.json in its folder), and its headline is
-    chosen among the routes of every stage.
+    one with the highest cross-fitted top-1 there. A staged run is evaluated stage by stage
+    (each stage's eval.json in its folder), its headline chosen among every stage's routes.
 
     A metric plugin that fails is recorded in eval.json as failed with its reason, and a
     warning names it; every other number is written and the command exits 0.

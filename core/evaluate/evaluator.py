@@ -178,12 +178,8 @@ def evaluate_scored(
     routes, unavailable, scores = {}, {}, {}
     test = test_seen + test_unseen
     if "embedding" in gan.discriminator.heads:
-        log("embedding zero-shot accuracy")
-        carry = options.carry_constant and source.scorer is not trained
-        if options.carry_constant and not carry:
-            log("--carry-constant: the constant is chosen on this run itself, none to carry")
         routes["embedding"], scores["embedding"] = _embedding_route(
-            gan, scorer, source, data, test, options, device, carry
+            gan, scorer, source, data, test, options, device, log
         )
     else:
         unavailable["embedding"] = NO_EMBEDDING
@@ -229,16 +225,19 @@ def _embedding_route(
     test: LabelledImages,
     options: EvalOptions,
     device: torch.device,
-    carry: bool,
+    log: Callable[[str], None],
 ) -> tuple[RouteResult, RouteScores]:
     """The embedding route, its constant chosen by ``scorer`` on ``source``'s images (and, with
-    ``carry``, carried into ``gan``'s scale on ``source.fit``), and its scores there and on
-    ``test``."""
+    ``options.carry_constant``, carried into ``gan``'s scale on ``source.fit`` when ``scorer``
+    is another run's), and its scores there and on ``test``."""
+    log("embedding zero-shot accuracy")
     batch = options.batch_size
     calibration, validation_scores = embedding_calibration(
         scorer, source.scorer.build.data, source.images, device, batch
     )
-    if carry:
+    if options.carry_constant and scorer is gan:
+        log("--carry-constant: the constant is chosen on this run itself, none to carry")
+    elif options.carry_constant:
         shared = source.fit.images[margin_sample(len(source.fit), options.seed)]
         calibration = carried_calibration(
             calibration, scorer, source.images, gan, data, shared, device, batch

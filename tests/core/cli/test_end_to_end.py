@@ -99,19 +99,7 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     # the constants came from a validation run: no pseudo-unseen classes are named
     assert printed["calibration"]["source"] == generative_source
     assert "pseudo_unseen_classes" not in printed["calibration"]
-    # the embedding constant was applied as chosen; asked to, zsk carries that constant into
-    # the run's scale (the generative route's constant is never carried)
-    plain = embedding["gzsl"]["calibration"]
-    assert plain.get("chosen_gamma") is None
-    asked = run_zsk(
-        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--carry-constant",
-        "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu",
-    )  # fmt: skip
-    routes = json.loads(asked.stdout)["routes"]
-    carried = routes["embedding"]["gzsl"]["calibration"]
-    assert carried["chosen_gamma"] == plain["gamma"] and carried["val_h"] == plain["val_h"]
-    assert isinstance(carried["gamma"], float)
-    assert routes["generative"]["gzsl"]["calibration"].get("chosen_gamma") is None
+    _carry_constant(run_zsk, embedding["gzsl"]["calibration"])
 
     # a validation run evaluated on its own calibrates on its own held-out images; asked to,
     # with the data set's unseen classes competing there
@@ -130,6 +118,21 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     refused = CliRunner().invoke(cli, ["eval", str(run_dir), "--calibrate-with", str(run_dir)])
     assert refused.exit_code == 2
     assert "is not a validation run: its spec has no holdout section" in refused.output
+
+
+def _carry_constant(run_zsk, plain: dict) -> None:
+    """The embedding constant was applied as chosen (``plain``); asked to, zsk carries that
+    constant into the run's scale (the generative route's constant is never carried)."""
+    assert plain.get("chosen_gamma") is None
+    asked = run_zsk(
+        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--carry-constant",
+        "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu",
+    )  # fmt: skip
+    routes = json.loads(asked.stdout)["routes"]
+    carried = routes["embedding"]["gzsl"]["calibration"]
+    assert carried["chosen_gamma"] == plain["gamma"] and carried["val_h"] == plain["val_h"]
+    assert isinstance(carried["gamma"], float)
+    assert routes["generative"]["gzsl"]["calibration"].get("chosen_gamma") is None
 
 
 def _generate_and_translate(run_zsk, tmp_path: Path, run_dir: Path) -> None:
