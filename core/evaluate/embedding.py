@@ -9,7 +9,7 @@ import torch
 from zsk.core.build.model import GAN
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
-from zsk.core.evaluate.carry import carried, margins
+from zsk.core.evaluate.carry import margins
 from zsk.core.evaluate.inference import cosine_scores, embed_attributes, embed_images
 from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import RouteResult
@@ -63,8 +63,7 @@ def embedding_calibration(
     return calibration, scores
 
 
-def carried_calibration(
-    calibration: Calibration,
+def shared_margins(
     judge: GAN,
     validation: CalibrationImages,
     gan: GAN,
@@ -72,16 +71,15 @@ def carried_calibration(
     shared: torch.Tensor,
     device: torch.device,
     batch_size: int,
-) -> Calibration:
-    """``calibration``, chosen by ``judge`` (the validation run's networks) on ``validation``,
-    carried into ``gan``'s scale (:func:`~.carry.carried`) on ``shared``: training images both
-    trained on. Each network's margins are taken as its constant meets them: ``judge``'s between
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The margins (:func:`~.carry.margins`) of ``shared``, training images both networks
+    trained on, in ``judge`` (the validation run's networks, whose constant was chosen on
+    ``validation``) and in ``gan``, each taken as its constant meets them: ``judge``'s between
     the classes it trained on and its unseen side, ``gan``'s between the data set's seen and
     unseen classes (both runs embed the same class attributes)."""
     judged = class_scores(judge, data, shared, device, batch_size)
     scored = class_scores(gan, data, shared, device, batch_size)
-    return carried(
-        calibration,
+    return (
         margins(judged, validation.seen, validation.unseen_side),
         margins(scored, data.seen, data.unseen),
     )

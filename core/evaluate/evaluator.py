@@ -24,14 +24,14 @@ from zsk.core.evaluate.calibration import (
     calibration_source,
     check_validation_run,
 )
-from zsk.core.evaluate.carry import margin_sample
+from zsk.core.evaluate.carry import carried, margin_sample
 from zsk.core.evaluate.classifier import EPOCHS
 from zsk.core.evaluate.combined import Classes, RouteScores, combined_route
 from zsk.core.evaluate.embedding import (
     CalibrationImages,
-    carried_calibration,
     embedding_calibration,
     evaluate_embedding,
+    shared_margins,
 )
 from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
 from zsk.core.evaluate.headline import COMBINED, choose_headline, route_kind
@@ -239,9 +239,8 @@ def _embedding_route(
         log("--carry-constant: the constant is chosen on this run itself, none to carry")
     elif options.carry_constant:
         shared = source.fit.images[margin_sample(len(source.fit), options.seed)]
-        calibration = carried_calibration(
-            calibration, scorer, source.images, gan, data, shared, device, batch
-        )
+        found = shared_margins(scorer, source.images, gan, data, shared, device, batch)
+        calibration = carried(calibration, *found)
     where = source.images.source
     route, test_scores = evaluate_embedding(gan, data, test, calibration, where, device, batch)
     return route, _route_scores(data, source, (), validation_scores, test, test_scores)

@@ -33,18 +33,19 @@ def _gzsl_rows(method: str, gzsl: GzslNumbers) -> list[Row]:
     h = "GZSL H"
     if calibration.source == FAMILIAR:
         h += " — SELF-CALIBRATED on classes the run trained on, not a GZSL result"
+    constants = [(method, "calibration γ (chosen on validation)", _number(calibration.gamma))]
+    if calibration.chosen_gamma is not None:
+        constants = [
+            (method, "calibration γ (carried into the run's scale)", _number(calibration.gamma)),
+            (method, "calibration γ as chosen on validation", _number(calibration.chosen_gamma)),
+        ]
     rows = [
         (method, "GZSL u (unseen)", _percent(gzsl.u)),
         (method, "GZSL s (seen)", _percent(gzsl.s)),
         (method, h, _percent(gzsl.h)),
-        (method, "calibration γ (chosen on validation)", _number(calibration.gamma)),
+        *constants,
         (method, "calibration chosen on", calibration.source),
     ]
-    if calibration.chosen_gamma is not None:
-        rows[3:4] = [
-            (method, "calibration γ (carried into the run's scale)", _number(calibration.gamma)),
-            (method, "calibration γ as chosen on validation", _number(calibration.chosen_gamma)),
-        ]
     if gzsl.ausuc is not None:
         rows.append((method, "AUSUC", _number(gzsl.ausuc)))
     if gzsl.uncalibrated is not None:

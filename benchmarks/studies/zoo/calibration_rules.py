@@ -18,6 +18,7 @@ is not a rule, only how much any rule could gain. One record per run in the resu
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ from benchmarks.studies.results import find, markdown_table, put, read, study_ar
 from benchmarks.studies.zoo.sets import SETS
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
-from zsk.core.evaluate.carry import carried, margin_sample, margins
-from zsk.core.evaluate.embedding import class_scores
+from zsk.core.evaluate.carry import carried, margin_sample
+from zsk.core.evaluate.embedding import class_scores, shared_margins
 from zsk.core.evaluate.protocol import (
     best_nearest_zero,
     choose_calibration,
@@ -180,10 +181,8 @@ def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     train, _ = load_split_images(data, "train", validation_run.build.dims.image_size)
     train = train[margin_sample(len(train), seed=0)]
     full_data = trained.build.data
-    shared = Margins(
-        margins(class_scores(judge, data, train, device, 256), held_out.seen, held_out.unseen),
-        margins(class_scores(full, full_data, train, device, 256), full_data.seen, data.unseen),
-    )
+    plain = dataclasses.replace(held_out, distractors=[])
+    shared = Margins(*shared_margins(judge, plain, full, full_data, train, device, 256))
     validation = Validation(
         gzsl_scores(values, labels, held_out.seen, held_out.unseen),
         gzsl_scores(values, labels, held_out.seen, held_out.unseen_side),

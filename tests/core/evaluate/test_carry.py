@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from zsk.core.evaluate.carry import MARGIN_IMAGES, carried, margin_sample, margins
-from zsk.core.evaluate.embedding import CalibrationImages, carried_calibration
+from zsk.core.evaluate.embedding import CalibrationImages, shared_margins
 from zsk.core.evaluate.protocol import Calibration
 
 CPU = torch.device("cpu")
@@ -55,7 +55,8 @@ def test_the_constant_is_carried_between_two_networks_on_shared_images(toy, toy_
     # the judge trained on classes 0-2 with class 3 held out; the run on all four
     validation = CalibrationImages(train, [0, 1, 2], [3], "toy")
     chosen = Calibration(gamma=0.1, u=0.0, s=0.0, h=0.0)
-    moved = carried_calibration(chosen, judge, validation, run, data, train.images, CPU, 16)
+    found = shared_margins(judge, validation, run, data, train.images, CPU, 16)
+    moved = carried(chosen, *found)
 
     def margins_by_hand(scores: torch.Tensor, seen: list[int], unseen: list[int]) -> list[float]:
         rows = scores.tolist()
