@@ -30,7 +30,8 @@ import torch
 from benchmarks.studies.results import RESULTS, put
 from zsk.core.build.composer import compose
 from zsk.core.components.zsl_data import ZslData
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.evaluator import evaluate
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.trained import TrainedRun
 from zsk.core.spec.loading import load_spec
 from zsk.core.train.checkpoint import find_latest

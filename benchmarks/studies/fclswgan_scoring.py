@@ -26,7 +26,8 @@ def zsk_evaluated(run_dir: Path, build: Build, seed: int, calibrated: bool) -> d
     eval.json)."""
     import torch
 
-    from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+    from zsk.core.evaluate.evaluator import evaluate
+    from zsk.core.evaluate.options import EvalOptions
     from zsk.core.evaluate.result import write_eval
     from zsk.core.evaluate.trained import load_trained
 

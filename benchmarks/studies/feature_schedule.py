@@ -52,8 +52,9 @@ from benchmarks.studies.results import (
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate
-from zsk.core.evaluate.generative import Imagining, validation_scores
+from zsk.core.evaluate.evaluator import evaluate
+from zsk.core.evaluate.generative import Imagining, validation_classifier
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.protocol import calibrate, zsl_top1
 from zsk.core.evaluate.result import write_eval
 from zsk.core.evaluate.trained import TrainedRun, load_trained
@@ -123,7 +124,7 @@ def validation_quality(trained: TrainedRun, seed: int = 0) -> dict[str, float]:
     held = holdout_images(trained)
     fit = LabelledImages(*load_split_images(data, "train", trained.build.dims.image_size))
     how = Imagining(PER_CLASS, CPU, 128, seed, EPOCHS)
-    scores = validation_scores(trained.build.gan, data, fit, held, how)
+    _, scores = validation_classifier(trained.build.gan, data, fit, held, how)
     labels = held.images.labels
     unseen = torch.isin(labels, torch.tensor(held.unseen))
     calibration = calibrate(scores, labels, held.seen, held.unseen)

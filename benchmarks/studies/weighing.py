@@ -35,9 +35,11 @@ from benchmarks.studies.results import (
     study_arguments,
     tabled,
 )
-from zsk.core.evaluate.combined import RouteScores, combine, validation_weighings
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate_scored
+from zsk.core.evaluate.combined import combine, validation_weighings
+from zsk.core.evaluate.evaluator import evaluate_scored
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.protocol import calibrated_gzsl, zsl_top1
+from zsk.core.evaluate.route_scores import RouteScores
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.stages import read_staged
 

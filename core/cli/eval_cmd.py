@@ -17,9 +17,10 @@ from zsk.core.cli.options import (
     seed_option,
 )
 from zsk.core.cli.path_types import FOLDER
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.evaluator import evaluate
 from zsk.core.evaluate.headline import headline_sentence
 from zsk.core.evaluate.metric_plugins import parse_metric
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.result import EvalResult, write_eval
 from zsk.core.evaluate.summary import summary_rows
 from zsk.core.evaluate.trained import load_trained
@@ -95,8 +96,9 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
 @click.option(
     "--carry-constant",
     is_flag=True,
-    help="Carry the embedding route's GZSL constant from the validation run's scale into the "
-    "run's own: the same share of shared training images sent unseen (docs/method.md).",
+    help="Carry every route's GZSL constant from the validation run's scale into the run's "
+    "own: the same share of training images of the classes both trained on sent unseen "
+    "(docs/method.md).",
 )
 @seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from zsk.core.cli.path_types import FOLDER
-from zsk.core.evaluate.evaluator import EvalOptions
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.rundir.directory import resolve_run_dir
 from zsk.core.spec.sections import MAX_SEED
 from zsk.core.train.device import DEVICE_CHOICES

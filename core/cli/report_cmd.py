@@ -15,7 +15,7 @@ from zsk.core.cli.options import (
     progress_log,
 )
 from zsk.core.cli.path_types import FOLDER
-from zsk.core.evaluate.evaluator import EvalOptions
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.report import write_report
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.directory import is_staged, resolve_run_dir

@@ -18,15 +18,17 @@ easy), and the likelihood of the true classes then decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from zsk.core.evaluate.carry import SharedScores
 from zsk.core.evaluate.cross_fit import cross_fitted, validation_folds
 from zsk.core.evaluate.merit import Merit, best, gzsl_merit, zsl_merit
 from zsk.core.evaluate.protocol import Calibration, calibrated_gzsl, zsl_top1
-from zsk.core.evaluate.result import Combination, CrossFitRecord, RouteResult
+from zsk.core.evaluate.result import Combination, RouteResult
+from zsk.core.evaluate.route_scores import RouteScores, carry, same_images
 
 #: Softmax temperatures for the embedding route's cosines (a cosine lies in [-1, 1], so a
 #: temperature of 10 spreads the classes over e^20 in probability).
@@ -34,56 +36,6 @@ TEMPERATURES = (5.0, 10.0, 20.0, 40.0)
 #: The embedding route's weight: 0 and 1 are the routes themselves, so the combination does
 #: no worse than either on the validation images.
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-@dataclass(frozen=True)
-class Classes:
-    """The seen and unseen classes of the test images and of the validation images, and the
-    classes without validation images that compete there on the unseen side
-    (:class:`~.embedding.CalibrationImages`)."""
-
-    seen: list[int]
-    unseen: list[int]
-    validation_seen: list[int]
-    validation_unseen: list[int]
-    validation_distractors: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RouteScores:
-    """A route's scores over every class of the data set (N, C, higher is more likely): on the
-    validation images its constant was chosen on (``source`` names them) and on the test
-    images, with their labels and classes; and every candidate's validation scores that the
-    route chose ``validation`` among, in the order it tried them (none: it chose nothing)."""
-
-    validation: torch.Tensor
-    validation_labels: torch.Tensor
-    test: torch.Tensor
-    test_labels: torch.Tensor
-    classes: Classes
-    source: str
-    candidates: tuple[torch.Tensor, ...] = ()
-
-    def cross_fitted(self) -> CrossFitRecord | None:
-        """The route's cross-fitted numbers (:mod:`.cross_fit`): one classifier serves both
-        tasks, so its ZSL candidate is its GZSL choice."""
-        classes = self.classes
-        seen, unseen = classes.validation_seen, classes.validation_unseen
-        labels = self.validation_labels
-        folds = validation_folds(labels, seen, unseen)
-        tried = self.candidates or (self.validation,)
-        distractors = classes.validation_distractors
-        return cross_fitted(tried, labels, seen, unseen, folds, True, distractors)
-
-
-def same_images(first: RouteScores, second: RouteScores) -> bool:
-    """Whether two routes scored the same validation and test images (by their labels and
-    classes, in order: a feature run's samples are its image source's, in the same order)."""
-    return (
-        first.classes == second.classes
-        and torch.equal(first.validation_labels, second.validation_labels)
-        and torch.equal(first.test_labels, second.test_labels)
-    )
 
 
 def combine(
@@ -123,7 +75,7 @@ def validation_weighings(embedding: RouteScores, generative: RouteScores) -> lis
     validation images both routes scored."""
     classes = embedding.classes
     seen, unseen = classes.validation_seen, classes.validation_unseen
-    unseen_side = unseen + classes.validation_distractors
+    unseen_side = classes.validation_unseen_side
     labels = embedding.validation_labels
     held_out = torch.isin(labels, torch.tensor(unseen))
     every = sorted(seen + unseen_side)
@@ -142,7 +94,9 @@ def validation_weighings(embedding: RouteScores, generative: RouteScores) -> lis
 def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResult:
     """The combinations with the best validation H (for GZSL) and the best validation ZSL
     top-1 (for ZSL), the likelihood breaking ties, read on the test images, and the choice's
-    cross-fitted numbers. Both routes must have scored the same images (:func:`same_images`)."""
+    cross-fitted numbers. Both routes must have scored the same images (:func:`same_images`);
+    where both carried their constants on the same training samples, the combination's
+    constant is carried too (:mod:`.carry`)."""
     if not same_images(embedding, generative):
         raise ValueError("the two routes scored different images")
     judged = validation_weighings(embedding, generative)
@@ -158,10 +112,11 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
     unseen_only = combine(embedding.test, generative.test, every, by_zsl.temperature, by_zsl.weight)
     test_labels = embedding.test_labels
     is_unseen = torch.isin(test_labels, torch.tensor(classes.unseen))
+    calibration = carry(by_h.calibration, _shared_weighing(embedding, generative, by_h), classes)
     return RouteResult(
         zsl_top1=zsl_top1(unseen_only[is_unseen], test_labels[is_unseen], classes.unseen),
         gzsl=calibrated_gzsl(
-            by_h.calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
+            calibration, test, test_labels, classes.seen, classes.unseen, embedding.source
         ),
         combination=Combination(
             temperature=by_h.temperature,
@@ -172,4 +127,24 @@ def combined_route(embedding: RouteScores, generative: RouteScores) -> RouteResu
         cross_fitted=cross_fitted(
             candidates, labels, seen, unseen, folds, False, classes.validation_distractors
         ),
+    )
+
+
+def _shared_weighing(
+    embedding: RouteScores, generative: RouteScores, weighing: Weighing
+) -> SharedScores | None:
+    """``weighing``'s combined scores on the training samples both routes carried their
+    constants on; None where either applied its constant as chosen."""
+    first, second = embedding.shared, generative.shared
+    if first is None or second is None or not first.same_samples(second):
+        return None
+    classes = embedding.classes
+    on_validation = sorted(classes.validation_seen + classes.validation_unseen_side)
+    on_run = sorted(classes.seen + classes.unseen)
+    temperature, weight = weighing.temperature, weighing.weight
+    return SharedScores(
+        combine(first.validation, second.validation, on_validation, temperature, weight),
+        first.validation_labels,
+        combine(first.run, second.run, on_run, temperature, weight),
+        first.run_labels,
     )

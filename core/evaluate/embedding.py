@@ -9,7 +9,7 @@ import torch
 from zsk.core.build.model import GAN
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
-from zsk.core.evaluate.carry import margins
+from zsk.core.evaluate.carry import SharedScores
 from zsk.core.evaluate.inference import cosine_scores, embed_attributes, embed_images
 from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import RouteResult
@@ -63,25 +63,23 @@ def embedding_calibration(
     return calibration, scores
 
 
-def shared_margins(
+def shared_scores(
     judge: GAN,
-    validation: CalibrationImages,
     gan: GAN,
     data: ZslData,
-    shared: torch.Tensor,
+    samples: tuple[LabelledImages, LabelledImages],
     device: torch.device,
     batch_size: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The margins (:func:`~.carry.margins`) of ``shared``, training images both networks
-    trained on, in ``judge`` (the validation run's networks, whose constant was chosen on
-    ``validation``) and in ``gan``, each taken as its constant meets them: ``judge``'s between
-    the classes it trained on and its unseen side, ``gan``'s between the data set's seen and
-    unseen classes (both runs embed the same class attributes)."""
-    judged = class_scores(judge, data, shared, device, batch_size)
-    scored = class_scores(gan, data, shared, device, batch_size)
-    return (
-        margins(judged, validation.seen, validation.unseen_side),
-        margins(scored, data.seen, data.unseen),
+) -> SharedScores:
+    """The embedding route's scores on training samples (:mod:`.carry`): ``judge``'s (the
+    validation run's networks) on the first of ``samples``, ``gan``'s on the second (both runs
+    embed the same class attributes)."""
+    judged, own = samples
+    return SharedScores(
+        class_scores(judge, data, judged.images, device, batch_size),
+        judged.labels,
+        class_scores(gan, data, own.images, device, batch_size),
+        own.labels,
     )
 
 

@@ -27,15 +27,6 @@ from zsk.core.evaluate.protocol import Calibration, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import Candidate, RouteResult
 
 
-@dataclass
-class GenerativeResult:
-    route: RouteResult
-    imagined: LabelledImages
-    """The images imagined for the unseen classes (judged later for attributes and FID)."""
-    test_scores: torch.Tensor
-    """The final classifier's log-probabilities (N, C) on the test images."""
-
-
 @dataclass(frozen=True)
 class Imagining:
     """How many images to imagine per class, where, from which seed, and the final
@@ -78,27 +69,38 @@ def _features(gan: GAN, images: LabelledImages, how: Imagining) -> torch.Tensor:
     return classifier_features(gan, images.images, how.device, how.batch_size)
 
 
-def validation_scores(
+def validation_classifier(
     gan: GAN, data: ZslData, fit: LabelledImages, validation: CalibrationImages, how: Imagining
-) -> torch.Tensor:
-    """Scores over every class of ``validation.images`` by a classifier that ``gan`` (trained
-    on ``validation.seen``) makes as the final one is made: fitted on ``fit`` (real images of
-    ``validation.seen``) plus images imagined for every class of ``validation.unseen_side``."""
+) -> tuple[SoftmaxClassifier, torch.Tensor]:
+    """A classifier that ``gan`` (trained on ``validation.seen``) makes as the final one is
+    made: fitted on ``fit`` (real images of ``validation.seen``) plus images imagined for every
+    class of ``validation.unseen_side``; and its scores over every class of
+    ``validation.images``."""
     classifier, _ = _classifier_with_imagined(
         gan, data, fit, validation.seen, validation.unseen_side, how
     )
-    return classifier.scores(_features(gan, validation.images, how), len(data.classes))
+    return classifier, scored(gan, classifier, validation.images.images, data, how)
+
+
+def scored(
+    gan: GAN, classifier: SoftmaxClassifier, images: torch.Tensor, data: ZslData, how: Imagining
+) -> torch.Tensor:
+    """``classifier``'s log-probabilities (N, C over every class) of ``images`` (through
+    ``gan``'s trunk features, or feature rows as they are)."""
+    features = classifier_features(gan, images, how.device, how.batch_size)
+    return classifier.scores(features, len(data.classes))
 
 
 @dataclass(frozen=True)
 class ChosenImagining:
     """The generative route's settings chosen on validation classes: how to imagine, the
-    calibration they reached, every candidate's validation H, the chosen classifier's
+    calibration they reached, every candidate's validation H, the chosen classifier and its
     validation scores (N, C), and every candidate's, in the order tried."""
 
     how: Imagining
     calibration: Calibration
     candidates: list[Candidate]
+    classifier: SoftmaxClassifier
     validation_scores: torch.Tensor
     every_validation_scores: tuple[torch.Tensor, ...]
 
@@ -114,46 +116,52 @@ def choose_imagining(
 ) -> ChosenImagining:
     """The number imagined per class and the classifier's epochs with the best validation H
     (after its own calibration; :mod:`.merit` breaks ties), among ``per_class`` × ``epochs``:
-    each candidate's classifier is made as :func:`validation_scores` makes one, on validation
-    classes only."""
+    each candidate's classifier is made as :func:`validation_classifier` makes one, on
+    validation classes only."""
     tried, merits, table, scores = [], [], [], []
     labels = validation.images.labels
     for count in per_class:
         for passes in epochs:
             candidate = replace(how, per_class=count, epochs=passes)
-            candidate_scores = validation_scores(gan, data, fit, validation, candidate)
+            classifier, candidate_scores = validation_classifier(
+                gan, data, fit, validation, candidate
+            )
             calibration, merit = gzsl_merit(
                 candidate_scores, labels, validation.seen, validation.unseen_side
             )
-            tried.append((candidate, calibration))
+            tried.append((candidate, calibration, classifier))
             merits.append(merit)
             scores.append(candidate_scores)
             table.append(Candidate(images_per_class=count, epochs=passes, val_h=calibration.h))
     k = best(merits)
-    return ChosenImagining(tried[k][0], tried[k][1], table, scores[k], tuple(scores))
+    how, calibration, classifier = tried[k]
+    return ChosenImagining(how, calibration, table, classifier, scores[k], tuple(scores))
 
 
-def evaluate_generative(
-    gan: GAN,
+def final_classifier(
+    gan: GAN, data: ZslData, train: LabelledImages, how: Imagining
+) -> tuple[SoftmaxClassifier, LabelledImages]:
+    """The final classifier over every class, fitted on ``train`` and on samples imagined for
+    the unseen classes as ``how`` (chosen by :func:`choose_imagining`) says; and those samples."""
+    return _classifier_with_imagined(gan, data, train, data.seen, data.unseen, how)
+
+
+def generative_route(
     data: ZslData,
-    train: LabelledImages,
     test: LabelledImages,
+    test_scores: torch.Tensor,
     calibration: Calibration,
     source: str,
-    how: Imagining,
-    candidates: list[Candidate],
-) -> GenerativeResult:
-    """Generative ZSL top-1 and GZSL u, s, H with ``calibration`` (chosen beforehand by
-    :func:`choose_imagining` on the validation images ``source`` names, with ``how`` chosen
-    among ``candidates``)."""
-    classifier, imagined = _classifier_with_imagined(gan, data, train, data.seen, data.unseen, how)
-    test_scores = classifier.scores(_features(gan, test, how), len(data.classes))
+    chosen: ChosenImagining,
+) -> RouteResult:
+    """Generative ZSL top-1 and GZSL u, s, H of the final classifier's ``test_scores`` with
+    ``calibration`` (chosen beforehand on the validation images ``source`` names, with the
+    settings ``chosen`` among its candidates)."""
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
-    route = RouteResult(
+    return RouteResult(
         zsl_top1=zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         gzsl=calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen, source),
-        images_per_class=how.per_class,
-        classifier_epochs=how.epochs,
-        chosen_on_validation=candidates,
+        images_per_class=chosen.how.per_class,
+        classifier_epochs=chosen.how.epochs,
+        chosen_on_validation=chosen.candidates,
     )
-    return GenerativeResult(route, imagined, test_scores)

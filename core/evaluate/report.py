@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate
+from zsk.core.evaluate.evaluator import evaluate
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.pictures import generate_images, save_grid
 from zsk.core.evaluate.plot import plot_series, read_metrics, split_losses
 from zsk.core.evaluate.result import read_eval, write_eval

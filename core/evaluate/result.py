@@ -41,7 +41,7 @@ class Accuracies(_Record):
 class CalibrationRecord(_Record):
     """GZSL's calibration constant γ, the validation accuracies it gave, and where it was chosen;
     ``chosen_gamma``: the constant as the validation network chose it, where γ is that one
-    carried into the run's own scale (the embedding route's, :mod:`zsk.core.evaluate.carry`)."""
+    carried into the run's own scale (:mod:`zsk.core.evaluate.carry`)."""
 
     gamma: float
     val_u: float

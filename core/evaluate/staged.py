@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import torch
 
-from zsk.core.evaluate.combined import RouteScores, combined_route, same_images
-from zsk.core.evaluate.evaluator import EvalOptions, evaluate_scored
+from zsk.core.evaluate.combined import combined_route
+from zsk.core.evaluate.evaluator import evaluate_scored
 from zsk.core.evaluate.headline import (
     FEATURE_GENERATIVE,
     choose_headline,
@@ -28,7 +28,9 @@ from zsk.core.evaluate.headline import (
     headline_mark,
     route_kind,
 )
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.result import CrossFitRecord, RouteResult, StagedEvalResult, write_eval
+from zsk.core.evaluate.route_scores import RouteScores, same_images
 from zsk.core.evaluate.trained import load_trained
 from zsk.core.rundir.stages import StagedRun
 from zsk.registry import UserError

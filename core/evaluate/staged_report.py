@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from zsk.core.evaluate.evaluator import EvalOptions
 from zsk.core.evaluate.headline import headline_sentence
+from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.report import REPORT_FILE, write_report
 from zsk.core.evaluate.result import StagedEvalResult, read_staged_eval, write_eval
 from zsk.core.evaluate.staged import ROUTE_COLUMNS, evaluate_staged, route_rows

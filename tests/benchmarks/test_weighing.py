@@ -8,7 +8,8 @@ import torch
 
 from benchmarks.studies import weighing
 from benchmarks.studies.results import put, read
-from zsk.core.evaluate.combined import TEMPERATURES, WEIGHTS, Classes, RouteScores, combined_route
+from zsk.core.evaluate.combined import TEMPERATURES, WEIGHTS, combined_route
+from zsk.core.evaluate.route_scores import Classes, RouteScores
 
 # seen 0, 1 and unseen 2, 3 at test; on validation, classes 0 and 1 seen, 4 and 5 held out
 CLASSES = Classes(seen=[0, 1], unseen=[2, 3], validation_seen=[0, 1], validation_unseen=[4, 5])

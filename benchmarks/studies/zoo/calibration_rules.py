@@ -18,7 +18,6 @@ is not a rule, only how much any rule could gain. One record per run in the resu
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,17 +27,18 @@ import torch
 
 from benchmarks.studies.results import find, markdown_table, put, read, study_arguments, tabled
 from benchmarks.studies.zoo.sets import SETS
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
-from zsk.core.evaluate.carry import carried, margin_sample
-from zsk.core.evaluate.embedding import class_scores, shared_margins
+from zsk.core.evaluate.carry import carried, margins, shared_draws
+from zsk.core.evaluate.embedding import class_scores, shared_scores
 from zsk.core.evaluate.protocol import (
     best_nearest_zero,
     choose_calibration,
     gzsl_accuracy,
     restrict,
 )
-from zsk.core.evaluate.trained import load_trained
+from zsk.core.evaluate.trained import TrainedRun, load_trained
 
 #: The fields that name one recogniser in the results file.
 KEY = ("set", "seed", "recogniser")
@@ -56,10 +56,10 @@ Scores = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (scores, labels, see
 
 @dataclass(frozen=True)
 class Margins:
-    """On training images of the classes both runs trained on, each image's best seen-class
-    score less its best unseen-side score (the constant above which it is sent to the unseen
-    side), in the validation network (its held-out classes on the unseen side) and in the full
-    run's (the data set's unseen classes there): the same images' operating points on each
+    """On training images of the classes both runs trained on (each run's own), each image's
+    best seen-class score less its best unseen-side score (the constant above which it is sent
+    to the unseen side), in the validation network (its held-out classes on the unseen side)
+    and in the full run's (the data set's unseen classes there): operating points on each
     network's own scale."""
 
     validation: torch.Tensor
@@ -168,6 +168,28 @@ def _test_images(trained) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([images for images, _ in parts]), torch.cat([labels for _, labels in parts])
 
 
+def _margins(
+    runs: tuple[TrainedRun, TrainedRun], seen: list[int], held_out: list[int], device
+) -> Margins:
+    """Both networks' margins as ``zsk eval --carry-constant`` reads them: each on a draw of
+    its own run's training images of ``seen`` (the classes both trained on), the validation
+    network's against ``held_out``, the full run's against the data set's unseen classes."""
+    validation_run, trained = runs
+    size = trained.build.dims.image_size
+    fit, train = (LabelledImages(*load_split_images(run.build.data, "train", size)) for run in runs)
+    picks = shared_draws(fit.labels, train.labels, seen, seed=0)
+    samples = (fit.subset(picks[0]), train.subset(picks[1]))
+    judge, full, data = (
+        validation_run.build.gan.eval(),
+        trained.build.gan.eval(),
+        trained.build.data,
+    )
+    shared = shared_scores(judge, full, data, samples, device, 256)
+    return Margins(
+        margins(shared.validation, seen, held_out), margins(shared.run, data.seen, data.unseen)
+    )
+
+
 def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     """The validation run's scores on its held-out images, the run's on its test images, and
     the validation run's on the test images of its own seen classes and the unseen classes."""
@@ -178,11 +200,8 @@ def recogniser_scores(run: Path) -> tuple[Validation, Scores, Scores]:
     held_out = holdout_images(validation_run, distractors=True)
     values = class_scores(judge, data, held_out.images.images, device, 256)
     labels = held_out.images.labels
-    train, _ = load_split_images(data, "train", validation_run.build.dims.image_size)
-    train = train[margin_sample(len(train), seed=0)]
     full_data = trained.build.data
-    plain = dataclasses.replace(held_out, distractors=[])
-    shared = Margins(*shared_margins(judge, plain, full, full_data, train, device, 256))
+    shared = _margins((validation_run, trained), held_out.seen, held_out.unseen, device)
     validation = Validation(
         gzsl_scores(values, labels, held_out.seen, held_out.unseen),
         gzsl_scores(values, labels, held_out.seen, held_out.unseen_side),

@@ -99,7 +99,7 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     # the constants came from a validation run: no pseudo-unseen classes are named
     assert printed["calibration"]["source"] == generative_source
     assert "pseudo_unseen_classes" not in printed["calibration"]
-    _carry_constant(run_zsk, embedding["gzsl"]["calibration"])
+    _carry_constant(run_zsk, printed["routes"])
 
     # a validation run evaluated on its own calibrates on its own held-out images; asked to,
     # with the data set's unseen classes competing there
@@ -107,7 +107,7 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     own = run_zsk(
         "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2",
         "--unseen-as-distractors", "--carry-constant",
-        says=["--carry-constant: the constant is chosen on this run itself, none to carry"],
+        says=["--carry-constant: the constants are chosen on this run itself, none to carry"],
     )  # fmt: skip
     calibration = json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]
     assert (
@@ -121,18 +121,20 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
 
 
 def _carry_constant(run_zsk, plain: dict) -> None:
-    """The embedding constant was applied as chosen (``plain``); asked to, zsk carries that
-    constant into the run's scale (the generative route's constant is never carried)."""
-    assert plain.get("chosen_gamma") is None
+    """Every route's constant was applied as chosen (``plain``, the routes of eval.json);
+    asked to, zsk carries each into the run's scale, the validation numbers unchanged."""
     asked = run_zsk(
         "eval", "--json", "--calibrate-with", "runs/tiny-val", "--carry-constant",
         "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu",
     )  # fmt: skip
     routes = json.loads(asked.stdout)["routes"]
-    carried = routes["embedding"]["gzsl"]["calibration"]
-    assert carried["chosen_gamma"] == plain["gamma"] and carried["val_h"] == plain["val_h"]
-    assert isinstance(carried["gamma"], float)
-    assert routes["generative"]["gzsl"]["calibration"].get("chosen_gamma") is None
+    assert set(routes) == set(plain) and {"embedding", "generative", "combined"} <= set(routes)
+    for name, route in routes.items():
+        chosen = plain[name]["gzsl"]["calibration"]
+        carried = route["gzsl"]["calibration"]
+        assert chosen.get("chosen_gamma") is None
+        assert carried["chosen_gamma"] == chosen["gamma"], name
+        assert carried["val_h"] == chosen["val_h"] and isinstance(carried["gamma"], float)
 
 
 def _generate_and_translate(run_zsk, tmp_path: Path, run_dir: Path) -> None:

@@ -1,15 +1,27 @@
-"""Carrying the embedding constant into the evaluated run's scale: margins, the median shift,
-the shared images, and the constant carried between two toy networks by hand."""
+"""Carrying GZSL's constants into the evaluated run's scale: margins, the share rule, the
+draws of training samples, and the constant carried by hand between two toy networks and
+through a combination of two routes."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from zsk.core.evaluate.carry import MARGIN_IMAGES, carried, margin_sample, margins
-from zsk.core.evaluate.embedding import CalibrationImages, shared_margins
+from zsk.core.evaluate.carry import (
+    MARGIN_IMAGES,
+    SharedScores,
+    carried,
+    margin_sample,
+    margins,
+    shared_draws,
+)
+from zsk.core.evaluate.combined import combine, combined_route
+from zsk.core.evaluate.embedding import shared_scores
 from zsk.core.evaluate.protocol import Calibration
+from zsk.core.evaluate.route_scores import Classes, RouteScores, carry
 
 CPU = torch.device("cpu")
 
@@ -39,6 +51,30 @@ def test_the_margins_are_read_on_a_bounded_draw_of_the_training_images():
     assert torch.equal(many, margin_sample(MARGIN_IMAGES + 500, seed=3))
 
 
+def test_each_network_is_read_on_a_draw_of_its_own_samples_of_the_classes_both_trained_on():
+    validation = torch.tensor([0, 1, 0, 1, 0])
+    run = torch.tensor([2, 0, 1, 2, 0, 3] * (MARGIN_IMAGES // 2))
+    judged, own = shared_draws(validation, run, [0, 1], seed=4)
+    assert sorted(judged.tolist()) == [0, 1, 2, 3, 4]
+    assert len(own) == MARGIN_IMAGES == len(set(own.tolist()))
+    assert set(run[own].tolist()) == {0, 1}
+    again = shared_draws(validation, run, [0, 1], seed=4)
+    assert torch.equal(again[0], judged) and torch.equal(again[1], own)
+
+
+def _quantile_by_hand(values: list[float], share: float) -> float:
+    """numpy's linear quantile of ``values`` at ``share``."""
+    ordered = sorted(values)
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+def _margins_by_hand(scores: torch.Tensor, seen: list[int], unseen: list[int]) -> list[float]:
+    return [max(row[c] for c in seen) - max(row[c] for c in unseen) for row in scores.tolist()]
+
+
 def _cosines(images: torch.Tensor, scale: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
     """The toy networks' scores written out: mean colour × trunk scale against the class
     colours, by cosine."""
@@ -47,29 +83,73 @@ def _cosines(images: torch.Tensor, scale: torch.Tensor, attributes: torch.Tensor
     return F.cosine_similarity(colours[:, None, :], classes[None, :, :], dim=2)
 
 
-def test_the_constant_is_carried_between_two_networks_on_shared_images(toy, toy_sets):
+def test_the_embedding_constant_is_carried_between_two_networks(toy, toy_sets):
     train, _ = toy_sets
     data, judge, run = toy.data(), toy.gan(), toy.gan()
     scale = torch.tensor([2.0, 0.5, 1.0])
     run.discriminator.trunk.scale.data = scale.clone()
     # the judge trained on classes 0-2 with class 3 held out; the run on all four
-    validation = CalibrationImages(train, [0, 1, 2], [3], "toy")
-    chosen = Calibration(gamma=0.1, u=0.0, s=0.0, h=0.0)
-    found = shared_margins(judge, validation, run, data, train.images, CPU, 16)
-    moved = carried(chosen, *found)
+    classes = Classes(toy.seen, toy.unseen, [0, 1, 2], [3])
+    picks = shared_draws(train.labels, train.labels, [0, 1, 2], seed=0)
+    judged, own = train.subset(picks[0]), train.subset(picks[1])
+    shared = shared_scores(judge, run, data, (judged, own), CPU, 16)
+    assert torch.equal(shared.validation_labels, judged.labels)
+    assert set(judged.labels.tolist()) == {0, 1, 2}
 
-    def margins_by_hand(scores: torch.Tensor, seen: list[int], unseen: list[int]) -> list[float]:
-        rows = scores.tolist()
-        return sorted(max(row[c] for c in seen) - max(row[c] for c in unseen) for row in rows)
+    plain_cosines = _cosines(judged.images, torch.ones(3), data.attributes)
+    validation = _margins_by_hand(plain_cosines, [0, 1, 2], [3])
+    scored = _margins_by_hand(_cosines(own.images, scale, data.attributes), toy.seen, toy.unseen)
+    distinct = sorted(set(validation))  # a constant between two margins, clear of ties
+    chosen = (distinct[len(distinct) // 3] + distinct[len(distinct) // 3 + 1]) / 2
+    moved = carry(Calibration(gamma=chosen, u=0.0, s=0.0, h=0.0), shared, classes)
+    share = sum(margin < chosen for margin in validation) / len(validation)
+    assert 0 < share < 1 and moved.chosen == chosen
+    assert moved.gamma == pytest.approx(_quantile_by_hand(scored, share), abs=1e-5)
+    assert abs(moved.gamma - chosen) > 0.01
+    assert carry(Calibration(gamma=0.1, u=0.0, s=0.0, h=0.0), None, classes).chosen is None
 
-    judged = margins_by_hand(_cosines(train.images, torch.ones(3), data.attributes), [0, 1, 2], [3])
-    scored = margins_by_hand(_cosines(train.images, scale, data.attributes), toy.seen, toy.unseen)
-    share = sum(margin < 0.1 for margin in judged) / len(judged)
-    # numpy's linear quantile of the run's sorted margins at that share
-    position = share * (len(scored) - 1)
-    low = int(position)
-    high = min(low + 1, len(scored) - 1)
-    expected = scored[low] + (position - low) * (scored[high] - scored[low])
-    assert 0 < share < 1 and moved.chosen == 0.1
-    assert moved.gamma == pytest.approx(expected, abs=1e-5)
-    assert abs(moved.gamma - 0.1) > 0.01
+
+def _random_route(classes: Classes, seed: int, shared_labels: torch.Tensor) -> RouteScores:
+    """Scores of four validation images, four test images and the shared training samples."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def scores(count: int) -> torch.Tensor:
+        return torch.rand(count, 4, generator=generator)
+
+    return RouteScores(
+        scores(4),
+        torch.tensor([0, 0, 1, 1]),
+        scores(4),
+        torch.tensor([0, 1, 2, 3]),
+        classes,
+        "toy",
+        shared=SharedScores(scores(40), shared_labels[:40], scores(60), shared_labels[:60]),
+    )
+
+
+def test_a_combined_routes_constant_is_carried_on_the_weighed_shared_scores():
+    # validation: 0 seen, 1 held out; test: 0, 1 seen, 2, 3 unseen; shared samples of class 0
+    classes = Classes(seen=[0, 1], unseen=[2, 3], validation_seen=[0], validation_unseen=[1])
+    zeros = torch.zeros(60, dtype=torch.long)
+    embedding, learnt = _random_route(classes, 0, zeros), _random_route(classes, 1, zeros)
+    route = combined_route(embedding, learnt)
+    plain = combined_route(dataclasses.replace(embedding, shared=None), learnt)
+
+    weighing = route.combination
+    temperature, weight = weighing.temperature, weighing.embedding_weight
+    on_validation = combine(
+        embedding.shared.validation, learnt.shared.validation, [0, 1], temperature, weight
+    )
+    on_run = combine(embedding.shared.run, learnt.shared.run, [0, 1, 2, 3], temperature, weight)
+    chosen = plain.gzsl.calibration.gamma
+    validation = _margins_by_hand(on_validation, [0], [1])
+    share = sum(margin < chosen for margin in validation) / len(validation)
+    expected = _quantile_by_hand(_margins_by_hand(on_run, [0, 1], [2, 3]), share)
+    assert route.gzsl.calibration.chosen_gamma == chosen
+    assert plain.gzsl.calibration.chosen_gamma is None
+    assert route.gzsl.calibration.gamma == pytest.approx(expected, abs=1e-6)
+    assert route.gzsl.calibration.val_h == plain.gzsl.calibration.val_h
+
+    # routes that read different training samples combine, with the constant as chosen
+    others = _random_route(classes, 1, torch.ones(60, dtype=torch.long))
+    assert combined_route(embedding, others).gzsl.calibration.chosen_gamma is None

@@ -8,16 +8,9 @@ import math
 import pytest
 import torch
 
-from zsk.core.evaluate.combined import (
-    TEMPERATURES,
-    WEIGHTS,
-    Classes,
-    RouteScores,
-    combine,
-    combined_route,
-    same_images,
-)
+from zsk.core.evaluate.combined import TEMPERATURES, WEIGHTS, combine, combined_route
 from zsk.core.evaluate.protocol import calibrate, zsl_top1
+from zsk.core.evaluate.route_scores import Classes, RouteScores, same_images
 
 # classes 0, 1 seen and 2, 3 unseen at test; on validation, 1 is held out of 0, 1
 CLASSES = Classes(seen=[0, 1], unseen=[2, 3], validation_seen=[0], validation_unseen=[1])

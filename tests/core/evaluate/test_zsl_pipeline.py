@@ -12,7 +12,13 @@ from zsk.core.evaluate.embedding import (
     embedding_calibration,
     evaluate_embedding,
 )
-from zsk.core.evaluate.generative import Imagining, choose_imagining, evaluate_generative
+from zsk.core.evaluate.generative import (
+    Imagining,
+    choose_imagining,
+    final_classifier,
+    generative_route,
+    scored,
+)
 from zsk.core.evaluate.inference import cosine_scores, imagine_classes
 from zsk.core.evaluate.protocol import (
     calibrate,
@@ -140,12 +146,15 @@ def test_generative_route_on_a_toy_world(toy, toy_sets, translating):
     validation = CalibrationImages(train.subset(split.val), split.trained, split.held_out, "toy")
     how = Imagining(per_class=8, device=CPU, batch_size=16, seed=0)
     fit = train.subset(split.fit)
-    calibration = choose_imagining(gan, data, fit, validation, how, (8,), (how.epochs,)).calibration
-    result = evaluate_generative(gan, data, train, test, calibration, "toy", how, [])
-    assert result.imagined.labels.tolist() == [4] * 8 + [5] * 8
-    assert result.imagined.images.shape == (16, 3, 16, 16)
-    assert result.imagined.images.dtype == torch.uint8
-    route = result.route
+    chosen = choose_imagining(gan, data, fit, validation, how, (8,), (how.epochs,))
+    calibration = chosen.calibration
+    classifier, imagined = final_classifier(gan, data, train, chosen.how)
+    assert imagined.labels.tolist() == [4] * 8 + [5] * 8
+    assert imagined.images.shape == (16, 3, 16, 16)
+    assert imagined.images.dtype == torch.uint8
+    scores = scored(gan, classifier, test.images, data, chosen.how)
+    assert scores.shape == (len(test), len(data.classes))
+    route = generative_route(data, test, scores, calibration, "toy", chosen)
     assert route.gzsl.calibration == calibration.record("toy")
     assert route.zsl_top1 == pytest.approx(1.0)
     assert route.gzsl.u > 0.5 and route.gzsl.s > 0.5
