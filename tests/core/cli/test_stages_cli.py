@@ -253,6 +253,7 @@ def _check_every_route_and_the_headline(run_zsk, run: Path, routes: dict[str, st
     assert headline["kind"] == routes[headline["route"]]
     assert headline["zsl_kind"] == routes[headline["zsl_route"]]
 
+    _check_carried_constants(run_zsk, run, staged, fast)
     run_zsk("report", *fast, says=[str(run / "report.md")])
     report = (run / "report.md").read_text()
     assert "**Headline**: " in report and headline["route"] in report
@@ -293,3 +294,26 @@ def _check_features_are_the_recognisers_embeddings(recogniser: Path, features: P
     stored = np.load(Path(lock["data"]["params"]["root"]) / "features.npy")
     assert stored.shape == (len(load_run(features).data.features), build.spec.model.embedding_dim)
     assert np.allclose(stored[0], phi.flatten().numpy(), atol=1e-3)
+
+
+def _check_carried_constants(run_zsk, run: Path, chosen: dict, fast: tuple[str, ...]) -> None:
+    """`zsk eval --carry-constant` carries every calibrated route's constant of every stage,
+    and the combination's across the stages, from its validation run into the run's scale:
+    each constant as chosen is ``chosen``'s (the staged eval.json without the carry)."""
+    run_zsk("eval", *fast, "--classifier-epochs", "2", "--carry-constant")
+    carried = json.loads((run / "eval.json").read_text())
+
+    def constants(result: dict) -> dict[str, dict]:
+        every = {
+            f"{stage}/{name}": route["gzsl"].get("calibration")
+            for stage, stage_result in result["stages"].items()
+            for name, route in stage_result["routes"].items()
+        } | {name: route["gzsl"]["calibration"] for name, route in result["combined"].items()}
+        return {name: calibration for name, calibration in every.items() if calibration}
+
+    before, after = constants(chosen), constants(carried)
+    assert set(before) == set(after) and any("+" in name for name in after)
+    for name, calibration in after.items():
+        assert before[name].get("chosen_gamma") is None
+        assert calibration["chosen_gamma"] == before[name]["gamma"], name
+        assert calibration["val_h"] == before[name]["val_h"], name
