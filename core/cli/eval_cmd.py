@@ -94,11 +94,12 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
     "images where GZSL's constants are chosen (docs/method.md).",
 )
 @click.option(
-    "--carry-constant",
-    is_flag=True,
+    "--carry-constant/--no-carry-constant",
+    default=EvalOptions.carry_constant,
+    show_default=True,
     help="Carry every route's GZSL constant from the validation run's scale into the run's "
-    "own: the same share of training images of the classes both trained on sent unseen "
-    "(docs/method.md).",
+    "own (the same share of training images of the classes both trained on sent unseen), "
+    "or apply it as the validation run chose it, the field's protocol (docs/method.md).",
 )
 @seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
@@ -123,7 +124,9 @@ def eval_command(
     is chosen on validation images, never on test images: on a validation run that never
     trained on some seen classes (the field's protocol): --calibrate-with, else RUN_DIR/validation
     when the spec's validation_run section built one; failing both, on pseudo-unseen classes of
-    the run's own training images, which the table marks as self-calibrated. Writes
+    the run's own training images, which the table marks as self-calibrated. A constant chosen
+    on a validation run is carried into the run's own scale (--no-carry-constant: applied as
+    chosen). Writes
     RUN_DIR/eval.json (RUN_DIR defaults to the last build), removing the old one first.
 
     Every route the run can take is reported (embedding; generative: imagined images, or

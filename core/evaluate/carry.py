@@ -14,7 +14,8 @@ samples are its own recogniser's features of them), so every route carries the s
 embedding route, the generative route's classifier, and a combination of the two. No test
 sample is read: only training samples and the classes' attributes.
 
-It is an option, ``zsk eval --carry-constant``; docs/method.md says what it measured.
+``zsk eval`` carries by default (``--no-carry-constant``: as chosen, the field's protocol);
+docs/method.md says what it measured.
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def _shared_samples(
     if not options.carry_constant:
         return None
     if source.scorer is trained:
-        log("--carry-constant: the constants are chosen on this run itself, none to carry")
+        log("the constants are chosen on this run itself: applied as chosen, none to carry")
         return None
     picks = shared_draws(source.fit.labels, train.labels, source.images.seen, options.seed)
     return source.fit.subset(picks[0]), train.subset(picks[1])

@@ -29,5 +29,5 @@ class EvalOptions:
     #: are chosen (:class:`~.embedding.CalibrationImages`)
     unseen_as_distractors: bool = False
     #: carry every route's constant from the validation run's scale into the run's
-    #: (:mod:`.carry`) instead of applying it as chosen (the field's protocol)
-    carry_constant: bool = False
+    #: (:mod:`.carry`); False: apply it as chosen (the field's protocol)
+    carry_constant: bool = True

@@ -1,5 +1,5 @@
 """The two routes of one run's evaluation, each with its constant chosen on validation classes
-(and, with ``zsk eval --carry-constant``, carried into the run's scale, :mod:`.carry`) and its
+(and, unless ``zsk eval --no-carry-constant``, carried into the run's scale, :mod:`.carry`) and its
 scores kept for the combined routes: the embedding route, and the generative route with what
 is judged of its imagined samples (attribute accuracy, the metric plugins)."""
 

@@ -57,11 +57,11 @@ def test_zsk_runs_are_evaluated_again_and_the_rest_kept(tmp_path, monkeypatch):
 def test_the_driver_passes_zsk_evals_flags_in_their_order(monkeypatch, tmp_path):
     given = []
     monkeypatch.setattr(reevaluate, "reevaluate", lambda grid, into, extra: given.append(extra))
-    reevaluate.main([str(tmp_path), str(tmp_path / "into.jsonl"), "--carry-constant"])
-    reevaluate.main([str(tmp_path), "x.jsonl", "--carry-constant", "--unseen-as-distractors"])
+    reevaluate.main([str(tmp_path), str(tmp_path / "into.jsonl"), "--no-carry-constant"])
+    reevaluate.main([str(tmp_path), "x.jsonl", "--no-carry-constant", "--unseen-as-distractors"])
     reevaluate.main([str(tmp_path), "x.jsonl"])
     assert given == [
-        ("--carry-constant",),
-        ("--unseen-as-distractors", "--carry-constant"),
+        ("--no-carry-constant",),
+        ("--unseen-as-distractors", "--no-carry-constant"),
         (),
     ]

@@ -130,7 +130,7 @@ def median_shifted(validation: Validation) -> float:
 
 
 def share_matched(validation: Validation) -> float:
-    """``zsk eval --carry-constant`` (:func:`zsk.core.evaluate.carry.carried`): the constant
+    """``zsk eval``'s carried constant (:func:`zsk.core.evaluate.carry.carried`): the constant
     that sends as large a share of the training images to the unseen side in the full run as
     the exact maximum does in the validation network."""
     found = choose_calibration(*validation.plain)
@@ -171,7 +171,7 @@ def _test_images(trained) -> tuple[torch.Tensor, torch.Tensor]:
 def _margins(
     runs: tuple[TrainedRun, TrainedRun], seen: list[int], held_out: list[int], device
 ) -> Margins:
-    """Both networks' margins as ``zsk eval --carry-constant`` reads them: each on a draw of
+    """Both networks' margins as ``zsk eval`` reads them to carry a constant: each on a draw of
     its own run's training images of ``seen`` (the classes both trained on), the validation
     network's against ``held_out``, the full run's against the data set's unseen classes."""
     validation_run, trained = runs

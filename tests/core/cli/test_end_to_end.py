@@ -106,8 +106,8 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     unseen = len((Path("data/shapes/testclasses.txt")).read_text().split())
     own = run_zsk(
         "eval", "runs/tiny-val", "--json", "--images-per-class", "2", "--probe-steps", "2",
-        "--unseen-as-distractors", "--carry-constant",
-        says=["--carry-constant: the constants are chosen on this run itself, none to carry"],
+        "--unseen-as-distractors",
+        says=["the constants are chosen on this run itself: applied as chosen, none to carry"],
     )  # fmt: skip
     calibration = json.loads(own.stdout)["routes"]["embedding"]["gzsl"]["calibration"]
     assert (
@@ -120,21 +120,21 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     assert "is not a validation run: its spec has no holdout section" in refused.output
 
 
-def _carry_constant(run_zsk, plain: dict) -> None:
-    """Every route's constant was applied as chosen (``plain``, the routes of eval.json);
-    asked to, zsk carries each into the run's scale, the validation numbers unchanged."""
+def _carry_constant(run_zsk, carried: dict) -> None:
+    """Every route's constant was carried into the run's scale (``carried``, the routes of
+    eval.json); asked not to, zsk applies each as the validation run chose it."""
     asked = run_zsk(
-        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--carry-constant",
+        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--no-carry-constant",
         "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu",
     )  # fmt: skip
     routes = json.loads(asked.stdout)["routes"]
-    assert set(routes) == set(plain) and {"embedding", "generative", "combined"} <= set(routes)
+    assert set(routes) == set(carried) and {"embedding", "generative", "combined"} <= set(routes)
     for name, route in routes.items():
-        chosen = plain[name]["gzsl"]["calibration"]
-        carried = route["gzsl"]["calibration"]
+        chosen = route["gzsl"]["calibration"]
+        moved = carried[name]["gzsl"]["calibration"]
         assert chosen.get("chosen_gamma") is None
-        assert carried["chosen_gamma"] == chosen["gamma"], name
-        assert carried["val_h"] == chosen["val_h"] and isinstance(carried["gamma"], float)
+        assert moved["chosen_gamma"] == chosen["gamma"], name
+        assert moved["val_h"] == chosen["val_h"] and isinstance(moved["gamma"], float)
 
 
 def _generate_and_translate(run_zsk, tmp_path: Path, run_dir: Path) -> None:
