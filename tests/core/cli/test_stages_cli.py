@@ -296,12 +296,12 @@ def _check_features_are_the_recognisers_embeddings(recogniser: Path, features: P
     assert np.allclose(stored[0], phi.flatten().numpy(), atol=1e-3)
 
 
-def _check_carried_constants(run_zsk, run: Path, chosen: dict, fast: tuple[str, ...]) -> None:
-    """`zsk eval --carry-constant` carries every calibrated route's constant of every stage,
-    and the combination's across the stages, from its validation run into the run's scale:
-    each constant as chosen is ``chosen``'s (the staged eval.json without the carry)."""
-    run_zsk("eval", *fast, "--classifier-epochs", "2", "--carry-constant")
-    carried = json.loads((run / "eval.json").read_text())
+def _check_carried_constants(run_zsk, run: Path, carried: dict, fast: tuple[str, ...]) -> None:
+    """`zsk eval` carries every calibrated route's constant of every stage, and the
+    combination's across the stages, from its validation run into the run's scale
+    (``carried``, the staged eval.json); `--no-carry-constant` applies each as chosen."""
+    run_zsk("eval", *fast, "--classifier-epochs", "2", "--no-carry-constant")
+    chosen = json.loads((run / "eval.json").read_text())
 
     def constants(result: dict) -> dict[str, dict]:
         every = {
