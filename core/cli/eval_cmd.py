@@ -124,10 +124,9 @@ def eval_command(
     is chosen on validation images, never on test images: on a validation run that never
     trained on some seen classes (the field's protocol): --calibrate-with, else RUN_DIR/validation
     when the spec's validation_run section built one; failing both, on pseudo-unseen classes of
-    the run's own training images, which the table marks as self-calibrated. A constant chosen
-    on a validation run is carried into the run's own scale (--no-carry-constant: applied as
-    chosen). Writes
-    RUN_DIR/eval.json (RUN_DIR defaults to the last build), removing the old one first.
+    the run's own training images (marked self-calibrated). A validation run's constant is
+    carried into the run's scale (--no-carry-constant: as chosen). Writes RUN_DIR/eval.json
+    (RUN_DIR defaults to the last build), removing the old one first.
 
     Every route the run can take is reported (embedding; generative: imagined images, or
     generated features for a feature run), and the headline routes are named, never chosen on
@@ -135,8 +134,7 @@ def eval_command(
     one with the highest cross-fitted top-1 there. A staged run is evaluated stage by stage
     (each stage's eval.json in its folder), its headline chosen among every stage's routes.
 
-    A metric plugin that fails is recorded in eval.json as failed with its reason, and a
-    warning names it; every other number is written and the command exits 0.
+    A metric plugin that fails is recorded as failed in eval.json and named in a warning.
 
     \b
     Examples:
