@@ -129,10 +129,10 @@ def eval_command(
     (RUN_DIR defaults to the last build), removing the old one first.
 
     Every route the run can take is reported (embedding; generative: imagined images, or
-    generated features for a feature run), and the headline routes are named, never chosen on
-    test data: for GZSL the route with the highest H on the validation classes, for ZSL the
-    one with the highest cross-fitted top-1 there. A staged run is evaluated stage by stage
-    (each stage's eval.json in its folder), its headline chosen among every stage's routes.
+    generated features), and the headline routes named, never on test data: for GZSL the
+    highest H on the validation classes, for ZSL the embedding route (without one, the highest
+    cross-fitted top-1 there). A staged run is evaluated stage by stage (each stage's eval.json
+    in its folder), its headline chosen among every stage's routes.
 
     A metric plugin that fails is recorded as failed in eval.json and named in a warning.
 

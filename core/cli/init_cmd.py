@@ -17,8 +17,8 @@ MEASURED = {
     "two-stage": (
         "A recogniser, then a feature GAN over its embeddings phi(x); zsk eval reports the\n"
         "# recogniser's embedding route, the feature GAN's classifier and the two combined, and\n"
-        "# names the headline routes on validation classes (GZSL: validation H; ZSL: cross-fitted\n"
-        "# top-1). Chosen on validation classes of six data sets zsk was never tuned on\n"
+        "# names the headline routes (GZSL: validation H; ZSL: the embedding route).\n"
+        "# Chosen on validation classes of six data sets zsk was never tuned on\n"
         "# (BENCHMARKS.md §6, with its test numbers beside the recogniser alone and a\n"
         "# hand-written learner at equal CPU). The paper's trunk is one line away:\n"
         "#   stages.recogniser.model.trunk.params: {PAPER_TRUNK}"

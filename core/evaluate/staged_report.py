@@ -61,7 +61,7 @@ def write_staged_report(
         "route's GZSL H on its stage's validation run, whose held-out classes every stage "
         "shares; the cross-fitted numbers are its H and ZSL top-1 there, each fold of images "
         "predicted with the settings it chose on the others. The GZSL headline is the route "
-        "of highest validation H, the ZSL headline the route of highest cross-fitted top-1. "
+        "of highest validation H, the ZSL headline the recogniser's embedding route. "
         "Full numbers: `eval.json`.",
         "",
         "## Stages",

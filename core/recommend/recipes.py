@@ -3,7 +3,7 @@
 - ``two-stage`` (the default): a recogniser, then a feature GAN over its embeddings φ(x) (a
   staged spec: ``zsk train`` extracts φ(x) between the stages, ``zsk eval`` reports the
   recogniser's embedding route, the feature GAN's classifier and the two combined, and names
-  the headline routes on validation classes: GZSL by validation H, ZSL by cross-fitted top-1).
+  the headline routes: GZSL by validation H, ZSL the embedding route).
   Chosen on validation classes (BENCHMARKS.md §6): its headline reached a validation H at
   least the recogniser's alone at the same budget on all six zoo sets. Its feature GAN was
   chosen on validation classes among small WGAN-GP feature GANs: a linear generator, a critic

@@ -10,7 +10,7 @@ from benchmarks.speed.step_cost import interleaved_ms
 from benchmarks.speed.step_cost import table as step_table
 from benchmarks.studies.results import put
 from benchmarks.studies.zoo.grid import (
-    BY_CROSS_FITTED_H,
+    BY_CROSS_FITTED_ZSL,
     BY_VALIDATION_H,
     DEFAULT,
     FIRST_STAGE,
@@ -63,15 +63,15 @@ def test_grid_table_gives_every_route_mean_spread_and_cpu(tmp_path):
     assert "| the two combined | 0.700 ± 0.100 | 0.500 ± 0.000 | 20 |" in text
     # the route plain validation H would have headlined: the feature GAN's (0.9 against 0.5)
     assert f"| {BY_VALIDATION_H} | 0.400 ± 0.000 | 0.500 ± 0.100 | 20 |" in text
-    assert BY_CROSS_FITTED_H not in text  # records without cross-fitted numbers
+    assert BY_CROSS_FITTED_ZSL not in text  # records without cross-fitted numbers
     for seed in range(3):
         two_stage = _records(seed)[0]
-        for name, cross_h in zip(two_stage["eval"]["routes"], (0.6, 0.2, 0.6), strict=True):
-            fitted = {"h": cross_h, "zsl_top1": 0.5, "folds": 4}
+        for name, cross_zsl in zip(two_stage["eval"]["routes"], (0.6, 0.2, 0.6), strict=True):
+            fitted = {"h": 0.5, "zsl_top1": cross_zsl, "folds": 4}
             two_stage["eval"]["routes"][name]["cross_fitted"] = fitted
         put(results, two_stage, KEY)
-    # the first of the two routes of highest cross-fitted H: the first stage's
-    assert f"| {BY_CROSS_FITTED_H} | 0.500 ± 0.000 | 0.300 ± 0.000 | 20 |" in table(results)
+    # the first of the two routes of highest cross-fitted top-1: the first stage's
+    assert f"| {BY_CROSS_FITTED_ZSL} | 0.500 ± 0.000 | 0.300 ± 0.000 | 20 |" in table(results)
     assert "| ridge on its φ(x), CPU added | 0.300 ± 0.000 | 0.200 ± 0.000 | 1 |" in text
     # the verdicts: ZSL 0.7 vs 0.6 with no spread is ahead; H 0.6 vs 0.4 ± 0.1 is ahead (0.2 >
     # 0.1); H against the first stage's 0.3, ahead; validation H 0.8 against no-GAN's 0.7
