@@ -21,10 +21,12 @@ docs/method.md says what it measured.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.evaluate.protocol import Calibration
 
 #: Training samples each network's margins are read on, at most (drawn with the evaluation's
@@ -42,6 +44,20 @@ class SharedScores:
     validation_labels: torch.Tensor
     run: torch.Tensor
     run_labels: torch.Tensor
+
+    @classmethod
+    def read(
+        cls,
+        samples: tuple[LabelledImages, LabelledImages],
+        validation_scores: Callable[[torch.Tensor], torch.Tensor],
+        run_scores: Callable[[torch.Tensor], torch.Tensor],
+    ) -> SharedScores:
+        """A route's scores on ``samples`` (the validation run's draw, the run's draw): each
+        draw's samples scored by its own network (``validation_scores``, ``run_scores``)."""
+        judged, own = samples
+        return cls(
+            validation_scores(judged.images), judged.labels, run_scores(own.images), own.labels
+        )
 
     def same_samples(self, other: SharedScores) -> bool:
         """Whether ``other`` scored the same samples (by their labels, in order): a feature

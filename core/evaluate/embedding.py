@@ -9,7 +9,6 @@ import torch
 from zsk.core.build.model import GAN
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.components.zsl_data import ZslData
-from zsk.core.evaluate.carry import SharedScores
 from zsk.core.evaluate.inference import cosine_scores, embed_attributes, embed_images
 from zsk.core.evaluate.protocol import Calibration, calibrate, calibrated_gzsl, zsl_top1
 from zsk.core.evaluate.result import RouteResult
@@ -61,26 +60,6 @@ def embedding_calibration(
     labels = validation.images.labels
     calibration = calibrate(scores, labels, validation.seen, validation.unseen_side)
     return calibration, scores
-
-
-def shared_scores(
-    judge: GAN,
-    gan: GAN,
-    data: ZslData,
-    samples: tuple[LabelledImages, LabelledImages],
-    device: torch.device,
-    batch_size: int,
-) -> SharedScores:
-    """The embedding route's scores on training samples (:mod:`.carry`): ``judge``'s (the
-    validation run's networks) on the first of ``samples``, ``gan``'s on the second (both runs
-    embed the same class attributes)."""
-    judged, own = samples
-    return SharedScores(
-        class_scores(judge, data, judged.images, device, batch_size),
-        judged.labels,
-        class_scores(gan, data, own.images, device, batch_size),
-        own.labels,
-    )
 
 
 def evaluate_embedding(

@@ -23,7 +23,7 @@ from zsk.core.evaluate.attribute_probe import (
 from zsk.core.evaluate.calibration import CalibrationSource
 from zsk.core.evaluate.carry import SharedScores
 from zsk.core.evaluate.classifier import EPOCHS
-from zsk.core.evaluate.embedding import embedding_calibration, evaluate_embedding, shared_scores
+from zsk.core.evaluate.embedding import class_scores, embedding_calibration, evaluate_embedding
 from zsk.core.evaluate.generative import (
     Imagining,
     choose_imagining,
@@ -57,6 +57,17 @@ class Evaluation:
     batch_size: int
     seed: int
     shared: tuple[LabelledImages, LabelledImages] | None = None
+
+    def shared_scores(
+        self,
+        validation_scores: Callable[[torch.Tensor], torch.Tensor],
+        run_scores: Callable[[torch.Tensor], torch.Tensor],
+    ) -> SharedScores | None:
+        """A route's scores on the shared training samples (:meth:`.SharedScores.read`); None
+        where the constants are applied as chosen."""
+        if self.shared is None:
+            return None
+        return SharedScores.read(self.shared, validation_scores, run_scores)
 
     @property
     def classes(self) -> Classes:
@@ -102,9 +113,10 @@ def embedding_route(
     calibration, validation_scores = embedding_calibration(
         scorer, source.scorer.build.data, source.images, device, batch
     )
-    shared = None
-    if evaluation.shared is not None:
-        shared = shared_scores(scorer, gan, data, evaluation.shared, device, batch)
+    shared = evaluation.shared_scores(
+        lambda images: class_scores(scorer, data, images, device, batch),
+        lambda images: class_scores(gan, data, images, device, batch),
+    )
     calibration = carry(calibration, shared, evaluation.classes)
     where = source.images.source
     route, test_scores = evaluate_embedding(
@@ -148,15 +160,10 @@ def generative_routes(
     )
     classifier, imagined = final_classifier(gan, data, splits[0], chosen.how)
     test_scores = scored(gan, classifier, evaluation.test.images, data, chosen.how)
-    shared = None
-    if evaluation.shared is not None:
-        judged, own = evaluation.shared
-        shared = SharedScores(
-            scored(scorer, chosen.classifier, judged.images, scorer_data, chosen.how),
-            judged.labels,
-            scored(gan, classifier, own.images, data, chosen.how),
-            own.labels,
-        )
+    shared = evaluation.shared_scores(
+        lambda images: scored(scorer, chosen.classifier, images, scorer_data, chosen.how),
+        lambda images: scored(gan, classifier, images, data, chosen.how),
+    )
     calibration = carry(chosen.calibration, shared, evaluation.classes)
     where = source.images.source
     routes = {

@@ -30,8 +30,8 @@ from benchmarks.studies.zoo.sets import SETS
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.data.loader import load_split_images
 from zsk.core.evaluate.calibration import holdout_images
-from zsk.core.evaluate.carry import carried, margins, shared_draws
-from zsk.core.evaluate.embedding import class_scores, shared_scores
+from zsk.core.evaluate.carry import SharedScores, carried, margins, shared_draws
+from zsk.core.evaluate.embedding import class_scores
 from zsk.core.evaluate.protocol import (
     best_nearest_zero,
     choose_calibration,
@@ -184,7 +184,11 @@ def _margins(
         trained.build.gan.eval(),
         trained.build.data,
     )
-    shared = shared_scores(judge, full, data, samples, device, 256)
+    shared = SharedScores.read(
+        samples,
+        lambda images: class_scores(judge, data, images, device, 256),
+        lambda images: class_scores(full, data, images, device, 256),
+    )
     return Margins(
         margins(shared.validation, seen, held_out), margins(shared.run, data.seen, data.unseen)
     )

@@ -19,7 +19,7 @@ from zsk.core.evaluate.carry import (
     shared_draws,
 )
 from zsk.core.evaluate.combined import combine, combined_route
-from zsk.core.evaluate.embedding import shared_scores
+from zsk.core.evaluate.embedding import class_scores
 from zsk.core.evaluate.protocol import Calibration
 from zsk.core.evaluate.route_scores import Classes, RouteScores, carry
 
@@ -92,7 +92,11 @@ def test_the_embedding_constant_is_carried_between_two_networks(toy, toy_sets):
     classes = Classes(toy.seen, toy.unseen, [0, 1, 2], [3])
     picks = shared_draws(train.labels, train.labels, [0, 1, 2], seed=0)
     judged, own = train.subset(picks[0]), train.subset(picks[1])
-    shared = shared_scores(judge, run, data, (judged, own), CPU, 16)
+    shared = SharedScores.read(
+        (judged, own),
+        lambda images: class_scores(judge, data, images, CPU, 16),
+        lambda images: class_scores(run, data, images, CPU, 16),
+    )
     assert torch.equal(shared.validation_labels, judged.labels)
     assert set(judged.labels.tolist()) == {0, 1, 2}
 
