@@ -50,6 +50,11 @@ PROCESS_SECONDS = 5.0
 #: recogniser's share of the budget: the median, over the zoo's sets, of a two-stage run's
 #: CPU beyond its recogniser's share (BENCHMARKS.md §6).
 FEATURE_STAGE_SECONDS = 2.5
+#: Windows a step is timed in, and the wall seconds slept between them (no process CPU): the
+#: median window sizes the run, so a slowdown of the machine that passes within a window or
+#: two does not (one such timing read a step at twice its usual cost on a zoo grid).
+TIMING_WINDOWS = 5
+WINDOW_GAP_SECONDS = 0.25
 
 
 def median_side(paths: list[Path], sample: int = 64) -> int:
@@ -174,16 +179,32 @@ def step_flops(spec: dict[str, Any]) -> int:
 
 def step_seconds(spec: dict[str, Any], least_seconds: float = 1.0, most_steps: int = 50) -> float:
     """Process CPU seconds of one training step of ``spec`` on this machine, on the threads
-    its spec pins: the trainer's own step, timed after two warm-up steps over at least
-    ``least_seconds`` (or ``most_steps`` steps, and never fewer than three)."""
+    its spec pins: the trainer's own step, after two warm-up steps, timed in
+    :data:`TIMING_WINDOWS` windows that share ``least_seconds`` and ``most_steps`` (each at
+    least one step), :data:`WINDOW_GAP_SECONDS` of sleep apart; the median window's mean."""
     with _probe_trainer(spec) as trainer:
         for _ in range(2):
             trainer.train_step()
-        start, steps = time.process_time(), 0
-        while steps < 3 or (time.process_time() - start < least_seconds and steps < most_steps):
-            trainer.train_step()
-            steps += 1
-        return (time.process_time() - start) / steps
+        windows = []
+        for window in range(TIMING_WINDOWS):
+            if window:
+                time.sleep(WINDOW_GAP_SECONDS)
+            windows.append(
+                _mean_step(
+                    trainer, least_seconds / TIMING_WINDOWS, max(1, most_steps // TIMING_WINDOWS)
+                )
+            )
+        return statistics.median(windows)
+
+
+def _mean_step(trainer: Trainer, least_seconds: float, most_steps: int) -> float:
+    """Process CPU seconds per step of ``trainer`` over at least one step, then until
+    ``least_seconds`` or ``most_steps`` have passed."""
+    start, steps = time.process_time(), 0
+    while steps < 1 or (time.process_time() - start < least_seconds and steps < most_steps):
+        trainer.train_step()
+        steps += 1
+    return (time.process_time() - start) / steps
 
 
 def epochs_for(seconds_per_step: float, fit: DataFit, cpu_seconds: float) -> int:

@@ -66,29 +66,52 @@ def test_epochs_spend_the_budget_on_the_run_and_its_validation_run():
     assert epochs_for(1e6, fit, 1.0) == 1
 
 
-@pytest.mark.parametrize(("least", "most", "timed"), [(1.0, 50, 25), (1.0, 10, 10), (0.0, 50, 3)])
-def test_a_timed_step_is_the_mean_cpu_of_the_trainers_steps_after_warming_up(
-    tmp_path, monkeypatch, least, most, timed
-):
-    """zsk init sizes a run by the process CPU of the trainer's own step: the first two steps
-    (allocations, lazy set-up) left out, then steps until ``least`` seconds or ``most`` steps
-    have passed, at least three. A fake clock here: warm-up steps cost 1 s, later ones 0.04 s."""
+def _fake_steps(monkeypatch, cost) -> tuple[list, list]:
+    """The trainer's step and the clocks faked: warm-up steps cost 1 s, later ones ``cost(window)``
+    process CPU seconds, the window counted by the sleeps between windows (which cost none)."""
     from zsk.core.recommend import init_spec
     from zsk.core.train.loop import Trainer
 
-    clock, steps = [0.0], []
+    clock, steps, sleeps = [0.0], [], []
 
     def step(trainer) -> None:
         steps.append(trainer)
-        clock[0] += 1.0 if len(steps) <= 2 else 0.04
+        clock[0] += 1.0 if len(steps) <= 2 else cost(len(sleeps))
 
     monkeypatch.setattr(Trainer, "train_step", step)
     monkeypatch.setattr(init_spec.time, "process_time", lambda: clock[0])
+    monkeypatch.setattr(init_spec.time, "sleep", sleeps.append)
+    return steps, sleeps
+
+
+@pytest.mark.parametrize(("least", "most", "timed"), [(1.25, 50, 20), (1.25, 10, 10), (0.0, 50, 5)])
+def test_a_timed_step_is_the_cpu_of_the_trainers_steps_after_warming_up(
+    tmp_path, monkeypatch, least, most, timed
+):
+    """zsk init sizes a run by the process CPU of the trainer's own step: the first two steps
+    (allocations, lazy set-up) left out, then five windows, each of steps until its share of
+    ``least`` seconds or of ``most`` steps has passed (at least one), a sleep apart."""
+    from zsk.core.recommend import init_spec
+
+    steps, sleeps = _fake_steps(monkeypatch, lambda window: 0.0625)
     _shapes(tmp_path / "data", images_per_class=8)
     spec = recommended_spec(tmp_path / "data", "x", 32, "no-gan", epochs=1)
-    assert init_spec.step_seconds(spec, least, most) == pytest.approx(0.04)
+    assert init_spec.step_seconds(spec, least, most) == 0.0625
     assert len(steps) == 2 + timed and len({id(t) for t in steps}) == 1
+    assert sleeps == [init_spec.WINDOW_GAP_SECONDS] * (init_spec.TIMING_WINDOWS - 1)
     assert torch.get_num_threads() == spec["train"]["threads"] == 1
+
+
+def test_a_slowdown_in_two_of_the_five_windows_does_not_size_the_run(tmp_path, monkeypatch):
+    from zsk.core.recommend import init_spec
+
+    steps, _ = _fake_steps(monkeypatch, lambda window: 0.125 if window in (1, 3) else 0.0625)
+    _shapes(tmp_path / "data", images_per_class=8)
+    spec = recommended_spec(tmp_path / "data", "x", 32, "no-gan", epochs=1)
+    # four steps a window at the usual cost, two at twice it: the mean over every timed step
+    # would be 1.25 / 16; the median window is a usual one
+    assert init_spec.step_seconds(spec, 1.25, 50) == 0.0625
+    assert len(steps) == 2 + 4 * 3 + 2 * 2
 
 
 def test_the_counted_steps_are_the_trainers(tmp_path, run_zsk):
