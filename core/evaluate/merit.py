@@ -19,6 +19,10 @@ from zsk.core.evaluate.protocol import Calibration, calibrate, restrict, zsl_top
 
 #: (accuracy, mean log-likelihood of the true classes): compared as a tuple.
 Merit = tuple[float, float]
+#: Decimals to which accuracies (and H) are compared. They are means of per-class accuracies,
+#: so two candidates that classify every image alike can differ in the last bits of the sums
+#: (0.9999999999999996 against 1.0); rounded, they are equal and the tie-break decides.
+COMPARED_DECIMALS = 9
 
 
 def log_likelihood(scores: torch.Tensor, labels: torch.Tensor, candidates: list[int]) -> float:
@@ -43,7 +47,15 @@ def zsl_merit(scores: torch.Tensor, labels: torch.Tensor, unseen: list[int]) -> 
 
 
 def best(merits: Sequence[Merit] | Sequence[float]) -> int:
-    """The index of the best merit (or number); the first among equals."""
+    """The index of the best merit (or number); the first among equals (accuracies equal to
+    :data:`COMPARED_DECIMALS` decimals)."""
     if not merits:
         raise ValueError("no candidates to choose among")
-    return max(range(len(merits)), key=lambda k: (merits[k], -k))
+    return max(range(len(merits)), key=lambda k: (_compared(merits[k]), -k))
+
+
+def _compared(merit: Merit | float) -> Merit | float:
+    if isinstance(merit, tuple):
+        accuracy, likelihood = merit
+        return round(accuracy, COMPARED_DECIMALS), likelihood
+    return round(merit, COMPARED_DECIMALS)

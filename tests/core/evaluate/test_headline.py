@@ -160,6 +160,28 @@ def test_a_tie_goes_to_the_first_route_and_no_calibrated_route_gives_no_headline
     assert choose_headline({}) is None
 
 
+def test_validation_numbers_equal_but_for_rounding_tie():
+    """Ten classes each right on every image, their accuracies summed a tenth at a time: H
+    just below 1 in floating point, which must tie with a route's exact 1."""
+    summed = sum([0.1] * 10)
+    assert summed < 1.0
+    routes = {
+        "recogniser/embedding": ("embedding", route(summed, test_h=1.0, zsl=1.0)),
+        "features/generative": ("feature-generative", route(1.0, test_h=0.9, zsl=0.9)),
+    }
+    assert choose_headline(routes).route == "recogniser/embedding"
+    cross = {
+        "generative": ("feature-generative", route(0.5, 0.1, 0.1, cross=(0.7, summed))),
+        "published": ("feature-generative (published)", route(0.4, 0.9, 0.9, cross=(0.9, 1.0))),
+    }
+    assert choose_headline(cross).zsl_route == "generative"
+    ahead = {
+        "recogniser/embedding": ("embedding", route(1.0 - 1e-6, test_h=1.0, zsl=1.0)),
+        "features/generative": ("feature-generative", route(1.0, test_h=0.9, zsl=0.9)),
+    }
+    assert choose_headline(ahead).route == "features/generative"
+
+
 def test_a_self_calibrated_choice_says_so():
     headline = choose_headline({"embedding": ("embedding", route(0.3, 0.3, 0.3, FAMILIAR))})
     assert "a choice on classes the run trained on" in headline.why
