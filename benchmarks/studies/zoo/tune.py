@@ -170,11 +170,17 @@ def slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
 
 
-def variant_spec(spec: dict, label: str) -> dict:
-    """``spec`` edited by variant ``label`` and turned into a validation run."""
+def edited_spec(spec: dict, label: str) -> dict:
+    """A copy of ``spec`` edited by variant ``label``."""
     edited = copy.deepcopy(spec)
     for edit in VARIANTS[label]:
         edit(edited)
+    return edited
+
+
+def variant_spec(spec: dict, label: str) -> dict:
+    """``spec`` edited by variant ``label`` and turned into a validation run."""
+    edited = edited_spec(spec, label)
     edited["holdout"] = edited.pop("validation_run")
     return edited
 
