@@ -8,7 +8,14 @@ import click
 import yaml
 
 from zsk.core.cli.path_types import FILE, FOLDER
-from zsk.core.recommend.recipes import DEFAULT_ROUTE, PAPER_TRUNK, RECOGNISER, ROUTES, staged
+from zsk.core.recommend.recipes import (
+    DEFAULT_ROUTE,
+    PAPER_TRUNK,
+    RECOGNISER,
+    ROUTES,
+    run_length,
+    staged,
+)
 from zsk.core.storage.files import write_file
 from zsk.registry import UserError
 
@@ -154,7 +161,7 @@ def _sized_spec(
     flops, seconds = step_flops(spec), step_seconds(spec)
     feature_stage = FEATURE_STAGE_SECONDS if route == "two-stage" else 0.0
     epochs = epochs_for(seconds, fit, cpu_minutes * 60 - feature_stage)
-    spec["train"]["epochs"] = epochs
+    spec["train"] |= run_length(first, epochs)
     expected = expected_cpu_seconds(seconds, fit, epochs) + feature_stage
     if route == "two-stage":
         spec = staged(spec, num_attributes(spec))

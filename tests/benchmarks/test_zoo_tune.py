@@ -117,6 +117,16 @@ def test_decay_variants_reach_zero_learning_rate_at_the_runs_end(recogniser, lab
     assert lr_factor(schedule, steps, per_epoch) == 0.0
 
 
+def test_the_constant_rate_variant_holds_the_learning_rate_to_the_end(recogniser):
+    from zsk.core.spec.sections import ScheduleSpec
+    from zsk.core.train.optim import lr_factor
+
+    assert recogniser["train"]["schedule"]["type"] == "constant_then_linear"  # zsk init's decay
+    edited = variant_spec(recogniser, "recogniser, constant learning rate")
+    schedule, steps = ScheduleSpec.model_validate(edited["train"]["schedule"]), 10
+    assert all(lr_factor(schedule, step, 1) == 1.0 for step in range(steps * 2))
+
+
 def test_shift_variants_set_the_share_their_names_say(recogniser):
     assert recogniser["train"]["translate"] == 1 / 8  # zsk init's recogniser shifts its images
     for label, share in (

@@ -113,6 +113,11 @@ def _decay_from(share: float) -> Edit:
     return edit
 
 
+def _constant_rate(spec: dict) -> None:
+    """The learning rate held from the first step to the last."""
+    spec["train"]["schedule"] = {"type": "constant"}
+
+
 def _translate(share: float) -> Edit:
     """Real images shifted at random by up to ``share`` of their side (``train.translate``)."""
 
@@ -157,6 +162,7 @@ RECOGNISER_VARIANTS: dict[str, list[Edit]] = {
     "recogniser without the attribute term": [_no_attribute_term],
     "recogniser without the seen-class classifier": [_no_seen_classifier],
     "recogniser with the hand-written learner's terms": [_no_attribute_term, _no_seen_classifier],
+    "recogniser, constant learning rate": [_constant_rate],
     "recogniser, learning rate decayed linearly to 0": [_decay_from(0.0)],
     "recogniser, learning rate held for half the run, then decayed to 0": [_decay_from(0.5)],
     "recogniser, images not shifted": [_translate(0.0)],

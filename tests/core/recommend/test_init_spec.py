@@ -209,6 +209,35 @@ def test_the_two_stage_route_is_the_recogniser_then_a_feature_gan_on_its_embeddi
     assert list(read_spec(tmp_path / "two.yaml").spec.stages) == ["recogniser", "features"]
 
 
+def test_the_recogniser_takes_its_learning_rate_to_zero_at_its_last_epoch(
+    tmp_path, monkeypatch, run_zsk
+):
+    from zsk.core.spec.sections import ScheduleSpec
+    from zsk.core.train.optim import lr_factor
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("zsk.core.recommend.init_spec.step_seconds", lambda spec: 0.001)
+    _shapes(tmp_path / "data", images_per_class=6)
+    for route in ("two-stage", "no-gan", "image-gan"):
+        run_zsk("init", "data", "--out", f"{route}.yaml", "--route", route, "--cpu-minutes", "1")
+    two, plain, gan = (
+        yaml.safe_load((tmp_path / f"{route}.yaml").read_text())
+        for route in ("two-stage", "no-gan", "image-gan")
+    )
+    assert "schedule" not in gan["train"]  # the image GAN keeps the report's constant rate
+    per_epoch = 7  # any number of batches an epoch
+    for train in (plain["train"], two["stages"]["recogniser"]["train"]):
+        schedule, steps = (
+            ScheduleSpec.model_validate(train["schedule"]),
+            train["epochs"] * per_epoch,
+        )
+        assert steps > 1
+        assert lr_factor(schedule, 0, per_epoch) == 1.0
+        assert lr_factor(schedule, steps // 2, per_epoch) == pytest.approx(1 - (steps // 2) / steps)
+        assert lr_factor(schedule, steps - 1, per_epoch) == pytest.approx(1 / steps)
+        assert lr_factor(schedule, steps, per_epoch) == 0.0
+
+
 def test_each_seed_draws_its_own_held_out_classes(tmp_path, monkeypatch, run_zsk):
     """Runs of several seeds are judged on several draws of held-out classes, not all on one:
     the seed reaches the validation run's draw as well as training."""
