@@ -67,5 +67,5 @@ def test_table_pairs_variants_per_set_and_counts_where_h_held(tmp_path):
     assert lines[4] == "| photo | 1 | 0.500 (n=1) | 0.500 (n=1) | — | — |"
     mean = [(0.5 + 0.75) / 2, (1 / 3 + 5 / 6) / 2, (2 / 3 + 11 / 12) / 2, (5 / 12 + 7 / 12) / 2]
     assert lines[5] == "| mean of 2 sets | 1 | " + " | ".join(f"{m:.3f}" for m in mean) + " |"
-    # decay's mean H: digits 5/12 >= 1/3, synth 7/12 < 5/6
+    # the constant rate's mean H: digits 5/12 >= 1/3, synth 7/12 < 5/6
     assert lines[-1] == f"1 min, {CONSTANT}: H at least recogniser's on 1 of 2 sets"

@@ -163,7 +163,7 @@ RECOGNISER_VARIANTS: dict[str, list[Edit]] = {
     "recogniser without the seen-class classifier": [_no_seen_classifier],
     "recogniser with the hand-written learner's terms": [_no_attribute_term, _no_seen_classifier],
     "recogniser, constant learning rate": [_constant_rate],
-    # zsk init's recogniser itself since the studies that chose it (their results name it so)
+    # the same as "recogniser" now that zsk init decays; kept because committed results name it
     "recogniser, learning rate decayed linearly to 0": [_decay_from(0.0)],
     "recogniser, learning rate held for half the run, then decayed to 0": [_decay_from(0.5)],
     "recogniser, images not shifted": [_translate(0.0)],
