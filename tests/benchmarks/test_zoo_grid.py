@@ -183,3 +183,31 @@ def test_spent_cpu_counts_the_childs_threads_without_thread_variables(tmp_path, 
     cpu, wall = spent_cpu([sys.executable, "-c", code], tmp_path / "log")
     assert 0.3 <= cpu < 0.3 + 5 and wall >= cpu * 0.5
     assert (tmp_path / "log").read_text().startswith("$ ")
+
+
+def test_grid_runs_the_hand_written_learner_on_the_two_stage_split_alone(tmp_path, monkeypatch):
+    """`--methods two-stage baseline` needs no no-GAN twin: the hand-written learner reads the
+    split from the two-stage run's recogniser and gets the CPU that run spent."""
+    from benchmarks.studies.results import read
+    from benchmarks.studies.zoo import grid
+
+    def two_stage(data, work, seed, cpu_minutes):
+        return {"train_cpu_seconds": 42.0, "eval": {}}
+
+    given = []
+
+    def run_baseline(work, spec, seed, cpu_seconds):
+        given.append((spec.relative_to(work), seed, cpu_seconds))
+        return {"train_cpu_seconds": cpu_seconds, "baseline": {"zsl_top1": 0.5}}
+
+    monkeypatch.setattr(grid, "two_stage", two_stage)
+    monkeypatch.setattr(grid, "run_baseline", run_baseline)
+    arguments = ["--sets", "scenes", "--seeds", "1", "--methods", "two-stage", "baseline"]
+    grid.main([str(tmp_path), *arguments, "--cpu-minutes", "1"])
+    assert [str(spec) for spec, *_ in given] == ["two-stage/recogniser/spec.lock.yaml"]
+    assert given[0][1:] == (1, 42.0)
+    records = read(tmp_path / "results.jsonl")
+    assert [(r["method"], r["set"], r["seed"]) for r in records] == [
+        ("two-stage", "scenes", 1),
+        ("baseline", "scenes", 1),
+    ]

@@ -135,9 +135,8 @@ def run_grid(args) -> None:
             record = run_zsk(data, work, "no-gan", seed, args.cpu_minutes, "no-gan")
         else:
             default = recorded(args.out, name, seed, "two-stage")
-            recorded(args.out, name, seed, "no-gan")  # its spec holds the split, as the default's
-            (work / "gan.yaml").write_bytes((work / "no-gan.yaml").read_bytes())
-            record = run_baseline(work, seed, default["train_cpu_seconds"])
+            split = work / "two-stage" / "recogniser" / "spec.lock.yaml"
+            record = run_baseline(work, split, seed, default["train_cpu_seconds"])
         record |= {"set": name, "seed": seed, "method": method, "cpu_minutes": args.cpu_minutes}
         record["data_seed"] = args.data_seed
         put(args.out / RESULTS, finished(record), KEY)

@@ -154,13 +154,14 @@ def run_zsk(
     return record | {"eval": study_record(record["eval"]), "batch_size": batch}
 
 
-def run_baseline(work: Path, seed: int, cpu_seconds: float) -> dict:
+def run_baseline(work: Path, spec: Path, seed: int, cpu_seconds: float) -> dict:
+    """The hand-written learner on the split of ``spec`` (a zsk spec with a validation run)."""
     manifest, out, log = (
         work / "manifest.json",
         work / "baseline-result.json",
         work / "baseline.log",
     )
-    write_manifest(work / "gan.yaml", manifest)
+    write_manifest(spec, manifest)
     command = [sys.executable, str(HERE / "baseline.py"), str(manifest), str(out)]
     command += ["--cpu-seconds", f"{cpu_seconds:.1f}", "--seed", str(seed)]
     cpu = run_logged(command, log)
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, seed, method, data, work in pending(args):
         if method == "baseline":
             gan = recorded(args.out, name, seed, "gan")
-            record = run_baseline(work, seed, gan["train_cpu_seconds"])
+            record = run_baseline(work, work / "gan.yaml", seed, gan["train_cpu_seconds"])
         else:
             route = "no-gan" if method == "nogan" else "image-gan"
             record = run_zsk(data, work, method, seed, args.cpu_minutes, route)
