@@ -101,6 +101,13 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
     "own (the same share of training images of the classes both trained on sent unseen), "
     "or apply it as the validation run chose it, the field's protocol (docs/method.md).",
 )
+@click.option(
+    "--mirror-average/--no-mirror-average",
+    default=EvalOptions.mirror_average,
+    show_default=True,
+    help="In the embedding route, average each image's embedding with its mirror image's, "
+    "for a run trained on mirrored images (train.hflip); or use each image's own.",
+)
 @seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
 def eval_command(
@@ -114,6 +121,7 @@ def eval_command(
     calibration_run: Path | None,
     unseen_as_distractors: bool,
     carry_constant: bool,
+    mirror_average: bool,
     seed: int,
     device: str,
 ) -> None:
@@ -156,6 +164,7 @@ def eval_command(
         calibration_run=calibration_run,
         unseen_as_distractors=unseen_as_distractors,
         carry_constant=carry_constant,
+        mirror_average=mirror_average,
     )
     if is_staged(run_dir):
         _eval_stages(run_dir, options, resolve_device(device), as_json, console)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from zsk.core.build.model import GAN
 from zsk.core.components.metric_inputs import LabelledImages
@@ -39,11 +40,25 @@ class CalibrationImages:
 
 
 def class_scores(
-    gan: GAN, data: ZslData, images: torch.Tensor, device: torch.device, batch_size: int
+    gan: GAN,
+    data: ZslData,
+    images: torch.Tensor,
+    device: torch.device,
+    batch_size: int,
+    mirrored: bool = False,
 ) -> torch.Tensor:
-    """(N, C) cosine of each image's embedding with every class's embedding."""
+    """(N, C) cosine of each image's embedding with every class's embedding.
+
+    ``mirrored``: an image's embedding is the mean direction of its own and its mirror image's,
+    for a network trained on mirrored images, which should answer the two alike; the average
+    removes what each answer owes to the side an object happens to face.
+    """
     class_embeddings = embed_attributes(gan, data.attributes, device)
-    return cosine_scores(embed_images(gan, images, device, batch_size), class_embeddings)
+    embeddings = F.normalize(embed_images(gan, images, device, batch_size), dim=1)
+    if mirrored:
+        mirror = embed_images(gan, images.flip(-1), device, batch_size)
+        embeddings = embeddings + F.normalize(mirror, dim=1)
+    return cosine_scores(embeddings, class_embeddings)
 
 
 def embedding_calibration(
@@ -52,11 +67,12 @@ def embedding_calibration(
     validation: CalibrationImages,
     device: torch.device,
     batch_size: int,
+    mirrored: bool = False,
 ) -> tuple[Calibration, torch.Tensor]:
     """The constant with the best validation H for ``gan`` (the run that trained on
     ``validation.seen``, which is a validation run when one is given), and the validation
-    scores it was chosen on (N, C)."""
-    scores = class_scores(gan, data, validation.images.images, device, batch_size)
+    scores it was chosen on (N, C); ``mirrored`` as :func:`class_scores`."""
+    scores = class_scores(gan, data, validation.images.images, device, batch_size, mirrored)
     labels = validation.images.labels
     calibration = calibrate(scores, labels, validation.seen, validation.unseen_side)
     return calibration, scores
@@ -70,17 +86,20 @@ def evaluate_embedding(
     source: str,
     device: torch.device,
     batch_size: int,
+    mirrored: bool = False,
 ) -> tuple[RouteResult, torch.Tensor]:
     """ZSL top-1 over the unseen classes, and GZSL over all classes with ``calibration``; and
     the test scores (N, C) they were read from.
 
     ``test`` holds the test_seen and test_unseen images; ``calibration`` was chosen on
-    validation images before (:func:`embedding_calibration`), and ``source`` names them.
+    validation images before (:func:`embedding_calibration`), and ``source`` names them;
+    ``mirrored`` as :func:`class_scores`.
     """
-    test_scores = class_scores(gan, data, test.images, device, batch_size)
+    test_scores = class_scores(gan, data, test.images, device, batch_size, mirrored)
     is_unseen = torch.isin(test.labels, torch.tensor(data.unseen))
     route = RouteResult(
         zsl_top1=zsl_top1(test_scores[is_unseen], test.labels[is_unseen], data.unseen),
         gzsl=calibrated_gzsl(calibration, test_scores, test.labels, data.seen, data.unseen, source),
+        mirror_averaged=mirrored,
     )
     return route, test_scores

@@ -121,7 +121,10 @@ def evaluate_scored(
     scorer = source.scorer.build.gan.to(device).eval()
     shared = _shared_samples(trained, train, source, options, log)
     test = test_seen + test_unseen
-    evaluation = Evaluation(data, source, test, device, options.batch_size, options.seed, shared)
+    mirrored = options.mirror_average and trained.build.spec.train.hflip and not data.is_features
+    evaluation = Evaluation(
+        data, source, test, device, options.batch_size, options.seed, shared, mirrored
+    )
     routes, unavailable, scores = {}, {}, {}
     if "embedding" in gan.discriminator.heads:
         routes["embedding"], scores["embedding"] = embedding_route(gan, scorer, evaluation, log)

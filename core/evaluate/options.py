@@ -31,3 +31,6 @@ class EvalOptions:
     #: carry every route's constant from the validation run's scale into the run's
     #: (:mod:`.carry`); False: apply it as chosen (the field's protocol)
     carry_constant: bool = True
+    #: average each image's embedding with its mirror image's in the embedding route, for a
+    #: run trained on mirrored images (``train.hflip``); False: each image's own embedding
+    mirror_average: bool = True

@@ -92,7 +92,8 @@ class CrossFitRecord(_Record):
 class RouteResult(_Record):
     """One route's numbers: ZSL top-1 among the unseen classes, GZSL over all classes, and, for
     a route that imagines samples, the settings chosen on validation classes among candidates;
-    for a combined route, how it weighs its two routes."""
+    for a combined route, how it weighs its two routes; for the embedding route, whether each
+    image's embedding was averaged with its mirror image's."""
 
     zsl_top1: float
     gzsl: GzslNumbers
@@ -101,6 +102,7 @@ class RouteResult(_Record):
     chosen_on_validation: list[Candidate] | None = None
     combination: Combination | None = None
     cross_fitted: CrossFitRecord | None = None
+    mirror_averaged: bool | None = None
 
 
 class AttributeProbe(_Record):

@@ -57,6 +57,8 @@ class Evaluation:
     batch_size: int
     seed: int
     shared: tuple[LabelledImages, LabelledImages] | None = None
+    #: average each image's embedding with its mirror image's (:func:`.embedding.class_scores`)
+    mirrored: bool = False
 
     def shared_scores(
         self,
@@ -109,18 +111,18 @@ def embedding_route(
     images, and its scores."""
     log("embedding zero-shot accuracy")
     data, device, batch = evaluation.data, evaluation.device, evaluation.batch_size
-    source = evaluation.source
+    source, mirrored = evaluation.source, evaluation.mirrored
     calibration, validation_scores = embedding_calibration(
-        scorer, source.scorer.build.data, source.images, device, batch
+        scorer, source.scorer.build.data, source.images, device, batch, mirrored
     )
     shared = evaluation.shared_scores(
-        lambda images: class_scores(scorer, data, images, device, batch),
-        lambda images: class_scores(gan, data, images, device, batch),
+        lambda images: class_scores(scorer, data, images, device, batch, mirrored),
+        lambda images: class_scores(gan, data, images, device, batch, mirrored),
     )
     calibration = carry(calibration, shared, evaluation.classes)
     where = source.images.source
     route, test_scores = evaluate_embedding(
-        gan, data, evaluation.test, calibration, where, device, batch
+        gan, data, evaluation.test, calibration, where, device, batch, mirrored
     )
     return route, evaluation.route_scores((), validation_scores, test_scores, shared)
 

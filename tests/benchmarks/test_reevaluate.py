@@ -60,8 +60,10 @@ def test_the_driver_passes_zsk_evals_flags_in_their_order(monkeypatch, tmp_path)
     reevaluate.main([str(tmp_path), str(tmp_path / "into.jsonl"), "--no-carry-constant"])
     reevaluate.main([str(tmp_path), "x.jsonl", "--no-carry-constant", "--unseen-as-distractors"])
     reevaluate.main([str(tmp_path), "x.jsonl"])
+    reevaluate.main([str(tmp_path), "x.jsonl", "--no-mirror-average", "--no-carry-constant"])
     assert given == [
         ("--no-carry-constant",),
         ("--unseen-as-distractors", "--no-carry-constant"),
         (),
+        ("--no-carry-constant", "--no-mirror-average"),
     ]

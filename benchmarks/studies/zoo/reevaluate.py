@@ -1,7 +1,7 @@
 """A finished zoo grid evaluated again with today's ``zsk eval``, its trained runs unchanged.
 
     python -m benchmarks.studies.zoo.reevaluate GRID_OUT INTO.jsonl [--unseen-as-distractors]
-        [--no-carry-constant]
+        [--no-carry-constant] [--no-mirror-average]
 
 A change to the evaluation alone (how constants or routes are chosen) needs no new training
 to be measured: every zsk run of the grid in ``GRID_OUT`` (the two-stage default and its no-GAN
@@ -30,7 +30,7 @@ METHODS = {
 
 
 #: ``zsk eval``'s flags a re-evaluation may add.
-FLAGS = ("--unseen-as-distractors", "--no-carry-constant")
+FLAGS = ("--unseen-as-distractors", "--no-carry-constant", "--no-mirror-average")
 
 
 def reevaluate(grid: Path, into: Path, extra: tuple[str, ...] = ()) -> None:

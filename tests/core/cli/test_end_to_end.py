@@ -100,6 +100,7 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     assert printed["calibration"]["source"] == generative_source
     assert "pseudo_unseen_classes" not in printed["calibration"]
     _carry_constant(run_zsk, printed["routes"])
+    _mirror_average(run_zsk, printed["routes"])
 
     # a validation run evaluated on its own calibrates on its own held-out images; asked to,
     # with the data set's unseen classes competing there
@@ -135,6 +136,19 @@ def _carry_constant(run_zsk, carried: dict) -> None:
         assert chosen.get("chosen_gamma") is None
         assert moved["chosen_gamma"] == chosen["gamma"], name
         assert moved["val_h"] == chosen["val_h"] and isinstance(moved["gamma"], float)
+
+
+def _mirror_average(run_zsk, averaged: dict) -> None:
+    """The run trained on mirrored images, so its embedding route averaged each image's
+    embedding with its mirror image's (``averaged``, eval.json's routes); asked not to, zsk
+    scores each image as it is, and the other routes are not the embedding's business."""
+    assert averaged["embedding"]["mirror_averaged"] is True
+    assert "mirror_averaged" not in averaged["generative"]
+    asked = run_zsk(
+        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--no-mirror-average",
+        "--images-per-class", "4", "--probe-steps", "5", "--device", "cpu",
+    )  # fmt: skip
+    assert json.loads(asked.stdout)["routes"]["embedding"]["mirror_averaged"] is False
 
 
 def _generate_and_translate(run_zsk, tmp_path: Path, run_dir: Path) -> None:

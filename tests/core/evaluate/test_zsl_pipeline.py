@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from zsk.core.components.metric_inputs import LabelledImages
 from zsk.core.evaluate.classifier import fit_softmax
 from zsk.core.evaluate.embedding import (
     CalibrationImages,
+    class_scores,
     embedding_calibration,
     evaluate_embedding,
 )
@@ -19,7 +21,12 @@ from zsk.core.evaluate.generative import (
     generative_route,
     scored,
 )
-from zsk.core.evaluate.inference import cosine_scores, imagine_classes
+from zsk.core.evaluate.inference import (
+    cosine_scores,
+    embed_attributes,
+    embed_images,
+    imagine_classes,
+)
 from zsk.core.evaluate.protocol import (
     calibrate,
     calibrated_gzsl,
@@ -136,6 +143,48 @@ def test_embedding_route_on_a_toy_world(toy, toy_sets):
     fooled = LabelledImages(images, test.labels)
     other, _ = evaluate_embedding(toy.gan(), data, fooled, calibration, "toy", CPU, batch_size=16)
     assert other.zsl_top1 < 1.0
+
+
+class _SideTrunk(nn.Module):
+    """The toy trunk's mean colour, weighing each image's right side more than its left."""
+
+    def forward(self, images):
+        weights = torch.linspace(0.2, 1.8, images.shape[-1])
+        means = (images * weights).mean(dim=(2, 3))
+        return means[:, :, None, None].expand(-1, -1, 2, 2)
+
+
+def test_mirror_averaged_scores_are_the_mean_direction_of_an_image_and_its_mirror(toy, toy_sets):
+    _, test = toy_sets
+    gan, data = toy.gan(), toy.data()
+    gan.discriminator.trunk = _SideTrunk()
+    images = test.images[:12]
+    mirrors = images.flip(-1)
+    own = embed_images(gan, images, CPU, 16)
+    mirror = embed_images(gan, mirrors, CPU, 16)
+    assert not torch.allclose(own, mirror), "the toy's embeddings must see the side"
+    mean = own / own.norm(dim=1, keepdim=True) + mirror / mirror.norm(dim=1, keepdim=True)
+    classes = embed_attributes(gan, data.attributes, CPU)
+    expected = (mean / mean.norm(dim=1, keepdim=True)) @ (
+        classes / classes.norm(dim=1, keepdim=True)
+    ).T
+    averaged = class_scores(gan, data, images, CPU, 5, mirrored=True)
+    assert torch.allclose(averaged, expected, atol=1e-5)
+    # an image and its mirror image now score alike; each image's own scores did not
+    assert torch.allclose(class_scores(gan, data, mirrors, CPU, 16, mirrored=True), averaged)
+    assert not torch.allclose(class_scores(gan, data, images, CPU, 16), averaged)
+    assert torch.allclose(class_scores(gan, data, images, CPU, 16), cosine_scores(own, classes))
+
+    split = pseudo_unseen_split(toy_sets[0].labels, toy.seen, len(toy.unseen), seed=0)
+    validation = CalibrationImages(
+        toy_sets[0].subset(split.val), split.trained, split.held_out, "toy"
+    )
+    calibration, scores = embedding_calibration(gan, data, validation, CPU, 16, mirrored=True)
+    mirrored_validation = class_scores(gan, data, validation.images.images, CPU, 16, True)
+    assert torch.allclose(scores, mirrored_validation)
+    route, test_scores = evaluate_embedding(gan, data, test, calibration, "toy", CPU, 16, True)
+    assert route.mirror_averaged is True
+    assert torch.allclose(test_scores[:12], averaged, atol=1e-5)
 
 
 @pytest.mark.parametrize("translating", [False, True])
