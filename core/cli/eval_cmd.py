@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -111,19 +112,7 @@ def _eval_stages(run_dir: Path, options, device, as_json: bool, console: Console
 @seed_option("Seed of what evaluation draws.", default=EvalOptions.seed)
 @device_option
 def eval_command(
-    run_dir: Path | None,
-    as_json: bool,
-    metrics: tuple[str, ...],
-    images_per_class: tuple[int, ...],
-    classifier_epochs: tuple[int, ...],
-    probe_steps: int,
-    batch_size: int,
-    calibration_run: Path | None,
-    unseen_as_distractors: bool,
-    carry_constant: bool,
-    mirror_average: bool,
-    seed: int,
-    device: str,
+    run_dir: Path | None, as_json: bool, metrics: tuple[str, ...], device: str, **knobs: Any
 ) -> None:
     """Zero-shot (ZSL) and generalised zero-shot (GZSL) accuracy of a trained run.
 
@@ -154,18 +143,8 @@ def eval_command(
     """
     run_dir = resolve_run_dir(run_dir)
     console = Console(stderr=True)
-    options = EvalOptions(
-        images_per_class=images_per_class,
-        classifier_epochs=classifier_epochs,
-        probe_steps=probe_steps,
-        batch_size=batch_size,
-        seed=seed,
-        metrics=tuple(parse_metric(text) for text in metrics),
-        calibration_run=calibration_run,
-        unseen_as_distractors=unseen_as_distractors,
-        carry_constant=carry_constant,
-        mirror_average=mirror_average,
-    )
+    # every other option is the EvalOptions field of its name
+    options = EvalOptions(metrics=tuple(parse_metric(text) for text in metrics), **knobs)
     if is_staged(run_dir):
         _eval_stages(run_dir, options, resolve_device(device), as_json, console)
         return

@@ -21,7 +21,13 @@ from zsk.core.evaluate.headline import COMBINED, choose_headline, route_kind
 from zsk.core.evaluate.metric_plugins import build_metrics
 from zsk.core.evaluate.options import EvalOptions
 from zsk.core.evaluate.pseudo_unseen import pseudo_unseen_split
-from zsk.core.evaluate.result import CalibrationSummary, EvalResult, ImageCounts, discard_eval
+from zsk.core.evaluate.result import (
+    CalibrationSummary,
+    EvalResult,
+    ImageCounts,
+    RouteResult,
+    discard_eval,
+)
 from zsk.core.evaluate.route_scores import RouteScores
 from zsk.core.evaluate.routes import Evaluation, embedding_route, generative_routes
 from zsk.core.evaluate.trained import TrainedRun, load_trained
@@ -138,11 +144,7 @@ def evaluate_scored(
         imagined, outcomes, scores["generative"] = found.imagined, found.metrics, found.scores
     else:
         unavailable["generative"] = NO_GENERATOR
-    for name, route_scores in scores.items():
-        routes[name] = routes[name].model_copy(update={"cross_fitted": route_scores.cross_fitted()})
-    if {"embedding", "generative"} <= set(scores):
-        log("the embedding and generative routes combined")
-        routes[COMBINED] = combined_route(scores["embedding"], scores["generative"])
+    _cross_fit_and_combine(routes, scores, log)
     pseudo = validation_run is None and data.holdout is None
     kinds = {name: (route_kind(name, data.is_features), route) for name, route in routes.items()}
     result = EvalResult(
@@ -161,6 +163,18 @@ def evaluate_scored(
         headline=choose_headline(kinds),
     )
     return result, scores
+
+
+def _cross_fit_and_combine(
+    routes: dict[str, RouteResult], scores: dict[str, RouteScores], log: Callable[[str], None]
+) -> None:
+    """Add each scored route's cross-fitted numbers to ``routes``, and the embedding and
+    generative routes combined where the run has both."""
+    for name, route_scores in scores.items():
+        routes[name] = routes[name].model_copy(update={"cross_fitted": route_scores.cross_fitted()})
+    if {"embedding", "generative"} <= set(scores):
+        log("the embedding and generative routes combined")
+        routes[COMBINED] = combined_route(scores["embedding"], scores["generative"])
 
 
 def _shared_samples(

@@ -62,17 +62,9 @@ def _evaluate(run_zsk, run_dir: Path) -> None:
     """eval.json as printed, every route's numbers in [0, 1], the constants chosen on the
     validation run; the validation run on its own; a run that is not a validation run refused."""
     result = run_zsk(
-        "eval",
-        "--json",
-        "--calibrate-with",
-        "runs/tiny-val",
-        "--images-per-class",
-        "4",
-        "--probe-steps",
-        "5",
-        "--device",
-        "cpu",
-    )
+        "eval", "--json", "--calibrate-with", "runs/tiny-val", "--images-per-class", "4",
+        "--probe-steps", "5", "--device", "cpu",
+    )  # fmt: skip
     printed = json.loads(result.stdout)  # stdout holds the JSON object and nothing else
     assert printed == json.loads((run_dir / "eval.json").read_text())
     assert printed["step"] == 3
